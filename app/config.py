@@ -1,0 +1,255 @@
+"""Settings read once at start-up from the environment and an optional `.env`.
+
+A bad value stops start-up with one line naming the variable, so an operator
+never discovers a typo from a stack trace an hour later.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["ConfigError", "Settings", "load_settings", "parse_dotenv"]
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot be used; `str()` is the one line to print."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Settings:
+    github_app_id: int | None = None
+    github_private_key: str | None = field(default=None, repr=False)
+    github_webhook_secret: str | None = field(default=None, repr=False)
+    github_app_slug: str | None = None
+    github_api_url: str = "https://api.github.com"
+    github_write_interval: float = 1.0
+    codegen_api_key: str | None = field(default=None, repr=False)
+    codegen_org_id: str | None = None
+    codegen_api_url: str = "https://api.codegen.com"
+    codegen_enable_mock_mode: bool = False
+    database_url: str | None = field(default=None, repr=False)
+    data_dir: Path = Path(".data")
+    host: str = "0.0.0.0"  # noqa: S104 - a server is meant to be reachable
+    port: int = 3000
+    trigger_label: str = "codegen"
+    max_concurrent_workflows: int = 5
+    workflow_timeout_ms: int = 300_000
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    sentry_dsn: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+    log_format: str = "text"
+    job_lease_seconds: float = 60.0
+    job_max_attempts: int = 8
+    job_poll_seconds: float = 5.0
+    shutdown_grace_seconds: float = 25.0
+
+    @property
+    def github_app_configured(self) -> bool:
+        return self.github_app_id is not None and self.github_private_key is not None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a log line."""
+        values = [
+            self.github_private_key,
+            self.github_webhook_secret,
+            self.codegen_api_key,
+            self.sentry_dsn,
+            *self.api_keys,
+        ]
+        if self.database_url:
+            password = urlsplit(self.database_url).password
+            values.append(password)
+        return tuple(v for v in values if v and len(v) >= 4)
+
+
+_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """Parse `.env` text: KEY=VALUE lines, `#` comments, quoted values that may
+    span lines (a PEM key pasted between double quotes)."""
+    result: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if not match:
+            raise ConfigError(".env", f"line {i} is not KEY=VALUE: {line[:40]!r}")
+        key, value = match.group(1), match.group(2).strip()
+        if value[:1] in {'"', "'"}:
+            quote = value[0]
+            body = value[1:]
+            while not body.rstrip().endswith(quote) and i < len(lines):
+                body += "\n" + lines[i]
+                i += 1
+            body = body.rstrip()
+            if not body.endswith(quote):
+                raise ConfigError(".env", f"unterminated quoted value for {key}")
+            value = body[:-1]
+            if quote == '"':
+                value = value.replace("\\n", "\n")
+        else:
+            value = value.split(" #", 1)[0].strip()
+        result[key] = value
+    return result
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(name, f"must not be negative, got {raw}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in {"", "0", "false", "no", "off"}:
+        return False
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(name, f"must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _private_key(env: Mapping[str, str]) -> str | None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    name = "GITHUB_PRIVATE_KEY"
+    pem = env.get(name, "").strip()
+    path = env.get("GITHUB_PRIVATE_KEY_PATH", "").strip()
+    if not pem and path:
+        name = "GITHUB_PRIVATE_KEY_PATH"
+        try:
+            pem = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(name, f"cannot read {path}: {exc.strerror}") from None
+    if not pem:
+        return None
+    pem = pem.replace("\\n", "\n")
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(name, "is not a PEM-encoded private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError(name, "must be an RSA key (GitHub Apps sign with RS256)")
+    return pem
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("DATABASE_URL", "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError("DATABASE_URL", f"is malformed ({exc})") from None
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ConfigError(
+            "DATABASE_URL", "must start with postgresql:// (e.g. postgresql://user:pw@host/db)"
+        )
+    if not parts.netloc and "host=" not in parts.query:
+        raise ConfigError("DATABASE_URL", "names no host")
+    return raw
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> Settings:
+    """Environment wins over `.env`, so a deployment can override a checked-out file."""
+    env: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        env.update(parse_dotenv(dotenv.read_text()))
+    env.update(os.environ if environ is None else environ)
+
+    app_id_raw = env.get("GITHUB_APP_ID", "").strip()
+    app_id: int | None = None
+    if app_id_raw:
+        if not app_id_raw.isdigit():
+            raise ConfigError("GITHUB_APP_ID", f"must be the App's numeric id, got {app_id_raw!r}")
+        app_id = int(app_id_raw)
+    private_key = _private_key(env)
+    if (app_id is None) != (private_key is None):
+        missing = "GITHUB_PRIVATE_KEY" if app_id is not None else "GITHUB_APP_ID"
+        raise ConfigError(missing, "must be set too: an App id and its private key go together")
+
+    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in {"text", "json"}:
+        raise ConfigError("LOG_FORMAT", f"must be text or json, got {log_format!r}")
+    log_level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+
+    port = _int(env, "PORT", 3000, minimum=1)
+    if port > 65535:
+        raise ConfigError("PORT", f"must be at most 65535, got {port}")
+
+    return Settings(
+        github_app_id=app_id,
+        github_private_key=private_key,
+        github_webhook_secret=env.get("GITHUB_WEBHOOK_SECRET") or None,
+        github_app_slug=env.get("GITHUB_APP_SLUG", "").strip() or None,
+        github_api_url=_url(env, "GITHUB_API_URL", "https://api.github.com"),
+        github_write_interval=_float(env, "GITHUB_WRITE_INTERVAL", 1.0),
+        codegen_api_key=env.get("CODEGEN_API_KEY") or None,
+        codegen_org_id=env.get("CODEGEN_ORG_ID", "").strip() or None,
+        codegen_api_url=_url(env, "CODEGEN_API_URL", "https://api.codegen.com"),
+        codegen_enable_mock_mode=_bool(env, "CODEGEN_ENABLE_MOCK_MODE"),
+        database_url=_database_url(env),
+        data_dir=Path(env.get("DATA_DIR", "").strip() or ".data"),
+        host=env.get("HOST", "").strip() or "0.0.0.0",  # noqa: S104
+        port=port,
+        trigger_label=env.get("TRIGGER_LABEL", "").strip() or "codegen",
+        max_concurrent_workflows=_int(env, "MAX_CONCURRENT_WORKFLOWS", 5, minimum=1),
+        workflow_timeout_ms=_int(env, "WORKFLOW_TIMEOUT", 300_000, minimum=1000),
+        api_keys=tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()),
+        sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
+        log_level=log_level,
+        log_format=log_format,
+        job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0),
+        job_max_attempts=_int(env, "JOB_MAX_ATTEMPTS", 8, minimum=1),
+        job_poll_seconds=_float(env, "JOB_POLL_SECONDS", 5.0),
+        shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 25.0),
+    )

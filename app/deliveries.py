@@ -1,0 +1,164 @@
+"""The `webhook_deliveries` table: every query on it, in one place.
+
+Deliveries are written in batches: concurrent requests share one statement
+(and so one commit), each delivery with its job, which is what lets the intake
+keep up with GitHub's bursts without ever acknowledging an unstored delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+DELIVERY_JOB_KIND = "delivery"
+
+# One statement: insert the deliveries that are new, a job for each, and
+# report which were new. Its single implicit transaction is the "store and
+# enqueue together" guarantee.
+_INSERT_BATCH = """
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])
+        AS t(id, event, action, installation_id, payload)
+), inserted AS (
+    INSERT INTO webhook_deliveries (id, event, action, installation_id, payload)
+    SELECT id, event, action, installation_id, payload FROM input
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), queued AS (
+    INSERT INTO jobs (kind, payload, max_attempts)
+    SELECT 'delivery', jsonb_build_object('delivery_id', id), $6 FROM inserted
+)
+SELECT id FROM inserted
+"""
+
+
+@dataclass(frozen=True)
+class IncomingDelivery:
+    id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    payload: bytes
+    received_at: datetime
+    status: str
+
+
+async def insert_batch(
+    conn: asyncpg.Connection | asyncpg.Pool, batch: list[IncomingDelivery], max_attempts: int
+) -> set[str]:
+    """Store deliveries with their jobs; returns the ids that were new."""
+    rows = await conn.fetch(
+        _INSERT_BATCH,
+        [d.id for d in batch],
+        [d.event for d in batch],
+        [d.action for d in batch],
+        [d.installation_id for d in batch],
+        [d.payload for d in batch],
+        max_attempts,
+    )
+    return {r["id"] for r in rows}
+
+
+async def get(conn: asyncpg.Connection | asyncpg.Pool, delivery_id: str) -> StoredDelivery | None:
+    row = await conn.fetchrow(
+        """SELECT id, event, action, installation_id, payload, received_at, status
+           FROM webhook_deliveries WHERE id = $1""",
+        delivery_id,
+    )
+    return StoredDelivery(**dict(row)) if row else None
+
+
+async def set_status(
+    conn: asyncpg.Connection | asyncpg.Pool, delivery_id: str, status: str, error: str | None = None
+) -> None:
+    await conn.execute(
+        """UPDATE webhook_deliveries
+           SET status = $2, error = $3,
+               processed_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END
+           WHERE id = $1""",
+        delivery_id,
+        status,
+        error,
+    )
+
+
+class BatchWriter:
+    """Coalesces concurrent deliveries into shared insert statements.
+
+    A delivery waits only for the statement it joins: under light load each
+    one is written alone; under load, those that arrive while `max_inflight`
+    statements are running are gathered into the next one."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        job_max_attempts: int = 8,
+        max_batch: int = 500,
+        max_inflight: int = 3,
+    ) -> None:
+        self.pool = pool
+        self.job_max_attempts = job_max_attempts
+        self.max_batch = max_batch
+        self.max_inflight = max_inflight
+        self._pending: list[tuple[IncomingDelivery, asyncio.Future[bool]]] = []
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, delivery: IncomingDelivery) -> bool:
+        """Store one delivery; True when new, False when its id was already stored."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((delivery, future))
+        if self._inflight < self.max_inflight:
+            self._start_flush()
+        return await future
+
+    def _start_flush(self) -> None:
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        self._inflight += 1
+        task = asyncio.create_task(self._flush(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, batch: list[tuple[IncomingDelivery, asyncio.Future[bool]]]) -> None:
+        try:
+            unique: dict[str, IncomingDelivery] = {}
+            for delivery, _ in batch:
+                unique.setdefault(delivery.id, delivery)
+            try:
+                new_ids = await insert_batch(
+                    self.pool, list(unique.values()), self.job_max_attempts
+                )
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            for delivery, future in batch:
+                is_new = delivery.id in new_ids
+                new_ids.discard(delivery.id)  # a second copy in this batch is a duplicate
+                if not future.done():
+                    future.set_result(is_new)
+        finally:
+            self._inflight -= 1
+            if self._pending and self._inflight < self.max_inflight:
+                self._start_flush()
+
+    async def drain(self) -> None:
+        """Wait for every delivery already submitted to be written."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

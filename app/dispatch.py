@@ -1,0 +1,99 @@
+"""Turning a stored delivery into handler calls, and the job kinds a worker runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from gidgethub import sansio
+from gidgethub.routing import Router
+
+from . import deliveries, labels
+from .jobs import Job
+from .logs import delivery_id_var
+from .runtime import HandlerContext, Runtime
+from .worker import JobHandler, PermanentJobError
+
+log = logging.getLogger(__name__)
+
+
+# Events about the installation itself: their handlers need no installation
+# token, and after `deleted` or `suspend` GitHub would refuse to mint one.
+APP_LEVEL_EVENTS = frozenset({"installation", "installation_repositories"})
+
+
+def is_own_event(data: dict[str, Any], bot_login: str | None) -> bool:
+    """Events our own bot user caused; acting on them would loop."""
+    sender = data.get("sender")
+    if not isinstance(sender, dict) or not bot_login:
+        return False
+    return sender.get("login") == bot_login
+
+
+async def handle_delivery(runtime: Runtime, router: Router, job: Job) -> None:
+    delivery_id = job.payload["delivery_id"]
+    token = delivery_id_var.set(delivery_id)
+    try:
+        await _handle_delivery(runtime, router, job, delivery_id)
+    finally:
+        delivery_id_var.reset(token)
+
+
+async def _handle_delivery(runtime: Runtime, router: Router, job: Job, delivery_id: str) -> None:
+    pool = runtime.pool
+    delivery = await deliveries.get(pool, delivery_id)
+    if delivery is None:
+        raise PermanentJobError(f"delivery {delivery_id} is not stored")
+    if delivery.status in ("processed", "ignored", "dropped"):
+        return  # already handled by an earlier attempt that crashed before completing the job
+    data = orjson.loads(delivery.payload)
+    event = sansio.Event(data, event=delivery.event, delivery_id=delivery.id)
+    name = f"{delivery.event}.{delivery.action}" if delivery.action else delivery.event
+
+    if not router.fetch(event):
+        await deliveries.set_status(pool, delivery_id, "ignored")
+        log.debug("no handler for %s", name)
+        return
+    github = runtime.github
+    bot_login = None
+    if github.configured:
+        bot_login = f"{await github.slug()}[bot]"
+    if is_own_event(data, bot_login):
+        await deliveries.set_status(pool, delivery_id, "dropped")
+        log.info("dropped %s sent by our own bot user", name)
+        return
+
+    gh = None
+    if delivery.installation_id is not None and delivery.event not in APP_LEVEL_EVENTS:
+        if not github.configured:
+            raise PermanentJobError(
+                "GitHub App is not configured (GITHUB_APP_ID, GITHUB_PRIVATE_KEY); "
+                f"cannot act on {name}"
+            )
+        gh = await github.for_installation(delivery.installation_id)
+    ctx = HandlerContext(runtime, delivery_id, delivery.installation_id)
+    try:
+        await router.dispatch(event, gh, ctx)
+    except Exception as exc:
+        last = job.attempts >= job.max_attempts or isinstance(exc, PermanentJobError)
+        await deliveries.set_status(pool, delivery_id, "failed" if last else "queued", repr(exc))
+        raise
+    await deliveries.set_status(pool, delivery_id, "processed")
+    log.info("handled %s", name)
+
+
+def job_handlers(runtime: Runtime, router: Router) -> dict[str, JobHandler]:
+    """Every job kind this process can run."""
+
+    def bind(fn: Callable[..., Awaitable[None]], *args: Any) -> JobHandler:
+        async def run(job: Job) -> None:
+            await fn(*args, job)
+
+        return run
+
+    return {
+        deliveries.DELIVERY_JOB_KIND: bind(handle_delivery, runtime, router),
+        labels.ENSURE_LABEL_JOB: bind(labels.ensure_label, runtime),
+    }

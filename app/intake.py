@@ -1,0 +1,120 @@
+"""`POST /api/github/webhooks`: verify, store with its job, acknowledge.
+
+Nothing here talks to GitHub or Codegen; the request costs one HMAC, one JSON
+parse and a share of one database statement."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+
+import orjson
+from aiohttp import web
+
+from . import metrics
+from .deliveries import BatchWriter, IncomingDelivery
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+_MAX_GUID_LENGTH = 100
+
+
+class SignatureError(Exception):
+    pass
+
+
+def verify_signature(body: bytes, signature: str | None, secret: str) -> None:
+    """Check `X-Hub-Signature-256`; the legacy sha1 header alone is not enough."""
+    if not signature:
+        raise SignatureError("missing X-Hub-Signature-256 header")
+    if not signature.startswith("sha256="):
+        raise SignatureError("X-Hub-Signature-256 must start with 'sha256='")
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        raise SignatureError("signature does not match the payload and the configured secret")
+
+
+def _answer(status: int, **fields: object) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(fields), content_type="application/json")
+
+
+def _installation_id(data: dict) -> int | None:
+    installation = data.get("installation")
+    if isinstance(installation, dict):
+        value = installation.get("id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+class WebhookIntake:
+    def __init__(self, secret: str | None, writer: BatchWriter) -> None:
+        self.secret = secret
+        self.writer = writer
+
+    async def handle(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        event = request.headers.get("X-GitHub-Event", "")
+        response, action, outcome = await self._handle(request, event)
+        metrics.DELIVERIES.labels(event=event or "-", action=action or "-", outcome=outcome).inc()
+        metrics.INTAKE_SECONDS.observe(time.perf_counter() - started)
+        return response
+
+    async def _handle(
+        self, request: web.Request, event: str
+    ) -> tuple[web.Response, str | None, str]:
+        if not self.secret:
+            return (
+                _answer(503, error="GITHUB_WEBHOOK_SECRET is not configured, so this "
+                        "delivery cannot be verified; nothing was stored"),
+                None, "unconfigured",
+            )
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return _answer(413, error="payload larger than 25 MB"), None, "too_large"
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _answer(413, error="payload larger than 25 MB"), None, "too_large"
+        try:
+            verify_signature(body, request.headers.get("X-Hub-Signature-256"), self.secret)
+        except SignatureError as exc:
+            if "X-Hub-Signature" in request.headers and "missing" in str(exc):
+                reason = "only a sha1 X-Hub-Signature was sent; X-Hub-Signature-256 is required"
+            else:
+                reason = str(exc)
+            return _answer(401, error=reason), None, "bad_signature"
+
+        delivery_id = request.headers.get("X-GitHub-Delivery", "")
+        if not event:
+            return _answer(400, error="missing X-GitHub-Event header"), None, "bad_request"
+        if not delivery_id:
+            return _answer(400, error="missing X-GitHub-Delivery header"), None, "bad_request"
+        if len(delivery_id) > _MAX_GUID_LENGTH or not delivery_id.isprintable():
+            bad = _answer(400, error="X-GitHub-Delivery is not a delivery GUID")
+            return bad, None, "bad_request"
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return _answer(400, error=f"body is not JSON: {exc}"), None, "bad_request"
+        if not isinstance(data, dict):
+            return _answer(400, error="body must be a JSON object"), None, "bad_request"
+
+        action = data.get("action") if isinstance(data.get("action"), str) else None
+        if event == "ping":
+            return _answer(200, ok=True, delivery=delivery_id, zen=data.get("zen")), None, "ping"
+
+        delivery = IncomingDelivery(delivery_id, event, action, _installation_id(data), body)
+        try:
+            is_new = await self.writer.submit(delivery)
+        except Exception:
+            log.exception("could not store delivery %s", delivery_id)
+            return (
+                _answer(503, error="could not store the delivery; please redeliver"),
+                action, "store_failed",
+            )
+        if not is_new:
+            return _answer(200, delivery=delivery_id, status="duplicate"), action, "duplicate"
+        return _answer(202, delivery=delivery_id, status="queued"), action, "queued"

@@ -1,0 +1,178 @@
+"""The `jobs` table: every query the queue makes, in one place.
+
+Claiming uses `FOR UPDATE SKIP LOCKED`, so any number of worker processes can
+share the table; a claimed job carries a lease that a live worker renews and a
+dead one lets expire."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+NOTIFY_CHANNEL = "codegen_jobs"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    run_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Job:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            payload=orjson.loads(row["payload"]),
+            attempts=row["attempts"],
+            max_attempts=row["max_attempts"],
+            run_at=row["run_at"],
+        )
+
+
+def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> float:
+    """Exponential backoff with full jitter: attempt 1 waits up to `base` s."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+async def enqueue(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    delay: float = 0.0,
+    dedup_key: str | None = None,
+    max_attempts: int = 8,
+) -> int | None:
+    """Add a job; with a `dedup_key` already used, add nothing and return None."""
+    return await conn.fetchval(
+        """INSERT INTO jobs (kind, payload, run_at, dedup_key, max_attempts)
+           VALUES ($1, $2::jsonb, now() + make_interval(secs => $3), $4, $5)
+           ON CONFLICT (dedup_key) DO NOTHING
+           RETURNING id""",
+        kind,
+        orjson.dumps(payload or {}).decode(),
+        delay,
+        dedup_key,
+        max_attempts,
+    )
+
+
+async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float) -> list[Job]:
+    rows = await pool.fetch(
+        """UPDATE jobs SET status = 'running', attempts = attempts + 1,
+                  lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
+                  updated_at = now()
+           WHERE id IN (SELECT id FROM jobs
+                        WHERE status = 'queued' AND run_at <= now()
+                        ORDER BY run_at, id
+                        LIMIT $3
+                        FOR UPDATE SKIP LOCKED)
+           RETURNING id, kind, payload::text AS payload, attempts, max_attempts, run_at""",
+        owner,
+        lease_seconds,
+        limit,
+    )
+    return sorted((Job.from_row(r) for r in rows), key=lambda j: (j.run_at, j.id))
+
+
+async def renew_leases(
+    pool: asyncpg.Pool, owner: str, job_ids: list[int], lease_seconds: float
+) -> None:
+    await pool.execute(
+        """UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3)
+           WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND status = 'running'""",
+        owner,
+        job_ids,
+        lease_seconds,
+    )
+
+
+async def complete(pool: asyncpg.Pool, job_id: int, owner: str) -> bool:
+    result = await pool.execute(
+        """UPDATE jobs SET status = 'done', finished_at = now(), updated_at = now(),
+                  lease_owner = NULL, lease_expires_at = NULL
+           WHERE id = $1 AND lease_owner = $2 AND status = 'running'""",
+        job_id,
+        owner,
+    )
+    return result.endswith(" 1")
+
+
+async def fail(pool: asyncpg.Pool, job: Job, owner: str, error: str) -> str:
+    """Schedule a retry with backoff, or mark the job dead; returns the new status."""
+    status = "dead" if job.attempts >= job.max_attempts else "queued"
+    await pool.execute(
+        """UPDATE jobs SET status = $3, last_error = $4, updated_at = now(),
+                  run_at = CASE WHEN $3 = 'queued' THEN now() + make_interval(secs => $5)
+                                ELSE run_at END,
+                  finished_at = CASE WHEN $3 = 'dead' THEN now() END,
+                  lease_owner = NULL, lease_expires_at = NULL
+           WHERE id = $1 AND lease_owner = $2""",
+        job.id,
+        owner,
+        status,
+        error[:8000],
+        backoff_seconds(job.attempts),
+    )
+    return status
+
+
+async def release(pool: asyncpg.Pool, owner: str, job_ids: list[int]) -> int:
+    """Hand unfinished jobs back at shutdown without counting the attempt."""
+    if not job_ids:
+        return 0
+    result = await pool.execute(
+        """UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0),
+                  lease_owner = NULL, lease_expires_at = NULL, run_at = now(),
+                  updated_at = now()
+           WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND status = 'running'""",
+        owner,
+        job_ids,
+    )
+    await pool.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    return int(result.split()[-1])
+
+
+async def reclaim_expired(pool: asyncpg.Pool) -> int:
+    """Jobs whose worker died: back to the queue, or dead if out of attempts."""
+    result = await pool.execute(
+        """UPDATE jobs SET
+                  status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+                  last_error = 'lease expired: the worker holding it stopped responding',
+                  finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
+                  lease_owner = NULL, lease_expires_at = NULL, run_at = now(),
+                  updated_at = now()
+           WHERE status = 'running' AND lease_expires_at < now()"""
+    )
+    return int(result.split()[-1])
+
+
+async def seconds_until_next(pool: asyncpg.Pool) -> float | None:
+    return await pool.fetchval(
+        """SELECT greatest(0, extract(epoch FROM min(run_at) - now()))::float8
+           FROM jobs WHERE status = 'queued'"""
+    )
+
+
+async def queue_stats(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE status = 'queued' AND run_at <= now()) AS ready,
+                  count(*) FILTER (WHERE status = 'queued' AND run_at > now()) AS scheduled,
+                  count(*) FILTER (WHERE status = 'running') AS running,
+                  count(*) FILTER (WHERE status = 'dead') AS dead,
+                  coalesce(extract(epoch FROM now() - min(run_at)
+                           FILTER (WHERE status = 'queued' AND run_at <= now())), 0)::float8
+                      AS oldest_ready_age
+           FROM jobs WHERE status <> 'done'"""
+    )
+    return dict(row)

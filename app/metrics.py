@@ -1,0 +1,56 @@
+"""Prometheus metrics, defined once and imported where they are counted."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+DELIVERIES = Counter(
+    "codegen_bot_webhook_deliveries_total",
+    "Webhook deliveries received, by event, action and outcome",
+    ["event", "action", "outcome"],
+    registry=REGISTRY,
+)
+INTAKE_SECONDS = Histogram(
+    "codegen_bot_webhook_intake_seconds",
+    "Time from request to answer at the webhook endpoint",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+JOBS = Counter(
+    "codegen_bot_jobs_total",
+    "Jobs run, by kind and outcome (done, queued for retry, dead, released)",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+JOB_SECONDS = Histogram(
+    "codegen_bot_job_run_seconds",
+    "Job run time",
+    ["kind"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "codegen_bot_queue_depth",
+    "Jobs by queue state (ready, scheduled, running, dead), read at scrape time",
+    ["state"],
+    registry=REGISTRY,
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "codegen_bot_queue_oldest_ready_seconds",
+    "Age of the oldest job ready to run, read at scrape time",
+    registry=REGISTRY,
+)
+GITHUB_CALLS = Counter(
+    "codegen_bot_github_api_calls_total",
+    "GitHub API calls, by method and HTTP status (0 for a network error)",
+    ["method", "status"],
+    registry=REGISTRY,
+)
+GITHUB_RATE_REMAINING = Gauge(
+    "codegen_bot_github_rate_limit_remaining",
+    "x-ratelimit-remaining from the last GitHub answer, per installation (0 for the App JWT)",
+    ["installation"],
+    registry=REGISTRY,
+)

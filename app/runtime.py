@@ -1,0 +1,27 @@
+"""What a running process holds: settings, the database pool and the GitHub App."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from .config import Settings
+from .github import GitHubApp
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pool: asyncpg.Pool
+    dsn: str
+    github: GitHubApp
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """Passed to every webhook handler beside the event and the GitHub client."""
+
+    runtime: Runtime
+    delivery_id: str
+    installation_id: int | None

@@ -1,0 +1,128 @@
+"""Starting and stopping the whole service: database, migrations, web, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+import handlers
+
+from . import migrations
+from .config import Settings
+from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
+from .dispatch import job_handlers
+from .github import GitHubApp
+from .runtime import Runtime
+from .server import make_web_app
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def init_sentry(settings: Settings) -> bool:
+    if not settings.sentry_dsn:
+        return False
+    import sentry_sdk
+    from sentry_sdk.integrations.aiohttp import AioHttpIntegration
+
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        integrations=[AioHttpIntegration()],
+        send_default_pii=False,
+        traces_sample_rate=0.0,
+    )
+    return True
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[str]:
+    """Yield a DSN: the configured one, or an embedded server's for the process's life."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    log.info("DATABASE_URL not set: starting embedded PostgreSQL in %s", embedded.data_dir)
+    await asyncio.to_thread(embedded.start)
+    try:
+        await ensure_database(embedded.uri("postgres"), EMBEDDED_DB_NAME)
+        yield embedded.uri(EMBEDDED_DB_NAME)
+    finally:
+        await asyncio.to_thread(embedded.stop)
+        log.info("embedded PostgreSQL stopped")
+
+
+async def run_migrations(settings: Settings) -> list[str]:
+    async with database(settings) as dsn:
+        pool = await create_pool(dsn, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                return await migrations.migrate(conn)
+        finally:
+            await pool.close()
+
+
+async def serve(settings: Settings, *, role: str = "all", port: int | None = None) -> None:
+    """Run until SIGTERM/SIGINT, then stop in order: web, worker, connections."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    if not settings.github_app_configured:
+        log.warning("GitHub App not configured (GITHUB_APP_ID, GITHUB_PRIVATE_KEY): the bot "
+                    "will store deliveries but cannot act on them")
+    if not settings.github_webhook_secret:
+        log.warning("GITHUB_WEBHOOK_SECRET not set: webhook deliveries will be refused")
+
+    async with database(settings) as dsn:
+        pool_size = max(10, settings.max_concurrent_workflows + 6)
+        pool = await create_pool(dsn, min_size=2, max_size=pool_size)
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        runner: web.AppRunner | None = None
+        worker: Worker | None = None
+        try:
+            async with pool.acquire() as conn:
+                applied = await migrations.migrate(conn)
+            if applied:
+                log.info("applied %d migration(s)", len(applied))
+            github = GitHubApp(
+                app_id=settings.github_app_id,
+                private_key=settings.github_private_key,
+                api_url=settings.github_api_url,
+                session=session,
+                app_slug=settings.github_app_slug,
+                write_interval=settings.github_write_interval,
+            )
+            runtime = Runtime(settings=settings, pool=pool, dsn=dsn, github=github)
+            if role in ("web", "all"):
+                runner = web.AppRunner(make_web_app(runtime), access_log=None,
+                                       shutdown_timeout=settings.shutdown_grace_seconds)
+                await runner.setup()
+                site = web.TCPSite(runner, settings.host, port or settings.port)
+                await site.start()
+                log.info("listening on http://%s:%d", settings.host, port or settings.port)
+            if role in ("worker", "all"):
+                worker = Worker(
+                    pool, dsn, job_handlers(runtime, handlers.router),
+                    concurrency=settings.max_concurrent_workflows,
+                    lease_seconds=settings.job_lease_seconds,
+                    poll_seconds=settings.job_poll_seconds,
+                )
+                await worker.start()
+                log.info("worker %s running up to %d job(s) at once",
+                         worker.owner, settings.max_concurrent_workflows)
+            await stop.wait()
+            log.info("shutting down")
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            if worker is not None:
+                await worker.stop(settings.shutdown_grace_seconds)
+            await session.close()
+            await pool.close()

@@ -1,0 +1,13 @@
+"""Webhook handlers, one module per GitHub concern, each exporting a `router`.
+
+A handler is `async def handler(event, gh, ctx)`: the gidgethub event, an
+installation-authenticated client (None for App-level events) and a
+`HandlerContext`."""
+
+from gidgethub.routing import Router
+
+from . import installations
+
+router = Router(installations.router)
+
+__all__ = ["router"]

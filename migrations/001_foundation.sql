@@ -1,0 +1,72 @@
+-- Deliveries as received from GitHub, and the durable job queue fed by them.
+
+CREATE TABLE webhook_deliveries (
+    id              text PRIMARY KEY,            -- X-GitHub-Delivery GUID
+    event           text NOT NULL,
+    action          text,
+    installation_id bigint,
+    payload         bytea NOT NULL,              -- the body exactly as received
+    received_at     timestamptz NOT NULL DEFAULT now(),
+    status          text NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'processed', 'ignored', 'dropped', 'failed')),
+    processed_at    timestamptz,
+    error           text
+);
+CREATE INDEX webhook_deliveries_received_at ON webhook_deliveries (received_at);
+
+CREATE TABLE jobs (
+    id               bigserial PRIMARY KEY,
+    kind             text NOT NULL,
+    payload          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    dedup_key        text UNIQUE,                -- NULLs allowed; set for idempotent enqueues
+    status           text NOT NULL DEFAULT 'queued'
+                     CHECK (status IN ('queued', 'running', 'done', 'dead')),
+    run_at           timestamptz NOT NULL DEFAULT now(),
+    attempts         integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL DEFAULT 8,
+    lease_owner      text,
+    lease_expires_at timestamptz,
+    last_error       text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    finished_at      timestamptz
+);
+CREATE INDEX jobs_ready ON jobs (run_at, id) WHERE status = 'queued';
+CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE status = 'running';
+
+-- Wake idle workers whenever jobs are inserted (one notification per statement).
+CREATE FUNCTION jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('codegen_jobs', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_notify AFTER INSERT ON jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION jobs_notify();
+
+CREATE TABLE installations (
+    id                   bigint PRIMARY KEY,     -- GitHub installation id
+    account_login        text NOT NULL,
+    account_id           bigint,
+    account_type         text,
+    target_type          text,
+    repository_selection text,
+    permissions          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    events               text[] NOT NULL DEFAULT '{}',
+    suspended_at         timestamptz,
+    deleted_at           timestamptz,
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    updated_at           timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE repositories (
+    id              bigint PRIMARY KEY,          -- GitHub repository id
+    installation_id bigint NOT NULL REFERENCES installations (id) ON DELETE CASCADE,
+    full_name       text NOT NULL,
+    private         boolean NOT NULL DEFAULT false,
+    removed_at      timestamptz,
+    label_created_at timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX repositories_installation ON repositories (installation_id);
+CREATE INDEX repositories_full_name ON repositories (lower(full_name));
