@@ -39,8 +39,10 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.github_webhook_secret:
-        print("codegen-bot: GITHUB_WEBHOOK_SECRET is not set; cannot sign the payload",
-              file=sys.stderr)
+        print(
+            "codegen-bot: GITHUB_WEBHOOK_SECRET is not set; cannot sign the payload",
+            file=sys.stderr,
+        )
         return 2
     try:
         body = Path(args.file).read_bytes()

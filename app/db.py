@@ -70,7 +70,10 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     for attempt in range(8):
         try:
             return await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                init=_init_connection,
                 command_timeout=60,
             )
         except (OSError, asyncpg.CannotConnectNowError) as exc:

@@ -170,9 +170,9 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         metrics.GITHUB_CALLS.labels(method=method, status=str(status)).inc()
         remaining = resp_headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
-            metrics.GITHUB_RATE_REMAINING.labels(
-                installation=str(self.installation_id or 0)
-            ).set(int(remaining))
+            metrics.GITHUB_RATE_REMAINING.labels(installation=str(self.installation_id or 0)).set(
+                int(remaining)
+            )
         if status >= 400:
             log.info("GitHub answered %s to %s %s", status, method, url.split("?")[0])
         return status, resp_headers, data
@@ -228,8 +228,12 @@ class GitHubApp:
         if installation_id is not None:
             pacer = self._pacers.setdefault(installation_id, _Pacer(self._write_interval))
         return GitHubClient(
-            self.session, base_url=self.api_url, oauth_token=token,
-            installation_id=installation_id, pacer=pacer, **self._retry_options,
+            self.session,
+            base_url=self.api_url,
+            oauth_token=token,
+            installation_id=installation_id,
+            pacer=pacer,
+            **self._retry_options,
         )
 
     def app_client(self) -> GitHubClient:
@@ -247,7 +251,8 @@ class GitHubApp:
                 return cached[0]
             answer = await self.app_client().post(
                 f"/app/installations/{installation_id}/access_tokens",
-                data=b"", jwt=self.app_jwt(),
+                data=b"",
+                jwt=self.app_jwt(),
             )
             expires = datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00"))
             self._tokens[installation_id] = (answer["token"], expires.timestamp())

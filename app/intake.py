@@ -37,8 +37,16 @@ def verify_signature(body: bytes, signature: str | None, secret: str) -> None:
         raise SignatureError("signature does not match the payload and the configured secret")
 
 
-def _answer(status: int, **fields: object) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(fields), content_type="application/json")
+def _answer(http_status: int, **fields: object) -> web.Response:
+    return web.Response(
+        status=http_status, body=orjson.dumps(fields), content_type="application/json"
+    )
+
+
+def _too_large() -> web.Response:
+    response = _answer(413, error="payload larger than 25 MB")
+    response.force_close()  # do not wait for the rest of an unwanted body
+    return response
 
 
 def _installation_id(data: dict) -> int | None:
@@ -68,16 +76,20 @@ class WebhookIntake:
     ) -> tuple[web.Response, str | None, str]:
         if not self.secret:
             return (
-                _answer(503, error="GITHUB_WEBHOOK_SECRET is not configured, so this "
-                        "delivery cannot be verified; nothing was stored"),
-                None, "unconfigured",
+                _answer(
+                    503,
+                    error="GITHUB_WEBHOOK_SECRET is not configured, so this "
+                    "delivery cannot be verified; nothing was stored",
+                ),
+                None,
+                "unconfigured",
             )
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return _answer(413, error="payload larger than 25 MB"), None, "too_large"
+            return _too_large(), None, "too_large"
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _answer(413, error="payload larger than 25 MB"), None, "too_large"
+            return _too_large(), None, "too_large"
         try:
             verify_signature(body, request.headers.get("X-Hub-Signature-256"), self.secret)
         except SignatureError as exc:
@@ -113,7 +125,8 @@ class WebhookIntake:
             log.exception("could not store delivery %s", delivery_id)
             return (
                 _answer(503, error="could not store the delivery; please redeliver"),
-                action, "store_failed",
+                action,
+                "store_failed",
             )
         if not is_new:
             return _answer(200, delivery=delivery_id, status="duplicate"), action, "duplicate"

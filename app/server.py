@@ -21,6 +21,9 @@ WEBHOOK_PATH = "/api/github/webhooks"
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 WRITER_KEY = web.AppKey("writer", BatchWriter)
 _HEALTH_TIMEOUT = 3.0
+# AppRunner options: no access log (metrics count requests), and a short
+# lingering close so an oversized upload we refused does not hold shutdown.
+RUNNER_OPTIONS = {"access_log": None, "lingering_time": 2.0}
 
 
 async def health(request: web.Request) -> web.Response:
@@ -64,11 +67,15 @@ async def index(request: web.Request) -> web.Response:
     settings = runtime.settings
     problems = []
     if not runtime.github.configured:
-        problems.append("GitHub App not configured: set GITHUB_APP_ID and GITHUB_PRIVATE_KEY "
-                        "(or GITHUB_PRIVATE_KEY_PATH).")
+        problems.append(
+            "GitHub App not configured: set GITHUB_APP_ID and GITHUB_PRIVATE_KEY "
+            "(or GITHUB_PRIVATE_KEY_PATH)."
+        )
     if not settings.github_webhook_secret:
-        problems.append("GITHUB_WEBHOOK_SECRET is not set: webhook deliveries are refused "
-                        "because they cannot be verified.")
+        problems.append(
+            "GITHUB_WEBHOOK_SECRET is not set: webhook deliveries are refused "
+            "because they cannot be verified."
+        )
     try:
         async with asyncio.timeout(_HEALTH_TIMEOUT):
             stats = await jobs.queue_stats(runtime.pool)

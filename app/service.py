@@ -19,7 +19,7 @@ from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
 from .dispatch import job_handlers
 from .github import GitHubApp
 from .runtime import Runtime
-from .server import make_web_app
+from .server import RUNNER_OPTIONS, make_web_app
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,10 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
         loop.add_signal_handler(sig, stop.set)
 
     if not settings.github_app_configured:
-        log.warning("GitHub App not configured (GITHUB_APP_ID, GITHUB_PRIVATE_KEY): the bot "
-                    "will store deliveries but cannot act on them")
+        log.warning(
+            "GitHub App not configured (GITHUB_APP_ID, GITHUB_PRIVATE_KEY): the bot "
+            "will store deliveries but cannot act on them"
+        )
     if not settings.github_webhook_secret:
         log.warning("GITHUB_WEBHOOK_SECRET not set: webhook deliveries will be refused")
 
@@ -101,22 +103,30 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
             )
             runtime = Runtime(settings=settings, pool=pool, dsn=dsn, github=github)
             if role in ("web", "all"):
-                runner = web.AppRunner(make_web_app(runtime), access_log=None,
-                                       shutdown_timeout=settings.shutdown_grace_seconds)
+                runner = web.AppRunner(
+                    make_web_app(runtime),
+                    **RUNNER_OPTIONS,
+                    shutdown_timeout=settings.shutdown_grace_seconds,
+                )
                 await runner.setup()
                 site = web.TCPSite(runner, settings.host, port or settings.port)
                 await site.start()
                 log.info("listening on http://%s:%d", settings.host, port or settings.port)
             if role in ("worker", "all"):
                 worker = Worker(
-                    pool, dsn, job_handlers(runtime, handlers.router),
+                    pool,
+                    dsn,
+                    job_handlers(runtime, handlers.router),
                     concurrency=settings.max_concurrent_workflows,
                     lease_seconds=settings.job_lease_seconds,
                     poll_seconds=settings.job_poll_seconds,
                 )
                 await worker.start()
-                log.info("worker %s running up to %d job(s) at once",
-                         worker.owner, settings.max_concurrent_workflows)
+                log.info(
+                    "worker %s running up to %d job(s) at once",
+                    worker.owner,
+                    settings.max_concurrent_workflows,
+                )
             await stop.wait()
             log.info("shutting down")
         finally:

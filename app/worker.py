@@ -165,8 +165,16 @@ class Worker:
                 log.exception("could not record failure of job %s; its lease will expire", job.id)
                 outcome = "lost"
             level = logging.ERROR if outcome == "dead" else logging.WARNING
-            log.log(level, "job %s (%s) attempt %d failed -> %s: %s",
-                    job.id, job.kind, job.attempts, outcome, error, exc_info=outcome == "dead")
+            log.log(
+                level,
+                "job %s (%s) attempt %d failed -> %s: %s",
+                job.id,
+                job.kind,
+                job.attempts,
+                outcome,
+                error,
+                exc_info=outcome == "dead",
+            )
         else:
             await jobs_sql.complete(self.pool, job.id, self.owner)
         finally:

@@ -43,9 +43,7 @@ async def installation_created(
     installation = event.data["installation"]
     async with ctx.runtime.pool.acquire() as conn, conn.transaction():
         await installations.upsert_installation(conn, installation)
-        await _add_repositories(
-            ctx, conn, installation["id"], event.data.get("repositories") or []
-        )
+        await _add_repositories(ctx, conn, installation["id"], event.data.get("repositories") or [])
     log.info("installed on %s", (installation.get("account") or {}).get("login"))
 
 
