@@ -25,7 +25,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from .service import init_sentry, serve
 
     init_sentry(settings)
-    asyncio.run(serve(settings, role=args.role, port=args.port))
+    import uvloop
+
+    uvloop.run(serve(settings, role=args.role, port=args.port))
     return 0
 
 

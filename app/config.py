@@ -51,6 +51,7 @@ class Settings:
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 8
     job_poll_seconds: float = 5.0
+    job_retry_base_seconds: float = 2.0
     shutdown_grace_seconds: float = 25.0
 
     @property
@@ -251,5 +252,6 @@ def load_settings(
         job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0),
         job_max_attempts=_int(env, "JOB_MAX_ATTEMPTS", 8, minimum=1),
         job_poll_seconds=_float(env, "JOB_POLL_SECONDS", 5.0),
+        job_retry_base_seconds=_float(env, "JOB_RETRY_BASE_SECONDS", 2.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 25.0),
     )

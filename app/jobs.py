@@ -108,7 +108,9 @@ async def complete(pool: asyncpg.Pool, job_id: int, owner: str) -> bool:
     return result.endswith(" 1")
 
 
-async def fail(pool: asyncpg.Pool, job: Job, owner: str, error: str) -> str:
+async def fail(
+    pool: asyncpg.Pool, job: Job, owner: str, error: str, *, retry_base: float = 2.0
+) -> str:
     """Schedule a retry with backoff, or mark the job dead; returns the new status."""
     status = "dead" if job.attempts >= job.max_attempts else "queued"
     await pool.execute(
@@ -122,7 +124,7 @@ async def fail(pool: asyncpg.Pool, job: Job, owner: str, error: str) -> str:
         owner,
         status,
         error[:8000],
-        backoff_seconds(job.attempts),
+        backoff_seconds(job.attempts, base=retry_base),
     )
     return status
 

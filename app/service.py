@@ -120,6 +120,7 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                     concurrency=settings.max_concurrent_workflows,
                     lease_seconds=settings.job_lease_seconds,
                     poll_seconds=settings.job_poll_seconds,
+                    retry_base_seconds=settings.job_retry_base_seconds,
                 )
                 await worker.start()
                 log.info(

@@ -38,6 +38,7 @@ class Worker:
         concurrency: int = 5,
         lease_seconds: float = 60.0,
         poll_seconds: float = 5.0,
+        retry_base_seconds: float = 2.0,
     ) -> None:
         self.pool = pool
         self.dsn = dsn
@@ -45,6 +46,7 @@ class Worker:
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
+        self.retry_base_seconds = retry_base_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -160,7 +162,13 @@ class Worker:
                 job = jobs_sql.Job(**{**job.__dict__, "max_attempts": job.attempts})
             detail = traceback.format_exc(limit=8)
             try:
-                outcome = await jobs_sql.fail(self.pool, job, self.owner, f"{error}\n\n{detail}")
+                outcome = await jobs_sql.fail(
+                    self.pool,
+                    job,
+                    self.owner,
+                    f"{error}\n\n{detail}",
+                    retry_base=self.retry_base_seconds,
+                )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.exception("could not record failure of job %s; its lease will expire", job.id)
                 outcome = "lost"

@@ -124,6 +124,7 @@ def settings(dsn, tmp_path) -> Settings:
         github_write_interval=0.0,
         job_poll_seconds=0.5,
         job_lease_seconds=5.0,
+        job_retry_base_seconds=0.05,
         shutdown_grace_seconds=5.0,
     )
 
@@ -194,6 +195,7 @@ async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterat
             concurrency=settings.max_concurrent_workflows,
             lease_seconds=settings.job_lease_seconds,
             poll_seconds=settings.job_poll_seconds,
+            retry_base_seconds=settings.job_retry_base_seconds,
         )
         await the_worker.start()
     try:
