@@ -2,7 +2,7 @@
 """Regenerate the pinned GitHub test data in tests/data/ from the npm packages.
 
     python tests/data/make_github_data.py            # npm pack the pinned versions, rewrite
-    python tests/data/make_github_data.py --check    # regenerate in memory, compare, exit 1 on drift
+    python tests/data/make_github_data.py --check    # regenerate in memory; exit 1 on drift
     python tests/data/make_github_data.py --openapi-version 23.1.0 --webhooks-version 7.7.0
 
 Outputs (next to this script):

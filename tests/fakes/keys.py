@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 from typing import Any
 
@@ -56,4 +57,11 @@ def make_app_jwt(
     iat = now - 60 if iat is None else iat
     exp = iat + 540 if exp is None else exp
     claims = {"iat": iat, "exp": exp, "iss": app_id, **extra_claims}
-    return jwt.encode(claims, private_pem, algorithm=algorithm)
+    return encode_jwt(claims, private_pem, algorithm=algorithm)
+
+
+def encode_jwt(claims: dict[str, Any], key: bytes | str, *, algorithm: str = "RS256") -> str:
+    """Sign arbitrary claims as they are (pyjwt's `jwt.encode` refuses e.g. an int `iss`,
+    which GitHub accepts)."""
+    payload = json.dumps(claims, separators=(",", ":")).encode()
+    return jwt.PyJWS().encode(payload, key, algorithm=algorithm, headers={"typ": "JWT"})
