@@ -73,7 +73,7 @@ async def _handle_delivery(runtime: Runtime, router: Router, job: Job, delivery_
                 f"cannot act on {name}"
             )
         gh = await github.for_installation(delivery.installation_id)
-    ctx = HandlerContext(runtime, delivery_id, delivery.installation_id)
+    ctx = HandlerContext(runtime, delivery_id, delivery.installation_id, delivery.received_at)
     try:
         await router.dispatch(event, gh, ctx)
     except Exception as exc:

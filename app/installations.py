@@ -1,20 +1,36 @@
-"""The `installations` and `repositories` tables: what the App is installed on."""
+"""The `installations` and `repositories` tables: what the App is installed on.
+
+Deliveries can be handled out of order (several workers, retries), so every
+write carries the `received_at` of its delivery and an older delivery never
+overwrites what a newer one recorded."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
 
-async def upsert_installation(conn: asyncpg.Connection, installation: dict[str, Any]) -> None:
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None
+
+
+async def upsert_installation(
+    conn: asyncpg.Connection, installation: dict[str, Any], seen_at: datetime
+) -> bool:
+    """Record the installation as the delivery saw it; False when a newer
+    delivery already did (the caller then changes nothing else)."""
     account = installation.get("account") or {}
-    await conn.execute(
+    applied = await conn.fetchval(
         """INSERT INTO installations (id, account_login, account_id, account_type, target_type,
-                                      repository_selection, permissions, events, suspended_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::timestamptz)
+                                      repository_selection, permissions, events, suspended_at,
+                                      synced_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::timestamptz, $10)
            ON CONFLICT (id) DO UPDATE SET
                account_login = EXCLUDED.account_login,
                account_id = EXCLUDED.account_id,
@@ -26,8 +42,12 @@ async def upsert_installation(conn: asyncpg.Connection, installation: dict[str, 
                                   THEN installations.permissions ELSE EXCLUDED.permissions END,
                events = CASE WHEN cardinality(EXCLUDED.events) = 0
                              THEN installations.events ELSE EXCLUDED.events END,
+               suspended_at = EXCLUDED.suspended_at,
                deleted_at = NULL,
-               updated_at = now()""",
+               synced_at = EXCLUDED.synced_at,
+               updated_at = now()
+           WHERE installations.synced_at IS NULL OR installations.synced_at <= EXCLUDED.synced_at
+           RETURNING true""",
         installation["id"],
         account.get("login") or "",
         account.get("id"),
@@ -37,26 +57,21 @@ async def upsert_installation(conn: asyncpg.Connection, installation: dict[str, 
         orjson.dumps(installation.get("permissions") or {}).decode(),
         list(installation.get("events") or []),
         _timestamp(installation.get("suspended_at")),
+        seen_at,
     )
+    return bool(applied)
 
 
-def _timestamp(value: Any) -> Any:
-    from datetime import datetime
-
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return None
-
-
-async def mark_deleted(conn: asyncpg.Connection, installation_id: int) -> None:
+async def mark_deleted(conn: asyncpg.Connection, installation_id: int, seen_at: datetime) -> None:
     await conn.execute(
         "UPDATE installations SET deleted_at = now(), updated_at = now() WHERE id = $1",
         installation_id,
     )
     await conn.execute(
-        """UPDATE repositories SET removed_at = now(), updated_at = now()
+        """UPDATE repositories SET removed_at = now(), synced_at = $2, updated_at = now()
            WHERE installation_id = $1 AND removed_at IS NULL""",
         installation_id,
+        seen_at,
     )
 
 
@@ -72,35 +87,52 @@ async def set_suspended(conn: asyncpg.Connection, installation_id: int, suspende
 
 
 async def add_repositories(
-    conn: asyncpg.Connection, installation_id: int, repositories: Iterable[dict[str, Any]]
+    conn: asyncpg.Connection,
+    installation_id: int,
+    repositories: Iterable[dict[str, Any]],
+    seen_at: datetime,
 ) -> list[dict[str, Any]]:
+    """Record repositories as present; returns those this delivery added
+    (not those a newer delivery has since changed)."""
     repos = [r for r in repositories if r.get("id") and r.get("full_name")]
-    if repos:
-        await conn.execute(
-            """INSERT INTO repositories (id, installation_id, full_name, private)
-               SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::boolean[])
-               ON CONFLICT (id) DO UPDATE SET
-                   installation_id = EXCLUDED.installation_id,
-                   full_name = EXCLUDED.full_name,
-                   private = EXCLUDED.private,
-                   removed_at = NULL,
-                   updated_at = now()""",
-            [r["id"] for r in repos],
-            [installation_id] * len(repos),
-            [r["full_name"] for r in repos],
-            [bool(r.get("private")) for r in repos],
-        )
-    return repos
+    if not repos:
+        return []
+    rows = await conn.fetch(
+        """INSERT INTO repositories (id, installation_id, full_name, private, synced_at)
+           SELECT r.*, $5::timestamptz
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::boolean[]) AS r
+           ON CONFLICT (id) DO UPDATE SET
+               installation_id = EXCLUDED.installation_id,
+               full_name = EXCLUDED.full_name,
+               private = EXCLUDED.private,
+               removed_at = NULL,
+               synced_at = EXCLUDED.synced_at,
+               updated_at = now()
+           WHERE repositories.synced_at IS NULL OR repositories.synced_at <= EXCLUDED.synced_at
+           RETURNING id""",
+        [r["id"] for r in repos],
+        [installation_id] * len(repos),
+        [r["full_name"] for r in repos],
+        [bool(r.get("private")) for r in repos],
+        seen_at,
+    )
+    applied = {r["id"] for r in rows}
+    return [r for r in repos if r["id"] in applied]
 
 
 async def remove_repositories(
-    conn: asyncpg.Connection, installation_id: int, repository_ids: Iterable[int]
+    conn: asyncpg.Connection,
+    installation_id: int,
+    repository_ids: Iterable[int],
+    seen_at: datetime,
 ) -> None:
     await conn.execute(
-        """UPDATE repositories SET removed_at = now(), updated_at = now()
-           WHERE installation_id = $1 AND id = ANY($2::bigint[])""",
+        """UPDATE repositories SET removed_at = now(), synced_at = $3, updated_at = now()
+           WHERE installation_id = $1 AND id = ANY($2::bigint[])
+             AND (synced_at IS NULL OR synced_at <= $3)""",
         installation_id,
         list(repository_ids),
+        seen_at,
     )
 
 

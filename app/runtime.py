@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -25,3 +26,4 @@ class HandlerContext:
     runtime: Runtime
     delivery_id: str
     installation_id: int | None
+    received_at: datetime

@@ -1,11 +1,16 @@
 """`installation` and `installation_repositories`: keep track of where the App
-is installed, and create the trigger label in every repository it gains."""
+is installed, and create the trigger label in every repository it gains.
+
+Each handler first records the installation as its delivery saw it; what a
+newer delivery already recorded is left alone (deliveries can be handled out
+of order), for the installation and for each repository."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import asyncpg
 from gidgethub import sansio
 from gidgethub.routing import Router
 
@@ -18,10 +23,9 @@ log = logging.getLogger(__name__)
 
 
 async def _add_repositories(
-    ctx: HandlerContext, conn: Any, installation_id: int, repos: list[dict[str, Any]]
+    ctx: HandlerContext, conn: asyncpg.Connection, installation_id: int, repos: list[dict[str, Any]]
 ) -> None:
-    added = await installations.add_repositories(conn, installation_id, repos)
-    label = ctx.runtime.settings.trigger_label
+    added = await installations.add_repositories(conn, installation_id, repos, ctx.received_at)
     for repo in added:
         await jobs.enqueue(
             conn,
@@ -30,61 +34,47 @@ async def _add_repositories(
                 "installation_id": installation_id,
                 "repository": repo["full_name"],
                 "repository_id": repo["id"],
-                "label": label,
+                "label": ctx.runtime.settings.trigger_label,
             },
             dedup_key=f"label:{ctx.delivery_id}:{repo['id']}",
         )
 
 
 @router.register("installation", action="created")
-async def installation_created(
+@router.register("installation", action="new_permissions_accepted")
+@router.register("installation", action="unsuspend")
+async def installation_current(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
     installation = event.data["installation"]
     async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        await installations.upsert_installation(conn, installation)
-        await _add_repositories(ctx, conn, installation["id"], event.data.get("repositories") or [])
-    log.info("installed on %s", (installation.get("account") or {}).get("login"))
-
-
-@router.register("installation", action="new_permissions_accepted")
-async def installation_permissions(
-    event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
-) -> None:
-    async with ctx.runtime.pool.acquire() as conn:
-        await installations.upsert_installation(conn, event.data["installation"])
+        fresh = await installations.upsert_installation(conn, installation, ctx.received_at)
+        if fresh and event.data["action"] == "unsuspend":
+            await installations.set_suspended(conn, installation["id"], False)
+        if event.data["action"] == "created":  # repositories keep their own order
+            repos = event.data.get("repositories") or []
+            await _add_repositories(ctx, conn, installation["id"], repos)
+            log.info(
+                "installed on %s (%d repositories)",
+                (installation.get("account") or {}).get("login"),
+                len(repos),
+            )
 
 
 @router.register("installation", action="deleted")
-async def installation_deleted(
-    event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
-) -> None:
-    installation = event.data["installation"]
-    async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        await installations.upsert_installation(conn, installation)
-        await installations.mark_deleted(conn, installation["id"])
-    ctx.runtime.github.forget_token(installation["id"])
-
-
 @router.register("installation", action="suspend")
-async def installation_suspend(
+async def installation_gone(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
     installation = event.data["installation"]
     async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        await installations.upsert_installation(conn, installation)
-        await installations.set_suspended(conn, installation["id"], True)
+        if not await installations.upsert_installation(conn, installation, ctx.received_at):
+            return
+        if event.data["action"] == "deleted":
+            await installations.mark_deleted(conn, installation["id"], ctx.received_at)
+        else:
+            await installations.set_suspended(conn, installation["id"], True)
     ctx.runtime.github.forget_token(installation["id"])
-
-
-@router.register("installation", action="unsuspend")
-async def installation_unsuspend(
-    event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
-) -> None:
-    installation = event.data["installation"]
-    async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        await installations.upsert_installation(conn, installation)
-        await installations.set_suspended(conn, installation["id"], False)
 
 
 @router.register("installation_repositories", action="added")
@@ -93,10 +83,9 @@ async def repositories_added(
 ) -> None:
     installation = event.data["installation"]
     async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        await installations.upsert_installation(conn, installation)
-        await _add_repositories(
-            ctx, conn, installation["id"], event.data.get("repositories_added") or []
-        )
+        await installations.upsert_installation(conn, installation, ctx.received_at)
+        repos = event.data.get("repositories_added") or []
+        await _add_repositories(ctx, conn, installation["id"], repos)
 
 
 @router.register("installation_repositories", action="removed")
@@ -106,5 +95,5 @@ async def repositories_removed(
     installation = event.data["installation"]
     removed = [r["id"] for r in event.data.get("repositories_removed") or [] if r.get("id")]
     async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        await installations.upsert_installation(conn, installation)
-        await installations.remove_repositories(conn, installation["id"], removed)
+        await installations.upsert_installation(conn, installation, ctx.received_at)
+        await installations.remove_repositories(conn, installation["id"], removed, ctx.received_at)

@@ -54,6 +54,7 @@ CREATE TABLE installations (
     events               text[] NOT NULL DEFAULT '{}',
     suspended_at         timestamptz,
     deleted_at           timestamptz,
+    synced_at            timestamptz,            -- received_at of the delivery last applied
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now()
 );
@@ -65,6 +66,7 @@ CREATE TABLE repositories (
     private         boolean NOT NULL DEFAULT false,
     removed_at      timestamptz,
     label_created_at timestamptz,
+    synced_at       timestamptz,                 -- received_at of the delivery last applied
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );

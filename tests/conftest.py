@@ -31,11 +31,14 @@ from app.github import GitHubApp
 from app.runtime import Runtime
 from app.server import RUNNER_OPTIONS, make_web_app
 from app.worker import Worker
+from tests.fakes.github import FakeGitHub
+from tests.fakes.keys import make_app_key
 
 DATA = Path(__file__).parent / "data"
 TEMPLATE_DB = "codegen_bot_template"
 WEBHOOK_SECRET = "test-webhook-secret"
 APP_ID = 424242
+APP_SLUG = "codegen-bot-test"
 _db_counter = itertools.count()
 
 
@@ -127,6 +130,35 @@ def settings(dsn, tmp_path) -> Settings:
         job_retry_base_seconds=0.05,
         shutdown_grace_seconds=5.0,
     )
+
+
+@pytest.fixture
+async def fake_github() -> AsyncIterator[FakeGitHub]:
+    """GitHub as a real HTTP server on 127.0.0.1 holding the App's public key."""
+    _, public_pem = make_app_key()
+    fake = FakeGitHub(app_id=APP_ID, public_key_pem=public_pem, app_slug=APP_SLUG)
+    await fake.start()
+    yield fake
+    await fake.close()
+    assert not fake.server_errors, fake.server_errors
+
+
+@pytest.fixture
+def app_settings(settings, fake_github) -> Settings:
+    """Settings of a configured App talking to the fake GitHub."""
+    private_pem, _ = make_app_key()
+    return dataclasses.replace(
+        settings,
+        github_app_id=APP_ID,
+        github_private_key=private_pem.decode(),
+        github_api_url=fake_github.url,
+    )
+
+
+@pytest.fixture
+async def app_bot(app_settings) -> AsyncIterator[Bot]:
+    async with running_bot(app_settings) as running:
+        yield running
 
 
 @dataclasses.dataclass

@@ -57,8 +57,11 @@ def test_full_configuration_is_read():
     [
         ({"GITHUB_APP_ID": "abc", "GITHUB_PRIVATE_KEY": "x"}, "GITHUB_APP_ID", "numeric"),
         ({"GITHUB_APP_ID": "12", "GITHUB_PRIVATE_KEY": "not a key"}, "GITHUB_PRIVATE_KEY", "PEM"),
-        ({"GITHUB_APP_ID": "12", "GITHUB_PRIVATE_KEY_PATH": "/nonexistent/key.pem"},
-         "GITHUB_PRIVATE_KEY_PATH", "cannot read"),
+        (
+            {"GITHUB_APP_ID": "12", "GITHUB_PRIVATE_KEY_PATH": "/nonexistent/key.pem"},
+            "GITHUB_PRIVATE_KEY_PATH",
+            "cannot read",
+        ),
         ({"GITHUB_APP_ID": "12"}, "GITHUB_PRIVATE_KEY", "go together"),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL", "postgresql://"),
         ({"DATABASE_URL": "postgresql://u@host:notaport/db"}, "DATABASE_URL", "malformed"),
@@ -104,9 +107,16 @@ def test_dotenv_errors_are_reported():
 def test_cli_stops_with_one_line_naming_the_variable(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "app", "serve"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GITHUB_APP_ID": "twelve",
-             "GITHUB_PRIVATE_KEY": "x"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "GITHUB_APP_ID": "twelve",
+            "GITHUB_PRIVATE_KEY": "x",
+        },
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -79,7 +79,10 @@ async def test_cli_migrate_reports_the_failing_file(empty_dsn, tmp_path):
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "app", "migrate"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": empty_dsn},
     )
     assert result.returncode == 1
@@ -87,7 +90,10 @@ async def test_cli_migrate_reports_the_failing_file(empty_dsn, tmp_path):
     ok = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "app", "migrate"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": empty_dsn},
     )
     assert ok.returncode == 1  # still failing: nothing was half-applied

@@ -264,9 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="github-data-") as tmp:
         tmpdir = Path(tmp)
-        oa_tgz = args.openapi_tgz or npm_pack(
-            f"{OPENAPI_PACKAGE}@{args.openapi_version}", tmpdir
-        )
+        oa_tgz = args.openapi_tgz or npm_pack(f"{OPENAPI_PACKAGE}@{args.openapi_version}", tmpdir)
         wh_tgz = args.webhooks_tgz or npm_pack(
             f"{WEBHOOKS_PACKAGE}@{args.webhooks_version}", tmpdir
         )

@@ -179,9 +179,7 @@ def webhook_example(event: str, action: str | None = None, index: int = 0) -> di
     for entry in _load_webhook_examples():
         if entry["name"] != event:
             continue
-        examples = [
-            ex for ex in entry["examples"] if action is None or ex.get("action") == action
-        ]
+        examples = [ex for ex in entry["examples"] if action is None or ex.get("action") == action]
         if len(examples) > index:
             return copy.deepcopy(examples[index])
         raise KeyError(f"{event}/{action}: {len(examples)} examples, no index {index}")
@@ -473,38 +471,83 @@ class FakeGitHub:
             R("POST", f"{repo}/labels", self._create_label, iw),
             R("GET", f"{repo}/labels/{{name}}", self._get_label, ir),
             R("POST", f"{repo}/issues/{{issue_number}}/labels", self._add_issue_labels, iw),
-            R("DELETE", f"{repo}/issues/{{issue_number}}/labels/{{name}}",
-              self._remove_issue_label, iw),
+            R(
+                "DELETE",
+                f"{repo}/issues/{{issue_number}}/labels/{{name}}",
+                self._remove_issue_label,
+                iw,
+            ),
             R("GET", f"{repo}/issues/comments/{{comment_id}}", self._get_comment, ir),
             R("PATCH", f"{repo}/issues/comments/{{comment_id}}", self._edit_comment, iw),
-            R("POST", f"{repo}/issues/comments/{{comment_id}}/reactions",
-              self._react_comment, iw, creates_content=True),
+            R(
+                "POST",
+                f"{repo}/issues/comments/{{comment_id}}/reactions",
+                self._react_comment,
+                iw,
+                creates_content=True,
+            ),
             R("GET", f"{repo}/issues/{{issue_number}}", self._get_issue, ir),
             R("GET", f"{repo}/issues/{{issue_number}}/comments", self._list_comments, ir),
-            R("POST", f"{repo}/issues/{{issue_number}}/comments", self._create_comment, iw,
-              creates_content=True),
-            R("POST", f"{repo}/issues/{{issue_number}}/reactions", self._react_issue, iw,
-              creates_content=True),
-            R("POST", f"{repo}/pulls/comments/{{comment_id}}/reactions",
-              self._react_review_comment, "pull_requests:write", creates_content=True),
-            R("GET", f"{repo}/collaborators/{{username}}/permission", self._get_permission,
-              "metadata:read"),
+            R(
+                "POST",
+                f"{repo}/issues/{{issue_number}}/comments",
+                self._create_comment,
+                iw,
+                creates_content=True,
+            ),
+            R(
+                "POST",
+                f"{repo}/issues/{{issue_number}}/reactions",
+                self._react_issue,
+                iw,
+                creates_content=True,
+            ),
+            R(
+                "POST",
+                f"{repo}/pulls/comments/{{comment_id}}/reactions",
+                self._react_review_comment,
+                "pull_requests:write",
+                creates_content=True,
+            ),
+            R(
+                "GET",
+                f"{repo}/collaborators/{{username}}/permission",
+                self._get_permission,
+                "metadata:read",
+            ),
             R("GET", f"{repo}/contents/{{path}}", self._get_contents, "contents:read"),
             R("GET", f"{repo}/readme", self._get_readme, "contents:read"),
             R("GET", f"{repo}/languages", self._get_languages, "metadata:read"),
             R("GET", f"{repo}/git/trees/{{tree_sha}}", self._get_tree, "contents:read"),
             R("GET", f"{repo}/pulls/{{pull_number}}", self._get_pull, "pull_requests:read"),
-            R("GET", f"{repo}/pulls/{{pull_number}}/files", self._list_pull_files,
-              "pull_requests:read"),
-            R("POST", f"{repo}/pulls/{{pull_number}}/reviews", self._create_review,
-              "pull_requests:write", creates_content=True),
+            R(
+                "GET",
+                f"{repo}/pulls/{{pull_number}}/files",
+                self._list_pull_files,
+                "pull_requests:read",
+            ),
+            R(
+                "POST",
+                f"{repo}/pulls/{{pull_number}}/reviews",
+                self._create_review,
+                "pull_requests:write",
+                creates_content=True,
+            ),
             R("PUT", f"{repo}/pulls/{{pull_number}}/merge", self._merge_pull, "contents:write"),
-            R("POST", f"{repo}/check-runs", self._create_check_run, "checks:write",
-              creates_content=True),
-            R("PATCH", f"{repo}/check-runs/{{check_run_id}}", self._update_check_run,
-              "checks:write"),
-            R("GET", f"{repo}/commits/{{ref}}/check-runs", self._list_check_runs,
-              "checks:read"),
+            R(
+                "POST",
+                f"{repo}/check-runs",
+                self._create_check_run,
+                "checks:write",
+                creates_content=True,
+            ),
+            R(
+                "PATCH",
+                f"{repo}/check-runs/{{check_run_id}}",
+                self._update_check_run,
+                "checks:write",
+            ),
+            R("GET", f"{repo}/commits/{{ref}}/check-runs", self._list_check_runs, "checks:read"),
             R("GET", f"{repo}/commits/{{ref}}/status", self._combined_status, "statuses:read"),
         ]
 
@@ -564,9 +607,7 @@ class FakeGitHub:
         """Recorded requests with this method ("*" = any) whose path matches (re.search)."""
         rx = re.compile(path_regex)
         method = method.upper()
-        return [
-            r for r in self.requests if method in ("*", r.method) and rx.search(r.path)
-        ]
+        return [r for r in self.requests if method in ("*", r.method) and rx.search(r.path)]
 
     def comments_on(self, full_name: str, issue_number: int) -> list[dict[str, Any]]:
         full = self._canonical(full_name)
@@ -622,8 +663,15 @@ class FakeGitHub:
         `body` defaults to GitHub's message for the status; a str/bytes body is sent as is.
         `headers` override the rate-limit headers (e.g. {"x-ratelimit-remaining": "0"})."""
         self._scripts.append(
-            _Script(method.upper(), re.compile(path_regex), status, dict(headers or {}), body,
-                    times, delay)
+            _Script(
+                method.upper(),
+                re.compile(path_regex),
+                status,
+                dict(headers or {}),
+                body,
+                times,
+                delay,
+            )
         )
 
     def delay_next(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
@@ -706,7 +754,8 @@ class FakeGitHub:
             "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
             "gravatar_id": "",
             "url": f"{self.url}/users/{quote(login)}",
-            "html_url": f"{WEB}/{quote(login)}" if user_type != "Bot"
+            "html_url": f"{WEB}/{quote(login)}"
+            if user_type != "Bot"
             else f"{WEB}/apps/{self.app_slug}",
             "type": user_type,
             "site_admin": False,
@@ -838,15 +887,27 @@ class FakeGitHub:
             "open_issues_count": 0,
             "topics": [],
             "language": None,
-            "permissions": {"admin": False, "maintain": False, "push": False, "triage": False,
-                            "pull": True},
+            "permissions": {
+                "admin": False,
+                "maintain": False,
+                "push": False,
+                "triage": False,
+                "pull": True,
+            },
         }
         self._repo_index[full_name.lower()] = full_name
         self.repos[full_name] = repo
         self._repo_installation[full_name] = installation_id
         self.installation_repos.setdefault(installation_id, set()).add(full_name)
-        for store in (self.labels, self.issues, self.pulls, self.pull_files, self.files,
-                      self.languages, self.collaborators):
+        for store in (
+            self.labels,
+            self.issues,
+            self.pulls,
+            self.pull_files,
+            self.files,
+            self.languages,
+            self.collaborators,
+        ):
             store.setdefault(full_name, {})
         self.refs[(full_name, default_branch)] = head_sha or _fake_sha(full_name, default_branch)
         return repo
@@ -944,8 +1005,9 @@ class FakeGitHub:
     ) -> dict[str, Any]:
         """A pull request (and its issue). `files`: dicts with filename, patch, status..."""
         full = self._canonical(full_name)
-        issue = self.add_issue(full, number, title=title, body=body, user=user, labels=labels,
-                               state=state)
+        issue = self.add_issue(
+            full, number, title=title, body=body, user=user, labels=labels, state=state
+        )
         number = issue["number"]
         head_sha = head_sha or _fake_sha(full, f"pull-{number}")
         base_ref = base_ref or self.repos[full]["default_branch"]
@@ -954,8 +1016,13 @@ class FakeGitHub:
         api = f"{self.url}/repos/{full}/pulls/{number}"
         html = f"{WEB}/{full}/pull/{number}"
         issue["html_url"] = html
-        issue["pull_request"] = {"url": api, "html_url": html, "diff_url": f"{html}.diff",
-                                 "patch_url": f"{html}.patch", "merged_at": None}
+        issue["pull_request"] = {
+            "url": api,
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "merged_at": None,
+        }
         repo = copy.deepcopy(self.repos[full])
         pull = {
             "id": pull_id,
@@ -973,11 +1040,20 @@ class FakeGitHub:
             "user": self.user(user),
             "labels": issue["labels"],
             "draft": draft,
-            "head": {"label": f"{repo['owner']['login']}:{head_ref}", "ref": head_ref,
-                     "sha": head_sha, "user": repo["owner"], "repo": repo},
-            "base": {"label": f"{repo['owner']['login']}:{base_ref}", "ref": base_ref,
-                     "sha": self.refs.get((full, base_ref), _fake_sha(full, base_ref)),
-                     "user": repo["owner"], "repo": repo},
+            "head": {
+                "label": f"{repo['owner']['login']}:{head_ref}",
+                "ref": head_ref,
+                "sha": head_sha,
+                "user": repo["owner"],
+                "repo": repo,
+            },
+            "base": {
+                "label": f"{repo['owner']['login']}:{base_ref}",
+                "ref": base_ref,
+                "sha": self.refs.get((full, base_ref), _fake_sha(full, base_ref)),
+                "user": repo["owner"],
+                "repo": repo,
+            },
             "merged": False,
             "mergeable": mergeable,
             "mergeable_state": "clean" if mergeable else "unknown",
@@ -1129,9 +1205,12 @@ class FakeGitHub:
             body["conclusion"] = conclusion
         run = self._new_check_run(full, body, check_run_id=check_run_id)
         if app_slug is not None and app_slug != self.app_slug:
-            run["app"] = {"id": 1_000 + zlib.crc32(app_slug.encode()) % 100_000,
-                          "slug": app_slug, "name": app_slug,
-                          "owner": self.user(app_slug)}
+            run["app"] = {
+                "id": 1_000 + zlib.crc32(app_slug.encode()) % 100_000,
+                "slug": app_slug,
+                "name": app_slug,
+                "owner": self.user(app_slug),
+            }
         return run
 
     def add_status(
@@ -1204,8 +1283,12 @@ class FakeGitHub:
         return delivery
 
     def issue_token(
-        self, installation_id: int, *, ttl: float | None = None,
-        repositories: Iterable[str] | None = None, permissions: dict[str, str] | None = None,
+        self,
+        installation_id: int,
+        *,
+        ttl: float | None = None,
+        repositories: Iterable[str] | None = None,
+        permissions: dict[str, str] | None = None,
     ) -> str:
         """Mint an installation token directly (no HTTP), e.g. for tests that call repo
         endpoints themselves."""
@@ -1237,10 +1320,18 @@ class FakeGitHub:
             return
         full = repo["full_name"]
         if full.lower() not in self._repo_index:
-            self.add_user(repo["owner"]["login"], user_id=repo["owner"]["id"],
-                          user_type=repo["owner"].get("type", "User"))
-            self.add_repo(full, repo_id=repo["id"], default_branch=repo.get("default_branch")
-                          or "main", installation_id=inst_id, private=bool(repo.get("private")))
+            self.add_user(
+                repo["owner"]["login"],
+                user_id=repo["owner"]["id"],
+                user_type=repo["owner"].get("type", "User"),
+            )
+            self.add_repo(
+                full,
+                repo_id=repo["id"],
+                default_branch=repo.get("default_branch") or "main",
+                installation_id=inst_id,
+                private=bool(repo.get("private")),
+            )
         full = self._canonical(full)
         for key in ("sender",):
             if payload.get(key):
@@ -1249,52 +1340,86 @@ class FakeGitHub:
         issue = payload.get("issue")
         if pr and pr["number"] not in self.pulls[full]:
             self._seed_user(pr["user"])
-            self.add_pull(full, pr["number"], title=pr.get("title") or "", body=pr.get("body"),
-                          user=pr["user"]["login"], head_sha=pr["head"]["sha"],
-                          head_ref=pr["head"]["ref"], base_ref=pr["base"]["ref"],
-                          labels=[lb["name"] for lb in pr.get("labels") or []],
-                          state=pr.get("state", "open"), draft=bool(pr.get("draft")),
-                          pull_id=pr["id"])
+            self.add_pull(
+                full,
+                pr["number"],
+                title=pr.get("title") or "",
+                body=pr.get("body"),
+                user=pr["user"]["login"],
+                head_sha=pr["head"]["sha"],
+                head_ref=pr["head"]["ref"],
+                base_ref=pr["base"]["ref"],
+                labels=[lb["name"] for lb in pr.get("labels") or []],
+                state=pr.get("state", "open"),
+                draft=bool(pr.get("draft")),
+                pull_id=pr["id"],
+            )
         if issue and issue["number"] not in self.issues[full]:
             self._seed_user(issue["user"])
             labels = [lb["name"] for lb in issue.get("labels") or []]
             if issue.get("pull_request"):
-                self.add_pull(full, issue["number"], title=issue.get("title") or "",
-                              body=issue.get("body"), user=issue["user"]["login"],
-                              labels=labels, state=issue.get("state", "open"))
+                self.add_pull(
+                    full,
+                    issue["number"],
+                    title=issue.get("title") or "",
+                    body=issue.get("body"),
+                    user=issue["user"]["login"],
+                    labels=labels,
+                    state=issue.get("state", "open"),
+                )
             else:
-                self.add_issue(full, issue["number"], title=issue.get("title") or "",
-                               body=issue.get("body"), user=issue["user"]["login"],
-                               labels=labels, state=issue.get("state", "open"),
-                               issue_id=issue["id"],
-                               author_association=issue.get("author_association", "NONE"))
+                self.add_issue(
+                    full,
+                    issue["number"],
+                    title=issue.get("title") or "",
+                    body=issue.get("body"),
+                    user=issue["user"]["login"],
+                    labels=labels,
+                    state=issue.get("state", "open"),
+                    issue_id=issue["id"],
+                    author_association=issue.get("author_association", "NONE"),
+                )
         comment = payload.get("comment")
         if comment and "pull_request_review_id" in comment and pr:
             if comment["id"] not in self.review_comments:
                 self._seed_user(comment["user"])
                 self.add_review_comment(
-                    full, pr["number"], comment.get("body") or "", path=comment.get("path", ""),
-                    line=comment.get("line"), side=comment.get("side") or "RIGHT",
-                    user=comment["user"]["login"], comment_id=comment["id"],
-                    review_id=comment.get("pull_request_review_id"))
+                    full,
+                    pr["number"],
+                    comment.get("body") or "",
+                    path=comment.get("path", ""),
+                    line=comment.get("line"),
+                    side=comment.get("side") or "RIGHT",
+                    user=comment["user"]["login"],
+                    comment_id=comment["id"],
+                    review_id=comment.get("pull_request_review_id"),
+                )
         elif comment and issue and comment["id"] not in self.comments:
             self._seed_user(comment["user"])
-            stored = self.add_comment(full, issue["number"], comment.get("body") or "",
-                                      user=comment["user"]["login"], comment_id=comment["id"],
-                                      author_association=comment.get("author_association", "NONE"))
+            stored = self.add_comment(
+                full,
+                issue["number"],
+                comment.get("body") or "",
+                user=comment["user"]["login"],
+                comment_id=comment["id"],
+                author_association=comment.get("author_association", "NONE"),
+            )
             stored["created_at"] = comment.get("created_at", stored["created_at"])
         run = payload.get("check_run")
         if run and run["id"] not in self.check_runs:
-            self.add_check_run(full, name=run["name"], head_sha=run["head_sha"],
-                               status=run.get("status", "queued"),
-                               conclusion=run.get("conclusion"),
-                               app_slug=(run.get("app") or {}).get("slug"),
-                               check_run_id=run["id"])
+            self.add_check_run(
+                full,
+                name=run["name"],
+                head_sha=run["head_sha"],
+                status=run.get("status", "queued"),
+                conclusion=run.get("conclusion"),
+                app_slug=(run.get("app") or {}).get("slug"),
+                check_run_id=run["id"],
+            )
 
     def _seed_user(self, user: dict[str, Any]) -> None:
         if user and user.get("login") and user["login"].lower() not in self.users:
-            self.add_user(user["login"], user_id=user.get("id"),
-                          user_type=user.get("type", "User"))
+            self.add_user(user["login"], user_id=user.get("id"), user_type=user.get("type", "User"))
 
     # ------------------------------------------------------------------ webhooks out
 
@@ -1328,12 +1453,20 @@ class FakeGitHub:
             "X-Hub-Signature-256": sign_webhook(body, key),
             **(headers or {}),
         }
-        return await self._post_delivery(target_url, event, data, body, hdrs, redelivery=False,
-                                         timeout=timeout)
+        return await self._post_delivery(
+            target_url, event, data, body, hdrs, redelivery=False, timeout=timeout
+        )
 
     async def _post_delivery(
-        self, url: str, event: str, data: Any, body: bytes, headers: dict[str, str],
-        *, redelivery: bool, timeout: float = 10.0,
+        self,
+        url: str,
+        event: str,
+        data: Any,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        redelivery: bool,
+        timeout: float = 10.0,
     ) -> dict[str, Any]:
         started = time.monotonic()
         try:
@@ -1424,8 +1557,9 @@ class FakeGitHub:
         if isinstance(payload, bytes | str):
             body = payload.encode() if isinstance(payload, str) else payload
             ctype = out_headers.pop("content-type", "text/plain; charset=utf-8")
-            return web.Response(status=status, body=body, headers=out_headers,
-                                content_type=ctype.split(";")[0])
+            return web.Response(
+                status=status, body=body, headers=out_headers, content_type=ctype.split(";")[0]
+            )
         if status == 204 or payload is None:
             return web.Response(status=status, headers=out_headers)
         return web.Response(
@@ -1455,14 +1589,18 @@ class FakeGitHub:
             r"application/(vnd\.github|json)", accept, re.IGNORECASE
         ):
             raise GitHubError(
-                415, f"Unsupported 'Accept' header: {json.dumps([accept])}. "
+                415,
+                f"Unsupported 'Accept' header: {json.dumps([accept])}. "
                 "Must accept 'application/json'.",
                 documentation_url=f"{DOCS}/overview/media-types",
             )
         version = request.headers.get("X-GitHub-Api-Version")
         if version is not None and version not in self.api_versions:
-            raise GitHubError(400, f"API version '{version}' is not supported.",
-                              documentation_url=f"{DOCS}/overview/api-versions")
+            raise GitHubError(
+                400,
+                f"API version '{version}' is not supported.",
+                documentation_url=f"{DOCS}/overview/api-versions",
+            )
 
         # 2. scripted failures / delays
         for script in self._scripts:
@@ -1621,7 +1759,8 @@ class FakeGitHub:
         if enforced and bucket.used >= bucket.limit:
             who = key.replace("installation:", "installation ID ")
             raise GitHubError(
-                403, f"API rate limit exceeded for {who}.",
+                403,
+                f"API rate limit exceeded for {who}.",
                 documentation_url=PRIMARY_RATE_LIMIT_DOCS,
             )
         bucket.used += 1
@@ -1727,13 +1866,19 @@ class FakeGitHub:
             by_id = {self.repos[f]["id"]: f for f in inst_repos}
             for name in body.get("repositories") or []:
                 if name.lower() not in by_name:
-                    raise GitHubError(422, "There is at least one repository that does not "
-                                      "exist or is not accessible to the parent installation.")
+                    raise GitHubError(
+                        422,
+                        "There is at least one repository that does not "
+                        "exist or is not accessible to the parent installation.",
+                    )
                 selected.add(by_name[name.lower()])
             for rid in body.get("repository_ids") or []:
                 if rid not in by_id:
-                    raise GitHubError(422, "There is at least one repository that does not "
-                                      "exist or is not accessible to the parent installation.")
+                    raise GitHubError(
+                        422,
+                        "There is at least one repository that does not "
+                        "exist or is not accessible to the parent installation.",
+                    )
                 selected.add(by_id[rid])
         permissions = dict(inst["permissions"])
         if body.get("permissions"):
@@ -1744,14 +1889,14 @@ class FakeGitHub:
                         422, "The permissions requested are not granted to this installation."
                     )
             permissions = dict(body["permissions"])
-        token = self.issue_token(inst["id"], permissions=permissions,
-                                 repositories=selected)
+        token = self.issue_token(inst["id"], permissions=permissions, repositories=selected)
         expires_at = self._tokens[token].expires_at
         answer = {
             "token": token,
             "expires_at": _iso(expires_at),
             "permissions": permissions,
-            "repository_selection": "selected" if selected is not None
+            "repository_selection": "selected"
+            if selected is not None
             else inst["repository_selection"],
         }
         if selected is not None:
@@ -1788,12 +1933,20 @@ class FakeGitHub:
         stored = self._delivery_requests.get(delivery_id)
         if stored is not None:
             url, body, headers = stored
-            self._spawn(self._post_delivery(url, original["event"], json.loads(body), body,
-                                            headers, redelivery=True))
+            self._spawn(
+                self._post_delivery(
+                    url, original["event"], json.loads(body), body, headers, redelivery=True
+                )
+            )
         else:
-            self.add_delivery(event=original["event"], action=original["action"],
-                              guid=original["guid"], installation_id=original["installation_id"],
-                              repository_id=original["repository_id"], redelivery=True)
+            self.add_delivery(
+                event=original["event"],
+                action=original["action"],
+                guid=original["guid"],
+                installation_id=original["installation_id"],
+                repository_id=original["repository_id"],
+                redelivery=True,
+            )
         if self.on_redeliver is not None:
             result = self.on_redeliver(copy.deepcopy(original))
             if inspect.isawaitable(result):
@@ -1894,8 +2047,11 @@ class FakeGitHub:
         me = self.bot_login
         for rid, (k, full, tid) in self._reaction_target.items():
             r = self.reactions[rid]
-            if (k, full, tid) == (kind, ctx.full_name, target_id) and r["content"] == content \
-                    and r["user"]["login"] == me:
+            if (
+                (k, full, tid) == (kind, ctx.full_name, target_id)
+                and r["content"] == content
+                and r["user"]["login"] == me
+            ):
                 return 200, copy.deepcopy(r)
         rid = self._next_id("reaction")
         reaction = {
@@ -1966,8 +2122,11 @@ class FakeGitHub:
             "url": f"{self.url}/repos/{full}/contents/{quote(path)}?ref={quote(ref)}",
             "html_url": f"{WEB}/{full}/{'blob' if data is not None else 'tree'}/{ref}/{path}",
             "git_url": f"{self.url}/repos/{full}/git/blobs/{_git_blob_sha(data or b'')}",
-            "download_url": (f"https://raw.githubusercontent.com/{full}/{ref}/{path}"
-                             if data is not None else None),
+            "download_url": (
+                f"https://raw.githubusercontent.com/{full}/{ref}/{path}"
+                if data is not None
+                else None
+            ),
         }
         return entry
 
@@ -2002,7 +2161,7 @@ class FakeGitHub:
         out: set[str] = set()
         for p in files:
             if p.startswith(prefix):
-                head = p[len(prefix):].split("/", 1)[0]
+                head = p[len(prefix) :].split("/", 1)[0]
                 out.add(prefix + head)
         return sorted(out)
 
@@ -2036,17 +2195,34 @@ class FakeGitHub:
         for p in sorted(paths):
             data = files.get(p)
             if data is not None:
-                tree.append({"path": p, "mode": "100644", "type": "blob",
-                             "sha": _git_blob_sha(data), "size": len(data),
-                             "url": f"{self.url}/repos/{ctx.full_name}/git/blobs/"
-                                    f"{_git_blob_sha(data)}"})
+                tree.append(
+                    {
+                        "path": p,
+                        "mode": "100644",
+                        "type": "blob",
+                        "sha": _git_blob_sha(data),
+                        "size": len(data),
+                        "url": f"{self.url}/repos/{ctx.full_name}/git/blobs/{_git_blob_sha(data)}",
+                    }
+                )
             else:
                 sha = _fake_sha(ctx.full_name, "tree:" + p)
-                tree.append({"path": p, "mode": "040000", "type": "tree", "sha": sha,
-                             "url": f"{self.url}/repos/{ctx.full_name}/git/trees/{sha}"})
+                tree.append(
+                    {
+                        "path": p,
+                        "mode": "040000",
+                        "type": "tree",
+                        "sha": sha,
+                        "url": f"{self.url}/repos/{ctx.full_name}/git/trees/{sha}",
+                    }
+                )
         sha = self.refs.get((ctx.full_name, ctx.params["tree_sha"]), ctx.params["tree_sha"])
-        return 200, {"sha": sha, "url": f"{self.url}/repos/{ctx.full_name}/git/trees/{sha}",
-                     "tree": tree, "truncated": False}
+        return 200, {
+            "sha": sha,
+            "url": f"{self.url}/repos/{ctx.full_name}/git/trees/{sha}",
+            "tree": tree,
+            "truncated": False,
+        }
 
     # pulls
 
@@ -2069,45 +2245,60 @@ class FakeGitHub:
         comments = body.get("comments") or []
         text = body.get("body") or ""
         if pull["user"]["login"].lower() == self.bot_login.lower() and event in (
-            "APPROVE", "REQUEST_CHANGES"
+            "APPROVE",
+            "REQUEST_CHANGES",
         ):
             verb = "approve" if event == "APPROVE" else "request changes on"
-            raise GitHubError(422, "Unprocessable Entity",
-                              errors=[f"Review Can not {verb} your own pull request"])
+            raise GitHubError(
+                422, "Unprocessable Entity", errors=[f"Review Can not {verb} your own pull request"]
+            )
         if event in ("REQUEST_CHANGES", "COMMENT") and not text and not comments:
-            raise GitHubError(422, "Unprocessable Entity",
-                              errors=[f"Review body is required for {event} events"])
+            raise GitHubError(
+                422, "Unprocessable Entity", errors=[f"Review body is required for {event} events"]
+            )
         files = {f["filename"]: f for f in self.pull_files[ctx.full_name][pull["number"]]}
         for c in comments:
             f = files.get(c["path"])
             if f is None:
-                raise GitHubError(422, "Unprocessable Entity",
-                                  errors=["Path could not be resolved"])
+                raise GitHubError(
+                    422, "Unprocessable Entity", errors=["Path could not be resolved"]
+                )
             patch = f.get("patch")
             if patch is None:
-                raise GitHubError(422, "Unprocessable Entity",
-                                  errors=["Line could not be resolved"])
+                raise GitHubError(
+                    422, "Unprocessable Entity", errors=["Line could not be resolved"]
+                )
             if "line" in c:
                 left, right = diff_lines(patch)
                 side = c.get("side", "RIGHT")
                 ok_lines = right if side == "RIGHT" else left
                 start_lines = right if c.get("start_side", side) == "RIGHT" else left
-                if side not in ("LEFT", "RIGHT") or c["line"] not in ok_lines or (
-                    "start_line" in c
-                    and (c["start_line"] not in start_lines or c["start_line"] > c["line"])
+                if (
+                    side not in ("LEFT", "RIGHT")
+                    or c["line"] not in ok_lines
+                    or (
+                        "start_line" in c
+                        and (c["start_line"] not in start_lines or c["start_line"] > c["line"])
+                    )
                 ):
-                    raise GitHubError(422, "Unprocessable Entity",
-                                      errors=["Line could not be resolved"])
+                    raise GitHubError(
+                        422, "Unprocessable Entity", errors=["Line could not be resolved"]
+                    )
             elif "position" in c:
                 if not 1 <= c["position"] < len(patch.splitlines()):
-                    raise GitHubError(422, "Unprocessable Entity",
-                                      errors=["Position could not be resolved"])
+                    raise GitHubError(
+                        422, "Unprocessable Entity", errors=["Position could not be resolved"]
+                    )
             else:
-                raise GitHubError(422, "Unprocessable Entity",
-                                  errors=["Line could not be resolved"])
+                raise GitHubError(
+                    422, "Unprocessable Entity", errors=["Line could not be resolved"]
+                )
         review_id = self._next_id("review", 80_000_000)
-        state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED",
-                 "COMMENT": "COMMENTED"}.get(event or "", "PENDING")
+        state = {
+            "APPROVE": "APPROVED",
+            "REQUEST_CHANGES": "CHANGES_REQUESTED",
+            "COMMENT": "COMMENTED",
+        }.get(event or "", "PENDING")
         review = {
             "id": review_id,
             "node_id": _node_id("PullRequestReview", review_id),
@@ -2124,9 +2315,16 @@ class FakeGitHub:
         self._review_pull[review_id] = (ctx.full_name, pull["number"])
         for c in comments:
             extra = {k: c[k] for k in ("start_line", "start_side", "position") if k in c}
-            self.add_review_comment(ctx.full_name, pull["number"], c["body"], path=c["path"],
-                                    line=c.get("line"), side=c.get("side", "RIGHT"),
-                                    review_id=review_id, extra=extra)
+            self.add_review_comment(
+                ctx.full_name,
+                pull["number"],
+                c["body"],
+                path=c["path"],
+                line=c.get("line"),
+                side=c.get("side", "RIGHT"),
+                review_id=review_id,
+                extra=extra,
+            )
         return 200, copy.deepcopy(review)
 
     def _merge_pull(self, ctx: Ctx) -> Reply:
@@ -2139,8 +2337,7 @@ class FakeGitHub:
             raise GitHubError(409, "Head branch was modified. Review and try the merge again.")
         sha = _fake_sha(ctx.full_name, f"merge-{pull['number']}")
         now = _iso()
-        pull.update(merged=True, state="closed", merged_at=now, closed_at=now,
-                    merge_commit_sha=sha)
+        pull.update(merged=True, state="closed", merged_at=now, closed_at=now, merge_commit_sha=sha)
         issue = self.issues[ctx.full_name][pull["number"]]
         issue.update(state="closed", closed_at=now)
         issue["pull_request"]["merged_at"] = now
@@ -2150,31 +2347,42 @@ class FakeGitHub:
 
     def _validate_check_run_body(self, body: dict[str, Any], existing: dict | None) -> None:
         if body.get("conclusion") == "stale":
-            raise GitHubError(422, "Invalid request.\n\nYou cannot change a check run "
-                              "conclusion to stale, only GitHub can set this.")
+            raise GitHubError(
+                422,
+                "Invalid request.\n\nYou cannot change a check run "
+                "conclusion to stale, only GitHub can set this.",
+            )
         if body.get("status") in ("waiting", "requested", "pending"):
-            raise GitHubError(422, "Invalid request.\n\nOnly GitHub Actions can set a status "
-                              f"of {body['status']}.")
+            raise GitHubError(
+                422,
+                f"Invalid request.\n\nOnly GitHub Actions can set a status of {body['status']}.",
+            )
         has_conclusion = "conclusion" in body or (existing or {}).get("conclusion")
         if (body.get("status") == "completed" or "completed_at" in body) and not has_conclusion:
             raise GitHubError(422, 'Invalid request.\n\n"conclusion" wasn\'t supplied.')
         output = body.get("output") or {}
         annotations = output.get("annotations") or []
         if len(annotations) > MAX_ANNOTATIONS_PER_REQUEST:
-            raise GitHubError(422, "Invalid request.\n\nFor 'properties/output/properties/"
-                              "annotations', only 50 annotations are allowed per request.")
+            raise GitHubError(
+                422,
+                "Invalid request.\n\nFor 'properties/output/properties/"
+                "annotations', only 50 annotations are allowed per request.",
+            )
         for a in annotations:
             if ("start_column" in a or "end_column" in a) and a["start_line"] != a["end_line"]:
-                raise GitHubError(422, "Invalid request.\n\nstart_column and end_column may "
-                                  "only be used when start_line equals end_line.")
+                raise GitHubError(
+                    422,
+                    "Invalid request.\n\nstart_column and end_column may "
+                    "only be used when start_line equals end_line.",
+                )
             if a["end_line"] < a["start_line"]:
                 raise GitHubError(422, "Invalid request.\n\nend_line must be >= start_line.")
-        if body.get("head_sha") is not None and not re.fullmatch(r"[0-9a-f]{40}",
-                                                                 body["head_sha"]):
+        if body.get("head_sha") is not None and not re.fullmatch(r"[0-9a-f]{40}", body["head_sha"]):
             raise GitHubError(422, f"No commit found for SHA: {body['head_sha']}")
 
-    def _new_check_run(self, full: str, body: dict[str, Any], *,
-                       check_run_id: int | None = None) -> dict[str, Any]:
+    def _new_check_run(
+        self, full: str, body: dict[str, Any], *, check_run_id: int | None = None
+    ) -> dict[str, Any]:
         if check_run_id is None:
             run_id = self._next_id("check_run", 4_000_000_000)
         else:
@@ -2194,9 +2402,13 @@ class FakeGitHub:
             "conclusion": body.get("conclusion"),
             "started_at": body.get("started_at", now),
             "completed_at": body.get("completed_at", now if status == "completed" else None),
-            "output": {"title": None, "summary": None, "text": None, "annotations_count": 0,
-                       "annotations_url": f"{self.url}/repos/{full}/check-runs/{run_id}"
-                                          "/annotations"},
+            "output": {
+                "title": None,
+                "summary": None,
+                "text": None,
+                "annotations_count": 0,
+                "annotations_url": f"{self.url}/repos/{full}/check-runs/{run_id}/annotations",
+            },
             "name": body["name"],
             "check_suite": {"id": self._next_id("check_suite", 5_000_000_000)},
             "app": self.app_object(),
@@ -2231,8 +2443,11 @@ class FakeGitHub:
         if run is None or self._check_run_repo[run_id] != ctx.full_name:
             raise GitHubError(404, "Not Found")
         if run["app"]["slug"] != self.app_slug:
-            raise GitHubError(403, f"Invalid app_id `{self.app_id}` - check run can only be "
-                              "modified by the GitHub App that created it.")
+            raise GitHubError(
+                403,
+                f"Invalid app_id `{self.app_id}` - check run can only be "
+                "modified by the GitHub App that created it.",
+            )
         body = ctx.body
         self._validate_check_run_body(body, run)
         for key in ("name", "details_url", "external_id", "started_at", "completed_at"):
@@ -2342,7 +2557,9 @@ def _check_comment_body(body: str) -> None:
         raise validation_failed("IssueComment", "missing_field", "body")
     if len(body) > MAX_COMMENT_BODY:
         raise validation_failed(
-            "IssueComment", "unprocessable", "data",
+            "IssueComment",
+            "unprocessable",
+            "data",
             message=f"Body is too long (maximum is {MAX_COMMENT_BODY} characters)",
         )
 
