@@ -7,6 +7,7 @@ import asyncio
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -60,11 +61,32 @@ async def ensure_database(admin_dsn: str, name: str) -> None:
         await conn.close()
 
 
+# Settings for the embedded server only (an operator tunes their own): fewer
+# checkpoints under bursts of 10-100 KB deliveries, so fewer full-page writes.
+EMBEDDED_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+
+
+async def tune_embedded(admin_dsn: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        changed = False
+        for name, value in EMBEDDED_SETTINGS.items():
+            if await conn.fetchval("SELECT current_setting($1)", name) != value:
+                await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                changed = True
+        if changed:
+            await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute("SET application_name = 'codegen-bot'")
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, **options: Any
+) -> asyncpg.Pool:
     """Connect, retrying briefly: a database that is still starting is not an error."""
     delay = 0.2
     for attempt in range(8):
@@ -75,6 +97,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
                 max_size=max_size,
                 init=_init_connection,
                 command_timeout=60,
+                **options,
             )
         except (OSError, asyncpg.CannotConnectNowError) as exc:
             if attempt == 7:

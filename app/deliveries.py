@@ -13,6 +13,8 @@ from datetime import datetime
 
 import asyncpg
 
+from .db import create_pool
+
 log = logging.getLogger(__name__)
 
 DELIVERY_JOB_KIND = "delivery"
@@ -96,6 +98,10 @@ async def set_status(
     )
 
 
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    return None
+
+
 class BatchWriter:
     """Coalesces concurrent deliveries into shared insert statements.
 
@@ -105,19 +111,34 @@ class BatchWriter:
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        dsn: str,
         *,
         job_max_attempts: int = 8,
         max_batch: int = 500,
         max_inflight: int = 3,
     ) -> None:
-        self.pool = pool
+        self.dsn = dsn
+        self.pool: asyncpg.Pool | None = None
         self.job_max_attempts = job_max_attempts
         self.max_batch = max_batch
         self.max_inflight = max_inflight
         self._pending: list[tuple[IncomingDelivery, asyncio.Future[bool]]] = []
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def open(self) -> None:
+        """Connections of its own, one per statement in flight. They run only
+        `insert_batch`, which leaves no session state, so handing one back
+        skips asyncpg's reset round trip."""
+        self.pool = await create_pool(
+            self.dsn, min_size=1, max_size=self.max_inflight, reset=_no_reset
+        )
+
+    async def close(self) -> None:
+        await self.drain()
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
 
     async def submit(self, delivery: IncomingDelivery) -> bool:
         """Store one delivery; True when new, False when its id was already stored."""
@@ -140,6 +161,8 @@ class BatchWriter:
             for delivery, _ in batch:
                 unique.setdefault(delivery.id, delivery)
             try:
+                if self.pool is None:
+                    raise RuntimeError("the delivery writer is not open")
                 new_ids = await insert_batch(
                     self.pool, list(unique.values()), self.job_max_attempts
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import AsyncIterator
 
 import asyncpg
 from aiohttp import web
@@ -106,10 +107,10 @@ th{{text-align:left;padding-right:1rem}}</style>
     return web.Response(text=page, content_type="text/html")
 
 
-def make_web_app(runtime: Runtime, *, writer: BatchWriter | None = None) -> web.Application:
+def make_web_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    writer = writer or BatchWriter(runtime.pool, job_max_attempts=runtime.settings.job_max_attempts)
     app[RUNTIME_KEY] = runtime
+    writer = BatchWriter(runtime.dsn, job_max_attempts=runtime.settings.job_max_attempts)
     app[WRITER_KEY] = writer
     intake = WebhookIntake(runtime.settings.github_webhook_secret, writer)
     app.router.add_post(WEBHOOK_PATH, intake.handle)
@@ -117,8 +118,14 @@ def make_web_app(runtime: Runtime, *, writer: BatchWriter | None = None) -> web.
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/", index)
 
+    async def writer_connections(_app: web.Application) -> AsyncIterator[None]:
+        await writer.open()
+        yield
+        await writer.close()
+
     async def drain_writer(_app: web.Application) -> None:
         await writer.drain()
 
+    app.cleanup_ctx.append(writer_connections)
     app.on_shutdown.append(drain_writer)
     return app

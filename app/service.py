@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -15,14 +16,30 @@ import handlers
 
 from . import migrations
 from .config import Settings
-from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
+from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database, tune_embedded
 from .dispatch import job_handlers
 from .github import GitHubApp
+from .logs import redactor
 from .runtime import Runtime
 from .server import RUNNER_OPTIONS, make_web_app
 from .worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return redactor.scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _before_send(event: Any, _hint: Any) -> Any:
+    """Sentry gets what the logs get: known secrets and token shapes scrubbed."""
+    return _scrub(event)
 
 
 def init_sentry(settings: Settings) -> bool:
@@ -35,7 +52,9 @@ def init_sentry(settings: Settings) -> bool:
         dsn=settings.sentry_dsn,
         integrations=[AioHttpIntegration()],
         send_default_pii=False,
+        include_local_variables=False,  # locals can hold tokens
         traces_sample_rate=0.0,
+        before_send=_before_send,
     )
     return True
 
@@ -51,6 +70,7 @@ async def database(settings: Settings) -> AsyncIterator[str]:
     await asyncio.to_thread(embedded.start)
     try:
         await ensure_database(embedded.uri("postgres"), EMBEDDED_DB_NAME)
+        await tune_embedded(embedded.uri("postgres"))
         yield embedded.uri(EMBEDDED_DB_NAME)
     finally:
         await asyncio.to_thread(embedded.stop)

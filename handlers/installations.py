@@ -37,6 +37,7 @@ async def _add_repositories(
                 "label": ctx.runtime.settings.trigger_label,
             },
             dedup_key=f"label:{ctx.delivery_id}:{repo['id']}",
+            max_attempts=ctx.runtime.settings.job_max_attempts,
         )
 
 

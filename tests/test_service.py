@@ -252,3 +252,89 @@ async def test_embedded_postgres_starts_with_make_run_defaults_and_reuses_data(t
         assert server.returncode == 0, err.decode()
         assert "embedded PostgreSQL stopped" in err.decode()
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+
+
+async def test_sentry_receives_dead_jobs_without_secrets(dsn, fake_github, example_payload):
+    """SENTRY_DSN set: errors reach Sentry (here a real HTTP stand-in), scrubbed."""
+    from aiohttp import web
+
+    envelopes: list[bytes] = []
+
+    async def envelope(request: web.Request) -> web.Response:
+        envelopes.append(await request.read())  # aiohttp undoes Content-Encoding
+        return web.json_response({})
+
+    sentry = web.Application()
+    sentry.router.add_post("/api/{project}/envelope/", envelope)
+    sentry.router.add_post("/api/{project}/store/", envelope)
+    runner = web.AppRunner(sentry)
+    await runner.setup()
+    sentry_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", sentry_port).start()
+
+    private_pem, _ = make_app_key()
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": dsn,
+        "GITHUB_APP_ID": str(APP_ID),
+        "GITHUB_PRIVATE_KEY": private_pem.decode(),
+        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "GITHUB_API_URL": fake_github.url,
+        "GITHUB_WRITE_INTERVAL": "0",
+        "PORT": str(port),
+        "JOB_MAX_ATTEMPTS": "1",
+        "JOB_POLL_SECONDS": "0.5",
+        "SENTRY_DSN": f"http://0123456789abcdef0123456789abcdef@127.0.0.1:{sentry_port}/1",
+    }
+    payload = example_payload("installation", "created")
+    full_name = payload["repositories"][0]["full_name"]
+    fake_github.add_installation(payload["installation"]["id"], account="Codertocat")
+    fake_github.add_repo(full_name, installation_id=payload["installation"]["id"])
+    fake_github.fail_next(
+        "POST", r"/labels$", 403, body={"message": "Resource not accessible by integration"}
+    )
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        "serve",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/health") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.2)
+            from tests.conftest import delivery_headers
+
+            body = json.dumps(payload).encode()
+            async with session.post(
+                f"http://127.0.0.1:{port}/api/github/webhooks",
+                data=body,
+                headers=delivery_headers("installation", body),
+            ) as r:
+                assert r.status == 202
+        for _ in range(100):
+            if any(b"Resource not accessible by integration" in e for e in envelopes):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.communicate(), 30)
+        await runner.cleanup()
+    events = [e for e in envelopes if b"Resource not accessible by integration" in e]
+    assert events, "the dead job reached Sentry"
+    everything = b"".join(envelopes)
+    assert WEBHOOK_SECRET.encode() not in everything
+    for token in fake_github.tokens_issued:
+        assert token.encode() not in everything
