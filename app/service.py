@@ -16,7 +16,7 @@ import handlers
 
 from . import migrations
 from .config import Settings
-from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database, tune_embedded
+from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
 from .dispatch import job_handlers
 from .github import GitHubApp
 from .logs import redactor
@@ -70,7 +70,6 @@ async def database(settings: Settings) -> AsyncIterator[str]:
     await asyncio.to_thread(embedded.start)
     try:
         await ensure_database(embedded.uri("postgres"), EMBEDDED_DB_NAME)
-        await tune_embedded(embedded.uri("postgres"))
         yield embedded.uri(EMBEDDED_DB_NAME)
     finally:
         await asyncio.to_thread(embedded.stop)

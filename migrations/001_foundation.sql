@@ -12,6 +12,9 @@ CREATE TABLE webhook_deliveries (
     processed_at    timestamptz,
     error           text
 );
+-- Stored uncompressed: pglz on each payload cost more CPU than the intake can
+-- spare (benchmarks/README.md), at about 4x the disk per delivery.
+ALTER TABLE webhook_deliveries ALTER COLUMN payload SET STORAGE EXTERNAL;
 -- Rows arrive in received_at order, so a BRIN index serves retention and
 -- time-range queries at almost no insert cost.
 CREATE INDEX webhook_deliveries_received_at ON webhook_deliveries USING brin (received_at);
