@@ -115,7 +115,7 @@ class BatchWriter:
         *,
         job_max_attempts: int = 8,
         max_batch: int = 500,
-        max_inflight: int = 3,
+        max_inflight: int = 2,
     ) -> None:
         self.dsn = dsn
         self.pool: asyncpg.Pool | None = None

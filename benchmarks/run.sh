@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# benchmarks/run.sh [DURATION] [CONNECTIONS]
+#
+# Webhook intake benchmark, one sitting: POST /api/github/webhooks on
+#   probot#1      Probot 14 no-op app (the reference)
+#   bare-aiohttp  benchmarks/bare_receiver.py: gidgethub signature check, 202 (the Python ceiling)
+#   codegen-bot   codegen-bot serve --role web, fresh embedded PostgreSQL
+#   probot#2      Probot again, to show drift over the sitting
+# each started in turn on its own 127.0.0.1 port, waited for, warmed up (2 s),
+# measured with /work/shared/bench/run-webhook-load.sh and stopped (SIGTERM).
+# codegen-bot's stored deliveries and jobs are checked before it is stopped.
+#
+#   DURATION     measured wrk run per server, e.g. 10s, 30s, 1m (default 10s)
+#   CONNECTIONS  wrk connections (default 32)
+#
+# Environment: BENCH_PORT_BASE (default 39100; ports BASE+1..BASE+4),
+# BENCH_SHARED (default /work/shared/bench), WARMUP (default 2s),
+# THREADS / WRK_TIMEOUT (passed through to run-webhook-load.sh).
+# Output: a table on stdout; the same as markdown with the machine facts in
+# benchmarks/.work/last-run.md; server and wrk logs in benchmarks/.work/logs/.
+# Exit status 0 only when every run worked and the durability check held.
+set -euo pipefail
+
+DURATION=${1:-10s}
+CONNECTIONS=${2:-32}
+WARMUP=${WARMUP:-2s}
+PORT_BASE=${BENCH_PORT_BASE:-39100}
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+WORK=$HERE/.work
+LOGS=$WORK/logs
+SHARED=${BENCH_SHARED:-/work/shared/bench}
+LOAD=$SHARED/run-webhook-load.sh
+BODY=$SHARED/issues-labeled-with-installation.json
+EVENT=issues
+PY=$ROOT/.venv/bin/python
+BOT=$ROOT/.venv/bin/codegen-bot
+PROBOT_DIR=$WORK/probot
+BOT_DATA=$WORK/bot-data
+HOST=127.0.0.1
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+say() { echo "== $*" >&2; }
+
+# --- arguments and prerequisites ----------------------------------------------
+[[ $DURATION =~ ^[0-9]+$ ]] && DURATION=${DURATION}s
+[[ $DURATION =~ ^[0-9]+[smh]$ ]] || die "DURATION must look like 10, 10s, 2m or 1h (got '$DURATION')"
+[[ $WARMUP =~ ^[0-9]+[smh]?$ ]] || die "WARMUP must look like 2 or 2s (got '$WARMUP')"
+[[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
+if ! [[ $PORT_BASE =~ ^[1-9][0-9]*$ ]] || [ "$PORT_BASE" -gt 65530 ]; then
+  die "BENCH_PORT_BASE must be a port number below 65531 (got '$PORT_BASE')"
+fi
+
+if ! command -v wrk >/dev/null; then
+  die "wrk is not installed; install it with: apt-get install -y wrk"
+fi
+for tool in curl node npm openssl timeout; do
+  command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+if ! [ -x "$PY" ] || ! [ -x "$BOT" ]; then
+  die "no $ROOT/.venv with codegen-bot installed; run 'make test' or 'make run' once"
+fi
+[ -x "$LOAD" ] || die "missing $LOAD"
+[ -f "$BODY" ] || die "missing $BODY"
+[ -d "$SHARED/probot" ] || die "missing $SHARED/probot"
+
+mkdir -p "$LOGS"
+SECRET="bench-$(openssl rand -hex 12)"
+
+# --- server lifecycle -----------------------------------------------------------
+SERVER_PID=""
+SERVER_NAME=""
+
+port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+pid_alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
+  [ "$state" != Z ]
+}
+
+# stop_pid PID SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL.
+stop_pid() {
+  local pid=$1 limit=$2 i
+  pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < limit * 10; i++)); do
+    pid_alive "$pid" || break
+    sleep 0.1
+  done
+  if pid_alive "$pid"; then
+    echo "run.sh: pid $pid still running ${limit}s after SIGTERM; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# The embedded PostgreSQL stops with codegen-bot; only if the bot died without
+# stopping it is the postmaster (started by this script's bot) stopped here.
+stop_leftover_postgres() {
+  local pidfile=$BOT_DATA/postgres/postmaster.pid pg i
+  [ -f "$pidfile" ] || return 0
+  pg=$(head -n 1 "$pidfile")
+  if ! [[ $pg =~ ^[0-9]+$ ]] || ! pid_alive "$pg"; then return 0; fi
+  grep -q postgres "/proc/$pg/comm" 2>/dev/null || return 0
+  echo "run.sh: stopping the embedded PostgreSQL left running (pid $pg)" >&2
+  kill -INT "$pg" 2>/dev/null || true  # PostgreSQL's fast shutdown
+  for ((i = 0; i < 300; i++)); do
+    pid_alive "$pg" || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pg" 2>/dev/null || true
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  stop_pid "$SERVER_PID" 60
+  SERVER_PID=""
+  if [ "$SERVER_NAME" = codegen-bot ]; then stop_leftover_postgres; fi
+  SERVER_NAME=""
+}
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_load
+  stop_server
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ensure_probot() {
+  if [ -f "$PROBOT_DIR/node_modules/probot/package.json" ] &&
+    cmp -s "$PROBOT_DIR/package-lock.json" "$SHARED/probot/package-lock.json" &&
+    cmp -s "$PROBOT_DIR/app.js" "$SHARED/probot/app.js" &&
+    cmp -s "$PROBOT_DIR/start.sh" "$SHARED/probot/start.sh"; then
+    return 0
+  fi
+  say "installing the Probot reference in $PROBOT_DIR (npm ci)"
+  rm -rf "$PROBOT_DIR"
+  cp -R "$SHARED/probot" "$PROBOT_DIR"
+  chmod -R u+w "$PROBOT_DIR"
+  (cd "$PROBOT_DIR" && timeout 600 npm ci --no-audit --no-fund --loglevel=error) >"$LOGS/npm-ci.log" 2>&1 ||
+    die "npm ci failed in $PROBOT_DIR; see $LOGS/npm-ci.log"
+}
+
+# start_server NAME PORT LOG: start in the background, set SERVER_PID.
+start_server() {
+  local name=$1 port=$2 log=$3
+  SERVER_NAME=$name
+  case $name in
+    probot*)
+      (cd "$PROBOT_DIR" && exec env WEBHOOK_SECRET="$SECRET" HOST="$HOST" PORT="$port" ./start.sh) \
+        >"$log" 2>&1 &
+      ;;
+    bare-aiohttp)
+      (cd "$WORK" && exec env WEBHOOK_SECRET="$SECRET" \
+        "$PY" "$HERE/bare_receiver.py" --host "$HOST" --port "$port") >"$log" 2>&1 &
+      ;;
+    codegen-bot)
+      # cwd is the scratch folder, so no project .env is read.
+      (cd "$WORK" && exec env -u DATABASE_URL -u SENTRY_DSN \
+        GITHUB_WEBHOOK_SECRET="$SECRET" DATA_DIR="$BOT_DATA" LOG_LEVEL=WARNING \
+        HOST="$HOST" PORT="$port" \
+        "$BOT" serve --role web --port "$port") >"$log" 2>&1 &
+      ;;
+    *) die "unknown server $name" ;;
+  esac
+  SERVER_PID=$!
+}
+
+# wait_ready URL WANT SECONDS LOG: WANT is an HTTP status, or "any".
+wait_ready() {
+  local url=$1 want=$2 limit=$3 log=$4 code i
+  for ((i = 0; i < limit * 5; i++)); do
+    if ! pid_alive "$SERVER_PID"; then
+      echo "run.sh: $SERVER_NAME exited before it was ready; last lines of $log:" >&2
+      tail -n 20 "$log" >&2
+      return 1
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+    if [ "$want" = any ] && [ "$code" != 000 ] && [ -n "$code" ]; then return 0; fi
+    if [ "$code" = "$want" ]; then return 0; fi
+    sleep 0.2
+  done
+  echo "run.sh: $SERVER_NAME not ready after ${limit}s ($url answered '$code'); see $log" >&2
+  return 1
+}
+
+# field KEY RESULT_LINE
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+# load DURATION LOG URL: run the shared load script in the background (so a
+# signal to this script is handled at once); its RESULT line goes to LOAD_RESULT.
+LOAD_PID=""
+LOAD_RESULT=""
+load() {
+  local duration=$1 log=$2 url=$3 out=$WORK/load.out rc=0
+  LOAD_RESULT=""
+  "$LOAD" "$url" "$SECRET" "$BODY" "$EVENT" "$duration" "$CONNECTIONS" >"$out" 2>&1 &
+  LOAD_PID=$!
+  wait "$LOAD_PID" || rc=$?
+  LOAD_PID=""
+  cat "$out" >>"$log"
+  if [ "$rc" -ne 0 ]; then
+    echo "run.sh: load run failed (exit $rc); see $log" >&2
+    return 1
+  fi
+  LOAD_RESULT=$(tail -n 1 "$out")
+}
+
+# The load script runs wrk under `timeout`, which has its own process group:
+# stop that `timeout` (it passes SIGTERM on to wrk) and the script itself.
+# shellcheck disable=SC2317  # invoked from the EXIT trap
+stop_load() {
+  local kids
+  [ -n "$LOAD_PID" ] || return 0
+  kids=$(ps -o pid= --ppid "$LOAD_PID" 2>/dev/null || true)
+  # shellcheck disable=SC2086  # kids is a list of pids
+  kill -TERM "$LOAD_PID" $kids 2>/dev/null || true
+  wait "$LOAD_PID" 2>/dev/null || true
+  LOAD_PID=""
+}
+
+# --- one server -----------------------------------------------------------------
+NAMES=()
+RESULTS=()
+DURABILITY=""
+FAILED=0
+
+run_one() {
+  local name=$1 port=$2 base ready_url want started warm result ok2xx check pg
+  local log=$LOGS/$name.server.log wrklog=$LOGS/$name.wrk.log
+  base="http://$HOST:$port"
+  : >"$wrklog"
+  if port_busy "$port"; then
+    echo "run.sh: something already listens on $HOST:$port; set BENCH_PORT_BASE" >&2
+    return 1
+  fi
+  case $name in
+    codegen-bot)
+      if [ -f "$BOT_DATA/postgres/postmaster.pid" ]; then
+        pg=$(head -n 1 "$BOT_DATA/postgres/postmaster.pid")
+        if [[ $pg =~ ^[0-9]+$ ]] && pid_alive "$pg"; then
+          echo "run.sh: a PostgreSQL (pid $pg) still runs in $BOT_DATA; stop it first" >&2
+          return 1
+        fi
+      fi
+      rm -rf "$BOT_DATA"
+      ready_url=$base/health want=200
+      ;;
+    *) ready_url=$base/ want=any ;;
+  esac
+
+  started=$(date +%s.%N)
+  start_server "$name" "$port" "$log"
+  wait_ready "$ready_url" "$want" 120 "$log" || return 1
+  say "$name ready on $HOST:$port (pid $SERVER_PID, $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}') s); warm-up $WARMUP"
+
+  echo "### warm-up" >>"$wrklog"
+  load "$WARMUP" "$wrklog" "$base/api/github/webhooks" || return 1
+  warm=$LOAD_RESULT
+  echo "   warm-up  $warm" >&2
+  if [ "$(field responses "$warm")" = "$(field non2xx "$warm")" ]; then
+    echo "run.sh: $name answered no 2xx during the warm-up; see $wrklog and $log" >&2
+    return 1
+  fi
+
+  say "$name measured run: $DURATION, $CONNECTIONS connections"
+  echo "### measured" >>"$wrklog"
+  load "$DURATION" "$wrklog" "$base/api/github/webhooks" || return 1
+  result=$LOAD_RESULT
+  echo "   measured $result" >&2
+  NAMES+=("$name")
+  RESULTS+=("$result")
+
+  if [ "$name" = codegen-bot ]; then
+    ok2xx=$(($(field responses "$warm") - $(field non2xx "$warm") + $(field responses "$result") - $(field non2xx "$result")))
+    say "codegen-bot durability: stored deliveries >= $ok2xx 2xx answers (warm-up + measured), one job each"
+    if check=$(timeout 300 "$PY" "$HERE/check_stored.py" --data-dir "$BOT_DATA" --min-rows "$ok2xx" 2>&1); then
+      DURABILITY="OK: $check"
+    else
+      printf '%s\n' "$check" >>"$log"
+      DURABILITY="FAILED: $(tail -n 1 <<<"$check") (full output in $log)"
+      FAILED=1
+    fi
+    echo "   $DURABILITY" >&2
+  fi
+
+  say "stopping $name"
+  stop_server
+}
+
+# --- the sitting ------------------------------------------------------------------
+ensure_probot
+say "servers on $HOST ports $((PORT_BASE + 1))-$((PORT_BASE + 4)); logs in $LOGS"
+port=$PORT_BASE
+for name in probot#1 bare-aiohttp codegen-bot probot#2; do
+  port=$((port + 1))
+  if ! run_one "$name" "$port"; then
+    FAILED=1
+    NAMES+=("$name")
+    RESULTS+=("failed")
+    [ "$name" = codegen-bot ] && [ -z "$DURABILITY" ] && DURABILITY="not checked (run failed)"
+    stop_server
+  fi
+done
+
+# --- report -------------------------------------------------------------------------
+probot_avg=$(
+  for i in "${!NAMES[@]}"; do
+    case ${NAMES[$i]} in probot*) field rps "${RESULTS[$i]}" ;; esac
+  done | awk 'NF {s += $1; n++} END {if (n) printf "%.1f", s / n}'
+)
+
+ROWS=()
+for i in "${!NAMES[@]}"; do
+  r=${RESULTS[$i]}
+  if [ "$r" = failed ]; then
+    ROWS+=("${NAMES[$i]}|failed|-|-|-|-")
+    continue
+  fi
+  rps=$(field rps "$r")
+  ratio=$(awk -v a="$rps" -v b="$probot_avg" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')
+  ROWS+=("${NAMES[$i]}|$rps|$(field p50_ms "$r")|$(field p99_ms "$r")|$(field non2xx "$r")|$ratio")
+done
+
+drift="n/a"
+p1=$(field rps "${RESULTS[0]}")
+p2=$(field rps "${RESULTS[3]}")
+if [ -n "$p1" ] && [ -n "$p2" ]; then
+  drift=$(awk -v a="$p1" -v b="$p2" 'BEGIN {printf "%+.1f%%", (b - a) / ((a + b) / 2) * 100}')
+fi
+
+echo
+printf '%-14s %8s %8s %8s %8s %10s\n' server rps p50_ms p99_ms non2xx ratio_probot
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r s a b c d e <<<"$row"
+  printf '%-14s %8s %8s %8s %8s %10s\n' "$s" "$a" "$b" "$c" "$d" "$e"
+done
+echo
+echo "Probot average rps: ${probot_avg:-n/a}; drift probot#1 -> probot#2: $drift"
+echo "codegen-bot durability: $DURABILITY"
+
+{
+  echo "# Webhook intake benchmark: last run"
+  echo
+  echo "\`benchmarks/run.sh $DURATION $CONNECTIONS\` — wrk -t${THREADS:-2} -c$CONNECTIONS -d$DURATION" \
+    "(warm-up $WARMUP) on POST /api/github/webhooks, event \`$EVENT\`, body" \
+    "\`$(basename "$BODY")\` ($(wc -c <"$BODY") bytes), all on $HOST."
+  echo
+  echo "| server | rps | p50_ms | p99_ms | non2xx | ratio to Probot |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r s a b c d e <<<"$row"
+    echo "| $s | $a | $b | $c | $d | $e |"
+  done
+  echo
+  echo "Ratio: rps / average rps of the two Probot runs (${probot_avg:-n/a})." \
+    "Drift probot#1 -> probot#2: $drift."
+  echo
+  echo "codegen-bot durability: $DURABILITY"
+  echo
+  echo "## Machine"
+  echo
+  echo '```'
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "nproc: $(nproc)"
+  lscpu | grep 'Model name' || true
+  free -g
+  echo "python: $("$PY" --version 2>&1) ($("$PY" -c 'import uvloop, aiohttp, gidgethub; print("uvloop", uvloop.__version__, "aiohttp", aiohttp.__version__, "gidgethub", gidgethub.__version__)' 2>&1))"
+  echo "node: $(node --version); probot $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$PROBOT_DIR/node_modules/probot/package.json" | head -n 1)"
+  echo "wrk: $(wrk -v 2>&1 | head -n 1 || true)"
+  echo "kernel: $(uname -sr)"
+  echo '```'
+  echo
+  echo "## Raw results (last line of run-webhook-load.sh)"
+  echo
+  echo '```'
+  for i in "${!NAMES[@]}"; do echo "${NAMES[$i]}: ${RESULTS[$i]}"; done
+  echo '```'
+} >"$WORK/last-run.md"
+echo "written: $WORK/last-run.md"
+
+exit "$FAILED"
