@@ -26,14 +26,15 @@ class SignatureError(Exception):
     pass
 
 
-def verify_signature(body: bytes, signature: str | None, secret: str) -> None:
+def verify_signature(body: bytes, signature: str | None, secret: str | bytes) -> None:
     """Check `X-Hub-Signature-256`; the legacy sha1 header alone is not enough."""
     if not signature:
         raise SignatureError("missing X-Hub-Signature-256 header")
     if not signature.startswith("sha256="):
         raise SignatureError("X-Hub-Signature-256 must start with 'sha256='")
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
+    key = secret.encode() if isinstance(secret, str) else secret
+    expected = hmac.digest(key, body, hashlib.sha256).hex()
+    if not hmac.compare_digest(signature[7:].encode(), expected.encode()):
         raise SignatureError("signature does not match the payload and the configured secret")
 
 
@@ -60,7 +61,7 @@ def _installation_id(data: dict) -> int | None:
 
 class WebhookIntake:
     def __init__(self, secret: str | None, writer: BatchWriter) -> None:
-        self.secret = secret
+        self.secret = secret.encode() if secret else None
         self.writer = writer
 
     async def handle(self, request: web.Request) -> web.Response:
