@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 
 import handlers
@@ -86,6 +87,39 @@ async def run_migrations(settings: Settings) -> list[str]:
             await pool.close()
 
 
+def build_runtime(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    dsn: str,
+    session: aiohttp.ClientSession,
+    *,
+    retry_options: dict[str, Any] | None = None,
+) -> Runtime:
+    github = GitHubApp(
+        app_id=settings.github_app_id,
+        private_key=settings.github_private_key,
+        api_url=settings.github_api_url,
+        session=session,
+        app_slug=settings.github_app_slug,
+        write_interval=settings.github_write_interval,
+        retry_options=retry_options,
+    )
+    return Runtime(settings=settings, pool=pool, dsn=dsn, github=github)
+
+
+def build_worker(runtime: Runtime) -> Worker:
+    settings = runtime.settings
+    return Worker(
+        runtime.pool,
+        runtime.dsn,
+        job_handlers(runtime, handlers.router),
+        concurrency=settings.max_concurrent_workflows,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_seconds,
+        retry_base_seconds=settings.job_retry_base_seconds,
+    )
+
+
 async def serve(settings: Settings, *, role: str = "all", port: int | None = None) -> None:
     """Run until SIGTERM/SIGINT, then stop in order: web, worker, connections."""
     stop = asyncio.Event()
@@ -112,15 +146,7 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                 applied = await migrations.migrate(conn)
             if applied:
                 log.info("applied %d migration(s)", len(applied))
-            github = GitHubApp(
-                app_id=settings.github_app_id,
-                private_key=settings.github_private_key,
-                api_url=settings.github_api_url,
-                session=session,
-                app_slug=settings.github_app_slug,
-                write_interval=settings.github_write_interval,
-            )
-            runtime = Runtime(settings=settings, pool=pool, dsn=dsn, github=github)
+            runtime = build_runtime(settings, pool, dsn, session)
             if role in ("web", "all"):
                 runner = web.AppRunner(
                     make_web_app(runtime),
@@ -132,15 +158,7 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                 await site.start()
                 log.info("listening on http://%s:%d", settings.host, port or settings.port)
             if role in ("worker", "all"):
-                worker = Worker(
-                    pool,
-                    dsn,
-                    job_handlers(runtime, handlers.router),
-                    concurrency=settings.max_concurrent_workflows,
-                    lease_seconds=settings.job_lease_seconds,
-                    poll_seconds=settings.job_poll_seconds,
-                    retry_base_seconds=settings.job_retry_base_seconds,
-                )
+                worker = build_worker(runtime)
                 await worker.start()
                 log.info(
                     "worker %s running up to %d job(s) at once",

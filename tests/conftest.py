@@ -22,14 +22,12 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-import handlers
 from app import migrations
 from app.config import Settings
 from app.db import EmbeddedPostgres, create_pool, ensure_database
-from app.dispatch import job_handlers
-from app.github import GitHubApp
 from app.runtime import Runtime
 from app.server import RUNNER_OPTIONS, make_web_app
+from app.service import build_runtime, build_worker
 from app.worker import Worker
 from tests.fakes.github import FakeGitHub
 from tests.fakes.keys import make_app_key
@@ -203,16 +201,13 @@ class Bot:
 async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterator[Bot]:
     pool = await create_pool(settings.database_url, min_size=2, max_size=12)
     session = aiohttp.ClientSession()
-    github = GitHubApp(
-        app_id=settings.github_app_id,
-        private_key=settings.github_private_key,
-        api_url=settings.github_api_url,
-        session=session,
-        app_slug=settings.github_app_slug,
-        write_interval=settings.github_write_interval,
+    runtime = build_runtime(
+        settings,
+        pool,
+        settings.database_url,
+        session,
         retry_options={"max_single_wait": 5.0, "max_retry_seconds": 15.0},
     )
-    runtime = Runtime(settings=settings, pool=pool, dsn=settings.database_url, github=github)
     runner = web.AppRunner(make_web_app(runtime), **RUNNER_OPTIONS)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -220,15 +215,7 @@ async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterat
     port = site._server.sockets[0].getsockname()[1]
     the_worker = None
     if worker:
-        the_worker = Worker(
-            pool,
-            settings.database_url,
-            job_handlers(runtime, handlers.router),
-            concurrency=settings.max_concurrent_workflows,
-            lease_seconds=settings.job_lease_seconds,
-            poll_seconds=settings.job_poll_seconds,
-            retry_base_seconds=settings.job_retry_base_seconds,
-        )
+        the_worker = build_worker(runtime)
         await the_worker.start()
     try:
         yield Bot(f"http://127.0.0.1:{port}", runtime, session, the_worker)

@@ -76,24 +76,15 @@ async def test_cli_migrate_reports_the_failing_file(empty_dsn, tmp_path):
     conn = await asyncpg.connect(empty_dsn)
     await conn.execute("CREATE TABLE webhook_deliveries (id int)")  # collides with 001
     await conn.close()
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "app", "migrate"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": empty_dsn},
-    )
-    assert result.returncode == 1
-    assert "migration 001_foundation.sql failed" in result.stderr
-    ok = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "app", "migrate"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": empty_dsn},
-    )
-    assert ok.returncode == 1  # still failing: nothing was half-applied
+    for _ in range(2):  # the second run fails the same way: nothing was half-applied
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "app", "migrate"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": empty_dsn},
+        )
+        assert result.returncode == 1
+        assert "migration 001_foundation.sql failed" in result.stderr

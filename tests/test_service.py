@@ -44,6 +44,33 @@ async def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+async def start_serve(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        "serve",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def wait_healthy(port: int, timeout: float = 30.0) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(timeout / 0.2)):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/health") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"no healthy server on port {port}")
+
+
 async def test_serve_process_end_to_end_with_json_logs_and_no_secrets(
     dsn, fake_github, example_payload, tmp_path
 ):
