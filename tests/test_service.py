@@ -97,16 +97,7 @@ async def test_serve_process_end_to_end_with_json_logs_and_no_secrets(
     payload_file = tmp_path / "installation.json"
     payload_file.write_text(json.dumps(payload))
 
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        "serve",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    server = await start_serve(env, tmp_path)
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -242,28 +233,10 @@ async def test_embedded_postgres_starts_with_make_run_defaults_and_reuses_data(t
     from tests.conftest import delivery_headers
 
     for round_number in (1, 2):
-        server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app",
-            "serve",
-            "--role",
-            "web",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        server = await start_serve(env, tmp_path, "--role", "web")
         try:
+            await wait_healthy(port)
             async with aiohttp.ClientSession() as session:
-                for _ in range(150):
-                    try:
-                        async with session.get(f"http://127.0.0.1:{port}/health") as r:
-                            if r.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        pass
-                    await asyncio.sleep(0.2)
                 async with session.post(
                     f"http://127.0.0.1:{port}/api/github/webhooks",
                     data=body,
@@ -322,26 +295,10 @@ async def test_sentry_receives_dead_jobs_without_secrets(dsn, fake_github, examp
     fake_github.fail_next(
         "POST", r"/labels$", 403, body={"message": "Resource not accessible by integration"}
     )
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        "serve",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    server = await start_serve(env, ROOT)
     try:
+        await wait_healthy(port)
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.2)
             from tests.conftest import delivery_headers
 
             body = json.dumps(payload).encode()
