@@ -88,3 +88,24 @@ async def test_cli_migrate_reports_the_failing_file(empty_dsn, tmp_path):
         )
         assert result.returncode == 1
         assert "migration 001_foundation.sql failed" in result.stderr
+
+
+async def test_serve_stops_at_a_failing_migration_naming_it(empty_dsn, tmp_path):
+    conn = await asyncpg.connect(empty_dsn)
+    await conn.execute("CREATE TABLE jobs (id int)")  # collides with 001
+    await conn.close()
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "app", "serve", "--port", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": empty_dsn},
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("codegen-bot: migration 001_foundation.sql failed")
+    )
