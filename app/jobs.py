@@ -57,7 +57,7 @@ async def enqueue(
     return await conn.fetchval(
         """INSERT INTO jobs (kind, payload, run_at, dedup_key, max_attempts)
            VALUES ($1, $2::jsonb, now() + make_interval(secs => $3), $4, $5)
-           ON CONFLICT (dedup_key) DO NOTHING
+           ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
            RETURNING id""",
         kind,
         orjson.dumps(payload or {}).decode(),

@@ -23,7 +23,7 @@ CREATE TABLE jobs (
     id               bigserial PRIMARY KEY,
     kind             text NOT NULL,
     payload          jsonb NOT NULL DEFAULT '{}'::jsonb,
-    dedup_key        text UNIQUE,                -- NULLs allowed; set for idempotent enqueues
+    dedup_key        text,                       -- set for idempotent enqueues (unique below)
     status           text NOT NULL DEFAULT 'queued'
                      CHECK (status IN ('queued', 'running', 'done', 'dead')),
     run_at           timestamptz NOT NULL DEFAULT now(),
@@ -36,6 +36,7 @@ CREATE TABLE jobs (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz
 );
+CREATE UNIQUE INDEX jobs_dedup_key ON jobs (dedup_key) WHERE dedup_key IS NOT NULL;
 CREATE INDEX jobs_ready ON jobs (run_at, id) WHERE status = 'queued';
 CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE status = 'running';
 
