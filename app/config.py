@@ -34,7 +34,7 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_write_interval: float = 1.0
     codegen_api_key: str | None = field(default=None, repr=False)
-    codegen_org_id: str | None = None
+    codegen_org_id: int | None = None
     codegen_api_url: str = "https://api.codegen.com"
     codegen_enable_mock_mode: bool = False
     database_url: str | None = field(default=None, repr=False)
@@ -46,6 +46,7 @@ class Settings:
     workflow_timeout_ms: int = 300_000
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     sentry_dsn: str | None = field(default=None, repr=False)
+    notify_webhook_url: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     log_format: str = "text"
     job_lease_seconds: float = 60.0
@@ -53,10 +54,17 @@ class Settings:
     job_poll_seconds: float = 5.0
     job_retry_base_seconds: float = 2.0
     shutdown_grace_seconds: float = 25.0
+    run_poll_first_seconds: float = 10.0
+    run_poll_max_seconds: float = 120.0
 
     @property
     def github_app_configured(self) -> bool:
         return self.github_app_id is not None and self.github_private_key is not None
+
+    @property
+    def codegen_simulated(self) -> bool:
+        """Simulated Codegen when asked for, or when there is no key to use."""
+        return self.codegen_enable_mock_mode or not self.codegen_api_key
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -66,6 +74,7 @@ class Settings:
             self.github_webhook_secret,
             self.codegen_api_key,
             self.sentry_dsn,
+            self.notify_webhook_url,
             *self.api_keys,
         ]
         if self.database_url:
@@ -196,6 +205,16 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _codegen_org(env: Mapping[str, str]) -> int | None:
+    raw = env.get("CODEGEN_ORG_ID", "").strip()
+    if raw and not raw.isdigit():
+        raise ConfigError("CODEGEN_ORG_ID", f"must be the numeric organization id, got {raw!r}")
+    mock = env.get("CODEGEN_ENABLE_MOCK_MODE", "").strip().lower() in {"1", "true", "yes", "on"}
+    if env.get("CODEGEN_API_KEY") and not raw and not mock:
+        raise ConfigError("CODEGEN_ORG_ID", "must be set with CODEGEN_API_KEY (Codegen's org id)")
+    return int(raw) if raw else None
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
 ) -> Settings:
@@ -235,7 +254,7 @@ def load_settings(
         github_api_url=_url(env, "GITHUB_API_URL", "https://api.github.com"),
         github_write_interval=_float(env, "GITHUB_WRITE_INTERVAL", 1.0),
         codegen_api_key=env.get("CODEGEN_API_KEY") or None,
-        codegen_org_id=env.get("CODEGEN_ORG_ID", "").strip() or None,
+        codegen_org_id=_codegen_org(env),
         codegen_api_url=_url(env, "CODEGEN_API_URL", "https://api.codegen.com"),
         codegen_enable_mock_mode=_bool(env, "CODEGEN_ENABLE_MOCK_MODE"),
         database_url=_database_url(env),
@@ -247,6 +266,11 @@ def load_settings(
         workflow_timeout_ms=_int(env, "WORKFLOW_TIMEOUT", 300_000, minimum=1000),
         api_keys=tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()),
         sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
+        notify_webhook_url=(
+            _url(env, "NOTIFY_WEBHOOK_URL", "http://unset")
+            if env.get("NOTIFY_WEBHOOK_URL")
+            else None
+        ),
         log_level=log_level,
         log_format=log_format,
         job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0),
@@ -254,4 +278,6 @@ def load_settings(
         job_poll_seconds=_float(env, "JOB_POLL_SECONDS", 5.0),
         job_retry_base_seconds=_float(env, "JOB_RETRY_BASE_SECONDS", 2.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 25.0),
+        run_poll_first_seconds=_float(env, "RUN_POLL_FIRST_SECONDS", 10.0),
+        run_poll_max_seconds=_float(env, "RUN_POLL_MAX_SECONDS", 120.0),
     )

@@ -10,7 +10,7 @@ import orjson
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from . import deliveries, labels
+from . import deliveries, labels, task_flow
 from .jobs import Job
 from .logs import delivery_id_var
 from .runtime import HandlerContext, Runtime
@@ -96,4 +96,8 @@ def job_handlers(runtime: Runtime, router: Router) -> dict[str, JobHandler]:
     return {
         deliveries.DELIVERY_JOB_KIND: bind(handle_delivery, runtime, router),
         labels.ENSURE_LABEL_JOB: bind(labels.ensure_label, runtime),
+        task_flow.ADVANCE_JOB: bind(task_flow.advance_job, runtime),
+        task_flow.POLL_JOB: bind(task_flow.poll_job, runtime),
+        task_flow.RENDER_JOB: bind(task_flow.render_job, runtime),
+        task_flow.NOTIFY_JOB: bind(task_flow.notify_job, runtime),
     }

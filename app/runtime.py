@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -17,6 +18,8 @@ class Runtime:
     pool: asyncpg.Pool
     dsn: str
     github: GitHubApp
+    codegen: Any  # CodegenClient or SimulatedCodegen: the same interface
+    codegen_simulated: bool
 
 
 @dataclass(frozen=True)

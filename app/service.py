@@ -16,6 +16,8 @@ from aiohttp import web
 import handlers
 
 from . import migrations
+from .codegen import CodegenClient
+from .codegen_sim import SimulatedCodegen
 from .config import Settings
 from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
 from .dispatch import job_handlers
@@ -94,6 +96,7 @@ def build_runtime(
     session: aiohttp.ClientSession,
     *,
     retry_options: dict[str, Any] | None = None,
+    codegen_options: dict[str, Any] | None = None,
 ) -> Runtime:
     github = GitHubApp(
         app_id=settings.github_app_id,
@@ -104,7 +107,24 @@ def build_runtime(
         write_interval=settings.github_write_interval,
         retry_options=retry_options,
     )
-    return Runtime(settings=settings, pool=pool, dsn=dsn, github=github)
+    if settings.codegen_simulated:
+        codegen: Any = SimulatedCodegen()
+    else:
+        assert settings.codegen_api_key is not None and settings.codegen_org_id is not None
+        codegen = CodegenClient(
+            api_url=settings.codegen_api_url,
+            api_key=settings.codegen_api_key,
+            org_id=settings.codegen_org_id,
+            **(codegen_options or {}),
+        )
+    return Runtime(
+        settings=settings,
+        pool=pool,
+        dsn=dsn,
+        github=github,
+        codegen=codegen,
+        codegen_simulated=settings.codegen_simulated,
+    )
 
 
 def build_worker(runtime: Runtime) -> Worker:
@@ -134,6 +154,11 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
         )
     if not settings.github_webhook_secret:
         log.warning("GITHUB_WEBHOOK_SECRET not set: webhook deliveries will be refused")
+    if settings.codegen_simulated:
+        log.warning(
+            "Codegen is simulated (CODEGEN_ENABLE_MOCK_MODE or no CODEGEN_API_KEY): "
+            "no real agent runs will be made"
+        )
 
     async with database(settings) as dsn:
         pool_size = max(10, settings.max_concurrent_workflows + 6)
@@ -141,6 +166,7 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         runner: web.AppRunner | None = None
         worker: Worker | None = None
+        runtime: Runtime | None = None
         try:
             async with pool.acquire() as conn:
                 applied = await migrations.migrate(conn)
@@ -172,5 +198,7 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                 await runner.cleanup()
             if worker is not None:
                 await worker.stop(settings.shutdown_grace_seconds)
+            if runtime is not None:
+                await runtime.codegen.aclose()
             await session.close()
             await pool.close()

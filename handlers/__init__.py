@@ -6,8 +6,8 @@ installation-authenticated client (None for App-level events) and a
 
 from gidgethub.routing import Router
 
-from . import installations
+from . import installations, issues
 
-router = Router(installations.router)
+router = Router(installations.router, issues.router)
 
 __all__ = ["router"]

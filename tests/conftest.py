@@ -207,6 +207,7 @@ async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterat
         settings.database_url,
         session,
         retry_options={"max_single_wait": 5.0, "max_retry_seconds": 15.0},
+        codegen_options={"backoff_base": 0.05, "backoff_max": 0.2, "max_retry_seconds": 10.0},
     )
     runner = web.AppRunner(make_web_app(runtime), **RUNNER_OPTIONS)
     await runner.setup()
@@ -223,6 +224,7 @@ async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterat
         await runner.cleanup()
         if the_worker is not None:
             await the_worker.stop(settings.shutdown_grace_seconds)
+        await runtime.codegen.aclose()
         await session.close()
         await pool.close()
 

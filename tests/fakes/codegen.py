@@ -346,6 +346,7 @@ class FakeCodegen:
         self._repo_ids = itertools.count(501)
         self._pr_ids = itertools.count(9001)
         self._failures: list[_Failure] = []
+        self._holds: list[list[Any]] = []
         self._windows: dict[tuple[int, str], _Window] = {}
         self._scripts: dict[int, _Script] = {}
         self._next_create: list[_PendingScript] = []
@@ -470,6 +471,13 @@ class FakeCodegen:
                 delay,
             )
         )
+
+    def hold_answer_next(
+        self, method: str, path_regex: str, seconds: float, *, times: int = 1
+    ) -> None:
+        """Handle the next matching request (state changes happen) but hold its answer
+        back for `seconds`: the window in which a client can die after the server acted."""
+        self._holds.append([method.upper(), re.compile(path_regex), seconds, times])
 
     def calls(self, method: str, path_regex: str) -> list[Recorded]:
         """Recorded requests with this method ("*" = any) whose path matches (re.search)."""
@@ -597,6 +605,13 @@ class FakeCodegen:
             return 429, self.error_body(op, 429), {"Retry-After": str(max(1, math.ceil(wait)))}
 
         status, answer = await route.handler(_Ctx(request, op, path_params, query, body))
+        for hold in list(self._holds):
+            if hold[0] in ("*", request.method) and hold[1].search(request.path):
+                hold[3] -= 1
+                if hold[3] <= 0:
+                    self._holds.remove(hold)
+                await asyncio.sleep(hold[2])
+                break
         return status, answer, {}
 
     def _take_failure(self, request: web.Request) -> _Failure | None:

@@ -1,0 +1,172 @@
+"""The `tasks` table: every query on it, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+ACTIVE = ("queued", "generating_prompt", "running", "needs_info")
+WORKING = ("queued", "generating_prompt", "running")
+FINAL = ("pr_open", "passed", "merged", "failed", "cancelled", "timed_out")
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    installation_id: int
+    repository: str
+    issue_number: int
+    issue_url: str
+    issue_author: str
+    title: str
+    description: str
+    requirements: tuple[str, ...]
+    acceptance_criteria: tuple[str, ...]
+    priority: str
+    estimated_complexity: str
+    status: str
+    status_detail: str | None
+    triggered_by: str
+    trigger_delivery_id: str | None
+    tracking_comment_id: int | None
+    attempt: int
+    max_retries: int
+    simulated: bool
+    pull_requests: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...]
+    deadline_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Task:
+        data = dict(row)
+        data["requirements"] = tuple(data["requirements"])
+        data["acceptance_criteria"] = tuple(data["acceptance_criteria"])
+        data["pull_requests"] = tuple(orjson.loads(data["pull_requests"]))
+        data["notes"] = tuple(data["notes"])
+        return cls(**data)
+
+
+_COLUMNS = """id, installation_id, repository, issue_number, issue_url, issue_author, title,
+    description, requirements, acceptance_criteria, priority, estimated_complexity, status,
+    status_detail, triggered_by, trigger_delivery_id, tracking_comment_id, attempt, max_retries,
+    simulated, pull_requests::text AS pull_requests, notes, deadline_at, created_at, updated_at,
+    finished_at"""
+
+
+async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:
+    """Insert an active task; None when the issue already has one."""
+    names = list(fields)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
+    row = await conn.fetchrow(
+        f"""INSERT INTO tasks ({", ".join(names)}) VALUES ({placeholders})
+            ON CONFLICT (lower(repository), issue_number)
+                WHERE status IN ('queued', 'generating_prompt', 'running', 'needs_info')
+            DO NOTHING
+            RETURNING {_COLUMNS}""",  # noqa: S608 - column names are ours, values are bound
+        *fields.values(),
+    )
+    return Task.from_row(row) if row else None
+
+
+async def get(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> Task | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM tasks WHERE id = $1", task_id)  # noqa: S608
+    return Task.from_row(row) if row else None
+
+
+async def active_for_issue(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int
+) -> Task | None:
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND issue_number = $2
+              AND status IN ('queued', 'generating_prompt', 'running', 'needs_info')""",  # noqa: S608
+        repository,
+        issue_number,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def latest_for_issue(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int
+) -> Task | None:
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND issue_number = $2
+            ORDER BY id DESC LIMIT 1""",  # noqa: S608
+        repository,
+        issue_number,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def transition(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    task_id: int,
+    *,
+    from_status: tuple[str, ...],
+    to_status: str,
+    detail: str | None = None,
+    **fields: Any,
+) -> Task | None:
+    """Move a task on only from the statuses given; None when it had moved already
+    (another job, a cancel), so the caller does nothing twice."""
+    sets = ["status = $3", "status_detail = $4", "updated_at = now()"]
+    values: list[Any] = [task_id, list(from_status), to_status, detail]
+    for name, value in fields.items():
+        values.append(orjson.dumps(value).decode() if name == "pull_requests" else value)
+        cast = "::jsonb" if name == "pull_requests" else ""
+        sets.append(f"{name} = ${len(values)}{cast}")
+    if to_status in FINAL:
+        sets.append("finished_at = now()")
+    row = await conn.fetchrow(
+        f"""UPDATE tasks SET {", ".join(sets)}
+            WHERE id = $1 AND status = ANY($2::text[])
+            RETURNING {_COLUMNS}""",  # noqa: S608
+        *values,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def set_comment_id(
+    conn: asyncpg.Connection | asyncpg.Pool, task_id: int, comment_id: int
+) -> None:
+    await conn.execute(
+        "UPDATE tasks SET tracking_comment_id = $2, updated_at = now() WHERE id = $1",
+        task_id,
+        comment_id,
+    )
+
+
+async def add_note(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, note: str) -> None:
+    await conn.execute(
+        """UPDATE tasks SET notes = array_append(notes, $2), updated_at = now()
+           WHERE id = $1 AND NOT ($2 = ANY(notes))""",
+        task_id,
+        note,
+    )
+
+
+async def refresh_from_issue(
+    conn: asyncpg.Connection | asyncpg.Pool, task_id: int, spec: dict[str, Any]
+) -> None:
+    """Replace the task's text with a re-read of the edited issue."""
+    await conn.execute(
+        """UPDATE tasks SET title = $2, description = $3, requirements = $4,
+                  acceptance_criteria = $5, priority = $6, estimated_complexity = $7,
+                  updated_at = now()
+           WHERE id = $1""",
+        task_id,
+        spec["title"],
+        spec["description"],
+        spec["requirements"],
+        spec["acceptance_criteria"],
+        spec["priority"],
+        spec["estimated_complexity"],
+    )

@@ -1,0 +1,65 @@
+"""The `workflow_executions` table: each run of the task-to-PR workflow and its steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+STEPS = ("validate_task", "generate_prompt", "create_pr", "validate_pr", "notify_completion")
+
+
+async def start(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> None:
+    steps = [{"name": name, "status": "pending"} for name in STEPS]
+    await conn.execute(
+        """INSERT INTO workflow_executions (task_id, steps) VALUES ($1, $2::jsonb)
+           ON CONFLICT (task_id, workflow_type) DO NOTHING""",
+        task_id,
+        orjson.dumps(steps).decode(),
+    )
+
+
+async def step(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    task_id: int,
+    name: str,
+    status: str,
+    detail: str | None = None,
+) -> None:
+    """Mark a step running / completed / failed / skipped, timing it."""
+    stamp = "started_at" if status == "running" else "finished_at"
+    patch: dict[str, Any] = {"status": status}
+    if detail is not None:
+        patch["detail"] = detail
+    await conn.execute(
+        """UPDATE workflow_executions SET steps = (
+               SELECT jsonb_agg(CASE WHEN s->>'name' = $2
+                                     THEN s || $3::jsonb || jsonb_build_object($4::text, now())
+                                     ELSE s END ORDER BY ord)
+               FROM jsonb_array_elements(steps) WITH ORDINALITY AS e(s, ord))
+           WHERE task_id = $1 AND workflow_type = 'task_to_pr'""",
+        task_id,
+        name,
+        orjson.dumps(patch).decode(),
+        stamp,
+    )
+
+
+async def finish(
+    conn: asyncpg.Connection | asyncpg.Pool, task_id: int, status: str, error: str | None = None
+) -> None:
+    await conn.execute(
+        """UPDATE workflow_executions SET status = $2, error = $3, finished_at = now()
+           WHERE task_id = $1 AND workflow_type = 'task_to_pr' AND finished_at IS NULL""",
+        task_id,
+        status,
+        error,
+    )
+
+
+async def get_steps(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> list[dict[str, Any]]:
+    raw = await conn.fetchval(
+        "SELECT steps::text FROM workflow_executions WHERE task_id = $1", task_id
+    )
+    return orjson.loads(raw) if raw else []

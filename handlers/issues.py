@@ -1,0 +1,180 @@
+"""`issues`: the trigger label starts a task; closing the issue, removing the
+label or editing a thin issue steer it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gidgethub import sansio
+from gidgethub.routing import Router
+
+from app import comments, task_flow, tasks
+from app.github import GitHubClient
+from app.issue_task import parse_issue
+from app.permissions import meets, permission_of
+from app.repo_config import CONFIG_PATH, RepoConfig, load_repo_config
+from app.runtime import HandlerContext
+
+router = Router()
+log = logging.getLogger(__name__)
+
+
+def _is_bot(user: dict[str, Any]) -> bool:
+    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+
+
+async def _bot_login(ctx: HandlerContext) -> str:
+    return f"{await ctx.runtime.github.slug()}[bot]"
+
+
+def _spec_fields(issue: dict[str, Any]) -> dict[str, Any]:
+    labels = [label["name"] for label in issue.get("labels") or [] if isinstance(label, dict)]
+    return parse_issue(issue.get("title") or "", issue.get("body"), labels).to_json()
+
+
+async def _post_once(
+    ctx: HandlerContext, gh: GitHubClient, repository: str, number: int, key: str, text: str
+) -> None:
+    async with comments.issue_lock(ctx.runtime.pool, repository, number):
+        await comments.post_once(gh, repository, number, key, text, await _bot_login(ctx))
+
+
+async def _report_config_problems(
+    ctx: HandlerContext,
+    gh: GitHubClient,
+    repository: str,
+    number: int,
+    problems: list[str],
+    sha: str | None,
+) -> None:
+    text = f"⚠️ codegen-bot could not use `{CONFIG_PATH}`, so its defaults apply:\n\n" + "\n".join(
+        f"- {p}" for p in problems
+    )
+    await _post_once(ctx, gh, repository, number, f"config:{sha}", text)
+
+
+async def start_task(
+    ctx: HandlerContext,
+    gh: GitHubClient,
+    payload: dict[str, Any],
+    config: RepoConfig,
+    triggered_by: str,
+) -> None:
+    """Make a task for the issue, or (one active task per issue) note the request
+    on the active one, resuming it when it was waiting for information."""
+    runtime = ctx.runtime
+    issue = payload["issue"]
+    repository = payload["repository"]["full_name"]
+    spec = _spec_fields(issue)
+    deadline = task_flow.deadline_from_now(config.timeout_ms)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        task = await tasks.create(
+            conn,
+            installation_id=ctx.installation_id,
+            repository=repository,
+            issue_number=issue["number"],
+            issue_url=issue["html_url"],
+            issue_author=(issue.get("user") or {}).get("login") or triggered_by,
+            title=spec["title"],
+            description=spec["description"],
+            requirements=spec["requirements"],
+            acceptance_criteria=spec["acceptance_criteria"],
+            priority=spec["priority"],
+            estimated_complexity=spec["estimated_complexity"],
+            triggered_by=triggered_by,
+            trigger_delivery_id=ctx.delivery_id,
+            max_retries=config.max_retries,
+            simulated=runtime.codegen_simulated,
+            deadline_at=deadline,
+        )
+        if task is not None:
+            await task_flow.enqueue_advance(conn, task.id, "validate")
+            log.info("task %s created for %s#%s", task.id, repository, issue["number"])
+            return
+        active = await tasks.active_for_issue(conn, repository, issue["number"])
+        if active is None:
+            raise RuntimeError("an active task blocked the insert but cannot be found")
+        if active.status == "needs_info":
+            await tasks.refresh_from_issue(conn, active.id, spec)
+            await tasks.transition(
+                conn,
+                active.id,
+                from_status=("needs_info",),
+                to_status="queued",
+                deadline_at=deadline,
+            )
+            await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
+            return
+        await tasks.add_note(
+            conn,
+            active.id,
+            f"@{triggered_by} asked again; this task is already under way, so nothing new started.",
+        )
+        await task_flow.enqueue_render(conn, active.id, ctx.delivery_id)
+
+
+@router.register("issues", action="labeled")
+async def issue_labeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    data = event.data
+    sender = data["sender"]
+    if _is_bot(sender) or "pull_request" in data["issue"]:
+        return
+    repository = data["repository"]["full_name"]
+    number = data["issue"]["number"]
+    config, problems, sha = await load_repo_config(gh, repository, ctx.runtime.settings)
+    if data["label"]["name"].lower() != config.trigger_label.lower():
+        return
+    if problems:
+        await _report_config_problems(ctx, gh, repository, number, problems, sha)
+    level = await permission_of(gh, repository, sender["login"])
+    if not meets(level, config.permission):
+        text = (
+            f"@{sender['login']} only people with **{config.permission}** access (or more) "
+            f"to {repository} can ask codegen-bot to work on an issue, so nothing was "
+            f"started. A maintainer can add the `{config.trigger_label}` label instead."
+        )
+        await _post_once(ctx, gh, repository, number, f"denied:{sender['login'].lower()}", text)
+        return
+    await start_task(ctx, gh, data, config, sender["login"])
+
+
+@router.register("issues", action="edited")
+async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    data = event.data
+    repository = data["repository"]["full_name"]
+    issue = data["issue"]
+    async with ctx.runtime.pool.acquire() as conn, conn.transaction():
+        active = await tasks.active_for_issue(conn, repository, issue["number"])
+        if active is None or active.status != "needs_info":
+            return
+        await tasks.refresh_from_issue(conn, active.id, _spec_fields(issue))
+        moved = await tasks.transition(
+            conn, active.id, from_status=("needs_info",), to_status="queued"
+        )
+        if moved:
+            await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
+
+
+async def _cancel_active(ctx: HandlerContext, data: dict[str, Any], reason: str) -> None:
+    repository = data["repository"]["full_name"]
+    active = await tasks.active_for_issue(ctx.runtime.pool, repository, data["issue"]["number"])
+    if active is not None:
+        await task_flow.cancel(ctx.runtime, active, reason)
+
+
+@router.register("issues", action="closed")
+async def issue_closed(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    who = event.data["sender"]["login"]
+    await _cancel_active(ctx, event.data, f"the issue was closed by @{who}")
+
+
+@router.register("issues", action="unlabeled")
+async def issue_unlabeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    data = event.data
+    if _is_bot(data["sender"]) or "label" not in data:
+        return
+    repository = data["repository"]["full_name"]
+    config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
+    if data["label"]["name"].lower() == config.trigger_label.lower():
+        await _cancel_active(ctx, data, f"@{data['sender']['login']} removed the label")

@@ -1,0 +1,384 @@
+"""Labeled issue → task → prompt → Codegen agent run → pull request, end to end:
+real PostgreSQL, the bot's real server and worker, fake GitHub and Codegen
+servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from typing import Any
+
+import pytest
+
+from app import permissions, repo_config
+from tests.conftest import running_bot
+from tests.fakes.codegen import FakeCodegen
+
+REPO = "octo-org/widgets"
+INSTALLATION = 4242
+WRITER = "maintainer-mia"
+READER = "drive-by-dan"
+ISSUE_BODY = """\
+The export button should produce a CSV of the visible rows.
+
+## Requirements
+- Add an "Export CSV" button to the table toolbar
+- [ ] Export only the rows that match the current filter
+
+## Acceptance criteria
+- [ ] Clicking the button downloads `widgets.csv`
+- [ ] The file has a header row
+"""
+
+
+@pytest.fixture
+async def fake_codegen():
+    async with FakeCodegen(api_key="cg-test-key", org_id=7) as fake:
+        fake.add_repo(REPO)
+        yield fake
+    assert not fake.server_errors, fake.server_errors
+
+
+@pytest.fixture
+def flow_settings(app_settings, fake_codegen):
+    return dataclasses.replace(
+        app_settings,
+        codegen_api_key="cg-test-key",
+        codegen_org_id=7,
+        codegen_api_url=fake_codegen.url,
+        run_poll_first_seconds=0.1,
+        run_poll_max_seconds=0.3,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    permissions.forget()
+    repo_config._cache.clear()
+
+
+@pytest.fixture
+def seeded(fake_github):
+    fake_github.add_installation(INSTALLATION, account="octo-org")
+    fake_github.add_repo(REPO, installation_id=INSTALLATION)
+    fake_github.set_file(REPO, "README.md", "# Widgets\nA widget catalogue.\n")
+    fake_github.set_file(REPO, "pyproject.toml", '[project]\nname = "widgets"\n')
+    fake_github.set_languages(REPO, {"Python": 9000, "HTML": 1000})
+    fake_github.set_permission(REPO, WRITER, "write")
+    fake_github.set_permission(REPO, READER, "read")
+    fake_github.add_issue(
+        REPO, 7, title="Export the table as CSV", body=ISSUE_BODY, user="reporter-rae"
+    )
+    return fake_github
+
+
+def labeled_event(fake_github, example_payload, sender: str, label: str = "codegen") -> dict:
+    payload = example_payload("issues", "labeled")
+    issue = fake_github.issues[REPO][7]
+    payload["issue"] = dict(issue)
+    payload["repository"] = dict(fake_github.repos[REPO])
+    payload["label"] = {"id": 1, "name": label, "color": "5319e7", "default": False}
+    payload["sender"] = {"login": sender, "id": 99, "type": "User"}
+    payload["installation"] = {"id": INSTALLATION}
+    return payload
+
+
+async def wait_until(predicate, timeout: float = 20.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.05)
+
+
+async def task_status(bot, status: str) -> dict[str, Any] | None:
+    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
+    return dict(row) if row and row["status"] == status else None
+
+
+def bot_comments(fake_github) -> list[dict[str, Any]]:
+    return [c for c in fake_github.comments_on(REPO, 7) if c["user"]["type"] == "Bot"]
+
+
+PR = {
+    "url": f"https://github.com/{REPO}/pull/8",
+    "title": "Export CSV",
+    "id": 8,
+    "head_branch_name": "codegen/export-csv",
+    "created_at": "2026-11-25T10:00:00Z",
+}
+
+
+async def test_writer_label_makes_one_run_and_one_comment_ending_at_the_pr(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.script_run(statuses=["ACTIVE", "ACTIVE", "COMPLETE"], pull_requests=[PR])
+    async with running_bot(flow_settings) as bot:
+        status, _ = await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        assert status == 202
+        task = await wait_until(lambda: task_status(bot, "pr_open"))
+
+    assert len(fake_codegen.created) == 1
+    create = fake_codegen.created[0]
+    prompt = create["prompt"]
+    assert "Export the table as CSV" in prompt
+    assert 'Add an "Export CSV" button to the table toolbar' in prompt
+    assert "Clicking the button downloads `widgets.csv`" in prompt
+    assert "Fixes #7" in prompt
+    assert create["metadata"] == {
+        "task_id": task["id"],
+        "repository": REPO,
+        "issue": 7,
+        "attempt": 1,
+        "source": "codegen-bot",
+    }
+    [comment] = bot_comments(seeded)
+    assert PR["url"] in comment["body"]
+    assert "@reporter-rae" in comment["body"]
+    assert "Pull request opened" in comment["body"]
+    issue_reactions = [r["content"] for r in seeded.reactions.values()]
+    assert "eyes" in issue_reactions
+    assert task["requirements"] == [
+        'Add an "Export CSV" button to the table toolbar',
+        "Export only the rows that match the current filter",
+    ]
+    assert task["triggered_by"] == WRITER and task["trigger_delivery_id"]
+    async with running_bot(flow_settings, worker=False) as bot:
+        steps = await bot.runtime.pool.fetchval(
+            "SELECT steps::text FROM workflow_executions WHERE task_id = $1", task["id"]
+        )
+        request = await bot.runtime.pool.fetchrow("SELECT * FROM codegen_requests")
+    assert '"validate_task"' in steps and '"completed"' in steps
+    assert request["prompt"] == prompt and request["status"] == "complete"
+
+
+async def test_reader_label_spends_nothing_and_gets_one_comment(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, READER))
+        await bot.deliver("issues", labeled_event(seeded, example_payload, READER))
+        await bot.wait_idle()
+        assert await bot.runtime.pool.fetchval("SELECT count(*) FROM tasks") == 0
+    assert fake_codegen.created == []
+    [comment] = bot_comments(seeded)
+    assert f"@{READER}" in comment["body"] and "write" in comment["body"]
+
+
+async def test_same_delivery_twice_and_a_second_label_make_one_run(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.script_run(statuses=["ACTIVE"] * 50)
+    async with running_bot(flow_settings) as bot:
+        payload = labeled_event(seeded, example_payload, WRITER)
+        guid = str(uuid.uuid4())
+        assert (await bot.deliver("issues", payload, guid))[0] == 202
+        assert (await bot.deliver("issues", payload, guid))[0] == 200
+        await wait_until(lambda: task_status(bot, "running"))
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: _comment_contains(seeded, "already under way"))
+        assert await bot.runtime.pool.fetchval("SELECT count(*) FROM tasks") == 1
+    assert len(fake_codegen.created) == 1
+    assert len(bot_comments(seeded)) == 1
+
+
+async def _comment_contains(fake_github, text: str) -> bool:
+    return any(text in c["body"] for c in bot_comments(fake_github))
+
+
+async def test_codegen_429_then_500_then_success_makes_one_run(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.fail_next("POST", r"/agent/run$", 429, headers={"Retry-After": "0"})
+    fake_codegen.fail_next("POST", r"/agent/run$", 500)
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[PR])
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "pr_open"))
+    assert len(fake_codegen.runs) == 1
+    statuses = [c.status for c in fake_codegen.calls("POST", r"/agent/run$")]
+    assert statuses[-1] == 200 and 429 in statuses and 500 in statuses
+
+
+async def test_codegen_402_fails_with_the_plan_message_and_no_retry(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.fail_next(
+        "POST",
+        r"/agent/run$",
+        402,
+        body={"message": "Plan limit reached: upgrade to continue", "status_code": 402},
+    )
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "failed"))
+        await bot.wait_idle()
+    assert len(fake_codegen.calls("POST", r"/agent/run$")) == 1
+    assert "Plan limit reached" in task["status_detail"]
+    [comment] = bot_comments(seeded)
+    assert "Plan limit reached" in comment["body"] and "Failed" in comment["body"]
+
+
+async def test_two_failed_runs_then_complete_use_the_three_strategies(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.script_run(statuses=["ACTIVE", "FAILED"], summary="tests did not pass")
+    fake_codegen.script_run(statuses=["ERROR"], summary="could not install dependencies")
+    fake_codegen.script_run(statuses=["ACTIVE", "COMPLETE"], pull_requests=[PR])
+    settings = dataclasses.replace(flow_settings)
+    async with running_bot(settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "pr_open"), timeout=30)
+        requests = await bot.runtime.pool.fetch(
+            "SELECT attempt, strategy, status FROM codegen_requests ORDER BY attempt"
+        )
+    assert [(r["attempt"], r["strategy"], r["status"]) for r in requests] == [
+        (1, None, "failed"),
+        (2, "regenerate_prompt", "failed"),
+        (3, "different_approach", "complete"),
+    ]
+    prompts = [c["prompt"] for c in fake_codegen.created]
+    assert len(prompts) == 3 and len(set(prompts)) == 3
+    assert "tests did not pass" in prompts[1]
+    assert "could not install dependencies" in prompts[2]
+    assert task["attempt"] == 3
+    [comment] = bot_comments(seeded)
+    assert PR["url"] in comment["body"]
+
+
+async def test_runs_failing_past_the_retries_end_failed(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    for _ in range(3):
+        fake_codegen.script_run(statuses=["FAILED"], summary="the agent gave up")
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "failed"), timeout=30)
+    assert len(fake_codegen.created) == 3
+    assert [c["metadata"]["attempt"] for c in fake_codegen.created] == [1, 2, 3]
+    assert "simplified_scope" not in task["status_detail"]
+    assert "all 3 agent runs failed" in task["status_detail"]
+
+
+async def test_timed_out_run_leaves_a_final_comment(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    seeded.set_file(REPO, ".github/codegen.yml", "timeout: 10000\n")
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "timed_out"), timeout=30)
+        await bot.wait_idle()
+    [comment] = bot_comments(seeded)
+    assert "Timed out" in comment["body"] and "working" not in comment["body"].split("\n")[0]
+    assert "timeout" in task["status_detail"]
+
+
+async def test_issue_closed_mid_run_cancels(flow_settings, seeded, fake_codegen, example_payload):
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "running"))
+        polls_before = len(fake_codegen.calls("GET", r"/agent/run/\d+$"))
+        closed = labeled_event(seeded, example_payload, WRITER)
+        closed["action"] = "closed"
+        closed.pop("label")
+        await bot.deliver("issues", closed)
+        task = await wait_until(lambda: task_status(bot, "cancelled"))
+        await wait_until(lambda: _comment_contains(seeded, "Cancelled"))
+        await asyncio.sleep(1.0)
+        polls_after = len(fake_codegen.calls("GET", r"/agent/run/\d+$"))
+    assert polls_after - polls_before <= 1  # at most the poll already in flight
+    assert "closed" in task["status_detail"]
+
+
+async def test_thin_issue_needs_info_then_resumes_when_edited(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.issues[REPO][7]["body"] = ""
+    seeded.issues[REPO][7]["title"] = "csv"
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[PR])
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "needs_info"))
+        await wait_until(lambda: _comment_contains(seeded, "What is missing"))
+        assert fake_codegen.created == []
+        seeded.issues[REPO][7]["body"] = ISSUE_BODY
+        edited = labeled_event(seeded, example_payload, WRITER)
+        edited["action"] = "edited"
+        edited.pop("label")
+        edited["changes"] = {"body": {"from": ""}}
+        await bot.deliver("issues", edited)
+        resumed = await wait_until(lambda: task_status(bot, "pr_open"))
+    assert resumed["id"] == task["id"]
+    assert len(fake_codegen.created) == 1
+    assert len(bot_comments(seeded)) == 1
+
+
+async def test_worker_killed_right_after_creating_the_run_follows_it_after_restart(
+    flow_settings, seeded, fake_codegen, example_payload, tmp_path
+):
+    """SIGKILL the serve process while Codegen holds back its answer to the create
+    (the run exists; the bot never learned its id). The restarted process must find
+    the run by its metadata and follow it, never create a second one."""
+    import os
+    import signal
+
+    from tests.fakes.keys import make_app_key
+    from tests.test_service import ROOT, free_port, start_serve, wait_healthy
+
+    fake_codegen.script_run(statuses=["ACTIVE", "COMPLETE"], pull_requests=[PR])
+    fake_codegen.hold_answer_next("POST", r"/agent/run$", 4.0)
+    private_pem, _ = make_app_key()
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": flow_settings.database_url,
+        "GITHUB_APP_ID": str(flow_settings.github_app_id),
+        "GITHUB_PRIVATE_KEY": private_pem.decode(),
+        "GITHUB_WEBHOOK_SECRET": flow_settings.github_webhook_secret,
+        "GITHUB_API_URL": flow_settings.github_api_url,
+        "GITHUB_WRITE_INTERVAL": "0",
+        "CODEGEN_API_KEY": "cg-test-key",
+        "CODEGEN_ORG_ID": "7",
+        "CODEGEN_API_URL": fake_codegen.url,
+        "PORT": str(port),
+        "JOB_LEASE_SECONDS": "2",
+        "JOB_POLL_SECONDS": "0.5",
+        "RUN_POLL_FIRST_SECONDS": "0.1",
+        "RUN_POLL_MAX_SECONDS": "0.3",
+    }
+    first = await start_serve(env, tmp_path)
+    try:
+        await wait_healthy(port)
+        async with running_bot(flow_settings, worker=False) as intake:
+            await intake.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        for _ in range(200):
+            if fake_codegen.runs:
+                break
+            await asyncio.sleep(0.05)
+        assert len(fake_codegen.runs) == 1, "the run was created"
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()
+        await first.wait()
+    second = await start_serve(env, tmp_path)
+    try:
+        await wait_healthy(port)
+        async with running_bot(flow_settings, worker=False) as view:
+            task = await wait_until(lambda: task_status(view, "pr_open"), timeout=30)
+            request = await view.runtime.pool.fetchrow("SELECT * FROM codegen_requests")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        await second.wait()
+    [run_id] = fake_codegen.runs
+    assert request["agent_run_id"] == run_id
+    assert len(fake_codegen.created) == 1  # never created again
+    assert task["pull_requests"] and PR["url"] in task["pull_requests"]
+    [comment] = bot_comments(seeded)
+    assert PR["url"] in comment["body"]
