@@ -382,3 +382,96 @@ async def test_worker_killed_right_after_creating_the_run_follows_it_after_resta
     assert task["pull_requests"] and PR["url"] in task["pull_requests"]
     [comment] = bot_comments(seeded)
     assert PR["url"] in comment["body"]
+
+
+async def test_repository_config_is_honoured_and_a_bad_file_is_reported_once(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(
+        REPO,
+        ".github/codegen.yml",
+        "trigger_label: ai-please\nprompt:\n  style: concise\nretries: lots\n",
+    )
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[PR])
+    async with running_bot(flow_settings) as bot:
+        # The default label no longer triggers anything.
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await bot.wait_idle()
+        assert await bot.runtime.pool.fetchval("SELECT count(*) FROM tasks") == 0
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER, "ai-please"))
+        await wait_until(lambda: task_status(bot, "pr_open"))
+        style = await bot.runtime.pool.fetchval("SELECT style FROM codegen_requests")
+    assert style == "concise"
+    problems = [c for c in bot_comments(seeded) if "could not use" in c["body"]]
+    assert len(problems) == 1  # reported once although two deliveries read the file
+    assert "`retries` must be a whole number" in problems[0]["body"]
+
+
+async def test_simulated_codegen_without_an_api_key_says_so(app_settings, seeded, example_payload):
+    settings = dataclasses.replace(
+        app_settings, run_poll_first_seconds=0.05, run_poll_max_seconds=0.1
+    )
+    assert settings.codegen_simulated
+    async with running_bot(settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "pr_open"))
+    assert task["simulated"] is True
+    [comment] = bot_comments(seeded)
+    assert "simulated" in comment["body"]
+    assert "codegen.invalid" in comment["body"]
+
+
+async def test_completion_is_posted_to_the_notification_webhook(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    from aiohttp import web
+
+    received: list[dict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    settings = dataclasses.replace(
+        flow_settings, notify_webhook_url=f"http://127.0.0.1:{port}/hook"
+    )
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[PR])
+    try:
+        async with running_bot(settings) as bot:
+            await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+            await wait_until(lambda: task_status(bot, "pr_open"))
+            await bot.wait_idle()
+    finally:
+        await runner.cleanup()
+    [message] = received
+    assert message["status"] == "pr_open"
+    assert PR["url"] in message["text"] and f"{REPO}#7" in message["text"]
+    assert message["pull_requests"][0]["url"] == PR["url"]
+
+
+async def test_removing_the_label_cancels(flow_settings, seeded, fake_codegen, example_payload):
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "running"))
+        unlabeled = labeled_event(seeded, example_payload, WRITER)
+        unlabeled["action"] = "unlabeled"
+        await bot.deliver("issues", unlabeled)
+        task = await wait_until(lambda: task_status(bot, "cancelled"))
+        await wait_until(lambda: _comment_contains(seeded, "Cancelled"))
+    assert "removed the label" in task["status_detail"]
+    statuses = await _request_statuses(flow_settings)
+    assert statuses == ["cancelled"]
+
+
+async def _request_statuses(settings) -> list[str]:
+    async with running_bot(settings, worker=False) as view:
+        rows = await view.runtime.pool.fetch("SELECT status FROM codegen_requests ORDER BY attempt")
+    return [r["status"] for r in rows]

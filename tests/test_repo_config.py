@@ -1,0 +1,69 @@
+"""`.github/codegen.yml`: what it may say, and what happens when it is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.repo_config import RepoConfig, parse_config
+
+DEFAULTS = RepoConfig(trigger_label="codegen", timeout_ms=300_000)
+
+
+def test_empty_or_missing_settings_keep_the_defaults():
+    assert parse_config("", DEFAULTS) == (DEFAULTS, [])
+    assert parse_config("# nothing yet\n", DEFAULTS) == (DEFAULTS, [])
+
+
+def test_every_setting_is_read():
+    text = """
+trigger_label: ai-implement
+prompt:
+  style: concise
+  includeCodebaseContext: false
+  include_dependencies: false
+  includeValidationCriteria: false
+retries: 1
+timeout_minutes: 45
+permission: maintain
+validate: all
+auto_merge: true
+"""
+    config, errors = parse_config(text, DEFAULTS)
+    assert errors == []
+    assert config.trigger_label == "ai-implement"
+    assert config.prompt_style == "concise"
+    assert (
+        config.include_codebase_context,
+        config.include_dependencies,
+        config.include_validation_criteria,
+    ) == (False, False, False)
+    assert config.max_retries == 1
+    assert config.timeout_ms == 45 * 60_000
+    assert config.permission == "maintain"
+    assert config.extra == {"validate": "all", "auto_merge": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("trigger_label: [oops\n", "not valid YAML"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("prompt:\n  style: verbose\n", "must be one of comprehensive, concise"),
+        ("retries: many\n", "`retries` must be a whole number from 0 to 5"),
+        ("retries: 9\n", "from 0 to 5"),
+        ("timeout: 5\n", "`timeout` must be a whole number"),
+        ("include_dependencies: sometimes\n", "must be true or false"),
+        ("permission: read\n", "must be one of triage, write, maintain, admin"),
+        ("trigerr_label: x\n", "unknown setting `trigerr_label`"),
+    ],
+)
+def test_problems_are_named_and_defaults_fill_in(text, problem):
+    config, errors = parse_config(text, DEFAULTS)
+    assert any(problem in e for e in errors), errors
+    assert config.trigger_label == DEFAULTS.trigger_label
+
+
+def test_good_settings_survive_a_bad_neighbour():
+    config, errors = parse_config("trigger_label: ai\nretries: -1\n", DEFAULTS)
+    assert config.trigger_label == "ai" and config.max_retries == DEFAULTS.max_retries
+    assert len(errors) == 1
