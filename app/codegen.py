@@ -216,6 +216,14 @@ class SlidingWindowLimiter:
         self._times: deque[float] = deque()
         self._lock = asyncio.Lock()
 
+    def delay(self) -> float:
+        """Seconds until an acquisition would not wait (0 when one is free now)."""
+        now = time.monotonic()
+        live = [t for t in self._times if now - t < self.window]
+        if len(live) < self.limit:
+            return 0.0
+        return live[len(live) - self.limit] + self.window - now
+
     async def acquire(self) -> None:
         async with self._lock:  # first come, first served
             while True:
@@ -271,6 +279,11 @@ class CodegenClient:
         return f"CodegenClient(org_id={self.org_id}, url={self._base!r})"
 
     # ------------------------------------------------------------------ public calls
+
+    def create_delay(self) -> float:
+        """How long a create would wait for the client-side limit: a caller with
+        better things to do (a worker slot) can come back later instead."""
+        return self._create_limiter.delay()
 
     async def create_run(
         self, prompt: str, *, metadata: dict, repo_id: int | None = None

@@ -51,6 +51,10 @@ class SimulatedCodegen:
     def __repr__(self) -> str:
         return f"SimulatedCodegen(runs={len(self.runs)})"
 
+    def create_delay(self) -> float:
+        """No limit to wait for."""
+        return 0.0
+
     async def create_run(
         self, prompt: str, *, metadata: dict, repo_id: int | None = None
     ) -> AgentRun:

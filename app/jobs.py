@@ -129,6 +129,22 @@ async def fail(
     return status
 
 
+async def reschedule(
+    pool: asyncpg.Pool, job_id: int, owner: str, delay: float, reason: str
+) -> None:
+    """Run the job again later without counting this try as an attempt."""
+    await pool.execute(
+        """UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0),
+                  run_at = now() + make_interval(secs => $3), last_error = $4,
+                  lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+           WHERE id = $1 AND lease_owner = $2 AND status = 'running'""",
+        job_id,
+        owner,
+        delay,
+        reason,
+    )
+
+
 async def release(pool: asyncpg.Pool, owner: str, job_ids: list[int]) -> int:
     """Hand unfinished jobs back at shutdown without counting the attempt."""
     if not job_ids:

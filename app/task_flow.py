@@ -20,7 +20,7 @@ from .jobs import Job
 from .repo_config import load_repo_config
 from .repo_context import fetch_repo_context
 from .runtime import Runtime
-from .worker import PermanentJobError
+from .worker import PermanentJobError, RescheduleJob
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,8 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
     pool = runtime.pool
     await workflows.start(pool, task.id)
     await workflows.step(pool, task.id, "validate_task", "running")
+    await render_comment(runtime, gh, task)  # first: writes to one installation are paced
     await comments.react(gh, f"/repos/{task.repository}/issues/{task.issue_number}", "eyes")
-    await render_comment(runtime, gh, task)
     spec = TaskSpec(
         title=task.title,
         description=task.description,
@@ -198,6 +198,9 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         # An earlier try may have created the run and died before storing it.
         run = await codegen.find_run(metadata)
     if run is None and request.agent_run_id is None:
+        wait = codegen.create_delay()
+        if wait > 1.0:  # Codegen's create limit: free the worker slot meanwhile
+            raise RescheduleJob(wait, "waiting for Codegen's create rate limit")
         await codegen_requests.update(pool, request.id, status="creating")
         try:
             repo_id = await codegen.repo_id(task.repository)

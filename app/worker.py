@@ -28,6 +28,16 @@ class PermanentJobError(Exception):
     """Raised by a handler when retrying cannot help; the job goes straight to dead."""
 
 
+class RescheduleJob(Exception):
+    """Raised by a handler that must wait (a rate limit): the job runs again after
+    `delay` seconds, without spending an attempt or holding a worker slot."""
+
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+        self.reason = reason
+
+
 class Worker:
     def __init__(
         self,
@@ -156,6 +166,10 @@ class Worker:
         except asyncio.CancelledError:
             outcome = "released"
             raise
+        except RescheduleJob as exc:
+            outcome = "rescheduled"
+            await jobs_sql.reschedule(self.pool, job.id, self.owner, exc.delay, exc.reason)
+            log.info("job %s (%s) waits %.1fs: %s", job.id, job.kind, exc.delay, exc.reason)
         except Exception as exc:
             error = "".join(traceback.format_exception_only(exc)).strip()
             if isinstance(exc, PermanentJobError):

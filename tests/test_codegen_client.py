@@ -384,3 +384,17 @@ async def test_simulated_codegen_lifecycle() -> None:
 def test_simulator_has_the_client_interface() -> None:
     public = {n for n in dir(CodegenClient) if not n.startswith("_")}
     assert public <= {n for n in dir(SimulatedCodegen) if not n.startswith("_")}
+
+
+async def test_limiter_delay_tells_how_long_a_create_would_wait():
+    import asyncio
+
+    from app.codegen import SlidingWindowLimiter
+
+    limiter = SlidingWindowLimiter(2, 0.5)
+    assert limiter.delay() == 0.0
+    await limiter.acquire()
+    await limiter.acquire()
+    assert 0.4 < limiter.delay() <= 0.5
+    await asyncio.sleep(0.55)
+    assert limiter.delay() == 0.0

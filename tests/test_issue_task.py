@@ -149,8 +149,8 @@ def test_issue_form_bug_report():
     )
     assert task.description.startswith('### Current Behavior\n\n`parse_duration("1h30m")`')
     assert (
-        "### Steps To Reproduce\n\n```python\nfrom timeutil import parse_duration\n"
-        'parse_duration("90m")\n```' in task.description
+        "### Steps To Reproduce\n\n```python\nfrom timeutil import parse_duration\n\n"
+        'parse_duration("90m")\n```' in task.description  # code kept verbatim, blank line too
     )
     assert "```markdown\n- OS: Ubuntu 24.04" in task.description
     for gone in ("existing issue", "I have searched", "Anything else", "_No response_"):

@@ -289,3 +289,25 @@ async def test_expired_lease_out_of_attempts_goes_dead(pool):
     assert row["status"] == "dead"
     assert "lease expired" in row["last_error"]
     assert json.loads(row["payload"]) == {}
+
+
+async def test_reschedule_waits_without_spending_an_attempt(pool, dsn):
+    from app.worker import RescheduleJob
+
+    runs: list[float] = []
+
+    async def handler(job):
+        runs.append(time.monotonic())
+        if len(runs) < 3:
+            raise RescheduleJob(0.3, "rate limited")
+
+    job_id = await jobs.enqueue(pool, "t", max_attempts=1)
+    worker = make_worker(pool, dsn, {"t": handler})
+    await worker.start()
+    try:
+        row = await wait_for(lambda: _status(pool, job_id, "done"))
+    finally:
+        await worker.stop(1)
+    assert len(runs) == 3  # never dead although max_attempts is 1
+    assert runs[1] - runs[0] >= 0.28 and runs[2] - runs[1] >= 0.28
+    assert row["attempts"] == 1

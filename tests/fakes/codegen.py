@@ -114,6 +114,7 @@ class Recorded:
     body: bytes
     status: int = 0
     route: str | None = None  # the matched path template
+    started_at: float = field(default_factory=time.time)  # when the request arrived
 
 
 @dataclass
