@@ -4,7 +4,10 @@ next, so a crash at any point resumes from the database, and each side effect
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,12 +92,50 @@ async def _load(runtime: Runtime, job: Job) -> tuple[tasks.Task, GitHubClient]:
     return task, gh
 
 
+@contextlib.asynccontextmanager
+async def _final_attempt_guard(runtime: Runtime, job: Job) -> AsyncIterator[None]:
+    """When a task's job fails for the last time, fail the task with the reason,
+    so its tracking comment never stays at "working"."""
+    try:
+        yield
+    except (RescheduleJob, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        if job.attempts < job.max_attempts and not isinstance(exc, PermanentJobError):
+            raise
+        task = await tasks.get(runtime.pool, job.payload["task_id"])
+        if task is not None and task.status in tasks.WORKING:
+            reason = f"the bot hit an error it could not get past ({exc.__class__.__name__}: {exc})"
+            rendered = False
+            with contextlib.suppress(Exception):
+                gh = await runtime.github.for_installation(task.installation_id)
+                await _finish(
+                    runtime, gh, task.id, "failed", reason[:500], from_status=tasks.WORKING
+                )
+                rendered = True
+            if not rendered:  # GitHub itself failed: bring the comment up to date later
+                await tasks.transition(
+                    runtime.pool,
+                    task.id,
+                    from_status=tasks.WORKING,
+                    to_status="failed",
+                    detail=reason[:500],
+                )
+                await enqueue_render(runtime.pool, task.id, "final")
+        raise
+
+
 async def render_job(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     await render_comment(runtime, gh, task)
 
 
 async def advance_job(runtime: Runtime, job: Job) -> None:
+    async with _final_attempt_guard(runtime, job):
+        await _advance(runtime, job)
+
+
+async def _advance(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     if task.status == "queued":
         await _validate(runtime, gh, task)
@@ -103,13 +144,8 @@ async def advance_job(runtime: Runtime, job: Job) -> None:
     # Any other status: an earlier try finished this step, or the task was stopped.
 
 
-async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> None:
-    pool = runtime.pool
-    await workflows.start(pool, task.id)
-    await workflows.step(pool, task.id, "validate_task", "running")
-    await render_comment(runtime, gh, task)  # first: writes to one installation are paced
-    await comments.react(gh, f"/repos/{task.repository}/issues/{task.issue_number}", "eyes")
-    spec = TaskSpec(
+def _spec(task: tasks.Task) -> TaskSpec:
+    return TaskSpec(
         title=task.title,
         description=task.description,
         requirements=task.requirements,
@@ -117,6 +153,15 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
         priority=task.priority,
         estimated_complexity=task.estimated_complexity,
     )
+
+
+async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> None:
+    pool = runtime.pool
+    await workflows.start(pool, task.id)
+    await workflows.step(pool, task.id, "validate_task", "running")
+    await render_comment(runtime, gh, task)  # first: writes to one installation are paced
+    await comments.react(gh, f"/repos/{task.repository}/issues/{task.issue_number}", "eyes")
+    spec = _spec(task)
     missing = missing_information(spec)
     async with pool.acquire() as conn, conn.transaction():
         if missing:
@@ -156,14 +201,7 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
             include_dependencies=config.include_dependencies,
             include_validation_criteria=config.include_validation_criteria,
         )
-        spec = TaskSpec(
-            title=task.title,
-            description=task.description,
-            requirements=task.requirements,
-            acceptance_criteria=task.acceptance_criteria,
-            priority=task.priority,
-            estimated_complexity=task.estimated_complexity,
-        )
+        spec = _spec(task)
         prompt = build_prompt(
             spec,
             issue_number=task.issue_number,
@@ -250,6 +288,11 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
 
 
 async def poll_job(runtime: Runtime, job: Job) -> None:
+    async with _final_attempt_guard(runtime, job):
+        await _poll(runtime, job)
+
+
+async def _poll(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     attempt, poll = job.payload["attempt"], job.payload["poll"]
     if task.status != "running" or task.attempt != attempt:

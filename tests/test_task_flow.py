@@ -475,3 +475,18 @@ async def _request_statuses(settings) -> list[str]:
     async with running_bot(settings, worker=False) as view:
         rows = await view.runtime.pool.fetch("SELECT status FROM codegen_requests ORDER BY attempt")
     return [r["status"] for r in rows]
+
+
+async def test_a_job_that_keeps_failing_fails_the_task_and_finishes_the_comment(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    fake_codegen.fail_next("GET", r"/agent/run/\d+$", 503, times=10_000)
+    settings = dataclasses.replace(flow_settings, job_max_attempts=2)
+    async with running_bot(settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "failed"), timeout=60)
+        await wait_until(lambda: _comment_contains(seeded, "Failed"))
+    assert "could not get past" in task["status_detail"]
+    [comment] = bot_comments(seeded)
+    assert "working" not in comment["body"].splitlines()[0]
