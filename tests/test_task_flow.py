@@ -490,3 +490,30 @@ async def test_a_job_that_keeps_failing_fails_the_task_and_finishes_the_comment(
     assert "could not get past" in task["status_detail"]
     [comment] = bot_comments(seeded)
     assert "working" not in comment["body"].splitlines()[0]
+
+
+async def test_complete_without_a_pull_request_fails_quoting_codegen(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.script_run(
+        statuses=["ACTIVE", "COMPLETE"], summary="I could not find the table component."
+    )
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "failed"))
+        await wait_until(lambda: _comment_contains(seeded, "could not find the table"))
+    assert "I could not find the table component." in task["status_detail"]
+    assert len(fake_codegen.created) == 1  # not retried: the run did not fail
+
+
+@pytest.mark.parametrize("final", ["CANCELLED", "STOPPED"])
+async def test_a_stopped_run_cancels_the_task(
+    flow_settings, seeded, fake_codegen, example_payload, final
+):
+    fake_codegen.script_run(statuses=["ACTIVE", final])
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "cancelled"))
+        await wait_until(lambda: _comment_contains(seeded, "Cancelled"))
+    assert final.lower() in task["status_detail"]
+    assert len(fake_codegen.created) == 1
