@@ -84,6 +84,15 @@ async def _handle_delivery(runtime: Runtime, router: Router, job: Job, delivery_
     log.info("handled %s", name)
 
 
+def dead_job_handlers(runtime: Runtime) -> dict[str, JobHandler]:
+    """Clean-up for jobs that died with their worker on their last attempt."""
+
+    async def task_died(job: Job) -> None:
+        await task_flow.job_died(runtime, job)
+
+    return {task_flow.ADVANCE_JOB: task_died, task_flow.POLL_JOB: task_died}
+
+
 def job_handlers(runtime: Runtime, router: Router) -> dict[str, JobHandler]:
     """Every job kind this process can run."""
 

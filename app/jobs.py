@@ -161,18 +161,20 @@ async def release(pool: asyncpg.Pool, owner: str, job_ids: list[int]) -> int:
     return int(result.split()[-1])
 
 
-async def reclaim_expired(pool: asyncpg.Pool) -> int:
-    """Jobs whose worker died: back to the queue, or dead if out of attempts."""
-    result = await pool.execute(
+async def reclaim_expired(pool: asyncpg.Pool) -> tuple[int, list[Job]]:
+    """Jobs whose worker died: back to the queue, or dead if out of attempts.
+    Returns how many were reclaimed and the ones that are now dead."""
+    rows = await pool.fetch(
         """UPDATE jobs SET
                   status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
                   last_error = 'lease expired: the worker holding it stopped responding',
                   finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
                   lease_owner = NULL, lease_expires_at = NULL, run_at = now(),
                   updated_at = now()
-           WHERE status = 'running' AND lease_expires_at < now()"""
+           WHERE status = 'running' AND lease_expires_at < now()
+           RETURNING id, kind, payload::text AS payload, attempts, max_attempts, run_at, status"""
     )
-    return int(result.split()[-1])
+    return len(rows), [Job.from_row(r) for r in rows if r["status"] == "dead"]
 
 
 async def seconds_until_next(pool: asyncpg.Pool) -> float | None:

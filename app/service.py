@@ -20,7 +20,7 @@ from .codegen import CodegenClient
 from .codegen_sim import SimulatedCodegen
 from .config import Settings
 from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
-from .dispatch import job_handlers
+from .dispatch import dead_job_handlers, job_handlers
 from .github import GitHubApp
 from .logs import redactor
 from .runtime import Runtime
@@ -137,6 +137,7 @@ def build_worker(runtime: Runtime) -> Worker:
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.job_poll_seconds,
         retry_base_seconds=settings.job_retry_base_seconds,
+        on_dead=dead_job_handlers(runtime),
     )
 
 

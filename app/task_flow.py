@@ -125,6 +125,25 @@ async def _final_attempt_guard(runtime: Runtime, job: Job) -> AsyncIterator[None
         raise
 
 
+async def job_died(runtime: Runtime, job: Job) -> None:
+    """A task's job died with its process on the last attempt: fail the task and
+    have its comment brought up to date, as the guard would have."""
+    task = await tasks.get(runtime.pool, job.payload["task_id"])
+    if task is None or task.status not in tasks.WORKING:
+        return
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        moved = await tasks.transition(
+            conn,
+            task.id,
+            from_status=tasks.WORKING,
+            to_status="failed",
+            detail="the worker running this task stopped responding too many times",
+        )
+        if moved:
+            await workflows.finish(conn, task.id, "failed", moved.status_detail)
+            await enqueue_render(conn, task.id, "final")
+
+
 async def render_job(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     await render_comment(runtime, gh, task)

@@ -49,6 +49,7 @@ class Worker:
         lease_seconds: float = 60.0,
         poll_seconds: float = 5.0,
         retry_base_seconds: float = 2.0,
+        on_dead: dict[str, JobHandler] | None = None,
     ) -> None:
         self.pool = pool
         self.dsn = dsn
@@ -57,6 +58,9 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.retry_base_seconds = retry_base_seconds
+        # Called for jobs that died with their worker on their last attempt (their
+        # handler never got to clean up), by kind.
+        self.on_dead = on_dead or {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -112,8 +116,11 @@ class Worker:
                 try:
                     if time.monotonic() - last_reap > min(self.lease_seconds / 2, 10):
                         last_reap = time.monotonic()
-                        if reaped := await jobs_sql.reclaim_expired(self.pool):
+                        reaped, dead = await jobs_sql.reclaim_expired(self.pool)
+                        if reaped:
                             log.warning("reclaimed %d job(s) with expired leases", reaped)
+                        for job in dead:
+                            await self._after_death(job)
                         if self._listener is None or self._listener.is_closed():
                             await self._listen()
                     free = self.concurrency - len(self._running)
@@ -142,6 +149,15 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+
+    async def _after_death(self, job: jobs_sql.Job) -> None:
+        handler = self.on_dead.get(job.kind)
+        if handler is None:
+            return
+        try:
+            await handler(job)
+        except Exception:
+            log.exception("could not clean up after dead job %s (%s)", job.id, job.kind)
 
     async def _heartbeat(self) -> None:
         while True:

@@ -284,7 +284,8 @@ async def test_expired_lease_out_of_attempts_goes_dead(pool):
     claimed = await jobs.claim(pool, "ghost", 1, lease_seconds=0.01)
     assert [j.id for j in claimed] == [job_id]
     await asyncio.sleep(0.05)
-    assert await jobs.reclaim_expired(pool) == 1
+    reaped, dead = await jobs.reclaim_expired(pool)
+    assert reaped == 1 and [j.id for j in dead] == [job_id]
     row = await job_row(pool, job_id)
     assert row["status"] == "dead"
     assert "lease expired" in row["last_error"]

@@ -517,3 +517,25 @@ async def test_a_stopped_run_cancels_the_task(
         await wait_until(lambda: _comment_contains(seeded, "Cancelled"))
     assert final.lower() in task["status_detail"]
     assert len(fake_codegen.created) == 1
+
+
+async def test_a_task_job_dead_by_lease_expiry_fails_the_task(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A poll job whose process died on its last attempt never ran its clean-up:
+    the worker that reclaims it fails the task and finishes the comment."""
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "running"))
+    async with running_bot(flow_settings, worker=False) as view:
+        # As a worker killed on the last attempt leaves it: running, lease lapsed.
+        await view.runtime.pool.execute(
+            """UPDATE jobs SET status = 'running', attempts = max_attempts,
+                      lease_owner = 'ghost', lease_expires_at = now() - interval '1 s'
+               WHERE kind = 'task.poll' AND status = 'queued'"""
+        )
+    async with running_bot(flow_settings) as bot:
+        task = await wait_until(lambda: task_status(bot, "failed"))
+        await wait_until(lambda: _comment_contains(seeded, "Failed"))
+    assert "stopped responding" in task["status_detail"]
