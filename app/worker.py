@@ -140,8 +140,8 @@ class Worker:
                         nxt = await jobs_sql.seconds_until_next(self.pool)
                         if nxt is not None:
                             timeout = min(timeout, max(nxt, 0.05))
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.error("queue unavailable: %s", exc)
+                except Exception as exc:  # the loop must outlive any database trouble
+                    log.error("queue unavailable: %s: %s", exc.__class__.__name__, exc)
                     timeout = self.poll_seconds
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
@@ -167,8 +167,8 @@ class Worker:
                     await jobs_sql.renew_leases(
                         self.pool, self.owner, list(self._running), self.lease_seconds
                     )
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.error("could not renew job leases: %s", exc)
+                except Exception as exc:  # keep beating; the next renewal may work
+                    log.error("could not renew job leases: %s: %s", exc.__class__.__name__, exc)
 
     async def _execute(self, job: jobs_sql.Job) -> None:
         token = job_id_var.set(job.id)
@@ -199,7 +199,7 @@ class Worker:
                     f"{error}\n\n{detail}",
                     retry_base=self.retry_base_seconds,
                 )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except Exception:
                 log.exception("could not record failure of job %s; its lease will expire", job.id)
                 outcome = "lost"
             level = logging.ERROR if outcome == "dead" else logging.WARNING
@@ -214,7 +214,13 @@ class Worker:
                 exc_info=outcome == "dead",
             )
         else:
-            await jobs_sql.complete(self.pool, job.id, self.owner)
+            try:
+                await jobs_sql.complete(self.pool, job.id, self.owner)
+            except Exception:
+                # The work is done but not recorded: the lease expires and the job runs
+                # again, which every handler tolerates (they are idempotent).
+                log.exception("could not mark job %s done", job.id)
+                outcome = "lost"
         finally:
             metrics.JOBS.labels(kind=job.kind, outcome=outcome).inc()
             metrics.JOB_SECONDS.labels(kind=job.kind).observe(time.perf_counter() - started)

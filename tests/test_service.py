@@ -137,6 +137,8 @@ async def test_serve_process_end_to_end_with_json_logs_and_no_secrets(
 
 
 def test_log_lines_carry_ids_and_scrub_secrets(capsys):
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
     setup_logging("INFO", "json", ["super-secret-value"])
     log = logging.getLogger("test")
     d, j = delivery_id_var.set("guid-1"), job_id_var.set(99)
@@ -146,7 +148,11 @@ def test_log_lines_carry_ids_and_scrub_secrets(capsys):
     finally:
         delivery_id_var.reset(d)
         job_id_var.reset(j)
-    setup_logging("WARNING", "text")
+    for handler in list(root.handlers):  # back to pytest's own handlers
+        root.removeHandler(handler)
+    for handler in saved_handlers:
+        root.addHandler(handler)
+    root.setLevel(saved_level)
     first, second = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert first["delivery_id"] == "guid-1" and first["job_id"] == 99
     assert first["message"] == "posting with token [redacted] and [redacted]"
