@@ -93,19 +93,6 @@ async def active_for_issue(
     return Task.from_row(row) if row else None
 
 
-async def latest_for_issue(
-    conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int
-) -> Task | None:
-    row = await conn.fetchrow(
-        f"""SELECT {_COLUMNS} FROM tasks
-            WHERE lower(repository) = lower($1) AND issue_number = $2
-            ORDER BY id DESC LIMIT 1""",  # noqa: S608
-        repository,
-        issue_number,
-    )
-    return Task.from_row(row) if row else None
-
-
 async def transition(
     conn: asyncpg.Connection | asyncpg.Pool,
     task_id: int,

@@ -56,10 +56,3 @@ async def finish(
         status,
         error,
     )
-
-
-async def get_steps(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> list[dict[str, Any]]:
-    raw = await conn.fetchval(
-        "SELECT steps::text FROM workflow_executions WHERE task_id = $1", task_id
-    )
-    return orjson.loads(raw) if raw else []

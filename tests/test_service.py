@@ -58,6 +58,25 @@ async def start_serve(env: dict[str, str], cwd: Path, *args: str) -> asyncio.sub
     )
 
 
+def serve_env(dsn: str, github_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a `codegen-bot serve` process wired to the test's
+    database and fake GitHub as the configured App."""
+    private_pem, _ = make_app_key()
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": dsn,
+        "GITHUB_APP_ID": str(APP_ID),
+        "GITHUB_PRIVATE_KEY": private_pem.decode(),
+        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "GITHUB_API_URL": github_url,
+        "GITHUB_WRITE_INTERVAL": "0",
+        "PORT": str(port),
+        "JOB_POLL_SECONDS": "0.5",
+        **extra,
+    }
+
+
 async def wait_healthy(port: int, timeout: float = 30.0) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(int(timeout / 0.2)):
@@ -76,20 +95,7 @@ async def test_serve_process_end_to_end_with_json_logs_and_no_secrets(
 ):
     private_pem, _ = make_app_key()
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": dsn,
-        "GITHUB_APP_ID": str(APP_ID),
-        "GITHUB_PRIVATE_KEY": private_pem.decode(),
-        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "GITHUB_API_URL": fake_github.url,
-        "GITHUB_WRITE_INTERVAL": "0",
-        "PORT": str(port),
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "DEBUG",
-        "JOB_POLL_SECONDS": "0.5",
-    }
+    env = serve_env(dsn, fake_github.url, port, LOG_FORMAT="json", LOG_LEVEL="DEBUG")
     payload = example_payload("installation", "created")
     full_name = payload["repositories"][0]["full_name"]
     fake_github.add_installation(payload["installation"]["id"], account="Codertocat")
@@ -278,22 +284,14 @@ async def test_sentry_receives_dead_jobs_without_secrets(dsn, fake_github, examp
     sentry_port = free_port()
     await web.TCPSite(runner, "127.0.0.1", sentry_port).start()
 
-    private_pem, _ = make_app_key()
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": dsn,
-        "GITHUB_APP_ID": str(APP_ID),
-        "GITHUB_PRIVATE_KEY": private_pem.decode(),
-        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "GITHUB_API_URL": fake_github.url,
-        "GITHUB_WRITE_INTERVAL": "0",
-        "PORT": str(port),
-        "JOB_MAX_ATTEMPTS": "1",
-        "JOB_POLL_SECONDS": "0.5",
-        "SENTRY_DSN": f"http://0123456789abcdef0123456789abcdef@127.0.0.1:{sentry_port}/1",
-    }
+    env = serve_env(
+        dsn,
+        fake_github.url,
+        port,
+        JOB_MAX_ATTEMPTS="1",
+        SENTRY_DSN=f"http://0123456789abcdef0123456789abcdef@127.0.0.1:{sentry_port}/1",
+    )
     payload = example_payload("installation", "created")
     full_name = payload["repositories"][0]["full_name"]
     fake_github.add_installation(payload["installation"]["id"], account="Codertocat")

@@ -325,34 +325,24 @@ async def test_worker_killed_right_after_creating_the_run_follows_it_after_resta
     """SIGKILL the serve process while Codegen holds back its answer to the create
     (the run exists; the bot never learned its id). The restarted process must find
     the run by its metadata and follow it, never create a second one."""
-    import os
     import signal
 
-    from tests.fakes.keys import make_app_key
-    from tests.test_service import ROOT, free_port, start_serve, wait_healthy
+    from tests.test_service import free_port, serve_env, start_serve, wait_healthy
 
     fake_codegen.script_run(statuses=["ACTIVE", "COMPLETE"], pull_requests=[PR])
     fake_codegen.hold_answer_next("POST", r"/agent/run$", 4.0)
-    private_pem, _ = make_app_key()
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": flow_settings.database_url,
-        "GITHUB_APP_ID": str(flow_settings.github_app_id),
-        "GITHUB_PRIVATE_KEY": private_pem.decode(),
-        "GITHUB_WEBHOOK_SECRET": flow_settings.github_webhook_secret,
-        "GITHUB_API_URL": flow_settings.github_api_url,
-        "GITHUB_WRITE_INTERVAL": "0",
-        "CODEGEN_API_KEY": "cg-test-key",
-        "CODEGEN_ORG_ID": "7",
-        "CODEGEN_API_URL": fake_codegen.url,
-        "PORT": str(port),
-        "JOB_LEASE_SECONDS": "2",
-        "JOB_POLL_SECONDS": "0.5",
-        "RUN_POLL_FIRST_SECONDS": "0.1",
-        "RUN_POLL_MAX_SECONDS": "0.3",
-    }
+    env = serve_env(
+        flow_settings.database_url,
+        flow_settings.github_api_url,
+        port,
+        CODEGEN_API_KEY="cg-test-key",
+        CODEGEN_ORG_ID="7",
+        CODEGEN_API_URL=fake_codegen.url,
+        JOB_LEASE_SECONDS="2",
+        RUN_POLL_FIRST_SECONDS="0.1",
+        RUN_POLL_MAX_SECONDS="0.3",
+    )
     first = await start_serve(env, tmp_path)
     try:
         await wait_healthy(port)
