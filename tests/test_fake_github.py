@@ -94,7 +94,9 @@ async def call(
 
 def test_pinned_data_matches_the_brief():
     ops = openapi_operations()
-    assert len(ops) == 31
+    assert len(ops) == 33
+    assert ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews") in ops
+    assert ("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}") in ops
     labels = ops[("POST", "/repos/{owner}/{repo}/labels")]
     assert labels["request_body_required"] is True
     assert labels["request_body_schema"]["required"] == ["name"]
@@ -859,3 +861,411 @@ async def test_latency_makes_concurrency_observable(gh, http):
     auth = token_auth(gh.issue_token(7))
     await asyncio.gather(*(call(http, gh, "GET", f"/repos/{REPO}", headers=auth) for _ in range(5)))
     assert gh.max_in_flight == 5
+
+
+# --------------------------------------------------------------------------- pull requests
+
+
+PATCH_A = "@@ -1,2 +1,3 @@\n x = 1\n+y = 2\n z = 3"
+
+
+async def test_push_moves_the_head_of_a_pull(gh, http):
+    auth = token_auth(gh.issue_token(7))
+    gh.add_pull(
+        REPO, 5, head_sha=SHA, head_ref="feat", files=[{"filename": "a.py", "patch": PATCH_A}]
+    )
+    new = gh.push(REPO, 5, [{"filename": "b.py", "status": "added", "patch": "@@ -0,0 +1 @@\n+b"}])
+    assert len(new) == 40 and new != SHA and all(c in "0123456789abcdef" for c in new)
+    _, pull, _ = await call(http, gh, "GET", f"/repos/{REPO}/pulls/5", headers=auth)
+    assert pull["head"]["sha"] == new and pull["commits"] == 2
+    assert pull["statuses_url"].endswith(f"/statuses/{new}")
+    assert gh.refs[(REPO, "feat")] == new and gh.pull_commits[(REPO, 5)] == [SHA, new]
+    _, files, _ = await call(http, gh, "GET", f"/repos/{REPO}/pulls/5/files", headers=auth)
+    assert [f["filename"] for f in files] == ["b.py"]
+    # the branch name resolves to the new head for the commit endpoints
+    gh.add_status(REPO, new, context="ci", state="success")
+    _, combined, _ = await call(http, gh, "GET", f"/repos/{REPO}/commits/feat/status", headers=auth)
+    assert combined["sha"] == new and combined["state"] == "success"
+
+    # files kept when not given; an explicit SHA; a force-push drops the older heads
+    third = gh.push(REPO, 5, sha="c" * 40, force=True)
+    assert third == "c" * 40 and gh.pull_commits[(REPO, 5)] == [third]
+    assert [f["filename"] for f in gh.pull_files[REPO][5]] == ["b.py"]
+    with pytest.raises(ValueError):
+        gh.push(REPO, 5, sha="not-a-sha")
+    with pytest.raises(ValueError):
+        gh.push(REPO, 5, sha=third)
+
+
+async def test_merge_contract(gh, http):
+    gh.installations[7]["permissions"]["contents"] = "write"
+    auth = token_auth(gh.issue_token(7))
+    gh.add_pull(REPO, 6, head_sha=SHA, head_ref="feat")
+    path = f"/repos/{REPO}/pulls/6/merge"
+    status, body, _ = await call(
+        http, gh, "PUT", path, headers=auth, json={"merge_method": "fast-forward"}
+    )
+    assert status == 422 and "is not a member of" in body["message"]
+    status, body, _ = await call(http, gh, "PUT", path, headers=auth, json={"sha": "b" * 40})
+    assert (status, body["message"]) == (
+        409,
+        "Head branch was modified. Review and try the merge again.",
+    )
+    assert gh.merges == [] and gh.pulls[REPO][6]["merged"] is False
+
+    status, body, _ = await call(
+        http,
+        gh,
+        "PUT",
+        path,
+        headers=auth,
+        json={"sha": SHA, "merge_method": "squash", "commit_title": "Add feat (#6)"},
+    )
+    assert status == 200 and body["merged"] is True
+    assert gh.merges == [
+        {
+            "repo": REPO,
+            "number": 6,
+            "sha": SHA,
+            "merge_method": "squash",
+            "commit_title": "Add feat (#6)",
+            "head_sha": SHA,
+            "merge_commit_sha": body["sha"],
+        }
+    ]
+    _, pull, _ = await call(http, gh, "GET", f"/repos/{REPO}/pulls/6", headers=auth)
+    assert (pull["state"], pull["merged"], pull["merge_commit_sha"]) == (
+        "closed",
+        True,
+        body["sha"],
+    )
+    assert pull["merged_by"]["login"] == "codegen-bot[bot]" and pull["merged_at"]
+    _, issue, _ = await call(http, gh, "GET", f"/repos/{REPO}/issues/6", headers=auth)
+    assert issue["state"] == "closed" and issue["pull_request"]["merged_at"] == pull["merged_at"]
+    assert gh.refs[(REPO, "main")] == body["sha"]
+    status, _, _ = await call(http, gh, "PUT", path, headers=auth)
+    assert status == 405  # already merged
+
+    gh.add_pull(REPO, 7, draft=True)
+    status, body, _ = await call(http, gh, "PUT", f"/repos/{REPO}/pulls/7/merge", headers=auth)
+    assert status == 405 and len(gh.merges) == 1
+    gh.add_pull(REPO, 8, mergeable=False)
+    status, _, _ = await call(http, gh, "PUT", f"/repos/{REPO}/pulls/8/merge", headers=auth)
+    assert status == 405
+
+
+async def test_close_and_reopen_pull(gh):
+    gh.add_pull(REPO, 9)
+    gh.close_pull(REPO, 9)
+    assert gh.pulls[REPO][9]["state"] == "closed" and gh.issues[REPO][9]["state"] == "closed"
+    gh.reopen_pull(REPO, 9)
+    assert gh.pulls[REPO][9]["state"] == "open" and gh.pulls[REPO][9]["closed_at"] is None
+    gh.close_pull(REPO, 9, merged=True, merged_by="mia")
+    assert gh.pulls[REPO][9]["merged_by"]["login"] == "mia"
+    with pytest.raises(ValueError):
+        gh.reopen_pull(REPO, 9)
+    gh.set_draft(REPO, 9, True)
+    assert gh.pulls[REPO][9]["draft"] is True and gh.issues[REPO][9]["draft"] is True
+
+
+# --------------------------------------------------------------------------- reviews
+
+
+async def test_reviews_record_commit_and_comments_and_are_listed(gh, http):
+    auth = token_auth(gh.issue_token(7))
+    gh.add_pull(REPO, 10, head_sha=SHA, files=[{"filename": "a.py", "patch": PATCH_A}])
+    new = gh.push(REPO, 10)
+    path = f"/repos/{REPO}/pulls/10/reviews"
+    comment = {"path": "a.py", "line": 2, "side": "RIGHT", "body": "why y?"}
+    status, review, _ = await call(
+        http,
+        gh,
+        "POST",
+        path,
+        headers=auth,
+        json={"commit_id": SHA, "event": "COMMENT", "body": "r1", "comments": [comment]},
+    )
+    assert status == 200 and review["commit_id"] == SHA  # an older commit of the pull is fine
+    assert review["_links"]["html"]["href"] == review["html_url"]
+    [stored] = gh.review_comments_on(REPO, 10, review_id=review["id"])
+    assert (stored["path"], stored["line"], stored["side"], stored["commit_id"]) == (
+        "a.py",
+        2,
+        "RIGHT",
+        SHA,
+    )
+    assert stored["diff_hunk"] == "@@ -1,2 +1,3 @@\n x = 1\n+y = 2" and stored["position"] == 2
+
+    status, body, _ = await call(
+        http,
+        gh,
+        "POST",
+        path,
+        headers=auth,
+        json={"commit_id": "d" * 40, "event": "COMMENT", "body": "r2"},
+    )
+    assert status == 422 and body["errors"] == ["The commitOID is not part of the pull request"]
+    status, body, _ = await call(
+        http, gh, "POST", path, headers=auth, json={"event": "LGTM", "body": "r2"}
+    )
+    assert status == 422  # event enum from the schema
+    gh.add_review(REPO, 10, "Looks good", user="mia", state="approved")
+    status, _, _ = await call(
+        http, gh, "POST", path, headers=auth, json={"event": "APPROVE", "commit_id": new}
+    )
+    assert status == 200
+
+    status, listed, _ = await call(http, gh, "GET", path, headers=auth)
+    assert status == 200
+    assert [(r["user"]["login"], r["state"]) for r in listed] == [
+        ("codegen-bot[bot]", "COMMENTED"),
+        ("mia", "APPROVED"),
+        ("codegen-bot[bot]", "APPROVED"),
+    ]
+    assert listed[2]["commit_id"] == new
+    _, page, headers = await call(http, gh, "GET", f"{path}?per_page=2", headers=auth)
+    assert len(page) == 2 and 'rel="next"' in headers["Link"]
+    status, _, _ = await call(http, gh, "GET", f"/repos/{REPO}/pulls/99/reviews", headers=auth)
+    assert status == 404
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def test_pinned_check_run_schema_holds_githubs_limits():
+    for method, path in (
+        ("POST", "/repos/{owner}/{repo}/check-runs"),
+        ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
+    ):
+        schema = openapi_operations()[(method, path)]["request_body_schema"]["properties"]
+        actions = schema["actions"]
+        assert actions["maxItems"] == 3
+        assert {k: v["maxLength"] for k, v in actions["items"]["properties"].items()} == {
+            "label": 20,
+            "description": 40,
+            "identifier": 20,
+        }
+        annotations = schema["output"]["properties"]["annotations"]
+        assert annotations["maxItems"] == 50
+        level = annotations["items"]["properties"]["annotation_level"]
+        assert level["enum"] == ["notice", "warning", "failure"]
+        assert "stale" in schema["conclusion"]["enum"]  # allowed by the schema, refused by code
+
+
+ACTION = {"label": "Fix it", "description": "Ask Codegen to fix this", "identifier": "fix"}
+ANNOTATION = {
+    "path": "a.py",
+    "start_line": 1,
+    "end_line": 1,
+    "annotation_level": "warning",
+    "message": "m",
+}
+BAD_CHECK_RUN_BODIES = {
+    "label over 20": {"actions": [{**ACTION, "label": "x" * 21}]},
+    "description over 40": {"actions": [{**ACTION, "description": "x" * 41}]},
+    "identifier over 20": {"actions": [{**ACTION, "identifier": "x" * 21}]},
+    "4 actions": {"actions": [{**ACTION, "identifier": f"a{i}"} for i in range(4)]},
+    "action without identifier": {"actions": [{"label": "x", "description": "y"}]},
+    "conclusion enum": {"conclusion": "passed"},
+    "stale conclusion": {"conclusion": "stale"},
+    "status enum": {"status": "done"},
+    "annotation level": {
+        "output": {
+            "title": "t",
+            "summary": "s",
+            "annotations": [{**ANNOTATION, "annotation_level": "error"}],
+        }
+    },
+    "51 annotations": {"output": {"title": "t", "summary": "s", "annotations": [ANNOTATION] * 51}},
+    "output without summary": {"output": {"title": "t"}},
+}
+
+
+# Required properties are only the schema's to check, so they have no "code only" case.
+_SCHEMA_ONLY = ("output without summary", "action without identifier")
+
+
+@pytest.mark.parametrize(
+    ("case", "schema"),
+    [(case, "pinned schema") for case in sorted(BAD_CHECK_RUN_BODIES)]
+    + [(case, "code only") for case in sorted(BAD_CHECK_RUN_BODIES) if case not in _SCHEMA_ONLY],
+)
+async def test_check_run_bodies_rejected_like_github(gh, http, monkeypatch, case, schema):
+    """422 from the pinned schema, and from the fake's own checks of GitHub's documented
+    limits when no schema is used (a later schema may drop one)."""
+    from tests.fakes import github as fake_module
+
+    auth = token_auth(gh.issue_token(7))
+    status, run, _ = await call(
+        http,
+        gh,
+        "POST",
+        f"/repos/{REPO}/check-runs",
+        headers=auth,
+        json={"name": "codegen", "head_sha": SHA},
+    )
+    assert status == 201
+    if schema == "code only":
+        monkeypatch.setattr(fake_module, "_validator", lambda method, path: None)
+    bad = BAD_CHECK_RUN_BODIES[case]
+    status, body, _ = await call(
+        http,
+        gh,
+        "POST",
+        f"/repos/{REPO}/check-runs",
+        headers=auth,
+        json={"name": "codegen", "head_sha": SHA, **bad},
+    )
+    assert status == 422, body
+    assert body["message"].startswith("Invalid request.")
+    status, body, _ = await call(
+        http, gh, "PATCH", f"/repos/{REPO}/check-runs/{run['id']}", headers=auth, json=bad
+    )
+    assert status == 422, body
+    assert len(gh.check_runs) == 1 and gh.check_run_actions[run["id"]] == []
+
+
+async def test_check_run_limit_messages(gh, http):
+    auth = token_auth(gh.issue_token(7))
+    cases = {
+        "label over 20": "For 'properties/actions/items/properties/label', "
+        '"xxxxxxxxxxxxxxxxxxxxx" is longer than 20 characters (21).',
+        "4 actions": "For 'properties/actions', 4 items are more than the maximum of 3.",
+        "51 annotations": "For 'properties/output/properties/annotations', only 50 "
+        "annotations are allowed per request.",
+        "annotation level": "For 'properties/output/properties/annotations/items/properties/"
+        'annotation_level\', "error" is not a member of ["notice", "warning", "failure"].',
+    }
+    for case, message in cases.items():
+        _, body, _ = await call(
+            http,
+            gh,
+            "POST",
+            f"/repos/{REPO}/check-runs",
+            headers=auth,
+            json={"name": "c", "head_sha": SHA, **BAD_CHECK_RUN_BODIES[case]},
+        )
+        assert body["message"] == "Invalid request.\n\n" + message, case
+
+
+async def test_check_run_with_three_actions_and_get_one_run(gh, http):
+    auth = token_auth(gh.issue_token(7))
+    actions = [
+        {"label": "x" * 20, "description": "y" * 40, "identifier": f"{i}" + "z" * 19}
+        for i in range(3)
+    ]
+    status, run, _ = await call(
+        http,
+        gh,
+        "POST",
+        f"/repos/{REPO}/check-runs",
+        headers=auth,
+        json={"name": "codegen", "head_sha": SHA, "status": "in_progress", "actions": actions},
+    )
+    assert status == 201 and gh.check_run_actions[run["id"]] == actions
+    status, got, _ = await call(
+        http, gh, "GET", f"/repos/{REPO}/check-runs/{run['id']}", headers=auth
+    )
+    assert status == 200 and got["id"] == run["id"] and got["status"] == "in_progress"
+    assert got["app"]["slug"] == "codegen-bot" and got["check_suite"] == run["check_suite"]
+    other = gh.add_check_run(OTHER_REPO, name="x", head_sha=SHA)
+    for rid in (other["id"], 12345):
+        status, _, _ = await call(http, gh, "GET", f"/repos/{REPO}/check-runs/{rid}", headers=auth)
+        assert status == 404
+
+
+async def test_check_runs_across_apps_latest_and_all(gh, http):
+    auth = token_auth(gh.issue_token(7))
+    gh.add_pull(REPO, 11, head_sha=SHA, head_ref="feat")
+    failing = gh.add_check_run(
+        REPO,
+        name="tests",
+        head_sha=SHA,
+        conclusion="failure",
+        app_slug="ci-app",
+        output={"title": "2 failed", "summary": "test_a, test_b", "text": "trace"},
+        started_at="2026-01-01T10:00:00Z",
+        completed_at="2026-01-01T10:05:00Z",
+    )
+    rerun = gh.add_check_run(
+        REPO, name="tests", head_sha=SHA, conclusion="success", app_slug="ci-app"
+    )
+    same_name = gh.add_check_run(
+        REPO, name="tests", head_sha=SHA, status="in_progress", conclusion=None, app_slug="other-ci"
+    )
+    mine = gh.add_check_run(REPO, name="codegen", head_sha=SHA, status="queued", conclusion=None)
+    gh.add_check_run(REPO, name="tests", head_sha="e" * 40, app_slug="ci-app")  # another commit
+
+    base = f"/repos/{REPO}/commits/{SHA}/check-runs"
+    _, latest, _ = await call(http, gh, "GET", base, headers=auth)
+    assert latest["total_count"] == 3
+    assert {(r["app"]["slug"], r["name"], r["id"]) for r in latest["check_runs"]} == {
+        ("ci-app", "tests", rerun["id"]),
+        ("other-ci", "tests", same_name["id"]),
+        ("codegen-bot", "codegen", mine["id"]),
+    }
+    _, everything, _ = await call(http, gh, "GET", f"{base}?filter=all", headers=auth)
+    assert everything["total_count"] == 4
+    got = next(r for r in everything["check_runs"] if r["id"] == failing["id"])
+    assert got["output"]["title"] == "2 failed" and got["output"]["summary"] == "test_a, test_b"
+    assert (got["started_at"], got["completed_at"]) == (
+        "2026-01-01T10:00:00Z",
+        "2026-01-01T10:05:00Z",
+    )
+    assert got["check_suite"]["id"] == rerun["check_suite"]["id"]  # one suite per App + commit
+    assert got["check_suite"]["id"] != same_name["check_suite"]["id"]
+    assert [p["number"] for p in got["pull_requests"]] == [11]
+    assert got["pull_requests"][0]["head"] == {
+        "ref": "feat",
+        "sha": SHA,
+        "repo": {"id": gh.repos[REPO]["id"], "url": gh.repos[REPO]["url"], "name": "widgets"},
+    }
+    app_id = got["app"]["id"]
+    _, by_app, _ = await call(http, gh, "GET", f"{base}?filter=all&app_id={app_id}", headers=auth)
+    assert {r["id"] for r in by_app["check_runs"]} == {failing["id"], rerun["id"]}
+    _, by_name, _ = await call(http, gh, "GET", f"{base}?check_name=codegen", headers=auth)
+    assert [r["id"] for r in by_name["check_runs"]] == [mine["id"]]
+    _, by_branch, _ = await call(
+        http, gh, "GET", f"/repos/{REPO}/commits/feat/check-runs?filter=all", headers=auth
+    )
+    assert by_branch["total_count"] == 4
+    _, paged, headers = await call(http, gh, "GET", f"{base}?filter=all&per_page=3", headers=auth)
+    assert paged["total_count"] == 4 and len(paged["check_runs"]) == 3 and "next" in headers["Link"]
+    status, _, _ = await call(http, gh, "GET", f"{base}?filter=newest", headers=auth)
+    assert status == 422
+
+    suite = gh.check_suite_view(failing["check_suite"]["id"])
+    assert (suite["status"], suite["conclusion"], suite["latest_check_runs_count"]) == (
+        "completed",
+        "success",
+        1,
+    )
+    assert gh.check_suite_view(same_name["check_suite"]["id"])["status"] == "in_progress"
+    with pytest.raises(ValueError):
+        gh.add_check_run(REPO, name="x", head_sha=SHA, conclusion=None)  # completed, no conclusion
+
+
+async def test_combined_status(gh, http):
+    auth = token_auth(gh.issue_token(7))
+    path = f"/repos/{REPO}/commits/{SHA}/status"
+    _, empty, _ = await call(http, gh, "GET", path, headers=auth)
+    # no statuses at all reads "pending" with total_count 0 -- not a pending CI
+    assert (empty["state"], empty["total_count"], empty["statuses"]) == ("pending", 0, [])
+    gh.add_status(REPO, SHA, context="ci/a", state="failure", creator="jenkins")
+    gh.add_status(REPO, SHA, context="ci/a", state="success", description="fixed")
+    gh.add_status(REPO, SHA, context="ci/b", state="success")
+    _, combined, _ = await call(http, gh, "GET", path, headers=auth)
+    assert combined["state"] == "success" and combined["total_count"] == 2
+    assert {s["context"]: s["description"] for s in combined["statuses"]} == {
+        "ci/a": "fixed",
+        "ci/b": None,
+    }
+    assert all(set(s) >= {"avatar_url", "url", "id", "node_id"} for s in combined["statuses"])
+    gh.add_status(REPO, SHA, context="ci/b", state="error")
+    _, combined, _ = await call(http, gh, "GET", path, headers=auth)
+    assert combined["state"] == "failure"
+    gh.add_status(REPO, SHA, context="ci/c", state="pending")
+    _, combined, _ = await call(http, gh, "GET", path, headers=auth)
+    assert combined["state"] == "failure"  # failure/error wins over pending
+    with pytest.raises(ValueError):
+        gh.add_status(REPO, SHA, context="x", state="passed")

@@ -73,9 +73,11 @@ OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
     ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
     ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
     ("POST", "/repos/{owner}/{repo}/check-runs"),
     ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
+    ("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/status"),
 ]

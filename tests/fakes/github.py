@@ -15,6 +15,14 @@ check runs, reviews ...) in plain dicts that tests assert on.
         ...                                   # run the bot with GITHUB_API_URL=gh.url
         assert gh.comments_on("octo-org/widgets", 1)[0]["body"].startswith("On it")
 
+Pull-request life: `add_pull`, `push` (a new head commit, what `synchronize` reports),
+`close_pull(merged=...)`, `reopen_pull`, `set_draft`; `merges` records every merge.
+Checks: `add_check_run` (another App's run with `app_slug=`, its `output`),
+`check_suite_for` / `check_suite_view` (one suite per App and commit, status and
+conclusion from its runs), `check_run_view` (a run with its `pull_requests`),
+`add_status`. Reviews: `add_review`, `add_review_comment`, `reviews_on`,
+`review_comments_on`. tests/events.py builds webhook payloads from this state.
+
 Routes live in one table (`FakeGitHub._routes`): `Route(method, template, handler,
 permission=..., creates_content=...)`. A handler gets a `Ctx` (request, path params, parsed
 body, resolved installation/repo) and returns `(status, body)` or `(status, body, headers)`,
@@ -82,6 +90,20 @@ ROLE_TO_PERMISSION = {
     "none": "none",
 }
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+CHECK_CONCLUSIONS = (
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "stale",
+    "timed_out",
+)
+CHECK_ACTION_LIMITS = {"label": 20, "description": 40, "identifier": 20}
+MAX_CHECK_RUN_ACTIONS = 3
+ANNOTATION_LEVELS = ("notice", "warning", "failure")
+REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING")
 DEFAULT_APP_PERMISSIONS = {
     "checks": "write",
     "contents": "read",
@@ -426,6 +448,10 @@ class FakeGitHub:
         self.annotations: dict[int, list[dict[str, Any]]] = {}  # check run id -> all
         self.check_run_actions: dict[int, list[dict[str, Any]]] = {}
         self.reviews: dict[int, dict[str, Any]] = {}
+        # (full, pull number) -> head SHAs pushed to the pull, oldest first (push())
+        self.pull_commits: dict[tuple[str, int], list[str]] = {}
+        self.merges: list[dict[str, Any]] = []  # {"repo", "number", **merge body, ...}
+        self.check_suites: dict[int, dict[str, Any]] = {}
         self.statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.files: dict[str, dict[str, bytes]] = {}
         self.languages: dict[str, dict[str, int]] = {}
@@ -443,6 +469,8 @@ class FakeGitHub:
         self._review_pull: dict[int, tuple[str, int]] = {}
         self._reaction_target: dict[int, tuple[str, str, int]] = {}
         self._check_run_repo: dict[int, str] = {}
+        self._suite_index: dict[tuple[str, str, int], int] = {}  # (full, sha, app id) -> id
+        self._check_suite_repo: dict[int, str] = {}
         self._delivery_requests: dict[int, tuple[str, bytes, dict[str, str]]] = {}
         self._tokens: dict[str, _Token] = {}
         self._buckets: dict[str, _Bucket] = {}
@@ -533,6 +561,12 @@ class FakeGitHub:
                 "pull_requests:write",
                 creates_content=True,
             ),
+            R(
+                "GET",
+                f"{repo}/pulls/{{pull_number}}/reviews",
+                self._list_reviews,
+                "pull_requests:read",
+            ),
             R("PUT", f"{repo}/pulls/{{pull_number}}/merge", self._merge_pull, "contents:write"),
             R(
                 "POST",
@@ -546,6 +580,12 @@ class FakeGitHub:
                 f"{repo}/check-runs/{{check_run_id}}",
                 self._update_check_run,
                 "checks:write",
+            ),
+            R(
+                "GET",
+                f"{repo}/check-runs/{{check_run_id}}",
+                self._get_check_run,
+                "checks:read",
             ),
             R("GET", f"{repo}/commits/{{ref}}/check-runs", self._list_check_runs, "checks:read"),
             R("GET", f"{repo}/commits/{{ref}}/status", self._combined_status, "statuses:read"),
@@ -739,6 +779,14 @@ class FakeGitHub:
         except KeyError:
             raise KeyError(f"unknown repository {full_name!r}; add_repo() it first") from None
 
+    def canonical(self, full_name: str) -> str:
+        """The repository's "owner/name" as added (names are case-insensitive)."""
+        return self._canonical(full_name)
+
+    def installation_of(self, full_name: str) -> int:
+        """The id of the installation that reaches the repository."""
+        return self._repo_installation[self._canonical(full_name)]
+
     def add_user(
         self, login: str, *, user_id: int | None = None, user_type: str = "User"
     ) -> dict[str, Any]:
@@ -747,16 +795,26 @@ class FakeGitHub:
             return self.users[key]
         if user_id is None:
             user_id = 10_000_000 + zlib.crc32(key.encode()) % 90_000_000
+        api = f"{self.url}/users/{quote(login)}"
         user = {
             "login": login,
             "id": user_id,
             "node_id": _node_id("User" if user_type != "Bot" else "Bot", user_id),
             "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
             "gravatar_id": "",
-            "url": f"{self.url}/users/{quote(login)}",
+            "url": api,
             "html_url": f"{WEB}/{quote(login)}"
             if user_type != "Bot"
-            else f"{WEB}/apps/{self.app_slug}",
+            else f"{WEB}/apps/{login.removesuffix('[bot]')}",
+            "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events",
             "type": user_type,
             "site_admin": False,
         }
@@ -765,6 +823,8 @@ class FakeGitHub:
 
     def user(self, login: str) -> dict[str, Any]:
         key = login.lower()
+        if key not in self.users and key == self.bot_login.lower():
+            return self.bot_user()
         if key not in self.users:
             self.add_user(login, user_type="Bot" if key.endswith("[bot]") else "User")
         return copy.deepcopy(self.users[key])
@@ -864,6 +924,10 @@ class FakeGitHub:
         else:
             self._seen_id("repo", repo_id)
         api = f"{self.url}/repos/{full_name}"
+        owner_obj = self.user(owner)
+        account = self.installations[installation_id]["account"]
+        if account["login"].lower() == owner.lower():
+            owner_obj["type"] = account["type"]  # an Organization's repo has an org owner
         repo = {
             "id": repo_id,
             "node_id": _node_id("Repository", repo_id),
@@ -871,7 +935,7 @@ class FakeGitHub:
             "full_name": full_name,
             "private": private,
             "visibility": "private" if private else "public",
-            "owner": self.user(owner),
+            "owner": owner_obj,
             "html_url": f"{WEB}/{full_name}",
             "description": None,
             "fork": False,
@@ -965,6 +1029,7 @@ class FakeGitHub:
             "repository_url": f"{self.url}/repos/{full}",
             "labels_url": f"{api}/labels{{/name}}",
             "comments_url": f"{api}/comments",
+            "events_url": f"{api}/events",
             "html_url": f"{WEB}/{full}/issues/{number}",
             "number": number,
             "state": state,
@@ -974,13 +1039,17 @@ class FakeGitHub:
             "labels": [self._ensure_label(full, name) for name in labels],
             "assignee": None,
             "assignees": [],
+            "milestone": None,
             "locked": False,
+            "active_lock_reason": None,
             "comments": 0,
             "created_at": _iso(),
             "updated_at": _iso(),
             "closed_at": None,
             "author_association": author_association,
             "reactions": _reaction_summary(api),
+            "performed_via_github_app": None,
+            "state_reason": None,
         }
         issues[number] = issue
         return issue
@@ -1023,7 +1092,9 @@ class FakeGitHub:
             "patch_url": f"{html}.patch",
             "merged_at": None,
         }
+        issue["draft"] = draft
         repo = copy.deepcopy(self.repos[full])
+        repo_api = f"{self.url}/repos/{full}"
         pull = {
             "id": pull_id,
             "node_id": _node_id("PullRequest", pull_id),
@@ -1032,13 +1103,24 @@ class FakeGitHub:
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
             "issue_url": issue["url"],
+            "commits_url": f"{api}/commits",
+            "review_comments_url": f"{api}/comments",
+            "review_comment_url": f"{repo_api}/pulls/comments{{/number}}",
+            "comments_url": f"{issue['url']}/comments",
+            "statuses_url": f"{repo_api}/statuses/{head_sha}",
             "number": number,
             "state": state,
             "locked": False,
+            "active_lock_reason": None,
             "title": title,
             "body": body,
             "user": self.user(user),
             "labels": issue["labels"],
+            "milestone": None,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
             "draft": draft,
             "head": {
                 "label": f"{repo['owner']['login']}:{head_ref}",
@@ -1054,17 +1136,35 @@ class FakeGitHub:
                 "user": repo["owner"],
                 "repo": repo,
             },
+            "_links": {
+                "self": {"href": api},
+                "html": {"href": html},
+                "issue": {"href": issue["url"]},
+                "comments": {"href": f"{issue['url']}/comments"},
+                "review_comments": {"href": f"{api}/comments"},
+                "review_comment": {"href": f"{repo_api}/pulls/comments{{/number}}"},
+                "commits": {"href": f"{api}/commits"},
+                "statuses": {"href": f"{repo_api}/statuses/{head_sha}"},
+            },
             "merged": False,
             "mergeable": mergeable,
+            "rebaseable": mergeable,
             "mergeable_state": "clean" if mergeable else "unknown",
             "merged_at": None,
+            "merged_by": None,
             "merge_commit_sha": None,
+            "auto_merge": None,
+            "comments": 0,
+            "review_comments": 0,
+            "maintainer_can_modify": False,
+            "commits": 1,
             "created_at": issue["created_at"],
             "updated_at": issue["updated_at"],
             "closed_at": None,
             "author_association": issue["author_association"],
         }
         self.pulls[full][number] = pull
+        self.pull_commits[(full, number)] = [head_sha]
         self.refs[(full, head_ref)] = head_sha
         self.set_pull_files(full, number, files or [])
         return pull
@@ -1106,6 +1206,95 @@ class FakeGitHub:
             pull["additions"] = sum(e["additions"] for e in out)
             pull["deletions"] = sum(e["deletions"] for e in out)
 
+    def push(
+        self,
+        full_name: str,
+        number: int,
+        files: list[dict[str, Any]] | None = None,
+        *,
+        sha: str | None = None,
+        force: bool = False,
+    ) -> str:
+        """A new head commit on pull `number` (what a `synchronize` event reports): a new
+        40-hex SHA (unless `sha` is given), `head.sha` and the head branch's ref moved to it,
+        the files replaced when `files` is given. `force`: a force-push, the earlier head
+        SHAs stop being part of the pull. Returns the new SHA."""
+        full = self._canonical(full_name)
+        pull = self.pulls[full][number]
+        history = self.pull_commits.setdefault((full, number), [pull["head"]["sha"]])
+        if sha is None:
+            sha = _fake_sha(full, f"pull-{number}", f"push-{self._next_id('push', 0)}")
+        if not re.fullmatch(r"[0-9a-f]{40}", sha):
+            raise ValueError(f"not a 40-hex commit SHA: {sha!r}")
+        if sha in history:
+            raise ValueError(f"{sha} is already a commit of {full}#{number}")
+        if force:
+            history[:] = [sha]
+        else:
+            history.append(sha)
+        repo_api = f"{self.url}/repos/{full}"
+        pull["head"]["sha"] = sha
+        pull["statuses_url"] = f"{repo_api}/statuses/{sha}"
+        pull["_links"]["statuses"]["href"] = pull["statuses_url"]
+        pull["commits"] = len(history)
+        pull["updated_at"] = _iso()
+        self.refs[(full, pull["head"]["ref"])] = sha
+        if files is not None:
+            self.set_pull_files(full, number, files)
+        return sha
+
+    def close_pull(
+        self,
+        full_name: str,
+        number: int,
+        *,
+        merged: bool = False,
+        merged_by: str | None = "octocat",
+        merge_commit_sha: str | None = None,
+    ) -> dict[str, Any]:
+        """Close pull `number` (and its issue), merged or not. merged_by None = the App."""
+        full = self._canonical(full_name)
+        pull = self.pulls[full][number]
+        if pull["state"] != "open":
+            raise ValueError(f"{full}#{number} is already closed")
+        now = _iso()
+        pull.update(state="closed", closed_at=now, updated_at=now)
+        issue = self.issues[full][number]
+        issue.update(state="closed", closed_at=now, updated_at=now)
+        if merged:
+            sha = merge_commit_sha or _fake_sha(full, f"merge-{number}", pull["head"]["sha"])
+            pull.update(
+                merged=True,
+                merged_at=now,
+                merge_commit_sha=sha,
+                mergeable=None,
+                mergeable_state="unknown",
+                merged_by=self.bot_user() if merged_by is None else self.user(merged_by),
+            )
+            issue["pull_request"]["merged_at"] = now
+            issue["state_reason"] = "completed"
+            self.refs[(full, pull["base"]["ref"])] = sha
+        return pull
+
+    def reopen_pull(self, full_name: str, number: int) -> dict[str, Any]:
+        full = self._canonical(full_name)
+        pull = self.pulls[full][number]
+        if pull["merged"]:
+            raise ValueError(f"{full}#{number} is merged; a merged pull cannot be reopened")
+        now = _iso()
+        pull.update(state="open", closed_at=None, updated_at=now)
+        self.issues[full][number].update(
+            state="open", closed_at=None, updated_at=now, state_reason="reopened"
+        )
+        return pull
+
+    def set_draft(self, full_name: str, number: int, draft: bool = True) -> dict[str, Any]:
+        full = self._canonical(full_name)
+        pull = self.pulls[full][number]
+        pull["draft"] = self.issues[full][number]["draft"] = draft
+        pull["updated_at"] = _iso()
+        return pull
+
     def add_comment(
         self,
         full_name: str,
@@ -1144,6 +1333,13 @@ class FakeGitHub:
         issue["comments"] += 1
         return comment
 
+    def delete_comment(self, comment_id: int) -> dict[str, Any]:
+        """Delete an issue comment (GET/PATCH on it answer 404 afterwards)."""
+        comment = self.comments.pop(comment_id)
+        full, number = self._comment_issue.pop(comment_id)
+        self.issues[full][number]["comments"] -= 1
+        return comment
+
     def add_review_comment(
         self,
         full_name: str,
@@ -1156,8 +1352,12 @@ class FakeGitHub:
         user: str | None = None,
         comment_id: int | None = None,
         review_id: int | None = None,
+        commit_id: str | None = None,
+        author_association: str = "NONE",
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A review comment on a line of the pull's diff (user None = the App's bot).
+        `diff_hunk` and `position` are worked out from the file's patch when it has one."""
         full = self._canonical(full_name)
         pull = self.pulls[full][pull_number]
         if comment_id is None:
@@ -1165,27 +1365,107 @@ class FakeGitHub:
         else:
             self._seen_id("review_comment", comment_id)
         now = _iso()
+        api = f"{self.url}/repos/{full}/pulls/comments/{comment_id}"
+        html = f"{pull['html_url']}#discussion_r{comment_id}"
+        patch = next(
+            (f.get("patch") for f in self.pull_files[full][pull_number] if f["filename"] == path),
+            None,
+        )
+        hunk, position = _diff_hunk(patch, line, side) if patch and line else ("", None)
+        commit = commit_id or pull["head"]["sha"]
         comment = {
             "id": comment_id,
             "node_id": _node_id("PullRequestReviewComment", comment_id),
-            "url": f"{self.url}/repos/{full}/pulls/comments/{comment_id}",
-            "html_url": f"{pull['html_url']}#discussion_r{comment_id}",
+            "url": api,
+            "html_url": html,
             "pull_request_url": pull["url"],
             "pull_request_review_id": review_id,
+            "diff_hunk": hunk,
             "path": path,
+            "position": position,
+            "original_position": position,
             "line": line,
+            "original_line": line,
             "side": side,
-            "commit_id": pull["head"]["sha"],
+            "start_line": None,
+            "original_start_line": None,
+            "start_side": None,
+            "subject_type": "line",
+            "commit_id": commit,
+            "original_commit_id": commit,
             "body": body,
             "user": self.bot_user() if user is None else self.user(user),
             "created_at": now,
             "updated_at": now,
-            "author_association": "NONE",
+            "author_association": author_association,
+            "_links": {
+                "self": {"href": api},
+                "html": {"href": html},
+                "pull_request": {"href": pull["url"]},
+            },
+            "reactions": _reaction_summary(api),
             **(extra or {}),
         }
+        if comment.get("start_line") is not None:
+            comment["original_start_line"] = comment["start_line"]
+            comment["start_side"] = comment.get("start_side") or side
         self.review_comments[comment_id] = comment
         self._review_comment_pull[comment_id] = (full, pull_number)
         return comment
+
+    def add_review(
+        self,
+        full_name: str,
+        pull_number: int,
+        body: str | None = "",
+        *,
+        user: str | None = "octocat",
+        state: str = "COMMENTED",
+        commit_id: str | None = None,
+        review_id: int | None = None,
+        author_association: str = "NONE",
+    ) -> dict[str, Any]:
+        """A submitted review (user None = the App's bot). `state` in the REST spelling
+        (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING) or the webhook one
+        (approved, changes_requested, commented, dismissed, pending)."""
+        full = self._canonical(full_name)
+        pull = self.pulls[full][pull_number]
+        state = state.upper()
+        if state not in REVIEW_STATES:
+            raise ValueError(f"unknown review state {state!r}")
+        if review_id is None:
+            review_id = self._next_id("review", 80_000_000)
+        else:
+            self._seen_id("review", review_id)
+        html = f"{pull['html_url']}#pullrequestreview-{review_id}"
+        review = {
+            "id": review_id,
+            "node_id": _node_id("PullRequestReview", review_id),
+            "user": self.bot_user() if user is None else self.user(user),
+            "body": body if body is not None else "",
+            "state": state,
+            "html_url": html,
+            "pull_request_url": pull["url"],
+            "_links": {"html": {"href": html}, "pull_request": {"href": pull["url"]}},
+            "commit_id": commit_id or pull["head"]["sha"],
+            "submitted_at": None if state == "PENDING" else _iso(),
+            "author_association": author_association,
+        }
+        self.reviews[review_id] = review
+        self._review_pull[review_id] = (full, pull_number)
+        return review
+
+    def review_comments_on(
+        self, full_name: str, pull_number: int, *, review_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Review comments on a pull (only those of one review, with review_id)."""
+        full = self._canonical(full_name)
+        return [
+            c
+            for cid, c in sorted(self.review_comments.items())
+            if self._review_comment_pull[cid] == (full, pull_number)
+            and review_id in (None, c["pull_request_review_id"])
+        ]
 
     def add_check_run(
         self,
@@ -1197,20 +1477,164 @@ class FakeGitHub:
         conclusion: str | None = "success",
         app_slug: str | None = None,
         check_run_id: int | None = None,
+        output: dict[str, Any] | None = None,
+        started_at: str | None = None,
+        completed_at: str | None = None,
+        details_url: str | None = None,
+        external_id: str | None = None,
+        actions: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """A check run, by default from another App (for the list endpoint)."""
+        """A check run on `head_sha`: of another App when `app_slug` names one (e.g. the
+        repository's CI), else of this App. `output`: title/summary/text/annotations, as
+        GitHub shows them to readers of the run (the bot reads failing checks' output)."""
         full = self._canonical(full_name)
-        body = {"name": name, "head_sha": head_sha, "status": status}
+        if status not in ("queued", "in_progress", "completed", "waiting", "requested", "pending"):
+            raise ValueError(f"unknown check run status {status!r}")
+        if conclusion is not None and conclusion not in CHECK_CONCLUSIONS:
+            raise ValueError(f"unknown check run conclusion {conclusion!r}")
+        if status == "completed" and conclusion is None:
+            raise ValueError("a completed check run needs a conclusion")
+        body: dict[str, Any] = {"name": name, "head_sha": head_sha, "status": status}
         if conclusion is not None:
             body["conclusion"] = conclusion
-        run = self._new_check_run(full, body, check_run_id=check_run_id)
-        if app_slug is not None and app_slug != self.app_slug:
-            run["app"] = {
-                "id": 1_000 + zlib.crc32(app_slug.encode()) % 100_000,
-                "slug": app_slug,
-                "name": app_slug,
-                "owner": self.user(app_slug),
-            }
+        for key, value in (
+            ("output", output),
+            ("started_at", started_at),
+            ("completed_at", completed_at),
+            ("details_url", details_url),
+            ("external_id", external_id),
+            ("actions", actions),
+        ):
+            if value is not None:
+                body[key] = copy.deepcopy(value)
+        return self._new_check_run(full, body, check_run_id=check_run_id, app_slug=app_slug)
+
+    def app_object_for(self, app_slug: str | None) -> dict[str, Any]:
+        """The App object of `app_slug`: this App's for None or its own slug, else a
+        stable stand-in for another App (its id derived from the slug)."""
+        if app_slug is None or app_slug == self.app_slug:
+            return self.app_object()
+        app_id = 1_000 + zlib.crc32(app_slug.encode()) % 100_000
+        return {
+            "id": app_id,
+            "slug": app_slug,
+            "client_id": f"Iv23li{app_id:014d}",
+            "node_id": _node_id("Integration", app_id),
+            "owner": self.user(app_slug),
+            "name": app_slug,
+            "description": "",
+            "external_url": f"https://{app_slug}.example.invalid",
+            "html_url": f"{WEB}/apps/{app_slug}",
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "permissions": {"checks": "write", "metadata": "read", "statuses": "write"},
+            "events": [],
+        }
+
+    def check_suite_for(
+        self, full_name: str, head_sha: str, *, app_slug: str | None = None
+    ) -> dict[str, Any]:
+        """The check suite of an App (None = this App) on a commit; GitHub makes one per
+        App and commit, and every check run of that App on that commit belongs to it.
+        Created on first use. Its status/conclusion follow its runs (check_suite_view)."""
+        full = self._canonical(full_name)
+        app = self.app_object_for(app_slug)
+        key = (full, head_sha, app["id"])
+        if key in self._suite_index:
+            return self.check_suites[self._suite_index[key]]
+        suite_id = self._next_id("check_suite", 5_000_000_000)
+        api = f"{self.url}/repos/{full}/check-suites/{suite_id}"
+        history = next(
+            (h for (f, _), h in self.pull_commits.items() if f == full and head_sha in h), []
+        )
+        before = history[history.index(head_sha) - 1] if head_sha in history[1:] else None
+        branches = self.branches_at(full, head_sha)
+        now = _iso()
+        suite = {
+            "id": suite_id,
+            "node_id": _node_id("CheckSuite", suite_id),
+            "head_branch": branches[0] if branches else None,
+            "head_sha": head_sha,
+            "status": "queued",
+            "conclusion": None,
+            "url": api,
+            "before": before or "0" * 40,
+            "after": head_sha,
+            "pull_requests": [],
+            "app": app,
+            "created_at": now,
+            "updated_at": now,
+            "latest_check_runs_count": 0,
+            "check_runs_url": f"{api}/check-runs",
+            "head_commit": {
+                "id": head_sha,
+                "tree_id": _fake_sha(full, "tree", head_sha),
+                "message": "A commit",
+                "timestamp": now,
+                "author": {"name": "Octo Cat", "email": "octocat@example.invalid"},
+                "committer": {"name": "GitHub", "email": "noreply@github.com"},
+            },
+            "rerequestable": True,
+            "runs_rerequestable": True,
+        }
+        self.check_suites[suite_id] = suite
+        self._suite_index[key] = suite_id
+        self._check_suite_repo[suite_id] = full
+        return suite
+
+    def check_suite_view(self, suite_id: int) -> dict[str, Any]:
+        """The suite as GitHub shows it: status/conclusion from its latest runs (the
+        stored ones while it has none), pull_requests, the latest runs' count."""
+        suite = copy.deepcopy(self.check_suites[suite_id])
+        full = self._check_suite_repo[suite_id]
+        latest: dict[str, dict[str, Any]] = {}
+        for _, run in sorted(self.check_runs.items()):
+            if run["check_suite"]["id"] == suite_id:
+                latest[run["name"]] = run
+        runs = list(latest.values())
+        if runs:
+            statuses = {r["status"] for r in runs}
+            if statuses == {"completed"}:
+                suite["status"] = "completed"
+                suite["conclusion"] = suite_conclusion([r["conclusion"] for r in runs])
+            else:
+                suite["status"] = "queued" if statuses == {"queued"} else "in_progress"
+                suite["conclusion"] = None
+        suite["latest_check_runs_count"] = len(runs)
+        suite["pull_requests"] = self.pull_refs_at(full, suite["head_sha"])
+        suite["repository"] = copy.deepcopy(self.repos[full])
+        return suite
+
+    def branches_at(self, full_name: str, sha: str) -> list[str]:
+        """Branch names whose ref points at `sha` (pull head branches first)."""
+        full = self._canonical(full_name)
+        names = [b for (f, b), s in self.refs.items() if f == full and s == sha]
+        heads = {p["head"]["ref"] for p in self.pulls[full].values()}
+        return sorted(names, key=lambda b: (b not in heads, b))
+
+    def pull_refs_at(self, full_name: str, sha: str) -> list[dict[str, Any]]:
+        """The minimal pull objects GitHub puts in a check run's / suite's
+        `pull_requests`: the open pulls whose head is `sha`."""
+        full = self._canonical(full_name)
+        out = []
+        for number, pull in sorted(self.pulls[full].items()):
+            if pull["state"] != "open" or pull["head"]["sha"] != sha:
+                continue
+            out.append(
+                {
+                    "url": pull["url"],
+                    "id": pull["id"],
+                    "number": number,
+                    "head": _minimal_ref(pull["head"]),
+                    "base": _minimal_ref(pull["base"]),
+                }
+            )
+        return out
+
+    def check_run_view(self, run_id: int) -> dict[str, Any]:
+        """A check run as the REST API answers it (pull_requests filled in)."""
+        run = copy.deepcopy(self.check_runs[run_id])
+        run["pull_requests"] = self.pull_refs_at(self._check_run_repo[run_id], run["head_sha"])
         return run
 
     def add_status(
@@ -1226,9 +1650,13 @@ class FakeGitHub:
     ) -> dict[str, Any]:
         """A legacy commit status (pending|success|failure|error)."""
         full = self._canonical(full_name)
+        if state not in ("pending", "success", "failure", "error"):
+            raise ValueError(f"unknown commit status state {state!r}")
         status_id = self._next_id("status")
+        user = self.user(creator)
         status = {
             "url": f"{self.url}/repos/{full}/statuses/{sha}",
+            "avatar_url": user["avatar_url"],
             "id": status_id,
             "node_id": _node_id("StatusContext", status_id),
             "state": state,
@@ -1237,7 +1665,7 @@ class FakeGitHub:
             "context": context,
             "created_at": _iso(),
             "updated_at": _iso(),
-            "creator": self.user(creator),
+            "creator": user,
         }
         self.statuses.setdefault((full, sha), []).insert(0, status)
         return status
@@ -2256,6 +2684,14 @@ class FakeGitHub:
             raise GitHubError(
                 422, "Unprocessable Entity", errors=[f"Review body is required for {event} events"]
             )
+        commit_id = body.get("commit_id")
+        known = self.pull_commits.get((ctx.full_name, pull["number"]), [pull["head"]["sha"]])
+        if commit_id is not None and commit_id not in known:
+            raise GitHubError(
+                422,
+                "Unprocessable Entity",
+                errors=["The commitOID is not part of the pull request"],
+            )
         files = {f["filename"]: f for f in self.pull_files[ctx.full_name][pull["number"]]}
         for c in comments:
             f = files.get(c["path"])
@@ -2293,26 +2729,14 @@ class FakeGitHub:
                 raise GitHubError(
                     422, "Unprocessable Entity", errors=["Line could not be resolved"]
                 )
-        review_id = self._next_id("review", 80_000_000)
         state = {
             "APPROVE": "APPROVED",
             "REQUEST_CHANGES": "CHANGES_REQUESTED",
             "COMMENT": "COMMENTED",
         }.get(event or "", "PENDING")
-        review = {
-            "id": review_id,
-            "node_id": _node_id("PullRequestReview", review_id),
-            "user": self.bot_user(),
-            "body": text,
-            "state": state,
-            "html_url": f"{pull['html_url']}#pullrequestreview-{review_id}",
-            "pull_request_url": pull["url"],
-            "commit_id": body.get("commit_id") or pull["head"]["sha"],
-            "submitted_at": None if state == "PENDING" else _iso(),
-            "author_association": "NONE",
-        }
-        self.reviews[review_id] = review
-        self._review_pull[review_id] = (ctx.full_name, pull["number"])
+        review = self.add_review(
+            ctx.full_name, pull["number"], text, user=None, state=state, commit_id=commit_id
+        )
         for c in comments:
             extra = {k: c[k] for k in ("start_line", "start_side", "position") if k in c}
             self.add_review_comment(
@@ -2322,10 +2746,17 @@ class FakeGitHub:
                 path=c["path"],
                 line=c.get("line"),
                 side=c.get("side", "RIGHT"),
-                review_id=review_id,
+                review_id=review["id"],
+                commit_id=review["commit_id"],
                 extra=extra,
             )
         return 200, copy.deepcopy(review)
+
+    def _list_reviews(self, ctx: Ctx) -> Reply:
+        assert ctx.full_name is not None
+        pull = self._pull(ctx)
+        chunk, headers = self._paginate(ctx, self.reviews_on(ctx.full_name, pull["number"]))
+        return 200, copy.deepcopy(chunk), headers
 
     def _merge_pull(self, ctx: Ctx) -> Reply:
         assert ctx.full_name is not None
@@ -2333,19 +2764,72 @@ class FakeGitHub:
         body = ctx.body or {}
         if pull["merged"] or pull["state"] != "open" or not pull["mergeable"]:
             raise GitHubError(405, "Pull Request is not mergeable")
+        if pull["draft"]:
+            raise GitHubError(405, "Pull Request is still a draft")
         if body.get("sha") and body["sha"] != pull["head"]["sha"]:
             raise GitHubError(409, "Head branch was modified. Review and try the merge again.")
-        sha = _fake_sha(ctx.full_name, f"merge-{pull['number']}")
-        now = _iso()
-        pull.update(merged=True, state="closed", merged_at=now, closed_at=now, merge_commit_sha=sha)
-        issue = self.issues[ctx.full_name][pull["number"]]
-        issue.update(state="closed", closed_at=now)
-        issue["pull_request"]["merged_at"] = now
+        method = body.get("merge_method") or "merge"
+        head = pull["head"]["sha"]
+        sha = _fake_sha(ctx.full_name, f"{method}-{pull['number']}", head)
+        self.close_pull(
+            ctx.full_name, pull["number"], merged=True, merged_by=None, merge_commit_sha=sha
+        )
+        self.merges.append(
+            {
+                "repo": ctx.full_name,
+                "number": pull["number"],
+                **copy.deepcopy(body),
+                "merge_method": method,
+                "head_sha": head,
+                "merge_commit_sha": sha,
+            }
+        )
         return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
 
     # checks
 
     def _validate_check_run_body(self, body: dict[str, Any], existing: dict | None) -> None:
+        # The pinned schema already holds enums, maxItems and maxLength (checked before the
+        # handler runs); the checks marked "limit" repeat GitHub's documented limits so they
+        # hold even if a future schema drops them.
+        if "status" in body and body["status"] not in (
+            "queued",
+            "in_progress",
+            "completed",
+            "waiting",
+            "requested",
+            "pending",
+        ):
+            raise GitHubError(  # limit
+                422,
+                f"Invalid request.\n\nFor 'properties/status', {json.dumps(body['status'])} "
+                'is not a member of ["queued", "in_progress", "completed"].',
+            )
+        if "conclusion" in body and body["conclusion"] not in CHECK_CONCLUSIONS:
+            raise GitHubError(  # limit
+                422,
+                f"Invalid request.\n\nFor 'properties/conclusion', "
+                f"{json.dumps(body['conclusion'])} is not a member of "
+                f"{json.dumps(list(CHECK_CONCLUSIONS))}.",
+            )
+        actions = body.get("actions") or []
+        if len(actions) > MAX_CHECK_RUN_ACTIONS:
+            raise GitHubError(  # limit
+                422,
+                "Invalid request.\n\nFor 'properties/actions', "
+                f"only {MAX_CHECK_RUN_ACTIONS} actions are allowed ({len(actions)} given).",
+            )
+        for action in actions:
+            for key, limit in CHECK_ACTION_LIMITS.items():
+                value = action.get(key)
+                if not isinstance(value, str):
+                    raise GitHubError(422, f'Invalid request.\n\n"{key}" wasn\'t supplied.')
+                if len(value) > limit:
+                    raise GitHubError(  # limit
+                        422,
+                        f"Invalid request.\n\nFor 'properties/actions/items/properties/{key}', "
+                        f"{json.dumps(value)} is longer than {limit} characters.",
+                    )
         if body.get("conclusion") == "stale":
             raise GitHubError(
                 422,
@@ -2369,6 +2853,13 @@ class FakeGitHub:
                 "annotations', only 50 annotations are allowed per request.",
             )
         for a in annotations:
+            if a.get("annotation_level") not in ANNOTATION_LEVELS:
+                raise GitHubError(  # limit
+                    422,
+                    "Invalid request.\n\nFor 'properties/output/properties/annotations/items/"
+                    f"properties/annotation_level', {json.dumps(a.get('annotation_level'))} "
+                    f"is not a member of {json.dumps(list(ANNOTATION_LEVELS))}.",
+                )
             if ("start_column" in a or "end_column" in a) and a["start_line"] != a["end_line"]:
                 raise GitHubError(
                     422,
@@ -2381,7 +2872,12 @@ class FakeGitHub:
             raise GitHubError(422, f"No commit found for SHA: {body['head_sha']}")
 
     def _new_check_run(
-        self, full: str, body: dict[str, Any], *, check_run_id: int | None = None
+        self,
+        full: str,
+        body: dict[str, Any],
+        *,
+        check_run_id: int | None = None,
+        app_slug: str | None = None,
     ) -> dict[str, Any]:
         if check_run_id is None:
             run_id = self._next_id("check_run", 4_000_000_000)
@@ -2390,6 +2886,8 @@ class FakeGitHub:
             self._seen_id("check_run", run_id)
         now = _iso()
         status = "completed" if body.get("conclusion") else body.get("status", "queued")
+        suite = self.check_suite_for(full, body["head_sha"], app_slug=app_slug)
+        suite["updated_at"] = now
         run = {
             "id": run_id,
             "node_id": _node_id("CheckRun", run_id),
@@ -2410,9 +2908,9 @@ class FakeGitHub:
                 "annotations_url": f"{self.url}/repos/{full}/check-runs/{run_id}/annotations",
             },
             "name": body["name"],
-            "check_suite": {"id": self._next_id("check_suite", 5_000_000_000)},
-            "app": self.app_object(),
-            "pull_requests": [],
+            "check_suite": {"id": suite["id"]},
+            "app": copy.deepcopy(suite["app"]),
+            "pull_requests": [],  # filled in by check_run_view
         }
         self.check_runs[run_id] = run
         self._check_run_repo[run_id] = full
@@ -2435,7 +2933,8 @@ class FakeGitHub:
     def _create_check_run(self, ctx: Ctx) -> Reply:
         assert ctx.full_name is not None
         self._validate_check_run_body(ctx.body, None)
-        return 201, copy.deepcopy(self._new_check_run(ctx.full_name, ctx.body))
+        run = self._new_check_run(ctx.full_name, ctx.body)
+        return 201, self.check_run_view(run["id"])
 
     def _update_check_run(self, ctx: Ctx) -> Reply:
         run_id = ctx.int_param("check_run_id")
@@ -2461,7 +2960,13 @@ class FakeGitHub:
         if run["status"] == "completed" and not run["completed_at"]:
             run["completed_at"] = _iso()
         self._apply_check_run_output(run, body)
-        return 200, copy.deepcopy(run)
+        return 200, self.check_run_view(run_id)
+
+    def _get_check_run(self, ctx: Ctx) -> Reply:
+        run_id = ctx.int_param("check_run_id")
+        if run_id not in self.check_runs or self._check_run_repo[run_id] != ctx.full_name:
+            raise GitHubError(404, "Not Found")
+        return 200, self.check_run_view(run_id)
 
     def _list_check_runs(self, ctx: Ctx) -> Reply:
         assert ctx.full_name is not None
@@ -2475,14 +2980,22 @@ class FakeGitHub:
             runs = [r for r in runs if r["status"] == q["status"]]
         if q.get("app_id"):
             runs = [r for r in runs if str(r["app"]["id"]) == q["app_id"]]
+        if q.get("filter", "latest") not in ("latest", "all"):
+            raise GitHubError(
+                422,
+                "Invalid request.\n\nFor 'filter', "
+                f'{json.dumps(q["filter"])} is not a member of ["latest", "all"].',
+            )
         if q.get("filter", "latest") == "latest":
-            latest: dict[str, dict[str, Any]] = {}
+            # the newest run of each name in each check suite (i.e. per App)
+            latest: dict[tuple[int, str], dict[str, Any]] = {}
             for r in runs:
-                latest[r["name"]] = r
+                latest[(r["check_suite"]["id"], r["name"])] = r
             runs = list(latest.values())
         runs = sorted(runs, key=lambda r: r["id"], reverse=True)
         chunk, headers = self._paginate(ctx, runs)
-        return 200, {"total_count": len(runs), "check_runs": copy.deepcopy(chunk)}, headers
+        views = [self.check_run_view(r["id"]) for r in chunk]
+        return 200, {"total_count": len(runs), "check_runs": views}, headers
 
     def _combined_status(self, ctx: Ctx) -> Reply:
         assert ctx.full_name is not None
@@ -2491,7 +3004,8 @@ class FakeGitHub:
         latest: dict[str, dict[str, Any]] = {}
         for s in self.statuses.get((ctx.full_name, sha), []):  # newest first
             latest.setdefault(s["context"], s)
-        statuses = list(latest.values())
+        # the combined view lists "simple" statuses: no `creator`
+        statuses = [{k: v for k, v in s.items() if k != "creator"} for s in latest.values()]
         states = {s["state"] for s in statuses}
         if states & {"failure", "error"}:
             state = "failure"
@@ -2548,6 +3062,65 @@ def _delivery_status(status_code: int) -> str:
     return f"Invalid HTTP Response: {status_code}"
 
 
+def _diff_hunk(patch: str, line: int, side: str = "RIGHT") -> tuple[str, int | None]:
+    """GitHub's `diff_hunk` for a comment on `line` (the hunk header down to that line)
+    and its `position` (lines below the file's first @@ header), or ("", None)."""
+    lines = patch.splitlines()
+    old = new = 0
+    start = 0
+    for i, text in enumerate(lines):
+        m = _HUNK.match(text)
+        if m:
+            old, new, start = int(m[1]), int(m[2]), i
+            continue
+        if text.startswith("\\"):
+            continue
+        if text.startswith("+"):
+            here, new = ("RIGHT", new), new + 1
+        elif text.startswith("-"):
+            here, old = ("LEFT", old), old + 1
+        else:
+            here = ("BOTH", new if side == "RIGHT" else old)
+            old, new = old + 1, new + 1
+        if here[1] == line and here[0] in (side, "BOTH"):
+            return "\n".join(lines[start : i + 1]), i
+    return "", None
+
+
+def _minimal_ref(side: dict[str, Any]) -> dict[str, Any]:
+    repo = side["repo"]
+    return {
+        "ref": side["ref"],
+        "sha": side["sha"],
+        "repo": {"id": repo["id"], "url": repo["url"], "name": repo["name"]},
+    }
+
+
+# the worst first: a suite's conclusion is the worst of its latest runs' conclusions
+_SUITE_CONCLUSION_ORDER = (
+    "action_required",
+    "timed_out",
+    "cancelled",
+    "failure",
+    "stale",
+    "neutral",
+    "success",
+    "skipped",
+)
+
+
+def suite_conclusion(conclusions: Iterable[str | None]) -> str | None:
+    """A check suite's conclusion from its runs' (approximation: the worst one wins;
+    neutral and skipped runs do not fail a suite)."""
+    present = {c for c in conclusions if c}
+    for c in _SUITE_CONCLUSION_ORDER:
+        if c in present:
+            if c == "neutral" and "success" in present:
+                return "success"
+            return c
+    return None
+
+
 def _reaction_summary(url: str) -> dict[str, Any]:
     return {"url": f"{url}/reactions", "total_count": 0, **dict.fromkeys(REACTIONS, 0)}
 
@@ -2583,4 +3156,19 @@ def _describe(error: ValidationError) -> str:
         return f"For '{where}', {instance} is not {article} {expected}."
     if error.validator == "enum":
         return f"For '{where}', {instance} is not a member of {json.dumps(error.validator_value)}."
+    if error.validator == "maxItems":
+        if where.endswith("annotations"):
+            return (
+                f"For '{where}', only {error.validator_value} annotations are allowed per request."
+            )
+        return (
+            f"For '{where}', {len(error.instance)} items are more than the maximum of "
+            f"{error.validator_value}."
+        )
+    if error.validator == "maxLength":
+        shown = instance if len(instance) <= 80 else instance[:77] + '..."'
+        return (
+            f"For '{where}', {shown} is longer than {error.validator_value} characters "
+            f"({len(error.instance)})."
+        )
     return f"For '{where}', {error.message}."
