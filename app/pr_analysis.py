@@ -1,0 +1,784 @@
+"""Static analysis of a pull request's changed files, from `GET .../pulls/{n}/files`.
+
+Pure (no I/O, stdlib only) so that it is fast, deterministic and testable without
+GitHub. The output feeds a check run (annotations) and a PR review (inline
+comments). GitHub answers 422 to a review comment on a line that is not in the
+diff, so every line-level finding sits on an ADDED line, numbered as in the NEW
+file; findings that concern a whole file have `line=None`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from types import MappingProxyType
+from typing import Any
+
+# --------------------------------------------------------------------------- model
+
+
+def _int(value: Any) -> int:
+    """GitHub sends ints; anything else (None, junk) counts as 0 rather than crash."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True)
+class PullFile:
+    """One entry of `GET /repos/{o}/{r}/pulls/{n}/files`."""
+
+    filename: str
+    status: str
+    additions: int
+    deletions: int
+    patch: str | None
+    previous_filename: str | None = None
+
+    @classmethod
+    def from_api(cls, entry: dict[str, Any]) -> PullFile:
+        """Build from the API's JSON, tolerating missing or null keys."""
+        patch = entry.get("patch")
+        previous = entry.get("previous_filename")
+        return cls(
+            filename=str(entry.get("filename") or ""),
+            status=str(entry.get("status") or "modified"),
+            additions=_int(entry.get("additions")),
+            deletions=_int(entry.get("deletions")),
+            patch=patch if isinstance(patch, str) else None,
+            previous_filename=previous if isinstance(previous, str) and previous else None,
+        )
+
+
+SEVERITIES = ("failure", "warning", "notice")  # GitHub's annotation_level, most severe first
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+# rule id -> (severity, title). Titles stay <= 60 chars (check-run annotation titles).
+RULE_CATALOG: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
+    {
+        "security.private_key": ("failure", "Private key committed"),
+        "security.aws_key": ("failure", "AWS access key id committed"),
+        "security.github_token": ("failure", "GitHub token committed"),
+        "security.slack_token": ("failure", "Slack token committed"),
+        "security.google_api_key": ("failure", "Google API key committed"),
+        "security.stripe_key": ("failure", "Stripe live secret key committed"),
+        "security.secret_assignment": ("failure", "Hard-coded credential"),
+        "security.env_file": ("failure", "Environment file committed"),
+        "security.eval": ("warning", "Dynamic code evaluation"),
+        "security.shell_true": ("warning", "Subprocess with shell=True"),
+        "security.unpickle": ("warning", "Unsafe deserialization"),
+        "security.tls_verify_off": ("warning", "TLS certificate verification disabled"),
+        "security.sql_format": ("warning", "SQL built by string formatting"),
+        "review.todo": ("notice", "TODO/FIXME added"),
+        "review.debug_print": ("warning", "Debug statement left in code"),
+        "review.commented_code": ("notice", "Commented-out code"),
+        "review.no_tests": ("warning", "Source changed without test changes"),
+        "analysis.lockfile": ("warning", "Dependency manifest changed without lock file"),
+        "analysis.binary": ("notice", "Binary file in pull request"),
+        "analysis.large_file": ("warning", "Very large file change"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem; `line` is a new-file line of an added line, or None (whole file)."""
+
+    rule: str
+    category: str
+    severity: str
+    title: str
+    message: str
+    path: str
+    line: int | None
+    line_text: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of (rule, path, whitespace-normalised line_text), without the line number,
+        so a finding that only moved (rebase, lines added above) keeps its identity."""
+        normalised = " ".join(self.line_text.split())
+        raw = "\x00".join((self.rule, self.path, normalised))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Per-repository knobs. `disabled` holds rule ids or dotted prefixes ("review")."""
+
+    large_file_additions: int = 1000
+    disabled: frozenset[str] = field(default_factory=frozenset)
+    ignore_paths: tuple[str, ...] = ()
+    max_findings: int = 1000
+
+    def enabled(self, rule: str) -> bool:
+        """False when the rule or one of its dotted prefixes is disabled."""
+        parts = rule.split(".")
+        return not any(".".join(parts[:i]) in self.disabled for i in range(1, len(parts) + 1))
+
+    def ignored(self, path: str) -> bool:
+        """True when an fnmatch glob matches (`*` also crosses `/`)."""
+        return any(fnmatchcase(path, glob) for glob in self.ignore_paths)
+
+
+DEFAULT_RULES = Rules()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """PR-level facts. size_class by additions+deletions over all files (ignored paths
+    included): XS < 10 <= S < 100 <= M < 500 <= L < 1000 <= XL."""
+
+    files_changed: int
+    additions: int
+    deletions: int
+    size_class: str
+    source_changed: bool
+    tests_changed: bool
+    source_files: tuple[str, ...]
+    test_files: tuple[str, ...]
+    manifests_without_lock: tuple[tuple[str, str], ...]
+    binary_files: tuple[str, ...]
+    large_files: tuple[str, ...]
+
+
+def size_class(changed_lines: int) -> str:
+    """XS < 10, S < 100, M < 500, L < 1000, else XL (the PR size label)."""
+    for limit, name in ((10, "XS"), (100, "S"), (500, "M"), (1000, "L")):
+        if changed_lines < limit:
+            return name
+    return "XL"
+
+
+# --------------------------------------------------------------------------- diffs
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
+
+
+def _diff_lines(patch: str | None) -> Iterator[tuple[str, int | None, str, str]]:
+    """Yield (tag, new-file line or None for removed, text, hunk context) per diff line.
+
+    Hunk header counts decide where a hunk ends, so a blank context line that lost
+    its leading space, or trailing text after the last hunk, cannot shift numbering.
+    """
+    if not patch:
+        return
+    old_left = new_left = 0
+    new_no = 0
+    context = ""
+    in_hunk = False
+    for raw in patch.split("\n"):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        header = _HUNK.match(line)
+        if header:
+            old_left = int(header.group(2)) if header.group(2) is not None else 1
+            new_left = int(header.group(4)) if header.group(4) is not None else 1
+            new_no = int(header.group(3))
+            context = header.group(5)
+            in_hunk = True
+            continue
+        if not in_hunk or line.startswith("\\"):  # "\ No newline at end of file"
+            continue
+        if old_left <= 0 and new_left <= 0:
+            in_hunk = False
+            continue
+        tag = line[:1]
+        if tag == "+":
+            yield "+", new_no, line[1:], context
+            new_no += 1
+            new_left -= 1
+        elif tag == "-":
+            yield "-", None, line[1:], context
+            old_left -= 1
+        elif tag in (" ", ""):
+            yield " ", new_no, line[1:], context
+            new_no += 1
+            new_left -= 1
+            old_left -= 1
+
+
+def added_lines(patch: str | None) -> list[tuple[int, str]]:
+    """(new-file line number, text without the leading '+') of each added line in a unified
+    diff patch: exactly the lines a review comment with `side: RIGHT` may target.
+
+    Handles several hunks, '\\ No newline at end of file', hunk headers with omitted
+    counts (@@ -1 +1 @@), context and removed lines.
+    """
+    return [(no, text) for tag, no, text, _ in _diff_lines(patch) if tag == "+" and no]
+
+
+# --------------------------------------------------------------------------- paths
+
+_TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec"})
+_TEST_NAMES = (
+    "test_*.py",
+    "*_test.py",
+    "conftest.py",
+    "*_test.go",
+    "*.test.[jt]s",
+    "*.test.[jt]sx",
+    "*.test.mjs",
+    "*.test.cjs",
+    "*.spec.[jt]s",
+    "*.spec.[jt]sx",
+    "*.spec.mjs",
+    "*.spec.cjs",
+    "*Test.java",
+    "*Tests.java",
+    "*Test.kt",
+    "*_spec.rb",
+)
+_SOURCE_EXTS = frozenset(
+    "py js mjs cjs ts jsx tsx go rs java kt rb php c cc cpp h hpp cs swift scala m".split()
+)
+_JS_EXTS = frozenset("js mjs cjs ts jsx tsx vue svelte".split())
+_DOC_EXTS = frozenset("md markdown rst txt adoc asciidoc".split())
+_BINARY_EXTS = frozenset(
+    """png jpg jpeg gif bmp ico webp tif tiff psd pdf zip gz tgz bz2 xz 7z rar tar jar war ear
+    class exe dll so dylib a o obj lib bin dat pyc pyo pyd whl egg woff woff2 ttf otf eot
+    mp3 mp4 mov avi wav ogg flac webm mkv sqlite db parquet pkl pickle npy npz h5 onnx""".split()
+)
+# Directories whose Python/JS files are meant to print (scripts, examples, tools).
+_PRINTING_DIRS = frozenset(
+    "scripts script examples example bin tools docs benchmarks demo demos notebooks".split()
+)
+_PRINTING_FILES = frozenset({"__main__.py", "cli.py", "setup.py", "manage.py", "conftest.py"})
+
+# manifest basename -> acceptable lock files in the same directory
+_MANIFESTS: dict[str, tuple[str, ...]] = {
+    "package.json": ("package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb"),
+    "pyproject.toml": ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock"),
+    "Pipfile": ("Pipfile.lock",),
+    "Gemfile": ("Gemfile.lock",),
+    "Cargo.toml": ("Cargo.lock",),
+    "go.mod": ("go.sum",),
+    "composer.json": ("composer.lock",),
+}
+_LOCK_FILES = frozenset(
+    {lock for locks in _MANIFESTS.values() for lock in locks} | {"npm-shrinkwrap.json"}
+)
+_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
+
+_HASH_COMMENT_EXTS = frozenset("py rb sh bash zsh pl pm r ps1 tf php yaml yml toml".split())
+_SLASH_COMMENT_EXTS = frozenset(
+    "js mjs cjs ts jsx tsx go rs java kt kts c cc cpp h hpp cs swift scala m php dart "
+    "groovy vue svelte".split()
+)
+_DASH_COMMENT_EXTS = frozenset("sql lua hs".split())
+
+
+def _ext(path: str) -> str:
+    base = posixpath.basename(path)
+    return base.rsplit(".", 1)[1].lower() if "." in base.lstrip(".") else ""
+
+
+def is_test_file(path: str) -> bool:
+    """A file in a test/tests/__tests__/spec directory or named like a test."""
+    parts = path.split("/")
+    if any(part.lower() in _TEST_DIRS for part in parts[:-1]):
+        return True
+    return any(fnmatchcase(parts[-1], pattern) for pattern in _TEST_NAMES)
+
+
+def is_source_file(path: str) -> bool:
+    """Code (by extension) that is not a test; docs and config are neither."""
+    return _ext(path) in _SOURCE_EXTS and not is_test_file(path)
+
+
+def _is_env_file(path: str) -> bool:
+    base = posixpath.basename(path)
+    if base == ".env":
+        return True
+    if not base.startswith(".env."):
+        return False
+    return not _ENV_TEMPLATES.intersection(base.lower().split(".")[2:])
+
+
+def _is_binary(f: PullFile) -> bool:
+    if f.status == "removed":
+        return False
+    if _ext(f.filename) in _BINARY_EXTS:
+        return True
+    # GitHub omits `patch` for binaries and reports no line counts for them.
+    return f.patch is None and f.additions == 0 and f.deletions == 0
+
+
+# --------------------------------------------------------------------------- credentials
+
+_REDACTED = "[REDACTED]"
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:(?:RSA|EC|DSA|OPENSSH|PGP|ENCRYPTED) )?PRIVATE KEY(?: BLOCK)?-----"
+)
+_PEM_BODY = re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----)(.*?)(?=-----END|$)")
+_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("security.aws_key", re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
+    (
+        "security.github_token",
+        re.compile(
+            r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9])"
+            r"|github_pat_[A-Za-z0-9_]{82}(?![A-Za-z0-9_]))"
+        ),
+    ),
+    ("security.slack_token", re.compile(r"(?<![A-Za-z0-9])xox[baprs]-[A-Za-z0-9-]{10,}")),
+    (
+        "security.google_api_key",
+        re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
+    ),
+    ("security.stripe_key", re.compile(r"(?<![A-Za-z0-9])sk_live_[0-9A-Za-z]{24,}")),
+)
+_ASSIGNMENT = re.compile(
+    r"""
+    (?<![\w.$-])(?P<name>[A-Za-z_$][\w.$-]*)
+    ["'`]?\]?                                  # end of a quoted key / subscript
+    (?:\s*:\s*[A-Za-z_][\w\[\],. |]*?)?        # type annotation
+    \s*(?P<op>:=|=>|(?<![=!<>])=(?!=)|:)\s*
+    (?P<q>["'`])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)
+    """,
+    re.VERBOSE,
+)
+_ENV_VAR_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # "DB_PASSWORD", a reference
+_NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_CREDENTIAL_WORDS = (
+    ("password",),
+    ("passwd",),
+    ("secret",),
+    ("token",),
+    ("api", "key"),
+    ("apikey",),
+    ("access", "key"),
+    ("private", "key"),
+    ("client", "secret"),
+)
+# A name ending in one of these words describes a credential rather than holding one.
+_DESCRIPTIVE_WORDS = frozenset(
+    """url uri endpoint path file filename dir name type header field prefix suffix env var
+    label length len count id expiry expires ttl regex pattern format kind policy hint
+    message msg error help description placeholder""".split()
+)
+_PLACEHOLDER_WORDS = frozenset(
+    """changeme password passwd secret token example dummy test testing placeholder redacted
+    none null undefined todo fixme default""".split()
+)
+_PLACEHOLDER = re.compile(
+    r"""(?ix)
+    ^(?:your|my|insert|enter|replace|put)[-_ ]      # your-token-here
+    | ^(?:test|fake|dummy|sample|example|mock)      # test-secret-123
+    | example|placeholder|changeme|change[-_]me|redacted
+    | x{4,} | \*{3,} | \.{3}                         # xxxx, ***, ...
+    | ^<.*>$ | \$\{.*\} | \{\{.*\}\} | \{[\w.]*\} | %\(\w+\)[sd] | ^\$[A-Z_]+$
+    | os\.environ | getenv | process\.env
+    """
+)
+
+
+def _is_credential_name(name: str) -> bool:
+    words = [w.lower() for w in _NAME_WORDS.findall(name)]
+    if not words or words[-1] in _DESCRIPTIVE_WORDS:
+        return False
+    for pattern in _CREDENTIAL_WORDS:
+        n = len(pattern)
+        if any(tuple(words[i : i + n]) == pattern for i in range(len(words) - n + 1)):
+            return True
+    return False
+
+
+def _is_real_secret(value: str) -> bool:
+    if len(value) < 8 or any(ch.isspace() for ch in value):
+        return False
+    if value.lower() in _PLACEHOLDER_WORDS or len(set(value)) == 1:
+        return False
+    if _ENV_VAR_NAME.fullmatch(value):
+        return False
+    return not _PLACEHOLDER.search(value)
+
+
+def _secret_assignments(text: str) -> list[re.Match[str]]:
+    return [
+        m
+        for m in _ASSIGNMENT.finditer(text)
+        if _is_credential_name(m["name"]) and _is_real_secret(m["value"])
+    ]
+
+
+def redact(text: str) -> str:
+    """The line with every credential value replaced by [REDACTED]; applied to each
+    Finding.line_text, so no finding ever carries a secret."""
+    spans = [m.span("value") for m in _secret_assignments(text)]
+    for _, pattern in _TOKENS:
+        spans += [m.span() for m in pattern.finditer(text)]
+    for m in _PEM_BODY.finditer(text):
+        if re.search(r"[A-Za-z0-9+/=]{8,}", m[2]):
+            spans.append(m.span(2))
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, pos = [], 0
+    for start, end in merged:
+        out += [text[pos:start], _REDACTED]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- code rules
+
+_COMMENT_LINE = re.compile(r"^\s*(?:#|//|/\*|\*|--|<!--)")
+_EVAL = re.compile(
+    r"(?<!def )(?<!function )(?<!fn )(?<!func )(?<![\w.$])(?:eval|exec)\s*\("
+    r"|\bnew\s+Function\s*\("
+)
+_SHELL_TRUE = re.compile(r"\bshell\s*=\s*True\b")
+_UNPICKLE = re.compile(
+    r"\b(?:c?[pP]ickle|_pickle|dill|shelve)\.(?:loads?|Unpickler|open)\s*\("
+    r"|\bcPickle\b|\byaml\.unsafe_load(?:_all)?\s*\("
+)
+_YAML_LOAD = re.compile(r"\byaml\.load(?:_all)?\s*\(")
+_YAML_SAFE = re.compile(r"Loader\s*=\s*(?:yaml\.)?C?(?:Safe|Base)Loader\b")
+_TLS_OFF = re.compile(
+    r"\bverify\s*=\s*False\b|\bssl\._create_unverified_context\b|\bCERT_NONE\b"
+    r"|\bcheck_hostname\s*=\s*False\b|\brejectUnauthorized[\"']?\s*:\s*false\b"
+    r"|\bInsecureSkipVerify\s*:\s*true\b"
+    r"|\bNODE_TLS_REJECT_UNAUTHORIZED[\"']?\s*[=:]\s*[\"']?0"
+)
+_SQL_UPPER = re.compile(r"\b(?:SELECT|INSERT|UPDATE|DELETE)\b.*\b(?:FROM|INTO|SET|WHERE)\b")
+_SQL_LOWER = re.compile(
+    r"\bselect\b.+\bfrom\b.+\bwhere\b|\binsert\s+into\s+\S+\s*(?:\(|values\b)"
+    r"|\bupdate\s+\S+\s+set\s+\w+\s*=|\bdelete\s+from\s+\S+\s+where\b"
+)
+_SQL_WORD = re.compile(r"(?i)\b(?:select|insert|update|delete|from|into|set|where|values)\b")
+_STRING = re.compile(
+    r"""(?:(?<![\w])(?P<prefix>[rRbBuUfF]{1,2}))?"""
+    r"""(?P<q>\"\"\"|'''|["'`])(?P<body>(?:\\.|(?!(?P=q)).)*)(?P=q)"""
+)
+_AFTER_FORMAT = re.compile(r"^\s*(?:%\s*[\w(\[{]|\.format\s*\(|\+\s*[\w(])")
+_BEFORE_CONCAT = re.compile(r"[\w)\]]\s*\+\s*$")
+_TODO = re.compile(r"(?:#|//|/\*|<!--|^\s*\*|^\s*--|^\s*;).*?\b(?:TODO|FIXME|XXX|HACK)\b(?!-)")
+_PRINT = re.compile(r"(?<![\w.])print\s*\(")
+_CONSOLE = re.compile(r"(?<![\w.])console\.(?:log|debug)\s*\(")
+_DEBUGGER = re.compile(
+    r"(?<![\w.])debugger\s*;|(?<![\w.])breakpoint\s*\(\s*\)|\b(?:i?pdb|pudb)\.set_trace\s*\("
+    r"|\bbinding\.pry\b"
+)
+_PHP_DUMP = re.compile(r"(?<![\w>$:])(?:dd|var_dump)\s*\(")
+_CODE_KEYWORDS = frozenset(
+    """def class if elif else for while return import from const let var function try except
+    raise with async await func fn pub package""".split()
+)
+
+
+def _sql_formatted(text: str) -> bool:
+    if not (_SQL_UPPER.search(text) or _SQL_LOWER.search(text)):
+        return False
+    for m in _STRING.finditer(text):
+        body = m["body"]
+        if not _SQL_WORD.search(body):
+            continue
+        prefix = (m["prefix"] or "").lower()
+        if "f" in prefix and re.search(r"(?<!\{)\{(?!\{)[^}]*\}", body):
+            return True
+        if m["q"] == "`" and "${" in body:
+            return True
+        if _AFTER_FORMAT.match(text[m.end() :]) or _BEFORE_CONCAT.search(text[: m.start()]):
+            return True
+    return False
+
+
+def _yaml_unsafe(text: str) -> bool:
+    return bool(_YAML_LOAD.search(text)) and not _YAML_SAFE.search(text)
+
+
+def _comment_body(text: str, ext: str) -> str | None:
+    """The text of a whole-line comment in this language, else None."""
+    stripped = text.strip()
+    markers: list[str] = []
+    if ext in _SLASH_COMMENT_EXTS:
+        markers.append("//")
+    if ext in _HASH_COMMENT_EXTS:
+        markers.append("#")
+    if ext in _DASH_COMMENT_EXTS:
+        markers.append("--")
+    for marker in markers:
+        if stripped.startswith(marker):
+            return stripped[len(marker) :].strip()
+    return None
+
+
+def _looks_like_code(body: str) -> bool:
+    if not body:
+        return False
+    if body.endswith((";", "{", "}", ")")):
+        return True
+    first = re.split(r"[\s(:]", body, maxsplit=1)[0]
+    return first in _CODE_KEYWORDS and len(body) > len(first)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _finding(rule: str, path: str, line: int | None, message: str, text: str = "") -> Finding:
+    severity, title = RULE_CATALOG[rule]
+    return Finding(
+        rule=rule,
+        category=rule.split(".", 1)[0],
+        severity=severity,
+        title=title,
+        message=message,
+        path=path,
+        line=line,
+        line_text=redact(text) if text else "",
+    )
+
+
+_MESSAGES = {
+    "security.private_key": "A private key was added. Remove it, rotate the key (it stays in "
+    "git history) and load it from a secret store.",
+    "security.aws_key": "An AWS access key id was added. Revoke the key in IAM and load "
+    "credentials from the environment or a secret manager.",
+    "security.github_token": "A GitHub token was added. Revoke it now and pass it to the code "
+    "through a secret instead.",
+    "security.slack_token": "A Slack token was added. Revoke it and read it from a secret.",
+    "security.google_api_key": "A Google API key was added. Restrict or regenerate it and load "
+    "it from configuration outside the repository.",
+    "security.stripe_key": "A Stripe live secret key was added. Roll the key in the Stripe "
+    "dashboard and load it from a secret store.",
+    "security.eval": "eval/exec/new Function runs arbitrary code. Parse the input instead "
+    "(json, ast.literal_eval) or dispatch on known values.",
+    "security.shell_true": "shell=True lets shell metacharacters in arguments run commands. "
+    "Pass an argument list with shell=False.",
+    "security.unpickle": "Deserializing untrusted data with pickle/dill/yaml.load can execute "
+    "code. Use json or yaml.safe_load.",
+    "security.tls_verify_off": "TLS certificate verification is turned off, allowing "
+    "man-in-the-middle attacks. Keep verification on and configure a CA bundle if needed.",
+    "security.sql_format": "SQL is built by string formatting, which allows SQL injection. "
+    "Pass values as query parameters (%s, ?, $1).",
+    "review.todo": "A TODO/FIXME/XXX/HACK comment was added. Resolve it or link an issue that "
+    "tracks it.",
+    "review.debug_print": "This looks like a debugging statement. Remove it or use the "
+    "project's logger.",
+    "review.commented_code": "This block of commented-out code should be deleted; git history "
+    "keeps the old version.",
+}
+
+
+def _scan_lines(f: PullFile) -> list[Finding]:
+    path, ext = f.filename, _ext(f.filename)
+    base = posixpath.basename(path)
+    test = is_test_file(path)
+    code_rules = ext not in _DOC_EXTS and base not in _LOCK_FILES
+    parts = path.split("/")
+    printing_dir = len(parts) == 1 or any(p in _PRINTING_DIRS for p in parts[:-1])
+    check_print = ext == "py" and not test and not printing_dir and base not in _PRINTING_FILES
+    check_console = ext in _JS_EXTS and not test and not printing_dir
+    out: list[Finding] = []
+    block: list[tuple[int, str]] = []  # consecutive code-looking comment lines
+
+    def flush_block() -> None:
+        if len(block) >= 3:
+            no, text = block[0]
+            msg = _MESSAGES["review.commented_code"]
+            out.append(_finding("review.commented_code", path, no, msg, text))
+        block.clear()
+
+    for no, text in added_lines(f.patch):
+        credential = False
+        if _PRIVATE_KEY.search(text):
+            credential = True
+            out.append(
+                _finding("security.private_key", path, no, _MESSAGES["security.private_key"], text)
+            )
+        for rule, pattern in _TOKENS:
+            if pattern.search(text):
+                credential = True
+                out.append(_finding(rule, path, no, _MESSAGES[rule], text))
+        if not credential:
+            assignments = _secret_assignments(text)
+            if assignments:
+                msg = (
+                    f"`{assignments[0]['name']}` is assigned a hard-coded credential. Remove "
+                    "it, rotate it and read it from the environment or a secret store."
+                )
+                out.append(_finding("security.secret_assignment", path, no, msg, text))
+        if not code_rules:
+            continue
+
+        body = _comment_body(text, ext)
+        code_comment = body is not None and _looks_like_code(body)
+        if not (code_comment and block and block[-1][0] == no - 1):
+            flush_block()  # the run of consecutive commented-out code lines ended
+        if code_comment:
+            block.append((no, text))
+        if _TODO.search(text):
+            out.append(_finding("review.todo", path, no, _MESSAGES["review.todo"], text))
+        if _COMMENT_LINE.match(text):
+            continue
+
+        checks = (
+            ("security.eval", bool(_EVAL.search(text))),
+            ("security.shell_true", bool(_SHELL_TRUE.search(text))),
+            ("security.unpickle", bool(_UNPICKLE.search(text)) or _yaml_unsafe(text)),
+            ("security.tls_verify_off", bool(_TLS_OFF.search(text))),
+            ("security.sql_format", _sql_formatted(text)),
+            (
+                "review.debug_print",
+                bool(_DEBUGGER.search(text))
+                or (check_print and bool(_PRINT.search(text)))
+                or (check_console and bool(_CONSOLE.search(text)))
+                or (ext == "php" and bool(_PHP_DUMP.search(text))),
+            ),
+        )
+        for rule, hit in checks:
+            if hit:
+                out.append(_finding(rule, path, no, _MESSAGES[rule], text))
+    flush_block()
+    return out
+
+
+_TOML_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(?:#.*)?$")
+_DEPS_ARRAY = re.compile(r"^\s*[\"']?[\w.-]*dependencies[\"']?\s*=\s*\[")
+_REQUIREMENT = re.compile(r"^\s*[\"'][A-Za-z0-9][\w.-]*(?:\[[^\]]*\])?\s*(?:[<>=!~]=?|@)")
+_POETRY_DEP = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*=\s*(?:[\"'][\^~<>=!*]*\d|\{.*version)")
+
+
+def _pyproject_touches_dependencies(patch: str | None) -> bool:
+    """True when a changed line of pyproject.toml is (probably) a dependency.
+
+    Hunks seldom include their TOML table header, so besides tracking headers and
+    `dependencies = [` arrays seen in the hunk, a changed line that looks like a
+    requirement ("pkg>=1", `pkg = "^1.2"`) counts on its own.
+    """
+    in_table = in_array = False
+    current_context = None
+    for tag, _, text, context in _diff_lines(patch):
+        if context != current_context:  # a new hunk: its header context is our only hint
+            current_context = context
+            in_table = "dependenc" in context and context.lstrip().startswith("[")
+            in_array = bool(_DEPS_ARRAY.match(context)) and "]" not in context.split("[", 1)[1]
+        stripped = text.strip()
+        changed = tag in "+-" and stripped and not stripped.startswith("#")
+        header = _TOML_HEADER.match(text)
+        if header:
+            in_table = "dependenc" in header.group(1)
+            in_array = False
+            if changed and in_table:
+                return True
+            continue
+        if _DEPS_ARRAY.match(text):
+            in_array = "]" not in text.split("[", 1)[1]
+            if changed:
+                return True
+            continue
+        if changed:
+            if in_table or in_array or _REQUIREMENT.match(text):
+                return True
+            poetry = _POETRY_DEP.match(text)
+            if poetry and poetry.group(1) != "version":
+                return True
+        if in_array and stripped.startswith("]"):
+            in_array = False
+    return False
+
+
+def _missing_locks(files: list[PullFile]) -> list[tuple[str, str]]:
+    paths = {f.filename for f in files}
+    missing = []
+    for f in files:
+        base = posixpath.basename(f.filename)
+        locks = _MANIFESTS.get(base)
+        if locks is None or f.status == "removed":
+            continue
+        if f.patch is None and f.additions == f.deletions == 0 and f.status != "added":
+            continue  # renamed/copied with no content change
+        if base == "pyproject.toml" and not _pyproject_touches_dependencies(f.patch):
+            continue
+        directory = posixpath.dirname(f.filename)
+        if not any(posixpath.join(directory, lock) in paths for lock in locks):
+            missing.append((f.filename, " / ".join(locks)))
+    return missing
+
+
+def analyze(files: list[PullFile], rules: Rules = DEFAULT_RULES) -> tuple[Analysis, list[Finding]]:
+    """Analyse a PR's files; findings sorted by severity (failure, warning, notice), then
+    path, then line (file-level first), capped at rules.max_findings.
+
+    Files matching rules.ignore_paths count in the Analysis but yield no findings.
+    """
+    additions = sum(f.additions for f in files)
+    deletions = sum(f.deletions for f in files)
+    present = [f for f in files if f.status != "removed"]
+    source = [f.filename for f in present if is_source_file(f.filename)]
+    tests = [f.filename for f in present if is_test_file(f.filename)]
+    binary = [f.filename for f in files if _is_binary(f)]
+    large = [
+        f.filename
+        for f in present
+        if f.additions > rules.large_file_additions
+        and posixpath.basename(f.filename) not in _LOCK_FILES
+    ]
+    missing = _missing_locks(files)
+    analysis = Analysis(
+        files_changed=len(files),
+        additions=additions,
+        deletions=deletions,
+        size_class=size_class(additions + deletions),
+        source_changed=bool(source),
+        tests_changed=bool(tests),
+        source_files=tuple(source),
+        test_files=tuple(tests),
+        manifests_without_lock=tuple(missing),
+        binary_files=tuple(binary),
+        large_files=tuple(large),
+    )
+
+    findings: list[Finding] = []
+    for f in files:
+        if rules.ignored(f.filename) or f.status in ("removed", "unchanged"):
+            continue
+        findings += _scan_lines(f)
+        if _is_env_file(f.filename):
+            lines = added_lines(f.patch)
+            msg = (
+                f"`{posixpath.basename(f.filename)}` holds environment secrets and should not "
+                "be committed. Remove it, add it to .gitignore and commit a .env.example."
+            )
+            line = lines[0][0] if lines else None  # inline-commentable when possible
+            findings.append(_finding("security.env_file", f.filename, line, msg))
+    for path in binary:
+        if not rules.ignored(path):
+            msg = "Binary content cannot be reviewed in the diff. Confirm it belongs in git."
+            findings.append(_finding("analysis.binary", path, None, msg))
+    for path in large:
+        if not rules.ignored(path):
+            msg = (
+                f"This file adds more than {rules.large_file_additions} lines. Split the "
+                "change or mark generated files so reviewers can skip them."
+            )
+            findings.append(_finding("analysis.large_file", path, None, msg))
+    for manifest, locks in missing:
+        if not rules.ignored(manifest):
+            directory = posixpath.dirname(manifest) or "the repository root"
+            msg = (
+                f"{posixpath.basename(manifest)} changed but no lock file ({locks}) in "
+                f"{directory} did. Regenerate and commit the lock file."
+            )
+            findings.append(_finding("analysis.lockfile", manifest, None, msg))
+    scanned_source = [p for p in source if not rules.ignored(p)]
+    if scanned_source and not tests:
+        msg = (
+            f"{len(scanned_source)} source file(s) changed but no test file did. Add or update "
+            "tests that cover the change."
+        )
+        findings.append(_finding("review.no_tests", scanned_source[0], None, msg))
+
+    findings = [x for x in findings if rules.enabled(x.rule)]
+    findings.sort(
+        key=lambda x: (_SEVERITY_RANK[x.severity], x.path, x.line or 0, x.rule, x.line_text)
+    )
+    return analysis, findings[: max(0, rules.max_findings)]
