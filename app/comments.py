@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from gidgethub import BadRequest
 
+from .db import advisory_lock
 from .github import GitHubClient
 
 _PREFIX = "<!-- codegen-bot:"
@@ -22,13 +23,8 @@ async def issue_lock(pool: asyncpg.Pool, repository: str, issue_number: int) -> 
     """One writer of bot comments per issue at a time, across processes: without it
     two jobs could both look for a marked comment, find none, and both post. The
     lock is PostgreSQL's, so a process that dies lets go of it."""
-    key = f"{repository.lower()}#{issue_number}"
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
-        try:
-            yield
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+    async with advisory_lock(pool, f"{repository.lower()}#{issue_number}"):
+        yield
 
 
 def marker(key: str) -> str:

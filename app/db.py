@@ -4,8 +4,10 @@ with the process when DATABASE_URL is unset."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import warnings
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +124,20 @@ async def create_pool(
             await asyncio.sleep(delay)
             delay = min(delay * 2, 3)
     raise AssertionError("unreachable")
+
+
+@contextlib.asynccontextmanager
+async def advisory_lock(pool: asyncpg.Pool, key: str) -> AsyncIterator[None]:
+    """A PostgreSQL session lock named by `key`, held on a connection of its own:
+    it works across processes and is let go if the holder dies."""
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+
+
+async def advisory_xact_lock(conn: asyncpg.Connection, key: str) -> None:
+    """The same lock, held until the caller's transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)

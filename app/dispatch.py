@@ -10,7 +10,7 @@ import orjson
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from . import deliveries, labels, task_flow
+from . import deliveries, labels, task_actions, task_flow, validation_flow
 from .jobs import Job
 from .logs import delivery_id_var
 from .runtime import HandlerContext, Runtime
@@ -109,4 +109,10 @@ def job_handlers(runtime: Runtime, router: Router) -> dict[str, JobHandler]:
         task_flow.POLL_JOB: bind(task_flow.poll_job, runtime),
         task_flow.RENDER_JOB: bind(task_flow.render_job, runtime),
         task_flow.NOTIFY_JOB: bind(task_flow.notify_job, runtime),
+        task_flow.LINK_JOB: bind(validation_flow.link_job, runtime),
+        validation_flow.RUN_JOB: bind(validation_flow.run_job, runtime),
+        validation_flow.CI_FIX_JOB: bind(validation_flow.ci_fix_job, runtime),
+        validation_flow.MERGE_JOB: bind(validation_flow.merge_job, runtime),
+        task_actions.SEND_JOB: bind(task_actions.send_job, runtime),
+        task_actions.POLL_JOB: bind(task_actions.poll_job, runtime),
     }

@@ -16,6 +16,7 @@ from gidgethub import BadRequest
 
 from .config import Settings
 from .github import GitHubClient
+from .validation_config import ValidationConfig, parse_validation
 
 CONFIG_PATH = ".github/codegen.yml"
 STYLES = ("comprehensive", "concise")
@@ -35,7 +36,12 @@ class RepoConfig:
     max_retries: int = 2
     timeout_ms: int = 300_000
     permission: str = "write"
-    extra: dict[str, Any] = field(default_factory=dict)  # keys later features read
+    extra: dict[str, Any] = field(default_factory=dict)  # the raw keys parsed below
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+
+    @property
+    def command_permission(self) -> str:
+        return self.validation.command_permission or self.permission
 
     @classmethod
     def defaults(cls, settings: Settings) -> RepoConfig:
@@ -51,7 +57,7 @@ _BOOL_KEYS = {
     "include_validation_criteria": "include_validation_criteria",
     "includevalidationcriteria": "include_validation_criteria",
 }
-_LATER_KEYS = {"validate", "validation", "auto_merge", "automerge", "ci_fix", "commands"}
+_VALIDATION_KEYS = {"validate", "validation", "auto_merge", "automerge", "ci_fix", "commands"}
 
 
 def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]]:
@@ -116,11 +122,12 @@ def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]
         elif norm in ("permission", "minimum_permission"):
             if (v := text_value(str(key), value, PERMISSIONS)) is not None:
                 changes["permission"] = v
-        elif norm in _LATER_KEYS:
+        elif norm in _VALIDATION_KEYS:
             extra[norm] = value
         else:
             errors.append(f"unknown setting `{key}`")
-    return replace(defaults, **changes, extra=extra), errors
+    validation, problems = parse_validation(extra)
+    return replace(defaults, **changes, extra=extra, validation=validation), errors + problems
 
 
 def decode_content(content: dict[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import jobs, metrics
+from . import jobs, kpis, metrics
 from .deliveries import BatchWriter
 from .intake import MAX_BODY_BYTES, WebhookIntake
 from .runtime import Runtime
@@ -54,9 +54,12 @@ async def metrics_view(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(_HEALTH_TIMEOUT):
             stats = await jobs.queue_stats(runtime.pool)
+            figures = await kpis.compute(runtime.pool)
         for state in ("ready", "scheduled", "running", "dead"):
             metrics.QUEUE_DEPTH.labels(state=state).set(stats[state])
         metrics.QUEUE_OLDEST_AGE.set(stats["oldest_ready_age"])
+        for name in kpis.RATES:
+            metrics.KPI.labels(name=name).set(kpis.gauge_value(figures[name]))
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         log.warning("queue metrics unavailable: database did not answer")
     body = generate_latest(metrics.REGISTRY)
@@ -87,7 +90,12 @@ async def index(request: web.Request) -> web.Response:
                           (SELECT count(*) FROM repositories WHERE removed_at IS NULL)
                               AS repositories"""
             )
+            figures = await kpis.compute(runtime.pool)
         facts = {**dict(counts), **{f"jobs {k}": stats[k] for k in ("ready", "running", "dead")}}
+        facts.update(
+            (name.replace("_", " "), "—" if value is None else round(value, 3))
+            for name, value in figures.items()
+        )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         facts = {"database": "not answering"}
     rows = "".join(

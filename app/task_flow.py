@@ -15,7 +15,16 @@ import httpx
 
 from prompts.builder import STRATEGIES, PromptOptions, build_prompt
 
-from . import codegen_requests, comments, jobs, tasks, tracking, workflows
+from . import (
+    codegen_requests,
+    comments,
+    followups,
+    jobs,
+    tasks,
+    tracking,
+    validations,
+    workflows,
+)
 from .codegen import CodegenError, run_state
 from .github import GitHubClient
 from .issue_task import TaskSpec, missing_information
@@ -30,6 +39,7 @@ log = logging.getLogger(__name__)
 ADVANCE_JOB = "task.advance"
 POLL_JOB = "task.poll"
 RENDER_JOB = "task.render"
+LINK_JOB = "task.link_pull_requests"  # run by validation_flow: validate the task's PRs
 
 
 def poll_delay(poll_number: int, first: float = 10.0, most: float = 120.0) -> float:
@@ -37,7 +47,7 @@ def poll_delay(poll_number: int, first: float = 10.0, most: float = 120.0) -> fl
     return min(most, first * (1.5**poll_number))
 
 
-def _poll_delay(runtime: Runtime, poll_number: int) -> float:
+def poll_delay_for(runtime: Runtime, poll_number: int) -> float:
     s = runtime.settings
     return poll_delay(poll_number, s.run_poll_first_seconds, s.run_poll_max_seconds)
 
@@ -69,7 +79,17 @@ async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         current = await tasks.get(runtime.pool, task.id)
         assert current is not None
         attempts = await codegen_requests.for_task(runtime.pool, current.id)
-        body = tracking.render(current, attempts)
+        sent = await followups.for_task(runtime.pool, current.id)
+        latest = await validations.latest_for_task(runtime.pool, current.id)
+        shown = None
+        if latest is not None:
+            shown = {
+                "sha": latest.head_sha,
+                "conclusion": latest.conclusion,
+                "title": latest.title or latest.conclusion,
+                "url": latest.check_run_url,
+            }
+        body = tracking.render(current, attempts, sent, shown)
         key = tracking_key(current.id)
         if current.tracking_comment_id is not None and await comments.edit(
             gh, current.repository, current.tracking_comment_id, key, body
@@ -212,7 +232,7 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         await workflows.step(pool, task.id, "generate_prompt", "running")
         config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
         context, tree_sha = await fetch_repo_context(gh, task.repository)
-        strategy = STRATEGIES[attempt - 2] if attempt >= 2 else None
+        strategy = task.next_strategy or (STRATEGIES[attempt - 2] if attempt >= 2 else None)
         previous = await codegen_requests.get(pool, task.id, attempt - 1) if attempt > 1 else None
         options = PromptOptions(
             style=config.prompt_style,
@@ -293,13 +313,14 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
             to_status="running",
             attempt=attempt,
             deadline_at=deadline,
+            next_strategy=None,
         )
         if moved:
             await jobs.enqueue(
                 conn,
                 POLL_JOB,
                 {"task_id": task.id, "attempt": attempt, "poll": 0},
-                delay=_poll_delay(runtime, 0),
+                delay=poll_delay_for(runtime, 0),
                 dedup_key=f"task:{task.id}:poll:{attempt}:0",
             )
     if moved:
@@ -342,7 +363,7 @@ async def _poll(runtime: Runtime, job: Job) -> None:
     await codegen_requests.update(pool, request.id, polls=poll + 1, web_url=run.web_url)
     state = run_state(run.status)
     if state == "running":
-        delay = _poll_delay(runtime, poll + 1)
+        delay = poll_delay_for(runtime, poll + 1)
         if task.deadline_at is not None:
             left = (task.deadline_at - datetime.now(UTC)).total_seconds()
             delay = max(0.0, min(delay, left))
@@ -422,6 +443,8 @@ async def _finish(
     fields: dict[str, Any] = {}
     if pull_requests is not None:
         fields["pull_requests"] = pull_requests
+    if status == "pr_open":
+        fields["pr_opened_at"] = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         moved = await tasks.transition(
             conn, task_id, from_status=from_status, to_status=status, detail=detail, **fields
@@ -444,8 +467,18 @@ async def _finish(
             detail,
         )
         await jobs.enqueue(
-            conn, NOTIFY_JOB, {"task_id": task_id}, dedup_key=f"task:{task_id}:notify"
+            conn,
+            NOTIFY_JOB,
+            {"task_id": task_id},
+            dedup_key=f"task:{task_id}:notify:{moved.attempt}:{status}",
         )
+        if status == "pr_open":
+            await jobs.enqueue(
+                conn,
+                LINK_JOB,
+                {"task_id": task_id},
+                dedup_key=f"task:{task_id}:link:{moved.attempt}",
+            )
     await render_comment(runtime, gh, moved)
 
 
@@ -484,6 +517,10 @@ async def notify_job(runtime: Runtime, job: Job) -> None:
         f"{task.status_detail}",
         "cancelled": f"codegen-bot task for {task.repository}#{task.issue_number} was cancelled",
         "timed_out": f"codegen-bot timed out on {task.repository}#{task.issue_number}",
+        "merged": f"codegen-bot's pull request for {task.repository}#{task.issue_number} "
+        f"was merged: {links}",
+        "closed": f"codegen-bot's pull request for {task.repository}#{task.issue_number} "
+        "was closed without merging",
     }.get(task.status, f"codegen-bot task {task.id}: {task.status}")
     payload = {
         "text": text,

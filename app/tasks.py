@@ -11,7 +11,9 @@ import orjson
 
 ACTIVE = ("queued", "generating_prompt", "running", "needs_info")
 WORKING = ("queued", "generating_prompt", "running")
-FINAL = ("pr_open", "passed", "merged", "failed", "cancelled", "timed_out")
+# A pull request is out and being validated; the task can still move (merge, retry).
+PR_STAGES = ("pr_open", "validating", "passed", "changes_requested")
+FINAL = (*PR_STAGES, "merged", "closed", "failed", "cancelled", "timed_out")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class Task:
     pull_requests: tuple[dict[str, Any], ...]
     notes: tuple[str, ...]
     deadline_at: datetime | None
+    next_strategy: str | None
+    auto_merge: bool | None
+    pr_opened_at: datetime | None
+    merged_at: datetime | None
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -56,8 +62,8 @@ class Task:
 _COLUMNS = """id, installation_id, repository, issue_number, issue_url, issue_author, title,
     description, requirements, acceptance_criteria, priority, estimated_complexity, status,
     status_detail, triggered_by, trigger_delivery_id, tracking_comment_id, attempt, max_retries,
-    simulated, pull_requests::text AS pull_requests, notes, deadline_at, created_at, updated_at,
-    finished_at"""
+    simulated, pull_requests::text AS pull_requests, notes, deadline_at, next_strategy, auto_merge,
+    pr_opened_at, merged_at, created_at, updated_at, finished_at"""
 
 
 async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:
@@ -93,6 +99,38 @@ async def active_for_issue(
     return Task.from_row(row) if row else None
 
 
+async def latest_for_issue(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int
+) -> Task | None:
+    """The issue's newest task, whatever its status (for commands after the end)."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND issue_number = $2
+            ORDER BY id DESC LIMIT 1""",  # noqa: S608
+        repository,
+        issue_number,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def for_pull_request(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, number: int, head_ref: str | None
+) -> Task | None:
+    """The newest task whose agent run reported this PR (by URL or head branch)."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND EXISTS (
+                SELECT 1 FROM jsonb_array_elements(tasks.pull_requests) AS pr
+                WHERE pr->>'url' ~ ('/pulls?/' || $2::text || '([/?#]|$)')
+                   OR ($3::text IS NOT NULL AND pr->>'head_branch' = $3))
+            ORDER BY id DESC LIMIT 1""",  # noqa: S608
+        repository,
+        str(number),
+        head_ref,
+    )
+    return Task.from_row(row) if row else None
+
+
 async def transition(
     conn: asyncpg.Connection | asyncpg.Pool,
     task_id: int,
@@ -111,7 +149,9 @@ async def transition(
         cast = "::jsonb" if name == "pull_requests" else ""
         sets.append(f"{name} = ${len(values)}{cast}")
     if to_status in FINAL:
-        sets.append("finished_at = now()")
+        sets.append("finished_at = coalesce(finished_at, now())")
+    else:  # back at work (a retry): no longer finished
+        sets.append("finished_at = NULL")
     row = await conn.fetchrow(
         f"""UPDATE tasks SET {", ".join(sets)}
             WHERE id = $1 AND status = ANY($2::text[])

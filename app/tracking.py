@@ -3,7 +3,11 @@ so every edit shows the whole state and a retry renders the same words."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from .codegen_requests import CodegenRequest
+from .followups import Followup
 from .tasks import Task
 
 _HEADLINE = {
@@ -16,6 +20,7 @@ _HEADLINE = {
     "passed": "✅ Pull request passed validation",
     "changes_requested": "🛠️ Changes requested on the pull request",
     "merged": "🎉 Merged",
+    "closed": "🚪 Pull request closed without merging",
     "failed": "❌ Failed",
     "cancelled": "⏹️ Cancelled",
     "timed_out": "⌛ Timed out",
@@ -26,7 +31,41 @@ def _check(done: bool) -> str:
     return "[x]" if done else "[ ]"
 
 
-def render(task: Task, attempts: list[CodegenRequest]) -> str:
+def duration(seconds: float) -> str:
+    """ "3 d 4 h", "2 h 5 min", "7 min", "40 s": two units at most."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+_FOLLOWUP_KIND = {
+    "fix": "instructions",
+    "ci_fix": "CI failure",
+    "findings": "validation findings",
+}
+_FOLLOWUP_STATE = {
+    "pending": "sending",
+    "sending": "sending",
+    "running": "agent working",
+    "complete": "done",
+    "failed": "failed",
+}
+
+
+def render(
+    task: Task,
+    attempts: list[CodegenRequest],
+    followups: Sequence[Followup] = (),
+    validation: dict[str, Any] | None = None,
+) -> str:
     status = task.status
     latest = attempts[-1] if attempts else None
     lines = [f"### codegen-bot · {_HEADLINE.get(status, status)}", ""]
@@ -77,17 +116,41 @@ def render(task: Task, attempts: list[CodegenRequest]) -> str:
         lines.append(f"- [x] Pull request opened: {links}")
     else:
         lines.append("- [ ] Pull request opened")
-    lines.append(
-        "- [ ] Validation"
-        if status in ("pr_open", "validating") or not pr_open
-        else "- [x] Validation"
-    )
+    if validation and validation.get("conclusion"):
+        link = (
+            f"[{validation['title']}]({validation['url']})"
+            if validation.get("url")
+            else (validation["title"])
+        )
+        lines.append(f"- [x] Validation of `{validation['sha'][:7]}`: {link}")
+    elif validation:
+        lines.append(f"- [ ] Validation of `{validation['sha'][:7]}` in progress")
+    else:
+        lines.append("- [ ] Validation")
+    for followup in followups:
+        who = f"@{followup.requested_by}"
+        state = _FOLLOWUP_STATE[followup.status]
+        error = f" ({followup.error})" if followup.error and followup.status == "failed" else ""
+        lines.append(
+            f"- {_check(followup.status == 'complete')} Follow-up ({_FOLLOWUP_KIND[followup.kind]}"
+            f", {who}) to agent run {followup.agent_run_id}: {state}{error}"
+        )
     lines.append("")
     if status == "needs_info":
         lines.append(f"**What is missing:** {task.status_detail or 'more detail'}")
         lines.append("Edit the issue (or label it again) and the task resumes.")
-    elif status == "pr_open":
+    elif status in ("pr_open", "passed"):
         lines.append(f"@{task.issue_author} the pull request is ready for review.")
+    elif status == "changes_requested":
+        lines.append("Validation found problems; see the pull request's checks and review.")
+    elif status == "merged":
+        took = ""
+        if task.merged_at is not None:
+            spent = (task.merged_at - task.created_at).total_seconds()
+            took = f" {duration(spent)} from label to merge"
+        lines.append(f"Merged{took}.")
+    elif status == "closed":
+        lines.append(f"{task.status_detail or 'The pull request was closed without merging'}.")
     elif status == "failed":
         lines.append(f"**Why:** {task.status_detail or 'unknown error'}")
         lines.append(

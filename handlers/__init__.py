@@ -6,8 +6,8 @@ installation-authenticated client (None for App-level events) and a
 
 from gidgethub.routing import Router
 
-from . import installations, issues
+from . import checks, installations, issues, pull_requests
 
-router = Router(installations.router, issues.router)
+router = Router(installations.router, issues.router, pull_requests.router, checks.router)
 
 __all__ = ["router"]

@@ -32,6 +32,8 @@ from app.worker import Worker
 from tests.fakes.github import FakeGitHub
 from tests.fakes.keys import make_app_key
 
+pytest_plugins = ["tests.flow_fixtures"]
+
 DATA = Path(__file__).parent / "data"
 TEMPLATE_DB = "codegen_bot_template"
 WEBHOOK_SECRET = "test-webhook-secret"

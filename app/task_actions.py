@@ -1,0 +1,229 @@
+"""What people (and CI) can ask of a task after its first run: a new attempt
+with a strategy, or follow-up instructions for the agent run that made the PR.
+
+Both are keyed by what asked for them (a comment line, a button click, a
+commit) and carried out by jobs, so a redelivered event or a crashed worker
+never starts a second attempt or sends the same instructions twice."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from prompts.builder import STRATEGIES
+
+from . import codegen_requests, followups, jobs, task_flow, tasks
+from .codegen import CodegenError, run_state
+from .jobs import Job
+from .runtime import Runtime
+from .worker import PermanentJobError
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "followup.send"
+POLL_JOB = "followup.poll"
+# Statuses a new attempt may start from: the task is not working any more.
+RETRYABLE = (*tasks.PR_STAGES, "failed", "cancelled", "timed_out", "closed")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened, in words for the person who asked."""
+
+    ok: bool
+    message: str
+
+
+def next_strategy(task: tasks.Task) -> str | None:
+    """The strategy after the last attempt's: none for a first run, then each in turn."""
+    if task.attempt < 1:
+        return None
+    return STRATEGIES[min(task.attempt - 1, len(STRATEGIES) - 1)]
+
+
+async def retry(
+    runtime: Runtime, task: tasks.Task, strategy: str | None, by: str, timeout_ms: int
+) -> Outcome:
+    """Start the next attempt of a task that is not working."""
+    if task.status in tasks.WORKING:
+        return Outcome(
+            False,
+            f"attempt {max(task.attempt, 1)} of task {task.id} is still running; "
+            "nothing new was started. Use `/codegen cancel` first to stop it.",
+        )
+    if task.status == "needs_info":
+        return Outcome(
+            False, "the task is waiting for more information: edit the issue and it resumes."
+        )
+    chosen = strategy or next_strategy(task)
+    try:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            moved = await tasks.transition(
+                conn,
+                task.id,
+                from_status=RETRYABLE,
+                to_status="generating_prompt",
+                detail=f"@{by} asked for a new attempt"
+                + (f" ({chosen.replace('_', ' ')})" if chosen else ""),
+                next_strategy=chosen,
+                deadline_at=task_flow.deadline_from_now(timeout_ms),
+            )
+            if moved is None:
+                return Outcome(False, "the task changed state meanwhile; nothing was started.")
+            await task_flow.enqueue_advance(conn, task.id, f"attempt:{task.attempt + 1}")
+            await task_flow.enqueue_render(conn, task.id, f"retry:{task.attempt + 1}")
+    except asyncpg.UniqueViolationError:
+        return Outcome(False, "another task is already active on this issue; nothing was started.")
+    how = f" with strategy `{chosen}`" if chosen else ""
+    return Outcome(True, f"started attempt {task.attempt + 1} of task {task.id}{how}.")
+
+
+async def latest_run_id(conn: Any, task: tasks.Task) -> int | None:
+    for request in reversed(await codegen_requests.for_task(conn, task.id)):
+        if request.agent_run_id is not None:
+            return request.agent_run_id
+    return None
+
+
+async def request_followup(
+    runtime: Runtime,
+    task: tasks.Task,
+    *,
+    kind: str,
+    key: str,
+    instructions: str,
+    by: str,
+    pull_request_id: int | None = None,
+) -> Outcome:
+    """Send instructions to the task's agent run (once per key), by a job."""
+    if task.status in tasks.WORKING:
+        return Outcome(
+            False,
+            "the agent is still working on this task; send the instructions once it has "
+            "finished (or `/codegen cancel` it).",
+        )
+    pool = runtime.pool
+    run_id = await latest_run_id(pool, task)
+    if run_id is None:
+        return Outcome(False, "this task has no agent run to send instructions to yet.")
+    async with pool.acquire() as conn, conn.transaction():
+        busy = await followups.in_flight(conn, task.id)
+        if busy is not None and busy.key != key:
+            return Outcome(
+                False,
+                f"the agent is still working on earlier instructions (from @{busy.requested_by}); "
+                "try again when it has finished.",
+            )
+        followup, created = await followups.create(
+            conn,
+            task_id=task.id,
+            pull_request_id=pull_request_id,
+            kind=kind,
+            key=key,
+            agent_run_id=run_id,
+            instructions=instructions,
+            requested_by=by,
+        )
+        if created:
+            await jobs.enqueue(
+                conn, SEND_JOB, {"followup_id": followup.id}, dedup_key=f"followup:{followup.id}"
+            )
+    return Outcome(True, f"sent to agent run {run_id} of task {task.id}.")
+
+
+async def _note(runtime: Runtime, task_id: int, text: str, reason: str) -> None:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await tasks.add_note(conn, task_id, text)
+        await task_flow.enqueue_render(conn, task_id, reason)
+
+
+async def send_job(runtime: Runtime, job: Job) -> None:
+    pool = runtime.pool
+    followup = await followups.get(pool, job.payload["followup_id"])
+    if followup is None:
+        raise PermanentJobError(f"follow-up {job.payload['followup_id']} does not exist")
+    if followup.status not in ("pending", "sending"):
+        return
+    codegen = runtime.codegen
+    if followup.status == "sending":
+        # An earlier try may have sent it and died before recording so.
+        run = await codegen.get_run(followup.agent_run_id)
+        if run_state(run.status) == "running":
+            await _sent(runtime, followup)
+            return
+    await followups.update(pool, followup.id, status="sending")
+    try:
+        await codegen.resume_run(followup.agent_run_id, followup.instructions)
+    except CodegenError as exc:
+        if exc.retryable:
+            raise
+        await followups.update(pool, followup.id, status="failed", error=exc.message)
+        await _note(
+            runtime,
+            followup.task_id,
+            f"Codegen refused the follow-up from @{followup.requested_by}: {exc.message}",
+            f"followup:{followup.id}:failed",
+        )
+        return
+    await _sent(runtime, followup)
+
+
+async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await followups.update(conn, followup.id, status="running")
+        await jobs.enqueue(
+            conn,
+            POLL_JOB,
+            {"followup_id": followup.id, "poll": 0},
+            delay=task_flow.poll_delay_for(runtime, 0),
+            dedup_key=f"followup:{followup.id}:poll:0",
+        )
+        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:sent")
+
+
+async def poll_job(runtime: Runtime, job: Job) -> None:
+    pool = runtime.pool
+    followup = await followups.get(pool, job.payload["followup_id"])
+    if followup is None or followup.status != "running":
+        return
+    poll = job.payload["poll"]
+    try:
+        run = await runtime.codegen.get_run(followup.agent_run_id)
+    except CodegenError as exc:
+        if exc.retryable:
+            raise
+        await followups.update(pool, followup.id, status="failed", error=exc.message)
+        await task_flow.enqueue_render(pool, followup.task_id, f"followup:{followup.id}:done")
+        return
+    state = run_state(run.status)
+    await followups.update(pool, followup.id, polls=poll + 1)
+    limit = runtime.settings.workflow_timeout_ms / 1000
+    sent = followup.sent_at or followup.created_at
+    if state == "running" and (datetime.now(UTC) - sent).total_seconds() > limit:
+        async with pool.acquire() as conn, conn.transaction():
+            await followups.update(
+                conn,
+                followup.id,
+                status="failed",
+                error=f"still working after {round(limit / 60)} min; stopped following",
+            )
+            await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
+        return
+    if state == "running":
+        await jobs.enqueue(
+            pool,
+            POLL_JOB,
+            {"followup_id": followup.id, "poll": poll + 1},
+            delay=task_flow.poll_delay_for(runtime, poll + 1),
+            dedup_key=f"followup:{followup.id}:poll:{poll + 1}",
+        )
+        return
+    status = "complete" if state == "complete" else "failed"
+    error = None if status == "complete" else (run.summary or run.result or run.status)
+    async with pool.acquire() as conn, conn.transaction():
+        await followups.update(conn, followup.id, status=status, error=error)
+        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")

@@ -1,0 +1,131 @@
+"""`check_run`, `check_suite`, `status`: the repository's CI reporting on a
+validated commit, the Re-run buttons, and the check run's action buttons."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gidgethub import sansio
+from gidgethub.routing import Router
+
+from app import (
+    check_report,
+    ci,
+    pull_requests,
+    task_actions,
+    task_flow,
+    tasks,
+    validation_flow,
+    validations,
+)
+from app.github import GitHubClient
+from app.permissions import meets, permission_of
+from app.repo_config import load_repo_config
+from app.runtime import HandlerContext
+
+router = Router()
+log = logging.getLogger(__name__)
+
+
+def _repository(data: dict[str, Any]) -> str:
+    return data["repository"]["full_name"]
+
+
+@router.register("check_run", action="completed")
+async def check_run_completed(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    run = event.data["check_run"]
+    if run.get("name") == check_report.CHECK_NAME:
+        return  # ours (normally dropped as our own event already)
+    await validation_flow.ci_event(
+        ctx.runtime, _repository(event.data), run["head_sha"], ctx.delivery_id
+    )
+
+
+@router.register("check_suite", action="completed")
+async def check_suite_completed(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    suite = event.data["check_suite"]
+    await validation_flow.ci_event(
+        ctx.runtime, _repository(event.data), suite["head_sha"], ctx.delivery_id
+    )
+
+
+@router.register("status")
+async def status_changed(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    if event.data.get("state") == "pending":
+        return  # only a finished status can end a wait or change a verdict
+    await validation_flow.ci_event(
+        ctx.runtime, _repository(event.data), event.data["sha"], ctx.delivery_id
+    )
+
+
+@router.register("check_run", action="rerequested")
+async def check_run_rerequested(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    run = event.data["check_run"]
+    await _rerun(ctx, _repository(event.data), run["head_sha"], event.data["sender"]["login"])
+
+
+@router.register("check_suite", action="rerequested")
+async def check_suite_rerequested(
+    event: sansio.Event, gh: GitHubClient, ctx: HandlerContext
+) -> None:
+    suite = event.data["check_suite"]
+    await _rerun(ctx, _repository(event.data), suite["head_sha"], event.data["sender"]["login"])
+
+
+async def _rerun(ctx: HandlerContext, repository: str, sha: str, who: str) -> None:
+    """Validate again the PRs whose head is this commit (an older commit's
+    Re-run is ignored: its PR has moved on)."""
+    for pr in await pull_requests.with_head(ctx.runtime.pool, repository, sha):
+        await validation_flow.revalidate(ctx.runtime, pr, f"rerequested by @{who}")
+
+
+@router.register("check_run", action="requested_action")
+async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    data = event.data
+    run = data["check_run"]
+    identifier = (data.get("requested_action") or {}).get("identifier")
+    repository = _repository(data)
+    who = data["sender"]["login"]
+    pool = ctx.runtime.pool
+    validation_id = await pool.fetchval(
+        "SELECT id FROM validations WHERE check_run_id = $1", run["id"]
+    )
+    if validation_id is None:
+        log.info("action %s on check run %s we do not know", identifier, run["id"])
+        return
+    validation = await validations.get(pool, validation_id)
+    assert validation is not None
+    pr = await pull_requests.get(pool, validation.pull_request_id)
+    assert pr is not None
+    task = await tasks.get(pool, pr.task_id) if pr.task_id else None
+    if task is None:
+        return
+    config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
+    level = await permission_of(gh, repository, who)
+    if not meets(level, config.command_permission):
+        log.info("@%s (%s) clicked %s: not allowed, ignored", who, level, identifier)
+        return
+    if identifier == check_report.FIX_ACTION:
+        state = ci.CiState.from_json(validation.ci)
+        outcome = await task_actions.request_followup(
+            ctx.runtime,
+            task,
+            kind="findings",
+            key=f"action:{ctx.delivery_id}",
+            instructions=check_report.findings_prompt(
+                validation.findings or [], state.named("failed"), validation.head_sha, who
+            ),
+            by=who,
+            pull_request_id=pr.id,
+        )
+        note = f"@{who} clicked “Fix with Codegen” on #{pr.number}: {outcome.message}"
+    elif identifier == check_report.RETRY_ACTION:
+        outcome = await task_actions.retry(ctx.runtime, task, None, who, config.timeout_ms)
+        note = f"@{who} clicked “Retry task” on #{pr.number}: {outcome.message}"
+    else:
+        log.info("unknown action %r on check run %s", identifier, run["id"])
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        await tasks.add_note(conn, task.id, note)
+        await task_flow.enqueue_render(conn, task.id, f"action:{ctx.delivery_id}")

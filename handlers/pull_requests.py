@@ -1,0 +1,80 @@
+"""`pull_request`: a task's PR (or any PR, with `validate: all`) is validated
+at each new head commit; its end moves the task to merged or closed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gidgethub import sansio
+from gidgethub.routing import Router
+
+from app import pull_requests, tasks, validation_flow
+from app.github import GitHubClient
+from app.repo_config import load_repo_config
+from app.runtime import HandlerContext
+
+router = Router()
+log = logging.getLogger(__name__)
+
+
+async def linked_task(pool: Any, repository: str, pull: dict[str, Any]) -> tasks.Task | None:
+    """The task behind a PR: recorded already, reported by the agent run (URL or
+    head branch), or named by the PR body's `Fixes #N`."""
+    known = await pull_requests.find(pool, repository, pull["number"])
+    if known is not None and known.task_id is not None:
+        return await tasks.get(pool, known.task_id)
+    task = await tasks.for_pull_request(
+        pool, repository, pull["number"], (pull.get("head") or {}).get("ref")
+    )
+    if task is not None:
+        return task
+    for issue in pull_requests.closing_issues(pull.get("body")):
+        task = await tasks.latest_for_issue(pool, repository, issue)
+        if task is not None:
+            return task
+    return None
+
+
+@router.register("pull_request", action="opened")
+@router.register("pull_request", action="reopened")
+@router.register("pull_request", action="synchronize")
+@router.register("pull_request", action="ready_for_review")
+async def pull_request_changed(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    data = event.data
+    pull = data["pull_request"]
+    repository = data["repository"]["full_name"]
+    if pull.get("state") != "open" or pull.get("draft"):
+        return
+    pool = ctx.runtime.pool
+    task = await linked_task(pool, repository, pull)
+    if task is None:
+        config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
+        if config.validation.scope != "all":
+            return
+    async with pool.acquire() as conn, conn.transaction():
+        created = await validation_flow.record_head(
+            conn,
+            installation_id=ctx.installation_id,
+            repository=repository,
+            number=pull["number"],
+            head_sha=pull["head"]["sha"],
+            head_ref=pull["head"].get("ref"),
+            task_id=task.id if task else None,
+            trigger=event.data["action"],
+        )
+    if created is not None:
+        log.info("validating %s#%s at %s", repository, pull["number"], pull["head"]["sha"][:7])
+
+
+@router.register("pull_request", action="closed")
+async def pull_request_closed(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    data = event.data
+    pull = data["pull_request"]
+    await validation_flow.pull_request_closed(
+        ctx.runtime,
+        data["repository"]["full_name"],
+        pull["number"],
+        bool(pull.get("merged")),
+        data["sender"]["login"],
+    )

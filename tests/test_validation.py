@@ -1,0 +1,576 @@
+"""Pull-request validation end to end: a task's agent run opens a PR, the bot
+posts `codegen/validation` with annotations and one review, follows the
+repository's CI, hands CI failures back to the agent, reacts to the Re-run and
+action buttons, and ends the task when the PR is merged or closed. Real
+PostgreSQL, the bot's real server and worker, fake GitHub and Codegen servers
+that enforce the published request schemas."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import running_bot
+from tests.events import check_run_event, check_suite_event, pull_request_event
+from tests.flow_fixtures import (
+    INSTALLATION,
+    READER,
+    REPO,
+    WRITER,
+    bot_comments,
+    labeled_event,
+    wait_until,
+)
+
+PR_NUMBER = 8
+PR_URL = f"https://github.com/{REPO}/pull/{PR_NUMBER}"
+CODEGEN_PR = {
+    "url": PR_URL,
+    "title": "Export CSV",
+    "id": 8,
+    "head_branch_name": "codegen/export-csv",
+    "created_at": "2026-11-25T10:00:00Z",
+}
+QUICK = "validation:\n  ci_start_seconds: 0\nci_fix:\n  max_attempts: 0\n"
+# settings.py gets two added lines; the key block starts on new-file line 12.
+KEY_PATCH = (
+    "@@ -10,2 +10,4 @@\n"
+    " import os\n"
+    '+API_URL = "https://api.example.com"\n'
+    '+KEY = """-----BEGIN RSA PRIVATE KEY-----\n'
+    " DEBUG = False"
+)
+CLEAN_FILES = [
+    {
+        "filename": "widgets/export.py",
+        "status": "modified",
+        "patch": "@@ -1,2 +1,3 @@\n import csv\n+ROWS = 10\n def export():",
+    },
+    {
+        "filename": "tests/test_export.py",
+        "status": "modified",
+        "patch": "@@ -1,1 +1,2 @@\n import widgets\n+assert widgets",
+    },
+]
+
+
+def open_pull(fake, files, *, sha=None, body="Fixes #7"):
+    return fake.add_pull(
+        REPO,
+        PR_NUMBER,
+        title="Export CSV",
+        body=body,
+        user="codegen-agent",
+        head_ref="codegen/export-csv",
+        head_sha=sha,
+        files=files,
+    )
+
+
+def ci_run(fake, sha, name="tests", conclusion="success", **output):
+    return fake.add_check_run(
+        REPO,
+        name=name,
+        head_sha=sha,
+        conclusion=conclusion,
+        app_slug="github-actions",
+        output=output or None,
+    )
+
+
+def our_runs(fake, sha=None):
+    return [r for r in fake.check_runs_for(REPO, sha) if r["name"] == "codegen/validation"]
+
+
+async def validation_row(bot, sha, status="completed"):
+    row = await bot.runtime.pool.fetchrow(
+        "SELECT * FROM validations WHERE head_sha = $1 ORDER BY id DESC LIMIT 1", sha
+    )
+    return dict(row) if row and row["status"] == status else None
+
+
+async def task_row(bot):
+    return dict(await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1"))
+
+
+async def start_task_with_pr(bot, fake, codegen, example_payload):
+    """Label the issue; the agent run completes with the PR the fake holds."""
+    codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+    status, _ = await bot.deliver("issues", labeled_event(fake, example_payload, WRITER))
+    assert status == 202
+
+
+def annotation_patches(fake, run_id):
+    return [
+        r.json
+        for r in fake.calls("PATCH", rf"/check-runs/{run_id}$")
+        if r.status == 200 and (r.json.get("output") or {}).get("annotations")
+    ]
+
+
+async def test_private_key_and_failing_ci_fail_with_an_annotation_and_an_inline_comment(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    pull = open_pull(
+        seeded, [{"filename": "settings.py", "status": "modified", "patch": KEY_PATCH}]
+    )
+    sha = pull["head"]["sha"]
+    ci_run(seeded, sha, "tests", "failure", title="2 tests failed", summary="test_export")
+    ci_run(seeded, sha, "lint", "success")
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, sha))
+        await bot.wait_idle()
+        task = await task_row(bot)
+
+    [run] = our_runs(seeded, sha)
+    assert run["status"] == "completed" and run["conclusion"] == "failure"
+    assert run["external_id"] == f"task:{task['id']}:validation:{row['id']}"
+    assert run["output"]["title"] == "Failed: 1 blocking, 1 warning, CI failed (1)"  # no tests
+    assert "`tests`" in run["output"]["summary"]
+    assert "Clicking the button downloads `widgets.csv`" in run["output"]["summary"]
+    key_notes = [
+        a for a in seeded.annotations[run["id"]] if a["raw_details"] == "security.private_key"
+    ]
+    assert [(a["path"], a["start_line"], a["annotation_level"]) for a in key_notes] == [
+        ("settings.py", 12, "failure")
+    ]
+    assert [a["identifier"] for a in seeded.check_run_actions[run["id"]]] == ["fix", "retry"]
+    [review] = seeded.reviews_on(REPO, PR_NUMBER)
+    assert review["commit_id"] == sha and review["state"] == "COMMENTED"
+    inline = [
+        c for c in seeded.review_comments.values() if c["pull_request_review_id"] == review["id"]
+    ]
+    assert ("settings.py", 12, "RIGHT") in [(c["path"], c["line"], c["side"]) for c in inline]
+    assert "BEGIN RSA PRIVATE KEY" not in review["body"]
+    assert task["status"] == "changes_requested"
+    [comment] = bot_comments(seeded)
+    assert "Validation of `" in comment["body"] and "Failed" in comment["body"]
+
+
+async def test_clean_pr_with_passing_ci_succeeds(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    pull = open_pull(seeded, CLEAN_FILES)
+    sha = pull["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    seeded.add_status(REPO, sha, context="ci/legacy", state="success")
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha))
+        await bot.wait_idle()
+        task = await task_row(bot)
+        figures = await bot.runtime.pool.fetchval("SELECT count(*) FROM validations")
+    [run] = our_runs(seeded, sha)
+    assert run["conclusion"] == "success", run["output"]
+    assert run["output"]["title"] == "Passed"
+    assert "2 passed" in run["output"]["summary"]
+    assert task["status"] == "passed"
+    assert task["pr_opened_at"] is not None
+    assert figures == 1
+    [review] = seeded.reviews_on(REPO, PR_NUMBER)
+    assert review["state"] == "COMMENTED" and "validation passed" in review["body"]
+
+
+async def test_120_findings_are_sent_in_three_patches(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    lines = "".join(f"+# TODO: item {i}\n" for i in range(120))
+    patch = f"@@ -0,0 +1,120 @@\n{lines}".rstrip("\n")
+    notes = {"filename": "notes.py", "status": "added", "patch": patch}
+    pull = open_pull(seeded, [notes, CLEAN_FILES[1]])  # a test changed: no other finding
+    sha = pull["head"]["sha"]
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha))
+        await bot.wait_idle()
+    [run] = our_runs(seeded, sha)
+    sent = annotation_patches(seeded, run["id"])
+    assert [len(body["output"]["annotations"]) for body in sent] == [50, 50, 20]
+    assert "conclusion" not in sent[0] and sent[-1]["conclusion"] == run["conclusion"]
+    assert len(seeded.annotations[run["id"]]) == 120
+    assert sorted(a["start_line"] for a in seeded.annotations[run["id"]]) == list(range(1, 121))
+
+
+async def test_a_push_during_validation_keeps_the_old_result_off_the_new_head(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    old = open_pull(
+        seeded, [{"filename": "settings.py", "status": "modified", "patch": KEY_PATCH}]
+    )["head"]["sha"]
+    seeded.delay_next("GET", rf"/pulls/{PR_NUMBER}/files", 1.5)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, old, "in_progress"))
+        new = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        event = pull_request_event(seeded, "synchronize", REPO, PR_NUMBER, sender="codegen-agent")
+        assert event["pull_request"]["head"]["sha"] == new
+        status, _ = await bot.deliver("pull_request", event)
+        assert status == 202
+        await wait_until(lambda: validation_row(bot, new))
+        await asyncio.sleep(1.6)  # past the held-back files answer of the old validation
+        await bot.wait_idle()
+        stale = await bot.runtime.pool.fetchrow(
+            "SELECT * FROM validations WHERE head_sha = $1", old
+        )
+    [old_run] = our_runs(seeded, old)
+    assert old_run["conclusion"] == "cancelled"
+    assert old_run["output"]["title"] == "Superseded"
+    assert seeded.annotations[old_run["id"]] == []
+    assert stale["status"] == "superseded" and stale["review_id"] is None
+    [new_run] = our_runs(seeded, new)
+    assert new_run["conclusion"] == "success"
+    reviews = seeded.reviews_on(REPO, PR_NUMBER)
+    assert [r["commit_id"] for r in reviews] == [new]
+
+
+async def test_rerun_and_action_buttons_work_for_writers_only(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    pull = open_pull(
+        seeded, [{"filename": "settings.py", "status": "modified", "patch": KEY_PATCH}]
+    )
+    sha = pull["head"]["sha"]
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha))
+        await bot.wait_idle()
+        [first] = our_runs(seeded, sha)
+
+        # A reader clicks both buttons and Re-run: nothing happens.
+        for identifier in ("fix", "retry"):
+            event = check_run_event(
+                seeded,
+                "requested_action",
+                REPO,
+                first["id"],
+                sender=READER,
+                requested_action_identifier=identifier,
+            )
+            assert (await bot.deliver("check_run", event))[0] == 202
+        await bot.wait_idle()
+        assert fake_codegen.resumed == [] and len(fake_codegen.created) == 1
+
+        # Re-run (by anyone who can see the button): a second check run on the same commit.
+        rerun = check_run_event(seeded, "rerequested", REPO, first["id"], sender=WRITER)
+        await bot.deliver("check_run", rerun)
+        await wait_until(lambda: len(our_runs(seeded, sha)) == 2 or None)
+        await bot.wait_idle()
+        second = our_runs(seeded, sha)[-1]
+        assert second["id"] != first["id"] and second["conclusion"] == "failure"
+
+        # "Fix with Codegen" by a writer: the run is resumed with the findings.
+        fake_codegen.script_resume(statuses=["COMPLETE"])
+        fix = check_run_event(
+            seeded,
+            "requested_action",
+            REPO,
+            second["id"],
+            sender=WRITER,
+            requested_action_identifier="fix",
+        )
+        await bot.deliver("check_run", fix)
+        await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
+        prompt = fake_codegen.resumed[0]["prompt"]
+        assert f"@{WRITER} asked you to fix" in prompt
+        assert "settings.py:12" in prompt and "BEGIN RSA PRIVATE KEY" not in prompt
+        await bot.wait_idle()
+
+        # "Retry task" by a writer: a new agent run.
+        fake_codegen.script_run(statuses=["ACTIVE"])
+        retry = check_run_event(
+            seeded,
+            "requested_action",
+            REPO,
+            second["id"],
+            sender=WRITER,
+            requested_action_identifier="retry",
+        )
+        await bot.deliver("check_run", retry)
+        await wait_until(lambda: len(fake_codegen.created) == 2 or None)
+        request = await bot.runtime.pool.fetchrow(
+            "SELECT * FROM codegen_requests WHERE attempt = 2"
+        )
+        notes = (await task_row(bot))["notes"]
+    assert request["strategy"] == "regenerate_prompt"
+    assert any("clicked “Retry task”" in n for n in notes)
+    assert any("clicked “Fix with Codegen”" in n for n in notes)
+
+
+async def test_check_suite_rerequested_validates_the_head_again(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha))
+        event = check_suite_event(seeded, "rerequested", REPO, sha, sender=WRITER)
+        await bot.deliver("check_suite", event)
+        await wait_until(lambda: len(our_runs(seeded, sha)) == 2 or None)
+        await bot.wait_idle()
+    assert [r["conclusion"] for r in our_runs(seeded, sha)] == ["success", "success"]
+
+
+CI_FIX = "validation:\n  ci_start_seconds: 0\nci_fix:\n  max_attempts: 2\n  delay_seconds: 0\n"
+
+
+async def test_ci_failing_twice_then_passing_resumes_twice_then_stops(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", CI_FIX)
+    first = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, first, "tests", "failure", title="1 failed", summary="test_export: boom")
+    fake_codegen.script_resume(statuses=["COMPLETE"])
+    fake_codegen.script_resume(statuses=["COMPLETE"])
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
+        assert "test_export: boom" in fake_codegen.resumed[0]["prompt"]
+        assert "automatic fix 1 of 2" in fake_codegen.resumed[0]["prompt"]
+        await bot.wait_idle()
+
+        second = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        ci_run(seeded, second, "tests", "failure", title="still failing")
+        await bot.deliver(
+            "pull_request", pull_request_event(seeded, "synchronize", REPO, PR_NUMBER)
+        )
+        await wait_until(lambda: len(fake_codegen.resumed) == 2 or None)
+        assert "automatic fix 2 of 2" in fake_codegen.resumed[1]["prompt"]
+        await bot.wait_idle()
+
+        third = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        ci_run(seeded, third, "tests", "success")
+        await bot.deliver(
+            "pull_request", pull_request_event(seeded, "synchronize", REPO, PR_NUMBER)
+        )
+        await wait_until(lambda: validation_row(bot, third))
+        await bot.wait_idle()
+        pr = await bot.runtime.pool.fetchrow("SELECT * FROM pull_requests")
+        task = await task_row(bot)
+    assert len(fake_codegen.resumed) == 2
+    assert pr["ci_fix_attempts"] == 2 and pr["ci_fix_outcome"] == "passed"
+    assert any("after 2 automatic fixes" in n for n in task["notes"])
+    [comment] = bot_comments(seeded)
+    assert "automatic fix 1 of 2" in comment["body"] and "automatic fix 2 of 2" in comment["body"]
+
+
+async def test_ci_fixes_stop_when_the_attempts_run_out(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(
+        REPO, ".github/codegen.yml", CI_FIX.replace("max_attempts: 2", "max_attempts: 1")
+    )
+    first = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, first, "tests", "failure")
+    fake_codegen.script_resume(statuses=["COMPLETE"])
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
+        await bot.wait_idle()
+        second = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        ci_run(seeded, second, "tests", "failure")
+        await bot.deliver(
+            "pull_request", pull_request_event(seeded, "synchronize", REPO, PR_NUMBER)
+        )
+        await wait_until(lambda: validation_row(bot, second))
+        pr = await wait_until(
+            lambda: bot.runtime.pool.fetchrow(
+                "SELECT * FROM pull_requests WHERE ci_fix_outcome IS NOT NULL"
+            )
+        )
+        await bot.wait_idle()
+        task = await task_row(bot)
+    assert len(fake_codegen.resumed) == 1
+    assert pr["ci_fix_outcome"] == "exhausted"
+    assert any("after 1 automatic fix; stopping" in n for n in task["notes"])
+
+
+async def test_a_flaky_check_is_not_sent_to_codegen(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    config = CI_FIX.replace("delay_seconds: 0", "delay_seconds: 2")
+    seeded.set_file(REPO, ".github/codegen.yml", config)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "failure")
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha))
+        # The same check is re-run on the same commit and passes.
+        rerun = ci_run(seeded, sha, "tests", "success")
+        event = check_run_event(seeded, "completed", REPO, rerun["id"], sender="ci-bot")
+        await bot.deliver("check_run", event)
+        await asyncio.sleep(2.5)
+        await bot.wait_idle()
+        row = await validation_row(bot, sha)
+        task = await task_row(bot)
+    assert fake_codegen.resumed == []
+    assert row["conclusion"] == "success"  # the verdict follows the re-run
+    assert any("flaky, not sent to Codegen" in n for n in task["notes"])
+    assert [r["conclusion"] for r in our_runs(seeded, sha)] == ["success"]
+
+
+async def test_ci_that_is_still_running_is_waited_for_and_its_result_counts(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    build = seeded.add_check_run(
+        REPO,
+        name="build",
+        head_sha=sha,
+        status="in_progress",
+        conclusion=None,
+        app_slug="github-actions",
+    )
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
+        [run] = our_runs(seeded, sha)
+        assert run["status"] == "in_progress" and run["output"]["title"] == "Waiting for CI"
+        build.update(status="completed", conclusion="failure")
+        event = check_run_event(seeded, "completed", REPO, build["id"], sender="ci-bot")
+        await bot.deliver("check_run", event)
+        row = await wait_until(lambda: validation_row(bot, sha))
+    assert row["conclusion"] == "failure"
+    assert our_runs(seeded, sha)[0]["conclusion"] == "failure"
+
+
+async def test_ci_that_never_finishes_is_reported_not_waited_for_forever(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    # ci_timeout_minutes is whole minutes; shorten the stored deadline instead.
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_check_run(
+        REPO,
+        name="build",
+        head_sha=sha,
+        status="queued",
+        conclusion=None,
+        app_slug="github-actions",
+    )
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
+        await bot.runtime.pool.execute(
+            "UPDATE validations SET ci_deadline_at = now() WHERE id = $1", row["id"]
+        )
+        await bot.runtime.pool.execute(
+            "UPDATE jobs SET run_at = now() WHERE kind = 'validation.run' AND status = 'queued'"
+        )
+        row = await wait_until(lambda: validation_row(bot, sha))
+    [run] = our_runs(seeded, sha)
+    assert row["conclusion"] == "neutral"
+    assert "not finished after 30 min (`build`)" in run["output"]["summary"]
+
+
+async def test_merged_pr_ends_the_task_with_the_time_from_label_to_merge(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    open_pull(seeded, CLEAN_FILES)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, seeded.pulls[REPO][PR_NUMBER]["head"]["sha"]))
+        event = pull_request_event(seeded, "closed", REPO, PR_NUMBER, sender=WRITER, merged=True)
+        assert event["pull_request"]["merged"] is True
+        await bot.deliver("pull_request", event)
+        task = await wait_until(lambda: _task_in(bot, "merged"))
+        await bot.wait_idle()
+        page = await (await bot.session.get(f"{bot.url}/metrics")).text()
+    assert task["merged_at"] is not None
+    [comment] = bot_comments(seeded)
+    assert "🎉 Merged" in comment["body"] and "from label to merge" in comment["body"]
+    assert 'codegen_bot_kpi{name="validation_pass_rate"} 1.0' in page
+    assert 'codegen_bot_kpi{name="pr_to_merge_median_seconds"}' in page
+
+
+async def test_closed_unmerged_pr_closes_the_task(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    open_pull(seeded, CLEAN_FILES)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, seeded.pulls[REPO][PR_NUMBER]["head"]["sha"]))
+        event = pull_request_event(seeded, "closed", REPO, PR_NUMBER, sender=WRITER)
+        await bot.deliver("pull_request", event)
+        task = await wait_until(lambda: _task_in(bot, "closed"))
+        await bot.wait_idle()
+    assert task["status_detail"] == f"#{PR_NUMBER} was closed by @{WRITER} without merging"
+    assert "closed without merging" in bot_comments(seeded)[0]["body"]
+
+
+async def _task_in(bot, status):
+    row = await task_row(bot)
+    return row if row["status"] == status else None
+
+
+AUTO_MERGE = QUICK + "auto_merge: true\n"
+
+
+async def test_auto_merge_merges_the_validated_head(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", AUTO_MERGE)
+    seeded.installations[INSTALLATION]["permissions"]["contents"] = "write"
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: seeded.pulls[REPO][PR_NUMBER]["merged"] or None)
+        await bot.wait_idle()
+    [merge] = [r.json for r in seeded.calls("PUT", rf"/pulls/{PR_NUMBER}/merge$")]
+    assert merge == {"merge_method": "squash", "sha": sha}
+
+
+async def test_auto_merge_never_merges_a_head_that_moved_after_validation(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", AUTO_MERGE)
+    seeded.installations[INSTALLATION]["permissions"]["contents"] = "write"
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    # A commit lands while the old head is being validated (its event not yet in).
+    seeded.delay_next("GET", rf"/pulls/{PR_NUMBER}/files", 0.5)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha, "in_progress"))
+        moved = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        await wait_until(lambda: validation_row(bot, sha))
+        await bot.wait_idle()
+        task = await task_row(bot)
+    assert moved != sha
+    assert seeded.calls("PUT", rf"/pulls/{PR_NUMBER}/merge$") == []
+    assert seeded.pulls[REPO][PR_NUMBER]["merged"] is False
+    assert any("head moved after validation" in n for n in task["notes"])
+
+
+async def test_validate_all_covers_prs_without_a_task(flow_settings, seeded, example_payload):
+    seeded.set_file(REPO, ".github/codegen.yml", "validate: all\n" + QUICK)
+    pull = seeded.add_pull(
+        REPO, 20, title="Human PR", body="", user=WRITER, head_ref="fix-typo", files=CLEAN_FILES
+    )
+    async with running_bot(flow_settings) as bot:
+        event = pull_request_event(seeded, "opened", REPO, 20, sender=WRITER)
+        await bot.deliver("pull_request", event)
+        await wait_until(lambda: validation_row(bot, pull["head"]["sha"]))
+        await bot.wait_idle()
+    [run] = our_runs(seeded, pull["head"]["sha"])
+    assert run["conclusion"] == "success"
+    assert seeded.check_run_actions[run["id"]] == []  # no task: nothing to fix or retry
+
+
+async def test_prs_of_other_people_are_left_alone_by_default(flow_settings, seeded):
+    pull = seeded.add_pull(REPO, 21, title="Human PR", user=WRITER, files=CLEAN_FILES)
+    async with running_bot(flow_settings) as bot:
+        event = pull_request_event(seeded, "opened", REPO, 21, sender=WRITER)
+        assert (await bot.deliver("pull_request", event))[0] == 202
+        await bot.wait_idle()
+        count = await bot.runtime.pool.fetchval("SELECT count(*) FROM validations")
+    assert count == 0
+    assert our_runs(seeded, pull["head"]["sha"]) == []
