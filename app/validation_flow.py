@@ -716,9 +716,12 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
                 data={"merge_method": method, "sha": sha},
             )
         except BadRequest as exc:
-            if exc.status_code not in (405, 409, 422):
+            if exc.status_code == 403:
+                why = "the App may not merge here: grant it the `contents: write` permission"
+            elif exc.status_code in (405, 409, 422):
+                why = f"GitHub refused: {exc}"
+            else:
                 raise
-            why = f"GitHub refused: {exc}"
         else:
             log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
             if pr.task_id:

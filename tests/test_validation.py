@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import running_bot
-from tests.events import check_run_event, check_suite_event, pull_request_event
+from tests.events import check_run_event, check_suite_event, pull_request_event, status_event
 from tests.flow_fixtures import (
     INSTALLATION,
     READER,
@@ -574,3 +576,122 @@ async def test_prs_of_other_people_are_left_alone_by_default(flow_settings, seed
         count = await bot.runtime.pool.fetchval("SELECT count(*) FROM validations")
     assert count == 0
     assert our_runs(seeded, pull["head"]["sha"]) == []
+
+
+async def test_findings_on_unchanged_lines_are_not_commented_again_and_changes_requested(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    config = QUICK.replace("validation:\n", "validation:\n  request_changes: true\n", 1)
+    seeded.set_file(REPO, ".github/codegen.yml", config)
+    key_file = {"filename": "settings.py", "status": "modified", "patch": KEY_PATCH}
+    first = open_pull(seeded, [key_file, CLEAN_FILES[1]])["head"]["sha"]
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, first))
+        await bot.wait_idle()
+        # The next push leaves settings.py as it was and adds a debug print elsewhere.
+        debug = {
+            "filename": "widgets/view.py",
+            "status": "modified",
+            "patch": "@@ -3,1 +3,2 @@\n def view():\n+    print('here')",
+        }
+        second = seeded.push(REPO, PR_NUMBER, [key_file, CLEAN_FILES[1], debug])
+        await bot.deliver(
+            "pull_request", pull_request_event(seeded, "synchronize", REPO, PR_NUMBER)
+        )
+        await wait_until(lambda: validation_row(bot, second))
+        await bot.wait_idle()
+    reviews = seeded.reviews_on(REPO, PR_NUMBER)
+    assert [(r["commit_id"], r["state"]) for r in reviews] == [
+        (first, "CHANGES_REQUESTED"),
+        (second, "CHANGES_REQUESTED"),
+    ]
+    comments = {
+        r["id"]: [
+            (c["path"], c["line"])
+            for c in seeded.review_comments.values()
+            if c["pull_request_review_id"] == r["id"]
+        ]
+        for r in reviews
+    }
+    assert ("settings.py", 12) in comments[reviews[0]["id"]]
+    assert ("settings.py", 12) not in comments[reviews[1]["id"]]
+    assert ("widgets/view.py", 4) in comments[reviews[1]["id"]]
+    # The check run still annotates the key on the new commit: it is still there.
+    [run] = our_runs(seeded, second)
+    assert any(a["path"] == "settings.py" for a in seeded.annotations[run["id"]])
+
+
+async def test_a_legacy_commit_status_is_waited_for(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_status(REPO, sha, context="ci/jenkins", state="pending")
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
+        event = status_event(seeded, REPO, sha, context="ci/jenkins", state="success")
+        await bot.deliver("status", event)
+        row = await wait_until(lambda: validation_row(bot, sha))
+    assert row["conclusion"] == "success"
+    assert "1 passed" in our_runs(seeded, sha)[0]["output"]["summary"]
+
+
+async def test_auto_merge_without_the_permission_says_so(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", AUTO_MERGE)  # contents stays read-only
+    open_pull(seeded, CLEAN_FILES)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        task = await wait_until(
+            lambda: _note_containing(bot, "grant it the `contents: write` permission")
+        )
+        await bot.wait_idle()
+        dead = await bot.runtime.pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'dead'")
+    assert task is not None and dead == 0
+    assert seeded.pulls[REPO][PR_NUMBER]["merged"] is False
+
+
+async def _note_containing(bot, text):
+    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
+    return dict(row) if row and any(text in n for n in row["notes"]) else None
+
+
+async def test_kpis_come_from_the_stored_tasks_prs_and_validations(pool):
+    from app import kpis
+
+    empty = await kpis.compute(pool)
+    assert all(empty[name] is None for name in kpis.RATES)
+    await pool.execute(
+        """INSERT INTO tasks (installation_id, repository, issue_number, issue_url, issue_author,
+                              title, triggered_by, status, attempt, created_at, pr_opened_at,
+                              merged_at)
+           VALUES (1, 'o/r', 1, 'u', 'a', 't', 'a', 'merged', 1,
+                   now() - interval '100 s', now() - interval '40 s', now()),
+                  (1, 'o/r', 2, 'u', 'a', 't', 'a', 'passed', 2,
+                   now() - interval '300 s', now(), NULL),
+                  (1, 'o/r', 3, 'u', 'a', 't', 'a', 'failed', 3, now(), NULL, NULL)"""
+    )
+    await pool.execute(
+        """INSERT INTO pull_requests (installation_id, repository, number, head_sha,
+                                      ci_fix_attempts, ci_fix_outcome)
+           VALUES (1, 'o/r', 10, 'a', 2, 'passed'), (1, 'o/r', 11, 'b', 2, 'exhausted'),
+                  (1, 'o/r', 12, 'c', 0, NULL)"""
+    )
+    await pool.execute(
+        """INSERT INTO validations (pull_request_id, head_sha, trigger, status, conclusion
+                                 , generation)
+           SELECT id, head_sha, 't', 'completed', c, g
+           FROM pull_requests,
+                unnest(ARRAY['success', 'failure', 'neutral', 'cancelled'])
+                    WITH ORDINALITY AS x(c, g)
+           WHERE number = 10"""
+    )
+    figures = await kpis.compute(pool)
+    assert figures["label_to_pr_median_seconds"] == pytest.approx(180, abs=2)  # 60 s and 300 s
+    assert figures["pr_to_merge_median_seconds"] == pytest.approx(40, abs=2)
+    assert figures["validation_pass_rate"] == pytest.approx(2 / 3)  # cancelled not counted
+    assert figures["autofix_success_rate"] == 0.5
+    assert figures["retry_success_rate"] == 0.5  # of the two tasks retried, one got a PR
