@@ -607,9 +607,9 @@ async def _after(
                 delay=float(config.validation.ci_fix_delay_seconds),
                 dedup_key=f"ci_fix:{pr.id}:{validation.head_sha}",
             )
-    auto_merge = task.auto_merge if task and task.auto_merge is not None else None
-    if auto_merge is None:
-        auto_merge = config.validation.auto_merge
+    if task is None:
+        return  # only the bot's own PRs are merged by it, never other people's
+    auto_merge = task.auto_merge if task.auto_merge is not None else config.validation.auto_merge
     if auto_merge and verdict in ("success", "neutral") and state.verdict in ("passed", "none"):
         await jobs.enqueue(
             pool,
@@ -759,7 +759,7 @@ async def link_job(runtime: Runtime, job: Job) -> None:
         if pull.get("state") != "open":
             continue
         async with runtime.pool.acquire() as conn, conn.transaction():
-            await record_head(
+            created = await record_head(
                 conn,
                 installation_id=task.installation_id,
                 repository=task.repository,
@@ -769,6 +769,19 @@ async def link_job(runtime: Runtime, job: Job) -> None:
                 task_id=task.id,
                 trigger="task",
             )
+            if created is None:
+                # The PR's event came first and its validation may be done: show it.
+                pr = await pull_requests.find(conn, task.repository, number)
+                done = await validations.latest(conn, pr.id) if pr else None
+                if done is not None and done.conclusion in ("success", "neutral", "failure"):
+                    await tasks.transition(
+                        conn,
+                        task.id,
+                        from_status=("pr_open",),
+                        to_status="changes_requested" if done.conclusion == "failure" else "passed",
+                        detail=f"validation of {done.head_sha[:7]}: {done.conclusion}",
+                    )
+                    await task_flow.enqueue_render(conn, task.id, f"link:{done.id}")
 
 
 async def pull_request_closed(

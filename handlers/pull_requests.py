@@ -31,7 +31,9 @@ async def linked_task(pool: Any, repository: str, pull: dict[str, Any]) -> tasks
         return task
     for issue in pull_requests.closing_issues(pull.get("body")):
         task = await tasks.latest_for_issue(pool, repository, issue)
-        if task is not None:
+        # Only while the agent works on it or its PR is out: a person's later PR
+        # for an issue whose task failed long ago is theirs, not the agent's.
+        if task is not None and task.status in ("generating_prompt", "running", *tasks.PR_STAGES):
             return task
     return None
 

@@ -91,7 +91,8 @@ async def validation_row(bot, sha, status="completed"):
 
 
 async def task_row(bot):
-    return dict(await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1"))
+    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
+    return dict(row) if row else None
 
 
 async def start_task_with_pr(bot, fake, codegen, example_payload):
@@ -510,7 +511,7 @@ async def test_closed_unmerged_pr_closes_the_task(
 
 async def _task_in(bot, status):
     row = await task_row(bot)
-    return row if row["status"] == status else None
+    return row if row and row["status"] == status else None
 
 
 AUTO_MERGE = QUICK + "auto_merge: true\n"
@@ -655,8 +656,8 @@ async def test_auto_merge_without_the_permission_says_so(
 
 
 async def _note_containing(bot, text):
-    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
-    return dict(row) if row and any(text in n for n in row["notes"]) else None
+    row = await task_row(bot)
+    return row if row and any(text in n for n in row["notes"]) else None
 
 
 async def test_kpis_come_from_the_stored_tasks_prs_and_validations(pool):
@@ -695,3 +696,26 @@ async def test_kpis_come_from_the_stored_tasks_prs_and_validations(pool):
     assert figures["validation_pass_rate"] == pytest.approx(2 / 3)  # cancelled not counted
     assert figures["autofix_success_rate"] == 0.5
     assert figures["retry_success_rate"] == 0.5  # of the two tasks retried, one got a PR
+
+
+async def test_pr_event_before_the_run_reports_it_is_linked_by_fixes_and_counted_once(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    pull = open_pull(seeded, CLEAN_FILES, body="Export the rows.\n\nFixes #7")
+    sha = pull["head"]["sha"]
+    # The agent opens the PR while its run is still active.
+    fake_codegen.script_run(statuses=["ACTIVE"] * 8 + ["COMPLETE"], pull_requests=[CODEGEN_PR])
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: _task_in(bot, "running"))
+        event = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender="codegen-agent")
+        await bot.deliver("pull_request", event)
+        await wait_until(lambda: validation_row(bot, sha))
+        task = await wait_until(lambda: _task_in(bot, "passed"), timeout=30)
+        await bot.wait_idle()
+        count = await bot.runtime.pool.fetchval("SELECT count(*) FROM validations")
+        linked = await bot.runtime.pool.fetchval("SELECT task_id FROM pull_requests")
+    assert count == 1 and len(our_runs(seeded, sha)) == 1
+    assert linked == task["id"]
+    assert "Validation of `" in bot_comments(seeded)[0]["body"]
