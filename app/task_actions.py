@@ -135,12 +135,6 @@ async def request_followup(
     return Outcome(True, f"sent to agent run {run_id} of task {task.id}.")
 
 
-async def _note(runtime: Runtime, task_id: int, text: str, reason: str) -> None:
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        await tasks.add_note(conn, task_id, text)
-        await task_flow.enqueue_render(conn, task_id, reason)
-
-
 async def send_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])
@@ -162,7 +156,7 @@ async def send_job(runtime: Runtime, job: Job) -> None:
         if exc.retryable:
             raise
         await followups.update(pool, followup.id, status="failed", error=exc.message)
-        await _note(
+        await task_flow.note(
             runtime,
             followup.task_id,
             f"Codegen refused the follow-up from @{followup.requested_by}: {exc.message}",

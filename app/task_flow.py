@@ -66,6 +66,13 @@ async def enqueue_render(conn: Any, task_id: int, reason: str) -> None:
     )
 
 
+async def note(runtime: Runtime, task_id: int, text: str, reason: str) -> None:
+    """Add a line to the task's tracking comment (once per text) and re-render it."""
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await tasks.add_note(conn, task_id, text)
+        await enqueue_render(conn, task_id, reason)
+
+
 async def _bot_login(runtime: Runtime) -> str:
     return f"{await runtime.github.slug()}[bot]"
 

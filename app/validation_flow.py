@@ -15,8 +15,10 @@ commit that was validated."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -308,11 +310,8 @@ async def _wait_for_ci(
 ) -> None:
     """Free the worker until CI reports (an event) or the wait ends (a job)."""
     pool = runtime.pool
-    async with advisory_lock(pool, lock_key(pr.repository, pr.number)):
-        current = await validations.get(pool, validation.id)
-        assert current is not None
-        if current.status == "superseded":
-            await _cancel(runtime, gh, pr, current)
+    async with _locked(runtime, gh, pr, validation) as current:
+        if current is None:
             return
         first_wait = current.status == "in_progress"
         await validations.update(pool, validation.id, status="waiting_ci", ci=state.to_json())
@@ -348,6 +347,50 @@ def _ci_note(state: ci.CiState, config: RepoConfig) -> str | None:
     return None
 
 
+def _verdict(
+    current: Validation,
+    task: tasks.Task | None,
+    config: RepoConfig,
+    state: ci.CiState,
+    ci_note: str | None,
+) -> tuple[str, str, str]:
+    """(conclusion, title, summary) of a validation given the CI it saw."""
+    findings = current.findings or []
+    verdict = check_report.conclusion(
+        findings,
+        state,
+        ci_timed_out=ci_note is not None and state.verdict == "pending",
+        warnings_conclusion=config.validation.warnings_conclusion,
+    )
+    summary = check_report.summary(
+        verdict,
+        analysis=current.analysis or {},
+        findings=findings,
+        ci=state,
+        ci_note=ci_note,
+        criteria=task.acceptance_criteria if task else (),
+        head_sha=current.head_sha,
+        task_ref=f"{task.issue_url} (task {task.id})" if task else None,
+    )
+    return verdict, check_report.title(verdict, findings, state), summary
+
+
+@contextlib.asynccontextmanager
+async def _locked(
+    runtime: Runtime, gh: GitHubClient, pr: PullRequest, validation: Validation
+) -> AsyncIterator[Validation | None]:
+    """Hold the PR's lock with a fresh read of the validation: None (once it is
+    concluded `cancelled`) when a newer push superseded it."""
+    async with advisory_lock(runtime.pool, lock_key(pr.repository, pr.number)):
+        current = await validations.get(runtime.pool, validation.id)
+        assert current is not None
+        if current.status == "superseded":
+            await _cancel(runtime, gh, pr, current)
+            yield None
+        else:
+            yield current
+
+
 async def _conclude(
     runtime: Runtime,
     gh: GitHubClient,
@@ -358,32 +401,11 @@ async def _conclude(
     state: ci.CiState,
 ) -> None:
     pool = runtime.pool
-    async with advisory_lock(pool, lock_key(pr.repository, pr.number)):
-        current = await validations.get(pool, validation.id)
-        assert current is not None
-        if current.status == "superseded":
-            await _cancel(runtime, gh, pr, current)
-            return
-        if current.status == "completed":
+    async with _locked(runtime, gh, pr, validation) as current:
+        if current is None or current.status == "completed":
             return
         findings = current.findings or []
-        verdict = check_report.conclusion(
-            findings,
-            state,
-            ci_timed_out=state.verdict == "pending",
-            warnings_conclusion=config.validation.warnings_conclusion,
-        )
-        title = check_report.title(verdict, findings, state)
-        summary = check_report.summary(
-            verdict,
-            analysis=current.analysis or {},
-            findings=findings,
-            ci=state,
-            ci_note=_ci_note(state, config),
-            criteria=task.acceptance_criteria if task else (),
-            head_sha=current.head_sha,
-            task_ref=f"{task.issue_url} (task {task.id})" if task else None,
-        )
+        verdict, title, summary = _verdict(current, task, config, state, _ci_note(state, config))
         output = {"title": title, "summary": summary, "text": check_report.details(findings)}
         annotations = check_report.annotations(findings)
         pending = annotations[current.annotations_sent :]
@@ -481,32 +503,14 @@ async def _refresh(
     state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
     if state.verdict == "pending":
         return  # a re-run started: the next event finishes it
-    async with advisory_lock(runtime.pool, lock_key(pr.repository, pr.number)):
-        current = await validations.get(runtime.pool, validation.id)
+    async with _locked(runtime, gh, pr, validation) as current:
         head = await pull_requests.get(runtime.pool, pr.id)
-        assert current is not None and head is not None
-        if current.status != "completed" or current.head_sha != head.head_sha:
+        assert head is not None
+        if current is None or current.status != "completed" or current.head_sha != head.head_sha:
             return
-        findings = current.findings or []
-        verdict = check_report.conclusion(
-            findings,
-            state,
-            ci_timed_out=False,
-            warnings_conclusion=config.validation.warnings_conclusion,
-        )
+        verdict, title, summary = _verdict(current, task, config, state, None)
         if verdict == current.conclusion and ci.CiState.from_json(current.ci) == state:
             return
-        title = check_report.title(verdict, findings, state)
-        summary = check_report.summary(
-            verdict,
-            analysis=current.analysis or {},
-            findings=findings,
-            ci=state,
-            ci_note=None,
-            criteria=task.acceptance_criteria if task else (),
-            head_sha=current.head_sha,
-            task_ref=f"{task.issue_url} (task {task.id})" if task else None,
-        )
         await gh.patch(
             f"/repos/{pr.repository}/check-runs/{current.check_run_id}",
             data={
@@ -639,7 +643,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
         flaky = [c.name for c in state.checks if c.flaky]
         if flaky:
             log.info("CI failure on %s was flaky (%s): not sent to Codegen", sha[:7], flaky)
-            await _note(
+            await task_flow.note(
                 runtime,
                 task.id,
                 f"CI on `{sha[:7]}` failed and then passed on a re-run "
@@ -683,13 +687,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
         if outcome.ok
         else f"CI failed on `{sha[:7]}` ({names}), but it could not be sent: {outcome.message}"
     )
-    await _note(runtime, task.id, text, key)
-
-
-async def _note(runtime: Runtime, task_id: int, text: str, reason: str) -> None:
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        await tasks.add_note(conn, task_id, text)
-        await task_flow.enqueue_render(conn, task_id, reason)
+    await task_flow.note(runtime, task.id, text, key)
 
 
 async def merge_job(runtime: Runtime, job: Job) -> None:
@@ -725,7 +723,7 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
         else:
             log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
             if pr.task_id:
-                await _note(
+                await task_flow.note(
                     runtime,
                     pr.task_id,
                     f"Auto-merged #{pr.number} ({method}) at `{sha[:7]}` after validation passed.",
@@ -734,7 +732,7 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
             return
     log.info("not merging %s#%s: %s", pr.repository, pr.number, why)
     if pr.task_id:
-        await _note(
+        await task_flow.note(
             runtime, pr.task_id, f"Not auto-merged #{pr.number}: {why}.", f"merge:{pr.id}:{sha}:no"
         )
 

@@ -230,6 +230,19 @@ async def test_a_push_during_validation_keeps_the_old_result_off_the_new_head(
     assert [r["commit_id"] for r in reviews] == [new]
 
 
+async def click(bot, fake, check_run_id, sender, identifier):
+    """A person clicks one of the check run's buttons."""
+    event = check_run_event(
+        fake,
+        "requested_action",
+        REPO,
+        check_run_id,
+        sender=sender,
+        requested_action_identifier=identifier,
+    )
+    assert (await bot.deliver("check_run", event))[0] == 202
+
+
 async def test_rerun_and_action_buttons_work_for_writers_only(
     flow_settings, seeded, fake_codegen, example_payload
 ):
@@ -246,15 +259,7 @@ async def test_rerun_and_action_buttons_work_for_writers_only(
 
         # A reader clicks both buttons and Re-run: nothing happens.
         for identifier in ("fix", "retry"):
-            event = check_run_event(
-                seeded,
-                "requested_action",
-                REPO,
-                first["id"],
-                sender=READER,
-                requested_action_identifier=identifier,
-            )
-            assert (await bot.deliver("check_run", event))[0] == 202
+            await click(bot, seeded, first["id"], READER, identifier)
         await bot.wait_idle()
         assert fake_codegen.resumed == [] and len(fake_codegen.created) == 1
 
@@ -268,15 +273,7 @@ async def test_rerun_and_action_buttons_work_for_writers_only(
 
         # "Fix with Codegen" by a writer: the run is resumed with the findings.
         fake_codegen.script_resume(statuses=["COMPLETE"])
-        fix = check_run_event(
-            seeded,
-            "requested_action",
-            REPO,
-            second["id"],
-            sender=WRITER,
-            requested_action_identifier="fix",
-        )
-        await bot.deliver("check_run", fix)
+        await click(bot, seeded, second["id"], WRITER, "fix")
         await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
         prompt = fake_codegen.resumed[0]["prompt"]
         assert f"@{WRITER} asked you to fix" in prompt
@@ -285,15 +282,7 @@ async def test_rerun_and_action_buttons_work_for_writers_only(
 
         # "Retry task" by a writer: a new agent run.
         fake_codegen.script_run(statuses=["ACTIVE"])
-        retry = check_run_event(
-            seeded,
-            "requested_action",
-            REPO,
-            second["id"],
-            sender=WRITER,
-            requested_action_identifier="retry",
-        )
-        await bot.deliver("check_run", retry)
+        await click(bot, seeded, second["id"], WRITER, "retry")
         await wait_until(lambda: len(fake_codegen.created) == 2 or None)
         request = await bot.runtime.pool.fetchrow(
             "SELECT * FROM codegen_requests WHERE attempt = 2"
