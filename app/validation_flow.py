@@ -165,7 +165,9 @@ async def run_job(runtime: Runtime, job: Job) -> None:
     config, _problems, _sha = await load_repo_config(gh, pr.repository, runtime.settings)
     task = await tasks.get(pool, pr.task_id) if pr.task_id else None
     if validation.status == "completed":
-        if job.payload.get("refresh"):
+        if validation.review_id is None and config.validation.review:
+            await _finish(runtime, gh, pr, validation, task, config)  # a try died after the verdict
+        elif job.payload.get("refresh"):
             await _refresh(runtime, gh, pr, validation, task, config)
         return
     if validation.check_run_id is None:
@@ -434,6 +436,25 @@ async def _conclude(
         if config.validation.review:
             await _review(runtime, gh, pr, current, verdict, findings, state, config)
     await _after(runtime, gh, pr, current, task, config, verdict, state)
+
+
+async def _finish(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    validation: Validation,
+    task: tasks.Task | None,
+    config: RepoConfig,
+) -> None:
+    """The review and what follows a verdict, for a validation whose earlier try
+    stored its verdict and then failed."""
+    state = ci.CiState.from_json(validation.ci)
+    verdict = validation.conclusion or "neutral"
+    async with _locked(runtime, gh, pr, validation) as current:
+        if current is None or current.review_id is not None:
+            return
+        await _review(runtime, gh, pr, current, verdict, current.findings or [], state, config)
+    await _after(runtime, gh, pr, validation, task, config, verdict, state)
 
 
 async def _review(

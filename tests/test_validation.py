@@ -708,3 +708,26 @@ async def test_pr_event_before_the_run_reports_it_is_linked_by_fixes_and_counted
     assert count == 1 and len(our_runs(seeded, sha)) == 1
     assert linked == task["id"]
     assert "Validation of `" in bot_comments(seeded)[0]["body"]
+
+
+async def test_a_validation_job_that_fails_midway_reuses_its_check_run(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    # After the check run is created, the files answer fails (not retried by the
+    # client): the job fails and its next attempt starts over.
+    seeded.fail_next("GET", rf"/pulls/{PR_NUMBER}/files", 404)
+    seeded.fail_next("POST", rf"/pulls/{PR_NUMBER}/reviews", 404)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: seeded.reviews_on(REPO, PR_NUMBER))
+        await bot.wait_idle()
+        row = await validation_row(bot, sha)
+        attempts = await bot.runtime.pool.fetchval(
+            "SELECT max(attempts) FROM jobs WHERE kind = 'validation.run'"
+        )
+    assert attempts == 3  # files failed once, the review once
+    [run] = our_runs(seeded, sha)
+    assert run["conclusion"] == "success" and row["check_run_id"] == run["id"]
+    assert len(seeded.reviews_on(REPO, PR_NUMBER)) == 1
