@@ -1,0 +1,290 @@
+"""PR validation, measured: how long from an accepted `pull_request.opened`
+delivery to the `codegen/validation` check run created (`in_progress`), to it
+completed, and to the review posted, at a steady rate of opened PRs, against the
+local fake GitHub (real HTTP on 127.0.0.1), a real embedded PostgreSQL and the
+bot's real server and worker. Also counts the GitHub API calls one validation
+costs, by route.
+
+Every repository has `.github/codegen.yml` = `validate: all` and
+`validation: {ci_start_seconds: 0}`; every PR has 6 files and about 150 added
+lines (one TODO, one test file), its CI already completed on the head commit
+(`build` passed; on every 5th PR `tests` failed too), and every 4th PR adds a
+file of 60 TODOs, so its 60+ annotations need two PATCHes.
+
+    .venv/bin/python benchmarks/validation_latency.py [--rate 0.5] [--seconds 30] [--repos 20]
+        [--write-interval 1.0] [--hot-share 0.9] [--drain-seconds 180]
+
+`--hot-share 0.9` opens 90 % of the PRs on the first repository (one
+installation) and the rest round robin on the others, and also reports the
+others' figures alone: what a busy installation does to everyone else's.
+
+Writes the figures to stdout; bounded in time; loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import Counter
+from typing import Any
+
+import aiohttp
+import harness  # first: puts the repository on sys.path for `tests`
+from harness import latency, running_bot
+
+from tests.events import pull_request_event
+
+CONFIG = "validate: all\nvalidation:\n  ci_start_seconds: 0\n"
+CHECK_NAME = "codegen/validation"
+AUTHOR = "dev-dana"
+FAILED = {"title": "1 test failed", "summary": "test_export_header"}
+
+
+def hunk(new_start: int, added: list[str], context: tuple[str, str] | None) -> str:
+    """A unified-diff hunk adding `added` after a context line (a modified file), or
+    a whole new file when `context` is None."""
+    body = "".join(f"+{line}\n" for line in added)
+    if context is None:
+        return f"@@ -0,0 +1,{len(added)} @@\n{body}".rstrip("\n")
+    before, after = context
+    old = new_start - 1
+    return f"@@ -{old},2 +{old},{len(added) + 2} @@\n {before}\n{body} {after}".rstrip("\n")
+
+
+def export_module(n: int) -> list[str]:
+    """~50 added lines of plain code."""
+    lines = [f"def export_rows_{n}(rows, columns, out):"]
+    lines.append('    """Write the visible rows as CSV, header first."""')
+    lines.append("    writer = csv.writer(out)")
+    lines.append("    writer.writerow([c.title for c in columns])")
+    for i in range(22):
+        lines.append(f"    value_{i} = rows.get('column_{i}', '')")
+        lines.append(f"    out.write(str(value_{i}))")
+    lines.append("    return out")
+    return lines
+
+
+def filters_module(n: int) -> list[str]:
+    """30 added lines, one of them a TODO."""
+    lines = [f"def matching_{n}(rows, query):", "    result = []"]
+    for i in range(26):
+        lines.append(f"    result.append(rows[{i}]) if query in rows[{i}] else None")
+    lines.insert(5, "    # TODO: match case-insensitively once the index supports it")
+    lines.append("    return result")
+    return lines[:30]
+
+
+def test_module(n: int) -> list[str]:
+    """40 added lines of tests."""
+    lines = ["import io", "", "from widgets import export", ""]
+    for i in range(12):
+        lines += [
+            f"def test_export_{n}_{i}():",
+            f"    assert export.export_rows_{n}({{}}, [], io.StringIO()) is not None",
+            "",
+        ]
+    return lines
+
+
+def todo_module() -> list[str]:
+    """60 TODOs: 60 annotations, more than one PATCH holds (50)."""
+    return [f"# TODO: port legacy rule {i} to the new engine" for i in range(60)]
+
+
+def pull_files(n: int, heavy: bool) -> list[dict[str, Any]]:
+    docs = [f"Export step {i} of the CSV guide for widget table {n}." for i in range(20)]
+    files = [
+        {
+            "filename": "widgets/export.py",
+            "status": "modified",
+            "patch": hunk(40, export_module(n), ("import csv", "")),
+        },
+        {
+            "filename": "widgets/filters.py",
+            "status": "modified",
+            "patch": hunk(12, filters_module(n), ("import re", "")),
+        },
+        {
+            "filename": "widgets/__init__.py",
+            "status": "modified",
+            "patch": hunk(3, ["from .export import export_rows", "VERSION = '1.4'"], ("", "")),
+        },
+        {
+            "filename": "tests/test_export.py",
+            "status": "added",
+            "patch": hunk(1, test_module(n), None),
+        },
+        {"filename": "docs/export.md", "status": "added", "patch": hunk(1, docs, None)},
+        {
+            "filename": "CHANGELOG.md",
+            "status": "modified",
+            "patch": hunk(3, ["## 1.4", "", "- CSV export of the visible rows"], ("# Changes", "")),
+        },
+    ]
+    if heavy:
+        files[4] = {
+            "filename": "widgets/legacy_rules.py",
+            "status": "added",
+            "patch": hunk(1, todo_module(), None),
+        }
+    return files
+
+
+def seed_pull(github: Any, repo: str, number: int, n: int) -> dict[str, Any]:
+    """The PR, its completed CI and its `opened` payload."""
+    pull = github.add_pull(
+        repo,
+        number,
+        title=f"CSV export {n}",
+        body="Adds the CSV export of the visible rows.",
+        user=AUTHOR,
+        head_ref=f"feature/csv-{n}",
+        files=pull_files(n, heavy=n % 4 == 3),
+    )
+    sha = pull["head"]["sha"]
+    ci = {"head_sha": sha, "app_slug": "github-actions"}  # another App: the repository's CI
+    github.add_check_run(repo, name="build", **ci)
+    if n % 5 == 2:
+        github.add_check_run(repo, name="tests", conclusion="failure", output=FAILED, **ci)
+    return pull_request_event(github, "opened", repo, number, sender=AUTHOR)
+
+
+def repo_for(n: int, names: list[str], hot_share: float) -> str:
+    """Round robin; with `hot_share`, that share of the PRs (evenly spread in time) goes
+    to the first repository and the rest round robin to the others."""
+    if hot_share <= 0 or len(names) < 2:
+        return names[n % len(names)]
+    if int((n + 1) * hot_share) > int(n * hot_share):
+        return names[0]
+    cold = n - int((n + 1) * hot_share)
+    return names[1 + cold % (len(names) - 1)]
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with harness.environment("validation-latency-") as env:
+        await measure(env, args)
+
+
+async def measure(env: harness.Env, args: argparse.Namespace) -> None:
+    github = env.github
+    names = env.add_repos(args.repos)
+    for name in names:
+        github.set_file(name, ".github/codegen.yml", CONFIG)
+    total = int(args.rate * args.seconds)
+    payloads = {}  # head sha -> delivery, built before the clock starts
+    for n in range(total):
+        payload = seed_pull(github, repo_for(n, names, args.hot_share), 1000 + n, n)
+        payloads[payload["pull_request"]["head"]["sha"]] = payload
+    accepted: dict[str, float] = {}
+    settings = env.settings(write_interval=args.write_interval)
+    with harness.bot_log() as log:
+        async with running_bot(settings) as bot, aiohttp.ClientSession() as http:
+            shas = list(payloads)
+            async for n in harness.paced(args.rate, total):
+                accepted[shas[n]] = await harness.deliver(
+                    http, bot, "pull_request", payloads[shas[n]], f"bench-{n}"
+                )
+            pool = bot.runtime.pool
+            reviewed = await harness.wait_count(
+                pool,
+                "SELECT count(*) FROM validations WHERE review_id IS NOT NULL",
+                total,
+                args.drain_seconds,
+            )
+            rows = await pool.fetch(
+                "SELECT status, conclusion, count(*) AS n FROM validations GROUP BY 1, 2"
+            )
+    report(args, github, payloads, accepted, reviewed, rows, log)
+
+
+def report(
+    args: argparse.Namespace,
+    github: Any,
+    payloads: dict[str, dict[str, Any]],
+    accepted: dict[str, float],
+    reviewed: int,
+    rows: list[Any],
+    log: harness.LogTally,
+) -> None:
+    created: dict[str, float] = {}
+    completed: dict[str, float] = {}
+    review: dict[str, float] = {}
+    annotation_patches: Counter[str] = Counter()
+    for rec in github.requests:
+        body = rec.json if isinstance(rec.json, dict) else {}
+        if rec.route == "/repos/{owner}/{repo}/check-runs" and rec.method == "POST":
+            if body.get("name") == CHECK_NAME and rec.status == 201:
+                created.setdefault(body["head_sha"], rec.started_at)
+        elif rec.route == "/repos/{owner}/{repo}/check-runs/{check_run_id}":
+            if rec.method != "PATCH" or rec.status != 200:
+                continue
+            sha = github.check_runs[int(rec.path.rsplit("/", 1)[1])]["head_sha"]
+            if (body.get("output") or {}).get("annotations"):
+                annotation_patches[sha] += 1
+            if body.get("status") == "completed":
+                completed.setdefault(sha, rec.started_at)
+        elif rec.route == "/repos/{owner}/{repo}/pulls/{pull_number}/reviews":
+            if rec.method == "POST" and rec.status == 200:
+                review.setdefault(body["commit_id"], rec.started_at)
+
+    def since(moments: dict[str, float], only: set[str] | None = None) -> list[float]:
+        return [
+            (moments[s] - t) * 1000
+            for s, t in accepted.items()
+            if s in moments and (only is None or s in only)
+        ]
+
+    first = harness.FIRST_INSTALLATION
+
+    total = len(accepted)
+    calls, app_calls = harness.api_calls(github)
+    finished = {(r["status"], r["conclusion"]): r["n"] for r in rows}
+    print(
+        f"validations: {total} PRs opened at {args.rate}/s over {args.seconds:.0f}s, "
+        f"{args.repos} repositories/installations, write interval {args.write_interval}s; "
+        f"completed with a review: {reviewed}"
+    )
+    print("  by status/conclusion: " + ", ".join(f"{s}/{c}: {k}" for (s, c), k in finished.items()))
+    print(f"accepted -> check run created:   {latency(since(created))}")
+    print(f"accepted -> check run completed: {latency(since(completed))}")
+    print(f"accepted -> review posted:       {latency(since(review))}")
+    if args.hot_share > 0:
+        cold = {s for s, p in payloads.items() if p["installation"]["id"] != first}
+        print(f"  PRs of the other repositories only ({len(cold)}):")
+        print(f"  accepted -> check run created:   {latency(since(created, cold))}")
+        print(f"  accepted -> check run completed: {latency(since(completed, cold))}")
+        print(f"  accepted -> review posted:       {latency(since(review, cold))}")
+    spread = Counter(annotation_patches.values())
+    print(
+        "PATCHes carrying annotations per validation: "
+        + ", ".join(f"{k}: {v} validations" for k, v in sorted(spread.items()))
+    )
+    print(
+        f"GitHub API calls per validation (installation token): {sum(calls.values()) / total:.1f}"
+    )
+    harness.print_calls(calls, total, app_calls)
+    refused = Counter(
+        f"{r.status} {r.method} {r.route}" for r in github.requests if r.status >= 400
+    )
+    print(f"GitHub answers >= 400: {sum(refused.values())} {dict(refused) or ''}".rstrip())
+    print(f"fake GitHub handler errors: {len(github.server_errors)}")
+    print(f"bot log: {dict(log.counts) or 'no warnings or errors'}")
+    for line in log.lines:
+        print(f"  {line}")
+
+
+if __name__ == "__main__":
+    parser = harness.arguments(__doc__, "opened PRs", 0.5)
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=180.0,
+        help="after the last delivery, how long to wait for every review at most",
+    )
+    parser.add_argument(
+        "--hot-share",
+        type=float,
+        default=0.0,
+        help="share of the PRs opened on the first repository (0: round robin over all)",
+    )
+    asyncio.run(main(parser.parse_args()))
