@@ -89,9 +89,20 @@ class _Pacer:
         self.interval = interval
         self.lock = asyncio.Lock()
         self.last = 0.0
+        self.queued = 0
+
+    def backlog(self) -> float:
+        """Seconds before a write made now would start, going by who is queued."""
+        next_free = max(0.0, self.last + self.interval - time.monotonic())
+        ahead = self.queued + (1 if self.lock.locked() else 0)
+        return next_free + ahead * self.interval
 
     async def __aenter__(self) -> None:
-        await self.lock.acquire()
+        self.queued += 1
+        try:
+            await self.lock.acquire()
+        finally:
+            self.queued -= 1
         wait = self.last + self.interval - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -122,6 +133,11 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
         self._max_single_wait = max_single_wait
+
+    def write_backlog(self) -> float:
+        """How long a write would wait for this installation's turn (0 unpaced).
+        A job with several writes ahead can give its worker slot back instead."""
+        return self._pacer.backlog() if self._pacer is not None else 0.0
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""

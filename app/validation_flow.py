@@ -54,6 +54,7 @@ RUN_JOB = "validation.run"
 CI_FIX_JOB = "validation.ci_fix"
 MERGE_JOB = "pull_request.merge"
 LINK_JOB = task_flow.LINK_JOB
+BUSY_SECONDS = 3.0  # an installation's write queue longer than this: come back later
 # Task statuses a validation moves between.
 _PR_STAGES = tasks.PR_STAGES
 
@@ -159,6 +160,11 @@ async def run_job(runtime: Runtime, job: Job) -> None:
     pr = await pull_requests.get(pool, validation.pull_request_id)
     assert pr is not None
     gh = await runtime.github.for_installation(pr.installation_id)
+    backlog = gh.write_backlog()
+    if backlog > BUSY_SECONDS:
+        # Its writes would queue behind this installation's others while holding a
+        # worker slot that another installation's work could use.
+        raise RescheduleJob(backlog, "installation busy writing")
     if validation.status == "superseded":
         await _cancel(runtime, gh, pr, validation)
         return

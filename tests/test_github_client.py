@@ -210,6 +210,25 @@ async def test_writes_to_one_installation_are_paced_not_parallel(fake_github, se
         assert start - end >= 0.15  # and spaced by the write interval
 
 
+async def test_write_backlog_tells_a_job_how_long_its_writes_would_wait(fake_github, session):
+    fake_github.add_repo(REPO, installation_id=11)
+    fake_github.add_repo("octo-org/other", installation_id=12)
+    app = make_app(fake_github, session, write_interval=0.5)
+    gh = await app.for_installation(11)
+    idle = await app.for_installation(12)
+    assert gh.write_backlog() == 0.0
+
+    async def create(n: int):
+        return await gh.post(f"/repos/{REPO}/labels", data={"name": f"b{n}", "color": "ffffff"})
+
+    writes = [asyncio.create_task(create(n)) for n in range(4)]
+    await asyncio.sleep(0.2)  # one written, one waiting its turn, two queued
+    assert 1.6 <= gh.write_backlog() <= 2.0  # the 5th write would start at ~2.0 s
+    assert idle.write_backlog() == 0.0  # another installation's queue is its own
+    await asyncio.gather(*writes)
+    assert gh.write_backlog() <= 0.5
+
+
 async def test_rate_limit_remaining_is_exported(fake_github, session):
     fake_github.add_repo(REPO, installation_id=11)
     app = make_app(fake_github, session)
