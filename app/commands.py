@@ -66,7 +66,10 @@ _USAGE: tuple[tuple[str, str], ...] = (
         "following lines, up to a blank line.",
     ),
     ("/codegen status", "Report where the current task stands."),
-    ("/codegen cancel", "Stop the current task and its agent run."),
+    (
+        "/codegen cancel",
+        "Stop the current task: no further agent runs, polls or follow-ups from the bot.",
+    ),
     ("/codegen validate", "Validate the pull request again."),
 )
 

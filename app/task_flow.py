@@ -239,7 +239,9 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         await workflows.step(pool, task.id, "generate_prompt", "running")
         config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
         context, tree_sha = await fetch_repo_context(gh, task.repository)
-        strategy = task.next_strategy or (STRATEGIES[attempt - 2] if attempt >= 2 else None)
+        strategy = task.next_strategy or (
+            STRATEGIES[min(attempt - 2, len(STRATEGIES) - 1)] if attempt >= 2 else None
+        )
         previous = await codegen_requests.get(pool, task.id, attempt - 1) if attempt > 1 else None
         options = PromptOptions(
             style=config.prompt_style,

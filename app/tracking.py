@@ -69,7 +69,8 @@ def render(
     status = task.status
     latest = attempts[-1] if attempts else None
     lines = [f"### codegen-bot · {_HEADLINE.get(status, status)}", ""]
-    total = task.max_retries + 1
+    # A `/codegen retry` can go past the configured retries.
+    total = max(task.max_retries + 1, task.attempt, len(attempts))
     validated = status not in ("queued", "needs_info")
     prompt_ready = latest is not None
     pr_open = bool(task.pull_requests)

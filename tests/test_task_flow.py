@@ -182,6 +182,29 @@ async def test_runs_failing_past_the_retries_end_failed(
     assert "all 3 agent runs failed" in task["status_detail"]
 
 
+async def test_more_retries_than_strategies_reuse_the_last_strategy(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", "retries: 4\n")
+    for _ in range(5):
+        fake_codegen.script_run(statuses=["FAILED"], summary="nope")
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "failed"), timeout=30)
+        strategies = await bot.runtime.pool.fetch(
+            "SELECT strategy FROM codegen_requests ORDER BY attempt"
+        )
+    assert len(fake_codegen.created) == 5
+    assert [r["strategy"] for r in strategies] == [
+        None,
+        "regenerate_prompt",
+        "different_approach",
+        "simplified_scope",
+        "simplified_scope",
+    ]
+    assert "all 5 agent runs failed" in task["status_detail"]
+
+
 async def test_timed_out_run_leaves_a_final_comment(
     flow_settings, seeded, fake_codegen, example_payload
 ):
