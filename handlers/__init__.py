@@ -6,8 +6,10 @@ installation-authenticated client (None for App-level events) and a
 
 from gidgethub.routing import Router
 
-from . import checks, installations, issues, pull_requests
+from . import checks, commands, installations, issues, pull_requests
 
-router = Router(installations.router, issues.router, pull_requests.router, checks.router)
+router = Router(
+    installations.router, issues.router, pull_requests.router, checks.router, commands.router
+)
 
 __all__ = ["router"]

@@ -1,0 +1,179 @@
+"""The words of the bot's replies to `/codegen` commands, and the instructions a
+`fix` sends to the agent: pure functions of what the handler looked up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .codegen_requests import CodegenRequest
+from .commands import Command
+from .followups import Followup
+from .tasks import ACTIVE, PR_STAGES, Task
+from .tracking import duration
+from .validations import Validation
+
+QUOTE_CHARS = 120
+HUNK_MAX_LINES = 20
+HUNK_MAX_CHARS = 2_000
+
+_RUN_STATE = {
+    "prepared": "starting",
+    "creating": "starting",
+    "running": "working",
+    "complete": "complete",
+    "failed": "failed",
+    "cancelled": "stopped",
+    "timed_out": "timed out",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a review comment sits in the diff."""
+
+    path: str
+    line: int | None
+    start_line: int | None = None
+    diff_hunk: str | None = None
+
+    @classmethod
+    def of_review_comment(cls, comment: dict[str, Any]) -> Location | None:
+        path = comment.get("path")
+        if not path:
+            return None
+        line = comment.get("line") or comment.get("original_line")
+        start = comment.get("start_line") or comment.get("original_start_line")
+        return cls(path, line, start if start and start != line else None, comment.get("diff_hunk"))
+
+
+def quoted(command: Command) -> str:
+    """The command as written, as a one-line quote (long instructions cut)."""
+    text = "/codegen" + (f" {command.raw}" if command.raw else "")
+    first = command.args.split("\n", 1)[0] if command.args else ""
+    if first:
+        text += f" {first}"
+    if len(text) > QUOTE_CHARS or "\n" in command.args:
+        text = text[: QUOTE_CHARS - 1].rstrip() + "…"
+    return f"> {text}"
+
+
+def reply(command: Command, text: str) -> str:
+    return f"{quoted(command)}\n\n{text}"
+
+
+def denied(actor: str, minimum: str, repository: str) -> str:
+    return (
+        f"@{actor} only people with **{minimum}** access (or more) to {repository} can "
+        "give codegen-bot commands, so nothing was done."
+    )
+
+
+def no_task(is_pull: bool) -> str:
+    if is_pull:
+        return "This pull request is not linked to a codegen-bot task."
+    return "There is no codegen-bot task for this issue yet; `/codegen run` starts one."
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _run_link(request: CodegenRequest) -> str:
+    if request.agent_run_id is None:
+        return "no agent run yet"
+    if request.web_url:
+        return f"[agent run {request.agent_run_id}]({request.web_url})"
+    return f"agent run {request.agent_run_id}"
+
+
+def status_text(
+    task: Task,
+    requests: Sequence[CodegenRequest],
+    validation: Validation | None,
+    followups: Sequence[Followup],
+    now: datetime,
+) -> str:
+    """Where the task stands: state, attempts with their runs, PRs, validation, timings."""
+    head = f"**Task {task.id}** for #{task.issue_number}: `{task.status}`"
+    if task.status_detail:
+        head += f" — {task.status_detail}"
+    lines = [head, ""]
+    total = max(task.max_retries + 1, len(requests))
+    for request in requests:
+        strategy = f", strategy `{request.strategy}`" if request.strategy else ""
+        state = _RUN_STATE.get(request.status, request.status)
+        error = f" ({request.error})" if request.error and request.status == "failed" else ""
+        lines.append(
+            f"- Attempt {request.attempt} of {total}{strategy}: {_run_link(request)}, "
+            f"{state}{error}"
+        )
+    if not requests:
+        lines.append(f"- No agent run yet (up to {total} attempts)")
+    if task.pull_requests:
+        links = ", ".join(
+            f"[{pr.get('title') or pr['url']}]({pr['url']})" for pr in task.pull_requests
+        )
+        lines.append(f"- Pull request: {links}")
+    else:
+        lines.append("- Pull request: none yet")
+    if validation is not None:
+        sha = validation.head_sha[:7]
+        if validation.conclusion:
+            title = validation.title or validation.conclusion
+            shown = f"[{title}]({validation.check_run_url})" if validation.check_run_url else title
+            lines.append(f"- Validation of `{sha}`: **{validation.conclusion}**, {shown}")
+        else:
+            lines.append(f"- Validation of `{sha}`: in progress")
+    if followups:
+        last = followups[-1]
+        lines.append(
+            f"- Follow-ups sent to the agent: {len(followups)} (latest by "
+            f"@{last.requested_by}: {last.status})"
+        )
+    timing = f"- Started {_when(task.created_at)}"
+    if task.pr_opened_at is not None:
+        timing += (
+            f"; PR opened after {duration((task.pr_opened_at - task.created_at).total_seconds())}"
+        )
+    if task.status in ACTIVE:
+        timing += f"; working for {duration((now - task.created_at).total_seconds())}"
+    elif task.finished_at is not None and task.status not in PR_STAGES:
+        spent = (task.finished_at - task.created_at).total_seconds()
+        timing += f"; ended after {duration(spent)}"
+    lines.append(timing)
+    if task.tracking_comment_id:
+        lines.append(
+            f"- [Tracking comment]({task.issue_url}#issuecomment-{task.tracking_comment_id})"
+        )
+    return "\n".join(lines)
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks in `text`."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def fix_instructions(
+    actor: str, number: int, is_pull: bool, instructions: str, location: Location | None
+) -> str:
+    """What a `/codegen fix` sends to the agent run: who asked, where, and the text."""
+    where = f"pull request #{number}" if is_pull else f"issue #{number}"
+    parts = [f"@{actor} asked for changes on {where}:", "", instructions]
+    if location is not None:
+        if location.line is None:
+            spot = f"File: `{location.path}`"
+        elif location.start_line:
+            spot = f"File: `{location.path}`, lines {location.start_line} to {location.line}"
+        else:
+            spot = f"File: `{location.path}`, line {location.line}"
+        parts += ["", spot]
+        hunk = (location.diff_hunk or "").strip("\n")
+        if hunk and len(hunk) <= HUNK_MAX_CHARS and hunk.count("\n") < HUNK_MAX_LINES:
+            fence = _fence(hunk)
+            parts += ["", "The diff around it:", f"{fence}diff", hunk, fence]
+    return "\n".join(parts)

@@ -1,0 +1,415 @@
+"""`/codegen` commands in issue and pull-request comments, review comments and
+review bodies.
+
+Each command line is logged under a key made of the comment and the line
+(app/command_log.py), and a comment's lines are handled under a lock named by
+the comment, so a redelivery (same or new GUID) or two workers never act on a
+line twice. A line a crashed try left unfinished is done on the next try; the
+actions are keyed themselves (follow-ups by the same key, replies by a marker).
+
+Feedback: 👀 on the comment at once, then 🚀 when every line worked or 😕 with a
+reply saying why. A review has no reactions, so there the reply is the feedback.
+Edited comments are not routed here at all: only `created`/`submitted` are."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gidgethub import BadRequest, sansio
+from gidgethub.routing import Router
+
+from app import (
+    codegen_requests,
+    command_log,
+    command_replies,
+    comments,
+    followups,
+    pull_requests,
+    task_actions,
+    task_flow,
+    tasks,
+    validation_flow,
+    validations,
+)
+from app.command_replies import Location
+from app.commands import UNKNOWN, Command, help_text, parse_commands
+from app.db import advisory_lock
+from app.github import GitHubClient
+from app.permissions import meets, permission_of
+from app.repo_config import RepoConfig, load_repo_config
+from app.runtime import HandlerContext
+
+from .issues import _is_bot, _report_config_problems, start_task
+from .pull_requests import linked_task
+
+router = Router()
+log = logging.getLogger(__name__)
+# GitHub's answers when a reply cannot be posted at all (locked, deleted, refused).
+_CANNOT_REPLY = (403, 404, 410, 422)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the commands were written, whichever event brought them."""
+
+    kind: str  # issue_comment | review_comment | review
+    id: int
+    body: str | None
+    author: dict[str, Any]
+    repository: str
+    number: int  # the issue's or the pull request's
+    is_pull: bool
+    reaction_path: str | None  # None: no reactions (a review)
+    pull: dict[str, Any] | None  # the pull request, when the payload carries it
+    location: Location | None  # a review comment's file and line
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    message: str
+    say: bool = True  # reply even when a 🚀 would do
+    mention: bool = True  # address the reply to the commenter
+
+
+@dataclass(frozen=True)
+class Call:
+    """One command line being handled, with what every verb needs."""
+
+    ctx: HandlerContext
+    gh: GitHubClient
+    data: dict[str, Any]
+    source: Source
+    command: Command
+    key: str
+    actor: str
+    config: RepoConfig
+    problems: list[str]
+    config_sha: str | None
+
+
+@router.register("issue_comment", action="created")
+async def issue_comment_created(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    data = event.data
+    comment, issue = data["comment"], data["issue"]
+    repository = data["repository"]["full_name"]
+    source = Source(
+        kind="issue_comment",
+        id=comment["id"],
+        body=comment.get("body"),
+        author=comment.get("user") or data["sender"],
+        repository=repository,
+        number=issue["number"],
+        is_pull="pull_request" in issue,
+        reaction_path=f"/repos/{repository}/issues/comments/{comment['id']}",
+        pull=None,
+        location=None,
+    )
+    await handle(ctx, gh, data, source)
+
+
+@router.register("pull_request_review_comment", action="created")
+async def review_comment_created(
+    event: sansio.Event, gh: GitHubClient, ctx: HandlerContext
+) -> None:
+    data = event.data
+    comment = data["comment"]
+    repository = data["repository"]["full_name"]
+    source = Source(
+        kind="review_comment",
+        id=comment["id"],
+        body=comment.get("body"),
+        author=comment.get("user") or data["sender"],
+        repository=repository,
+        number=data["pull_request"]["number"],
+        is_pull=True,
+        reaction_path=f"/repos/{repository}/pulls/comments/{comment['id']}",
+        pull=data["pull_request"],
+        location=Location.of_review_comment(comment),
+    )
+    await handle(ctx, gh, data, source)
+
+
+@router.register("pull_request_review", action="submitted")
+async def review_submitted(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    data = event.data
+    review = data["review"]
+    source = Source(
+        kind="review",
+        id=review["id"],
+        body=review.get("body"),
+        author=review.get("user") or data["sender"],
+        repository=data["repository"]["full_name"],
+        number=data["pull_request"]["number"],
+        is_pull=True,
+        reaction_path=None,
+        pull=data["pull_request"],
+        location=None,
+    )
+    await handle(ctx, gh, data, source)
+
+
+async def handle(
+    ctx: HandlerContext, gh: GitHubClient, data: dict[str, Any], source: Source
+) -> None:
+    commands = parse_commands(source.body)
+    if not commands or _is_bot(source.author) or _is_bot(data["sender"]):
+        return
+    actor = source.author["login"]
+    pool = ctx.runtime.pool
+    async with advisory_lock(pool, f"command:{source.kind}:{source.id}"):
+        keys: list[str] = []
+        pending: list[tuple[Command, str]] = []
+        async with pool.acquire() as conn, conn.transaction():
+            for command in commands:
+                key = command_log.command_key(source.kind, source.id, command.line)
+                entry, _ = await command_log.claim(
+                    conn,
+                    key=key,
+                    repository=source.repository,
+                    number=source.number,
+                    verb=command.verb,
+                    args=command.args,
+                    actor=actor,
+                    delivery_id=ctx.delivery_id,
+                )
+                keys.append(key)
+                if entry.status == command_log.RECEIVED:
+                    pending.append((command, key))
+        if not pending:
+            log.info("%s %s: its commands were handled already", source.kind, source.id)
+            return
+        await _react(gh, source, "eyes")
+        config, problems, sha = await load_repo_config(gh, source.repository, ctx.runtime.settings)
+        minimum = config.command_permission
+        if not meets(await permission_of(gh, source.repository, actor), minimum):
+            text = command_replies.denied(actor, minimum, source.repository)
+            await _post(ctx, gh, source, f"cmd:{source.kind}:{source.id}:denied", text)
+            for _, key in pending:
+                await command_log.finish(pool, key, "denied", text)
+            await _react(gh, source, "confused")
+            return
+        for command, key in pending:
+            call = Call(ctx, gh, data, source, command, key, actor, config, problems, sha)
+            result = await _run(call)
+            if not result.ok or result.say or source.reaction_path is None:
+                text = f"@{actor} {result.message}" if result.mention else result.message
+                await _post(ctx, gh, source, key, command_replies.reply(command, text))
+            await command_log.finish(pool, key, "done" if result.ok else "failed", result.message)
+        ended = [await command_log.get(pool, key) for key in keys]
+        worked = all(entry is not None and entry.status == "done" for entry in ended)
+        await _react(gh, source, "rocket" if worked else "confused")
+
+
+async def _react(gh: GitHubClient, source: Source, content: str) -> None:
+    if source.reaction_path is None:
+        return
+    try:
+        await comments.react(gh, source.reaction_path, content)
+    except BadRequest as exc:  # the comment was deleted meanwhile, or the issue locked
+        log.info("could not react %s on %s: %s", content, source.reaction_path, exc)
+
+
+async def _post(ctx: HandlerContext, gh: GitHubClient, source: Source, key: str, text: str) -> None:
+    login = f"{await ctx.runtime.github.slug()}[bot]"
+    try:
+        async with comments.issue_lock(ctx.runtime.pool, source.repository, source.number):
+            await comments.post_once(gh, source.repository, source.number, key, text, login)
+    except BadRequest as exc:
+        if exc.status_code not in _CANNOT_REPLY:
+            raise
+        # A locked or deleted conversation: the commands table keeps the reply's text.
+        log.warning("could not reply on %s#%s: %s", source.repository, source.number, exc)
+
+
+async def _run(call: Call) -> Result:
+    command = call.command
+    if command.verb == UNKNOWN:
+        return Result(False, f"{command.error}\n\n{help_text()}")
+    if command.error:
+        return Result(False, command.error)
+    verb = _VERBS[command.verb]
+    return await verb(call)
+
+
+# ---------------------------------------------------------------- the verbs
+
+
+async def _help(call: Call) -> Result:
+    return Result(True, help_text(), mention=False)
+
+
+async def _start(call: Call) -> Result:
+    source, runtime = call.source, call.ctx.runtime
+    if source.is_pull:
+        return Result(
+            False,
+            "`run` starts a task from an issue; on a pull request use `/codegen retry` "
+            "or `/codegen fix <instructions>`.",
+        )
+    issue = call.data["issue"]
+    if issue.get("state") == "closed":
+        return Result(False, f"#{source.number} is closed; reopen it to start a task.")
+    active = await tasks.active_for_issue(runtime.pool, source.repository, source.number)
+    if active is not None and active.status != "needs_info":
+        return Result(
+            False,
+            f"task {active.id} is already under way (`{active.status}`); nothing new was "
+            "started. `/codegen status` shows where it stands.",
+        )
+    if call.problems:
+        await _report_config_problems(
+            call.ctx, call.gh, source.repository, source.number, call.problems, call.config_sha
+        )
+    await start_task(call.ctx, call.gh, call.data, call.config, call.actor)
+    return Result(True, f"started a task for #{source.number}.", say=False)
+
+
+async def _find_task(call: Call) -> tasks.Task | None:
+    """The issue's newest task; for a PR, the task that opened it (or that it fixes)."""
+    source, pool = call.source, call.ctx.runtime.pool
+    if not source.is_pull:
+        return await tasks.latest_for_issue(pool, source.repository, source.number)
+    pull = source.pull or await _get_pull(call.gh, source.repository, source.number)
+    if pull is None:
+        return None
+    return await linked_task(pool, source.repository, pull)
+
+
+async def _get_pull(gh: GitHubClient, repository: str, number: int) -> dict[str, Any] | None:
+    try:
+        return await gh.getitem(f"/repos/{repository}/pulls/{number}")
+    except BadRequest as exc:
+        if exc.status_code == 404:
+            return None
+        raise
+
+
+async def _retry(call: Call) -> Result:
+    task = await _find_task(call)
+    if task is None:
+        return Result(False, command_replies.no_task(call.source.is_pull))
+    outcome = await task_actions.retry(
+        call.ctx.runtime, task, call.command.args or None, call.actor, call.config.timeout_ms
+    )
+    return Result(outcome.ok, outcome.message, say=False)
+
+
+async def _fix(call: Call) -> Result:
+    source, pool = call.source, call.ctx.runtime.pool
+    task = await _find_task(call)
+    if task is None:
+        return Result(False, command_replies.no_task(source.is_pull))
+    pr_id = None
+    if source.is_pull:
+        recorded = await pull_requests.find(pool, source.repository, source.number)
+        pr_id = recorded.id if recorded else None
+    instructions = command_replies.fix_instructions(
+        call.actor, source.number, source.is_pull, call.command.args, source.location
+    )
+    outcome = await task_actions.request_followup(
+        call.ctx.runtime,
+        task,
+        kind="fix",
+        key=call.key,
+        instructions=instructions,
+        by=call.actor,
+        pull_request_id=pr_id,
+    )
+    return Result(outcome.ok, outcome.message, say=False)
+
+
+async def _status(call: Call) -> Result:
+    pool = call.ctx.runtime.pool
+    task = await _find_task(call)
+    if task is None:
+        return Result(True, command_replies.no_task(call.source.is_pull), mention=False)
+    text = command_replies.status_text(
+        task,
+        await codegen_requests.for_task(pool, task.id),
+        await validations.latest_for_task(pool, task.id),
+        await followups.for_task(pool, task.id),
+        datetime.now(UTC),
+    )
+    return Result(True, text, mention=False)
+
+
+async def _cancel(call: Call) -> Result:
+    task = await _find_task(call)
+    if task is None:
+        return Result(False, command_replies.no_task(call.source.is_pull))
+    if task.status not in tasks.ACTIVE:
+        return Result(False, f"task {task.id} is not running (`{task.status}`); nothing to cancel.")
+    reason = f"cancelled by @{call.actor} with `/codegen cancel`"
+    if not await task_flow.cancel(call.ctx.runtime, task, reason):
+        return Result(False, f"task {task.id} changed state meanwhile; nothing was cancelled.")
+    return Result(True, f"cancelled task {task.id}.", say=False)
+
+
+async def _validate(call: Call) -> Result:
+    source, pool = call.source, call.ctx.runtime.pool
+    task: tasks.Task | None = None
+    if source.is_pull:
+        numbers = [source.number]
+    else:
+        task = await tasks.latest_for_issue(pool, source.repository, source.number)
+        if task is None:
+            return Result(False, command_replies.no_task(False))
+        found = {pr.number for pr in await pull_requests.for_task(pool, task.id)}
+        for entry in task.pull_requests:
+            number = pull_requests.number_from_url(entry.get("url") or "", source.repository)
+            if number is not None:
+                found.add(number)
+        if not found:
+            return Result(False, f"task {task.id} has no pull request to validate yet.")
+        numbers = sorted(found)
+    started, closed = [], []
+    for number in numbers:
+        pull = await _get_pull(call.gh, source.repository, number)
+        if pull is None or pull.get("state") != "open":
+            closed.append(f"#{number}")
+            continue
+        sha = await _validate_pull(call, pull, task)
+        started.append(f"#{number} at `{sha[:7]}`")
+    if not started:
+        return Result(False, f"no open pull request to validate ({', '.join(closed)} closed).")
+    return Result(True, f"validating {', '.join(started)}.", say=False)
+
+
+async def _validate_pull(call: Call, pull: dict[str, Any], task: tasks.Task | None) -> str:
+    """A new validation of the pull's current head; records a PR the bot never saw."""
+    runtime, repository = call.ctx.runtime, call.source.repository
+    trigger = f"/codegen validate by @{call.actor}"
+    head = pull["head"]["sha"]
+    recorded = await pull_requests.find(runtime.pool, repository, pull["number"])
+    if recorded is not None and recorded.head_sha == head and recorded.state == "open":
+        await validation_flow.revalidate(runtime, recorded, trigger)
+        return head
+    linked = task or await linked_task(runtime.pool, repository, pull)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await validation_flow.record_head(
+            conn,
+            installation_id=call.ctx.installation_id,
+            repository=repository,
+            number=pull["number"],
+            head_sha=head,
+            head_ref=pull["head"].get("ref"),
+            task_id=linked.id if linked else None,
+            trigger=trigger,
+            again=True,
+        )
+    return head
+
+
+_VERBS = {
+    "help": _help,
+    "run": _start,
+    "retry": _retry,
+    "fix": _fix,
+    "status": _status,
+    "cancel": _cancel,
+    "validate": _validate,
+}
