@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .ci import Check, CiState
+from .pr_analysis import redact
 
 CHECK_NAME = "codegen/validation"
 MAX_ANNOTATIONS = 50  # per request, GitHub's limit
@@ -201,6 +202,11 @@ def review_body(verdict: str, findings: Sequence[dict[str, Any]], ci: CiState, i
     return "\n".join(parts)
 
 
+def _output_lines(check: Check) -> list[str]:
+    """A failing check's output for the agent, credentials redacted (CI logs leak)."""
+    return [f"  {redact(line)}" for line in check.summary.splitlines()[:30]]
+
+
 def ci_fix_prompt(failures: Sequence[Check], head_sha: str, attempt: int, most: int) -> str:
     lines = [
         f"The repository's CI failed on commit {head_sha[:12]} of your pull request "
@@ -213,7 +219,7 @@ def ci_fix_prompt(failures: Sequence[Check], head_sha: str, attempt: int, most: 
             f"- {check.name} ({check.conclusion})" + (f": {check.url}" if check.url else "")
         )
         if check.summary:
-            lines += [f"  {line}" for line in check.summary.splitlines()[:30]]
+            lines += _output_lines(check)
     return "\n".join(lines)
 
 
@@ -233,7 +239,7 @@ def findings_prompt(
         for check in failures:
             lines.append(f"- {check.name} ({check.conclusion})")
             if check.summary:
-                lines += [f"  {line}" for line in check.summary.splitlines()[:30]]
+                lines += _output_lines(check)
     if not worth and not failures:
         lines += ["", "Validation found nothing blocking; review the change once more."]
     return "\n".join(lines)

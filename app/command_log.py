@@ -93,3 +93,14 @@ async def finish(
         reply,
     )
     return done is not None
+
+
+STARTED = "(started)"  # `reply` of a received command whose action has begun
+
+
+async def mark_started(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> None:
+    """Note that a command's action is about to run, before it runs: a retry after
+    a crash then knows not to start a second attempt or validation."""
+    await conn.execute(
+        "UPDATE commands SET reply = $2 WHERE key = $1 AND status = 'received'", key, STARTED
+    )

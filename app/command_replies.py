@@ -12,6 +12,7 @@ from typing import Any
 from .codegen_requests import CodegenRequest
 from .commands import Command
 from .followups import Followup
+from .pr_analysis import redact
 from .tasks import ACTIVE, PR_STAGES, Task
 from .tracking import duration
 from .validations import Validation
@@ -172,7 +173,10 @@ def fix_instructions(
         else:
             spot = f"File: `{location.path}`, line {location.line}"
         parts += ["", spot]
-        hunk = (location.diff_hunk or "").strip("\n")
+        # The hunk is the PR's text: a credential in it must not reach the agent.
+        hunk = "\n".join(
+            redact(line) for line in (location.diff_hunk or "").strip("\n").split("\n")
+        )
         if hunk and len(hunk) <= HUNK_MAX_CHARS and hunk.count("\n") < HUNK_MAX_LINES:
             fence = _fence(hunk)
             parts += ["", "The diff around it:", f"{fence}diff", hunk, fence]

@@ -90,7 +90,14 @@ def dead_job_handlers(runtime: Runtime) -> dict[str, JobHandler]:
     async def task_died(job: Job) -> None:
         await task_flow.job_died(runtime, job)
 
-    return {task_flow.ADVANCE_JOB: task_died, task_flow.POLL_JOB: task_died}
+    async def validation_died(job: Job) -> None:
+        await validation_flow.job_died(runtime, job)
+
+    return {
+        task_flow.ADVANCE_JOB: task_died,
+        task_flow.POLL_JOB: task_died,
+        validation_flow.RUN_JOB: validation_died,
+    }
 
 
 def job_handlers(runtime: Runtime, router: Router) -> dict[str, JobHandler]:

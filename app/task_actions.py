@@ -18,6 +18,7 @@ from prompts.builder import STRATEGIES
 
 from . import codegen_requests, followups, jobs, task_flow, tasks
 from .codegen import CodegenError, run_state
+from .db import advisory_xact_lock
 from .jobs import Job
 from .runtime import Runtime
 from .worker import PermanentJobError
@@ -89,6 +90,12 @@ async def latest_run_id(conn: Any, task: tasks.Task) -> int | None:
     return None
 
 
+def followup_lock(task_id: int) -> str:
+    """One writer of a task's follow-ups at a time: two requests at once must not
+    both find the agent free and both resume it."""
+    return f"followups:task:{task_id}"
+
+
 async def request_followup(
     runtime: Runtime,
     task: tasks.Task,
@@ -106,11 +113,8 @@ async def request_followup(
             "the agent is still working on this task; send the instructions once it has "
             "finished (or `/codegen cancel` it).",
         )
-    pool = runtime.pool
-    run_id = await latest_run_id(pool, task)
-    if run_id is None:
-        return Outcome(False, "this task has no agent run to send instructions to yet.")
-    async with pool.acquire() as conn, conn.transaction():
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await advisory_xact_lock(conn, followup_lock(task.id))
         busy = await followups.in_flight(conn, task.id)
         if busy is not None and busy.key != key:
             return Outcome(
@@ -118,20 +122,46 @@ async def request_followup(
                 f"the agent is still working on earlier instructions (from @{busy.requested_by}); "
                 "try again when it has finished.",
             )
-        followup, created = await followups.create(
+        return await add_followup(
             conn,
-            task_id=task.id,
-            pull_request_id=pull_request_id,
+            task,
             kind=kind,
             key=key,
-            agent_run_id=run_id,
             instructions=instructions,
-            requested_by=by,
+            by=by,
+            pull_request_id=pull_request_id,
         )
-        if created:
-            await jobs.enqueue(
-                conn, SEND_JOB, {"followup_id": followup.id}, dedup_key=f"followup:{followup.id}"
-            )
+
+
+async def add_followup(
+    conn: Any,
+    task: tasks.Task,
+    *,
+    kind: str,
+    key: str,
+    instructions: str,
+    by: str,
+    pull_request_id: int | None,
+) -> Outcome:
+    """Record the follow-up and its send job, in the caller's transaction (which
+    holds `followup_lock`)."""
+    run_id = await latest_run_id(conn, task)
+    if run_id is None:
+        return Outcome(False, "this task has no agent run to send instructions to yet.")
+    followup, created = await followups.create(
+        conn,
+        task_id=task.id,
+        pull_request_id=pull_request_id,
+        kind=kind,
+        key=key,
+        agent_run_id=run_id,
+        instructions=instructions,
+        requested_by=by,
+    )
+    if created:
+        await jobs.enqueue(
+            conn, SEND_JOB, {"followup_id": followup.id}, dedup_key=f"followup:{followup.id}"
+        )
     return Outcome(True, f"sent to agent run {run_id} of task {task.id}.")
 
 

@@ -15,6 +15,7 @@ commit that was validated."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -153,6 +154,66 @@ async def ci_event(runtime: Runtime, repository: str, sha: str, delivery_id: str
 
 
 async def run_job(runtime: Runtime, job: Job) -> None:
+    try:
+        await _run(runtime, job)
+    except (RescheduleJob, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        if job.attempts >= job.max_attempts or isinstance(exc, PermanentJobError):
+            with contextlib.suppress(Exception):
+                await give_up(runtime, job, f"{exc.__class__.__name__}: {exc}"[:300])
+        raise
+
+
+async def job_died(runtime: Runtime, job: Job) -> None:
+    """The job died with its worker on its last attempt."""
+    await give_up(runtime, job, "the worker running it stopped responding too many times")
+
+
+async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
+    """A validation that cannot finish must not stay `in_progress` on GitHub nor
+    leave its task `validating`: conclude it `neutral`, saying why."""
+    pool = runtime.pool
+    validation = await validations.get(pool, job.payload["validation_id"])
+    if validation is None or validation.conclusion is not None:
+        return
+    pr = await pull_requests.get(pool, validation.pull_request_id)
+    assert pr is not None
+    title = "Validation could not finish"
+    if validation.check_run_id is not None:
+        gh = await runtime.github.for_installation(pr.installation_id)
+        await gh.patch(
+            f"/repos/{pr.repository}/check-runs/{validation.check_run_id}",
+            data={
+                "conclusion": "neutral",
+                "completed_at": _iso(_now()),
+                "output": {"title": title, "summary": f"The bot gave up: {reason}"},
+            },
+        )
+    async with pool.acquire() as conn, conn.transaction():
+        await validations.update(
+            conn,
+            validation.id,
+            status="completed" if validation.status != "superseded" else "superseded",
+            conclusion="neutral",
+            title=title,
+            completed_at=_now(),
+        )
+        if pr.task_id is not None and validation.status != "superseded":
+            moved = await tasks.transition(
+                conn,
+                pr.task_id,
+                from_status=("validating",),
+                to_status="pr_open",
+                detail=f"validation of {validation.head_sha[:7]} could not finish: {reason}",
+            )
+            if moved:
+                await task_flow.enqueue_render(
+                    conn, moved.id, f"validation:{validation.id}:gave_up"
+                )
+
+
+async def _run(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     validation = await validations.get(pool, job.payload["validation_id"])
     if validation is None:
@@ -171,10 +232,10 @@ async def run_job(runtime: Runtime, job: Job) -> None:
     config, _problems, _sha = await load_repo_config(gh, pr.repository, runtime.settings)
     task = await tasks.get(pool, pr.task_id) if pr.task_id else None
     if validation.status == "completed":
-        if validation.review_id is None and config.validation.review:
-            await _finish(runtime, gh, pr, validation, task, config)  # a try died after the verdict
-        elif job.payload.get("refresh"):
+        if job.payload.get("refresh"):
             await _refresh(runtime, gh, pr, validation, task, config)
+        else:  # an earlier try died after the verdict: the review and what follows
+            await _finish(runtime, gh, pr, validation, task, config)
         return
     if validation.check_run_id is None:
         validation = await _start(runtime, gh, pr, validation, task, config)
@@ -457,9 +518,11 @@ async def _finish(
     state = ci.CiState.from_json(validation.ci)
     verdict = validation.conclusion or "neutral"
     async with _locked(runtime, gh, pr, validation) as current:
-        if current is None or current.review_id is not None:
-            return
-        await _review(runtime, gh, pr, current, verdict, current.findings or [], state, config)
+        head = await pull_requests.get(runtime.pool, pr.id)
+        if current is None or head is None or head.head_sha != current.head_sha:
+            return  # a newer push came meanwhile: this commit's review is moot
+        if current.review_id is None and config.validation.review:
+            await _review(runtime, gh, pr, current, verdict, current.findings or [], state, config)
     await _after(runtime, gh, pr, validation, task, config, verdict, state)
 
 
@@ -600,6 +663,8 @@ async def _after(
     pool = runtime.pool
     fresh = await pull_requests.get(pool, pr.id)
     assert fresh is not None
+    if fresh.head_sha != validation.head_sha or fresh.state != "open":
+        return  # a newer commit's validation (or the PR's end) decides now
     if task is not None:
         async with pool.acquire() as conn, conn.transaction():
             moved = await tasks.transition(
@@ -627,6 +692,7 @@ async def _after(
             )
         if (
             state.verdict == "failed"
+            and reported_by_agent(task, fresh)
             and state.real_failures
             and config.validation.ci_fix_attempts > 0
             and fresh.ci_fix_outcome is None
@@ -638,8 +704,8 @@ async def _after(
                 delay=float(config.validation.ci_fix_delay_seconds),
                 dedup_key=f"ci_fix:{pr.id}:{validation.head_sha}",
             )
-    if task is None:
-        return  # only the bot's own PRs are merged by it, never other people's
+    if task is None or not reported_by_agent(task, fresh):
+        return  # only the agent's own PRs are merged by the bot, never other people's
     auto_merge = task.auto_merge if task.auto_merge is not None else config.validation.auto_merge
     if auto_merge and verdict in ("success", "neutral") and state.verdict in ("passed", "none"):
         await jobs.enqueue(
@@ -648,6 +714,16 @@ async def _after(
             {"pull_request_id": pr.id, "head_sha": validation.head_sha},
             dedup_key=f"merge:{pr.id}:{validation.head_sha}",
         )
+
+
+def reported_by_agent(task: tasks.Task, pr: PullRequest) -> bool:
+    """The PR is one the task's agent run reported (its URL), not merely linked
+    to the task by a branch name or `Fixes #N`: only those are merged or sent
+    back to the agent."""
+    return any(
+        pull_requests.number_from_url(entry.get("url") or "", pr.repository) == pr.number
+        for entry in task.pull_requests
+    )
 
 
 async def ci_fix_job(runtime: Runtime, job: Job) -> None:
@@ -659,7 +735,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     if pr is None or pr.task_id is None or pr.state != "open" or pr.head_sha != sha:
         return
     task = await tasks.get(pool, pr.task_id)
-    if task is None:
+    if task is None or not reported_by_agent(task, pr):
         return
     gh = await runtime.github.for_installation(pr.installation_id)
     config, _, _ = await load_repo_config(gh, pr.repository, runtime.settings)
@@ -679,15 +755,19 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             )
         return
     key = f"ci_fix:{pr.id}:{sha}"
-    busy = await followups.in_flight(pool, task.id)
-    if busy is not None and busy.key != key:
-        # The agent is still on earlier instructions: its push may fix this too.
-        raise RescheduleJob(task_flow.poll_delay_for(runtime, 1), "agent busy with a follow-up")
     names = ", ".join(f"`{c.name}`" for c in failures[:5])
+    # Counting the attempt and recording the follow-up commit together, so a
+    # crash between them can neither spend an attempt nor lose the fix.
     async with pool.acquire() as conn, conn.transaction():
-        done = await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key)
-        attempt = None if done else await pull_requests.count_ci_fix(conn, pr.id, most)
-        if not done and attempt is None:
+        await advisory_xact_lock(conn, task_actions.followup_lock(task.id))
+        if await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key):
+            return
+        busy = await followups.in_flight(conn, task.id)
+        if busy is not None:
+            # The agent is still on earlier instructions: its push may fix this too.
+            raise RescheduleJob(task_flow.poll_delay_for(runtime, 1), "agent busy with a follow-up")
+        attempt = await pull_requests.count_ci_fix(conn, pr.id, most)
+        if attempt is None:
             await pull_requests.update(conn, pr.id, ci_fix_outcome="exhausted")
             await tasks.add_note(
                 conn,
@@ -698,21 +778,19 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             )
             await task_flow.enqueue_render(conn, task.id, f"{key}:exhausted")
             return
-    if done:
-        return
-    outcome = await task_actions.request_followup(
-        runtime,
-        task,
-        kind="ci_fix",
-        key=key,
-        instructions=check_report.ci_fix_prompt(failures, sha, attempt or 0, most),
-        by="codegen-bot",
-        pull_request_id=pr.id,
-    )
+        outcome = await task_actions.add_followup(
+            conn,
+            task,
+            kind="ci_fix",
+            key=key,
+            instructions=check_report.ci_fix_prompt(failures, sha, attempt, most),
+            by="codegen-bot",
+            pull_request_id=pr.id,
+        )
+        if not outcome.ok:
+            raise PermanentJobError(outcome.message)  # rolls the count back
     text = (
         f"CI failed on `{sha[:7]}` ({names}): sent to Codegen, automatic fix {attempt} of {most}."
-        if outcome.ok
-        else f"CI failed on `{sha[:7]}` ({names}), but it could not be sent: {outcome.message}"
     )
     await task_flow.note(runtime, task.id, text, key)
 
@@ -723,7 +801,10 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     pr = await pull_requests.get(pool, job.payload["pull_request_id"])
     sha = job.payload["head_sha"]
-    if pr is None or pr.state != "open":
+    if pr is None or pr.state != "open" or pr.task_id is None:
+        return
+    task = await tasks.get(pool, pr.task_id)
+    if task is None or not reported_by_agent(task, pr):
         return
     gh = await runtime.github.for_installation(pr.installation_id)
     config, _, _ = await load_repo_config(gh, pr.repository, runtime.settings)
@@ -749,6 +830,10 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
                 raise
         else:
             log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
+            # GitHub's `closed` event for this merge is sent by our own bot user,
+            # which the dispatcher drops: end the PR and the task here.
+            bot = f"{await runtime.github.slug()}[bot]"
+            await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
             if pr.task_id:
                 await task_flow.note(
                     runtime,

@@ -47,6 +47,8 @@ from .pull_requests import linked_task
 
 router = Router()
 log = logging.getLogger(__name__)
+# Actions not keyed by the command itself: never run twice for one line.
+_NOT_REPEATABLE = frozenset({"retry", "validate"})
 # GitHub's answers when a reply cannot be posted at all (locked, deleted, refused).
 _CANNOT_REPLY = (403, 404, 410, 422)
 
@@ -162,7 +164,7 @@ async def handle(
     pool = ctx.runtime.pool
     async with advisory_lock(pool, f"command:{source.kind}:{source.id}"):
         keys: list[str] = []
-        pending: list[tuple[Command, str]] = []
+        pending: list[tuple[Command, str, bool]] = []
         async with pool.acquire() as conn, conn.transaction():
             for command in commands:
                 key = command_log.command_key(source.kind, source.id, command.line)
@@ -178,7 +180,7 @@ async def handle(
                 )
                 keys.append(key)
                 if entry.status == command_log.RECEIVED:
-                    pending.append((command, key))
+                    pending.append((command, key, entry.reply == command_log.STARTED))
         if not pending:
             log.info("%s %s: its commands were handled already", source.kind, source.id)
             return
@@ -188,13 +190,20 @@ async def handle(
         if not meets(await permission_of(gh, source.repository, actor), minimum):
             text = command_replies.denied(actor, minimum, source.repository)
             await _post(ctx, gh, source, f"cmd:{source.kind}:{source.id}:denied", text)
-            for _, key in pending:
+            for _, key, _ in pending:
                 await command_log.finish(pool, key, "denied", text)
             await _react(gh, source, "confused")
             return
-        for command, key in pending:
+        for command, key, started in pending:
             call = Call(ctx, gh, data, source, command, key, actor, config, problems, sha)
-            result = await _run(call)
+            if started and command.verb in _NOT_REPEATABLE:
+                # An earlier try began it and died: doing it again would start a
+                # second attempt or validation.
+                result = Result(True, "carried out by an earlier try.", say=False)
+            else:
+                if command.verb in _NOT_REPEATABLE:
+                    await command_log.mark_started(pool, key)
+                result = await _run(call)
             if not result.ok or result.say or source.reaction_path is None:
                 text = f"@{actor} {result.message}" if result.mention else result.message
                 await _post(ctx, gh, source, key, command_replies.reply(command, text))
@@ -276,7 +285,7 @@ async def _find_task(call: Call) -> tasks.Task | None:
     pull = source.pull or await _get_pull(call.gh, source.repository, source.number)
     if pull is None:
         return None
-    return await linked_task(pool, source.repository, pull)
+    return await linked_task(pool, source.repository, pull, call.gh)
 
 
 async def _get_pull(gh: GitHubClient, repository: str, number: int) -> dict[str, Any] | None:
@@ -388,7 +397,7 @@ async def _validate_pull(call: Call, pull: dict[str, Any], task: tasks.Task | No
     if recorded is not None and recorded.head_sha == head and recorded.state == "open":
         await validation_flow.revalidate(runtime, recorded, trigger)
         return head
-    linked = task or await linked_task(runtime.pool, repository, pull)
+    linked = task or await linked_task(runtime.pool, repository, pull, call.gh)
     async with runtime.pool.acquire() as conn, conn.transaction():
         await validation_flow.record_head(
             conn,

@@ -11,6 +11,7 @@ from gidgethub.routing import Router
 
 from app import pull_requests, tasks, validation_flow
 from app.github import GitHubClient
+from app.permissions import meets, permission_of
 from app.repo_config import load_repo_config
 from app.runtime import HandlerContext
 
@@ -18,16 +19,23 @@ router = Router()
 log = logging.getLogger(__name__)
 
 
-async def linked_task(pool: Any, repository: str, pull: dict[str, Any]) -> tasks.Task | None:
+async def linked_task(
+    pool: Any, repository: str, pull: dict[str, Any], gh: GitHubClient | None = None
+) -> tasks.Task | None:
     """The task behind a PR: recorded already, reported by the agent run (URL or
-    head branch), or named by the PR body's `Fixes #N`."""
+    head branch), or named by the PR body's `Fixes #N` when an App or someone
+    with write access opened it (never a reader's PR)."""
     known = await pull_requests.find(pool, repository, pull["number"])
     if known is not None and known.task_id is not None:
         return await tasks.get(pool, known.task_id)
+    head = pull.get("head") or {}
+    # A branch of this repository takes write access to push; anyone can name a
+    # fork's branch like the agent's or write "Fixes #7" in a PR body.
+    inside = ((head.get("repo") or {}).get("full_name") or "").lower() == repository.lower()
     task = await tasks.for_pull_request(
-        pool, repository, pull["number"], (pull.get("head") or {}).get("ref")
+        pool, repository, pull["number"], head.get("ref") if inside else None
     )
-    if task is not None:
+    if task is not None or not inside or not await _trusted_author(gh, repository, pull):
         return task
     for issue in pull_requests.closing_issues(pull.get("body")):
         task = await tasks.latest_for_issue(pool, repository, issue)
@@ -36,6 +44,16 @@ async def linked_task(pool: Any, repository: str, pull: dict[str, Any]) -> tasks
         if task is not None and task.status in ("generating_prompt", "running", *tasks.PR_STAGES):
             return task
     return None
+
+
+async def _trusted_author(gh: GitHubClient | None, repository: str, pull: dict[str, Any]) -> bool:
+    """An App installed here (the agent's) or a person with write access."""
+    user = pull.get("user") or {}
+    if user.get("type") == "Bot":
+        return True
+    if gh is None or not user.get("login"):
+        return False
+    return meets(await permission_of(gh, repository, user["login"]), "write")
 
 
 @router.register("pull_request", action="opened")
@@ -49,7 +67,7 @@ async def pull_request_changed(event: sansio.Event, gh: GitHubClient, ctx: Handl
     if pull.get("state") != "open" or pull.get("draft"):
         return
     pool = ctx.runtime.pool
-    task = await linked_task(pool, repository, pull)
+    task = await linked_task(pool, repository, pull, gh)
     if task is None:
         config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
         if config.validation.scope != "all":

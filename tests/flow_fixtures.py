@@ -104,3 +104,24 @@ async def task_status(bot, status: str) -> dict[str, Any] | None:
 
 def bot_comments(fake_github) -> list[dict[str, Any]]:
     return [c for c in fake_github.comments_on(REPO, 7) if c["user"]["type"] == "Bot"]
+
+
+async def fail_once(pool, table: str, operation: str, when: str = "true") -> None:
+    """Make the next `operation` (INSERT or UPDATE) on `table` whose row matches
+    `when` fail once, inside PostgreSQL: a crash at that very point of a job,
+    without touching the bot's code. The transaction around it rolls back."""
+    name = f"fail_once_{table}_{operation.lower()}"
+    await pool.execute(f"CREATE SEQUENCE {name}_seq")
+    await pool.execute(
+        f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('{name}_seq') = 1 THEN
+                    RAISE EXCEPTION 'simulated crash at {operation} on {table}';
+                END IF;
+                RETURN NEW;
+            END $$"""
+    )
+    await pool.execute(
+        f"""CREATE TRIGGER {name} BEFORE {operation} ON {table}
+            FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION {name}()"""
+    )
