@@ -162,7 +162,9 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
         )
 
     async with database(settings) as dsn:
-        pool_size = max(10, settings.max_concurrent_workflows + 6)
+        # A job may hold a connection for an advisory lock (a PR's, an issue's)
+        # while it queries on another: two a job, plus the worker's own and the web's.
+        pool_size = max(10, 2 * settings.max_concurrent_workflows + 6)
         pool = await create_pool(dsn, min_size=2, max_size=pool_size)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         runner: web.AppRunner | None = None
