@@ -147,5 +147,5 @@ async def read(gh: GitHubClient, repository: str, sha: str, own_app_slug: str | 
             iterable_key="check_runs",
         )
     ]
-    combined = await gh.getitem(f"/repos/{repository}/commits/{sha}/status")
+    combined = await gh.getitem(f"/repos/{repository}/commits/{sha}/status?per_page=100")
     return classify(runs, list(combined.get("statuses") or []), own_app_slug)
