@@ -14,22 +14,12 @@ from .commands import Command
 from .followups import Followup
 from .pr_analysis import redact
 from .tasks import ACTIVE, PR_STAGES, Task
-from .tracking import duration
+from .tracking import RUN_STATE, duration
 from .validations import Validation
 
 QUOTE_CHARS = 120
 HUNK_MAX_LINES = 20
 HUNK_MAX_CHARS = 2_000
-
-_RUN_STATE = {
-    "prepared": "starting",
-    "creating": "starting",
-    "running": "working",
-    "complete": "complete",
-    "failed": "failed",
-    "cancelled": "stopped",
-    "timed_out": "timed out",
-}
 
 
 @dataclass(frozen=True)
@@ -106,7 +96,7 @@ def status_text(
     total = max(task.max_retries + 1, len(requests))
     for request in requests:
         strategy = f", strategy `{request.strategy}`" if request.strategy else ""
-        state = _RUN_STATE.get(request.status, request.status)
+        state = RUN_STATE.get(request.status, request.status)
         error = f" ({request.error})" if request.error and request.status == "failed" else ""
         lines.append(
             f"- Attempt {request.attempt} of {total}{strategy}: {_run_link(request)}, "

@@ -31,6 +31,18 @@ def _check(done: bool) -> str:
     return "[x]" if done else "[ ]"
 
 
+# An agent run's stored status, in words.
+RUN_STATE = {
+    "prepared": "starting",
+    "creating": "starting",
+    "running": "working",
+    "complete": "complete",
+    "failed": "failed",
+    "cancelled": "stopped",
+    "timed_out": "timed out",
+}
+
+
 def duration(seconds: float) -> str:
     """ "3 d 4 h", "2 h 5 min", "7 min", "40 s": two units at most."""
     seconds = max(0, int(seconds))
@@ -94,15 +106,7 @@ def render(
             else (f"agent run {request.agent_run_id}" if request.agent_run_id else "agent run")
         )
         sim = " — simulated, no real agent ran" if task.simulated else ""
-        outcome = {
-            "prepared": "starting",
-            "creating": "starting",
-            "running": "working",
-            "complete": "complete",
-            "failed": "failed",
-            "cancelled": "stopped",
-            "timed_out": "timed out",
-        }[request.status]
+        outcome = RUN_STATE[request.status]
         done = request.status in ("complete",)
         label = f"Codegen attempt {request.attempt} of {total}: {run} {outcome}{sim}"
         if request.error and request.status == "failed":

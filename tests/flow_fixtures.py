@@ -125,3 +125,26 @@ async def fail_once(pool, table: str, operation: str, when: str = "true") -> Non
         f"""CREATE TRIGGER {name} BEFORE {operation} ON {table}
             FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION {name}()"""
     )
+
+
+PR_NUMBER = 8
+PR_URL = f"https://github.com/{REPO}/pull/{PR_NUMBER}"
+CODEGEN_PR = {
+    "url": PR_URL,
+    "title": "Export CSV",
+    "id": 8,
+    "head_branch_name": "codegen/export-csv",
+    "created_at": "2026-11-25T10:00:00Z",
+}
+# Validate at once (no CI reported) and never hand CI back to the agent.
+QUICK = "validation:\n  ci_start_seconds: 0\nci_fix:\n  max_attempts: 0\n"
+
+
+async def settle(bot, timeout: float = 15.0) -> None:
+    """Until no job is queued (scheduled retries included) or running."""
+    await wait_until(
+        lambda: bot.runtime.pool.fetchval(
+            "SELECT count(*) = 0 FROM jobs WHERE status IN ('queued', 'running')"
+        ),
+        timeout=timeout,
+    )

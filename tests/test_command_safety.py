@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.conftest import running_bot
 from tests.events import issue_comment_event, review_comment_event
-from tests.flow_fixtures import REPO, WRITER, fail_once, wait_until
+from tests.flow_fixtures import REPO, WRITER, fail_once, settle, wait_until
 from tests.test_validation import (
     CLEAN_FILES,
     PR_NUMBER,
@@ -24,15 +24,6 @@ SECRET_FILE = {
     "status": "modified",
     "patch": f'@@ -1,1 +1,2 @@\n import os\n+STRIPE = "{SECRET}"',
 }
-
-
-async def _settle(bot, timeout: float = 15.0) -> None:
-    await wait_until(
-        lambda: bot.runtime.pool.fetchval(
-            "SELECT count(*) = 0 FROM jobs WHERE status IN ('queued', 'running')"
-        ),
-        timeout=timeout,
-    )
 
 
 async def test_fix_on_a_line_with_a_credential_keeps_it_out_of_the_prompt(
@@ -61,7 +52,7 @@ async def test_fix_on_a_line_with_a_credential_keeps_it_out_of_the_prompt(
         assert SECRET in inline["comment"]["diff_hunk"]
         await bot.deliver("pull_request_review_comment", inline)
         await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
-        await _settle(bot)
+        await settle(bot)
     prompt = fake_codegen.resumed[0]["prompt"]
     assert SECRET not in prompt, "the credential from the diff was sent to Codegen"
 
@@ -88,7 +79,7 @@ async def test_validate_retried_after_a_crash_makes_one_check_run(
                 "SELECT status = 'done' FROM commands WHERE verb = 'validate'"
             )
         )
-        await _settle(bot)
+        await settle(bot)
         generations = await bot.runtime.pool.fetchval("SELECT count(*) FROM validations")
         attempts = await bot.runtime.pool.fetchval(
             "SELECT attempts FROM jobs WHERE kind = 'delivery' ORDER BY id DESC LIMIT 1"

@@ -11,6 +11,10 @@ from app.commands import VERBS
 from tests.conftest import running_bot
 from tests.events import issue_comment_event, review_comment_event, review_event
 from tests.flow_fixtures import (
+    CODEGEN_PR,
+    PR_NUMBER,
+    PR_URL,
+    QUICK,
     READER,
     REPO,
     WRITER,
@@ -20,17 +24,6 @@ from tests.flow_fixtures import (
     wait_until,
 )
 
-PR_NUMBER = 8
-PR_URL = f"https://github.com/{REPO}/pull/{PR_NUMBER}"
-CODEGEN_PR = {
-    "url": PR_URL,
-    "title": "Export CSV",
-    "id": 8,
-    "head_branch_name": "codegen/export-csv",
-    "created_at": "2026-11-25T10:00:00Z",
-}
-# Validate at once (no CI in these tests) and never hand CI back to the agent.
-QUICK = "validation:\n  ci_start_seconds: 0\nci_fix:\n  max_attempts: 0\n"
 CLEAN_FILES = [
     {
         "filename": "widgets/export.py",

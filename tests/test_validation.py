@@ -14,7 +14,10 @@ import pytest
 from tests.conftest import running_bot
 from tests.events import check_run_event, check_suite_event, pull_request_event, status_event
 from tests.flow_fixtures import (
+    CODEGEN_PR,
     INSTALLATION,
+    PR_NUMBER,
+    QUICK,
     READER,
     REPO,
     WRITER,
@@ -23,16 +26,6 @@ from tests.flow_fixtures import (
     wait_until,
 )
 
-PR_NUMBER = 8
-PR_URL = f"https://github.com/{REPO}/pull/{PR_NUMBER}"
-CODEGEN_PR = {
-    "url": PR_URL,
-    "title": "Export CSV",
-    "id": 8,
-    "head_branch_name": "codegen/export-csv",
-    "created_at": "2026-11-25T10:00:00Z",
-}
-QUICK = "validation:\n  ci_start_seconds: 0\nci_fix:\n  max_attempts: 0\n"
 # settings.py gets two added lines; the key block starts on new-file line 12.
 KEY_PATCH = (
     "@@ -10,2 +10,4 @@\n"

@@ -11,7 +11,7 @@ import dataclasses
 from app import task_actions
 from tests.conftest import APP_SLUG, running_bot
 from tests.events import pull_request_event
-from tests.flow_fixtures import INSTALLATION, READER, REPO, fail_once, wait_until
+from tests.flow_fixtures import INSTALLATION, READER, REPO, fail_once, settle, wait_until
 from tests.test_validation import (
     AUTO_MERGE,
     CI_FIX,
@@ -28,16 +28,6 @@ from tests.test_validation import (
 )
 
 BOT = f"{APP_SLUG}[bot]"
-
-
-async def _settle(bot, timeout: float = 15.0) -> None:
-    """Until no job is queued (scheduled retries included) or running."""
-    await wait_until(
-        lambda: bot.runtime.pool.fetchval(
-            "SELECT count(*) = 0 FROM jobs WHERE status IN ('queued', 'running')"
-        ),
-        timeout=timeout,
-    )
 
 
 async def test_auto_merged_pr_ends_the_task_as_merged(
@@ -57,7 +47,7 @@ async def test_auto_merged_pr_ends_the_task_as_merged(
         event = pull_request_event(seeded, "closed", REPO, PR_NUMBER, sender=BOT)
         assert event["pull_request"]["merged"] is True and event["sender"]["login"] == BOT
         assert (await bot.deliver("pull_request", event))[0] == 202
-        await _settle(bot)
+        await settle(bot)
         task = await task_row(bot)
         pr_state = await bot.runtime.pool.fetchval("SELECT state FROM pull_requests")
     assert pr_state == "merged"
@@ -89,7 +79,7 @@ async def test_a_readers_pr_saying_fixes_is_not_auto_merged(
         ci_run(seeded, theirs["head"]["sha"], "tests", "success")
         event = pull_request_event(seeded, "opened", REPO, 30, sender=READER)
         await bot.deliver("pull_request", event)
-        await _settle(bot)
+        await settle(bot)
         linked = await bot.runtime.pool.fetchval(
             "SELECT task_id FROM pull_requests WHERE number = 30"
         )
@@ -108,7 +98,7 @@ async def test_a_try_that_dies_before_the_task_moves_still_moves_it(
         await fail_once(bot.runtime.pool, "tasks", "UPDATE", "NEW.status = 'passed'")
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         await wait_until(lambda: validation_row(bot, sha))
-        await _settle(bot)
+        await settle(bot)
         task = await task_row(bot)
         failed = await bot.runtime.pool.fetchval(
             "SELECT count(*) FROM jobs WHERE kind = 'validation.run' AND attempts > 1"
@@ -136,7 +126,7 @@ async def test_a_retried_review_is_not_posted_for_a_superseded_commit(
         event = pull_request_event(seeded, "synchronize", REPO, PR_NUMBER, sender="codegen-agent")
         await bot.deliver("pull_request", event)
         await wait_until(lambda: validation_row(bot, new))
-        await _settle(bot, timeout=30)
+        await settle(bot, timeout=30)
         task = await task_row(bot)
     stale = [r for r in seeded.reviews_on(REPO, PR_NUMBER) if r["commit_id"] == old]
     assert stale == [], "the old commit's review was posted after the newer push"
@@ -158,7 +148,7 @@ async def test_a_ci_fix_retried_after_a_crash_still_sends_its_attempt(
         await fail_once(bot.runtime.pool, "agent_followups", "INSERT")
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
-        await _settle(bot)
+        await settle(bot)
         pr = await bot.runtime.pool.fetchrow("SELECT * FROM pull_requests")
         retried = await bot.runtime.pool.fetchval(
             "SELECT attempts FROM jobs WHERE kind = 'validation.ci_fix'"
@@ -193,7 +183,7 @@ async def test_two_followups_at_once_resume_the_run_once(
                 for i in range(2)
             )
         )
-        await _settle(bot)
+        await settle(bot)
     assert [o.ok for o in outcomes].count(True) == 1, outcomes
     assert len(fake_codegen.resumed) == 1
 
