@@ -468,11 +468,14 @@ async def test_merged_pr_ends_the_task_with_the_time_from_label_to_merge(
         task = await wait_until(lambda: _task_in(bot, "merged"))
         await bot.wait_idle()
         page = await (await bot.session.get(f"{bot.url}/metrics")).text()
+        index = await (await bot.session.get(f"{bot.url}/")).text()
     assert task["merged_at"] is not None
     [comment] = bot_comments(seeded)
     assert "🎉 Merged" in comment["body"] and "from label to merge" in comment["body"]
     assert 'codegen_bot_kpi{name="validation_pass_rate"} 1.0' in page
     assert 'codegen_bot_kpi{name="pr_to_merge_median_seconds"}' in page
+    assert "<th>validation pass rate</th><td>1.0</td>" in index
+    assert "<th>tasks merged</th><td>1</td>" in index
 
 
 async def test_closed_unmerged_pr_closes_the_task(
