@@ -93,10 +93,15 @@ def dead_job_handlers(runtime: Runtime) -> dict[str, JobHandler]:
     async def validation_died(job: Job) -> None:
         await validation_flow.job_died(runtime, job)
 
+    async def followup_died(job: Job) -> None:
+        await task_actions.job_died(runtime, job)
+
     return {
         task_flow.ADVANCE_JOB: task_died,
         task_flow.POLL_JOB: task_died,
         validation_flow.RUN_JOB: validation_died,
+        task_actions.SEND_JOB: followup_died,
+        task_actions.POLL_JOB: followup_died,
     }
 
 

@@ -7,7 +7,10 @@ never starts a second attempt or sends the same instructions twice."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,12 +19,12 @@ import asyncpg
 
 from prompts.builder import STRATEGIES
 
-from . import codegen_requests, followups, jobs, task_flow, tasks
+from . import codegen_requests, command_log, followups, jobs, task_flow, tasks
 from .codegen import CodegenError, run_state
 from .db import advisory_xact_lock
 from .jobs import Job
 from .runtime import Runtime
-from .worker import PermanentJobError
+from .worker import PermanentJobError, RescheduleJob
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +50,15 @@ def next_strategy(task: tasks.Task) -> str | None:
 
 
 async def retry(
-    runtime: Runtime, task: tasks.Task, strategy: str | None, by: str, timeout_ms: int
+    runtime: Runtime,
+    task: tasks.Task,
+    strategy: str | None,
+    by: str,
+    timeout_ms: int,
+    command_key: str | None = None,
 ) -> Outcome:
-    """Start the next attempt of a task that is not working."""
+    """Start the next attempt of a task that is not working; a command that asked
+    is marked as acted on in the same transaction, so its retry never repeats it."""
     if task.status in tasks.WORKING:
         return Outcome(
             False,
@@ -75,6 +84,8 @@ async def retry(
             )
             if moved is None:
                 return Outcome(False, "the task changed state meanwhile; nothing was started.")
+            if command_key is not None:
+                await command_log.mark_started(conn, command_key)
             await task_flow.enqueue_advance(conn, task.id, f"attempt:{task.attempt + 1}")
             await task_flow.enqueue_render(conn, task.id, f"retry:{task.attempt + 1}")
     except asyncpg.UniqueViolationError:
@@ -165,7 +176,41 @@ async def add_followup(
     return Outcome(True, f"sent to agent run {run_id} of task {task.id}.")
 
 
+async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
+    """A follow-up whose job cannot go on must not stay "sending" for good: it
+    would block every later follow-up of its task."""
+    followup = await followups.get(runtime.pool, job.payload["followup_id"])
+    if followup is None or followup.status not in ("pending", "sending", "running"):
+        return
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await followups.update(conn, followup.id, status="failed", error=reason[:300])
+        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:gave_up")
+
+
+async def job_died(runtime: Runtime, job: Job) -> None:
+    """The job died with its worker on its last attempt."""
+    await give_up(runtime, job, "the worker running it stopped responding too many times")
+
+
+@contextlib.asynccontextmanager
+async def _last_attempt(runtime: Runtime, job: Job) -> AsyncIterator[None]:
+    try:
+        yield
+    except (RescheduleJob, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        if job.attempts >= job.max_attempts or isinstance(exc, PermanentJobError):
+            with contextlib.suppress(Exception):
+                await give_up(runtime, job, f"{exc.__class__.__name__}: {exc}")
+        raise
+
+
 async def send_job(runtime: Runtime, job: Job) -> None:
+    async with _last_attempt(runtime, job):
+        await _send(runtime, job)
+
+
+async def _send(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])
     if followup is None:
@@ -210,6 +255,11 @@ async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
 
 
 async def poll_job(runtime: Runtime, job: Job) -> None:
+    async with _last_attempt(runtime, job):
+        await _poll(runtime, job)
+
+
+async def _poll(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])
     if followup is None or followup.status != "running":

@@ -29,6 +29,7 @@ from gidgethub import BadRequest
 from . import (
     check_report,
     ci,
+    command_log,
     followups,
     jobs,
     pr_analysis,
@@ -123,9 +124,14 @@ async def supersede(conn: Any, pr_id: int, except_id: int = 0) -> None:
         )
 
 
-async def revalidate(runtime: Runtime, pr: PullRequest, trigger: str) -> Validation | None:
-    """A new validation of the PR's current head (Re-run, `/codegen validate`)."""
+async def revalidate(
+    runtime: Runtime, pr: PullRequest, trigger: str, command_key: str | None = None
+) -> Validation | None:
+    """A new validation of the PR's current head (Re-run, `/codegen validate`);
+    the command that asked is marked done with it, in one transaction."""
     async with runtime.pool.acquire() as conn, conn.transaction():
+        if command_key is not None:
+            await command_log.mark_started(conn, command_key)
         await advisory_xact_lock(conn, lock_key(pr.repository, pr.number))
         current = await pull_requests.get(conn, pr.id)
         assert current is not None
@@ -175,10 +181,28 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
     leave its task `validating`: conclude it `neutral`, saying why."""
     pool = runtime.pool
     validation = await validations.get(pool, job.payload["validation_id"])
-    if validation is None or validation.conclusion is not None:
+    if validation is None:
         return
     pr = await pull_requests.get(pool, validation.pull_request_id)
     assert pr is not None
+    if validation.conclusion is not None:
+        # The verdict is on GitHub; what failed came after it: the task follows it.
+        if pr.task_id is not None and validation.conclusion != "cancelled":
+            async with pool.acquire() as conn, conn.transaction():
+                moved = await tasks.transition(
+                    conn,
+                    pr.task_id,
+                    from_status=("validating",),
+                    to_status="changes_requested"
+                    if validation.conclusion == "failure"
+                    else "passed",
+                    detail=f"validation of {validation.head_sha[:7]}: {validation.conclusion}",
+                )
+                if moved:
+                    await task_flow.enqueue_render(
+                        conn, moved.id, f"validation:{validation.id}:end"
+                    )
+        return
     title = "Validation could not finish"
     if validation.check_run_id is not None:
         gh = await runtime.github.for_installation(pr.installation_id)
@@ -735,8 +759,8 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     if pr is None or pr.task_id is None or pr.state != "open" or pr.head_sha != sha:
         return
     task = await tasks.get(pool, pr.task_id)
-    if task is None or not reported_by_agent(task, pr):
-        return
+    if task is None or not reported_by_agent(task, pr) or task.status not in _PR_STAGES:
+        return  # not the agent's PR, or a retry's new run is at work
     gh = await runtime.github.for_installation(pr.installation_id)
     config, _, _ = await load_repo_config(gh, pr.repository, runtime.settings)
     most = config.validation.ci_fix_attempts
@@ -760,13 +784,16 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     # crash between them can neither spend an attempt nor lose the fix.
     async with pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, task_actions.followup_lock(task.id))
+        attempt = None
         if await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key):
-            return
-        busy = await followups.in_flight(conn, task.id)
+            attempt = pr.ci_fix_attempts  # sent by a try that died before its note
+        busy = await followups.in_flight(conn, task.id) if attempt is None else None
         if busy is not None:
             # The agent is still on earlier instructions: its push may fix this too.
             raise RescheduleJob(task_flow.poll_delay_for(runtime, 1), "agent busy with a follow-up")
-        attempt = await pull_requests.count_ci_fix(conn, pr.id, most)
+        sent = attempt is not None
+        if not sent:
+            attempt = await pull_requests.count_ci_fix(conn, pr.id, most)
         if attempt is None:
             await pull_requests.update(conn, pr.id, ci_fix_outcome="exhausted")
             await tasks.add_note(
@@ -778,7 +805,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             )
             await task_flow.enqueue_render(conn, task.id, f"{key}:exhausted")
             return
-        outcome = await task_actions.add_followup(
+        outcome = sent or await task_actions.add_followup(
             conn,
             task,
             kind="ci_fix",
@@ -787,7 +814,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             by="codegen-bot",
             pull_request_id=pr.id,
         )
-        if not outcome.ok:
+        if outcome is not True and not outcome.ok:
             raise PermanentJobError(outcome.message)  # rolls the count back
     text = (
         f"CI failed on `{sha[:7]}` ({names}): sent to Codegen, automatic fix {attempt} of {most}."
@@ -804,15 +831,21 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     if pr is None or pr.state != "open" or pr.task_id is None:
         return
     task = await tasks.get(pool, pr.task_id)
-    if task is None or not reported_by_agent(task, pr):
-        return
+    if task is None or not reported_by_agent(task, pr) or task.status not in _PR_STAGES:
+        return  # not the agent's PR, or a retry is making a new one
     gh = await runtime.github.for_installation(pr.installation_id)
     config, _, _ = await load_repo_config(gh, pr.repository, runtime.settings)
     pull = await gh.getitem(f"/repos/{pr.repository}/pulls/{pr.number}")
     why = None
     if pr.head_sha != sha or pull["head"]["sha"] != sha:
         why = f"the head moved after validation (`{sha[:7]}` → `{pull['head']['sha'][:7]}`)"
-    elif pull.get("merged") or pull.get("state") != "open":
+    elif pull.get("merged"):
+        # Merged, by an earlier try that died before recording it (GitHub's own
+        # event for it comes from our bot user and is dropped), or by a person.
+        bot = f"{await runtime.github.slug()}[bot]"
+        await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
+        return
+    elif pull.get("state") != "open":
         return
     else:
         method = config.validation.merge_method

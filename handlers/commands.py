@@ -47,7 +47,8 @@ from .pull_requests import linked_task
 
 router = Router()
 log = logging.getLogger(__name__)
-# Actions not keyed by the command itself: never run twice for one line.
+# Actions not keyed by the command itself: they mark the command in their own
+# transaction (command_log.mark_started), and a marked line is not run again.
 _NOT_REPEATABLE = frozenset({"retry", "validate"})
 # GitHub's answers when a reply cannot be posted at all (locked, deleted, refused).
 _CANNOT_REPLY = (403, 404, 410, 422)
@@ -197,12 +198,10 @@ async def handle(
         for command, key, started in pending:
             call = Call(ctx, gh, data, source, command, key, actor, config, problems, sha)
             if started and command.verb in _NOT_REPEATABLE:
-                # An earlier try began it and died: doing it again would start a
-                # second attempt or validation.
+                # An earlier try acted (the mark commits with the action) and died
+                # before recording it: doing it again would start a second one.
                 result = Result(True, "carried out by an earlier try.", say=False)
             else:
-                if command.verb in _NOT_REPEATABLE:
-                    await command_log.mark_started(pool, key)
                 result = await _run(call)
             if not result.ok or result.say or source.reaction_path is None:
                 text = f"@{actor} {result.message}" if result.mention else result.message
@@ -302,7 +301,12 @@ async def _retry(call: Call) -> Result:
     if task is None:
         return Result(False, command_replies.no_task(call.source.is_pull))
     outcome = await task_actions.retry(
-        call.ctx.runtime, task, call.command.args or None, call.actor, call.config.timeout_ms
+        call.ctx.runtime,
+        task,
+        call.command.args or None,
+        call.actor,
+        call.config.timeout_ms,
+        command_key=call.key,
     )
     return Result(outcome.ok, outcome.message, say=False)
 
@@ -395,10 +399,11 @@ async def _validate_pull(call: Call, pull: dict[str, Any], task: tasks.Task | No
     head = pull["head"]["sha"]
     recorded = await pull_requests.find(runtime.pool, repository, pull["number"])
     if recorded is not None and recorded.head_sha == head and recorded.state == "open":
-        await validation_flow.revalidate(runtime, recorded, trigger)
+        await validation_flow.revalidate(runtime, recorded, trigger, command_key=call.key)
         return head
     linked = task or await linked_task(runtime.pool, repository, pull, call.gh)
     async with runtime.pool.acquire() as conn, conn.transaction():
+        await command_log.mark_started(conn, call.key)
         await validation_flow.record_head(
             conn,
             installation_id=call.ctx.installation_id,
