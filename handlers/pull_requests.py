@@ -35,9 +35,12 @@ async def linked_task(
     task = await tasks.for_pull_request(
         pool, repository, pull["number"], head.get("ref") if inside else None
     )
-    if task is not None or not inside or not await _trusted_author(gh, repository, pull):
+    closes = pull_requests.closing_issues(pull.get("body"))
+    if task is not None or not closes or not inside:
         return task
-    for issue in pull_requests.closing_issues(pull.get("body")):
+    if not await _trusted_author(gh, repository, pull):
+        return None
+    for issue in closes:
         task = await tasks.latest_for_issue(pool, repository, issue)
         # Only while the agent works on it or its PR is out: a person's later PR
         # for an issue whose task failed long ago is theirs, not the agent's.
