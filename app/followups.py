@@ -112,3 +112,14 @@ async def update(conn: asyncpg.Connection | asyncpg.Pool, followup_id: int, **fi
         f"UPDATE agent_followups SET {', '.join(sets)} WHERE id = $1",  # noqa: S608
         *values,
     )
+
+
+async def stop_for_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, reason: str) -> None:
+    """End the task's unfinished follow-ups: their jobs see it and stop."""
+    await conn.execute(
+        """UPDATE agent_followups SET status = 'failed', error = $2,
+                  finished_at = coalesce(finished_at, now())
+           WHERE task_id = $1 AND status IN ('pending', 'sending', 'running')""",
+        task_id,
+        reason,
+    )

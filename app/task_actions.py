@@ -124,6 +124,12 @@ async def request_followup(
             "the agent is still working on this task; send the instructions once it has "
             "finished (or `/codegen cancel` it).",
         )
+    if task.status not in tasks.PR_STAGES:
+        return Outcome(
+            False,
+            f"task {task.id} is `{task.status}`: there is no open pull request to change. "
+            "`/codegen retry` starts a new attempt.",
+        )
     async with runtime.pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, followup_lock(task.id))
         busy = await followups.in_flight(conn, task.id)

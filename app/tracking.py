@@ -8,7 +8,7 @@ from typing import Any
 
 from .codegen_requests import CodegenRequest
 from .followups import Followup
-from .tasks import Task
+from .tasks import PR_STAGES, Task
 
 _HEADLINE = {
     "queued": "👀 Picked up: checking the issue",
@@ -83,7 +83,8 @@ def render(
     lines = [f"### codegen-bot · {_HEADLINE.get(status, status)}", ""]
     # A `/codegen retry` can go past the configured retries.
     total = max(task.max_retries + 1, task.attempt, len(attempts))
-    validated = status not in ("queued", "needs_info")
+    # Past the information check only if it was passed, whatever the task became.
+    validated = bool(attempts) or status in ("generating_prompt", "running", *PR_STAGES)
     prompt_ready = latest is not None
     pr_open = bool(task.pull_requests)
     lines.append(

@@ -963,6 +963,9 @@ async def pull_request_closed(
                 detail=f"#{number} was closed by @{by} without merging",
             )
         if moved:
+            await followups.stop_for_task(
+                conn, moved.id, f"pull request #{number} {'merged' if merged else 'closed'}"
+            )
             await jobs.enqueue(
                 conn,
                 task_flow.NOTIFY_JOB,

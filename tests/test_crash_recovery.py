@@ -67,9 +67,7 @@ async def test_codegen_retry_that_dies_before_acting_is_not_lost(
         await wait_until(lambda: _task_in(bot, "passed"))
         await bot.wait_idle()
         fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
-        await fail_once(
-            bot.runtime.pool, "tasks", "UPDATE", "NEW.status = 'generating_prompt'"
-        )
+        await fail_once(bot.runtime.pool, "tasks", "UPDATE", "NEW.status = 'generating_prompt'")
         payload = issue_comment_event(seeded, "created", REPO, 7, "/codegen retry", user=WRITER)
         await bot.deliver("issue_comment", payload)
         await wait_until(
