@@ -15,7 +15,6 @@ commit that was validated."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -159,21 +158,11 @@ async def ci_event(runtime: Runtime, repository: str, sha: str, delivery_id: str
 # ---------------------------------------------------------------- the validation job
 
 
-async def run_job(runtime: Runtime, job: Job) -> None:
-    try:
-        await _run(runtime, job)
-    except (RescheduleJob, asyncio.CancelledError):
-        raise
-    except Exception as exc:
-        if job.attempts >= job.max_attempts or isinstance(exc, PermanentJobError):
-            with contextlib.suppress(Exception):
-                await give_up(runtime, job, f"{exc.__class__.__name__}: {exc}"[:300])
-        raise
-
-
 async def job_died(runtime: Runtime, job: Job) -> None:
-    """The job died with its worker on its last attempt."""
-    await give_up(runtime, job, "the worker running it stopped responding too many times")
+    """The job failed for good (an error on its last attempt, or its worker kept
+    dying): the worker calls this clean-up."""
+    reason = await jobs.last_error(runtime.pool, job.id) or "its job failed too many times"
+    await give_up(runtime, job, reason[:300])
 
 
 async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
@@ -189,14 +178,8 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
         # The verdict is on GitHub; what failed came after it: the task follows it.
         if pr.task_id is not None and validation.conclusion != "cancelled":
             async with pool.acquire() as conn, conn.transaction():
-                moved = await tasks.transition(
-                    conn,
-                    pr.task_id,
-                    from_status=("validating",),
-                    to_status="changes_requested"
-                    if validation.conclusion == "failure"
-                    else "passed",
-                    detail=f"validation of {validation.head_sha[:7]}: {validation.conclusion}",
+                moved = await _follow_verdict(
+                    conn, pr.task_id, validation, validation.conclusion, ("validating",)
                 )
                 if moved:
                     await task_flow.enqueue_render(
@@ -237,7 +220,7 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
                 )
 
 
-async def _run(runtime: Runtime, job: Job) -> None:
+async def run_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     validation = await validations.get(pool, job.payload["validation_id"])
     if validation is None:
@@ -673,6 +656,24 @@ async def _cancel(
 # ---------------------------------------------------------------- after a verdict
 
 
+async def _follow_verdict(
+    conn: Any, task_id: int, validation: Validation, verdict: str, from_status: tuple[str, ...]
+) -> tasks.Task | None:
+    """The task takes a validation's verdict: passed, or changes requested."""
+    moved = await tasks.transition(
+        conn,
+        task_id,
+        from_status=from_status,
+        to_status="changes_requested" if verdict == "failure" else "passed",
+        detail=f"validation of {validation.head_sha[:7]}: {verdict}",
+    )
+    if moved:
+        await workflows.step(
+            conn, task_id, "validate_pr", "failed" if verdict == "failure" else "completed"
+        )
+    return moved
+
+
 async def _after(
     runtime: Runtime,
     gh: GitHubClient,
@@ -691,17 +692,7 @@ async def _after(
         return  # a newer commit's validation (or the PR's end) decides now
     if task is not None:
         async with pool.acquire() as conn, conn.transaction():
-            moved = await tasks.transition(
-                conn,
-                task.id,
-                from_status=_PR_STAGES,
-                to_status="changes_requested" if verdict == "failure" else "passed",
-                detail=f"validation of {validation.head_sha[:7]}: {verdict}",
-            )
-            if moved:
-                await workflows.step(
-                    conn, task.id, "validate_pr", "failed" if verdict == "failure" else "completed"
-                )
+            await _follow_verdict(conn, task.id, validation, verdict, _PR_STAGES)
             if state.verdict == "passed" and fresh.ci_fix_attempts and not fresh.ci_fix_outcome:
                 await pull_requests.update(conn, pr.id, ci_fix_outcome="passed")
                 n = fresh.ci_fix_attempts
@@ -917,13 +908,7 @@ async def link_job(runtime: Runtime, job: Job) -> None:
                 pr = await pull_requests.find(conn, task.repository, number)
                 done = await validations.latest(conn, pr.id) if pr else None
                 if done is not None and done.conclusion in ("success", "neutral", "failure"):
-                    await tasks.transition(
-                        conn,
-                        task.id,
-                        from_status=("pr_open",),
-                        to_status="changes_requested" if done.conclusion == "failure" else "passed",
-                        detail=f"validation of {done.head_sha[:7]}: {done.conclusion}",
-                    )
+                    await _follow_verdict(conn, task.id, done, done.conclusion, ("pr_open",))
                     await task_flow.enqueue_render(conn, task.id, f"link:{done.id}")
 
 

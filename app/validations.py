@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-OPEN = ("queued", "in_progress", "waiting_ci")
+OPEN = ("queued", "in_progress", "waiting_ci")  # not yet concluded
 _JSON = ("analysis", "findings", "ci")
 
 
@@ -89,11 +89,11 @@ async def supersede_open(
     """Mark the PR's other unfinished validations superseded; their ids."""
     rows = await conn.fetch(
         """UPDATE validations SET status = 'superseded'
-           WHERE pull_request_id = $1 AND id <> $2
-             AND status IN ('queued', 'in_progress', 'waiting_ci')
+           WHERE pull_request_id = $1 AND id <> $2 AND status = ANY($3::text[])
            RETURNING id""",
         pull_request_id,
         except_id,
+        list(OPEN),
     )
     return [r["id"] for r in rows]
 

@@ -67,9 +67,8 @@ async def test_cancel_in_needs_info(flow_settings, seeded, fake_codegen, example
     assert "- [ ] Task validated" in body, body
 
 
-async def test_fix_while_a_ci_fix_is_in_flight_is_busy(
-    flow_settings, seeded, fake_codegen, example_payload
-):
+async def ci_fix_in_flight(bot, seeded, fake_codegen, example_payload) -> None:
+    """The task's PR fails CI and the agent is still working on the automatic fix."""
     seeded.set_file(REPO, ".github/codegen.yml", CI_FIX)
     sha = open_pull(seeded)["head"]["sha"]
     seeded.add_check_run(
@@ -77,9 +76,15 @@ async def test_fix_while_a_ci_fix_is_in_flight_is_busy(
     )
     fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
     fake_codegen.script_resume(statuses=FOREVER)
+    await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
+    await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
+
+
+async def test_fix_while_a_ci_fix_is_in_flight_is_busy(
+    flow_settings, seeded, fake_codegen, example_payload
+):
     async with running_bot(flow_settings) as bot:
-        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
-        await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
+        await ci_fix_in_flight(bot, seeded, fake_codegen, example_payload)
         payload = await say(bot, seeded, "/codegen fix also rename it", number=PR_NUMBER)
     [reply] = replies(seeded, PR_NUMBER)
     assert "still working on earlier instructions" in reply and f"@{WRITER}" in reply
@@ -90,16 +95,8 @@ async def test_fix_while_a_ci_fix_is_in_flight_is_busy(
 async def test_closed_while_ci_fix_in_flight_ends_final(
     flow_settings, seeded, fake_codegen, example_payload
 ):
-    seeded.set_file(REPO, ".github/codegen.yml", CI_FIX)
-    sha = open_pull(seeded)["head"]["sha"]
-    seeded.add_check_run(
-        REPO, name="tests", head_sha=sha, conclusion="failure", app_slug="github-actions"
-    )
-    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
-    fake_codegen.script_resume(statuses=FOREVER)
     async with running_bot(flow_settings) as bot:
-        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
-        await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
+        await ci_fix_in_flight(bot, seeded, fake_codegen, example_payload)
         await deliver(
             bot,
             "pull_request",
