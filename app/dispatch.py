@@ -85,7 +85,8 @@ async def _handle_delivery(runtime: Runtime, router: Router, job: Job, delivery_
 
 
 def dead_job_handlers(runtime: Runtime) -> dict[str, JobHandler]:
-    """Clean-up for jobs that died with their worker on their last attempt."""
+    """Clean-up for jobs that failed for good: an error on their last attempt, or
+    a worker that kept dying while holding them."""
 
     async def task_died(job: Job) -> None:
         await task_flow.job_died(runtime, job)

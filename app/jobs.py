@@ -177,6 +177,12 @@ async def reclaim_expired(pool: asyncpg.Pool) -> tuple[int, list[Job]]:
     return len(rows), [Job.from_row(r) for r in rows if r["status"] == "dead"]
 
 
+async def last_error(conn: asyncpg.Connection | asyncpg.Pool, job_id: int) -> str | None:
+    """The first line of why a job last failed (its traceback follows in the row)."""
+    error = await conn.fetchval("SELECT last_error FROM jobs WHERE id = $1", job_id)
+    return error.splitlines()[0] if error else None
+
+
 async def seconds_until_next(pool: asyncpg.Pool) -> float | None:
     return await pool.fetchval(
         """SELECT greatest(0, extract(epoch FROM min(run_at) - now()))::float8

@@ -7,10 +7,7 @@ never starts a second attempt or sends the same instructions twice."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +21,7 @@ from .codegen import CodegenError, run_state
 from .db import advisory_xact_lock
 from .jobs import Job
 from .runtime import Runtime
-from .worker import PermanentJobError, RescheduleJob
+from .worker import PermanentJobError
 
 log = logging.getLogger(__name__)
 
@@ -194,29 +191,13 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
 
 
 async def job_died(runtime: Runtime, job: Job) -> None:
-    """The job died with its worker on its last attempt."""
-    await give_up(runtime, job, "the worker running it stopped responding too many times")
-
-
-@contextlib.asynccontextmanager
-async def _last_attempt(runtime: Runtime, job: Job) -> AsyncIterator[None]:
-    try:
-        yield
-    except (RescheduleJob, asyncio.CancelledError):
-        raise
-    except Exception as exc:
-        if job.attempts >= job.max_attempts or isinstance(exc, PermanentJobError):
-            with contextlib.suppress(Exception):
-                await give_up(runtime, job, f"{exc.__class__.__name__}: {exc}")
-        raise
+    """The job failed for good (an error on its last attempt, or its worker kept
+    dying): the worker calls this clean-up."""
+    reason = await jobs.last_error(runtime.pool, job.id) or "its job failed too many times"
+    await give_up(runtime, job, reason)
 
 
 async def send_job(runtime: Runtime, job: Job) -> None:
-    async with _last_attempt(runtime, job):
-        await _send(runtime, job)
-
-
-async def _send(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])
     if followup is None:
@@ -261,11 +242,6 @@ async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
 
 
 async def poll_job(runtime: Runtime, job: Job) -> None:
-    async with _last_attempt(runtime, job):
-        await _poll(runtime, job)
-
-
-async def _poll(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])
     if followup is None or followup.status != "running":

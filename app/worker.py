@@ -202,6 +202,8 @@ class Worker:
             except Exception:
                 log.exception("could not record failure of job %s; its lease will expire", job.id)
                 outcome = "lost"
+            if outcome == "dead":  # failed for good: the same clean-up as a lost worker's
+                await self._after_death(job)
             level = logging.ERROR if outcome == "dead" else logging.WARNING
             log.log(
                 level,

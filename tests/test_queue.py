@@ -117,6 +117,26 @@ async def test_unknown_kind_is_dead_with_a_clear_error(pool, dsn):
     assert "no handler for job kind 'no-such-kind'" in row["last_error"]
 
 
+async def test_a_job_failing_for_good_gets_its_kinds_clean_up_once(pool, dsn):
+    cleaned: list[tuple[int, str | None]] = []
+
+    async def handler(job):
+        raise RuntimeError("still broken")
+
+    async def clean_up(job):
+        cleaned.append((job.id, await jobs.last_error(pool, job.id)))
+
+    job_id = await jobs.enqueue(pool, "t", max_attempts=2)
+    worker = make_worker(pool, dsn, {"t": handler}, on_dead={"t": clean_up})
+    await worker.start()
+    try:
+        await wait_for(lambda: _status(pool, job_id, "dead"))
+        await wait_for(lambda: asyncio.sleep(0, cleaned))
+    finally:
+        await worker.stop(1)
+    assert cleaned == [(job_id, "RuntimeError: still broken")]
+
+
 async def test_scheduled_job_waits_for_run_at(pool, dsn):
     ran_at = []
 

@@ -216,6 +216,6 @@ async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_mo
     [run] = [r for r in seeded.check_runs_for(REPO, sha) if r["name"] == "codegen/validation"]
     assert run["conclusion"] == "neutral"
     assert run["output"]["title"] == "Validation could not finish"
-    assert "stopped responding" in run["output"]["summary"]
+    assert "failed too many times" in run["output"]["summary"]
     assert stored["conclusion"] == "neutral"
     assert task["status"] == "pr_open" and "could not finish" in task["status_detail"]
