@@ -4,10 +4,7 @@ next, so a crash at any point resumes from the database, and each side effect
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -119,55 +116,30 @@ async def _load(runtime: Runtime, job: Job) -> tuple[tasks.Task, GitHubClient]:
     return task, gh
 
 
-@contextlib.asynccontextmanager
-async def _final_attempt_guard(runtime: Runtime, job: Job) -> AsyncIterator[None]:
-    """When a task's job fails for the last time, fail the task with the reason,
-    so its tracking comment never stays at "working"."""
-    try:
-        yield
-    except (RescheduleJob, asyncio.CancelledError):
-        raise
-    except Exception as exc:
-        if job.attempts < job.max_attempts and not isinstance(exc, PermanentJobError):
-            raise
-        task = await tasks.get(runtime.pool, job.payload["task_id"])
-        if task is not None and task.status in tasks.WORKING:
-            reason = f"the bot hit an error it could not get past ({exc.__class__.__name__}: {exc})"
-            rendered = False
-            with contextlib.suppress(Exception):
-                gh = await runtime.github.for_installation(task.installation_id)
-                await _finish(
-                    runtime, gh, task.id, "failed", reason[:500], from_status=tasks.WORKING
-                )
-                rendered = True
-            if not rendered:  # GitHub itself failed: bring the comment up to date later
-                await tasks.transition(
-                    runtime.pool,
-                    task.id,
-                    from_status=tasks.WORKING,
-                    to_status="failed",
-                    detail=reason[:500],
-                )
-                await enqueue_render(runtime.pool, task.id, "final")
-        raise
-
-
 async def job_died(runtime: Runtime, job: Job) -> None:
-    """A task's job died with its process on the last attempt: fail the task and
-    have its comment brought up to date, as the guard would have."""
+    """A task's job failed for good (an error on its last attempt, or its worker
+    kept dying): fail the task with the reason, so its tracking comment never
+    stays at "working". The worker calls this clean-up."""
     task = await tasks.get(runtime.pool, job.payload["task_id"])
     if task is None or task.status not in tasks.WORKING:
         return
+    error = await jobs.last_error(runtime.pool, job.id)
+    if error is None or error.startswith("lease expired"):
+        reason = "the worker running this task stopped responding too many times"
+    else:
+        reason = f"the bot hit an error it could not get past ({error})"
     async with runtime.pool.acquire() as conn, conn.transaction():
         moved = await tasks.transition(
-            conn,
-            task.id,
-            from_status=tasks.WORKING,
-            to_status="failed",
-            detail="the worker running this task stopped responding too many times",
+            conn, task.id, from_status=tasks.WORKING, to_status="failed", detail=reason[:500]
         )
         if moved:
             await workflows.finish(conn, task.id, "failed", moved.status_detail)
+            await jobs.enqueue(
+                conn,
+                NOTIFY_JOB,
+                {"task_id": task.id},
+                dedup_key=f"task:{task.id}:notify:{moved.attempt}:failed",
+            )
             await enqueue_render(conn, task.id, "final")
 
 
@@ -177,11 +149,6 @@ async def render_job(runtime: Runtime, job: Job) -> None:
 
 
 async def advance_job(runtime: Runtime, job: Job) -> None:
-    async with _final_attempt_guard(runtime, job):
-        await _advance(runtime, job)
-
-
-async def _advance(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     if task.status == "queued":
         await _validate(runtime, gh, task)
@@ -337,11 +304,6 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
 
 
 async def poll_job(runtime: Runtime, job: Job) -> None:
-    async with _final_attempt_guard(runtime, job):
-        await _poll(runtime, job)
-
-
-async def _poll(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     attempt, poll = job.payload["attempt"], job.payload["poll"]
     if task.status != "running" or task.attempt != attempt:
