@@ -17,6 +17,7 @@ from . import (
     comments,
     followups,
     jobs,
+    simulated_runs,
     tasks,
     tracking,
     validations,
@@ -37,6 +38,8 @@ ADVANCE_JOB = "task.advance"
 POLL_JOB = "task.poll"
 RENDER_JOB = "task.render"
 LINK_JOB = "task.link_pull_requests"  # run by validation_flow: validate the task's PRs
+# How a task whose run was simulated ends (no key: no agent, no pull request).
+SIMULATED_ENDING = "simulated run: no pull request was opened"
 
 
 def poll_delay(poll_number: int, first: float = 10.0, most: float = 120.0) -> float:
@@ -346,6 +349,12 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
             dedup_key=f"task:{task.id}:poll:{attempt}:{poll + 1}",
         )
         return
+    if state == "complete" and await _simulated(runtime, task, request.agent_run_id, attempt):
+        # A simulated run opens nothing: whatever it reports, no pull request is
+        # taken from it, so none is linked, validated, fixed or merged.
+        await codegen_requests.update(pool, request.id, status="complete", summary=run.summary)
+        await _finish(runtime, gh, task.id, "cancelled", SIMULATED_ENDING, simulated=True)
+        return
     if state == "complete" and run.pull_requests:
         prs = [
             {"url": pr.url, "title": pr.title, "id": pr.id, "head_branch": pr.head_branch}
@@ -354,7 +363,9 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         await codegen_requests.update(
             pool, request.id, status="complete", pull_requests=prs, summary=run.summary
         )
-        await _finish(runtime, gh, task.id, "pr_open", None, pull_requests=prs)
+        # A real run's PRs: the task is no longer a simulated one (a `/codegen retry`
+        # after an API key was configured), so they are linked.
+        await _finish(runtime, gh, task.id, "pr_open", None, pull_requests=prs, simulated=False)
         return
     if state == "complete":
         summary = (run.summary or run.result or "no summary").strip()
@@ -399,6 +410,16 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     )
 
 
+async def _simulated(runtime: Runtime, task: tasks.Task, run_id: int, attempt: int) -> bool:
+    """Whether the attempt's run is simulated: answered by the simulator, or made
+    by it before a restart with an API key (a real run with the same id is not ours)."""
+    if runtime.codegen_simulated:
+        return True
+    return await simulated_runs.made_for(
+        runtime.pool, run_id, {"task_id": task.id, "attempt": attempt}
+    )
+
+
 async def _finish(
     runtime: Runtime,
     gh: GitHubClient,
@@ -408,12 +429,15 @@ async def _finish(
     *,
     from_status: tuple[str, ...] = ("running",),
     pull_requests: list[dict[str, Any]] | None = None,
+    simulated: bool | None = None,
 ) -> None:
     """Move the task to a final status, close its workflow record, tell people."""
     pool = runtime.pool
     fields: dict[str, Any] = {}
     if pull_requests is not None:
         fields["pull_requests"] = pull_requests
+    if simulated is not None:
+        fields["simulated"] = simulated
     if status == "pr_open":
         fields["pr_opened_at"] = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():

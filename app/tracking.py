@@ -27,6 +27,25 @@ _HEADLINE = {
 }
 
 
+# A simulated run's end, said plainly: what happened and what a real run would do.
+SIMULATED_HEADLINE = "🧪 Simulated run finished: no pull request"
+SIMULATED_TEXT = (
+    "Simulated run: no pull request was opened and no code was written; with a Codegen "
+    "API key the agent would now implement this and open a pull request, which the bot "
+    "would then validate."
+)
+
+
+def ended_simulated(task: Task, attempts: Sequence[CodegenRequest]) -> bool:
+    """The task ended because its simulated run completed (not stopped by a person)."""
+    return (
+        task.simulated
+        and task.status == "cancelled"
+        and bool(attempts)
+        and attempts[-1].status == "complete"
+    )
+
+
 def _check(done: bool) -> str:
     return "[x]" if done else "[ ]"
 
@@ -80,7 +99,9 @@ def render(
 ) -> str:
     status = task.status
     latest = attempts[-1] if attempts else None
-    lines = [f"### codegen-bot · {_HEADLINE.get(status, status)}", ""]
+    simulated_end = ended_simulated(task, attempts)
+    headline = SIMULATED_HEADLINE if simulated_end else _HEADLINE.get(status, status)
+    lines = [f"### codegen-bot · {headline}", ""]
     # A `/codegen retry` can go past the configured retries.
     total = max(task.max_retries + 1, task.attempt, len(attempts))
     # Past the information check only if it was passed, whatever the task became.
@@ -120,6 +141,8 @@ def render(
             f"[{pr.get('title') or pr['url']}]({pr['url']})" for pr in task.pull_requests
         )
         lines.append(f"- [x] Pull request opened: {links}")
+    elif simulated_end:
+        lines.append("- [ ] Pull request opened: none, the run was simulated")
     else:
         lines.append("- [ ] Pull request opened")
     if validation and validation.get("conclusion"):
@@ -142,7 +165,13 @@ def render(
             f", {who}) to agent run {followup.agent_run_id}: {state}{error}"
         )
     lines.append("")
-    if status == "needs_info":
+    if simulated_end:
+        lines.append(SIMULATED_TEXT)
+        lines.append(
+            f"@{task.triggered_by} once the bot has a Codegen API key, comment "
+            "`/codegen retry` (or label the issue again) for a real run."
+        )
+    elif status == "needs_info":
         lines.append(f"**What is missing:** {task.status_detail or 'more detail'}")
         lines.append("Edit the issue (or label it again) and the task resumes.")
     elif status in ("pr_open", "passed"):

@@ -345,11 +345,12 @@ async def test_simulated_codegen_without_an_api_key_says_so(app_settings, seeded
     assert settings.codegen_simulated
     async with running_bot(settings) as bot:
         await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
-        task = await wait_until(lambda: task_status(bot, "pr_open"))
-    assert task["simulated"] is True
+        task = await wait_until(lambda: task_status(bot, "cancelled"))
+    assert task["simulated"] is True and task["pull_requests"] == "[]"
     [comment] = bot_comments(seeded)
     assert "simulated" in comment["body"]
     assert "codegen.invalid" in comment["body"]
+    assert "Simulated run: no pull request was opened" in comment["body"]
 
 
 async def test_completion_is_posted_to_the_notification_webhook(

@@ -1,0 +1,200 @@
+"""The simulated Codegen (no CODEGEN_API_KEY): its runs live in PostgreSQL, report
+nothing that looks like a pull request, and a simulated task never links,
+validates, fixes or merges a real one. Real PostgreSQL, the bot's real server and
+worker, the fake GitHub."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from app import tasks
+from app.codegen import CodegenClient
+from app.codegen_sim import response_body
+from app.tasks import PR_STAGES
+from tests.conftest import running_bot
+from tests.events import issue_comment_event
+from tests.fakes.codegen import GET_RUN, FakeCodegen, load_subset
+from tests.flow_fixtures import (
+    CODEGEN_PR,
+    INSTALLATION,
+    QUICK,
+    REPO,
+    WRITER,
+    bot_comments,
+    labeled_event,
+    settle,
+    wait_until,
+)
+from tests.test_validation import CI_FIX, CLEAN_FILES, ci_run, open_pull, our_runs, validation_row
+
+SIM_ENDING = "Simulated run: no pull request was opened"
+PULL_1 = f"https://github.com/{REPO}/pull/1"
+
+
+def sim_settings(app_settings, first_poll: float = 0.05):
+    settings = dataclasses.replace(
+        app_settings, run_poll_first_seconds=first_poll, run_poll_max_seconds=0.1
+    )
+    assert settings.codegen_simulated
+    return settings
+
+
+async def ended_task(bot):
+    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
+    return dict(row) if row and row["status"] not in tasks.ACTIVE else None
+
+
+async def running_task(bot):
+    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
+    return dict(row) if row and row["status"] == "running" else None
+
+
+def real_pull_1(fake, body="Add a changelog"):
+    """The repository's own PR #1, opened by a person long before the bot came."""
+    return fake.add_pull(
+        REPO,
+        1,
+        title="Add a changelog",
+        body=body,
+        user=WRITER,
+        head_ref="changelog",
+        files=CLEAN_FILES,
+    )
+
+
+# ---------------------------------------------------------------------- the simulator
+
+
+def test_a_simulated_run_has_the_shape_of_codegens_agent_run_response() -> None:
+    schema = load_subset()[GET_RUN]["responses"]["200"]["schema"]
+    for polls in (0, 1, 3):
+        body = response_body(
+            run_id=5,
+            org_id=0,
+            polls=polls,
+            polls_to_complete=3,
+            metadata={"task_id": 1, "repository": REPO},
+            created_at="2026-11-30T10:00:00+00:00",
+        )
+        assert list(Draft202012Validator(schema).iter_errors(body)) == []
+        assert body["github_pull_requests"] == []
+        assert "github.com" not in str(body)
+
+
+# ---------------------------------------------------------------------- end to end
+
+
+@pytest.mark.parametrize("ci", ["success", "failure"])
+async def test_a_simulated_task_leaves_the_repositorys_pr_1_alone(
+    app_settings, seeded, example_payload, ci
+):
+    """Run id 1 once reported `.../pull/1`: the bot linked the repository's real PR
+    #1, validated it, sent its CI failures to the "agent" and auto-merged it."""
+    seeded.set_file(REPO, ".github/codegen.yml", CI_FIX + "auto_merge: true\n")
+    seeded.installations[INSTALLATION]["permissions"]["contents"] = "write"
+    sha = real_pull_1(seeded)["head"]["sha"]
+    ci_run(seeded, sha, "tests", ci)
+    async with running_bot(sim_settings(app_settings)) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: ended_task(bot))
+        await settle(bot)
+        linked = await bot.runtime.pool.fetchval("SELECT count(*) FROM pull_requests")
+        sent = await bot.runtime.pool.fetchval("SELECT count(*) FROM agent_followups")
+        task = await ended_task(bot)
+    assert task["simulated"] is True
+    assert task["status"] == "cancelled" and task["pull_requests"] == "[]"
+    assert linked == 0 and sent == 0
+    assert our_runs(seeded, sha) == []  # not validated
+    assert seeded.reviews_on(REPO, 1) == []
+    assert seeded.pulls[REPO][1]["state"] == "open" and not seeded.pulls[REPO][1]["merged"]
+    [comment] = bot_comments(seeded)
+    assert SIM_ENDING in comment["body"]
+    assert "would now implement this and open a pull request" in comment["body"]
+    assert "/pull/1" not in comment["body"]
+
+
+async def test_a_simulated_run_survives_a_restart_and_another_worker_finishes_it(
+    app_settings, seeded, example_payload
+):
+    # The first process makes the run, then stops before its first poll is due.
+    async with running_bot(sim_settings(app_settings, first_poll=1.5)) as first:
+        await first.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: running_task(first))
+        run_id = await first.runtime.pool.fetchval("SELECT agent_run_id FROM codegen_requests")
+    # A new process (new runtime, new worker, same database) polls it to the end.
+    async with running_bot(sim_settings(app_settings)) as second:
+        task = await wait_until(lambda: ended_task(second))
+        await settle(second)
+        request = await second.runtime.pool.fetchrow("SELECT * FROM codegen_requests")
+        assert task["status"] == "cancelled", task["status_detail"]
+        assert request["status"] == "complete"
+        polls = await second.runtime.pool.fetchval(
+            "SELECT polls FROM simulated_runs WHERE id = $1", run_id
+        )
+    assert polls == 3
+    [comment] = bot_comments(seeded)
+    assert SIM_ENDING in comment["body"]
+
+
+async def test_a_simulated_run_polled_after_an_api_key_was_set_takes_no_real_runs_pr(
+    app_settings, seeded, example_payload
+):
+    """Restarted with a key while a simulated run was out: Codegen's run with the same
+    id is someone else's, and its PR (the repository's #1) is not the task's."""
+    real_pull_1(seeded)
+    async with running_bot(sim_settings(app_settings, first_poll=1.5)) as first:
+        await first.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: running_task(first))
+        run_id = await first.runtime.pool.fetchval("SELECT agent_run_id FROM codegen_requests")
+    async with FakeCodegen(api_key="cg-test-key", org_id=7, first_run_id=run_id) as codegen:
+        codegen.add_repo(REPO)
+        codegen.script_run(statuses=["COMPLETE"], pull_requests=[dict(CODEGEN_PR, url=PULL_1)])
+        other = CodegenClient(api_url=codegen.url, api_key="cg-test-key", org_id=7)
+        try:  # another user's real run in the organization, with the same id
+            assert (await other.create_run("theirs", metadata={"by": "someone"})).id == run_id
+        finally:
+            await other.aclose()
+        settings = dataclasses.replace(
+            sim_settings(app_settings),
+            codegen_api_key="cg-test-key",
+            codegen_org_id=7,
+            codegen_api_url=codegen.url,
+        )
+        async with running_bot(settings) as second:
+            task = await wait_until(lambda: ended_task(second))
+            await settle(second)
+            linked = await second.runtime.pool.fetchval("SELECT count(*) FROM pull_requests")
+    assert task["status"] == "cancelled" and task["pull_requests"] == "[]"
+    assert linked == 0
+    assert our_runs(seeded, seeded.pulls[REPO][1]["head"]["sha"]) == []
+
+
+async def test_a_retry_after_an_api_key_was_set_links_the_real_runs_pr(
+    app_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    async with running_bot(sim_settings(app_settings)) as first:
+        await first.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: ended_task(first))
+        await settle(first)
+    settings = dataclasses.replace(
+        sim_settings(app_settings),
+        codegen_api_key="cg-test-key",
+        codegen_org_id=7,
+        codegen_api_url=fake_codegen.url,
+    )
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+    async with running_bot(settings) as second:
+        comment = issue_comment_event(seeded, "created", REPO, 7, "/codegen retry", user=WRITER)
+        assert (await second.deliver("issue_comment", comment))[0] == 202
+        await wait_until(lambda: validation_row(second, sha))
+        await settle(second)
+        task = await ended_task(second)
+        linked = await second.runtime.pool.fetchval("SELECT task_id FROM pull_requests")
+    assert task["simulated"] is False and task["status"] in PR_STAGES, task["status"]
+    assert linked == task["id"]
+    assert len(our_runs(seeded, sha)) == 1
