@@ -66,11 +66,13 @@ async def upsert(
     head_ref: str | None,
     task_id: int | None,
 ) -> PullRequest:
-    """Record a PR (or its new head); a task link, once made, is kept."""
+    """Record a PR (or its new head); a task link, once made, is kept. A simulated
+    task is never linked, whoever asks: its run opened no PR, so this one is not its."""
     row = await conn.fetchrow(
         f"""INSERT INTO pull_requests
                 (installation_id, repository, number, head_sha, head_ref, task_id)
-            VALUES ($1, $2, $3, $4, $5, $6)
+            VALUES ($1, $2, $3, $4, $5,
+                    (SELECT id FROM tasks WHERE id = $6 AND NOT simulated))
             ON CONFLICT (lower(repository), number) DO UPDATE SET
                 head_sha = EXCLUDED.head_sha,
                 head_ref = coalesce(EXCLUDED.head_ref, pull_requests.head_ref),

@@ -734,8 +734,8 @@ async def _after(
 def reported_by_agent(task: tasks.Task, pr: PullRequest) -> bool:
     """The PR is one the task's agent run reported (its URL), not merely linked
     to the task by a branch name or `Fixes #N`: only those are merged or sent
-    back to the agent."""
-    return any(
+    back to the agent. Never for a simulated task."""
+    return not task.simulated and any(
         pull_requests.number_from_url(entry.get("url") or "", pr.repository) == pr.number
         for entry in task.pull_requests
     )
@@ -876,8 +876,8 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
 async def link_job(runtime: Runtime, job: Job) -> None:
     """A task's run reported its PRs: record them and validate their heads."""
     task = await tasks.get(runtime.pool, job.payload["task_id"])
-    if task is None:
-        return
+    if task is None or task.simulated:
+        return  # a simulated run opened nothing: no PR is the task's, whatever it lists
     gh = await runtime.github.for_installation(task.installation_id)
     for entry in task.pull_requests:
         number = pull_requests.number_from_url(entry.get("url") or "", task.repository)

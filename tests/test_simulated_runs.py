@@ -10,12 +10,12 @@ import dataclasses
 import pytest
 from jsonschema import Draft202012Validator
 
-from app import tasks
+from app import pull_requests, tasks
 from app.codegen import CodegenClient
 from app.codegen_sim import response_body
 from app.tasks import PR_STAGES
 from tests.conftest import running_bot
-from tests.events import issue_comment_event
+from tests.events import issue_comment_event, pull_request_event
 from tests.fakes.codegen import GET_RUN, FakeCodegen, load_subset
 from tests.flow_fixtures import (
     CODEGEN_PR,
@@ -137,6 +137,64 @@ async def test_a_simulated_run_survives_a_restart_and_another_worker_finishes_it
     assert polls == 3
     [comment] = bot_comments(seeded)
     assert SIM_ENDING in comment["body"]
+
+
+async def test_a_fixes_pr_on_a_simulated_tasks_issue_is_not_linked(
+    app_settings, seeded, example_payload
+):
+    real_pull_1(seeded, body="Fixes #7")
+    # Polls far apart: the simulated task is still running when the PR comes.
+    async with running_bot(sim_settings(app_settings, first_poll=60)) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: running_task(bot))
+        status, _ = await bot.deliver(
+            "pull_request", pull_request_event(seeded, "opened", REPO, 1, sender=WRITER)
+        )
+        assert status == 202
+        await bot.wait_idle()
+        linked = await bot.runtime.pool.fetchval("SELECT count(*) FROM pull_requests")
+    assert linked == 0
+    assert our_runs(seeded, seeded.pulls[REPO][1]["head"]["sha"]) == []
+
+
+async def test_a_pull_request_record_never_links_to_a_simulated_task(pool):
+    """The store's own guard, whatever path asks for the link (a command, a
+    validation of every PR, a `Fixes #N`)."""
+    made = []
+    for simulated, number in ((True, 7), (False, 8)):
+        task = await tasks.create(
+            pool,
+            installation_id=INSTALLATION,
+            repository=REPO,
+            issue_number=number,
+            issue_url=f"https://github.com/{REPO}/issues/{number}",
+            issue_author="reporter-rae",
+            title="Export",
+            triggered_by=WRITER,
+            simulated=simulated,
+        )
+        made.append(task)
+    sim, real = made
+    pr = await pull_requests.upsert(
+        pool,
+        installation_id=INSTALLATION,
+        repository=REPO,
+        number=1,
+        head_sha="a" * 40,
+        head_ref="changelog",
+        task_id=sim.id,
+    )
+    assert pr.task_id is None
+    pr = await pull_requests.upsert(
+        pool,
+        installation_id=INSTALLATION,
+        repository=REPO,
+        number=2,
+        head_sha="b" * 40,
+        head_ref="export",
+        task_id=real.id,
+    )
+    assert pr.task_id == real.id
 
 
 async def test_a_simulated_run_polled_after_an_api_key_was_set_takes_no_real_runs_pr(
