@@ -6,11 +6,13 @@ worker, the fake GitHub."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
+import asyncpg
 import pytest
 from jsonschema import Draft202012Validator
 
-from app import pull_requests, tasks
+from app import migrations, pull_requests, tasks
 from app.codegen import CodegenClient
 from app.codegen_sim import response_body
 from app.tasks import PR_STAGES
@@ -256,3 +258,77 @@ async def test_a_retry_after_an_api_key_was_set_links_the_real_runs_pr(
     assert task["simulated"] is False and task["status"] in PR_STAGES, task["status"]
     assert linked == task["id"]
     assert len(our_runs(seeded, sha)) == 1
+
+
+@pytest.fixture
+async def blank_dsn(postgres):
+    name = f"blank_{os.getpid()}_{id(object())}"
+    admin = await asyncpg.connect(postgres.uri("postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    yield postgres.uri(name)
+    admin = await asyncpg.connect(postgres.uri("postgres"))
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+async def test_the_upgrade_unlinks_what_earlier_simulated_runs_linked(blank_dsn, tmp_path):
+    """Before 005 a simulated run reported the repository's real PR #1 and the bot
+    linked it: upgrading drops that link, stops its validation and ends the task."""
+    for path in migrations.discover():
+        if int(path.name.split("_")[0]) < 5:
+            (tmp_path / path.name).write_text(path.read_text())
+    conn = await asyncpg.connect(blank_dsn)
+    try:
+        await migrations.migrate(conn, tmp_path)
+        ids = {}
+        for simulated, number in ((True, 7), (False, 8)):
+            pr_url = f"https://github.com/{REPO}/pull/{number - 6}"
+            ids[simulated] = await conn.fetchval(
+                """INSERT INTO tasks (installation_id, repository, issue_number, issue_url,
+                       issue_author, title, triggered_by, simulated, status, pull_requests)
+                   VALUES ($1, $2, $3, 'u', 'rae', 't', 'mia', $4, 'validating', $5::jsonb)
+                   RETURNING id""",
+                INSTALLATION,
+                REPO,
+                number,
+                simulated,
+                f'[{{"url": "{pr_url}"}}]',
+            )
+            pr_id = await conn.fetchval(
+                """INSERT INTO pull_requests (installation_id, repository, number, task_id,
+                       head_sha) VALUES ($1, $2, $3, $4, 'abc') RETURNING id""",
+                INSTALLATION,
+                REPO,
+                number - 6,
+                ids[simulated],
+            )
+            await conn.execute(
+                """INSERT INTO validations (pull_request_id, head_sha, trigger)
+                   VALUES ($1, 'abc', 't')""",
+                pr_id,
+            )
+        await migrations.migrate(conn)
+        rows = {
+            r["simulated"]: r
+            for r in await conn.fetch(
+                """SELECT t.simulated, t.status, t.pull_requests::text AS prs, p.task_id,
+                          v.status AS validation
+                   FROM tasks t JOIN pull_requests p ON p.number = t.issue_number - 6
+                   JOIN validations v ON v.pull_request_id = p.id"""
+            )
+        }
+    finally:
+        await conn.close()
+    sim, real = rows[True], rows[False]
+    assert (sim["status"], sim["prs"], sim["task_id"], sim["validation"]) == (
+        "cancelled",
+        "[]",
+        None,
+        "superseded",
+    )
+    assert (real["status"], real["task_id"], real["validation"]) == (
+        "validating",
+        ids[False],
+        "queued",
+    )
