@@ -15,7 +15,7 @@ from .commands import Command
 from .followups import Followup
 from .pr_analysis import redact
 from .tasks import ACTIVE, PR_STAGES, Task
-from .tracking import RUN_STATE, duration
+from .tracking import RUN_STATE, duration, short_reason
 from .validations import Validation
 
 QUOTE_CHARS = 120
@@ -98,7 +98,8 @@ def status_text(
     for request in requests:
         strategy = f", strategy `{request.strategy}`" if request.strategy else ""
         state = RUN_STATE.get(request.status, request.status)
-        error = f" ({request.error})" if request.error and request.status == "failed" else ""
+        failed = request.error and request.status == "failed"
+        error = f" ({short_reason(request.error)})" if failed else ""
         lines.append(
             f"- Attempt {request.attempt} of {total}{strategy}: {_run_link(request)}, "
             f"{state}{error}"
