@@ -7,6 +7,7 @@ import contextvars
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable
 
 import orjson
@@ -49,6 +50,8 @@ class ContextFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    converter = time.gmtime  # the time ends in "Z": it must be UTC, whatever TZ says
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",

@@ -21,6 +21,7 @@ from .codegen import CodegenError, run_state
 from .db import advisory_xact_lock
 from .jobs import Job
 from .runtime import Runtime
+from .tracking import job_failure_reason
 from .worker import PermanentJobError
 
 log = logging.getLogger(__name__)
@@ -193,8 +194,8 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
 async def job_died(runtime: Runtime, job: Job) -> None:
     """The job failed for good (an error on its last attempt, or its worker kept
     dying): the worker calls this clean-up."""
-    reason = await jobs.last_error(runtime.pool, job.id) or "its job failed too many times"
-    await give_up(runtime, job, reason)
+    error = await jobs.last_error(runtime.pool, job.id)
+    await give_up(runtime, job, job_failure_reason(error, None))
 
 
 async def send_job(runtime: Runtime, job: Job) -> None:

@@ -127,10 +127,7 @@ async def job_died(runtime: Runtime, job: Job) -> None:
     if task is None or task.status not in tasks.WORKING:
         return
     error = await jobs.last_error(runtime.pool, job.id)
-    if error is None or error.startswith("lease expired"):
-        reason = "the worker running this task stopped responding too many times"
-    else:
-        reason = f"the bot hit an error it could not get past ({error})"
+    reason = tracking.job_failure_reason(error, task.id)
     async with runtime.pool.acquire() as conn, conn.transaction():
         moved = await tasks.transition(
             conn, task.id, from_status=tasks.WORKING, to_status="failed", detail=reason[:500]
@@ -506,10 +503,10 @@ async def notify_job(runtime: Runtime, job: Job) -> None:
     if task is None:
         return
     links = " ".join(pr["url"] for pr in task.pull_requests)
+    detail = tracking.short_reason(task.status_detail)
     text = {
         "pr_open": f"codegen-bot opened {links} for {task.repository}#{task.issue_number}",
-        "failed": f"codegen-bot failed on {task.repository}#{task.issue_number}: "
-        f"{task.status_detail}",
+        "failed": f"codegen-bot failed on {task.repository}#{task.issue_number}: {detail}",
         "cancelled": f"codegen-bot task for {task.repository}#{task.issue_number} was cancelled",
         "timed_out": f"codegen-bot timed out on {task.repository}#{task.issue_number}",
         "merged": f"codegen-bot's pull request for {task.repository}#{task.issue_number} "
@@ -525,7 +522,7 @@ async def notify_job(runtime: Runtime, job: Job) -> None:
         "issue": task.issue_number,
         "issue_url": task.issue_url,
         "pull_requests": list(task.pull_requests),
-        "detail": task.status_detail,
+        "detail": detail,
     }
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.post(url, json=payload)

@@ -8,7 +8,10 @@ from typing import Any
 
 from .codegen_requests import CodegenRequest
 from .followups import Followup
+from .logs import redactor
 from .tasks import PR_STAGES, Task
+
+REASON_CHARS = 300
 
 _HEADLINE = {
     "queued": "👀 Picked up: checking the issue",
@@ -77,6 +80,31 @@ def duration(seconds: float) -> str:
     return f"{secs} s"
 
 
+def job_failure_reason(error: str | None, task_id: int | None) -> str:
+    """Why a job that failed for good gave up, in words fit for a public issue,
+    pull request or notification: what happened and the task id to look it up
+    by. The exception text (SQL, URLs, tokens) stays in the jobs table and the
+    logs."""
+    if error is None:
+        why = "its job failed too many times"
+    elif error.startswith("lease expired"):
+        why = "the worker running it stopped responding too many times"
+    else:
+        why = "the bot hit an internal error it could not get past"
+    task = f"task {task_id}; " if task_id is not None else ""
+    return f"{why} ({task}the details are in the bot's logs)"
+
+
+def short_reason(text: str | None) -> str:
+    """A stored reason as shown in public: its first line, known secrets
+    scrubbed, at most `REASON_CHARS` characters."""
+    lines = (text or "").strip().splitlines()
+    first = redactor.scrub(lines[0].strip()) if lines else ""
+    if len(first) > REASON_CHARS or len(lines) > 1:
+        first = first[: REASON_CHARS - 1].rstrip() + "…"
+    return first
+
+
 _FOLLOWUP_KIND = {
     "fix": "instructions",
     "ci_fix": "CI failure",
@@ -132,7 +160,7 @@ def render(
         done = request.status in ("complete",)
         label = f"Codegen attempt {request.attempt} of {total}: {run} {outcome}{sim}"
         if request.error and request.status == "failed":
-            label += f" ({request.error})"
+            label += f" ({short_reason(request.error)})"
         lines.append(f"- {_check(done)} {label}")
     if not attempts:
         lines.append("- [ ] Codegen working")
@@ -159,7 +187,8 @@ def render(
     for followup in followups:
         who = f"@{followup.requested_by}"
         state = _FOLLOWUP_STATE[followup.status]
-        error = f" ({followup.error})" if followup.error and followup.status == "failed" else ""
+        failed = followup.error and followup.status == "failed"
+        error = f" ({short_reason(followup.error)})" if failed else ""
         lines.append(
             f"- {_check(followup.status == 'complete')} Follow-up ({_FOLLOWUP_KIND[followup.kind]}"
             f", {who}) to agent run {followup.agent_run_id}: {state}{error}"
@@ -187,7 +216,7 @@ def render(
     elif status == "closed":
         lines.append(f"{task.status_detail or 'The pull request was closed without merging'}.")
     elif status == "failed":
-        lines.append(f"**Why:** {task.status_detail or 'unknown error'}")
+        lines.append(f"**Why:** {short_reason(task.status_detail) or 'unknown error'}")
         lines.append(
             f"@{task.issue_author} nothing more will happen on its own. "
             f"@{task.triggered_by} or a maintainer can label the issue again "
@@ -196,7 +225,7 @@ def render(
     elif status == "cancelled":
         lines.append(f"Stopped: {task.status_detail or 'cancelled'}. No further runs.")
     elif status == "timed_out":
-        lines.append(f"**Why:** {task.status_detail or 'the workflow took too long'}")
+        lines.append(f"**Why:** {short_reason(task.status_detail) or 'the workflow took too long'}")
         lines.append(f"@{task.issue_author} label the issue again to start over.")
     for note in task.notes:
         lines.append(f"> {note}")

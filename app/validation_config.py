@@ -22,11 +22,24 @@ problem is a sentence for the maintainers, and defaults fill any gap.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
 MERGE_METHODS = ("squash", "merge", "rebase")
 PERMISSIONS = ("triage", "write", "maintain", "admin")
+ECHO_CHARS = 80
+_echo_repr = reprlib.Repr()  # bounded in depth and length, so linear in what it shows
+_echo_repr.maxlevel = 3
+_echo_repr.maxstring = _echo_repr.maxother = ECHO_CHARS
+
+
+def echo(value: Any) -> str:
+    """A value from the file as a problem sentence quotes it: one line, at most
+    `ECHO_CHARS` characters, whatever its size or depth."""
+    text = value if isinstance(value, str) else _echo_repr.repr(value)
+    text = " ".join(text[: ECHO_CHARS * 2].split())
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -53,26 +66,26 @@ def _mapping(key: str, value: Any, errors: list[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         errors.append(f"`{key}` must be a mapping of settings")
         return {}
-    return {str(k).lower(): v for k, v in value.items()}
+    return {echo(k).lower(): v for k, v in value.items()}
 
 
 def _int(key: str, value: Any, low: int, high: int, errors: list[str]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        errors.append(f"`{key}` must be a whole number from {low} to {high}; got `{value}`")
+        errors.append(f"`{key}` must be a whole number from {low} to {high}; got `{echo(value)}`")
         return None
     return value
 
 
 def _bool(key: str, value: Any, errors: list[str]) -> bool | None:
     if not isinstance(value, bool):
-        errors.append(f"`{key}` must be true or false; got `{value}`")
+        errors.append(f"`{key}` must be true or false; got `{echo(value)}`")
         return None
     return value
 
 
 def _choice(key: str, value: Any, allowed: tuple[str, ...], errors: list[str]) -> str | None:
     if not isinstance(value, str) or value.strip().lower() not in allowed:
-        errors.append(f"`{key}` must be one of {', '.join(allowed)}; got `{value}`")
+        errors.append(f"`{key}` must be one of {', '.join(allowed)}; got `{echo(value)}`")
         return None
     return value.strip().lower()
 

@@ -46,6 +46,7 @@ from .jobs import Job
 from .pull_requests import PullRequest
 from .repo_config import RepoConfig, load_repo_config
 from .runtime import Runtime
+from .tracking import job_failure_reason
 from .validations import Validation
 from .worker import PermanentJobError, RescheduleJob
 
@@ -161,8 +162,8 @@ async def ci_event(runtime: Runtime, repository: str, sha: str, delivery_id: str
 async def job_died(runtime: Runtime, job: Job) -> None:
     """The job failed for good (an error on its last attempt, or its worker kept
     dying): the worker calls this clean-up."""
-    reason = await jobs.last_error(runtime.pool, job.id) or "its job failed too many times"
-    await give_up(runtime, job, reason[:300])
+    error = await jobs.last_error(runtime.pool, job.id)
+    await give_up(runtime, job, job_failure_reason(error, None))
 
 
 async def give_up(runtime: Runtime, job: Job, reason: str) -> None:

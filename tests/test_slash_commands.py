@@ -277,7 +277,7 @@ async def test_fix_resumes_the_run_from_the_pr_and_from_a_review_comment_with_fi
     assert "rename ROWS to MAX_ROWS\nand test it" in first
     assert f"@{WRITER} asked for changes on pull request #{PR_NUMBER}" in first
     assert "read this from settings instead" in second
-    assert "File: `widgets/export.py`, line 2" in second
+    assert "<diff_hunk>\nFile: widgets/export.py, line 2\n" in second
     assert "+ROWS = 10" in second  # the short diff hunk goes along
     assert [r["kind"] for r in sent] == ["fix", "fix"]
     assert sent[0]["key"] == f"cmd:issue_comment:{payload['comment']['id']}:1"
