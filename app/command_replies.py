@@ -67,11 +67,17 @@ def denied(
     )
 
 
-def run_denied(minimum: str, repository: str, label: str) -> str:
-    """`/codegen run` spends like the label does, so it takes the label's permission."""
+def verb_denied(verb: str, minimum: str, repository: str, label: str) -> str:
+    """One refused command of a comment whose others its author may give
+    (`/codegen run` takes the label's permission, the others the commands one)."""
+    if verb == "run":
+        return (
+            f"only people with **{minimum}** access (or more) to {repository} can start a "
+            f"task (with `/codegen run` or the `{label}` label), so nothing was started."
+        )
     return (
-        f"only people with **{minimum}** access (or more) to {repository} can start a "
-        f"task (with `/codegen run` or the `{label}` label), so nothing was started."
+        f"only people with **{minimum}** access (or more) to {repository} can give "
+        "codegen-bot this command, so nothing was done."
     )
 
 

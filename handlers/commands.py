@@ -206,9 +206,11 @@ async def handle(
             await _post(ctx, gh, source, f"cmd:{source.kind}:{source.id}:ignored", text)
         for command, key, started in pending:
             call = Call(ctx, gh, data, source, command, key, actor, config, problems, sha)
-            if not meets(level, _minimum(command.verb, config)):
-                label = config.trigger_label
-                text = command_replies.run_denied(config.permission, source.repository, label)
+            minimum = _minimum(command.verb, config)
+            if not meets(level, minimum):
+                text = command_replies.verb_denied(
+                    command.verb, minimum, source.repository, config.trigger_label
+                )
                 result = Result(False, text)
             elif started and command.verb in _NOT_REPEATABLE:
                 # An earlier try acted (the mark commits with the action) and died

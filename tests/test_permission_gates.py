@@ -107,6 +107,23 @@ async def test_run_takes_the_label_permission_not_the_commands_one(
     assert reactions(seeded, writer) == ["eyes", "rocket"]
 
 
+async def test_a_stricter_commands_permission_leaves_run_to_the_label_permission(
+    flow_settings, seeded, fake_codegen
+):
+    seeded.set_file(REPO, ".github/codegen.yml", "commands:\n  permission: maintain\n")
+    fake_codegen.script_run(statuses=FOREVER)
+    async with running_bot(flow_settings) as bot:
+        payload = await say(bot, seeded, "/codegen status\n/codegen run")
+        task = await wait_until(lambda: task_status(bot, "running"))
+        rows = await logged(bot)
+    assert task["triggered_by"] == WRITER and len(fake_codegen.created) == 1
+    assert [(r["verb"], r["status"]) for r in rows] == [("status", "failed"), ("run", "done")]
+    [refused] = replies(seeded)
+    assert refused.startswith("> /codegen status")
+    assert "**maintain** access" in refused and "this command" in refused
+    assert reactions(seeded, payload) == ["eyes", "confused"]
+
+
 # ---------------------------------------------------------------- editing a waiting task
 
 
