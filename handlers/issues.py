@@ -125,8 +125,6 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerConte
     config, problems, sha = await load_repo_config(gh, repository, ctx.runtime.settings)
     if data["label"]["name"].lower() != config.trigger_label.lower():
         return
-    if problems:
-        await _report_config_problems(ctx, gh, repository, number, problems, sha)
     level = await permission_of(gh, repository, sender["login"])
     if not meets(level, config.permission):
         text = (
@@ -136,6 +134,8 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerConte
         )
         await _post_once(ctx, gh, repository, number, f"denied:{sender['login'].lower()}", text)
         return
+    if problems:  # said to people who may act on it, not to whoever can add a label
+        await _report_config_problems(ctx, gh, repository, number, problems, sha)
     await start_task(ctx, gh, data, config, sender["login"])
 
 

@@ -59,6 +59,25 @@ async def test_a_triage_minimum_admits_triage_and_not_read(
     assert "**triage** access" in denial
 
 
+async def test_a_refused_label_writes_only_its_denial(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """An issue template can label the issue as its (read-level) author opens it:
+    that sender gets the denial and nothing else, not the config's problems."""
+    seeded.set_file(REPO, ".github/codegen.yml", "retries: many\n")
+    async with running_bot(flow_settings) as bot:
+        await deliver(bot, "issues", labeled_event(seeded, example_payload, READER))
+        await bot.wait_idle()
+    [denial] = [c["body"] for c in bot_comments(seeded)]
+    assert f"@{READER} only people with **write** access" in denial
+    writes = [
+        (r.method, r.path)
+        for r in seeded.requests
+        if r.method != "GET" and not r.path.endswith("/access_tokens")
+    ]
+    assert writes == [("POST", f"/repos/{REPO}/issues/7/comments")]
+
+
 async def test_a_triage_commands_minimum_admits_triage_and_not_read(
     flow_settings, seeded, fake_codegen
 ):
