@@ -731,6 +731,7 @@ async def _after(
         state,
         sha,
         without_ci=config.validation.merge_without_ci,
+        not_scanned=(validation.analysis or {}).get("not_scanned") or (),
     )
     if why is None:
         await jobs.enqueue(
@@ -755,14 +756,15 @@ def merge_blocker(
     sha: str,
     *,
     without_ci: bool,
+    not_scanned: Sequence[Any] = (),
 ) -> str | None:
     """Why a validated commit must not be merged by the bot, or None.
 
     A merge is the one step no person looks at, so only a clean pass goes
     through: the verdict `success` (not `neutral`), no security finding of any
-    severity, no CI failing or still running, and at least one check of the
-    repository's own CI that succeeded (unless the repository opted out with
-    `auto_merge.merge_without_ci`)."""
+    severity and nothing the analysis left unscanned, no CI failing or still
+    running, and at least one check of the repository's own CI that succeeded
+    (unless the repository opted out with `auto_merge.merge_without_ci`)."""
     if verdict != "success":
         return f"validation of `{sha[:7]}` concluded `{verdict or 'nothing yet'}`, not `success`"
     security = [f for f in findings if str(f.get("rule", "")).startswith("security.")]
@@ -770,6 +772,9 @@ def merge_blocker(
         titles = ", ".join(sorted({str(f.get("title")) for f in security})[:3])
         count = len(security)
         return f"{count} security finding{'s' * (count != 1)} ({titles})"
+    if not_scanned:
+        count = len(not_scanned)
+        return f"{count} file{'s were' if count != 1 else ' was'} not fully scanned"
     if state.verdict in ("failed", "pending"):
         word = "failed" if state.verdict == "failed" else "is still running"
         names = ", ".join(f"`{c.name}`" for c in state.named(state.verdict)[:5])
@@ -900,6 +905,7 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
             state,
             sha,
             without_ci=config.validation.merge_without_ci,
+            not_scanned=(validation.analysis or {}).get("not_scanned") or (),
         )
     if why is None:
         why = await _merge(runtime, gh, pr, sha, config.validation.merge_method)

@@ -80,6 +80,12 @@ def test_merge_blocker(verdict, findings, state, without_ci, blocked_by):
         assert why is not None and blocked_by in why
 
 
+def test_what_the_analysis_could_not_scan_blocks():
+    skipped = [["static/app.min.js", "a line longer than the scan limit"]]
+    why = merge_blocker("success", [], _ci("success"), SHA, without_ci=False, not_scanned=skipped)
+    assert why == "1 file was not fully scanned"
+
+
 def test_a_pending_check_blocks():
     state = classify(
         [{"id": 1, "name": "slow", "status": "in_progress", "conclusion": None}], [], None
