@@ -11,6 +11,7 @@ import pytest
 from app.ci import CiState, classify
 from app.validation_flow import merge_blocker
 from tests.conftest import running_bot
+from tests.events import check_run_event
 from tests.flow_fixtures import INSTALLATION, REPO, bot_comments, wait_until
 from tests.test_validation import (
     AUTO_MERGE,
@@ -183,3 +184,23 @@ async def test_a_check_that_fails_after_validation_blocks_the_merge(
     assert row["conclusion"] == "success"
     assert _merges(seeded) == [] and seeded.pulls[REPO][PR_NUMBER]["merged"] is False
     assert any(f"CI failed on `{sha[:7]}` (`lint`)" in n for n in task["notes"])
+
+
+async def test_ci_that_reports_after_the_verdict_and_passes_lets_it_merge(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Held for want of CI is not held for ever: the check's event re-reads it."""
+    _allow_merging(seeded)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: _note_containing(bot, "no check of the repository's CI"))
+        await bot.wait_idle()
+        assert _merges(seeded) == []
+        late = ci_run(seeded, sha, "tests", "success")
+        event = check_run_event(seeded, "completed", REPO, late["id"], sender="ci-bot")
+        await bot.deliver("check_run", event)
+        await wait_until(lambda: seeded.pulls[REPO][PR_NUMBER]["merged"] or None)
+        await bot.wait_idle()
+    [merge] = [r.json for r in _merges(seeded)]
+    assert merge == {"merge_method": "squash", "sha": sha}
