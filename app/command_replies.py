@@ -57,10 +57,38 @@ def reply(command: Command, text: str) -> str:
     return f"{quoted(command)}\n\n{text}"
 
 
-def denied(actor: str, minimum: str, repository: str) -> str:
+def denied(
+    actor: str, minimum: str, repository: str, what: str = "give codegen-bot commands"
+) -> str:
+    """The one reply an hour to someone whose commands on an issue were all refused."""
     return (
         f"@{actor} only people with **{minimum}** access (or more) to {repository} can "
-        "give codegen-bot commands, so nothing was done."
+        f"{what}, so nothing was done. Further commands from you here are not answered "
+        "for an hour."
+    )
+
+
+def verb_denied(verb: str, minimum: str, repository: str, label: str) -> str:
+    """One refused command of a comment whose others its author may give
+    (`/codegen run` takes the label's permission, the others the commands one)."""
+    if verb == "run":
+        return (
+            f"only people with **{minimum}** access (or more) to {repository} can start a "
+            f"task (with `/codegen run` or the `{label}` label), so nothing was started."
+        )
+    return (
+        f"only people with **{minimum}** access (or more) to {repository} can give "
+        "codegen-bot this command, so nothing was done."
+    )
+
+
+def ignored(actor: str, found: int, limit: int) -> str:
+    """Said when a comment holds more commands than the bot acts on."""
+    extra = found - limit
+    return (
+        f"@{actor} this comment has {found} commands; codegen-bot acts on the first "
+        f"{limit} of a comment, so the other {extra} {'was' if extra == 1 else 'were'} "
+        "ignored. Write them in a new comment if they are still needed."
     )
 
 

@@ -23,7 +23,8 @@ obeyed:
   would call it a lazy continuation of the quote, but people replying mean a
   new line, and GitHub's "Quote reply" leaves a blank line anyway.
 * Several commands in one comment give several Commands, in order; other text
-  is ignored. CRLF and lone CR line endings work.
+  is ignored. CRLF and lone CR line endings work. The handler acts on the first
+  `MAX_PER_COMMENT` of a comment and says how many more it ignored.
 
 Arguments:
 
@@ -52,6 +53,7 @@ from prompts.builder import STRATEGIES
 VERBS = ("help", "run", "retry", "fix", "status", "cancel", "validate")
 
 UNKNOWN = "unknown"
+MAX_PER_COMMENT = 10  # commands acted on per comment: each may reply or start work
 
 _USAGE: tuple[tuple[str, str], ...] = (
     ("/codegen help", "Show this list of commands."),

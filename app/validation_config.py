@@ -15,7 +15,8 @@ problem is a sentence for the maintainers, and defaults fill any gap.
     ci_fix:
       max_attempts: 2          # 0 turns the automatic CI fixes off
       delay_seconds: 60        # wait before sending a failure, so a re-run can show it flaky
-    auto_merge: true           # or {enabled: true, method: squash|merge|rebase}
+    auto_merge: true           # or {enabled: true, method: squash|merge|rebase,
+                               #     merge_without_ci: false}
     commands:
       permission: write        # minimum permission for /codegen commands
 """
@@ -57,6 +58,9 @@ class ValidationConfig:
     ci_fix_delay_seconds: int = 60
     auto_merge: bool = False
     merge_method: str = "squash"
+    # Auto-merge needs at least one check of the repository's CI to succeed on the
+    # commit; a repository without CI must say so explicitly to be merged at all.
+    merge_without_ci: bool = False
     command_permission: str | None = None  # None: the label's permission applies
 
 
@@ -165,6 +169,9 @@ def parse_validation(extra: dict[str, Any]) -> tuple[ValidationConfig, list[str]
             elif key in ("method", "merge_method"):
                 if (v := _choice(name, value, MERGE_METHODS, errors)) is not None:
                     out["merge_method"] = v
+            elif key == "merge_without_ci":
+                if (b := _bool(name, value, errors)) is not None:
+                    out["merge_without_ci"] = b
             else:
                 errors.append(f"unknown setting `{name}`")
     for key, value in _mapping("commands", extra.get("commands"), errors).items():

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -723,13 +723,69 @@ async def _after(
     if task is None or not reported_by_agent(task, fresh):
         return  # only the agent's own PRs are merged by the bot, never other people's
     auto_merge = task.auto_merge if task.auto_merge is not None else config.validation.auto_merge
-    if auto_merge and verdict in ("success", "neutral") and state.verdict in ("passed", "none"):
+    if not auto_merge:
+        return
+    sha = validation.head_sha
+    why = merge_blocker(
+        verdict,
+        validation.findings or [],
+        state,
+        sha,
+        without_ci=config.validation.merge_without_ci,
+        not_scanned=(validation.analysis or {}).get("not_scanned") or (),
+    )
+    if why is None:
         await jobs.enqueue(
             pool,
             MERGE_JOB,
-            {"pull_request_id": pr.id, "head_sha": validation.head_sha},
-            dedup_key=f"merge:{pr.id}:{validation.head_sha}",
+            {"pull_request_id": pr.id, "head_sha": sha, "validation_id": validation.id},
+            dedup_key=f"merge:{pr.id}:{sha}:{validation.id}",
         )
+    elif verdict != "failure":  # a failure speaks for itself on the PR
+        await task_flow.note(
+            runtime,
+            task.id,
+            f"Not auto-merged #{pr.number}: {why}.",
+            f"merge:{pr.id}:{sha}:held:{verdict}:{state.verdict}",
+        )
+
+
+def merge_blocker(
+    verdict: str | None,
+    findings: Sequence[dict[str, Any]],
+    state: ci.CiState,
+    sha: str,
+    *,
+    without_ci: bool,
+    not_scanned: Sequence[Any] = (),
+) -> str | None:
+    """Why a validated commit must not be merged by the bot, or None.
+
+    A merge is the one step no person looks at, so only a clean pass goes
+    through: the verdict `success` (not `neutral`), no security finding of any
+    severity and nothing the analysis left unscanned, no CI failing or still
+    running, and at least one check of the repository's own CI that succeeded
+    (unless the repository opted out with `auto_merge.merge_without_ci`)."""
+    if verdict != "success":
+        return f"validation of `{sha[:7]}` concluded `{verdict or 'nothing yet'}`, not `success`"
+    security = [f for f in findings if str(f.get("rule", "")).startswith("security.")]
+    if security:
+        titles = ", ".join(sorted({str(f.get("title")) for f in security})[:3])
+        count = len(security)
+        return f"{count} security finding{'s' * (count != 1)} ({titles})"
+    if not_scanned:
+        count = len(not_scanned)
+        return f"{count} file{'s were' if count != 1 else ' was'} not fully scanned"
+    if state.verdict in ("failed", "pending"):
+        word = "failed" if state.verdict == "failed" else "is still running"
+        names = ", ".join(f"`{c.name}`" for c in state.named(state.verdict)[:5])
+        return f"CI {word} on `{sha[:7]}` ({names})"
+    if not state.succeeded and not without_ci:
+        return (
+            f"no check of the repository's CI succeeded on `{sha[:7]}` (set "
+            "`auto_merge.merge_without_ci: true` to merge without CI)"
+        )
+    return None
 
 
 def reported_by_agent(task: tasks.Task, pr: PullRequest) -> bool:
@@ -816,7 +872,8 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
 
 async def merge_job(runtime: Runtime, job: Job) -> None:
     """Merge at the validated commit, never past it: GitHub refuses the `sha`
-    once the head moved, and we check it first as well."""
+    once the head moved, and we check it first as well. The checks are read
+    again just before, so a check that failed since the verdict holds it."""
     pool = runtime.pool
     pr = await pull_requests.get(pool, job.payload["pull_request_id"])
     sha = job.payload["head_sha"]
@@ -825,53 +882,70 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     task = await tasks.get(pool, pr.task_id)
     if task is None or not reported_by_agent(task, pr) or task.status not in _PR_STAGES:
         return  # not the agent's PR, or a retry is making a new one
+    validation = await validations.latest(pool, pr.id, sha)
+    if validation is None or validation.id != job.payload.get("validation_id", validation.id):
+        return  # a newer validation of this commit decides (and asks again if it passes)
     gh = await runtime.github.for_installation(pr.installation_id)
     config, _, _ = await load_repo_config(gh, pr.repository, runtime.settings)
     pull = await gh.getitem(f"/repos/{pr.repository}/pulls/{pr.number}")
-    why = None
-    if pr.head_sha != sha or pull["head"]["sha"] != sha:
-        why = f"the head moved after validation (`{sha[:7]}` → `{pull['head']['sha'][:7]}`)"
-    elif pull.get("merged"):
+    if pull.get("merged"):
         # Merged, by an earlier try that died before recording it (GitHub's own
         # event for it comes from our bot user and is dropped), or by a person.
         bot = f"{await runtime.github.slug()}[bot]"
         await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
         return
-    elif pull.get("state") != "open":
+    if pull.get("state") != "open":
         return
+    if pr.head_sha != sha or pull["head"]["sha"] != sha:
+        why = f"the head moved after validation (`{sha[:7]}` → `{pull['head']['sha'][:7]}`)"
     else:
-        method = config.validation.merge_method
-        try:
-            await gh.put(
-                f"/repos/{pr.repository}/pulls/{pr.number}/merge",
-                data={"merge_method": method, "sha": sha},
-            )
-        except BadRequest as exc:
-            if exc.status_code == 403:
-                why = "the App may not merge here: grant it the `contents: write` permission"
-            elif exc.status_code in (405, 409, 422):
-                why = f"GitHub refused: {exc}"
-            else:
-                raise
-        else:
-            log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
-            # GitHub's `closed` event for this merge is sent by our own bot user,
-            # which the dispatcher drops: end the PR and the task here.
-            bot = f"{await runtime.github.slug()}[bot]"
-            await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
-            if pr.task_id:
-                await task_flow.note(
-                    runtime,
-                    pr.task_id,
-                    f"Auto-merged #{pr.number} ({method}) at `{sha[:7]}` after validation passed.",
-                    f"merge:{pr.id}:{sha}",
-                )
-            return
+        state = await ci.read(gh, pr.repository, sha, await runtime.github.slug())
+        why = merge_blocker(
+            validation.conclusion,
+            validation.findings or [],
+            state,
+            sha,
+            without_ci=config.validation.merge_without_ci,
+            not_scanned=(validation.analysis or {}).get("not_scanned") or (),
+        )
+    if why is None:
+        why = await _merge(runtime, gh, pr, sha, config.validation.merge_method)
+    if why is None:
+        return
     log.info("not merging %s#%s: %s", pr.repository, pr.number, why)
+    await task_flow.note(
+        runtime, pr.task_id, f"Not auto-merged #{pr.number}: {why}.", f"merge:{pr.id}:{sha}:no"
+    )
+
+
+async def _merge(
+    runtime: Runtime, gh: GitHubClient, pr: PullRequest, sha: str, method: str
+) -> str | None:
+    """Merge at `sha`, ending the PR and its task; why not, when GitHub refuses."""
+    try:
+        await gh.put(
+            f"/repos/{pr.repository}/pulls/{pr.number}/merge",
+            data={"merge_method": method, "sha": sha},
+        )
+    except BadRequest as exc:
+        if exc.status_code == 403:
+            return "the App may not merge here: grant it the `contents: write` permission"
+        if exc.status_code in (405, 409, 422):
+            return f"GitHub refused: {exc}"
+        raise
+    log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
+    # GitHub's `closed` event for this merge is sent by our own bot user, which
+    # the dispatcher drops: end the PR and the task here.
+    bot = f"{await runtime.github.slug()}[bot]"
+    await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
     if pr.task_id:
         await task_flow.note(
-            runtime, pr.task_id, f"Not auto-merged #{pr.number}: {why}.", f"merge:{pr.id}:{sha}:no"
+            runtime,
+            pr.task_id,
+            f"Auto-merged #{pr.number} ({method}) at `{sha[:7]}` after validation passed.",
+            f"merge:{pr.id}:{sha}",
         )
+    return None
 
 
 async def link_job(runtime: Runtime, job: Job) -> None:

@@ -557,6 +557,7 @@ async def test_auto_merge_never_merges_a_head_that_moved_after_validation(
     seeded.set_file(REPO, ".github/codegen.yml", AUTO_MERGE)
     seeded.installations[INSTALLATION]["permissions"]["contents"] = "write"
     sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
     # A commit lands while the old head is being validated (its event not yet in).
     seeded.delay_next("GET", rf"/pulls/{PR_NUMBER}/files", 0.5)
     async with running_bot(flow_settings) as bot:
@@ -662,7 +663,8 @@ async def test_auto_merge_without_the_permission_says_so(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     seeded.set_file(REPO, ".github/codegen.yml", AUTO_MERGE)  # contents stays read-only
-    open_pull(seeded, CLEAN_FILES)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
     async with running_bot(flow_settings) as bot:
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         task = await wait_until(
