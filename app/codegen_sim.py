@@ -77,6 +77,12 @@ class SimulatedCodegen:
         run.polls = 0
         return self._view(run)
 
+    async def ban_run(self, run_id: int) -> None:
+        """No agent runs here, so nothing to stop: accepted as a no-op."""
+
+    async def unban_run(self, run_id: int) -> None:
+        """Accepted as a no-op, like `ban_run`."""
+
     async def find_run(self, metadata: dict, *, pages: int = 1) -> AgentRun | None:
         """The newest run whose metadata contains `metadata`."""
         for run in sorted(self.runs.values(), key=lambda r: r.id, reverse=True):
