@@ -775,6 +775,9 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     # crash between them can neither spend an attempt nor lose the fix.
     async with pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, task_actions.followup_lock(task.id))
+        current = await tasks.get(conn, task.id)
+        if current is None or current.status not in _PR_STAGES:
+            return  # cancelled (or ended) since: under the lock a cancel takes too
         attempt = None
         if await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key):
             attempt = pr.ci_fix_attempts  # sent by a try that died before its note
@@ -841,10 +844,17 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     else:
         method = config.validation.merge_method
         try:
-            await gh.put(
-                f"/repos/{pr.repository}/pulls/{pr.number}/merge",
-                data={"merge_method": method, "sha": sha},
-            )
+            # Under the lock a cancel takes, with a fresh look: a cancel that came
+            # after this job was queued stops the merge.
+            async with advisory_lock(pool, task_flow.task_lock(task.id)):
+                current = await tasks.get(pool, task.id)
+                if current is None or current.status not in _PR_STAGES:
+                    log.info("not merging %s#%s: its task stopped", pr.repository, pr.number)
+                    return
+                await gh.put(
+                    f"/repos/{pr.repository}/pulls/{pr.number}/merge",
+                    data={"merge_method": method, "sha": sha},
+                )
         except BadRequest as exc:
             if exc.status_code == 403:
                 why = "the App may not merge here: grant it the `contents: write` permission"
