@@ -731,13 +731,13 @@ async def ban_job(runtime: Runtime, job: Job) -> None:
             f"ban:{run_id}:refused",
         )
         return
-    await note(
-        runtime,
-        task_id,
-        f"Codegen stopped agent run {run_id}'s agents on the pull request and will not "
-        "fix its CI on its own (ban).",
-        f"ban:{run_id}:done",
+    text = (
+        f"Simulated Codegen: agent run {run_id} had no agents to stop."
+        if runtime.codegen_simulated
+        else f"Codegen stopped agent run {run_id}'s agents on the pull request and will not "
+        "fix its CI on its own (ban)."
     )
+    await note(runtime, task_id, text, f"ban:{run_id}:done")
 
 
 async def ban_died(runtime: Runtime, job: Job) -> None:
