@@ -48,11 +48,13 @@ async def test_cancel_while_the_prompt_is_built_creates_no_run(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     """The cancel lands while the repository context is being read (GitHub holds
-    the languages answer back): the create must not happen afterwards."""
-    seeded.delay_next("GET", rf"/repos/{REPO}/languages$", 3.0)
+    the tree back; it is read even when the context is cached): the create must
+    not happen afterwards."""
+    tree = rf"/repos/{REPO}/git/trees/"
+    seeded.delay_next("GET", tree, 3.0)
     async with running_bot(flow_settings) as bot:
         await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
-        await wait_until(lambda: seeded.calls("GET", rf"/repos/{REPO}/languages$") or None)
+        await wait_until(lambda: seeded.calls("GET", tree) or None)
         assert await task_status(bot, "generating_prompt")
         payload = await say(bot, seeded, "/codegen cancel")
         await wait_until(lambda: task_status(bot, "cancelled"))
