@@ -244,3 +244,23 @@ async def test_a_pr_event_naming_a_timed_out_issue_links_nothing_the_run_did_not
         await bot.wait_idle()
         task = await task_status(bot, "timed_out")
     assert task is not None and task["pull_requests"] == "[]"
+
+
+async def test_the_workflow_timeout_bounds_the_bot_s_steps_before_the_run(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Past WORKFLOW_TIMEOUT before the run exists (GitHub slow here), nothing is
+    spent: the attempt ends timed out instead of creating the run late."""
+    seeded.delay_next("GET", rf"/repos/{REPO}/git/trees/", 2.5)
+    settings = dataclasses.replace(flow_settings, workflow_timeout_ms=1000)
+    async with running_bot(settings) as bot:
+        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "timed_out"))
+        await settle(bot)
+        request = await bot.runtime.pool.fetchrow("SELECT * FROM codegen_requests")
+    assert fake_codegen.created == []
+    assert (
+        "could not start the agent run within the workflow timeout (1 s)" in (task["status_detail"])
+    )
+    assert request["status"] == "cancelled" and request["agent_run_id"] is None
+    assert tracking(seeded).startswith("### codegen-bot · ⌛ Timed out")
