@@ -175,9 +175,15 @@ async def test_cancel_of_a_passed_task_then_a_queued_merge_does_nothing(
             {"pull_request_id": pr_id, "head_sha": sha},
         )
         await settle(bot)
-    assert seeded.calls("PUT", rf"/pulls/{PR_NUMBER}/merge$") == []
-    assert fake_codegen.resumed == []
-    assert len(fake_codegen.bans) == 1
+        assert seeded.calls("PUT", rf"/pulls/{PR_NUMBER}/merge$") == []
+        assert fake_codegen.resumed == []
+        [first] = fake_codegen.runs
+        assert fake_codegen.bans == [{"action": "ban", "agent_run_id": first}]
+        # A retry makes a new run; the old run's ban stays (documented choice).
+        await say(bot, seeded, "/codegen retry")
+        await wait_until(lambda: len(fake_codegen.created) == 2 or None)
+    assert fake_codegen.banned == {first}
+    assert [b["action"] for b in fake_codegen.bans] == ["ban"]
 
 
 # ---------------------------------------------------------------- the run's own timeout
