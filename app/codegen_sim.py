@@ -104,6 +104,12 @@ class SimulatedCodegen:
         run = await simulated_runs.resume(self._pool, self.org_id, int(run_id), prompt)
         return self._view(self._found(run))
 
+    async def ban_run(self, run_id: int) -> None:
+        """No agent runs here, so nothing to stop: accepted as a no-op."""
+
+    async def unban_run(self, run_id: int) -> None:
+        """Accepted as a no-op, like `ban_run`."""
+
     async def find_run(self, metadata: dict, *, pages: int = 1) -> AgentRun | None:
         """The newest run whose metadata contains `metadata` (empty matches nothing)."""
         if not metadata:

@@ -36,7 +36,8 @@ class RepoConfig:
     include_dependencies: bool = True
     include_validation_criteria: bool = True
     max_retries: int = 2
-    timeout_ms: int = 300_000
+    timeout_ms: int = 300_000  # the bot's own steps, up to creating the agent run
+    run_timeout_ms: int = 3_600_000  # the agent run, from its creation
     permission: str = "write"
     extra: dict[str, Any] = field(default_factory=dict)  # the raw keys parsed below
     validation: ValidationConfig = field(default_factory=ValidationConfig)
@@ -47,7 +48,11 @@ class RepoConfig:
 
     @classmethod
     def defaults(cls, settings: Settings) -> RepoConfig:
-        return cls(trigger_label=settings.trigger_label, timeout_ms=settings.workflow_timeout_ms)
+        return cls(
+            trigger_label=settings.trigger_label,
+            timeout_ms=settings.workflow_timeout_ms,
+            run_timeout_ms=settings.agent_run_timeout_ms,
+        )
 
 
 # libyaml's parser when the wheel has it (fast, and it caps nesting depth).
@@ -150,6 +155,12 @@ def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]
         elif norm in ("timeout", "timeout_ms", "workflow_timeout"):
             if (v := int_value(str(key), value, 10_000, 24 * 3_600_000)) is not None:
                 changes["timeout_ms"] = v
+        elif norm in ("run_timeout_minutes", "runtimeoutminutes"):
+            if (v := int_value(str(key), value, 1, 24 * 60)) is not None:
+                changes["run_timeout_ms"] = v * 60_000
+        elif norm in ("run_timeout", "run_timeout_ms", "runtimeout"):
+            if (v := int_value(str(key), value, 60_000, 24 * 3_600_000)) is not None:
+                changes["run_timeout_ms"] = v
         elif norm in ("permission", "minimum_permission"):
             if (v := text_value(str(key), value, PERMISSIONS)) is not None:
                 changes["permission"] = v

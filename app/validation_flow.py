@@ -832,6 +832,9 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     # crash between them can neither spend an attempt nor lose the fix.
     async with pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, task_actions.followup_lock(task.id))
+        current = await tasks.get(conn, task.id)
+        if current is None or current.status not in _PR_STAGES:
+            return  # cancelled (or ended) since: under the lock a cancel takes too
         attempt = None
         if await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key):
             attempt = pr.ci_fix_attempts  # sent by a try that died before its note
@@ -921,12 +924,20 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
 async def _merge(
     runtime: Runtime, gh: GitHubClient, pr: PullRequest, sha: str, method: str
 ) -> str | None:
-    """Merge at `sha`, ending the PR and its task; why not, when GitHub refuses."""
+    """Merge at `sha`, ending the PR and its task; why not, when GitHub refuses.
+
+    The merge call is made under the lock a cancel takes, after a fresh look at
+    the task: a cancel that came after this job was queued stops the merge."""
     try:
-        await gh.put(
-            f"/repos/{pr.repository}/pulls/{pr.number}/merge",
-            data={"merge_method": method, "sha": sha},
-        )
+        async with advisory_lock(runtime.pool, task_flow.task_lock(pr.task_id)):
+            current = await tasks.get(runtime.pool, pr.task_id)
+            if current is None or current.status not in _PR_STAGES:
+                log.info("not merging %s#%s: its task stopped", pr.repository, pr.number)
+                return None
+            await gh.put(
+                f"/repos/{pr.repository}/pulls/{pr.number}/merge",
+                data={"merge_method": method, "sha": sha},
+            )
     except BadRequest as exc:
         if exc.status_code == 403:
             return "the App may not merge here: grant it the `contents: write` permission"

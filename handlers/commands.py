@@ -402,12 +402,18 @@ async def _cancel(call: Call) -> Result:
     task = await _find_task(call)
     if task is None:
         return Result(False, command_replies.no_task(call.source.is_pull))
-    if task.status not in tasks.ACTIVE:
+    # Also once its PR is out: what the bot would still spend on it (CI fixes,
+    # review fixes, the agent's own work on the PR) and its auto-merge stop.
+    stoppable = (*tasks.ACTIVE, *tasks.PR_STAGES)
+    if task.status not in stoppable:
         return Result(False, f"task {task.id} is not running (`{task.status}`); nothing to cancel.")
     reason = f"cancelled by @{call.actor} with `/codegen cancel`"
-    if not await task_flow.cancel(call.ctx.runtime, task, reason):
+    stopped = await task_flow.cancel(call.ctx.runtime, task, reason, from_status=stoppable)
+    if stopped is None:
         return Result(False, f"task {task.id} changed state meanwhile; nothing was cancelled.")
-    return Result(True, f"cancelled task {task.id}.", say=False)
+    return Result(
+        True, f"cancelled task {task.id}: {stopped.summary()}", say=bool(stopped.pull_requests)
+    )
 
 
 async def _validate(call: Call) -> Result:

@@ -9,7 +9,7 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import pull_requests, tasks, validation_flow
+from app import pull_requests, task_flow, tasks, validation_flow
 from app.github import GitHubClient
 from app.permissions import meets, permission_of
 from app.repo_config import load_repo_config
@@ -84,6 +84,8 @@ async def pull_request_changed(event: sansio.Event, gh: GitHubClient, ctx: Handl
     pool = ctx.runtime.pool
     task = await linked_task(pool, repository, pull, gh)
     if task is None:
+        # Perhaps the late PR of a run that timed out: its task takes it if so.
+        await task_flow.late_pull_request(ctx.runtime, repository, pull)
         config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
         if config.validation.scope != "all":
             return

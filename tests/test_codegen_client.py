@@ -88,6 +88,26 @@ async def test_create_get_resume_send_the_right_requests(
     assert all(r.status == 200 for r in cg.requests)
 
 
+async def test_ban_and_unban_send_stop_agent_run_input(
+    cg: FakeCodegen, client: CodegenClient
+) -> None:
+    run = await client.create_run("p", metadata={"task_id": 1})
+    cg.fail_next("POST", r"/agent/run/ban$", 429, headers={"Retry-After": "0"})
+    assert await client.ban_run(run.id) is None
+    assert cg.banned == {run.id}
+    await client.unban_run(run.id)
+    assert cg.banned == set()
+    assert cg.bans == [
+        {"action": "ban", "agent_run_id": run.id},
+        {"action": "unban", "agent_run_id": run.id},
+    ]
+    assert [c.status for c in cg.calls("POST", r"/agent/run/ban$")] == [429, 200]
+    with pytest.raises(CodegenError) as info:
+        await client.ban_run(run.id + 100)
+    assert info.value.status == 404 and not info.value.retryable
+    assert info.value.message == "Agent run not found."
+
+
 async def test_create_without_repo_id_omits_it(cg: FakeCodegen, client: CodegenClient) -> None:
     await client.create_run("p", metadata={})
     assert cg.created == [{"prompt": "p", "metadata": {}}]
@@ -377,6 +397,9 @@ async def test_simulated_codegen_lifecycle(pool) -> None:
     assert await pool.fetchval("SELECT prompts FROM simulated_runs WHERE id = $1", run.id) == [
         "again"
     ]
+    await other.ban_run(run.id)  # accepted, changes nothing
+    await other.unban_run(run.id)
+    assert run_state((await other.get_run(run.id)).status) == "running"
     with pytest.raises(CodegenError) as info:
         await sim.get_run(run.id + 1000)
     assert info.value.status == 404 and not info.value.retryable

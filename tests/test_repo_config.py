@@ -65,6 +65,18 @@ def test_problems_are_named_and_defaults_fill_in(text, problem):
     assert config.trigger_label == DEFAULTS.trigger_label
 
 
+def test_the_agent_run_has_its_own_timeout():
+    assert DEFAULTS.run_timeout_ms == 60 * 60_000  # not the workflow's 5 minutes
+    config, errors = parse_config("timeout_minutes: 5\nrun_timeout_minutes: 90\n", DEFAULTS)
+    assert errors == [] and config.timeout_ms == 5 * 60_000
+    assert config.run_timeout_ms == 90 * 60_000
+    assert parse_config("run_timeout: 120000\n", DEFAULTS)[0].run_timeout_ms == 120_000
+    for text in ("run_timeout_minutes: 0\n", "run_timeout: 5000\n", "run_timeout_minutes: x\n"):
+        config, errors = parse_config(text, DEFAULTS)
+        assert config.run_timeout_ms == DEFAULTS.run_timeout_ms
+        assert len(errors) == 1 and "`run_timeout" in errors[0], errors
+
+
 def test_good_settings_survive_a_bad_neighbour():
     config, errors = parse_config("trigger_label: ai\nretries: -1\n", DEFAULTS)
     assert config.trigger_label == "ai" and config.max_retries == DEFAULTS.max_retries

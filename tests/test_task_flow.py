@@ -10,6 +10,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -210,18 +211,48 @@ async def test_more_retries_than_strategies_reuse_the_last_strategy(
     assert "all 5 agent runs failed" in task["status_detail"]
 
 
-async def test_timed_out_run_leaves_a_final_comment(
+async def test_a_run_past_its_run_timeout_times_out_with_the_reason(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
-    seeded.set_file(REPO, ".github/codegen.yml", "timeout: 10000\n")
-    async with running_bot(flow_settings) as bot:
+    settings = dataclasses.replace(flow_settings, agent_run_timeout_ms=1500)
+    async with running_bot(settings) as bot:
         await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
         task = await wait_until(lambda: task_status(bot, "timed_out"), timeout=30)
         await bot.wait_idle()
+        request = await bot.runtime.pool.fetchrow("SELECT * FROM codegen_requests")
     [comment] = bot_comments(seeded)
     assert "Timed out" in comment["body"] and "working" not in comment["body"].split("\n")[0]
-    assert "timeout" in task["status_detail"]
+    [run_id] = fake_codegen.runs
+    assert task["status_detail"].startswith(
+        f"agent run {run_id} did not finish within the run timeout (1 s)"
+    )
+    assert "linked" in task["status_detail"] and task["status_detail"] in comment["body"]
+    assert request["status"] == "timed_out"
+    # Timed out after the run's own timeout, counted from the run's creation.
+    assert task["finished_at"] - request["run_created_at"] >= timedelta(seconds=1.5)
+
+
+async def test_a_run_longer_than_the_workflow_timeout_completes(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """WORKFLOW_TIMEOUT bounds the bot's own steps; the agent run has its own
+    timeout (per repository here), so a run outlasting the first is not lost."""
+    seeded.set_file(REPO, ".github/codegen.yml", "run_timeout_minutes: 60\n")
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    settings = dataclasses.replace(
+        flow_settings, workflow_timeout_ms=2000, agent_run_timeout_ms=1000
+    )
+    async with running_bot(settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "running"))
+        await asyncio.sleep(3.0)  # past both the workflow's and the default run timeout
+        assert await task_status(bot, "running")
+        [run_id] = fake_codegen.runs
+        fake_codegen.set_run(run_id, status="COMPLETE", github_pull_requests=[PR])
+        task = await wait_until(lambda: task_status(bot, "pr_open"))
+    assert PR["url"] in task["pull_requests"]
+    assert task["deadline_at"] - task["created_at"] > timedelta(minutes=59)
 
 
 async def test_issue_closed_mid_run_cancels(flow_settings, seeded, fake_codegen, example_payload):
