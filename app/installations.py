@@ -140,3 +140,12 @@ async def mark_label_created(conn: asyncpg.Connection | asyncpg.Pool, repository
     await conn.execute(
         "UPDATE repositories SET label_created_at = now() WHERE id = $1", repository_id
     )
+
+
+async def counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
+    """Installations and repositories the App is on now (for the status page)."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM installations WHERE deleted_at IS NULL) AS installations,
+                  (SELECT count(*) FROM repositories WHERE removed_at IS NULL) AS repositories"""
+    )
+    return dict(row)
