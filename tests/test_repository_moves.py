@@ -6,8 +6,13 @@ GitHub (which answers 404 for the old name) and the fake Codegen."""
 
 from __future__ import annotations
 
+import os
+import shutil
+
+import asyncpg
 import pytest
 
+from app import migrations
 from handlers.repositories import previous_name
 from tests.conftest import running_bot
 from tests.events import pull_request_event
@@ -202,3 +207,37 @@ def test_previous_name_from_githubs_examples(webhook_examples, action, index, ex
     # GitHub's renamed example names the repository `Hello-World` before and after.
     assert previous_name(payload) == expected
     assert previous_name({"action": "renamed", "repository": {}}) is None
+
+
+async def test_migration_007_backfills_ids_from_the_repositories_table(postgres, tmp_path):
+    """Rows made before ids were kept get the id of the repository holding the
+    name now (a present one over a removed one); unknown names stay without."""
+    earlier = [f for f in migrations.discover() if int(f.name[:3]) < 7]
+    for path in earlier:
+        shutil.copy(path, tmp_path / path.name)
+    name = f"backfill_{os.getpid()}"
+    admin = await asyncpg.connect(postgres.uri("postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    conn = await asyncpg.connect(postgres.uri(name))
+    try:
+        await migrations.migrate(conn, tmp_path)
+        await conn.execute(
+            """INSERT INTO installations (id, account_login) VALUES (1, 'octo');
+               INSERT INTO repositories (id, installation_id, full_name, removed_at)
+               VALUES (10, 1, 'octo/app', now()), (11, 1, 'Octo/App', NULL);
+               INSERT INTO tasks (installation_id, repository, issue_number, issue_url,
+                                  issue_author, title, triggered_by)
+               VALUES (1, 'octo/APP', 1, 'u', 'a', 't', 'a'),
+                      (1, 'octo/other', 2, 'u', 'a', 't', 'a');
+               INSERT INTO pull_requests (installation_id, repository, number, head_sha)
+               VALUES (1, 'octo/app', 3, 'a'), (1, 'octo/other', 4, 'b')"""
+        )
+        assert "007_status_indexes_and_repository_ids.sql" in await migrations.migrate(conn)
+        tasks = await conn.fetch("SELECT repository_id FROM tasks ORDER BY issue_number")
+        prs = await conn.fetch("SELECT repository_id FROM pull_requests ORDER BY number")
+    finally:
+        await conn.close()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+    assert [r["repository_id"] for r in tasks] == [11, None]
+    assert [r["repository_id"] for r in prs] == [11, None]
