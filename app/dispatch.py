@@ -19,9 +19,9 @@ from .worker import JobHandler, PermanentJobError
 log = logging.getLogger(__name__)
 
 
-# Events about the installation itself: their handlers need no installation
-# token, and after `deleted` or `suspend` GitHub would refuse to mint one.
-APP_LEVEL_EVENTS = frozenset({"installation", "installation_repositories"})
+# Events whose handlers only record what changed: they need no installation
+# token (after `deleted` or `suspend` GitHub would refuse to mint one).
+APP_LEVEL_EVENTS = frozenset({"installation", "installation_repositories", "repository"})
 
 
 def is_own_event(data: dict[str, Any], bot_login: str | None) -> bool:

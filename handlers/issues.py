@@ -73,6 +73,7 @@ async def start_task(
             conn,
             installation_id=ctx.installation_id,
             repository=repository,
+            repository_id=payload["repository"].get("id"),
             issue_number=issue["number"],
             issue_url=issue["html_url"],
             issue_author=(issue.get("user") or {}).get("login") or triggered_by,
