@@ -44,10 +44,11 @@ Arguments:
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 
 from prompts.builder import STRATEGIES
+
+from . import linear_re
 
 VERBS = ("help", "run", "retry", "fix", "status", "cancel", "validate")
 
@@ -79,12 +80,14 @@ _STRATEGY_HELP: tuple[tuple[str, str], ...] = (
     ("simplified_scope", "ask for a smaller change that covers the core of the issue"),
 )
 
-_COMMAND = re.compile(r"/codegen(?=\s|$)", re.IGNORECASE)
-_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_FENCE_CLOSE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
-_QUOTE = re.compile(r"\s*>")
-_HEADING = re.compile(r" {0,3}#{1,6}(?:\s|$)")
-_STRATEGY_SEPARATORS = re.compile(r"[\s_-]+")
+_SPACE = linear_re.USPACE
+# Comments are anyone's text: RE2 patterns (linear time); `/codegen` then a space or the end.
+_COMMAND = linear_re.compile(rf"/codegen(?:{_SPACE}|$)", linear_re.IGNORECASE)
+_FENCE_OPEN = linear_re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_FENCE_CLOSE = linear_re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
+_QUOTE = linear_re.compile(rf"{_SPACE}*>")
+_HEADING = linear_re.compile(rf" {{0,3}}#{{1,6}}(?:{_SPACE}|$)")
+_STRATEGY_SEPARATORS = linear_re.compile(rf"[{linear_re.USPACE_CHARS}_-]+")
 _VERB_PUNCTUATION = ".,:;!?"
 
 
