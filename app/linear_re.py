@@ -14,6 +14,8 @@ group, or check the neighbouring character in Python. Its `\\w`, `\\d`, `\\s` an
 Matching with `pos` costs O(pos) in this binding, so never loop on
 `search(text, pos)`: use `finditer`.
 
+The binding's Match.start/end/span take group numbers only: use `span(m, "name")`.
+
 Patterns on our own text (settings, migration file names) may stay on `re`.
 """
 
@@ -49,3 +51,9 @@ def compile(pattern: str, flags: int | re.RegexFlag = 0) -> Pattern:
     options = re2.Options()
     options.log_errors = False  # an invalid pattern raises re2.error; nothing on stderr
     return re2.compile(f"(?{inline}){pattern}" if inline else pattern, options)
+
+
+def span(match: Match, group: int | str = 0) -> tuple[int, int]:
+    """`match.span(group)`, also for a group name (the binding takes numbers only)."""
+    index = match.re.groupindex[group] if isinstance(group, str) else group
+    return match.span(index)
