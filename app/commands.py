@@ -203,6 +203,8 @@ def _command_rest(text: str | None) -> str | None:
     if text is None:
         return None
     stripped = text.strip()
+    if stripped[:8].lower() != "/codegen":
+        return None  # the common case, without a regex call (fix instructions: every line)
     match = _COMMAND.match(stripped)
     return stripped[match.end() :].strip() if match else None
 
@@ -231,7 +233,7 @@ def _visible_lines(body: str) -> list[_Line]:
                 continue
             if line.strip():
                 in_indented_code = False
-            opening = _FENCE_OPEN.match(line)
+            opening = _FENCE_OPEN.match(line) if _may_fence(line) else None
             if opening and not (opening[1][0] == "`" and "`" in opening[2]):
                 fence = opening[1]
                 paragraph = False
@@ -242,12 +244,12 @@ def _visible_lines(body: str) -> list[_Line]:
             # A comment-only line is an HTML block; like a blank line it ends a paragraph.
             out.append(_Line(number, None if touched else ""))
             paragraph = False
-        elif _QUOTE.match(text):
+        elif text.lstrip()[:1] == ">" and _QUOTE.match(text):
             out.append(_Line(number, None))
             paragraph = True
         else:
             out.append(_Line(number, text))
-            paragraph = not _HEADING.match(text)
+            paragraph = not (text.lstrip(" ")[:1] == "#" and _HEADING.match(text))
     return out
 
 
@@ -273,9 +275,14 @@ def _strip_comments(line: str, in_comment: bool) -> tuple[str, bool, bool]:
             in_comment = touched = True
 
 
+def _may_fence(line: str) -> bool:
+    """A cheap test before the fence pattern (a regex call per line adds up)."""
+    return line.lstrip(" ")[:3] in ("```", "~~~")
+
+
 def _closes(line: str, fence: str) -> bool:
     """A closing fence uses the opener's character and is at least as long."""
-    match = _FENCE_CLOSE.fullmatch(line)
+    match = _FENCE_CLOSE.fullmatch(line) if _may_fence(line) else None
     return match is not None and match[1][0] == fence[0] and len(match[1]) >= len(fence)
 
 
