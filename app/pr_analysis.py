@@ -17,6 +17,7 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -171,7 +172,8 @@ def size_class(changed_lines: int) -> str:
 #: Longer added lines (minified bundles, data) get the credential scan only.
 MAX_LINE_CHARS = 4000
 
-_HUNK = linear_re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
+# At most 9 digits: a longer count is no real hunk, and int() of 65,000 digits raises.
+_HUNK = linear_re.compile(r"^@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@ ?(.*)$")
 
 
 def _diff_lines(patch: str | None) -> Iterator[tuple[str, int | None, str, str]]:
@@ -562,6 +564,13 @@ def _looks_like_code(body: str) -> bool:
 # --------------------------------------------------------------------------- analysis
 
 
+@lru_cache(maxsize=64)
+def _redacted_line(text: str) -> str:
+    """redact(), once per line however many findings it has (a line of a dense PR has
+    several, and redaction costs regex calls)."""
+    return redact(text)
+
+
 def _finding(rule: str, path: str, line: int | None, message: str, text: str = "") -> Finding:
     severity, title = RULE_CATALOG[rule]
     if len(text) > MAX_LINE_CHARS:  # not redacted (guessed credentials are not looked for)
@@ -574,7 +583,7 @@ def _finding(rule: str, path: str, line: int | None, message: str, text: str = "
         message=message,
         path=path,
         line=line,
-        line_text=redact(text) if text else "",
+        line_text=_redacted_line(text) if text else "",
     )
 
 

@@ -222,14 +222,14 @@ def _url_password_is_real(user: str, password: str, host: str) -> bool:
 # --------------------------------------------------------------------------- finding
 
 
-_TOKEN_NEEDLES = (*(n for _, needles, _, _ in _TOKENS for n in needles), "-----BEGIN", "://")
+_TOKEN_NEEDLES = (*(n for _, needles, _, _ in _TOKENS for n in needles), "-----BEGIN")
 _LOWER_NEEDLES = (*_NAME_NEEDLES, "authorization")
 
 
 def might_hold(text: str) -> bool:
     """False when `text` cannot hold any shape (it lacks every literal they need):
     a file-wide test that spares a per-line scan of most files of a large PR."""
-    if any(needle in text for needle in _TOKEN_NEEDLES):
+    if "://" in text or any(needle in text for needle in _TOKEN_NEEDLES):
         return True
     lower = text.lower()
     return any(needle in lower for needle in _LOWER_NEEDLES)
@@ -244,6 +244,8 @@ def find(text: str, *, unquoted: bool = False, guesses: bool = True) -> list[Sec
 
 
 def _tokens(text: str) -> Iterator[Secret]:
+    if not any(needle in text for needle in _TOKEN_NEEDLES):
+        return  # most lines: one pass of `in` instead of one per shape
     for kind, needles, pattern, tail in _TOKENS:
         if not any(needle in text for needle in needles):
             continue
@@ -266,11 +268,12 @@ def _token_placeholder(token: str) -> bool:
 def _guesses(text: str, unquoted: bool) -> Iterator[Secret]:
     lower = text.lower()
     named = any(word in lower for word in _NAME_NEEDLES)
-    for m in _ASSIGNMENT.finditer(text) if named else ():
+    quoted = named and ('"' in text or "'" in text or "`" in text)
+    for m in _ASSIGNMENT.finditer(text) if quoted else ():
         group = next(g for g in ("v1", "v2", "v3") if m.group(g) is not None)
         if is_credential_name(m["name"]) and is_real_secret(m[group]):
             yield Secret(ASSIGNMENT, *linear_re.span(m, group), name=m["name"])
-    if unquoted and named:
+    if unquoted and named and ("=" in text or ":" in text):
         for m in _UNQUOTED.finditer(text):
             end = linear_re.span(m, "value")[1]
             if end < len(text) and text[end] in "([{<":
