@@ -857,7 +857,8 @@ def analyze(files: list[PullFile], rules: Rules = DEFAULT_RULES) -> tuple[Analys
     for f in files:
         if rules.ignored(f.filename) or f.status in ("removed", "unchanged"):
             continue
-        if f.patch is None and (f.additions or f.status in ("added", "modified", "renamed")):
+        moved_only = f.status in ("renamed", "copied") and f.additions == f.deletions == 0
+        if f.patch is None and not moved_only:
             not_scanned.append((f.filename, _NO_PATCH))
         lines, skipped = _scan_lines(f)
         findings += lines

@@ -278,6 +278,7 @@ def test_files_without_a_patch_are_reported_as_not_scanned() -> None:
         PullFile("assets/logo.png", "added", 0, 0, None),
         PullFile("data/dump.sql", "modified", 40_000, 0, None),
         PullFile("app/ok.py", "modified", 1, 0, "@@ -1 +1,2 @@\n x\n+y\n"),
+        PullFile("app/moved.py", "renamed", 0, 0, None, previous_filename="app/old.py"),
     ]
     analysis, _ = analyze(files)
     assert analysis.not_scanned == (
