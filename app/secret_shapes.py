@@ -66,7 +66,7 @@ _TOKEN_PATTERNS: tuple[tuple[str, tuple[str, ...], str, str | None], ...] = (
     ("aws_key", ("AKIA", "ASIA"), r"(?:^|[^A-Za-z0-9])(?P<s>(?:AKIA|ASIA)[A-Z0-9]{16})", _ALNUM),
     (
         "github_token",
-        ("gh", "github_pat_"),
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         r"(?:^|[^A-Za-z0-9_])(?P<s>gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})",
         None,
     ),
@@ -118,7 +118,12 @@ _NAME = (
     r"(?:[A-Za-z_$][\w.$-]*?)?"
     r"(?i:passw(?:or)?d|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key)[\w.$-]*"
 )
-_NAME_NEEDLES = ("passw", "secret", "token", "key")
+_NAME_NEEDLES = (
+    "passw",
+    "secret",
+    "token",
+    *(f"{word}{sep}key" for word in ("api", "access", "private") for sep in ("", "_", "-", ".")),
+)
 _ASSIGNMENT = linear_re.compile(
     rf"(?:^|[^\w.$-])(?P<name>{_NAME})"
     r"""["'`]?\]?"""  # end of a quoted key / subscript
