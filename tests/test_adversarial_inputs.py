@@ -269,7 +269,7 @@ def test_a_3000_file_300000_line_pull_request_is_cheap() -> None:
     seconds, (analysis, findings) = cpu(lambda: analyze(files))
     assert analysis.additions == 300_000
     assert ("src/creds.py", "security.github_token") in {(f.path, f.rule) for f in findings}
-    assert seconds < 6, f"{seconds:.1f} s of CPU for 300,000 lines"
+    assert seconds < 8, f"{seconds:.1f} s of CPU for 300,000 lines"
 
 
 def test_files_without_a_patch_are_reported_as_not_scanned() -> None:
