@@ -23,6 +23,7 @@ import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from . import linear_re
 
@@ -240,12 +241,36 @@ def might_hold(text: str) -> bool:
     return any(needle in lower for needle in _LOWER_NEEDLES)
 
 
-def find(text: str, *, unquoted: bool = False, guesses: bool = True) -> list[Secret]:
+def find(
+    text: str, *, unquoted: bool = False, guesses: bool = True, flood: bool = False
+) -> list[Secret]:
     """Every credential in `text`, in order of position. `unquoted`: also
     `NAME=value` / `name: value` without quotes (config files, logs); `guesses`:
-    the second family at all (see the module docstring)."""
-    found = [*_tokens(text), *(_guesses(text, unquoted) if guesses else ())]
+    the second family at all (see the module docstring). `flood`: past
+    MAX_GUESSES candidate names, everything from there on counts as one secret
+    (redaction of a 64 KB log record stays cheap; the scanner reads capped lines)."""
+    found = [*_tokens(text), *(_guesses(text, unquoted, flood) if guesses else ())]
     return sorted(found, key=lambda s: (s.start, s.end))
+
+
+#: Candidate names (before the name and value checks, ~60 us each) one text may have
+#: when `flood` is set.
+MAX_GUESSES = 256
+
+
+class _Flood(Exception):
+    """Raised by _budgeted when the candidates run out: where the flood starts."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+
+def _budgeted(pattern: linear_re.Pattern, text: str, budget: list[int]) -> Iterator[Any]:
+    for m in pattern.finditer(text):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Flood(m.start())
+        yield m
 
 
 def _tokens(text: str) -> Iterator[Secret]:
@@ -270,26 +295,34 @@ def _token_placeholder(token: str) -> bool:
     return bool(_PLACEHOLDER.search(token)) or len(set(token[-16:])) <= 2
 
 
-def _guesses(text: str, unquoted: bool) -> Iterator[Secret]:
+def _guesses(text: str, unquoted: bool, flood: bool) -> Iterator[Secret]:
+    budget = [MAX_GUESSES if flood else len(text) + 1]
+    try:
+        yield from _guessed(text, unquoted, budget)
+    except _Flood as stop:
+        yield Secret(ASSIGNMENT, stop.start, len(text))
+
+
+def _guessed(text: str, unquoted: bool, budget: list[int]) -> Iterator[Secret]:
     lower = text.lower()
     named = any(word in lower for word in _NAME_NEEDLES)
     quoted = named and ('"' in text or "'" in text or "`" in text)
-    for m in _ASSIGNMENT.finditer(text) if quoted else ():
+    for m in _budgeted(_ASSIGNMENT, text, budget) if quoted else ():
         group = next(g for g in ("v1", "v2", "v3") if m.group(g) is not None)
         if is_credential_name(m["name"]) and is_real_secret(m[group]):
             yield Secret(ASSIGNMENT, *linear_re.span(m, group), name=m["name"])
     if unquoted and named and ("=" in text or ":" in text):
-        for m in _UNQUOTED.finditer(text):
+        for m in _budgeted(_UNQUOTED, text, budget):
             end = linear_re.span(m, "value")[1]
             if end < len(text) and text[end] in "([{<":
                 continue  # a call or a subscript: code, not a value
             if is_credential_name(m["name"]) and is_real_secret(m["value"]):
                 yield Secret(ASSIGNMENT, *linear_re.span(m, "value"), name=m["name"])
     if "://" in text:
-        for m in _URL.finditer(text):
+        for m in _budgeted(_URL, text, budget):
             if _url_password_is_real(m["user"], m["s"], m["host"]):
                 yield Secret(URL_CREDENTIALS, *linear_re.span(m, "s"))
-    for m in _AUTH.finditer(text) if "authorization" in lower else ():
+    for m in _budgeted(_AUTH, text, budget) if "authorization" in lower else ():
         if not _is_placeholder(m["s"]) and len(set(m["s"])) > 2:
             yield Secret(AUTH_HEADER, *linear_re.span(m, "s"))
 
@@ -303,7 +336,7 @@ def redact(text: str, marker: str, *, unquoted: bool = True, keep_armour: bool =
     keep_armour: a private key keeps its `-----BEGIN ...-----` line and only its
     body goes (a review finding shows what was found); else the whole block goes."""
     spans = []
-    for secret in find(text, unquoted=unquoted):
+    for secret in find(text, unquoted=unquoted, flood=True):
         if secret.kind != PRIVATE_KEY:
             spans.append((secret.start, secret.end))
     if "-----BEGIN" in text:

@@ -145,6 +145,11 @@ SHAPES = [
         lambda text: text.endswith("POSTGRES_PASSWORD=[redacted]"),
     ),
     Shape(
+        "logs: 16,000 credential-named assignments in a 256 KB record",
+        lambda: redactor.scrub("token=abcdefgh1 " * 16_000 + f"tail {GITHUB_TOKEN}"),
+        lambda text: GITHUB_TOKEN not in text and "abcdefgh1" not in text,
+    ),
+    Shape(
         "logs: a record of 64 KB of JSON-escaped backslashes",
         lambda: redactor.scrub('{"m":"password = \\"' + "\\\\" * 32_000 + f" {GITHUB_TOKEN}"),
         lambda text: GITHUB_TOKEN not in text,
