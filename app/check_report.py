@@ -120,6 +120,12 @@ def summary(
         lines.append(f"- **Tests changed with the source:** {tests}")
     for manifest, lock in analysis.get("manifests_without_lock") or []:
         lines.append(f"- **Lock file:** `{manifest}` changed without {lock}")
+    not_scanned = analysis.get("not_scanned") or []
+    if not_scanned:
+        lines.append(f"- **Not scanned:** {len(not_scanned)} file(s)")
+        lines += [f"  - `{path}`: {why}" for path, why in not_scanned[:10]]
+        if len(not_scanned) > 10:
+            lines.append(f"  - … and {len(not_scanned) - 10} more")
     if task_ref:
         lines.append(f"- **Task:** {task_ref}")
     if criteria:

@@ -3,12 +3,13 @@ task when one of its agent runs opened them."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from . import linear_re
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,10 @@ _COLUMNS = """id, installation_id, repository, number, task_id, head_sha, head_r
     ci_fix_attempts, ci_fix_outcome, commented, opened_at, merged_at, closed_at, updated_at,
     repository_id"""
 
-_CLOSING = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", re.IGNORECASE)
-_PULL_URL = re.compile(r"/([^/\s]+/[^/\s]+)/pulls?/(\d+)(?:[/?#]|$)")
+_CLOSING = linear_re.compile(
+    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", linear_re.IGNORECASE
+)
+_PULL_URL = linear_re.compile(r"/([^/\s]+/[^/\s]+)/pulls?/(\d+)(?:[/?#]|$)")
 
 
 def number_from_url(url: str, repository: str) -> int | None:

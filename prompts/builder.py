@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 
+from app import linear_re
 from app.issue_task import TaskSpec
 
 STYLES = ("comprehensive", "concise")
@@ -79,7 +80,12 @@ _DATA_TAGS = (
     "repository_tree",
     *FOLLOWUP_TAGS,
 )
-_TAG = re.compile(r"<(\s*/?\s*)(" + "|".join(_DATA_TAGS) + r")\b", re.IGNORECASE)
+_SPACE = linear_re.USPACE
+_TAG = linear_re.compile(
+    rf"<({_SPACE}*/?{_SPACE}*)(" + "|".join(_DATA_TAGS) + r")\b", linear_re.IGNORECASE
+)
+_LOGIN_JUNK = linear_re.compile(r"[^A-Za-z0-9_.\-\[\]]")
+_ATTR_JUNK = linear_re.compile(r"[^\pL\pN_./+\-]")
 _BLOCK_LINE = re.compile(r"^\s*\$(\w+)\s*$")
 
 
@@ -207,7 +213,7 @@ def _fixed_parts(
     strategy: str | None,
     previous_attempt: str | None,
 ) -> _Fixed:
-    login = re.sub(r"[^A-Za-z0-9_.\-\[\]]", "", requester) or "unknown"
+    login = _LOGIN_JUNK.sub("", requester) or "unknown"
     deferring = strategy == "simplified_scope"
     issue_ref = f"Part of #{issue_number}" if deferring else f"Fixes #{issue_number}"
     issue_ref_reason = (
@@ -564,7 +570,7 @@ def _neutralise(text: str) -> str:
 
 
 def _attr(path: str) -> str:
-    return re.sub(r"[^\w./+\-]", "_", path)
+    return _ATTR_JUNK.sub("_", path)
 
 
 def fence(tag: str, text: str, **attributes: str) -> str:
