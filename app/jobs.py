@@ -161,20 +161,49 @@ async def release(pool: asyncpg.Pool, owner: str, job_ids: list[int]) -> int:
     return int(result.split()[-1])
 
 
-async def reclaim_expired(pool: asyncpg.Pool) -> tuple[int, list[Job]]:
-    """Jobs whose worker died: back to the queue, or dead if out of attempts.
-    Returns how many were reclaimed and the ones that are now dead."""
+async def reclaim_expired(
+    pool: asyncpg.Pool, owner: str, lease_seconds: float
+) -> tuple[int, list[Job]]:
+    """Jobs whose worker died: back to the queue, or, when out of attempts, leased
+    to `owner` for their clean-up, which `bury` ends. A job is never dead before its
+    clean-up ran: a reaper that dies meanwhile leaves it to the next one.
+    Returns how many were reclaimed and the ones to clean up and bury."""
     rows = await pool.fetch(
         """UPDATE jobs SET
-                  status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+                  status = CASE WHEN attempts >= max_attempts THEN 'running' ELSE 'queued' END,
                   last_error = 'lease expired: the worker holding it stopped responding',
-                  finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
-                  lease_owner = NULL, lease_expires_at = NULL, run_at = now(),
-                  updated_at = now()
+                  lease_owner = CASE WHEN attempts >= max_attempts THEN $1 END,
+                  lease_expires_at = CASE WHEN attempts >= max_attempts
+                                          THEN now() + make_interval(secs => $2) END,
+                  run_at = now(), updated_at = now()
            WHERE status = 'running' AND lease_expires_at < now()
-           RETURNING id, kind, payload::text AS payload, attempts, max_attempts, run_at, status"""
+           RETURNING id, kind, payload::text AS payload, attempts, max_attempts, run_at, status""",
+        owner,
+        lease_seconds,
     )
-    return len(rows), [Job.from_row(r) for r in rows if r["status"] == "dead"]
+    return len(rows), [Job.from_row(r) for r in rows if r["status"] == "running"]
+
+
+async def record_error(pool: asyncpg.Pool, job_id: int, owner: str, error: str) -> None:
+    """Keep why a job failed for good while its lease is still held, so its
+    clean-up (which reads `last_error`) runs before the job is marked dead."""
+    await pool.execute(
+        "UPDATE jobs SET last_error = $3, updated_at = now() WHERE id = $1 AND lease_owner = $2",
+        job_id,
+        owner,
+        error[:8000],
+    )
+
+
+async def bury(pool: asyncpg.Pool, job_id: int, owner: str) -> None:
+    """Mark a cleaned-up job dead (`reclaim_expired` leased it for that)."""
+    await pool.execute(
+        """UPDATE jobs SET status = 'dead', finished_at = now(), updated_at = now(),
+                  lease_owner = NULL, lease_expires_at = NULL
+           WHERE id = $1 AND lease_owner = $2 AND status = 'running'""",
+        job_id,
+        owner,
+    )
 
 
 async def last_error(conn: asyncpg.Connection | asyncpg.Pool, job_id: int) -> str | None:

@@ -116,11 +116,14 @@ class Worker:
                 try:
                     if time.monotonic() - last_reap > min(self.lease_seconds / 2, 10):
                         last_reap = time.monotonic()
-                        reaped, dead = await jobs_sql.reclaim_expired(self.pool)
+                        reaped, dead = await jobs_sql.reclaim_expired(
+                            self.pool, self.owner, self.lease_seconds
+                        )
                         if reaped:
                             log.warning("reclaimed %d job(s) with expired leases", reaped)
-                        for job in dead:
+                        for job in dead:  # leased to us: clean up, then mark dead
                             await self._after_death(job)
+                            await jobs_sql.bury(self.pool, job.id, self.owner)
                         if self._listener is None or self._listener.is_closed():
                             await self._listen()
                     free = self.concurrency - len(self._running)
@@ -191,19 +194,20 @@ class Worker:
             if isinstance(exc, PermanentJobError):
                 job = jobs_sql.Job(**{**job.__dict__, "max_attempts": job.attempts})
             detail = traceback.format_exc(limit=8)
+            kept = redactor.scrub(f"{error}\n\n{detail}")  # for the operator
             try:
+                if job.attempts >= job.max_attempts:
+                    # Failed for good: the same clean-up as a lost worker's, run while
+                    # the lease is held and before the job is marked dead, so a crash
+                    # in between leaves it to be reclaimed and cleaned up, not lost.
+                    await jobs_sql.record_error(self.pool, job.id, self.owner, kept)
+                    await self._after_death(job)
                 outcome = await jobs_sql.fail(
-                    self.pool,
-                    job,
-                    self.owner,
-                    redactor.scrub(f"{error}\n\n{detail}"),  # kept for the operator
-                    retry_base=self.retry_base_seconds,
+                    self.pool, job, self.owner, kept, retry_base=self.retry_base_seconds
                 )
             except Exception:
                 log.exception("could not record failure of job %s; its lease will expire", job.id)
                 outcome = "lost"
-            if outcome == "dead":  # failed for good: the same clean-up as a lost worker's
-                await self._after_death(job)
             level = logging.ERROR if outcome == "dead" else logging.WARNING
             log.log(
                 level,

@@ -304,12 +304,56 @@ async def test_expired_lease_out_of_attempts_goes_dead(pool):
     claimed = await jobs.claim(pool, "ghost", 1, lease_seconds=0.01)
     assert [j.id for j in claimed] == [job_id]
     await asyncio.sleep(0.05)
-    reaped, dead = await jobs.reclaim_expired(pool)
+    reaped, dead = await jobs.reclaim_expired(pool, "reaper", 5)
     assert reaped == 1 and [j.id for j in dead] == [job_id]
     row = await job_row(pool, job_id)
-    assert row["status"] == "dead"
+    # Leased to the reaper for its clean-up; dead only once buried.
+    assert (row["status"], row["lease_owner"]) == ("running", "reaper")
     assert "lease expired" in row["last_error"]
     assert json.loads(row["payload"]) == {}
+    await jobs.bury(pool, job_id, "reaper")
+    row = await job_row(pool, job_id)
+    assert (row["status"], row["lease_owner"]) == ("dead", None)
+
+
+async def test_a_reaper_that_dies_before_burying_leaves_the_clean_up_to_the_next(pool):
+    """Marking a job dead before its clean-up ran lost the clean-up when the
+    reaping process died in between: the job stays leased until buried."""
+    job_id = await jobs.enqueue(pool, "t", max_attempts=1)
+    await jobs.claim(pool, "ghost", 1, lease_seconds=0.01)
+    await asyncio.sleep(0.05)
+    _, dead = await jobs.reclaim_expired(pool, "reaper-1", 0.01)
+    assert [j.id for j in dead] == [job_id]
+    await asyncio.sleep(0.05)  # reaper-1 died without burying it
+    _, dead = await jobs.reclaim_expired(pool, "reaper-2", 5)
+    assert [j.id for j in dead] == [job_id]
+    await jobs.bury(pool, job_id, "reaper-1")  # too late: no longer its lease
+    assert (await job_row(pool, job_id))["status"] == "running"
+    await jobs.bury(pool, job_id, "reaper-2")
+    assert (await job_row(pool, job_id))["status"] == "dead"
+
+
+async def test_a_job_is_dead_only_after_its_clean_up(pool, dsn):
+    """Readers that see `dead` can rely on the clean-up having run (it ran after
+    the dead mark, and a crash in between lost it)."""
+    cleaned: list[str | None] = []
+
+    async def handler(job):
+        raise PermanentJobError("broken for good")
+
+    async def clean_up(job):
+        await asyncio.sleep(0.3)
+        cleaned.append(await jobs.last_error(pool, job.id))
+
+    job_id = await jobs.enqueue(pool, "t", max_attempts=3)
+    worker = make_worker(pool, dsn, {"t": handler}, on_dead={"t": clean_up})
+    await worker.start()
+    try:
+        await wait_for(lambda: _status(pool, job_id, "dead"), interval=0.01)
+        assert len(cleaned) == 1  # already done when `dead` became visible
+    finally:
+        await worker.stop(1)
+    assert "broken for good" in (cleaned[0] or "")
 
 
 async def test_reschedule_waits_without_spending_an_attempt(pool, dsn):
