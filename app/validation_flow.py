@@ -29,6 +29,7 @@ from . import (
     check_report,
     ci,
     command_log,
+    cpu,
     followups,
     jobs,
     pr_analysis,
@@ -56,6 +57,9 @@ CI_FIX_JOB = "validation.ci_fix"
 MERGE_JOB = "pull_request.merge"
 LINK_JOB = task_flow.LINK_JOB
 BUSY_SECONDS = 3.0  # an installation's write queue longer than this: come back later
+# The diff analysis of one validation, at most (a 3,000-file PR takes 10-50 s
+# on 2 shared cores); past it the PR is reported not analysed.
+ANALYSIS_SECONDS = 120.0
 # Task statuses a validation moves between.
 _PR_STAGES = tasks.PR_STAGES
 
@@ -366,14 +370,55 @@ async def _analyse(
         disabled=v.disabled_rules,
         ignore_paths=v.ignore_paths,
     )
-    analysis, found = pr_analysis.analyze(files, rules)
+    try:
+        # Off the event loop: a 3,000-file PR takes seconds of CPU.
+        analysis, found = await cpu.run(pr_analysis.analyze, files, rules, seconds=ANALYSIS_SECONDS)
+    except cpu.TooSlow:
+        log.warning(
+            "%s#%s: %d files not analysed within %g s",
+            pr.repository,
+            pr.number,
+            len(files),
+            ANALYSIS_SECONDS,
+        )
+        facts, found = not_analysed(files, ANALYSIS_SECONDS)
+    else:
+        facts = dataclasses.asdict(analysis)
     findings = [{**dataclasses.asdict(f), "fingerprint": f.fingerprint} for f in found]
-    await validations.update(
-        runtime.pool, validation.id, analysis=dataclasses.asdict(analysis), findings=findings
-    )
+    await validations.update(runtime.pool, validation.id, analysis=facts, findings=findings)
     fresh = await validations.get(runtime.pool, validation.id)
     assert fresh is not None
     return fresh
+
+
+def not_analysed(
+    files: list[pr_analysis.PullFile], seconds: float
+) -> tuple[dict[str, Any], list[pr_analysis.Finding]]:
+    """What a validation says of a diff it could not analyse in time: the sizes
+    GitHub gave, and one warning, so the check run never passes it as clean."""
+    additions = sum(f.additions for f in files)
+    deletions = sum(f.deletions for f in files)
+    facts = {
+        "files_changed": len(files),
+        "additions": additions,
+        "deletions": deletions,
+        "size_class": pr_analysis.size_class(additions + deletions),
+        "not_analysed": f"too large or slow: not finished within {seconds:g} s",
+    }
+    finding = pr_analysis.Finding(
+        rule="analysis.not_analysed",
+        category="analysis",
+        severity="warning",
+        title="Not analysed: too large or slow",
+        message=(
+            f"The diff ({len(files)} files, +{additions} -{deletions}) could not be analysed "
+            f"within {seconds:g} s, so it was not checked for credentials or risky code. "
+            "Review it by hand, or split the pull request."
+        ),
+        path=files[0].filename if files else "",
+        line=None,
+    )
+    return facts, [finding]
 
 
 async def _wait_for_ci(
@@ -801,7 +846,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             task,
             kind="ci_fix",
             key=key,
-            instructions=check_report.ci_fix_prompt(failures, sha, attempt, most),
+            instructions=await cpu.run(check_report.ci_fix_prompt, failures, sha, attempt, most),
             by="codegen-bot",
             pull_request_id=pr.id,
         )
