@@ -6,27 +6,28 @@ running while they work.
     analysis, found = await cpu.run(pr_analysis.analyze, files, rules, seconds=120)
 
 Processes, not threads, by measurement (`benchmarks/loop_lag.py --compare`:
-the 3,000-file, 300,000-line PR analysed under uvloop beside a 10 ms ticker,
-2 cores): in a thread the loop waits for the GIL at every wake-up, because
-pure-Python code gives it up only every `sys.getswitchinterval()` (5 ms), so
-ticks ran 5 ms late at the median and 15-21 ms at p99; in a process the
-median was 0.2 ms and p99 11-12 ms, and the work gets the second core instead
-of sharing one with the loop. Above all, CPython's `re` holds the GIL for a
-whole match: one pathological match in a thread stops the loop for as long as
-it runs, and a thread cannot be stopped; a process can be killed. The price
-is pickling the arguments (22 MB of patches: 20-50 ms, in this module's
-thread, not on the loop) and starting the processes (once, on first use,
-with `spawn`, so a child inherits no sockets, locks or threads of the
-service; the tests run the service in-process and fork would copy it all).
+the analysis of a 3,000-file, 300,000-line PR beside a 10 ms ticker, uvloop,
+2 shared cores): on the loop, one 21.6 s stall; in a thread, ticks ran
+5.4 ms late at the median and 14 ms at p99, because pure-Python code lets go
+of the GIL only every `sys.getswitchinterval()` (5 ms) and the loop waits for
+it at every wake-up; in a process, 0.3 ms and 6 ms, and the work gets a core
+of its own. Above all CPython's `re` holds the GIL for a whole match: one
+1-second match of a backtracking pattern stalled the loop 1.16 s from a
+thread, and 17 ms at most from a process; a thread cannot be stopped, a
+process can be killed. The price: the arguments are pickled (15 MB of
+patches: 25-45 ms, in a pool thread, during which the loop waits for the
+GIL) and each process starts once (~0.4 s, on first use).
 
 Each call runs in one of at most `WORKERS` processes (one per core, at most
 2), one call at a time each; more calls wait their turn. A call that takes
 longer than its `seconds` has its process killed (the next call starts a new
 one) and raises `TooSlow`, so a caller can say "not analysed" instead of
-hanging. The processes start lazily and `shutdown()` (the service, on exit)
-stops them; they ignore SIGINT (Ctrl-C reaches the whole process group: the
-service decides when they stop) and exit by themselves when the service's end
-of their pipe closes, even if it was killed."""
+hanging. The processes are `python -m app.cpu`, started lazily; they inherit
+no socket, lock or thread of the service (the tests run the service
+in-process), ignore SIGINT (Ctrl-C reaches the whole process group: the
+service decides when they stop), and exit when the service's end of their
+socket closes, even if the service was killed. `shutdown()` (the service, on
+exit) stops them."""
 
 from __future__ import annotations
 
