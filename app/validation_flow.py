@@ -395,15 +395,19 @@ def not_analysed(
     files: list[pr_analysis.PullFile], seconds: float
 ) -> tuple[dict[str, Any], list[pr_analysis.Finding]]:
     """What a validation says of a diff it could not analyse in time: the sizes
-    GitHub gave, and one warning, so the check run never passes it as clean."""
+    GitHub gave, every file as not scanned (as the analysis lists what it
+    skips, so nothing that holds back unscanned files lets this one through),
+    and one warning, so the check run never passes it as clean."""
     additions = sum(f.additions for f in files)
     deletions = sum(f.deletions for f in files)
+    why = f"too large or slow: not finished within {seconds:g} s"
     facts = {
         "files_changed": len(files),
         "additions": additions,
         "deletions": deletions,
         "size_class": pr_analysis.size_class(additions + deletions),
-        "not_analysed": f"too large or slow: not finished within {seconds:g} s",
+        "not_analysed": why,
+        "not_scanned": [[f.filename, f"not analysed: {why}"] for f in files],
     }
     finding = pr_analysis.Finding(
         rule="analysis.not_analysed",

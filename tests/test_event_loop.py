@@ -151,6 +151,7 @@ async def test_an_analysis_past_its_time_limit_reports_the_pr_not_analysed(
     assert row["conclusion"] == "neutral"
     assert row["analysis"]["files_changed"] == FILES
     assert "not finished within 0.5 s" in row["analysis"]["not_analysed"]
+    assert len(row["analysis"]["not_scanned"]) == FILES  # what holds back unscanned files
     findings = json.loads(row["findings"])
     assert [f["rule"] for f in findings] == ["analysis.not_analysed"]
     [run] = [r for r in seeded.check_runs_for(REPO, big_pull["head"]["sha"])]
