@@ -49,6 +49,12 @@ class CiState:
         return "passed"
 
     @property
+    def succeeded(self) -> list[Check]:
+        """Checks that ran and succeeded: `neutral` and `skipped` pass a commit
+        but prove nothing, so they do not count as CI that passed."""
+        return [c for c in self.checks if c.state == "passed" and c.conclusion == "success"]
+
+    @property
     def real_failures(self) -> list[Check]:
         """Failures worth sending to the agent: not the flaky ones."""
         return [c for c in self.named("failed") if not c.flaky]

@@ -1,4 +1,4 @@
-"""Client for Codegen's agent API (create, follow and resume agent runs).
+"""Client for Codegen's agent API (create, follow, resume and ban agent runs).
 
 Contract: Codegen's published OpenAPI description (pinned for the tests in
 tests/data/codegen-openapi-subset.json). Every call carries `Authorization: Bearer
@@ -326,6 +326,17 @@ class CodegenClient:
             "POST", "/agent/run/resume", json={"agent_run_id": int(run_id), "prompt": prompt}
         )
         return AgentRun.from_api(data)
+
+    async def ban_run(self, run_id: int) -> None:
+        """Stop Codegen's agents on the run's pull request and keep its own CI
+        check-suite fixes off that PR (`POST .../agent/run/ban`). Idempotent, so a
+        retry after a lost answer is harmless. The answer's body is not documented
+        (an empty schema) and is not read."""
+        await self._call("POST", "/agent/run/ban", json={"agent_run_id": int(run_id)})
+
+    async def unban_run(self, run_id: int) -> None:
+        """Undo `ban_run`: Codegen may act on the run's pull request again."""
+        await self._call("POST", "/agent/run/unban", json={"agent_run_id": int(run_id)})
 
     async def find_run(self, metadata: dict, *, pages: int = FIND_RUN_PAGES) -> AgentRun | None:
         """The newest run whose metadata contains `metadata` (among the newest

@@ -23,7 +23,8 @@ obeyed:
   would call it a lazy continuation of the quote, but people replying mean a
   new line, and GitHub's "Quote reply" leaves a blank line anyway.
 * Several commands in one comment give several Commands, in order; other text
-  is ignored. CRLF and lone CR line endings work.
+  is ignored. CRLF and lone CR line endings work. The handler acts on the first
+  `MAX_PER_COMMENT` of a comment and says how many more it ignored.
 
 Arguments:
 
@@ -44,14 +45,16 @@ Arguments:
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 
 from prompts.builder import STRATEGIES
 
+from . import linear_re
+
 VERBS = ("help", "run", "retry", "fix", "status", "cancel", "validate")
 
 UNKNOWN = "unknown"
+MAX_PER_COMMENT = 10  # commands acted on per comment: each may reply or start work
 
 _USAGE: tuple[tuple[str, str], ...] = (
     ("/codegen help", "Show this list of commands."),
@@ -79,12 +82,14 @@ _STRATEGY_HELP: tuple[tuple[str, str], ...] = (
     ("simplified_scope", "ask for a smaller change that covers the core of the issue"),
 )
 
-_COMMAND = re.compile(r"/codegen(?=\s|$)", re.IGNORECASE)
-_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_FENCE_CLOSE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
-_QUOTE = re.compile(r"\s*>")
-_HEADING = re.compile(r" {0,3}#{1,6}(?:\s|$)")
-_STRATEGY_SEPARATORS = re.compile(r"[\s_-]+")
+_SPACE = linear_re.USPACE
+# Comments are anyone's text: RE2 patterns (linear time); `/codegen` then a space or the end.
+_COMMAND = linear_re.compile(rf"/codegen(?:{_SPACE}|$)", linear_re.IGNORECASE)
+_FENCE_OPEN = linear_re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_FENCE_CLOSE = linear_re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
+_QUOTE = linear_re.compile(rf"{_SPACE}*>")
+_HEADING = linear_re.compile(rf" {{0,3}}#{{1,6}}(?:{_SPACE}|$)")
+_STRATEGY_SEPARATORS = linear_re.compile(rf"[{linear_re.USPACE_CHARS}_-]+")
 _VERB_PUNCTUATION = ".,:;!?"
 
 
@@ -200,6 +205,8 @@ def _command_rest(text: str | None) -> str | None:
     if text is None:
         return None
     stripped = text.strip()
+    if stripped[:8].lower() != "/codegen":
+        return None  # the common case, without a regex call (fix instructions: every line)
     match = _COMMAND.match(stripped)
     return stripped[match.end() :].strip() if match else None
 
@@ -228,7 +235,7 @@ def _visible_lines(body: str) -> list[_Line]:
                 continue
             if line.strip():
                 in_indented_code = False
-            opening = _FENCE_OPEN.match(line)
+            opening = _FENCE_OPEN.match(line) if _may_fence(line) else None
             if opening and not (opening[1][0] == "`" and "`" in opening[2]):
                 fence = opening[1]
                 paragraph = False
@@ -239,12 +246,12 @@ def _visible_lines(body: str) -> list[_Line]:
             # A comment-only line is an HTML block; like a blank line it ends a paragraph.
             out.append(_Line(number, None if touched else ""))
             paragraph = False
-        elif _QUOTE.match(text):
+        elif text.lstrip()[:1] == ">" and _QUOTE.match(text):
             out.append(_Line(number, None))
             paragraph = True
         else:
             out.append(_Line(number, text))
-            paragraph = not _HEADING.match(text)
+            paragraph = not (text.lstrip(" ")[:1] == "#" and _HEADING.match(text))
     return out
 
 
@@ -270,9 +277,14 @@ def _strip_comments(line: str, in_comment: bool) -> tuple[str, bool, bool]:
             in_comment = touched = True
 
 
+def _may_fence(line: str) -> bool:
+    """A cheap test before the fence pattern (a regex call per line adds up)."""
+    return line.lstrip(" ")[:3] in ("```", "~~~")
+
+
 def _closes(line: str, fence: str) -> bool:
     """A closing fence uses the opener's character and is at least as long."""
-    match = _FENCE_CLOSE.fullmatch(line)
+    match = _FENCE_CLOSE.fullmatch(line) if _may_fence(line) else None
     return match is not None and match[1][0] == fence[0] and len(match[1]) >= len(fence)
 
 

@@ -44,6 +44,7 @@ class Settings:
     trigger_label: str = "codegen"
     max_concurrent_workflows: int = 5
     workflow_timeout_ms: int = 300_000
+    agent_run_timeout_ms: int = 3_600_000
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     sentry_dsn: str | None = field(default=None, repr=False)
     notify_webhook_url: str | None = field(default=None, repr=False)
@@ -264,6 +265,7 @@ def load_settings(
         trigger_label=env.get("TRIGGER_LABEL", "").strip() or "codegen",
         max_concurrent_workflows=_int(env, "MAX_CONCURRENT_WORKFLOWS", 5, minimum=1),
         workflow_timeout_ms=_int(env, "WORKFLOW_TIMEOUT", 300_000, minimum=1000),
+        agent_run_timeout_ms=_int(env, "AGENT_RUN_TIMEOUT", 3_600_000, minimum=60_000),
         api_keys=tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()),
         sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
         notify_webhook_url=(

@@ -98,6 +98,37 @@ async def set_status(
     )
 
 
+# The status page's figure: exact up to EXACT_COUNT_LIMIT, past that the
+# planner's own estimate (the statistics in pg_class scaled to the table's
+# current size, as the planner scales them), so the page costs the same at 10
+# million deliveries as at 10 (a full count took seconds; benchmarks/README.md).
+EXACT_COUNT_LIMIT = 10_000
+COUNT = """
+SELECT (SELECT count(*) FROM (SELECT FROM webhook_deliveries LIMIT $1) AS capped) AS counted,
+       (SELECT (c.reltuples / c.relpages
+                * (pg_relation_size(c.oid) / current_setting('block_size')::int))::bigint
+          FROM pg_class c
+         WHERE c.oid = 'webhook_deliveries'::regclass AND c.relpages > 0 AND c.reltuples >= 0)
+           AS estimate
+"""
+
+
+def describe_count(counted: int, limit: int, estimate: int | None) -> str:
+    """`1234` when counted, `about 1,230,000` (three figures) when estimated, and
+    `over 10,000` when the table has never been analysed."""
+    if counted < limit:
+        return str(counted)
+    if estimate is None or estimate < limit:
+        return f"over {limit:,}"
+    return f"about {round(estimate, 3 - len(str(estimate))):,}"
+
+
+async def count(conn: asyncpg.Connection | asyncpg.Pool) -> str:
+    """How many deliveries are stored, as the status page shows it."""
+    row = await conn.fetchrow(COUNT, EXACT_COUNT_LIMIT)
+    return describe_count(row["counted"], EXACT_COUNT_LIMIT, row["estimate"])
+
+
 async def _no_reset(_conn: asyncpg.Connection) -> None:
     return None
 

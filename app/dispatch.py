@@ -19,9 +19,9 @@ from .worker import JobHandler, PermanentJobError
 log = logging.getLogger(__name__)
 
 
-# Events about the installation itself: their handlers need no installation
-# token, and after `deleted` or `suspend` GitHub would refuse to mint one.
-APP_LEVEL_EVENTS = frozenset({"installation", "installation_repositories"})
+# Events whose handlers only record what changed: they need no installation
+# token (after `deleted` or `suspend` GitHub would refuse to mint one).
+APP_LEVEL_EVENTS = frozenset({"installation", "installation_repositories", "repository"})
 
 
 def is_own_event(data: dict[str, Any], bot_login: str | None) -> bool:
@@ -97,12 +97,16 @@ def dead_job_handlers(runtime: Runtime) -> dict[str, JobHandler]:
     async def followup_died(job: Job) -> None:
         await task_actions.job_died(runtime, job)
 
+    async def ban_died(job: Job) -> None:
+        await task_flow.ban_died(runtime, job)
+
     return {
         task_flow.ADVANCE_JOB: task_died,
         task_flow.POLL_JOB: task_died,
         validation_flow.RUN_JOB: validation_died,
         task_actions.SEND_JOB: followup_died,
         task_actions.POLL_JOB: followup_died,
+        task_flow.BAN_JOB: ban_died,
     }
 
 
@@ -122,6 +126,7 @@ def job_handlers(runtime: Runtime, router: Router) -> dict[str, JobHandler]:
         task_flow.POLL_JOB: bind(task_flow.poll_job, runtime),
         task_flow.RENDER_JOB: bind(task_flow.render_job, runtime),
         task_flow.NOTIFY_JOB: bind(task_flow.notify_job, runtime),
+        task_flow.BAN_JOB: bind(task_flow.ban_job, runtime),
         task_flow.LINK_JOB: bind(validation_flow.link_job, runtime),
         validation_flow.RUN_JOB: bind(validation_flow.run_job, runtime),
         validation_flow.CI_FIX_JOB: bind(validation_flow.ci_fix_job, runtime),

@@ -114,12 +114,42 @@ async def update(conn: asyncpg.Connection | asyncpg.Pool, followup_id: int, **fi
     )
 
 
-async def stop_for_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, reason: str) -> None:
-    """End the task's unfinished follow-ups: their jobs see it and stop."""
-    await conn.execute(
+async def stop_for_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, reason: str) -> int:
+    """End the task's unfinished follow-ups: their jobs see it and stop. How many."""
+    result = await conn.execute(
         """UPDATE agent_followups SET status = 'failed', error = $2,
                   finished_at = coalesce(finished_at, now())
            WHERE task_id = $1 AND status IN ('pending', 'sending', 'running')""",
         task_id,
         reason,
     )
+    return int(result.split()[-1])
+
+
+async def move(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    followup_id: int,
+    from_status: tuple[str, ...],
+    to_status: str,
+    error: str | None = None,
+) -> bool:
+    """Change the status only from the ones given: False when something else (a
+    cancel, the PR's end) stopped the follow-up first, which must stand."""
+    result = await conn.execute(
+        """UPDATE agent_followups SET status = $3, error = coalesce($4, error),
+                  sent_at = CASE WHEN $3 = 'running' THEN coalesce(sent_at, now()) ELSE sent_at END,
+                  finished_at = CASE WHEN $3 IN ('complete', 'failed')
+                                     THEN coalesce(finished_at, now()) ELSE finished_at END
+           WHERE id = $1 AND status = ANY($2::text[])""",
+        followup_id,
+        list(from_status),
+        to_status,
+        error,
+    )
+    return result.endswith(" 1")
+
+
+def lock_key(task_id: int) -> str:
+    """One writer of a task's follow-ups at a time: two requests at once must not
+    both find the agent free and both resume it, and a cancel must not pass a send."""
+    return f"followups:task:{task_id}"

@@ -136,7 +136,56 @@ async def remove_repositories(
     )
 
 
+async def rename_repository(
+    conn: asyncpg.Connection,
+    repository_id: int,
+    full_name: str,
+    installation_id: int | None,
+    seen_at: datetime,
+) -> tuple[str, str | None, bool]:
+    """Record a repository's new name (and installation, after a transfer) as its
+    delivery saw it. Returns the newest name known for it (a newer delivery's,
+    when one was applied already), the name recorded before this one, and
+    whether this delivery was the newest."""
+    row = await conn.fetchrow(
+        "SELECT full_name, synced_at FROM repositories WHERE id = $1 FOR UPDATE", repository_id
+    )
+    if row is not None and row["synced_at"] is not None and row["synced_at"] > seen_at:
+        return row["full_name"], row["full_name"], False
+    # A repository we never heard of is recorded when its installation is known.
+    await conn.execute(
+        """INSERT INTO repositories (id, installation_id, full_name, synced_at)
+           SELECT $1, $3, $2, $4 WHERE EXISTS (SELECT 1 FROM installations WHERE id = $3)
+           ON CONFLICT (id) DO UPDATE SET
+               full_name = EXCLUDED.full_name,
+               installation_id = EXCLUDED.installation_id,
+               synced_at = EXCLUDED.synced_at,
+               updated_at = now()""",
+        repository_id,
+        full_name,
+        installation_id,
+        seen_at,
+    )
+    await conn.execute(
+        """UPDATE repositories SET full_name = $2, synced_at = $3, updated_at = now()
+           WHERE id = $1 AND full_name <> $2""",
+        repository_id,
+        full_name,
+        seen_at,
+    )
+    return full_name, row["full_name"] if row is not None else None, True
+
+
 async def mark_label_created(conn: asyncpg.Connection | asyncpg.Pool, repository_id: int) -> None:
     await conn.execute(
         "UPDATE repositories SET label_created_at = now() WHERE id = $1", repository_id
     )
+
+
+async def counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
+    """Installations and repositories the App is on now (for the status page)."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM installations WHERE deleted_at IS NULL) AS installations,
+                  (SELECT count(*) FROM repositories WHERE removed_at IS NULL) AS repositories"""
+    )
+    return dict(row)

@@ -21,6 +21,54 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 _MAX_GUID_LENGTH = 100
 
+# Event names that may become a metrics label: the App's subscriptions in
+# app.yml and those GitHub sends to every App. Any other name (a header
+# anyone can set) would grow /metrics by one series per distinct value.
+KNOWN_EVENTS = frozenset(
+    {
+        "issues",
+        "issue_comment",
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "check_run",
+        "check_suite",
+        "status",
+        "repository",
+        "ping",
+        "meta",
+        "installation",
+        "installation_repositories",
+        "installation_target",
+        "github_app_authorization",
+    }
+)
+_MAX_ACTION_LABEL = 40
+UNVERIFIED = "unverified"
+
+
+def event_label(event: str, verified: bool) -> str:
+    """The `event` label of a delivery: its name only once the signature holds
+    and only for a known event, so that headers cannot mint series."""
+    if not verified:
+        return UNVERIFIED
+    if not event:
+        return "-"
+    return event if event in KNOWN_EVENTS else "other"
+
+
+def action_label(event: str, action: str | None) -> str:
+    """The `action` label: a signed payload's action of a known event, kept
+    short and plain ("-" otherwise)."""
+    if (
+        action is None
+        or event not in KNOWN_EVENTS
+        or len(action) > _MAX_ACTION_LABEL
+        or not all(c.islower() or c == "_" for c in action)
+    ):
+        return "-"
+    return action
+
 
 class SignatureError(Exception):
     pass
@@ -59,6 +107,9 @@ def _installation_id(data: dict) -> int | None:
     return None
 
 
+_UNVERIFIED_OUTCOMES = frozenset({"unconfigured", "too_large", "bad_signature"})
+
+
 class WebhookIntake:
     def __init__(self, secret: str | None, writer: BatchWriter) -> None:
         self.secret = secret.encode() if secret else None
@@ -68,7 +119,12 @@ class WebhookIntake:
         started = time.perf_counter()
         event = request.headers.get("X-GitHub-Event", "")
         response, action, outcome = await self._handle(request, event)
-        metrics.DELIVERIES.labels(event=event or "-", action=action or "-", outcome=outcome).inc()
+        verified = outcome not in _UNVERIFIED_OUTCOMES
+        metrics.DELIVERIES.labels(
+            event=event_label(event, verified),
+            action=action_label(event, action) if verified else "-",
+            outcome=outcome,
+        ).inc()
         metrics.INTAKE_SECONDS.observe(time.perf_counter() - started)
         return response
 

@@ -99,9 +99,11 @@ good first issue      also ``beginner friendly``, ``easy``: low
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
+
+from . import linear_re
 
 PRIORITIES = ("low", "medium", "high", "critical")
 COMPLEXITIES = ("low", "medium", "high")
@@ -229,13 +231,20 @@ _COMPLEXITY_WORDS: dict[str, str] = {
         ("high", "hard", "large", "big", "complex", "difficult", "l", "xl", "xxl", "huge"), "high"
     ),
 }
-_SEP = r"\s*[:/_\- ]\s*"
-_PRIORITY_LABEL = re.compile(rf"^(?:priority|prio|pri){_SEP}(.+)$")
-_P_LABEL = re.compile(r"^(p[0-4])\b")
-_PRIORITY_SUFFIX = re.compile(r"^(\w+)[\s_\-]+priority$")
+# Issue text is anyone's: every pattern below is RE2 (linear time, see app/linear_re.py),
+# with Python's Unicode \s and \w spelled out where RE2's ASCII ones would differ.
+_S = linear_re.USPACE
+_SC = linear_re.USPACE_CHARS
+_W = linear_re.UWORD
+_SEP = rf"{_S}*[:/_\- ]{_S}*"
+_PRIORITY_LABEL = linear_re.compile(rf"^(?:priority|prio|pri){_SEP}(.+)$")
+_P_LABEL = linear_re.compile(r"^(p[0-4])(?:[^\pL\pN_]|$)")
+_PRIORITY_SUFFIX = linear_re.compile(rf"^({_W}+)[{_SC}_\-]+priority$")
 _PRIORITY_ALONE = {"critical": "critical", "urgent": "critical", "blocker": "critical"}
-_COMPLEXITY_LABEL = re.compile(rf"^(?:complexity|effort|difficulty|estimate|size){_SEP}(.+)$")
-_COMPLEXITY_SUFFIX = re.compile(r"^(\w+)[\s_\-]+(?:complexity|effort)$")
+_COMPLEXITY_LABEL = linear_re.compile(
+    rf"^(?:complexity|effort|difficulty|estimate|size){_SEP}(.+)$"
+)
+_COMPLEXITY_SUFFIX = linear_re.compile(rf"^({_W}+)[{_SC}_\-]+(?:complexity|effort)$")
 _COMPLEXITY_ALONE = {"good first issue": "low", "beginner friendly": "low", "easy": "low"}
 
 #: Text that stands for "nothing here" when it is all a section or item says.
@@ -264,27 +273,38 @@ _FILLER = frozenset(
 )
 #: Hint lines of GitHub's default markdown issue templates, left in by people
 #: who fill the template in around them (or not at all).
+_I = linear_re.IGNORECASE
 _TEMPLATE_HINTS = (
-    re.compile(r"^a clear and concise description of\b", re.IGNORECASE),
-    re.compile(r"^steps to reproduce the behaviou?r:?$", re.IGNORECASE),
-    re.compile(r"^\d+\.\s+(go to|click on|scroll down to) '\.+'$", re.IGNORECASE),
-    re.compile(r"^\d+\.\s+see error\.?$", re.IGNORECASE),
-    re.compile(r"^if applicable, add screenshots to help explain your problem\.?$", re.IGNORECASE),
-    re.compile(r"^add any other context about the (problem|feature request) here\.?$", re.I),
+    linear_re.compile(r"^a clear and concise description of(?:[^\pL\pN_]|$)", _I),
+    linear_re.compile(r"^steps to reproduce the behaviou?r:?$", _I),
+    linear_re.compile(rf"^\p{{Nd}}+\.{_S}+(go to|click on|scroll down to) '\.+'$", _I),
+    linear_re.compile(rf"^\p{{Nd}}+\.{_S}+see error\.?$", _I),
+    linear_re.compile(r"^if applicable, add screenshots to help explain your problem\.?$", _I),
+    linear_re.compile(r"^add any other context about the (problem|feature request) here\.?$", _I),
 )
 
 # -- line patterns ---------------------------------------------------------
 
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$|^ {0,3}(#{1,6})[ \t]*$")
-_BOLD_LINE = re.compile(r"^\s*(\*\*|__)(?P<text>(?:(?!\*\*|__).)+?)\1\s*:?\s*$")
-_LABEL_LINE = re.compile(r"^\s*(?P<text>[A-Za-z][\w /&'\u2019-]{0,60}?)\s*:\s*$")
-_BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]+(?P<text>.*)|[ \t]*)$")
-_CHECKBOX = re.compile(r"^\[[ xX]\](?:\s+|$)")
-_KEY_VALUE = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?P<key>[A-Za-z][A-Za-z \-]{0,30}?)\s*:\s*(?P<value>\S.*?)\s*$"
+_FENCE_OPEN = linear_re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_ATX = linear_re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$|^ {0,3}(#{1,6})[ \t]*$")
+_LABEL_LINE = linear_re.compile(
+    rf"^{_S}*(?P<text>[A-Za-z][\pL\pN_ /&'\x{{2019}}-]{{0,60}}?){_S}*:{_S}*$"
 )
-_WORD = re.compile(r"[^\W_][\w'\u2019-]*")
+_BULLET = linear_re.compile(
+    r"^(?P<indent>[ \t]*)(?:[-*+]|\p{Nd}{1,9}[.)])(?:[ \t]+(?P<text>.*)|[ \t]*)$"
+)
+_CHECKBOX = linear_re.compile(rf"^\[[ xX]\](?:{_S}+|$)")
+_KEY_VALUE = linear_re.compile(
+    rf"^{_S}*(?:[-*+]{_S}+)?(?P<key>[A-Za-z][A-Za-z \-]{{0,30}}?){_S}*:{_S}*"
+    rf"(?P<value>[^{_SC}].*?){_S}*$"
+)
+_WORD = linear_re.compile(r"[\pL\pN][\pL\pN_'\x{2019}-]*")
+_HEADING_SEPARATORS = str.maketrans(dict.fromkeys("&|,(", "/"))
+_BOLD_MARKS = linear_re.compile(r"\*\*|__")
+_ALNUM_RUN = linear_re.compile(r"[a-z0-9]+")
+_LABEL_JUNK = linear_re.compile(rf"[^\pL\pN_{_SC}:/\-]")
+_TITLE_PREFIX = linear_re.compile(rf"^{_S}*(\[[^\]]*\]{_S}*:?{_S}*|{_W}+(\([^{_SC}]*\))?:{_S})")
+_TAG_LIKE = linear_re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -383,9 +403,9 @@ def missing_information(task: TaskSpec) -> list[str]:
     if not _real_title(task.title):
         problems.append("The issue has no real title: give it a one-line summary of the change.")
     prose = _prose_text(task.description)
-    words = len(_WORD.findall(prose))
+    words = _count_words(prose)
     item_words = max(
-        (len(_WORD.findall(i)) for i in (*task.requirements, *task.acceptance_criteria)),
+        (_count_words(i) for i in (*task.requirements, *task.acceptance_criteria)),
         default=0,
     )
     if item_words >= MIN_WORDS:
@@ -405,6 +425,12 @@ def missing_information(task: TaskSpec) -> list[str]:
             "least one full sentence saying what should change."
         )
     return problems
+
+
+def _count_words(text: str) -> int:
+    """Words in `text`, counted up to MIN_WORDS: only "enough" or the few there are
+    matter, and counting stops early on a 65,536-word body."""
+    return sum(1 for _ in islice(_WORD.finditer(text), MIN_WORDS))
 
 
 # -- body scanning ---------------------------------------------------------
@@ -467,9 +493,9 @@ def _heading(line: str) -> tuple[int, str, str] | None:
         hashes = m.group(1) or m.group(3)
         text = (m.group(2) or "").strip()
         return len(hashes), text, _kind_of(text)
-    m = _BOLD_LINE.match(line)
-    if m:
-        text = m.group("text").strip().rstrip(":").strip()
+    bold = _bold_text(line)
+    if bold is not None:
+        text = bold.strip().rstrip(":").strip()
         return 7, text, _kind_of(text)
     m = _LABEL_LINE.match(line)
     if m and not _BULLET.match(line):
@@ -479,9 +505,27 @@ def _heading(line: str) -> tuple[int, str, str] | None:
     return None
 
 
+def _bold_text(line: str) -> str | None:
+    """The text of a line that is one bold span (`**Steps**:`), else None.
+
+    The span's text holds no `**` or `__`, so it ends at the first one, which must
+    be the closing mark, followed by nothing but an optional colon."""
+    stripped = line.strip()
+    mark = stripped[:2]
+    if mark not in ("**", "__"):
+        return None
+    rest = stripped[2:]
+    ends = [i for i in (rest.find("**"), rest.find("__")) if i >= 0]
+    end = min(ends, default=-1)
+    if end < 1 or rest[end : end + 2] != mark or rest[end + 2 :].strip() not in ("", ":"):
+        return None
+    return rest[:end]
+
+
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "").replace("'", "")
-    text = re.sub(r"[^\w\s]|_", " ", text)
+    # `[^\w\s]|_` -> " ", char by char: exact, and linear without a call per match.
+    text = "".join(ch if ch.isalnum() or ch.isspace() else " " for ch in text)
     return " ".join(text.split())
 
 
@@ -489,7 +533,7 @@ def _kind_of(heading: str) -> str:
     kind = _HEADINGS.get(_normalise(heading))
     if kind:
         return kind
-    for part in re.split(r"[/&|,(]| and ", heading.lower()):
+    for part in heading.lower().replace(" and ", "/").translate(_HEADING_SEPARATORS).split("/"):
         kind = _HEADINGS.get(_normalise(part))
         if kind:
             return kind
@@ -595,7 +639,39 @@ def _items(lines: list[tuple[str, bool]]) -> list[str]:
 
 
 def _strip_emphasis(text: str) -> str:
-    return re.sub(r"(\*\*|__|\*|_)(.+?)\1", r"\2", text).strip().rstrip(":")
+    r"""`**a** b _c_` -> `a b c`: a mark (`**`, `__`, `*`, `_`, tried in that order)
+    with its closing twin after at least one character is dropped, as the pattern
+    `(\*\*|__|\*|_)(.+?)\1` would; scanned by hand, in linear time (a mark with
+    no twin is looked for once, not once per occurrence)."""
+    out: list[str] = []
+    missing: dict[str, int] = {}  # mark -> a position after which it does not occur
+    i = 0
+    while i < len(text):
+        mark = text[i : i + 2]
+        end = _find_after(text, mark, i + 3, missing) if mark in ("**", "__") else -1
+        if end >= 0:
+            out.append(text[i + 2 : end])
+            i = end + 2
+            continue
+        mark = text[i]
+        end = _find_after(text, mark, i + 2, missing) if mark in "*_" else -1
+        if end >= 0:
+            out.append(text[i + 1 : end])
+            i = end + 1
+        else:
+            out.append(mark)
+            i += 1
+    return "".join(out).strip().rstrip(":")
+
+
+def _find_after(text: str, mark: str, start: int, missing: dict[str, int]) -> int:
+    """text.find(mark, start), remembering a miss so no later search repeats it."""
+    if start >= missing.get(mark, len(text) + 1):
+        return -1
+    found = text.find(mark, start)
+    if found < 0:
+        missing[mark] = start
+    return found
 
 
 # -- prose sections ----------------------------------------------------------
@@ -649,7 +725,7 @@ def _bare(line: str) -> str:
 
 def _control_line(line: str) -> tuple[str, str] | None:
     """("priority", "high") for a short ``Priority: High`` line, else None."""
-    m = _KEY_VALUE.match(re.sub(r"\*\*|__", "", line))
+    m = _KEY_VALUE.match(_BOLD_MARKS.sub("", line))
     if not m:
         return None
     kind = _HEADINGS.get(_normalise(m.group("key")))
@@ -662,7 +738,7 @@ def _control_line(line: str) -> tuple[str, str] | None:
 def _read_value(kind: str, text: str) -> str | None:
     """The first word of a form value that names a level ("P1 - soon" -> high)."""
     words = _PRIORITY_WORDS if kind == PRIORITY else _COMPLEXITY_WORDS
-    for token in re.findall(r"[a-z0-9]+", text.lower()):
+    for token in _ALNUM_RUN.findall(text.lower()):
         if token in words:
             return words[token]
     return None
@@ -672,7 +748,7 @@ def _read_value(kind: str, text: str) -> str | None:
 
 
 def _label_key(label: str) -> str:
-    text = re.sub(r"[^\w\s:/\-]", " ", label.lower())
+    text = _LABEL_JUNK.sub(" ", label.lower())
     return " ".join(text.split())
 
 
@@ -713,8 +789,8 @@ def _from_labels(
 
 def _real_title(title: str) -> bool:
     """A title with words left after template prefixes and placeholders."""
-    text = re.sub(r"^\s*(\[[^\]]*\]\s*:?\s*|\w+(\(\S*\))?:\s)", "", title)
-    text = re.sub(r"<[^>]*>", "", text)
+    text = _TITLE_PREFIX.sub("", title, count=1)
+    text = _TAG_LIKE.sub("", text)
     return bool(_WORD.search(text)) and not _is_placeholder(text)
 
 

@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import re
 import sys
+import time
 from collections.abc import Iterable
 
 import orjson
+
+from . import secret_shapes
 
 delivery_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "delivery_id", default=None
 )
 job_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("job_id", default=None)
 
-# Token shapes GitHub and others issue; scrubbed even when we were never told them.
-_TOKEN_PATTERNS = re.compile(
-    r"(gh[opsu]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)"
-)
 _REDACTED = "[redacted]"
 
 
@@ -33,7 +29,9 @@ class _Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, _REDACTED)
-        return _TOKEN_PATTERNS.sub(_REDACTED, text)
+        # Credential shapes (the scanner's list), scrubbed even when we were never told
+        # them; a private key goes whole, armour included.
+        return secret_shapes.redact(text, _REDACTED, unquoted=True, keep_armour=False)
 
 
 redactor = _Redactor()
@@ -49,6 +47,8 @@ class ContextFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    converter = time.gmtime  # the time ends in "Z": it must be UTC, whatever TZ says
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",

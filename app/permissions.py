@@ -1,5 +1,8 @@
-"""Who may ask the bot to spend Codegen credits: people with write access or
-more, as GitHub reports it (author_association is only a hint)."""
+"""Who may ask the bot to spend Codegen credits or steer it: people with the
+configured access or more, as GitHub reports it (author_association is only a
+hint). GitHub's repository roles, weakest first: none < read < triage < write <
+maintain < admin; each is its own level, so a `triage` minimum admits triage
+and not read."""
 
 from __future__ import annotations
 
@@ -8,12 +11,13 @@ from gidgethub import BadRequest
 
 from .github import GitHubClient
 
-LEVELS = {"none": 0, "read": 1, "triage": 1, "write": 2, "maintain": 3, "admin": 4}
+LEVELS = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 _cache: cachetools.TTLCache[tuple[str, str], str] = cachetools.TTLCache(maxsize=10_000, ttl=60)
 
 
 def meets(level: str, minimum: str = "write") -> bool:
-    return LEVELS.get(level, 0) >= LEVELS.get(minimum, 2)
+    """An unknown level counts as none; an unknown minimum as write (never looser)."""
+    return LEVELS.get(level, 0) >= LEVELS.get(minimum, LEVELS["write"])
 
 
 async def permission_of(gh: GitHubClient, repository: str, login: str) -> str:

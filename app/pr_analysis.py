@@ -1,7 +1,9 @@
 """Static analysis of a pull request's changed files, from `GET .../pulls/{n}/files`.
 
-Pure (no I/O, stdlib only) so that it is fast, deterministic and testable without
-GitHub. The output feeds a check run (annotations) and a PR review (inline
+Pure (no I/O) so that it is fast, deterministic and testable without GitHub. Patches
+are anyone's text: every pattern is RE2 (linear time, app/linear_re.py), and lines
+longer than MAX_LINE_CHARS get only the credential scan; what was not scanned is
+listed in `Analysis.not_scanned`. The output feeds a check run (annotations) and a PR review (inline
 comments). GitHub answers 422 to a review comment on a line that is not in the
 diff, so every line-level finding sits on an ADDED line, numbered as in the NEW
 file; findings that concern a whole file have `line=None`.
@@ -9,14 +11,17 @@ file; findings that concern a whole file have `line=None`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import posixpath
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
+
+from . import linear_re, secret_shapes
 
 # --------------------------------------------------------------------------- model
 
@@ -64,10 +69,14 @@ RULE_CATALOG: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
         "security.private_key": ("failure", "Private key committed"),
         "security.aws_key": ("failure", "AWS access key id committed"),
         "security.github_token": ("failure", "GitHub token committed"),
-        "security.slack_token": ("failure", "Slack token committed"),
+        "security.slack_token": ("failure", "Slack token or webhook committed"),
         "security.google_api_key": ("failure", "Google API key committed"),
-        "security.stripe_key": ("failure", "Stripe live secret key committed"),
+        "security.stripe_key": ("failure", "Stripe live key committed"),
+        "security.jwt": ("failure", "JSON Web Token committed"),
         "security.secret_assignment": ("failure", "Hard-coded credential"),
+        "security.url_credentials": ("failure", "Password in a URL"),
+        "security.auth_header": ("failure", "Credential in an Authorization header"),
+        "security.test_credential": ("notice", "Credential-like value in a test file"),
         "security.env_file": ("failure", "Environment file committed"),
         "security.eval": ("warning", "Dynamic code evaluation"),
         "security.shell_true": ("warning", "Subprocess with shell=True"),
@@ -145,6 +154,9 @@ class Analysis:
     manifests_without_lock: tuple[tuple[str, str], ...]
     binary_files: tuple[str, ...]
     large_files: tuple[str, ...]
+    # (path, why) for files or lines the line rules did not read: no patch from
+    # GitHub (binary, too large), or lines over MAX_LINE_CHARS (credentials only).
+    not_scanned: tuple[tuple[str, str], ...] = ()
 
 
 def size_class(changed_lines: int) -> str:
@@ -157,7 +169,11 @@ def size_class(changed_lines: int) -> str:
 
 # --------------------------------------------------------------------------- diffs
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
+#: Longer added lines (minified bundles, data) get the credential scan only.
+MAX_LINE_CHARS = 4000
+
+# At most 9 digits: a longer count is no real hunk, and int() of 65,000 digits raises.
+_HUNK = linear_re.compile(r"^@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@ ?(.*)$")
 
 
 def _diff_lines(patch: str | None) -> Iterator[tuple[str, int | None, str, str]]:
@@ -174,7 +190,7 @@ def _diff_lines(patch: str | None) -> Iterator[tuple[str, int | None, str, str]]
     in_hunk = False
     for raw in patch.split("\n"):
         line = raw[:-1] if raw.endswith("\r") else raw
-        header = _HUNK.match(line)
+        header = _HUNK.match(line) if line.startswith("@@") else None
         if header:
             old_left = int(header.group(2)) if header.group(2) is not None else 1
             new_left = int(header.group(4)) if header.group(4) is not None else 1
@@ -311,188 +327,213 @@ def _is_binary(f: PullFile) -> bool:
 # --------------------------------------------------------------------------- credentials
 
 _REDACTED = "[REDACTED]"
-_PRIVATE_KEY = re.compile(
-    r"-----BEGIN (?:(?:RSA|EC|DSA|OPENSSH|PGP|ENCRYPTED) )?PRIVATE KEY(?: BLOCK)?-----"
+# Files whose values are literals even unquoted (`POSTGRES_PASSWORD=...`, `password: x`);
+# in code an unquoted value is a variable.
+_CONFIG_EXTS = frozenset(
+    "env yml yaml ini cfg conf cnf properties toml sh bash zsh tfvars npmrc pypirc".split()
 )
-_PEM_BODY = re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----)(.*?)(?=-----END|$)")
-_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("security.aws_key", re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
-    (
-        "security.github_token",
-        re.compile(
-            r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9])"
-            r"|github_pat_[A-Za-z0-9_]{82}(?![A-Za-z0-9_]))"
-        ),
-    ),
-    ("security.slack_token", re.compile(r"(?<![A-Za-z0-9])xox[baprs]-[A-Za-z0-9-]{10,}")),
-    (
-        "security.google_api_key",
-        re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
-    ),
-    ("security.stripe_key", re.compile(r"(?<![A-Za-z0-9])sk_live_[0-9A-Za-z]{24,}")),
-)
-_ASSIGNMENT = re.compile(
-    r"""
-    (?<![\w.$-])(?P<name>[A-Za-z_$][\w.$-]*)
-    ["'`]?\]?                                  # end of a quoted key / subscript
-    (?:\s*:\s*[A-Za-z_][\w\[\],. |]*?)?        # type annotation
-    \s*(?P<op>:=|=>|(?<![=!<>])=(?!=)|:)\s*
-    (?P<q>["'`])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)
-    """,
-    re.VERBOSE,
-)
-_ENV_VAR_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # "DB_PASSWORD", a reference
-_NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_CREDENTIAL_WORDS = (
-    ("password",),
-    ("passwd",),
-    ("secret",),
-    ("token",),
-    ("api", "key"),
-    ("apikey",),
-    ("access", "key"),
-    ("private", "key"),
-    ("client", "secret"),
-)
-# A name ending in one of these words describes a credential rather than holding one.
-_DESCRIPTIVE_WORDS = frozenset(
-    """url uri endpoint path file filename dir name type header field prefix suffix env var
-    label length len count id expiry expires ttl regex pattern format kind policy hint
-    message msg error help description placeholder""".split()
-)
-_PLACEHOLDER_WORDS = frozenset(
-    """changeme password passwd secret token example dummy test testing placeholder redacted
-    none null undefined todo fixme default""".split()
-)
-_PLACEHOLDER = re.compile(
-    r"""(?ix)
-    ^(?:your|my|insert|enter|replace|put)[-_ ]      # your-token-here
-    | ^(?:test|fake|dummy|sample|example|mock)      # test-secret-123
-    | example|placeholder|changeme|change[-_]me|redacted
-    | x{4,} | \*{3,} | \.{3}                         # xxxx, ***, ...
-    | ^<.*>$ | \$\{.*\} | \{\{.*\}\} | \{[\w.]*\} | %\(\w+\)[sd] | ^\$[A-Z_]+$
-    | os\.environ | getenv | process\.env
-    """
-)
+_CONFIG_NAMES = frozenset({"Dockerfile", ".npmrc", ".pypirc", ".netrc", ".pgpass", ".envrc"})
+# Translations: `"password": "Passwort"` is a label, not a credential.
+_LOCALE_DIRS = frozenset("locale locales i18n l10n lang langs translations".split())
+_LOCALE_EXTS = frozenset("po pot xlf xliff strings resx arb ftl".split())
+_FIXTURE_DIRS = frozenset("fixtures fixture testdata test_data __fixtures__ mocks".split())
 
 
-def _is_credential_name(name: str) -> bool:
-    words = [w.lower() for w in _NAME_WORDS.findall(name)]
-    if not words or words[-1] in _DESCRIPTIVE_WORDS:
-        return False
-    for pattern in _CREDENTIAL_WORDS:
-        n = len(pattern)
-        if any(tuple(words[i : i + n]) == pattern for i in range(len(words) - n + 1)):
-            return True
-    return False
+def _unquoted_values(path: str) -> bool:
+    base = posixpath.basename(path)
+    return _ext(path) in _CONFIG_EXTS or base in _CONFIG_NAMES or base.startswith(".env")
 
 
-def _is_real_secret(value: str) -> bool:
-    if len(value) < 8 or any(ch.isspace() for ch in value):
-        return False
-    if value.lower() in _PLACEHOLDER_WORDS or len(set(value)) == 1:
-        return False
-    if _ENV_VAR_NAME.fullmatch(value):
-        return False
-    return not _PLACEHOLDER.search(value)
+def _is_locale_file(path: str) -> bool:
+    parts = path.lower().split("/")
+    return _ext(path) in _LOCALE_EXTS or any(p in _LOCALE_DIRS for p in parts[:-1])
 
 
-def _secret_assignments(text: str) -> list[re.Match[str]]:
-    return [
-        m
-        for m in _ASSIGNMENT.finditer(text)
-        if _is_credential_name(m["name"]) and _is_real_secret(m["value"])
-    ]
+def _is_fixture(path: str) -> bool:
+    return is_test_file(path) or any(p in _FIXTURE_DIRS for p in path.lower().split("/")[:-1])
 
 
 def redact(text: str) -> str:
-    """The line with every credential value replaced by [REDACTED]; applied to each
-    Finding.line_text, so no finding ever carries a secret."""
-    spans = [m.span("value") for m in _secret_assignments(text)]
-    for _, pattern in _TOKENS:
-        spans += [m.span() for m in pattern.finditer(text)]
-    for m in _PEM_BODY.finditer(text):
-        if re.search(r"[A-Za-z0-9+/=]{8,}", m[2]):
-            spans.append(m.span(2))
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    out, pos = [], 0
-    for start, end in merged:
-        out += [text[pos:start], _REDACTED]
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
+    """The text with every credential value replaced by [REDACTED] (the shapes of
+    app/secret_shapes.py); applied to each Finding.line_text, CI output and review
+    hunks sent to the agent, so none of them carries a secret."""
+    return secret_shapes.redact(text, _REDACTED, unquoted=True, keep_armour=True)
 
 
 # --------------------------------------------------------------------------- code rules
 
-_COMMENT_LINE = re.compile(r"^\s*(?:#|//|/\*|\*|--|<!--)")
-_EVAL = re.compile(
-    r"(?<!def )(?<!function )(?<!fn )(?<!func )(?<![\w.$])(?:eval|exec)\s*\("
-    r"|\bnew\s+Function\s*\("
-)
-_SHELL_TRUE = re.compile(r"\bshell\s*=\s*True\b")
-_UNPICKLE = re.compile(
+_COMMENT_MARKERS = ("#", "//", "/*", "*", "--", "<!--")  # a line starting so is a comment
+# RE2 has no lookbehind: a leading `(?:^|[^...])` stands for `(?<![...])` where only
+# "is there a match" matters; where more does, the neighbour is checked in Python.
+_EVAL_CALL = linear_re.compile(r"(?:eval|exec)\s*\(")
+_NEW_FUNCTION = linear_re.compile(r"\bnew\s+Function\s*\(")
+_EVAL_DEFINITIONS = ("def ", "function ", "fn ", "func ")
+_SHELL_TRUE = linear_re.compile(r"\bshell\s*=\s*True\b")
+_UNPICKLE = linear_re.compile(
     r"\b(?:c?[pP]ickle|_pickle|dill|shelve)\.(?:loads?|Unpickler|open)\s*\("
     r"|\bcPickle\b|\byaml\.unsafe_load(?:_all)?\s*\("
 )
-_YAML_LOAD = re.compile(r"\byaml\.load(?:_all)?\s*\(")
-_YAML_SAFE = re.compile(r"Loader\s*=\s*(?:yaml\.)?C?(?:Safe|Base)Loader\b")
-_TLS_OFF = re.compile(
+_YAML_LOAD = linear_re.compile(r"\byaml\.load(?:_all)?\s*\(")
+_YAML_SAFE = linear_re.compile(r"Loader\s*=\s*(?:yaml\.)?C?(?:Safe|Base)Loader\b")
+_TLS_OFF = linear_re.compile(
     r"\bverify\s*=\s*False\b|\bssl\._create_unverified_context\b|\bCERT_NONE\b"
     r"|\bcheck_hostname\s*=\s*False\b|\brejectUnauthorized[\"']?\s*:\s*false\b"
     r"|\bInsecureSkipVerify\s*:\s*true\b"
     r"|\bNODE_TLS_REJECT_UNAUTHORIZED[\"']?\s*[=:]\s*[\"']?0"
 )
-_SQL_UPPER = re.compile(r"\b(?:SELECT|INSERT|UPDATE|DELETE)\b.*\b(?:FROM|INTO|SET|WHERE)\b")
-_SQL_LOWER = re.compile(
+_SQL_UPPER = linear_re.compile(r"\b(?:SELECT|INSERT|UPDATE|DELETE)\b.*\b(?:FROM|INTO|SET|WHERE)\b")
+_SQL_LOWER = linear_re.compile(
     r"\bselect\b.+\bfrom\b.+\bwhere\b|\binsert\s+into\s+\S+\s*(?:\(|values\b)"
     r"|\bupdate\s+\S+\s+set\s+\w+\s*=|\bdelete\s+from\s+\S+\s+where\b"
 )
-_SQL_WORD = re.compile(r"(?i)\b(?:select|insert|update|delete|from|into|set|where|values)\b")
-_STRING = re.compile(
-    r"""(?:(?<![\w])(?P<prefix>[rRbBuUfF]{1,2}))?"""
-    r"""(?P<q>\"\"\"|'''|["'`])(?P<body>(?:\\.|(?!(?P=q)).)*)(?P=q)"""
+_SQL_WORD = linear_re.compile(
+    r"\b(?:select|insert|update|delete|from|into|set|where|values)\b", linear_re.IGNORECASE
 )
-_AFTER_FORMAT = re.compile(r"^\s*(?:%\s*[\w(\[{]|\.format\s*\(|\+\s*[\w(])")
-_BEFORE_CONCAT = re.compile(r"[\w)\]]\s*\+\s*$")
-_TODO = re.compile(r"(?:#|//|/\*|<!--|^\s*\*|^\s*--|^\s*;).*?\b(?:TODO|FIXME|XXX|HACK)\b(?!-)")
-_PRINT = re.compile(r"(?<![\w.])print\s*\(")
-_CONSOLE = re.compile(r"(?<![\w.])console\.(?:log|debug)\s*\(")
-_DEBUGGER = re.compile(
-    r"(?<![\w.])debugger\s*;|(?<![\w.])breakpoint\s*\(\s*\)|\b(?:i?pdb|pudb)\.set_trace\s*\("
-    r"|\bbinding\.pry\b"
+# A string literal per quote kind (RE2 has no backreference), a triple quote tried
+# before a single one as the old `(?P<q>"""|'''|["'`])...(?P=q)` did; the prefix
+# (f, rb, ...) is read in Python.
+_STRING = linear_re.compile(
+    r'"""(?P<b1>(?:\\.|[^\\\n])*?)"""'
+    r"|'''(?P<b2>(?:\\.|[^\\\n])*?)'''"
+    r'|"(?P<b3>(?:\\.|[^"\\\n])*)"'
+    r"|'(?P<b4>(?:\\.|[^'\\\n])*)'"
+    r"|`(?P<b5>(?:\\.|[^`\\\n])*)`"
 )
-_PHP_DUMP = re.compile(r"(?<![\w>$:])(?:dd|var_dump)\s*\(")
+_STRING_BODIES = ("b1", "b2", "b3", "b4", "b5")
+_STRING_PREFIX = frozenset("rRbBuUfF")
+_F_FIELD = linear_re.compile(r"(?:^|[^{])\{(?:[^{}][^}]*)?\}")  # {x}, not {{x}}
+_TODO_WORDS = ("TODO", "FIXME", "XXX", "HACK")
+_TODO = linear_re.compile(
+    r"(?:#|//|/\*|<!--|^\s*\*|^\s*--|^\s*;).*?\b(?:TODO|FIXME|XXX|HACK)\b(?:[^-]|$)"
+)
+_PRINT = linear_re.compile(r"(?:^|[^\w.])print\s*\(")
+_CONSOLE = linear_re.compile(r"(?:^|[^\w.])console\.(?:log|debug)\s*\(")
+_DEBUGGER = linear_re.compile(
+    r"(?:^|[^\w.])debugger\s*;|(?:^|[^\w.])breakpoint\s*\(\s*\)"
+    r"|\b(?:i?pdb|pudb)\.set_trace\s*\(|\bbinding\.pry\b"
+)
+_PHP_DUMP = linear_re.compile(r"(?:^|[^\w>$:])(?:dd|var_dump)\s*\(")
+_FIRST_WORD = linear_re.compile(rf"[^{linear_re.USPACE_CHARS}(:]*")
 _CODE_KEYWORDS = frozenset(
     """def class if elif else for while return import from const let var function try except
     raise with async await func fn pub package""".split()
 )
 
 
+# Strings one of which a line must hold for the pattern to match: a regex call costs
+# microseconds, `in` nanoseconds, and most of a 300,000-line PR matches nothing.
+_NEEDLES: dict[linear_re.Pattern, tuple[str, ...]] = {
+    _SHELL_TRUE: ("shell",),
+    _UNPICKLE: ("ickle", "dill", "shelve", "unsafe_load"),
+    _YAML_LOAD: ("yaml.load",),
+    _TLS_OFF: (
+        "verify",
+        "_create_unverified_context",
+        "CERT_NONE",
+        "check_hostname",
+        "rejectUnauthorized",
+        "InsecureSkipVerify",
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+    ),
+    _DEBUGGER: ("debugger", "breakpoint", "set_trace", "binding.pry"),
+    _PRINT: ("print",),
+    _CONSOLE: ("console.",),
+    _PHP_DUMP: ("dd", "var_dump"),
+}
+_SQL_NEEDLES = ("SELECT", "INSERT", "UPDATE", "DELETE", "select", "insert", "update", "delete")
+
+
+def _hit(pattern: linear_re.Pattern, text: str, active: frozenset[linear_re.Pattern]) -> bool:
+    """pattern.search(text), skipped when the text, or the whole patch (`active`: the
+    patterns one of whose needles the patch holds), lacks every needle of the pattern."""
+    if pattern not in active:
+        return False
+    return any(n in text for n in _NEEDLES[pattern]) and pattern.search(text) is not None
+
+
+def _active(patch: str) -> frozenset[linear_re.Pattern]:
+    return frozenset(p for p, needles in _NEEDLES.items() if any(n in patch for n in needles))
+
+
+def _is_word_char(ch: str) -> bool:
+    """Python's `\\w`: a letter, a digit or `_`."""
+    return ch.isalnum() or ch == "_"
+
+
+def _has_eval(text: str) -> bool:
+    """eval(/exec( not after a word character, `.` or `$`, nor in its own definition."""
+    if _NEW_FUNCTION.search(text):
+        return True
+    if "eval" not in text and "exec" not in text:
+        return False
+    for m in _EVAL_CALL.finditer(text):
+        start = m.start()
+        before = text[start - 1] if start else ""
+        if before and (_is_word_char(before) or before in ".$"):
+            continue
+        if text[max(0, start - 9) : start].endswith(_EVAL_DEFINITIONS):
+            continue
+        return True
+    return False
+
+
+def _string_prefix(text: str, quote: int) -> str:
+    """The 1-2 letter prefix (f, rb, ...) of the string literal whose quote is at `quote`."""
+    for size in (2, 1):
+        start = quote - size
+        if start < 0 or not all(ch in _STRING_PREFIX for ch in text[start:quote]):
+            continue
+        if start == 0 or not _is_word_char(text[start - 1]):
+            return text[start:quote]
+    return ""
+
+
+def _formatted_after(rest: str) -> bool:
+    """`% x`, `.format(` or `+ x` right after a string literal."""
+    rest = rest.lstrip()
+    if rest.startswith("%"):
+        nxt = rest[1:].lstrip()[:1]
+        return bool(nxt) and (_is_word_char(nxt) or nxt in "([{")
+    if rest.startswith(".format"):
+        return rest[len(".format") :].lstrip().startswith("(")
+    if rest.startswith("+"):
+        nxt = rest[1:].lstrip()[:1]
+        return bool(nxt) and (_is_word_char(nxt) or nxt == "(")
+    return False
+
+
+def _concatenated_before(head: str) -> bool:
+    """`x +` or `f(a) +` right before a string literal."""
+    head = head.rstrip()
+    if not head.endswith("+"):
+        return False
+    last = head[:-1].rstrip()[-1:]
+    return bool(last) and (_is_word_char(last) or last in ")]")
+
+
 def _sql_formatted(text: str) -> bool:
+    if not any(n in text for n in _SQL_NEEDLES):
+        return False
     if not (_SQL_UPPER.search(text) or _SQL_LOWER.search(text)):
         return False
     for m in _STRING.finditer(text):
-        body = m["body"]
+        group = next(g for g in _STRING_BODIES if m[g] is not None)
+        body = m[group]
         if not _SQL_WORD.search(body):
             continue
-        prefix = (m["prefix"] or "").lower()
-        if "f" in prefix and re.search(r"(?<!\{)\{(?!\{)[^}]*\}", body):
+        start, end = m.span()
+        prefix = _string_prefix(text, start).lower()
+        if "f" in prefix and _F_FIELD.search(body):
             return True
-        if m["q"] == "`" and "${" in body:
+        if group == "b5" and "${" in body:
             return True
-        if _AFTER_FORMAT.match(text[m.end() :]) or _BEFORE_CONCAT.search(text[: m.start()]):
+        if _formatted_after(text[end:]) or _concatenated_before(text[: start - len(prefix)]):
             return True
     return False
 
 
-def _yaml_unsafe(text: str) -> bool:
-    return bool(_YAML_LOAD.search(text)) and not _YAML_SAFE.search(text)
+def _yaml_unsafe(text: str, active: frozenset[linear_re.Pattern]) -> bool:
+    return _hit(_YAML_LOAD, text, active) and not _YAML_SAFE.search(text)
 
 
 def _comment_body(text: str, ext: str) -> str | None:
@@ -516,15 +557,24 @@ def _looks_like_code(body: str) -> bool:
         return False
     if body.endswith((";", "{", "}", ")")):
         return True
-    first = re.split(r"[\s(:]", body, maxsplit=1)[0]
+    first = _FIRST_WORD.match(body)[0]
     return first in _CODE_KEYWORDS and len(body) > len(first)
 
 
 # --------------------------------------------------------------------------- analysis
 
 
+@lru_cache(maxsize=64)
+def _redacted_line(text: str) -> str:
+    """redact(), once per line however many findings it has (a line of a dense PR has
+    several, and redaction costs regex calls)."""
+    return redact(text)
+
+
 def _finding(rule: str, path: str, line: int | None, message: str, text: str = "") -> Finding:
     severity, title = RULE_CATALOG[rule]
+    if len(text) > MAX_LINE_CHARS:  # not redacted (guessed credentials are not looked for)
+        text = f"[a line of {len(text):,} characters, not shown]"
     return Finding(
         rule=rule,
         category=rule.split(".", 1)[0],
@@ -533,7 +583,7 @@ def _finding(rule: str, path: str, line: int | None, message: str, text: str = "
         message=message,
         path=path,
         line=line,
-        line_text=redact(text) if text else "",
+        line_text=_redacted_line(text) if text else "",
     )
 
 
@@ -547,8 +597,16 @@ _MESSAGES = {
     "security.slack_token": "A Slack token was added. Revoke it and read it from a secret.",
     "security.google_api_key": "A Google API key was added. Restrict or regenerate it and load "
     "it from configuration outside the repository.",
-    "security.stripe_key": "A Stripe live secret key was added. Roll the key in the Stripe "
+    "security.stripe_key": "A Stripe live key was added. Roll the key in the Stripe "
     "dashboard and load it from a secret store.",
+    "security.jwt": "A JSON Web Token was added; until it expires it grants what it claims. "
+    "Revoke the session or key that signed it and load tokens at run time.",
+    "security.url_credentials": "A URL with a password was added. Change the password and "
+    "pass it through the environment or a secret store, not the connection string.",
+    "security.auth_header": "An Authorization header with a literal credential was added. "
+    "Revoke the credential and read it from the environment or a secret store.",
+    "security.test_credential": "A test file holds a credential-like value. If it is real, "
+    "rotate it; if it is a fixture, it is fine (this note does not block).",
     "security.eval": "eval/exec/new Function runs arbitrary code. Parse the input instead "
     "(json, ast.literal_eval) or dispatch on known values.",
     "security.shell_true": "shell=True lets shell metacharacters in arguments run commands. "
@@ -568,7 +626,55 @@ _MESSAGES = {
 }
 
 
-def _scan_lines(f: PullFile) -> list[Finding]:
+_GUESS_ORDER = (secret_shapes.URL_CREDENTIALS, secret_shapes.AUTH_HEADER, secret_shapes.ASSIGNMENT)
+
+
+@dataclass(frozen=True)
+class _CredentialScan:
+    """How one file's lines are scanned for credentials (see _credential_findings)."""
+
+    path: str
+    unquoted: bool
+    guesses: bool
+    fixture: bool
+
+    @classmethod
+    def of(cls, path: str) -> _CredentialScan:
+        return cls(path, _unquoted_values(path), not _is_locale_file(path), _is_fixture(path))
+
+
+def _credential_findings(
+    text: str, no: int, scan: _CredentialScan, *, long_line: bool
+) -> list[Finding]:
+    """Each token kind on the line; else the first guessed kind (URL, header,
+    assignment). Guesses are notices in tests and fixtures, and not looked for in
+    translations or over-long lines; a placeholder token (`AKIA...EXAMPLE`) is no finding."""
+    path = scan.path
+    guesses = scan.guesses and not long_line
+    found = secret_shapes.find(text, unquoted=scan.unquoted, guesses=guesses)
+    tokens = [s.kind for s in found if s.kind in secret_shapes.TOKEN_KINDS and not s.placeholder]
+    if tokens:
+        rules = [f"security.{kind}" for kind in dict.fromkeys(tokens)]
+        return [_finding(rule, path, no, _MESSAGES[rule], text) for rule in rules]
+    guessed = {s.kind: s for s in found if s.kind in secret_shapes.GUESSED_KINDS}
+    kind = next((k for k in _GUESS_ORDER if k in guessed), None)
+    if kind is None:
+        return []
+    if scan.fixture:
+        rule = "security.test_credential"
+        return [_finding(rule, path, no, _MESSAGES[rule], text)]
+    if kind == secret_shapes.ASSIGNMENT:
+        msg = (
+            f"`{guessed[kind].name[:100]}` is assigned a hard-coded credential. Remove "
+            "it, rotate it and read it from the environment or a secret store."
+        )
+        return [_finding("security.secret_assignment", path, no, msg, text)]
+    rule = f"security.{kind}"
+    return [_finding(rule, path, no, _MESSAGES[rule], text)]
+
+
+def _scan_lines(f: PullFile) -> tuple[list[Finding], int]:
+    """The file's line findings, and how many added lines were too long to scan."""
     path, ext = f.filename, _ext(f.filename)
     base = posixpath.basename(path)
     test = is_test_file(path)
@@ -579,6 +685,7 @@ def _scan_lines(f: PullFile) -> list[Finding]:
     check_console = ext in _JS_EXTS and not test and not printing_dir
     out: list[Finding] = []
     block: list[tuple[int, str]] = []  # consecutive code-looking comment lines
+    skipped = 0  # added lines over MAX_LINE_CHARS
 
     def flush_block() -> None:
         if len(block) >= 3:
@@ -587,25 +694,20 @@ def _scan_lines(f: PullFile) -> list[Finding]:
             out.append(_finding("review.commented_code", path, no, msg, text))
         block.clear()
 
+    patch = f.patch or ""
+    active = _active(patch)
+    credentials = _CredentialScan.of(path) if secret_shapes.might_hold(patch) else None
+    evals = "eval" in patch or "exec" in patch or "Function" in patch
+    sql = any(n in patch for n in _SQL_NEEDLES)
+    todo = any(word in patch for word in _TODO_WORDS)
     for no, text in added_lines(f.patch):
-        credential = False
-        if _PRIVATE_KEY.search(text):
-            credential = True
-            out.append(
-                _finding("security.private_key", path, no, _MESSAGES["security.private_key"], text)
-            )
-        for rule, pattern in _TOKENS:
-            if pattern.search(text):
-                credential = True
-                out.append(_finding(rule, path, no, _MESSAGES[rule], text))
-        if not credential:
-            assignments = _secret_assignments(text)
-            if assignments:
-                msg = (
-                    f"`{assignments[0]['name']}` is assigned a hard-coded credential. Remove "
-                    "it, rotate it and read it from the environment or a secret store."
-                )
-                out.append(_finding("security.secret_assignment", path, no, msg, text))
+        long_line = len(text) > MAX_LINE_CHARS
+        if long_line:
+            skipped += 1
+        if credentials is not None:
+            out += _credential_findings(text, no, credentials, long_line=long_line)
+        if long_line:
+            continue  # a minified bundle or data: credentials only, "not scanned" otherwise
         if not code_rules:
             continue
 
@@ -615,36 +717,38 @@ def _scan_lines(f: PullFile) -> list[Finding]:
             flush_block()  # the run of consecutive commented-out code lines ended
         if code_comment:
             block.append((no, text))
-        if _TODO.search(text):
+        if todo and any(word in text for word in _TODO_WORDS) and _TODO.search(text):
             out.append(_finding("review.todo", path, no, _MESSAGES["review.todo"], text))
-        if _COMMENT_LINE.match(text):
+        if text.lstrip().startswith(_COMMENT_MARKERS):
             continue
 
         checks = (
-            ("security.eval", bool(_EVAL.search(text))),
-            ("security.shell_true", bool(_SHELL_TRUE.search(text))),
-            ("security.unpickle", bool(_UNPICKLE.search(text)) or _yaml_unsafe(text)),
-            ("security.tls_verify_off", bool(_TLS_OFF.search(text))),
-            ("security.sql_format", _sql_formatted(text)),
+            ("security.eval", evals and _has_eval(text)),
+            ("security.shell_true", _hit(_SHELL_TRUE, text, active)),
+            ("security.unpickle", _hit(_UNPICKLE, text, active) or _yaml_unsafe(text, active)),
+            ("security.tls_verify_off", _hit(_TLS_OFF, text, active)),
+            ("security.sql_format", sql and _sql_formatted(text)),
             (
                 "review.debug_print",
-                bool(_DEBUGGER.search(text))
-                or (check_print and bool(_PRINT.search(text)))
-                or (check_console and bool(_CONSOLE.search(text)))
-                or (ext == "php" and bool(_PHP_DUMP.search(text))),
+                _hit(_DEBUGGER, text, active)
+                or (check_print and _hit(_PRINT, text, active))
+                or (check_console and _hit(_CONSOLE, text, active))
+                or (ext == "php" and _hit(_PHP_DUMP, text, active)),
             ),
         )
         for rule, hit in checks:
             if hit:
                 out.append(_finding(rule, path, no, _MESSAGES[rule], text))
     flush_block()
-    return out
+    return out, skipped
 
 
-_TOML_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(?:#.*)?$")
-_DEPS_ARRAY = re.compile(r"^\s*[\"']?[\w.-]*dependencies[\"']?\s*=\s*\[")
-_REQUIREMENT = re.compile(r"^\s*[\"'][A-Za-z0-9][\w.-]*(?:\[[^\]]*\])?\s*(?:[<>=!~]=?|@)")
-_POETRY_DEP = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*=\s*(?:[\"'][\^~<>=!*]*\d|\{.*version)")
+_TOML_HEADER = linear_re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(?:#.*)?$")
+_DEPS_ARRAY = linear_re.compile(r"^\s*[\"']?[\w.-]*dependencies[\"']?\s*=\s*\[")
+_REQUIREMENT = linear_re.compile(r"^\s*[\"'][A-Za-z0-9][\w.-]*(?:\[[^\]]*\])?\s*(?:[<>=!~]=?|@)")
+_POETRY_DEP = linear_re.compile(
+    r"^\s*([A-Za-z0-9][\w.-]*)\s*=\s*(?:[\"'][\^~<>=!*]*\d|\{.*version)"
+)
 
 
 def _pyproject_touches_dependencies(patch: str | None) -> bool:
@@ -704,6 +808,17 @@ def _missing_locks(files: list[PullFile]) -> list[tuple[str, str]]:
     return missing
 
 
+_NO_PATCH = "no diff from GitHub (binary or too large): not scanned"
+
+
+def _long_lines(count: int) -> str:
+    plural = "s" if count != 1 else ""
+    return (
+        f"{count} added line{plural} over {MAX_LINE_CHARS:,} characters: checked for "
+        "credentials only"
+    )
+
+
 def analyze(files: list[PullFile], rules: Rules = DEFAULT_RULES) -> tuple[Analysis, list[Finding]]:
     """Analyse a PR's files; findings sorted by severity (failure, warning, notice), then
     path, then line (file-level first), capped at rules.max_findings.
@@ -738,10 +853,17 @@ def analyze(files: list[PullFile], rules: Rules = DEFAULT_RULES) -> tuple[Analys
     )
 
     findings: list[Finding] = []
+    not_scanned: list[tuple[str, str]] = []
     for f in files:
         if rules.ignored(f.filename) or f.status in ("removed", "unchanged"):
             continue
-        findings += _scan_lines(f)
+        moved_only = f.status in ("renamed", "copied") and f.additions == f.deletions == 0
+        if f.patch is None and not moved_only:
+            not_scanned.append((f.filename, _NO_PATCH))
+        lines, skipped = _scan_lines(f)
+        findings += lines
+        if skipped:
+            not_scanned.append((f.filename, _long_lines(skipped)))
         if _is_env_file(f.filename):
             lines = added_lines(f.patch)
             msg = (
@@ -777,6 +899,7 @@ def analyze(files: list[PullFile], rules: Rules = DEFAULT_RULES) -> tuple[Analys
         )
         findings.append(_finding("review.no_tests", scanned_source[0], None, msg))
 
+    analysis = dataclasses.replace(analysis, not_scanned=tuple(not_scanned))
     findings = [x for x in findings if rules.enabled(x.rule)]
     findings.sort(
         key=lambda x: (_SEVERITY_RANK[x.severity], x.path, x.line or 0, x.rule, x.line_text)

@@ -3,12 +3,13 @@ task when one of its agent runs opened them."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from . import linear_re
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class PullRequest:
     merged_at: datetime | None
     closed_at: datetime | None
     updated_at: datetime
+    repository_id: int | None = None  # GitHub's id: the name changes on a rename
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> PullRequest:
@@ -37,10 +39,13 @@ class PullRequest:
 
 
 _COLUMNS = """id, installation_id, repository, number, task_id, head_sha, head_ref, state,
-    ci_fix_attempts, ci_fix_outcome, commented, opened_at, merged_at, closed_at, updated_at"""
+    ci_fix_attempts, ci_fix_outcome, commented, opened_at, merged_at, closed_at, updated_at,
+    repository_id"""
 
-_CLOSING = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", re.IGNORECASE)
-_PULL_URL = re.compile(r"/([^/\s]+/[^/\s]+)/pulls?/(\d+)(?:[/?#]|$)")
+_CLOSING = linear_re.compile(
+    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", linear_re.IGNORECASE
+)
+_PULL_URL = linear_re.compile(r"/([^/\s]+/[^/\s]+)/pulls?/(\d+)(?:[/?#]|$)")
 
 
 def number_from_url(url: str, repository: str) -> int | None:
@@ -65,17 +70,28 @@ async def upsert(
     head_sha: str,
     head_ref: str | None,
     task_id: int | None,
+    repository_id: int | None = None,
 ) -> PullRequest:
-    """Record a PR (or its new head); a task link, once made, is kept."""
+    """Record a PR (or its new head); a task link, once made, is kept. A simulated
+    task is never linked, whoever asks: its run opened no PR, so this one is not its.
+    The repository's id, when not given, is the task's or the one recorded for
+    the name in `repositories`."""
     row = await conn.fetchrow(
         f"""INSERT INTO pull_requests
-                (installation_id, repository, number, head_sha, head_ref, task_id)
-            VALUES ($1, $2, $3, $4, $5, $6)
+                (installation_id, repository, number, head_sha, head_ref, task_id, repository_id)
+            VALUES ($1, $2, $3, $4, $5,
+                (SELECT id FROM tasks WHERE id = $6 AND NOT simulated),
+                coalesce(
+                    $7,
+                    (SELECT repository_id FROM tasks WHERE id = $6),
+                    (SELECT id FROM repositories WHERE lower(full_name) = lower($2)
+                     ORDER BY removed_at IS NOT NULL, updated_at DESC LIMIT 1)))
             ON CONFLICT (lower(repository), number) DO UPDATE SET
                 head_sha = EXCLUDED.head_sha,
                 head_ref = coalesce(EXCLUDED.head_ref, pull_requests.head_ref),
                 task_id = coalesce(pull_requests.task_id, EXCLUDED.task_id),
                 installation_id = EXCLUDED.installation_id,
+                repository_id = coalesce(pull_requests.repository_id, EXCLUDED.repository_id),
                 updated_at = now()
             RETURNING {_COLUMNS}""",  # noqa: S608
         installation_id,
@@ -84,6 +100,7 @@ async def upsert(
         head_sha,
         head_ref,
         task_id,
+        repository_id,
     )
     return PullRequest.from_row(row)
 
@@ -160,3 +177,36 @@ async def count_ci_fix(
         pr_id,
         most,
     )
+
+
+async def follow_rename(
+    conn: asyncpg.Connection,
+    repository_id: int,
+    full_name: str,
+    old_names: list[str],
+    installation_id: int | None,
+) -> int:
+    """Give the repository's PR records its current name, as `tasks.follow_rename`
+    does for tasks (another repository's records under the name are set apart
+    first: a PR number is unique per name). Returns how many were renamed."""
+    await conn.execute(
+        """UPDATE pull_requests
+           SET repository = repository || ' (repository ' || repository_id || ')',
+               updated_at = now()
+           WHERE lower(repository) = lower($2) AND repository_id <> $1""",
+        repository_id,
+        full_name,
+    )
+    result = await conn.execute(
+        """UPDATE pull_requests SET repository = $2, repository_id = $1,
+                  installation_id = coalesce($4, installation_id), updated_at = now()
+           WHERE (repository_id = $1
+                  OR (repository_id IS NULL AND lower(repository) = ANY($3::text[])))
+             AND (repository <> $2 OR installation_id <> coalesce($4, installation_id)
+                  OR repository_id IS NULL)""",
+        repository_id,
+        full_name,
+        [name.lower() for name in old_names],
+        installation_id,
+    )
+    return int(result.split()[-1])

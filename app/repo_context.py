@@ -43,6 +43,12 @@ def is_manifest(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in MANIFEST_PATTERNS)
 
 
+def forget(repository: str) -> None:
+    """Drop the repository's cached context (it was renamed or transferred)."""
+    for key in [k for k in _cache if k[0] == repository.lower()]:
+        _cache.pop(key, None)
+
+
 def _clip(text: str | None) -> str | None:
     return text[:MAX_FILE_CHARS] if text is not None else None
 

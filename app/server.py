@@ -11,7 +11,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import jobs, kpis, metrics
+from . import deliveries, installations, jobs, kpis, metrics
 from .deliveries import BatchWriter
 from .intake import MAX_BODY_BYTES, WebhookIntake
 from .runtime import Runtime
@@ -83,15 +83,14 @@ async def index(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(_HEALTH_TIMEOUT):
             stats = await jobs.queue_stats(runtime.pool)
-            counts = await runtime.pool.fetchrow(
-                """SELECT (SELECT count(*) FROM webhook_deliveries) AS deliveries,
-                          (SELECT count(*) FROM installations WHERE deleted_at IS NULL)
-                              AS installations,
-                          (SELECT count(*) FROM repositories WHERE removed_at IS NULL)
-                              AS repositories"""
-            )
+            delivered = await deliveries.count(runtime.pool)
+            installed = await installations.counts(runtime.pool)
             figures = await kpis.compute(runtime.pool)
-        facts = {**dict(counts), **{f"jobs {k}": stats[k] for k in ("ready", "running", "dead")}}
+        facts = {
+            "deliveries": delivered,
+            **installed,
+            **{f"jobs {k}": stats[k] for k in ("ready", "running", "dead")},
+        }
         facts.update(
             (name.replace("_", " "), "—" if value is None else round(value, 3))
             for name, value in figures.items()

@@ -108,7 +108,8 @@ def build_runtime(
         retry_options=retry_options,
     )
     if settings.codegen_simulated:
-        codegen: Any = SimulatedCodegen()
+        # Its runs are rows in this database: any process on it can poll them.
+        codegen: Any = SimulatedCodegen(pool, org_id=settings.codegen_org_id or 0)
     else:
         assert settings.codegen_api_key is not None and settings.codegen_org_id is not None
         codegen = CodegenClient(

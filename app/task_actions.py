@@ -20,7 +20,9 @@ from . import codegen_requests, command_log, followups, jobs, task_flow, tasks
 from .codegen import CodegenError, run_state
 from .db import advisory_xact_lock
 from .jobs import Job
+from .repo_config import load_repo_config
 from .runtime import Runtime
+from .tracking import job_failure_reason
 from .worker import PermanentJobError
 
 log = logging.getLogger(__name__)
@@ -99,9 +101,8 @@ async def latest_run_id(conn: Any, task: tasks.Task) -> int | None:
 
 
 def followup_lock(task_id: int) -> str:
-    """One writer of a task's follow-ups at a time: two requests at once must not
-    both find the agent free and both resume it."""
-    return f"followups:task:{task_id}"
+    """One writer of a task's follow-ups at a time (a cancel takes it too)."""
+    return followups.lock_key(task_id)
 
 
 async def request_followup(
@@ -121,6 +122,12 @@ async def request_followup(
             "the agent is still working on this task; send the instructions once it has "
             "finished (or `/codegen cancel` it).",
         )
+    if task.status == "cancelled":
+        return Outcome(
+            False,
+            f"task {task.id} was cancelled ({task.status_detail or 'by request'}), so nothing "
+            "is sent to the agent any more. `/codegen retry` starts a new attempt.",
+        )
     if task.status not in tasks.PR_STAGES:
         return Outcome(
             False,
@@ -129,6 +136,9 @@ async def request_followup(
         )
     async with runtime.pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, followup_lock(task.id))
+        current = await tasks.get(conn, task.id)
+        if current is None or current.status not in tasks.PR_STAGES:
+            return Outcome(False, f"task {task.id} changed state meanwhile; nothing was sent.")
         busy = await followups.in_flight(conn, task.id)
         if busy is not None and busy.key != key:
             return Outcome(
@@ -193,8 +203,8 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
 async def job_died(runtime: Runtime, job: Job) -> None:
     """The job failed for good (an error on its last attempt, or its worker kept
     dying): the worker calls this clean-up."""
-    reason = await jobs.last_error(runtime.pool, job.id) or "its job failed too many times"
-    await give_up(runtime, job, reason)
+    error = await jobs.last_error(runtime.pool, job.id)
+    await give_up(runtime, job, job_failure_reason(error, None))
 
 
 async def send_job(runtime: Runtime, job: Job) -> None:
@@ -211,7 +221,23 @@ async def send_job(runtime: Runtime, job: Job) -> None:
         if run_state(run.status) == "running":
             await _sent(runtime, followup)
             return
-    await followups.update(pool, followup.id, status="sending")
+    async with pool.acquire() as conn, conn.transaction():
+        # Under the lock a cancel takes: it either stopped this follow-up already,
+        # or comes after the mark below and then stops the agent again (_sent).
+        await advisory_xact_lock(conn, followup_lock(followup.task_id))
+        task = await tasks.get(conn, followup.task_id)
+        if task is None or task.status not in tasks.PR_STAGES:
+            await followups.move(
+                conn,
+                followup.id,
+                ("pending", "sending"),
+                "failed",
+                f"not sent: the task is {task.status if task else 'gone'}",
+            )
+            await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:off")
+            return
+        if not await followups.move(conn, followup.id, ("pending", "sending"), "sending"):
+            return
     try:
         await codegen.resume_run(followup.agent_run_id, followup.instructions)
     except CodegenError as exc:
@@ -230,7 +256,15 @@ async def send_job(runtime: Runtime, job: Job) -> None:
 
 async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
     async with runtime.pool.acquire() as conn, conn.transaction():
-        await followups.update(conn, followup.id, status="running")
+        if not await followups.move(conn, followup.id, ("sending",), "running"):
+            # Stopped while the instructions were on their way: the agent was
+            # resumed after the stop, so ask Codegen to stop it once more.
+            task = await tasks.get(conn, followup.task_id)
+            if task is not None and task.status == "cancelled":
+                await task_flow.enqueue_ban(
+                    conn, task.id, followup.agent_run_id, f"followup:{followup.id}"
+                )
+            return
         await jobs.enqueue(
             conn,
             POLL_JOB,
@@ -257,15 +291,16 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         return
     state = run_state(run.status)
     await followups.update(pool, followup.id, polls=poll + 1)
-    limit = runtime.settings.workflow_timeout_ms / 1000
+    limit = await _run_timeout_seconds(runtime, followup.task_id)
     sent = followup.sent_at or followup.created_at
     if state == "running" and (datetime.now(UTC) - sent).total_seconds() > limit:
         async with pool.acquire() as conn, conn.transaction():
-            await followups.update(
+            await followups.move(
                 conn,
                 followup.id,
-                status="failed",
-                error=f"still working after {round(limit / 60)} min; stopped following",
+                ("running",),
+                "failed",
+                f"still working after {round(limit / 60)} min; stopped following",
             )
             await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
         return
@@ -281,5 +316,15 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     status = "complete" if state == "complete" else "failed"
     error = None if status == "complete" else (run.summary or run.result or run.status)
     async with pool.acquire() as conn, conn.transaction():
-        await followups.update(conn, followup.id, status=status, error=error)
+        await followups.move(conn, followup.id, ("running",), status, error)
         await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
+
+
+async def _run_timeout_seconds(runtime: Runtime, task_id: int) -> float:
+    """A follow-up is an agent run too: it gets the repository's run timeout."""
+    task = await tasks.get(runtime.pool, task_id)
+    if task is None:
+        return runtime.settings.agent_run_timeout_ms / 1000
+    gh = await runtime.github.for_installation(task.installation_id)
+    config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
+    return config.run_timeout_ms / 1000

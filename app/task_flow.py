@@ -5,6 +5,7 @@ next, so a crash at any point resumes from the database, and each side effect
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,16 +19,19 @@ from . import (
     cpu,
     followups,
     jobs,
+    pull_requests,
+    simulated_runs,
     tasks,
     tracking,
     validations,
     workflows,
 )
 from .codegen import CodegenError, run_state
+from .db import advisory_lock, advisory_xact_lock
 from .github import GitHubClient
 from .issue_task import TaskSpec, missing_information
 from .jobs import Job
-from .repo_config import load_repo_config
+from .repo_config import RepoConfig, load_repo_config
 from .repo_context import fetch_repo_context
 from .runtime import Runtime
 from .worker import PermanentJobError, RescheduleJob
@@ -38,6 +42,14 @@ ADVANCE_JOB = "task.advance"
 POLL_JOB = "task.poll"
 RENDER_JOB = "task.render"
 LINK_JOB = "task.link_pull_requests"  # run by validation_flow: validate the task's PRs
+# How a task whose run was simulated ends (no key: no agent, no pull request).
+SIMULATED_ENDING = "simulated run: no pull request was opened"
+
+
+def task_lock(task_id: int) -> str:
+    """Held while the task's agent run is created and while the task is cancelled
+    or its pull request merged: a stop never races a spend."""
+    return f"task:{task_id}:spend"
 
 
 def poll_delay(poll_number: int, first: float = 10.0, most: float = 120.0) -> float:
@@ -125,10 +137,7 @@ async def job_died(runtime: Runtime, job: Job) -> None:
     if task is None or task.status not in tasks.WORKING:
         return
     error = await jobs.last_error(runtime.pool, job.id)
-    if error is None or error.startswith("lease expired"):
-        reason = "the worker running this task stopped responding too many times"
-    else:
-        reason = f"the bot hit an error it could not get past ({error})"
+    reason = tracking.job_failure_reason(error, task.id)
     async with runtime.pool.acquire() as conn, conn.transaction():
         moved = await tasks.transition(
             conn, task.id, from_status=tasks.WORKING, to_status="failed", detail=reason[:500]
@@ -177,6 +186,7 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
     await comments.react(gh, f"/repos/{task.repository}/issues/{task.issue_number}", "eyes")
     spec = _spec(task)
     missing = await cpu.run(missing_information, spec)
+    config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
     async with pool.acquire() as conn, conn.transaction():
         if missing:
             moved = await tasks.transition(
@@ -189,8 +199,13 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
             if moved:
                 await workflows.step(conn, task.id, "validate_task", "failed", " ".join(missing))
         else:
+            # The workflow timeout bounds the bot's own steps from here to the run.
             moved = await tasks.transition(
-                conn, task.id, from_status=("queued",), to_status="generating_prompt"
+                conn,
+                task.id,
+                from_status=("queued",),
+                to_status="generating_prompt",
+                deadline_at=deadline_from_now(config.timeout_ms),
             )
             if moved:
                 await workflows.step(conn, task.id, "validate_task", "completed")
@@ -240,6 +255,31 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         )
         await workflows.step(pool, task.id, "generate_prompt", "completed")
     await workflows.step(pool, task.id, "create_pr", "running")
+    config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
+    async with advisory_lock(pool, task_lock(task.id)):
+        moved = await _create_run(runtime, gh, task, request, attempt, config)
+    if moved:
+        await render_comment(runtime, gh, moved)
+
+
+async def _create_run(
+    runtime: Runtime,
+    gh: GitHubClient,
+    task: tasks.Task,
+    request: codegen_requests.CodegenRequest,
+    attempt: int,
+    config: RepoConfig,
+) -> tasks.Task | None:
+    """Create the attempt's agent run and move the task to `running`, under the
+    task's lock and only if the task is still waiting for it: a cancel (which
+    takes the same lock) lands either before, and then no run is made, or after
+    the run is recorded, and then it stops it with the task."""
+    pool = runtime.pool
+    current = await tasks.get(pool, task.id)
+    if current is None or current.status != "generating_prompt" or current.attempt != task.attempt:
+        if request.agent_run_id is None and request.status in ("prepared", "creating"):
+            await codegen_requests.update(pool, request.id, status="cancelled")
+        return None  # stopped (or moved on) while the prompt was being built
     codegen = runtime.codegen
     metadata = {
         "task_id": task.id,
@@ -253,6 +293,18 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         # An earlier try may have created the run and died before storing it.
         run = await codegen.find_run(metadata)
     if run is None and request.agent_run_id is None:
+        if current.deadline_at is not None and datetime.now(UTC) >= current.deadline_at:
+            await codegen_requests.update(pool, request.id, status="cancelled")
+            await _finish(
+                runtime,
+                gh,
+                task.id,
+                "timed_out",
+                "the bot could not start the agent run within the workflow timeout "
+                f"({_minutes(config.timeout_ms)}); nothing was spent",
+                from_status=("generating_prompt",),
+            )
+            return None
         wait = codegen.create_delay()
         if wait > 1.0:  # Codegen's create limit: free the worker slot meanwhile
             raise RescheduleJob(wait, "waiting for Codegen's create rate limit")
@@ -272,27 +324,28 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
                 f"Codegen refused the run: {exc.message}",
                 from_status=("generating_prompt",),
             )
-            return
+            return None
     async with pool.acquire() as conn, conn.transaction():
-        if run is not None:
-            await codegen_requests.update(
-                conn,
-                request.id,
-                status="running",
-                agent_run_id=run.id,
-                web_url=run.web_url,
-                run_created_at=datetime.now(UTC),
-            )
-        deadline = task.deadline_at
         moved = await tasks.transition(
             conn,
             task.id,
             from_status=("generating_prompt",),
             to_status="running",
             attempt=attempt,
-            deadline_at=deadline,
+            # From here the agent run's own timeout applies, not the workflow's.
+            deadline_at=datetime.now(UTC) + timedelta(milliseconds=config.run_timeout_ms),
             next_strategy=None,
         )
+        if run is not None:
+            # Never over a stop: a run the task no longer wants is recorded as stopped.
+            await codegen_requests.update(
+                conn,
+                request.id,
+                status="running" if moved else "cancelled",
+                agent_run_id=run.id,
+                web_url=run.web_url,
+                run_created_at=datetime.now(UTC),
+            )
         if moved:
             await jobs.enqueue(
                 conn,
@@ -301,12 +354,18 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
                 delay=poll_delay_for(runtime, 0),
                 dedup_key=f"task:{task.id}:poll:{attempt}:0",
             )
-    if moved:
-        await render_comment(runtime, gh, moved)
+    return moved
+
+
+def _minutes(ms: float) -> str:
+    return tracking.duration(ms / 1000)
 
 
 async def poll_job(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
+    if job.payload.get("late"):
+        await _poll_late(runtime, gh, task, job.payload)
+        return
     attempt, poll = job.payload["attempt"], job.payload["poll"]
     if task.status != "running" or task.attempt != attempt:
         return  # stopped, or a newer attempt took over
@@ -314,17 +373,6 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     request = await codegen_requests.get(pool, task.id, attempt)
     if request is None or request.agent_run_id is None:
         raise PermanentJobError(f"task {task.id} attempt {attempt} has no agent run to follow")
-    if task.deadline_at is not None and datetime.now(UTC) >= task.deadline_at:
-        await codegen_requests.update(pool, request.id, status="timed_out")
-        minutes = round((task.deadline_at - task.created_at).total_seconds() / 60)
-        await _finish(
-            runtime,
-            gh,
-            task.id,
-            "timed_out",
-            f"no pull request within the workflow timeout ({minutes} min)",
-        )
-        return
     try:
         run = await runtime.codegen.get_run(request.agent_run_id)
     except CodegenError as exc:
@@ -335,6 +383,9 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         return
     await codegen_requests.update(pool, request.id, polls=poll + 1, web_url=run.web_url)
     state = run_state(run.status)
+    if state == "running" and task.deadline_at and datetime.now(UTC) >= task.deadline_at:
+        await _run_timed_out(runtime, gh, task, request)
+        return
     if state == "running":
         delay = poll_delay_for(runtime, poll + 1)
         if task.deadline_at is not None:
@@ -348,6 +399,12 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
             dedup_key=f"task:{task.id}:poll:{attempt}:{poll + 1}",
         )
         return
+    if state == "complete" and await _simulated(runtime, task, request.agent_run_id, attempt):
+        # A simulated run opens nothing: whatever it reports, no pull request is
+        # taken from it, so none is linked, validated, fixed or merged.
+        await codegen_requests.update(pool, request.id, status="complete", summary=run.summary)
+        await _finish(runtime, gh, task.id, "cancelled", SIMULATED_ENDING, simulated=True)
+        return
     if state == "complete" and run.pull_requests:
         prs = [
             {"url": pr.url, "title": pr.title, "id": pr.id, "head_branch": pr.head_branch}
@@ -356,7 +413,9 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         await codegen_requests.update(
             pool, request.id, status="complete", pull_requests=prs, summary=run.summary
         )
-        await _finish(runtime, gh, task.id, "pr_open", None, pull_requests=prs)
+        # A real run's PRs: the task is no longer a simulated one (a `/codegen retry`
+        # after an API key was configured), so they are linked.
+        await _finish(runtime, gh, task.id, "pr_open", None, pull_requests=prs, simulated=False)
         return
     if state == "complete":
         summary = (run.summary or run.result or "no summary").strip()
@@ -379,6 +438,7 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         pool, request.id, status="failed", error=reason[:500], summary=run.summary
     )
     if attempt <= task.max_retries:
+        config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
         async with pool.acquire() as conn, conn.transaction():
             moved = await tasks.transition(
                 conn,
@@ -386,6 +446,7 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
                 from_status=("running",),
                 to_status="generating_prompt",
                 detail=f"attempt {attempt} failed: {reason[:200]}",
+                deadline_at=deadline_from_now(config.timeout_ms),
             )
             if moved:
                 await enqueue_advance(conn, task.id, f"attempt:{attempt + 1}")
@@ -401,6 +462,125 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     )
 
 
+async def _simulated(runtime: Runtime, task: tasks.Task, run_id: int, attempt: int) -> bool:
+    """Whether the attempt's run is simulated: answered by the simulator, or made
+    by it before a restart with an API key (a real run with the same id is not ours)."""
+    if runtime.codegen_simulated:
+        return True
+    return await simulated_runs.made_for(
+        runtime.pool, run_id, {"task_id": task.id, "attempt": attempt}
+    )
+
+
+# A run past its timeout is still looked at now and then for this long: a pull
+# request it opens late is linked to its task rather than lost.
+LATE_WINDOW = timedelta(hours=24)
+LATE_POLL_FACTOR = 5  # late polls come this many maximum poll delays apart
+
+
+async def _run_timed_out(
+    runtime: Runtime, gh: GitHubClient, task: tasks.Task, request: codegen_requests.CodegenRequest
+) -> None:
+    """The run is past its own timeout: the task ends `timed_out`, and the run is
+    still looked at now and then (`_poll_late`) so a late pull request is linked."""
+    assert task.deadline_at is not None
+    started = request.run_created_at or request.created_at
+    allowed = _minutes((task.deadline_at - started).total_seconds() * 1000)
+    await codegen_requests.update(runtime.pool, request.id, status="timed_out")
+    await _finish(
+        runtime,
+        gh,
+        task.id,
+        "timed_out",
+        f"agent run {request.agent_run_id} did not finish within the run timeout ({allowed}); "
+        "a pull request it opens later is still linked to this task",
+    )
+    await enqueue_late_poll(runtime, task.id, request.attempt, 0)
+
+
+async def enqueue_late_poll(
+    runtime: Runtime, task_id: int, attempt: int, poll: int, *, key: str | None = None
+) -> None:
+    """A look at a timed-out run: the next in the chain, or (`key` given) a single
+    look now, e.g. because a pull request for the task's issue was opened."""
+    delay = 0.0 if key else LATE_POLL_FACTOR * runtime.settings.run_poll_max_seconds
+    await jobs.enqueue(
+        runtime.pool,
+        POLL_JOB,
+        {"task_id": task_id, "attempt": attempt, "poll": poll, "late": True, "once": bool(key)},
+        delay=delay,
+        dedup_key=f"task:{task_id}:late:{attempt}:{key or poll}",
+    )
+
+
+async def late_pull_request(runtime: Runtime, repository: str, pull: dict[str, Any]) -> None:
+    """A pull request that closes an issue whose newest task timed out: look at
+    that task's run now rather than at its next late poll. Only a PR the run
+    itself reports is linked, never one merely naming the issue."""
+    head = (pull.get("head") or {}).get("sha") or ""
+    for number in pull_requests.closing_issues(pull.get("body"))[:5]:
+        task = await tasks.latest_for_issue(runtime.pool, repository, number)
+        if task is not None and task.status == "timed_out":
+            key = f"pr:{pull['number']}:{head[:40]}"
+            await enqueue_late_poll(runtime, task.id, task.attempt, 0, key=key)
+
+
+async def _poll_late(
+    runtime: Runtime, gh: GitHubClient, task: tasks.Task, payload: dict[str, Any]
+) -> None:
+    """Look at a run that went past its timeout: if it has since opened a pull
+    request, the task takes it and goes on as a PR task."""
+    pool = runtime.pool
+    attempt, poll = payload["attempt"], payload["poll"]
+    if task.status != "timed_out" or task.attempt != attempt:
+        return  # retried, or linked already
+    newest = await tasks.latest_for_issue(pool, task.repository, task.issue_number)
+    if newest is None or newest.id != task.id:
+        return  # the issue has a newer task: the late PR is not this one's to take
+    request = await codegen_requests.get(pool, task.id, attempt)
+    if request is None or request.agent_run_id is None or request.status != "timed_out":
+        return
+    if task.deadline_at is not None and datetime.now(UTC) > task.deadline_at + LATE_WINDOW:
+        return
+    try:
+        run = await runtime.codegen.get_run(request.agent_run_id)
+    except CodegenError as exc:
+        if exc.retryable:
+            raise
+        return
+    state = run_state(run.status)
+    if state == "running":
+        if not payload.get("once"):
+            await enqueue_late_poll(runtime, task.id, attempt, poll + 1)
+        return
+    if state != "complete" or not run.pull_requests:
+        return  # it ended without a pull request: the timeout stands
+    if await _simulated(runtime, task, run.id, attempt):
+        return  # a simulated run's pull request is never taken
+    prs = [
+        {"url": pr.url, "title": pr.title, "id": pr.id, "head_branch": pr.head_branch}
+        for pr in run.pull_requests
+    ]
+    when = "after its run timeout"
+    if task.deadline_at is not None:
+        past = tracking.duration((datetime.now(UTC) - task.deadline_at).total_seconds())
+        when = f"about {past} after its run timeout"
+    await codegen_requests.update(
+        pool, request.id, status="complete", pull_requests=prs, summary=run.summary
+    )
+    await _finish(
+        runtime,
+        gh,
+        task.id,
+        "pr_open",
+        None,
+        from_status=("timed_out",),
+        pull_requests=prs,
+        note_text=f"Agent run {run.id} finished late ({when}) and opened a pull request: "
+        "it is linked to this task, which goes on.",
+    )
+
+
 async def _finish(
     runtime: Runtime,
     gh: GitHubClient,
@@ -410,12 +590,16 @@ async def _finish(
     *,
     from_status: tuple[str, ...] = ("running",),
     pull_requests: list[dict[str, Any]] | None = None,
+    simulated: bool | None = None,
+    note_text: str | None = None,
 ) -> None:
     """Move the task to a final status, close its workflow record, tell people."""
     pool = runtime.pool
     fields: dict[str, Any] = {}
     if pull_requests is not None:
         fields["pull_requests"] = pull_requests
+    if simulated is not None:
+        fields["simulated"] = simulated
     if status == "pr_open":
         fields["pr_opened_at"] = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
@@ -424,6 +608,8 @@ async def _finish(
         )
         if moved is None:
             return
+        if note_text:
+            await tasks.add_note(conn, task_id, note_text)
         await workflows.step(
             conn, task_id, "create_pr", "completed" if status == "pr_open" else "failed", detail
         )
@@ -455,21 +641,139 @@ async def _finish(
     await render_comment(runtime, gh, moved)
 
 
-async def cancel(runtime: Runtime, task: tasks.Task, reason: str) -> bool:
-    """Stop an active task: no more polls (they check the status), a final comment."""
+@dataclass(frozen=True)
+class Cancelled:
+    """What a cancel stopped, for the person who asked and the tracking comment."""
+
+    task: tasks.Task  # as the cancel left it
+    was: str  # the status it had
+    pull_requests: tuple[int, ...]  # whose automatic fixes and merge stop
+    followups: int  # instructions the agent was still on, now no longer followed
+    banned_run: int | None  # the agent run Codegen is asked to stop on its PR
+
+    def summary(self) -> str:
+        """One sentence (after "cancelled task N") of what stopped."""
+        if not self.pull_requests:
+            return "no agent run will be started or followed for it any more."
+        prs = ", ".join(f"#{n}" for n in self.pull_requests)
+        parts = [f"no more automatic CI fixes, review fixes or auto-merge on {prs}"]
+        if self.followups:
+            n = self.followups
+            parts.append(f"stopped following {n} follow-up{'s' * (n != 1)} the agent was on")
+        if self.banned_run is not None:
+            parts.append(
+                f"asked Codegen to stop agent run {self.banned_run}'s agents on the pull "
+                "request and its own CI fixes there (ban)"
+            )
+        return "; ".join(parts) + "."
+
+
+def cancel_note(stopped: Cancelled, reason: str) -> str:
+    """The tracking comment's line about a cancel of a task whose PR is out."""
+    return f"Cancelled at `{stopped.was}` ({reason}): {stopped.summary()}"
+
+
+BAN_JOB = "task.ban"
+
+
+async def cancel(
+    runtime: Runtime,
+    task: tasks.Task,
+    reason: str,
+    *,
+    from_status: tuple[str, ...] = tasks.ACTIVE,
+) -> Cancelled | None:
+    """Stop a task: no run is created or followed after this (the create takes the
+    same lock and checks), its follow-ups stop, and once a PR is out, no more CI
+    fixes, review fixes or merges (their jobs check the status) and Codegen is
+    asked to stop its agents on the PR (a ban, by a job). None when the task was
+    not in `from_status` by the time the lock was held."""
     pool = runtime.pool
-    async with pool.acquire() as conn, conn.transaction():
-        moved = await tasks.transition(
-            conn, task.id, from_status=tasks.ACTIVE, to_status="cancelled", detail=reason
+    async with advisory_lock(pool, task_lock(task.id)):
+        async with pool.acquire() as conn, conn.transaction():
+            await advisory_xact_lock(conn, followups.lock_key(task.id))
+            current = await tasks.get(conn, task.id)
+            if current is None or current.status not in from_status:
+                return None
+            moved = await tasks.transition(
+                conn, task.id, from_status=from_status, to_status="cancelled", detail=reason
+            )
+            if moved is None:
+                return None
+            await workflows.finish(conn, task.id, "cancelled", reason)
+            run_id = None
+            for request in await codegen_requests.for_task(conn, task.id):
+                if request.status in ("prepared", "creating", "running"):
+                    await codegen_requests.update(conn, request.id, status="cancelled")
+                if request.agent_run_id is not None:
+                    run_id = request.agent_run_id
+            stopped_followups = await followups.stop_for_task(conn, task.id, reason)
+            numbers: tuple[int, ...] = ()
+            banned = None
+            if current.status in tasks.PR_STAGES:
+                numbers = tuple(
+                    n
+                    for n in (
+                        pull_requests.number_from_url(pr.get("url") or "", task.repository)
+                        for pr in current.pull_requests
+                    )
+                    if n is not None
+                )
+                if run_id is not None:
+                    banned = run_id
+                    await enqueue_ban(conn, task.id, run_id, f"cancel:{current.attempt}")
+            stopped = Cancelled(moved, current.status, numbers, stopped_followups, banned)
+            if numbers:
+                await tasks.add_note(conn, task.id, cancel_note(stopped, reason))
+            await enqueue_render(conn, task.id, "cancelled")
+    return stopped
+
+
+async def enqueue_ban(conn: Any, task_id: int, run_id: int, why: str) -> None:
+    await jobs.enqueue(
+        conn,
+        BAN_JOB,
+        {"task_id": task_id, "run_id": run_id},
+        dedup_key=f"task:{task_id}:ban:{run_id}:{why}",
+    )
+
+
+async def ban_job(runtime: Runtime, job: Job) -> None:
+    """Ask Codegen to stop the agents of a cancelled task's run on its PR, and to
+    leave the PR's CI to people (`ban`); the tracking comment says how it went.
+    A later `/codegen retry` makes a new run, which this ban does not touch, so
+    it is not lifted (Codegen's `unban` would undo it)."""
+    task_id, run_id = job.payload["task_id"], job.payload["run_id"]
+    try:
+        await runtime.codegen.ban_run(run_id)
+    except CodegenError as exc:
+        if exc.retryable:
+            raise
+        await note(
+            runtime,
+            task_id,
+            f"Codegen did not stop agent run {run_id} on the pull request: {exc.message}",
+            f"ban:{run_id}:refused",
         )
-        if moved is None:
-            return False
-        await workflows.finish(conn, task.id, "cancelled", reason)
-        for request in await codegen_requests.for_task(conn, task.id):
-            if request.status in ("prepared", "creating", "running"):
-                await codegen_requests.update(conn, request.id, status="cancelled")
-        await enqueue_render(conn, task.id, "cancelled")
-    return True
+        return
+    text = (
+        f"Simulated Codegen: agent run {run_id} had no agents to stop."
+        if runtime.codegen_simulated
+        else f"Codegen stopped agent run {run_id}'s agents on the pull request and will not "
+        "fix its CI on its own (ban)."
+    )
+    await note(runtime, task_id, text, f"ban:{run_id}:done")
+
+
+async def ban_died(runtime: Runtime, job: Job) -> None:
+    """The ban kept failing (Codegen unreachable): say so rather than nothing."""
+    run_id = job.payload["run_id"]
+    await note(
+        runtime,
+        job.payload["task_id"],
+        f"Codegen could not be reached to stop agent run {run_id} on the pull request.",
+        f"ban:{run_id}:failed",
+    )
 
 
 NOTIFY_JOB = "task.notify"
@@ -484,10 +788,10 @@ async def notify_job(runtime: Runtime, job: Job) -> None:
     if task is None:
         return
     links = " ".join(pr["url"] for pr in task.pull_requests)
+    detail = tracking.short_reason(task.status_detail)
     text = {
         "pr_open": f"codegen-bot opened {links} for {task.repository}#{task.issue_number}",
-        "failed": f"codegen-bot failed on {task.repository}#{task.issue_number}: "
-        f"{task.status_detail}",
+        "failed": f"codegen-bot failed on {task.repository}#{task.issue_number}: {detail}",
         "cancelled": f"codegen-bot task for {task.repository}#{task.issue_number} was cancelled",
         "timed_out": f"codegen-bot timed out on {task.repository}#{task.issue_number}",
         "merged": f"codegen-bot's pull request for {task.repository}#{task.issue_number} "
@@ -503,7 +807,7 @@ async def notify_job(runtime: Runtime, job: Job) -> None:
         "issue": task.issue_number,
         "issue_url": task.issue_url,
         "pull_requests": list(task.pull_requests),
-        "detail": task.status_detail,
+        "detail": detail,
     }
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.post(url, json=payload)

@@ -48,6 +48,7 @@ class Task:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    repository_id: int | None = None  # GitHub's id: the name changes on a rename
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Task:
@@ -63,7 +64,7 @@ _COLUMNS = """id, installation_id, repository, issue_number, issue_url, issue_au
     description, requirements, acceptance_criteria, priority, estimated_complexity, status,
     status_detail, triggered_by, trigger_delivery_id, tracking_comment_id, attempt, max_retries,
     simulated, pull_requests::text AS pull_requests, notes, deadline_at, next_strategy, auto_merge,
-    pr_opened_at, merged_at, created_at, updated_at, finished_at"""
+    pr_opened_at, merged_at, created_at, updated_at, finished_at, repository_id"""
 
 
 async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:
@@ -197,3 +198,39 @@ async def refresh_from_issue(
         spec["priority"],
         spec["estimated_complexity"],
     )
+
+
+async def follow_rename(
+    conn: asyncpg.Connection,
+    repository_id: int,
+    full_name: str,
+    old_names: list[str],
+    installation_id: int | None,
+) -> list[int]:
+    """Give the repository's tasks its current name (and installation, after a
+    transfer): those recorded with its id, and those recorded before ids were
+    kept under one of its old names. Tasks of another repository that held the
+    name before (deleted since) are told apart with its id, so no lookup by
+    name finds them again. Returns the ids of the tasks renamed."""
+    await conn.execute(
+        """UPDATE tasks SET repository = repository || ' (repository ' || repository_id || ')',
+                  updated_at = now()
+           WHERE lower(repository) = lower($2) AND repository_id <> $1""",
+        repository_id,
+        full_name,
+    )
+    rows = await conn.fetch(
+        """UPDATE tasks SET repository = $2, repository_id = $1,
+                  issue_url = replace(issue_url, '/' || repository || '/', '/' || $2 || '/'),
+                  installation_id = coalesce($4, installation_id), updated_at = now()
+           WHERE (repository_id = $1
+                  OR (repository_id IS NULL AND lower(repository) = ANY($3::text[])))
+             AND (repository <> $2 OR installation_id <> coalesce($4, installation_id)
+                  OR repository_id IS NULL)
+           RETURNING id""",
+        repository_id,
+        full_name,
+        [name.lower() for name in old_names],
+        installation_id,
+    )
+    return [r["id"] for r in rows]

@@ -8,7 +8,10 @@ from typing import Any
 
 from .codegen_requests import CodegenRequest
 from .followups import Followup
+from .logs import redactor
 from .tasks import PR_STAGES, Task
+
+REASON_CHARS = 300
 
 _HEADLINE = {
     "queued": "👀 Picked up: checking the issue",
@@ -25,6 +28,25 @@ _HEADLINE = {
     "cancelled": "⏹️ Cancelled",
     "timed_out": "⌛ Timed out",
 }
+
+
+# A simulated run's end, said plainly: what happened and what a real run would do.
+SIMULATED_HEADLINE = "🧪 Simulated run finished: no pull request"
+SIMULATED_TEXT = (
+    "Simulated run: no pull request was opened and no code was written; with a Codegen "
+    "API key the agent would now implement this and open a pull request, which the bot "
+    "would then validate."
+)
+
+
+def ended_simulated(task: Task, attempts: Sequence[CodegenRequest]) -> bool:
+    """The task ended because its simulated run completed (not stopped by a person)."""
+    return (
+        task.simulated
+        and task.status == "cancelled"
+        and bool(attempts)
+        and attempts[-1].status == "complete"
+    )
 
 
 def _check(done: bool) -> str:
@@ -58,6 +80,31 @@ def duration(seconds: float) -> str:
     return f"{secs} s"
 
 
+def job_failure_reason(error: str | None, task_id: int | None) -> str:
+    """Why a job that failed for good gave up, in words fit for a public issue,
+    pull request or notification: what happened and the task id to look it up
+    by. The exception text (SQL, URLs, tokens) stays in the jobs table and the
+    logs."""
+    if error is None:
+        why = "its job failed too many times"
+    elif error.startswith("lease expired"):
+        why = "the worker running it stopped responding too many times"
+    else:
+        why = "the bot hit an internal error it could not get past"
+    task = f"task {task_id}; " if task_id is not None else ""
+    return f"{why} ({task}the details are in the bot's logs)"
+
+
+def short_reason(text: str | None) -> str:
+    """A stored reason as shown in public: its first line, known secrets
+    scrubbed, at most `REASON_CHARS` characters."""
+    lines = (text or "").strip().splitlines()
+    first = redactor.scrub(lines[0].strip()) if lines else ""
+    if len(first) > REASON_CHARS or len(lines) > 1:
+        first = first[: REASON_CHARS - 1].rstrip() + "…"
+    return first
+
+
 _FOLLOWUP_KIND = {
     "fix": "instructions",
     "ci_fix": "CI failure",
@@ -80,7 +127,9 @@ def render(
 ) -> str:
     status = task.status
     latest = attempts[-1] if attempts else None
-    lines = [f"### codegen-bot · {_HEADLINE.get(status, status)}", ""]
+    simulated_end = ended_simulated(task, attempts)
+    headline = SIMULATED_HEADLINE if simulated_end else _HEADLINE.get(status, status)
+    lines = [f"### codegen-bot · {headline}", ""]
     # A `/codegen retry` can go past the configured retries.
     total = max(task.max_retries + 1, task.attempt, len(attempts))
     # Past the information check only if it was passed, whatever the task became.
@@ -111,7 +160,7 @@ def render(
         done = request.status in ("complete",)
         label = f"Codegen attempt {request.attempt} of {total}: {run} {outcome}{sim}"
         if request.error and request.status == "failed":
-            label += f" ({request.error})"
+            label += f" ({short_reason(request.error)})"
         lines.append(f"- {_check(done)} {label}")
     if not attempts:
         lines.append("- [ ] Codegen working")
@@ -120,6 +169,8 @@ def render(
             f"[{pr.get('title') or pr['url']}]({pr['url']})" for pr in task.pull_requests
         )
         lines.append(f"- [x] Pull request opened: {links}")
+    elif simulated_end:
+        lines.append("- [ ] Pull request opened: none, the run was simulated")
     else:
         lines.append("- [ ] Pull request opened")
     if validation and validation.get("conclusion"):
@@ -136,13 +187,20 @@ def render(
     for followup in followups:
         who = f"@{followup.requested_by}"
         state = _FOLLOWUP_STATE[followup.status]
-        error = f" ({followup.error})" if followup.error and followup.status == "failed" else ""
+        failed = followup.error and followup.status == "failed"
+        error = f" ({short_reason(followup.error)})" if failed else ""
         lines.append(
             f"- {_check(followup.status == 'complete')} Follow-up ({_FOLLOWUP_KIND[followup.kind]}"
             f", {who}) to agent run {followup.agent_run_id}: {state}{error}"
         )
     lines.append("")
-    if status == "needs_info":
+    if simulated_end:
+        lines.append(SIMULATED_TEXT)
+        lines.append(
+            f"@{task.triggered_by} once the bot has a Codegen API key, comment "
+            "`/codegen retry` (or label the issue again) for a real run."
+        )
+    elif status == "needs_info":
         lines.append(f"**What is missing:** {task.status_detail or 'more detail'}")
         lines.append("Edit the issue (or label it again) and the task resumes.")
     elif status in ("pr_open", "passed"):
@@ -158,7 +216,7 @@ def render(
     elif status == "closed":
         lines.append(f"{task.status_detail or 'The pull request was closed without merging'}.")
     elif status == "failed":
-        lines.append(f"**Why:** {task.status_detail or 'unknown error'}")
+        lines.append(f"**Why:** {short_reason(task.status_detail) or 'unknown error'}")
         lines.append(
             f"@{task.issue_author} nothing more will happen on its own. "
             f"@{task.triggered_by} or a maintainer can label the issue again "
@@ -167,7 +225,7 @@ def render(
     elif status == "cancelled":
         lines.append(f"Stopped: {task.status_detail or 'cancelled'}. No further runs.")
     elif status == "timed_out":
-        lines.append(f"**Why:** {task.status_detail or 'the workflow took too long'}")
+        lines.append(f"**Why:** {short_reason(task.status_detail) or 'the workflow took too long'}")
         lines.append(f"@{task.issue_author} label the issue again to start over.")
     for note in task.notes:
         lines.append(f"> {note}")

@@ -15,18 +15,32 @@ problem is a sentence for the maintainers, and defaults fill any gap.
     ci_fix:
       max_attempts: 2          # 0 turns the automatic CI fixes off
       delay_seconds: 60        # wait before sending a failure, so a re-run can show it flaky
-    auto_merge: true           # or {enabled: true, method: squash|merge|rebase}
+    auto_merge: true           # or {enabled: true, method: squash|merge|rebase,
+                               #     merge_without_ci: false}
     commands:
       permission: write        # minimum permission for /codegen commands
 """
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
 MERGE_METHODS = ("squash", "merge", "rebase")
 PERMISSIONS = ("triage", "write", "maintain", "admin")
+ECHO_CHARS = 80
+_echo_repr = reprlib.Repr()  # bounded in depth and length, so linear in what it shows
+_echo_repr.maxlevel = 3
+_echo_repr.maxstring = _echo_repr.maxother = ECHO_CHARS
+
+
+def echo(value: Any) -> str:
+    """A value from the file as a problem sentence quotes it: one line, at most
+    `ECHO_CHARS` characters, whatever its size or depth."""
+    text = value if isinstance(value, str) else _echo_repr.repr(value)
+    text = " ".join(text[: ECHO_CHARS * 2].split())
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,9 @@ class ValidationConfig:
     ci_fix_delay_seconds: int = 60
     auto_merge: bool = False
     merge_method: str = "squash"
+    # Auto-merge needs at least one check of the repository's CI to succeed on the
+    # commit; a repository without CI must say so explicitly to be merged at all.
+    merge_without_ci: bool = False
     command_permission: str | None = None  # None: the label's permission applies
 
 
@@ -53,26 +70,26 @@ def _mapping(key: str, value: Any, errors: list[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         errors.append(f"`{key}` must be a mapping of settings")
         return {}
-    return {str(k).lower(): v for k, v in value.items()}
+    return {echo(k).lower(): v for k, v in value.items()}
 
 
 def _int(key: str, value: Any, low: int, high: int, errors: list[str]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        errors.append(f"`{key}` must be a whole number from {low} to {high}; got `{value}`")
+        errors.append(f"`{key}` must be a whole number from {low} to {high}; got `{echo(value)}`")
         return None
     return value
 
 
 def _bool(key: str, value: Any, errors: list[str]) -> bool | None:
     if not isinstance(value, bool):
-        errors.append(f"`{key}` must be true or false; got `{value}`")
+        errors.append(f"`{key}` must be true or false; got `{echo(value)}`")
         return None
     return value
 
 
 def _choice(key: str, value: Any, allowed: tuple[str, ...], errors: list[str]) -> str | None:
     if not isinstance(value, str) or value.strip().lower() not in allowed:
-        errors.append(f"`{key}` must be one of {', '.join(allowed)}; got `{value}`")
+        errors.append(f"`{key}` must be one of {', '.join(allowed)}; got `{echo(value)}`")
         return None
     return value.strip().lower()
 
@@ -152,6 +169,9 @@ def parse_validation(extra: dict[str, Any]) -> tuple[ValidationConfig, list[str]
             elif key in ("method", "merge_method"):
                 if (v := _choice(name, value, MERGE_METHODS, errors)) is not None:
                     out["merge_method"] = v
+            elif key == "merge_without_ci":
+                if (b := _bool(name, value, errors)) is not None:
+                    out["merge_without_ci"] = b
             else:
                 errors.append(f"unknown setting `{name}`")
     for key, value in _mapping("commands", extra.get("commands"), errors).items():

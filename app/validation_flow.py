@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -47,6 +47,7 @@ from .jobs import Job
 from .pull_requests import PullRequest
 from .repo_config import RepoConfig, load_repo_config
 from .runtime import Runtime
+from .tracking import job_failure_reason
 from .validations import Validation
 from .worker import PermanentJobError, RescheduleJob
 
@@ -165,8 +166,8 @@ async def ci_event(runtime: Runtime, repository: str, sha: str, delivery_id: str
 async def job_died(runtime: Runtime, job: Job) -> None:
     """The job failed for good (an error on its last attempt, or its worker kept
     dying): the worker calls this clean-up."""
-    reason = await jobs.last_error(runtime.pool, job.id) or "its job failed too many times"
-    await give_up(runtime, job, reason[:300])
+    error = await jobs.last_error(runtime.pool, job.id)
+    await give_up(runtime, job, job_failure_reason(error, None))
 
 
 async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
@@ -771,20 +772,76 @@ async def _after(
     if task is None or not reported_by_agent(task, fresh):
         return  # only the agent's own PRs are merged by the bot, never other people's
     auto_merge = task.auto_merge if task.auto_merge is not None else config.validation.auto_merge
-    if auto_merge and verdict in ("success", "neutral") and state.verdict in ("passed", "none"):
+    if not auto_merge:
+        return
+    sha = validation.head_sha
+    why = merge_blocker(
+        verdict,
+        validation.findings or [],
+        state,
+        sha,
+        without_ci=config.validation.merge_without_ci,
+        not_scanned=(validation.analysis or {}).get("not_scanned") or (),
+    )
+    if why is None:
         await jobs.enqueue(
             pool,
             MERGE_JOB,
-            {"pull_request_id": pr.id, "head_sha": validation.head_sha},
-            dedup_key=f"merge:{pr.id}:{validation.head_sha}",
+            {"pull_request_id": pr.id, "head_sha": sha, "validation_id": validation.id},
+            dedup_key=f"merge:{pr.id}:{sha}:{validation.id}",
         )
+    elif verdict != "failure":  # a failure speaks for itself on the PR
+        await task_flow.note(
+            runtime,
+            task.id,
+            f"Not auto-merged #{pr.number}: {why}.",
+            f"merge:{pr.id}:{sha}:held:{verdict}:{state.verdict}",
+        )
+
+
+def merge_blocker(
+    verdict: str | None,
+    findings: Sequence[dict[str, Any]],
+    state: ci.CiState,
+    sha: str,
+    *,
+    without_ci: bool,
+    not_scanned: Sequence[Any] = (),
+) -> str | None:
+    """Why a validated commit must not be merged by the bot, or None.
+
+    A merge is the one step no person looks at, so only a clean pass goes
+    through: the verdict `success` (not `neutral`), no security finding of any
+    severity and nothing the analysis left unscanned, no CI failing or still
+    running, and at least one check of the repository's own CI that succeeded
+    (unless the repository opted out with `auto_merge.merge_without_ci`)."""
+    if verdict != "success":
+        return f"validation of `{sha[:7]}` concluded `{verdict or 'nothing yet'}`, not `success`"
+    security = [f for f in findings if str(f.get("rule", "")).startswith("security.")]
+    if security:
+        titles = ", ".join(sorted({str(f.get("title")) for f in security})[:3])
+        count = len(security)
+        return f"{count} security finding{'s' * (count != 1)} ({titles})"
+    if not_scanned:
+        count = len(not_scanned)
+        return f"{count} file{'s were' if count != 1 else ' was'} not fully scanned"
+    if state.verdict in ("failed", "pending"):
+        word = "failed" if state.verdict == "failed" else "is still running"
+        names = ", ".join(f"`{c.name}`" for c in state.named(state.verdict)[:5])
+        return f"CI {word} on `{sha[:7]}` ({names})"
+    if not state.succeeded and not without_ci:
+        return (
+            f"no check of the repository's CI succeeded on `{sha[:7]}` (set "
+            "`auto_merge.merge_without_ci: true` to merge without CI)"
+        )
+    return None
 
 
 def reported_by_agent(task: tasks.Task, pr: PullRequest) -> bool:
     """The PR is one the task's agent run reported (its URL), not merely linked
     to the task by a branch name or `Fixes #N`: only those are merged or sent
-    back to the agent."""
-    return any(
+    back to the agent. Never for a simulated task."""
+    return not task.simulated and any(
         pull_requests.number_from_url(entry.get("url") or "", pr.repository) == pr.number
         for entry in task.pull_requests
     )
@@ -824,6 +881,9 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     # crash between them can neither spend an attempt nor lose the fix.
     async with pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, task_actions.followup_lock(task.id))
+        current = await tasks.get(conn, task.id)
+        if current is None or current.status not in _PR_STAGES:
+            return  # cancelled (or ended) since: under the lock a cancel takes too
         attempt = None
         if await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key):
             attempt = pr.ci_fix_attempts  # sent by a try that died before its note
@@ -864,7 +924,8 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
 
 async def merge_job(runtime: Runtime, job: Job) -> None:
     """Merge at the validated commit, never past it: GitHub refuses the `sha`
-    once the head moved, and we check it first as well."""
+    once the head moved, and we check it first as well. The checks are read
+    again just before, so a check that failed since the verdict holds it."""
     pool = runtime.pool
     pr = await pull_requests.get(pool, job.payload["pull_request_id"])
     sha = job.payload["head_sha"]
@@ -873,60 +934,85 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     task = await tasks.get(pool, pr.task_id)
     if task is None or not reported_by_agent(task, pr) or task.status not in _PR_STAGES:
         return  # not the agent's PR, or a retry is making a new one
+    validation = await validations.latest(pool, pr.id, sha)
+    if validation is None or validation.id != job.payload.get("validation_id", validation.id):
+        return  # a newer validation of this commit decides (and asks again if it passes)
     gh = await runtime.github.for_installation(pr.installation_id)
     config, _, _ = await load_repo_config(gh, pr.repository, runtime.settings)
     pull = await gh.getitem(f"/repos/{pr.repository}/pulls/{pr.number}")
-    why = None
-    if pr.head_sha != sha or pull["head"]["sha"] != sha:
-        why = f"the head moved after validation (`{sha[:7]}` → `{pull['head']['sha'][:7]}`)"
-    elif pull.get("merged"):
+    if pull.get("merged"):
         # Merged, by an earlier try that died before recording it (GitHub's own
         # event for it comes from our bot user and is dropped), or by a person.
         bot = f"{await runtime.github.slug()}[bot]"
         await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
         return
-    elif pull.get("state") != "open":
+    if pull.get("state") != "open":
         return
+    if pr.head_sha != sha or pull["head"]["sha"] != sha:
+        why = f"the head moved after validation (`{sha[:7]}` → `{pull['head']['sha'][:7]}`)"
     else:
-        method = config.validation.merge_method
-        try:
+        state = await ci.read(gh, pr.repository, sha, await runtime.github.slug())
+        why = merge_blocker(
+            validation.conclusion,
+            validation.findings or [],
+            state,
+            sha,
+            without_ci=config.validation.merge_without_ci,
+            not_scanned=(validation.analysis or {}).get("not_scanned") or (),
+        )
+    if why is None:
+        why = await _merge(runtime, gh, pr, sha, config.validation.merge_method)
+    if why is None:
+        return
+    log.info("not merging %s#%s: %s", pr.repository, pr.number, why)
+    await task_flow.note(
+        runtime, pr.task_id, f"Not auto-merged #{pr.number}: {why}.", f"merge:{pr.id}:{sha}:no"
+    )
+
+
+async def _merge(
+    runtime: Runtime, gh: GitHubClient, pr: PullRequest, sha: str, method: str
+) -> str | None:
+    """Merge at `sha`, ending the PR and its task; why not, when GitHub refuses.
+
+    The merge call is made under the lock a cancel takes, after a fresh look at
+    the task: a cancel that came after this job was queued stops the merge."""
+    try:
+        async with advisory_lock(runtime.pool, task_flow.task_lock(pr.task_id)):
+            current = await tasks.get(runtime.pool, pr.task_id)
+            if current is None or current.status not in _PR_STAGES:
+                log.info("not merging %s#%s: its task stopped", pr.repository, pr.number)
+                return None
             await gh.put(
                 f"/repos/{pr.repository}/pulls/{pr.number}/merge",
                 data={"merge_method": method, "sha": sha},
             )
-        except BadRequest as exc:
-            if exc.status_code == 403:
-                why = "the App may not merge here: grant it the `contents: write` permission"
-            elif exc.status_code in (405, 409, 422):
-                why = f"GitHub refused: {exc}"
-            else:
-                raise
-        else:
-            log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
-            # GitHub's `closed` event for this merge is sent by our own bot user,
-            # which the dispatcher drops: end the PR and the task here.
-            bot = f"{await runtime.github.slug()}[bot]"
-            await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
-            if pr.task_id:
-                await task_flow.note(
-                    runtime,
-                    pr.task_id,
-                    f"Auto-merged #{pr.number} ({method}) at `{sha[:7]}` after validation passed.",
-                    f"merge:{pr.id}:{sha}",
-                )
-            return
-    log.info("not merging %s#%s: %s", pr.repository, pr.number, why)
+    except BadRequest as exc:
+        if exc.status_code == 403:
+            return "the App may not merge here: grant it the `contents: write` permission"
+        if exc.status_code in (405, 409, 422):
+            return f"GitHub refused: {exc}"
+        raise
+    log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
+    # GitHub's `closed` event for this merge is sent by our own bot user, which
+    # the dispatcher drops: end the PR and the task here.
+    bot = f"{await runtime.github.slug()}[bot]"
+    await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
     if pr.task_id:
         await task_flow.note(
-            runtime, pr.task_id, f"Not auto-merged #{pr.number}: {why}.", f"merge:{pr.id}:{sha}:no"
+            runtime,
+            pr.task_id,
+            f"Auto-merged #{pr.number} ({method}) at `{sha[:7]}` after validation passed.",
+            f"merge:{pr.id}:{sha}",
         )
+    return None
 
 
 async def link_job(runtime: Runtime, job: Job) -> None:
     """A task's run reported its PRs: record them and validate their heads."""
     task = await tasks.get(runtime.pool, job.payload["task_id"])
-    if task is None:
-        return
+    if task is None or task.simulated:
+        return  # a simulated run opened nothing: no PR is the task's, whatever it lists
     gh = await runtime.github.for_installation(task.installation_id)
     for entry in task.pull_requests:
         number = pull_requests.number_from_url(entry.get("url") or "", task.repository)

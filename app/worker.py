@@ -17,7 +17,7 @@ import asyncpg
 
 from . import jobs as jobs_sql
 from . import metrics
-from .logs import job_id_var
+from .logs import job_id_var, redactor
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class Worker:
                     self.pool,
                     job,
                     self.owner,
-                    f"{error}\n\n{detail}",
+                    redactor.scrub(f"{error}\n\n{detail}"),  # kept for the operator
                     retry_base=self.retry_base_seconds,
                 )
             except Exception:

@@ -6,10 +6,15 @@ installation-authenticated client (None for App-level events) and a
 
 from gidgethub.routing import Router
 
-from . import checks, commands, installations, issues, pull_requests
+from . import checks, commands, installations, issues, pull_requests, repositories
 
 router = Router(
-    installations.router, issues.router, pull_requests.router, checks.router, commands.router
+    installations.router,
+    repositories.router,
+    issues.router,
+    pull_requests.router,
+    checks.router,
+    commands.router,
 )
 
 __all__ = ["router"]

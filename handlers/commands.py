@@ -7,8 +7,14 @@ the comment, so a redelivery (same or new GUID) or two workers never act on a
 line twice. A line a crashed try left unfinished is done on the next try; the
 actions are keyed themselves (follow-ups by the same key, replies by a marker).
 
-Feedback: 👀 on the comment at once, then 🚀 when every line worked or 😕 with a
-reply saying why. A review has no reactions, so there the reply is the feedback.
+Who asks is checked before anything is written to GitHub. A comment none of
+whose commands its author may give gets no reaction and at most one reply per
+person per conversation an hour (app/command_denials.py). Otherwise: 👀 on the
+comment, then 🚀 when every line worked or 😕 with a reply saying why. A review
+has no reactions, so there the reply is the feedback. Only the first
+`MAX_PER_COMMENT` commands of a comment are acted on; a reply says how many
+more were ignored. `/codegen run` takes the label's permission, the other verbs
+the commands permission.
 Edited comments are not routed here at all: only `created`/`submitted` are."""
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from gidgethub.routing import Router
 
 from app import (
     codegen_requests,
+    command_denials,
     command_log,
     command_replies,
     comments,
@@ -36,7 +43,7 @@ from app import (
     validations,
 )
 from app.command_replies import Location
-from app.commands import UNKNOWN, Command, help_text, parse_commands
+from app.commands import MAX_PER_COMMENT, UNKNOWN, Command, help_text, parse_commands
 from app.db import advisory_lock
 from app.github import GitHubClient
 from app.permissions import meets, permission_of
@@ -159,9 +166,10 @@ async def review_submitted(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
 async def handle(
     ctx: HandlerContext, gh: GitHubClient, data: dict[str, Any], source: Source
 ) -> None:
-    commands = parse_commands(source.body)
-    if not commands or _is_bot(source.author) or _is_bot(data["sender"]):
+    found = parse_commands(source.body)
+    if not found or _is_bot(source.author) or _is_bot(data["sender"]):
         return
+    commands = found[:MAX_PER_COMMENT]
     actor = source.author["login"]
     pool = ctx.runtime.pool
     async with advisory_lock(pool, f"command:{source.kind}:{source.id}"):
@@ -186,19 +194,26 @@ async def handle(
         if not pending:
             log.info("%s %s: its commands were handled already", source.kind, source.id)
             return
-        await _react(gh, source, "eyes")
+        # Who is asking comes before any write: a refused comment costs one reply
+        # an hour at most, never a reaction.
         config, problems, sha = await load_repo_config(gh, source.repository, ctx.runtime.settings)
-        minimum = config.command_permission
-        if not meets(await permission_of(gh, source.repository, actor), minimum):
-            text = command_replies.denied(actor, minimum, source.repository)
-            await _post(ctx, gh, source, f"cmd:{source.kind}:{source.id}:denied", text)
-            for _, key, _ in pending:
-                await command_log.finish(pool, key, "denied", text)
-            await _react(gh, source, "confused")
+        level = await permission_of(gh, source.repository, actor)
+        if not any(meets(level, _minimum(command.verb, config)) for command, _, _ in pending):
+            await _deny(ctx, gh, source, actor, [(c, key) for c, key, _ in pending], config)
             return
+        await _react(gh, source, "eyes")
+        if len(found) > MAX_PER_COMMENT:
+            text = command_replies.ignored(actor, len(found), MAX_PER_COMMENT)
+            await _post(ctx, gh, source, f"cmd:{source.kind}:{source.id}:ignored", text)
         for command, key, started in pending:
             call = Call(ctx, gh, data, source, command, key, actor, config, problems, sha)
-            if started and command.verb in _NOT_REPEATABLE:
+            minimum = _minimum(command.verb, config)
+            if not meets(level, minimum):
+                text = command_replies.verb_denied(
+                    command.verb, minimum, source.repository, config.trigger_label
+                )
+                result = Result(False, text)
+            elif started and command.verb in _NOT_REPEATABLE:
                 # An earlier try acted (the mark commits with the action) and died
                 # before recording it: doing it again would start a second one.
                 result = Result(True, "carried out by an earlier try.", say=False)
@@ -210,7 +225,40 @@ async def handle(
             await command_log.finish(pool, key, "done" if result.ok else "failed", result.message)
         ended = [await command_log.get(pool, key) for key in keys]
         worked = all(entry is not None and entry.status == "done" for entry in ended)
-        await _react(gh, source, "rocket" if worked else "confused")
+        await _react(gh, source, "rocket" if worked and len(found) == len(commands) else "confused")
+
+
+def _minimum(verb: str, config: RepoConfig) -> str:
+    """`run` starts a task as the label does, so the label's permission gates it;
+    every other verb takes the commands permission."""
+    return config.permission if verb == "run" else config.command_permission
+
+
+async def _deny(
+    ctx: HandlerContext,
+    gh: GitHubClient,
+    source: Source,
+    actor: str,
+    refused: list[tuple[Command, str]],
+    config: RepoConfig,
+) -> None:
+    """Refuse every command of the comment: one reply per person per conversation
+    an hour (whichever process handles it), and no other write."""
+    pool = ctx.runtime.pool
+    only_run = all(command.verb == "run" for command, _ in refused)
+    minimum = config.permission if only_run else config.command_permission
+    what = "start a task with `/codegen run`" if only_run else "give codegen-bot commands"
+    text = command_replies.denied(actor, minimum, source.repository, what)
+    reply_key = f"cmd:{source.kind}:{source.id}:denied"
+    if await command_denials.may_reply(
+        pool, repository=source.repository, number=source.number, actor=actor, source=reply_key
+    ):
+        await _post(ctx, gh, source, reply_key, text)
+    else:
+        text = "(refused; the denial was said within the hour, so not again)"
+        log.info("%s %s: commands by %s refused quietly", source.kind, source.id, actor)
+    for _, key in refused:
+        await command_log.finish(pool, key, "denied", text)
 
 
 async def _react(gh: GitHubClient, source: Source, content: str) -> None:
@@ -360,12 +408,18 @@ async def _cancel(call: Call) -> Result:
     task = await _find_task(call)
     if task is None:
         return Result(False, command_replies.no_task(call.source.is_pull))
-    if task.status not in tasks.ACTIVE:
+    # Also once its PR is out: what the bot would still spend on it (CI fixes,
+    # review fixes, the agent's own work on the PR) and its auto-merge stop.
+    stoppable = (*tasks.ACTIVE, *tasks.PR_STAGES)
+    if task.status not in stoppable:
         return Result(False, f"task {task.id} is not running (`{task.status}`); nothing to cancel.")
     reason = f"cancelled by @{call.actor} with `/codegen cancel`"
-    if not await task_flow.cancel(call.ctx.runtime, task, reason):
+    stopped = await task_flow.cancel(call.ctx.runtime, task, reason, from_status=stoppable)
+    if stopped is None:
         return Result(False, f"task {task.id} changed state meanwhile; nothing was cancelled.")
-    return Result(True, f"cancelled task {task.id}.", say=False)
+    return Result(
+        True, f"cancelled task {task.id}: {stopped.summary()}", say=bool(stopped.pull_requests)
+    )
 
 
 async def _validate(call: Call) -> Result:

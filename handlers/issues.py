@@ -75,6 +75,7 @@ async def start_task(
             conn,
             installation_id=ctx.installation_id,
             repository=repository,
+            repository_id=payload["repository"].get("id"),
             issue_number=issue["number"],
             issue_url=issue["html_url"],
             issue_author=(issue.get("user") or {}).get("login") or triggered_by,
@@ -127,8 +128,6 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerConte
     config, problems, sha = await load_repo_config(gh, repository, ctx.runtime.settings)
     if data["label"]["name"].lower() != config.trigger_label.lower():
         return
-    if problems:
-        await _report_config_problems(ctx, gh, repository, number, problems, sha)
     level = await permission_of(gh, repository, sender["login"])
     if not meets(level, config.permission):
         text = (
@@ -138,17 +137,32 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerConte
         )
         await _post_once(ctx, gh, repository, number, f"denied:{sender['login'].lower()}", text)
         return
+    if problems:  # said to people who may act on it, not to whoever can add a label
+        await _report_config_problems(ctx, gh, repository, number, problems, sha)
     await start_task(ctx, gh, data, config, sender["login"])
 
 
 @router.register("issues", action="edited")
 async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
+    """An edit resumes a task waiting for information only when its author may
+    start tasks (the label's permission): anyone may edit their own issue, and a
+    reader must not replace the text a writer approved and start a run with it.
+    Other edits are noted on the task once per person and change nothing."""
     data = event.data
     repository = data["repository"]["full_name"]
-    issue = data["issue"]
+    issue, sender = data["issue"], data["sender"]
+    active = await tasks.active_for_issue(ctx.runtime.pool, repository, issue["number"])
+    if active is None or active.status != "needs_info":
+        return
+    config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
+    permitted = not _is_bot(sender) and meets(
+        await permission_of(gh, repository, sender["login"]), config.permission
+    )
     async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        active = await tasks.active_for_issue(conn, repository, issue["number"])
-        if active is None or active.status != "needs_info":
+        if not permitted:
+            login = sender["login"]
+            await tasks.add_note(conn, active.id, edit_ignored_note(login, config))
+            await task_flow.enqueue_render(conn, active.id, f"edit-ignored:{login.lower()}")
             return
         await tasks.refresh_from_issue(conn, active.id, await _spec_fields(issue))
         moved = await tasks.transition(
@@ -156,6 +170,16 @@ async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContex
         )
         if moved:
             await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
+
+
+def edit_ignored_note(login: str, config: RepoConfig) -> str:
+    """The task's one note per person whose edit could not resume it."""
+    return (
+        f"@{login} edited the issue, but only people with **{config.permission}** access "
+        "(or more) can resume this task by editing it, so the edit was not used. Someone "
+        "with that access can edit the issue or comment `/codegen run` to resume it with "
+        "the issue as it stands."
+    )
 
 
 async def _cancel_active(ctx: HandlerContext, data: dict[str, Any], reason: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import pull_requests, tasks, validation_flow
+from app import pull_requests, task_flow, tasks, validation_flow
 from app.github import GitHubClient
 from app.permissions import meets, permission_of
 from app.repo_config import load_repo_config
@@ -24,7 +24,15 @@ async def linked_task(
 ) -> tasks.Task | None:
     """The task behind a PR: recorded already, reported by the agent run (URL or
     head branch), or named by the PR body's `Fixes #N` when an App or someone
-    with write access opened it (never a reader's PR)."""
+    with write access opened it (never a reader's PR). Never a simulated task: its
+    run opened no PR, so any PR that seems to be its own is someone else's."""
+    task = await _linked_task(pool, repository, pull, gh)
+    return None if task is None or task.simulated else task
+
+
+async def _linked_task(
+    pool: Any, repository: str, pull: dict[str, Any], gh: GitHubClient | None
+) -> tasks.Task | None:
     known = await pull_requests.find(pool, repository, pull["number"])
     if known is not None and known.task_id is not None:
         return await tasks.get(pool, known.task_id)
@@ -44,7 +52,11 @@ async def linked_task(
         task = await tasks.latest_for_issue(pool, repository, issue)
         # Only while the agent works on it or its PR is out: a person's later PR
         # for an issue whose task failed long ago is theirs, not the agent's.
-        if task is not None and task.status in ("generating_prompt", "running", *tasks.PR_STAGES):
+        if (
+            task is not None
+            and not task.simulated
+            and task.status in ("generating_prompt", "running", *tasks.PR_STAGES)
+        ):
             return task
     return None
 
@@ -72,6 +84,8 @@ async def pull_request_changed(event: sansio.Event, gh: GitHubClient, ctx: Handl
     pool = ctx.runtime.pool
     task = await linked_task(pool, repository, pull, gh)
     if task is None:
+        # Perhaps the late PR of a run that timed out: its task takes it if so.
+        await task_flow.late_pull_request(ctx.runtime, repository, pull)
         config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
         if config.validation.scope != "all":
             return

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 
+from app import linear_re
 from app.issue_task import TaskSpec
 
 STYLES = ("comprehensive", "concise")
@@ -68,14 +69,23 @@ _ISSUE_PARTS = (
     "issue_requirements",
     "issue_acceptance_criteria",
 )
+#: Tags of the data in follow-up messages to a running agent (CI output,
+#: validation findings, a person's fix request and the diff it points at).
+FOLLOWUP_TAGS = ("ci_check", "validation_finding", "requester_instructions", "diff_hunk")
 _DATA_TAGS = (
     "requester_issue",
     *_ISSUE_PARTS,
     "previous_attempt",
     "repository_file",
     "repository_tree",
+    *FOLLOWUP_TAGS,
 )
-_TAG = re.compile(r"<(\s*/?\s*)(" + "|".join(_DATA_TAGS) + r")\b", re.IGNORECASE)
+_SPACE = linear_re.USPACE
+_TAG = linear_re.compile(
+    rf"<({_SPACE}*/?{_SPACE}*)(" + "|".join(_DATA_TAGS) + r")\b", linear_re.IGNORECASE
+)
+_LOGIN_JUNK = linear_re.compile(r"[^A-Za-z0-9_.\-\[\]]")
+_ATTR_JUNK = linear_re.compile(r"[^\pL\pN_./+\-]")
 _BLOCK_LINE = re.compile(r"^\s*\$(\w+)\s*$")
 
 
@@ -203,7 +213,7 @@ def _fixed_parts(
     strategy: str | None,
     previous_attempt: str | None,
 ) -> _Fixed:
-    login = re.sub(r"[^A-Za-z0-9_.\-\[\]]", "", requester) or "unknown"
+    login = _LOGIN_JUNK.sub("", requester) or "unknown"
     deferring = strategy == "simplified_scope"
     issue_ref = f"Part of #{issue_number}" if deferring else f"Fixes #{issue_number}"
     issue_ref_reason = (
@@ -560,11 +570,26 @@ def _neutralise(text: str) -> str:
 
 
 def _attr(path: str) -> str:
-    return re.sub(r"[^\w./+\-]", "_", path)
+    return _ATTR_JUNK.sub("_", path)
+
+
+def fence(tag: str, text: str, **attributes: str) -> str:
+    """``text`` between ``<tag>`` tags as data, the one fence of every prompt and
+    follow-up: our data tags inside it are neutralised, so it can neither close
+    its fence nor open a fake one (backticks need no care: they fence nothing)."""
+    if tag not in _DATA_TAGS:
+        raise ValueError(f"{tag!r} is not a data tag")
+    attrs = "".join(f' {name}="{_attr(value)}"' for name, value in attributes.items())
+    return f"<{tag}{attrs}>\n{_neutralise(text)}\n</{tag}>"
+
+
+def clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a line end when one is near."""
+    return _clip(text, limit)
 
 
 def _file_block(path: str, text: str) -> str:
-    return f'<repository_file path="{_attr(path)}">\n{_neutralise(text)}\n</repository_file>'
+    return fence("repository_file", text, path=path)
 
 
 def _cut_note(label: str, shown: int, whole: int) -> str:

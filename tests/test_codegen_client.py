@@ -88,6 +88,26 @@ async def test_create_get_resume_send_the_right_requests(
     assert all(r.status == 200 for r in cg.requests)
 
 
+async def test_ban_and_unban_send_stop_agent_run_input(
+    cg: FakeCodegen, client: CodegenClient
+) -> None:
+    run = await client.create_run("p", metadata={"task_id": 1})
+    cg.fail_next("POST", r"/agent/run/ban$", 429, headers={"Retry-After": "0"})
+    assert await client.ban_run(run.id) is None
+    assert cg.banned == {run.id}
+    await client.unban_run(run.id)
+    assert cg.banned == set()
+    assert cg.bans == [
+        {"action": "ban", "agent_run_id": run.id},
+        {"action": "unban", "agent_run_id": run.id},
+    ]
+    assert [c.status for c in cg.calls("POST", r"/agent/run/ban$")] == [429, 200]
+    with pytest.raises(CodegenError) as info:
+        await client.ban_run(run.id + 100)
+    assert info.value.status == 404 and not info.value.retryable
+    assert info.value.message == "Agent run not found."
+
+
 async def test_create_without_repo_id_omits_it(cg: FakeCodegen, client: CodegenClient) -> None:
     await client.create_run("p", metadata={})
     assert cg.created == [{"prompt": "p", "metadata": {}}]
@@ -351,34 +371,39 @@ def test_run_state(status: str, state: str) -> None:
     assert run_state(status) == state
 
 
-async def test_simulated_codegen_lifecycle() -> None:
-    sim = SimulatedCodegen()
+async def test_simulated_codegen_lifecycle(pool) -> None:
+    sim = SimulatedCodegen(pool)
     meta = {"task_id": 17, "repository": "octo-org/widgets", "attempt": 1}
     repo_id = await sim.repo_id("octo-org/widgets")
     assert repo_id == await sim.repo_id("Octo-Org/Widgets") and isinstance(repo_id, int)
     run = await sim.create_run("Build it", metadata=meta, repo_id=repo_id)
     assert run.status == "PENDING" and run.web_url == f"{SIM_HOST}/runs/{run.id}"
     assert "codegen.invalid" in (run.web_url or "")
-    states = [run_state((await sim.get_run(run.id)).status) for _ in range(3)]
+    # Runs are rows: another process's simulator (same database) follows the same run.
+    other = SimulatedCodegen(pool)
+    states = [run_state((await other.get_run(run.id)).status) for _ in range(3)]
     assert states == ["running", "running", "complete"]
     done = await sim.get_run(run.id)
     assert done.status == "COMPLETE" and "imulated" in (done.summary or "")
-    (pr,) = done.pull_requests
-    assert pr.url == f"https://github.com/octo-org/widgets/pull/{run.id}"
-    assert pr.head_branch == "codegen/17"
-    assert (await sim.find_run({"task_id": 17})) == done
+    # It opened nothing, so it reports nothing that could be taken for a real PR.
+    assert done.pull_requests == ()
+    assert "github.com" not in f"{done.summary} {done.result} {done.web_url}"
+    assert (await other.find_run({"task_id": 17})) == done
+    assert (await other.find_run({"task_id": 18})) is None
+    assert (await other.find_run({})) is None
 
-    resumed = await sim.resume_run(run.id, "again")
+    resumed = await other.resume_run(run.id, "again")
     assert run_state(resumed.status) == "running" and resumed.pull_requests == ()
+    assert await pool.fetchval("SELECT prompts FROM simulated_runs WHERE id = $1", run.id) == [
+        "again"
+    ]
+    await other.ban_run(run.id)  # accepted, changes nothing
+    await other.unban_run(run.id)
+    assert run_state((await other.get_run(run.id)).status) == "running"
     with pytest.raises(CodegenError) as info:
-        await sim.get_run(999)
+        await sim.get_run(run.id + 1000)
     assert info.value.status == 404 and not info.value.retryable
     await sim.aclose()
-
-    # deterministic: a second simulator gives the same answers
-    other = SimulatedCodegen()
-    again = await other.create_run("Build it", metadata=meta, repo_id=repo_id)
-    assert again == run
 
 
 def test_simulator_has_the_client_interface() -> None:

@@ -22,8 +22,16 @@ def test_defaults_match_the_design():
     assert s.trigger_label == "codegen"
     assert s.max_concurrent_workflows == 5
     assert s.workflow_timeout_ms == 300_000
+    assert s.agent_run_timeout_ms == 3_600_000
     assert s.database_url is None
     assert not s.github_app_configured
+
+
+def test_agent_run_timeout_is_its_own_setting():
+    s = load_settings({"WORKFLOW_TIMEOUT": "60000", "AGENT_RUN_TIMEOUT": "5400000"}, dotenv=None)
+    assert s.workflow_timeout_ms == 60_000 and s.agent_run_timeout_ms == 5_400_000
+    with pytest.raises(ConfigError, match="AGENT_RUN_TIMEOUT"):
+        load_settings({"AGENT_RUN_TIMEOUT": "500"}, dotenv=None)
 
 
 def test_full_configuration_is_read():

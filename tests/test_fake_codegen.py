@@ -47,6 +47,8 @@ def test_subset_is_pinned_and_dereferenced() -> None:
         "/v1/organizations/{org_id}/agent/run",
         "/v1/organizations/{org_id}/agent/run/{agent_run_id}",
         "/v1/organizations/{org_id}/agent/run/resume",
+        "/v1/organizations/{org_id}/agent/run/ban",
+        "/v1/organizations/{org_id}/agent/run/unban",
         "/v1/organizations/{org_id}/agent/runs",
         "/v1/organizations/{org_id}/repos",
     }
@@ -187,6 +189,30 @@ async def test_resume_records_and_restarts(cg: FakeCodegen, http: httpx.AsyncCli
         for _ in range(3)
     ]
     assert statuses == ["RUNNING", "FAILED", "FAILED"]
+
+
+async def test_ban_stops_the_run_and_unban_lifts_it(
+    cg: FakeCodegen, http: httpx.AsyncClient
+) -> None:
+    run = (await http.post(f"{BASE}/agent/run", json={"prompt": "x"}, headers=AUTH)).json()
+    r = await http.post(f"{BASE}/agent/run/ban", json={"agent_run_id": run["id"]}, headers=AUTH)
+    assert r.status_code == 200 and r.json() is None
+    assert cg.banned == {run["id"]}
+    got = (await http.get(f"{BASE}/agent/run/{run['id']}", headers=AUTH)).json()
+    assert got["status"] == "STOPPED"
+    r = await http.post(f"{BASE}/agent/run/unban", json={"agent_run_id": run["id"]}, headers=AUTH)
+    assert r.status_code == 200 and cg.banned == set()
+    assert [b["action"] for b in cg.bans] == ["ban", "unban"]
+
+
+async def test_ban_is_held_to_stop_agent_run_input(http: httpx.AsyncClient) -> None:
+    r = await http.post(f"{BASE}/agent/run/ban", json={"run": 1}, headers=AUTH)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "agent_run_id"]
+    r = await http.post(f"{BASE}/agent/run/ban", json={"agent_run_id": "x"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "int_type"
+    r = await http.post(f"{BASE}/agent/run/unban", json={"agent_run_id": 999}, headers=AUTH)
+    assert r.status_code == 404 and r.json()["message"] == "Agent run not found."
 
 
 async def test_set_run_rejects_fields_outside_the_spec(

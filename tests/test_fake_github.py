@@ -223,6 +223,22 @@ async def test_token_of_another_installation_gets_404(gh, http):
     assert body["message"] == "Not Found"
 
 
+async def test_a_renamed_repository_answers_under_its_new_name_only(gh, http):
+    repo_id = gh.repos[REPO]["id"]
+    token = gh.issue_token(7)
+    gh.rename_repo(REPO, "octo-org/gizmos")
+    status, repo, _ = await call(
+        http, gh, "GET", "/repos/octo-org/gizmos", headers=token_auth(token)
+    )
+    assert status == 200 and repo["id"] == repo_id and repo["full_name"] == "octo-org/gizmos"
+    status, issue, _ = await call(
+        http, gh, "GET", "/repos/octo-org/gizmos/issues/1", headers=token_auth(token)
+    )
+    assert status == 200 and issue["title"] == "Add a button"
+    status, _, _ = await call(http, gh, "GET", f"/repos/{REPO}/issues/1", headers=token_auth(token))
+    assert status == 404
+
+
 @pytest.mark.parametrize("auth", [None, "token ghs_unknown", "Basic abc"])
 async def test_bad_credentials(gh, http, auth):
     headers = {"Authorization": auth} if auth else None

@@ -8,10 +8,13 @@ import hashlib
 import hmac
 import json
 import uuid
+from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
+from app import intake
 from app.intake import SignatureError, verify_signature
 from tests.conftest import WEBHOOK_SECRET, delivery_headers, running_bot, sign
 
@@ -214,3 +217,57 @@ async def test_2000_concurrent_deliveries_are_all_stored(intake_only, example_pa
     assert stored == set(guids)
     jobs = await pool.fetch("SELECT payload::json->>'delivery_id' AS d FROM jobs")
     assert sorted(j["d"] for j in jobs) == sorted(guids)
+
+
+async def _delivery_series(bot) -> set[str]:
+    async with bot.session.get(f"{bot.url}/metrics") as response:
+        text = await response.text()
+    return {
+        line.rsplit(" ", 1)[0]
+        for line in text.splitlines()
+        if line.startswith("codegen_bot_webhook_deliveries_total{")
+    }
+
+
+async def test_unsigned_event_names_mint_no_metric_series(intake_only):
+    before = await _delivery_series(intake_only)
+    body = b'{"action": "opened"}'
+
+    async def post(i: int) -> int:
+        headers = delivery_headers(f"made-up-event-{i}", body)
+        headers["X-Hub-Signature-256"] = "sha256=" + "0" * 64
+        status, _ = await _post(intake_only, body, headers)
+        return status
+
+    statuses = await asyncio.gather(*(post(i) for i in range(300)))
+    assert set(statuses) == {401}
+    new = await _delivery_series(intake_only) - before
+    assert len(new) <= 1, sorted(new)[:5]
+    assert not any("made-up-event" in series for series in new)
+
+
+async def test_signed_unknown_events_share_one_label(intake_only, example_payload):
+    before = await _delivery_series(intake_only)
+    for i in range(50):
+        status, _ = await intake_only.deliver(f"custom_event_{i}", {"action": f"act{i}"})
+        assert status == 202
+    status, _ = await intake_only.deliver("issues", example_payload("issues", "labeled"))
+    assert status == 202
+    after = await _delivery_series(intake_only)
+    assert not any("custom_event" in s or 'action="act' in s for s in after), sorted(after)
+    assert {s.split('event="', 1)[1].split('"', 1)[0] for s in after - before} <= {
+        "other",
+        "issues",
+    }
+    prefix = "codegen_bot_webhook_deliveries_total"
+    assert f'{prefix}{{action="-",event="other",outcome="queued"}}' in after
+    assert f'{prefix}{{action="labeled",event="issues",outcome="queued"}}' in after
+
+
+def test_known_events_cover_the_manifest_subscriptions():
+    manifest = yaml.safe_load((Path(__file__).resolve().parent.parent / "app.yml").read_text())
+    assert set(manifest["default_events"]) <= intake.KNOWN_EVENTS
+    assert {"ping", "installation", "installation_repositories"} <= intake.KNOWN_EVENTS
+    assert intake.event_label("pull_request", verified=False) == intake.UNVERIFIED
+    assert intake.event_label("x" * 1000, verified=True) == "other"
+    assert intake.action_label("issues", "a" * 1000) == "-"

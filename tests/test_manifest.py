@@ -29,6 +29,7 @@ def test_default_events():
         "check_run",
         "check_suite",
         "status",
+        "repository",
     }
 
 

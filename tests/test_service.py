@@ -10,13 +10,14 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
 
-from app.logs import delivery_id_var, job_id_var, setup_logging
+from app.logs import JsonFormatter, delivery_id_var, job_id_var, setup_logging
 from tests.conftest import APP_ID, WEBHOOK_SECRET
 from tests.fakes.keys import make_app_key
 
@@ -163,6 +164,20 @@ def test_log_lines_carry_ids_and_scrub_secrets(capsys):
     assert first["delivery_id"] == "guid-1" and first["job_id"] == 99
     assert first["message"] == "posting with token [redacted] and [redacted]"
     assert second["message"] == "key [redacted]"
+
+
+def test_json_log_times_are_utc_whatever_the_local_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    try:
+        assert time.localtime(1_700_000_000).tm_hour != 22  # the zone really is not UTC
+        record = logging.LogRecord("test", logging.INFO, __file__, 1, "hello", None, None)
+        record.created, record.msecs = 1_700_000_000.25, 250.0
+        entry = json.loads(JsonFormatter().format(record))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert entry["time"] == "2023-11-14T22:13:20.250Z"
 
 
 async def test_health_reports_queue_and_503_without_database(bot, postgres):

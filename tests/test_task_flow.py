@@ -5,10 +5,16 @@ servers on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import json
 import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
+import asyncpg
 import pytest
+from aiohttp import web
 
 from tests.conftest import running_bot
 from tests.flow_fixtures import (
@@ -205,18 +211,48 @@ async def test_more_retries_than_strategies_reuse_the_last_strategy(
     assert "all 5 agent runs failed" in task["status_detail"]
 
 
-async def test_timed_out_run_leaves_a_final_comment(
+async def test_a_run_past_its_run_timeout_times_out_with_the_reason(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
-    seeded.set_file(REPO, ".github/codegen.yml", "timeout: 10000\n")
-    async with running_bot(flow_settings) as bot:
+    settings = dataclasses.replace(flow_settings, agent_run_timeout_ms=1500)
+    async with running_bot(settings) as bot:
         await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
         task = await wait_until(lambda: task_status(bot, "timed_out"), timeout=30)
         await bot.wait_idle()
+        request = await bot.runtime.pool.fetchrow("SELECT * FROM codegen_requests")
     [comment] = bot_comments(seeded)
     assert "Timed out" in comment["body"] and "working" not in comment["body"].split("\n")[0]
-    assert "timeout" in task["status_detail"]
+    [run_id] = fake_codegen.runs
+    assert task["status_detail"].startswith(
+        f"agent run {run_id} did not finish within the run timeout (1 s)"
+    )
+    assert "linked" in task["status_detail"] and task["status_detail"] in comment["body"]
+    assert request["status"] == "timed_out"
+    # Timed out after the run's own timeout, counted from the run's creation.
+    assert task["finished_at"] - request["run_created_at"] >= timedelta(seconds=1.5)
+
+
+async def test_a_run_longer_than_the_workflow_timeout_completes(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """WORKFLOW_TIMEOUT bounds the bot's own steps; the agent run has its own
+    timeout (per repository here), so a run outlasting the first is not lost."""
+    seeded.set_file(REPO, ".github/codegen.yml", "run_timeout_minutes: 60\n")
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    settings = dataclasses.replace(
+        flow_settings, workflow_timeout_ms=2000, agent_run_timeout_ms=1000
+    )
+    async with running_bot(settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: task_status(bot, "running"))
+        await asyncio.sleep(3.0)  # past both the workflow's and the default run timeout
+        assert await task_status(bot, "running")
+        [run_id] = fake_codegen.runs
+        fake_codegen.set_run(run_id, status="COMPLETE", github_pull_requests=[PR])
+        task = await wait_until(lambda: task_status(bot, "pr_open"))
+    assert PR["url"] in task["pull_requests"]
+    assert task["deadline_at"] - task["created_at"] > timedelta(minutes=59)
 
 
 async def test_issue_closed_mid_run_cancels(flow_settings, seeded, fake_codegen, example_payload):
@@ -345,18 +381,17 @@ async def test_simulated_codegen_without_an_api_key_says_so(app_settings, seeded
     assert settings.codegen_simulated
     async with running_bot(settings) as bot:
         await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
-        task = await wait_until(lambda: task_status(bot, "pr_open"))
-    assert task["simulated"] is True
+        task = await wait_until(lambda: task_status(bot, "cancelled"))
+    assert task["simulated"] is True and task["pull_requests"] == "[]"
     [comment] = bot_comments(seeded)
     assert "simulated" in comment["body"]
     assert "codegen.invalid" in comment["body"]
+    assert "Simulated run: no pull request was opened" in comment["body"]
 
 
-async def test_completion_is_posted_to_the_notification_webhook(
-    flow_settings, seeded, fake_codegen, example_payload
-):
-    from aiohttp import web
-
+@contextlib.asynccontextmanager
+async def notification_receiver() -> AsyncIterator[tuple[str, list[dict]]]:
+    """A Slack-compatible webhook on 127.0.0.1: its URL and the bodies it got."""
     received: list[dict] = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -370,21 +405,78 @@ async def test_completion_is_posted_to_the_notification_webhook(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    settings = dataclasses.replace(
-        flow_settings, notify_webhook_url=f"http://127.0.0.1:{port}/hook"
-    )
-    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[PR])
     try:
+        yield f"http://127.0.0.1:{port}/hook", received
+    finally:
+        await runner.cleanup()
+
+
+async def test_completion_is_posted_to_the_notification_webhook(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[PR])
+    async with notification_receiver() as (url, received):
+        settings = dataclasses.replace(flow_settings, notify_webhook_url=url)
         async with running_bot(settings) as bot:
             await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
             await wait_until(lambda: task_status(bot, "pr_open"))
             await bot.wait_idle()
-    finally:
-        await runner.cleanup()
     [message] = received
     assert message["status"] == "pr_open"
     assert PR["url"] in message["text"] and f"{REPO}#7" in message["text"]
     assert message["pull_requests"][0]["url"] == PR["url"]
+
+
+TOKEN = "ghs_" + "T0k3n" * 8
+INTERNAL = (
+    f"INSERT INTO codegen_requests (task_id, prompt) failed for "
+    f"https://x-access-token:{TOKEN}@github.com/{REPO}.git"
+)
+
+
+async def test_an_internal_error_is_neither_posted_nor_notified(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A task that fails for good on an exception says a short reason and its
+    task id on the issue and to the notification webhook; the exception text
+    (SQL, a URL with a token) stays in the database, the token scrubbed."""
+    pool = await asyncpg.connect(flow_settings.database_url)
+    try:
+        await pool.execute(
+            f"""CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION '{INTERNAL}'; END $$"""
+        )
+        await pool.execute(
+            """CREATE TRIGGER refuse BEFORE INSERT ON codegen_requests
+               FOR EACH ROW EXECUTE FUNCTION refuse()"""
+        )
+    finally:
+        await pool.close()
+    async with notification_receiver() as (url, received):
+        settings = dataclasses.replace(flow_settings, notify_webhook_url=url, job_max_attempts=2)
+        async with running_bot(settings) as bot:
+            await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+            task = await wait_until(lambda: task_status(bot, "failed"), timeout=60)
+            await wait_until(lambda: _comment_contains(seeded, "Failed"))
+            await wait_until(lambda: received)
+            await bot.wait_idle()
+            errors = [
+                r["last_error"]
+                for r in await bot.runtime.pool.fetch(
+                    "SELECT last_error FROM jobs WHERE last_error IS NOT NULL"
+                )
+            ]
+    [comment] = bot_comments(seeded)
+    [message] = received
+    for public in (comment["body"], json.dumps(message)):
+        for detail in ("codegen_requests", "INSERT", "x-access-token", TOKEN, "Error"):
+            assert detail not in public, (detail, public)
+        assert f"task {task['id']}" in public
+    assert "internal error" in task["status_detail"]
+    assert message["status"] == "failed" and message["task_id"] == task["id"]
+    # The full error is kept for the operator, without the token.
+    assert any("INSERT INTO codegen_requests" in e for e in errors), errors
+    assert not any(TOKEN in e for e in errors), errors
 
 
 async def test_removing_the_label_cancels(flow_settings, seeded, fake_codegen, example_payload):

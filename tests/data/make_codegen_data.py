@@ -34,6 +34,8 @@ OPERATIONS: list[tuple[str, str]] = [
     ("POST", "/v1/organizations/{org_id}/agent/run"),
     ("GET", "/v1/organizations/{org_id}/agent/run/{agent_run_id}"),
     ("POST", "/v1/organizations/{org_id}/agent/run/resume"),
+    ("POST", "/v1/organizations/{org_id}/agent/run/ban"),
+    ("POST", "/v1/organizations/{org_id}/agent/run/unban"),
     ("GET", "/v1/organizations/{org_id}/agent/runs"),
     ("GET", "/v1/organizations/{org_id}/repos"),
 ]

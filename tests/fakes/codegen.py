@@ -23,6 +23,12 @@ Run life: a created run answers `initial_status` ("ACTIVE"); with `script_run(..
 n-th GET of that run answers `statuses[n-1]` (the last one repeats) and the pull requests,
 summary and result appear once the last status is reached. `set_run(...)` sets fields
 directly. Resume sets the run back to "ACTIVE" (or what `script_resume(...)` says).
+
+Ban and unban (`StopAgentRunInput`): the spec documents the 200 answer with an empty
+schema, so the fake answers `null` (a client must not read anything from it). A ban
+puts the run in `banned` and stops it ("STOPPED") if it was still in progress, as the
+spec's "stops all current agents for that PR" says; unban takes it out of `banned`.
+Both answer 404 for a run the org does not have.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ PREFIX = "/v1/organizations/{org_id}"
 CREATE_RUN = ("POST", PREFIX + "/agent/run")
 GET_RUN = ("GET", PREFIX + "/agent/run/{agent_run_id}")
 RESUME_RUN = ("POST", PREFIX + "/agent/run/resume")
+BAN_RUN = ("POST", PREFIX + "/agent/run/ban")
+UNBAN_RUN = ("POST", PREFIX + "/agent/run/unban")
 LIST_RUNS = ("GET", PREFIX + "/agent/runs")
 LIST_REPOS = ("GET", PREFIX + "/repos")
 
@@ -341,6 +349,8 @@ class FakeCodegen:
         self.runs: dict[int, dict[str, Any]] = {}  # AgentRunResponse bodies by id
         self.created: list[dict[str, Any]] = []  # bodies of successful creates
         self.resumed: list[dict[str, Any]] = []  # bodies of successful resumes
+        self.banned: set[int] = set()  # runs whose PR is banned (ban minus unban)
+        self.bans: list[dict[str, Any]] = []  # bodies of successful bans and unbans, in order
         self.repos: list[dict[str, Any]] = []  # RepoResponse bodies, in list order
 
         self._run_ids = itertools.count(first_run_id)
@@ -524,6 +534,8 @@ class FakeCodegen:
         table = [
             (CREATE_RUN, self._create_run, "create"),
             (RESUME_RUN, self._resume_run, "standard"),
+            (BAN_RUN, self._ban_run, "standard"),
+            (UNBAN_RUN, self._unban_run, "standard"),
             (GET_RUN, self._get_run, "standard"),
             (LIST_RUNS, self._list_runs, "standard"),
             (LIST_REPOS, self._list_repos, "standard"),
@@ -788,6 +800,22 @@ class FakeCodegen:
         self.resumed.append(ctx.body)
         self._check_run(run)
         return 200, run
+
+    async def _ban_run(self, ctx: _Ctx) -> tuple[int, Any]:
+        run = self._find_run(ctx.body["agent_run_id"], ctx.op)
+        self.banned.add(run["id"])
+        self.bans.append({"action": "ban", **ctx.body})
+        if str(run.get("status") or "").upper() in ("PENDING", "ACTIVE", "RUNNING"):
+            run["status"] = "STOPPED"
+            self._scripts.pop(run["id"], None)
+        self._check_run(run)
+        return 200, None
+
+    async def _unban_run(self, ctx: _Ctx) -> tuple[int, Any]:
+        run = self._find_run(ctx.body["agent_run_id"], ctx.op)
+        self.banned.discard(run["id"])
+        self.bans.append({"action": "unban", **ctx.body})
+        return 200, None
 
     async def _list_runs(self, ctx: _Ctx) -> tuple[int, Any]:
         runs = sorted(self.runs.values(), key=lambda r: r["id"], reverse=True)

@@ -976,6 +976,63 @@ class FakeGitHub:
         self.refs[(full_name, default_branch)] = head_sha or _fake_sha(full_name, default_branch)
         return repo
 
+    def rename_repo(self, full_name: str, new_full_name: str) -> dict[str, Any]:
+        """Rename or transfer (new owner) a repository, keeping its id: everything
+        it holds moves to the new name, and the old name answers 404 (GitHub
+        redirects it for a while, which a client must not rely on)."""
+        old, new = self._canonical(full_name), new_full_name
+        owner, _, name = new.partition("/")
+
+        def moved(key: Any) -> Any:
+            if isinstance(key, tuple):
+                return tuple(new if part == old else part for part in key)
+            return new if key == old else key
+
+        for store in (
+            self.repos,
+            self.labels,
+            self.issues,
+            self.pulls,
+            self.pull_files,
+            self.files,
+            self.languages,
+            self.collaborators,
+            self._repo_installation,
+            self.refs,
+            self.pull_commits,
+            self.statuses,
+            self._suite_index,
+        ):
+            for key in [k for k in store if moved(k) != k]:
+                store[moved(key)] = store.pop(key)
+        for index in (
+            self._comment_issue,
+            self._review_comment_pull,
+            self._review_pull,
+            self._reaction_target,
+            self._check_run_repo,
+            self._check_suite_repo,
+        ):
+            index.update([(key, moved(value)) for key, value in index.items()])
+        for names in [*self.installation_repos.values()] + [
+            t.repositories for t in self._tokens.values() if t.repositories is not None
+        ]:
+            if old in names:
+                names.discard(old)
+                names.add(new)
+        del self._repo_index[old.lower()]
+        self._repo_index[new.lower()] = new
+        repo = self.repos[new]
+        repo.update(
+            name=name,
+            full_name=new,
+            owner=self.user(owner) | {"type": repo["owner"]["type"]},
+            html_url=f"{WEB}/{new}",
+            url=f"{self.url}/repos/{new}",
+            clone_url=f"{WEB}/{new}.git",
+        )
+        return repo
+
     def set_permission(self, full_name: str, username: str, permission: str) -> None:
         """Collaborator role: admin|maintain|write|triage|read|none."""
         if permission not in ROLE_TO_PERMISSION:

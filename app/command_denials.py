@@ -1,0 +1,41 @@
+"""The `command_denials` table: when someone without the permission was last
+told so on an issue, so the denial replies to one person on one issue are at
+most one an hour, across processes and restarts (the reply is the bot's only
+write for a refused comment, and anyone can comment without limit)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+REPLY_EVERY_SECONDS = 3600
+
+
+async def may_reply(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    repository: str,
+    number: int,
+    actor: str,
+    source: str,
+    every_seconds: float = REPLY_EVERY_SECONDS,
+) -> bool:
+    """Take the right to reply to `source` (a comment) about a denial: True when
+    no other comment of this person on this issue got one within `every_seconds`,
+    or when it was this comment's (a retry posts the same, marked reply again)."""
+    got = await conn.fetchval(
+        """INSERT INTO command_denials (repository, number, actor, source)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (repository, number, actor) DO UPDATE
+               SET source = EXCLUDED.source,
+                   replied_at = CASE WHEN command_denials.source = EXCLUDED.source
+                                     THEN command_denials.replied_at ELSE now() END
+               WHERE command_denials.source = EXCLUDED.source
+                  OR command_denials.replied_at <= now() - make_interval(secs => $5)
+           RETURNING 1""",
+        repository.lower(),
+        number,
+        actor.lower(),
+        source,
+        float(every_seconds),
+    )
+    return got is not None

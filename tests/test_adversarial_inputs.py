@@ -1,0 +1,312 @@
+"""Hostile text from GitHub must not stall the process.
+
+Each shape below is fed to the public function that sees it in production (PR
+analysis, redaction of CI output, logs and review hunks, the closing-keyword
+parse, the prompt builder, the issue parser, the command parser). Each must
+finish in well under a second of CPU (a guard against exponential and
+quadratic backtracking, not a benchmark) and still give the right answer.
+Before RE2 several of these took from seconds to hours.
+
+Token-shaped values are assembled at run time so this file holds none.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from app import check_report, pr_analysis, pull_requests
+from app.ci import Check, CiState
+from app.command_replies import Location, fix_instructions
+from app.commands import parse_commands
+from app.issue_task import missing_information, parse_issue
+from app.logs import redactor
+from app.pr_analysis import MAX_LINE_CHARS, PullFile, analyze, redact
+from tests.test_prompt_builder import REPO, TASK, build
+
+CPU_SECONDS = 0.5  # "well under a second"; the slow shapes took seconds to hours
+GITHUB_TOKEN = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+PASSWORD = "Tr0ub4dor&3xyz"
+BODY_MAX = 65_536  # what GitHub lets an issue or PR body or a comment be
+
+
+def new_file(name: str, lines: list[str]) -> PullFile:
+    patch = f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{line}\n" for line in lines)
+    return PullFile(name, "added", len(lines), 0, patch)
+
+
+def rules(files: list[PullFile]) -> set[tuple[str, str]]:
+    return {(f.path, f.rule) for f in analyze(files)[1]}
+
+
+def cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.process_time()
+    result = fn()
+    return time.process_time() - start, result
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A hostile input, the call that reads it, and what the answer must still be."""
+
+    id: str
+    run: Callable[[], Any]
+    check: Callable[[Any], bool]
+
+
+# A JSON log line of CI output cut mid-string, full of escapes: 79 s before.
+_CI_LOG = ('{"level":"error","msg":"config: api_key = \\"' + "ab\\n" * 27 + "x" * 300)[:360]
+_CSS = "a{color:red}" * (200_000 // 12) + "/* TODO: minified */"
+
+SHAPES = [
+    # -- PR analysis (patches) --------------------------------------------------
+    Shape(
+        "credential pattern: unclosed string of 60 backslashes",
+        lambda: rules([new_file("app/a.py", ['x = "' + "\\" * 60, f'password = "{PASSWORD}"'])]),
+        lambda found: ("app/a.py", "security.secret_assignment") in found,
+    ),
+    Shape(
+        "TODO rule: a 200 KB minified CSS line",
+        lambda: analyze(
+            [new_file("web/app.min.css", [_CSS]), new_file("web/b.css", ["/* TODO x */"])]
+        ),
+        lambda result: (
+            {(f.path, f.rule) for f in result[1]} == {("web/b.css", "review.todo")}
+            and result[0].not_scanned == (("web/app.min.css", pr_analysis._long_lines(1)),)
+        ),
+    ),
+    Shape(
+        "SQL rule: a 10 KB line of `select from` (cubic before)",
+        lambda: rules(
+            [
+                new_file("app/q.py", ["select from " * 850]),
+                new_file("app/r.py", ["x = '" + "select from where " * 200 + "'"]),
+                new_file("app/s.py", ['cursor.execute(f"SELECT * FROM t WHERE id = {uid}")']),
+            ]
+        ),
+        lambda found: (
+            {r for p, r in found if r == "security.sql_format"} == {"security.sql_format"}
+            and ("app/s.py", "security.sql_format") in found
+        ),
+    ),
+    Shape(
+        "string pattern: 1,300 empty strings and dangling quotes on one line",
+        lambda: rules([new_file("app/q.py", ['"" ' * 1300 + "'" * 100 + "select a from b where"])]),
+        lambda found: ("app/q.py", "security.sql_format") not in found,
+    ),
+    Shape(
+        "eval rule: `xeval(` 600 times, then a real eval",
+        lambda: rules([new_file("app/e.py", ["xeval(" * 600, "eval(data)"])]),
+        lambda found: ("app/e.py", "security.eval") in found,
+    ),
+    Shape(
+        "hunk header: 65,000 digits",
+        lambda: pr_analysis.added_lines("@@ -1 +" + "1" * 65_000 + " @@\n+x\n@@ -1 +5 @@\n+y\n"),
+        lambda lines: lines[-1] == (5, "y"),
+    ),
+    Shape(
+        "assignment names: 900 `a=b` then a credential, in a config file",
+        lambda: rules([new_file("deploy/app.env", ["a=b " * 900 + "API_TOKEN=Xy7pQ2rT9wK"])]),
+        lambda found: ("deploy/app.env", "security.secret_assignment") in found,
+    ),
+    Shape(
+        "private key armour 2,000 times without an end",
+        lambda: rules([new_file("k.pem", ["-----BEGIN RSA PRIVATE KEY-----" * 120] * 17)]),
+        lambda found: ("k.pem", "security.private_key") in found,
+    ),
+    # -- redaction: CI output, logs, review hunks -----------------------------------
+    Shape(
+        "CI output: a 360-char JSON log line cut mid-string with 27 escapes",
+        lambda: check_report.ci_fix_prompt(
+            [Check("build", "check_run", "failed", "failure", None, f"{_CI_LOG}\n{GITHUB_TOKEN}")],
+            "a" * 40,
+            1,
+            3,
+        ),
+        lambda prompt: GITHUB_TOKEN not in prompt and "[REDACTED]" in prompt,
+    ),
+    Shape(
+        "redact: an unclosed string of 30,000 backslashes",
+        lambda: redact('password = "' + "\\" * 30_000 + f' token="{GITHUB_TOKEN}"'),
+        lambda text: GITHUB_TOKEN not in text,
+    ),
+    Shape(
+        "logs: 2,000 private key headers without an end, then a token",
+        lambda: redactor.scrub("-----BEGIN RSA PRIVATE KEY-----" * 2000 + f" {GITHUB_TOKEN}"),
+        lambda text: text == "[redacted]",
+    ),
+    Shape(
+        "logs: 16,000 `a=b` then a credential",
+        lambda: redactor.scrub("a=b " * 16_000 + "POSTGRES_PASSWORD=Xy7pQ2rT9wK"),
+        lambda text: text.endswith("POSTGRES_PASSWORD=[redacted]"),
+    ),
+    Shape(
+        "logs: 16,000 credential-named assignments in a 256 KB record",
+        lambda: redactor.scrub("token=abcdefgh1 " * 16_000 + f"tail {GITHUB_TOKEN}"),
+        lambda text: GITHUB_TOKEN not in text and "abcdefgh1" not in text,
+    ),
+    Shape(
+        "logs: a record of 64 KB of JSON-escaped backslashes",
+        lambda: redactor.scrub('{"m":"password = \\"' + "\\\\" * 32_000 + f" {GITHUB_TOKEN}"),
+        lambda text: GITHUB_TOKEN not in text,
+    ),
+    Shape(
+        "review hunk: 65,000 characters of quotes and backslashes",
+        lambda: fix_instructions(
+            "rae",
+            7,
+            True,
+            "rename it",
+            Location("a.py", 3, None, '+x = "' + '\\"' * 32_000 + f"\n+t = '{GITHUB_TOKEN}'"),
+        ),
+        lambda text: GITHUB_TOKEN not in text and text.startswith("@rae asked"),
+    ),
+    # -- PR bodies ---------------------------------------------------------------
+    Shape(
+        "closing keyword: `fix` + 65,530 spaces + `x` (8.6 s before)",
+        lambda: (
+            pull_requests.closing_issues("fix" + " " * 65_530 + "x"),
+            pull_requests.closing_issues("Fixes #12 and closes: #3"),
+        ),
+        lambda found: found == ([], [12, 3]),
+    ),
+    Shape(
+        "closing keyword: `fix :` repeated over 65 KB",
+        lambda: pull_requests.closing_issues("fix :" * 13_000 + " #4"),
+        lambda found: found == [4],
+    ),
+    # -- issue bodies: prompt builder and issue parser -----------------------------
+    Shape(
+        "prompt builder: `<` + 65,000 spaces + `x` (224 s before)",
+        lambda: build(replace(TASK, description="<" + " " * 65_000 + "x</issue_description>")),
+        lambda prompt: "x&lt;/issue_description>" in prompt.text,
+    ),
+    Shape(
+        "prompt builder: 30,000 spaces, a slash, 30,000 spaces in a README",
+        lambda: build(repo=replace(REPO, readme="<" + " " * 30_000 + "/" + " " * 30_000)),
+        lambda prompt: "<requester_issue" in prompt.text,
+    ),
+    Shape(
+        "issue parser: `# a` + 65,000 spaces + `x` (45 s before)",
+        lambda: parse_issue("Export", "# a" + " " * 65_000 + "x\n\nExport the rows as CSV.", []),
+        lambda task: "Export the rows as CSV." in task.description,
+    ),
+    Shape(
+        "issue parser: a heading of 30,000 `*a` (emphasis)",
+        lambda: parse_issue("t", "## Requirements\n### " + "*a" * 30_000 + "\n- do it", []),
+        lambda task: len(task.requirements) == 1 and task.requirements[0].endswith("do it"),
+    ),
+    Shape(
+        "issue parser: 65,000 `<` and a label line of spaces",
+        lambda: missing_information(parse_issue("t", "<" * 65_000 + "\na" + " " * 60 + ":", [])),
+        lambda problems: len(problems) == 1,
+    ),
+    Shape(
+        "issue parser: `Priority:` + 65,000 spaces + `high`",
+        lambda: parse_issue("t", "Priority:" + " " * 65_000 + "high\nSome words here.", []),
+        lambda task: task.priority == "high",
+    ),
+    Shape(
+        "issue parser: 32,000 words and a heading of 65,000 slashes",
+        lambda: missing_information(
+            parse_issue("t", "# " + "/" * 65_000 + "\n" + "a " * 32_000, [])
+        ),
+        lambda problems: problems == [],
+    ),
+    Shape(
+        "issue parser: bold marks `**` and `*_` over 60,000 characters",
+        lambda: parse_issue("t", "**" + "*_" * 30_000 + "\n**Steps**\nRun it.", []),
+        lambda task: "Run it." in task.description,
+    ),
+    # -- comments: the command parser ----------------------------------------------
+    Shape(
+        "commands: `/codegen` + 65,000 spaces + `run`",
+        lambda: parse_commands("/codegen" + " " * 65_000 + "run"),
+        lambda commands: [c.verb for c in commands] == ["run"],
+    ),
+    Shape(
+        "commands: `/codegen fix` then 30,000 instruction lines",
+        lambda: parse_commands("/codegen fix a\n" + "b\n" * 30_000),
+        lambda commands: len(commands) == 1 and commands[0].args.count("\n") == 30_000,
+    ),
+    Shape(
+        "commands: a fence then 16,000 lines that look like fences",
+        lambda: parse_commands("```\n" + "```x\n" * 16_000 + "```\n/codegen status"),
+        lambda commands: [c.verb for c in commands] == ["status"],
+    ),
+    Shape(
+        "commands: 16,000 unclosed HTML comments, quotes and headings",
+        lambda: parse_commands("<!--" * 8000 + "\n" + "> #" * 8000 + "\n\n/codegen run"),
+        lambda commands: commands == [],  # still inside the comment
+    ),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.id for s in SHAPES])
+def test_hostile_shape_is_fast_and_still_right(shape: Shape) -> None:
+    seconds, result = cpu(shape.run)
+    assert shape.check(result), shape.id
+    assert seconds < CPU_SECONDS, f"{shape.id}: {seconds:.2f} s of CPU"
+
+
+def test_shapes_are_as_large_as_github_allows() -> None:
+    """The bodies are real worst cases: at most, and near, GitHub's 65,536 characters."""
+    assert len("fix" + " " * 65_530 + "x") <= BODY_MAX
+    assert len("<" + " " * 65_000 + "x</issue_description>") <= BODY_MAX
+    assert len(_CI_LOG) == 360 and _CI_LOG.count("\\n") == 27
+    assert len(_CSS) > 50 * MAX_LINE_CHARS
+
+
+def test_a_3000_file_300000_line_pull_request_is_cheap() -> None:
+    """GitHub lists at most 3,000 files; 100 added lines each. Before: 14 s of CPU."""
+    files = [
+        new_file(
+            f"src/pkg{i % 30}/mod{i}.py",
+            [f"    value_{j} = compute(key, token_count) + other  # note {j}" for j in range(100)],
+        )
+        for i in range(3000)
+    ]
+    files[1234] = new_file("src/creds.py", [f'API_TOKEN = "{GITHUB_TOKEN}"'] + ["x = 1"] * 99)
+    seconds, (analysis, findings) = cpu(lambda: analyze(files))
+    assert analysis.additions == 300_000
+    assert ("src/creds.py", "security.github_token") in {(f.path, f.rule) for f in findings}
+    assert seconds < 8, f"{seconds:.1f} s of CPU for 300,000 lines"
+
+
+def test_files_without_a_patch_are_reported_as_not_scanned() -> None:
+    """GitHub omits `patch` for binaries and for diffs too large to show."""
+    files = [
+        PullFile("assets/logo.png", "added", 0, 0, None),
+        PullFile("data/dump.sql", "modified", 40_000, 0, None),
+        PullFile("app/ok.py", "modified", 1, 0, "@@ -1 +1,2 @@\n x\n+y\n"),
+        PullFile("app/moved.py", "renamed", 0, 0, None, previous_filename="app/old.py"),
+    ]
+    analysis, _ = analyze(files)
+    assert analysis.not_scanned == (
+        ("assets/logo.png", pr_analysis._NO_PATCH),
+        ("data/dump.sql", pr_analysis._NO_PATCH),
+    )
+    summary = check_report.summary(
+        "success",
+        analysis={"not_scanned": [list(x) for x in analysis.not_scanned]},
+        findings=[],
+        ci=CiState(()),
+        ci_note=None,
+        criteria=[],
+        head_sha="a" * 40,
+        task_ref=None,
+    )
+    assert "**Not scanned:** 2 file(s)" in summary
+    assert "`data/dump.sql`: no diff from GitHub (binary or too large)" in summary
+
+
+def test_a_long_line_is_still_checked_for_credentials_and_never_shown() -> None:
+    line = "var a=" + "1," * 5000 + f'b="{GITHUB_TOKEN}";'
+    analysis, findings = analyze([new_file("web/bundle.min.js", [line])])
+    (finding,) = [f for f in findings if f.rule == "security.github_token"]
+    assert GITHUB_TOKEN not in finding.line_text and len(finding.line_text) < 100
+    assert analysis.not_scanned == (("web/bundle.min.js", pr_analysis._long_lines(1)),)
