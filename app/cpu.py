@@ -41,7 +41,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
@@ -51,6 +51,7 @@ _Call = Callable[["_Worker"], Any]
 
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 DEFAULT_SECONDS = 20.0  # a prompt, an issue, a follow-up: milliseconds when all is well
+SLICE = 100  # items of a long list argument pickled at a time
 
 
 class TooSlow(Exception):
@@ -66,15 +67,48 @@ class WorkerLost(Exception):
     """The worker process died during the call (killed, out of memory, shut down)."""
 
 
+class _Parts:
+    """Stands, in a call's arguments, for a long list sent in slices after it."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+
+def _messages(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Iterator[bytes]:
+    """A call as messages: how many slices each long list argument comes in,
+    the call with those lists left out, then the slices. No one pickling of
+    15 MB of patches holds the GIL (and so the event loop) for 25-45 ms: a
+    slice takes about a millisecond, and the loop gets the GIL between two."""
+    long = [a for a in args if isinstance(a, list) and len(a) > SLICE]
+    counts = [-(-len(a) // SLICE) for a in long]
+    yield pickle.dumps(counts)
+    shown = iter(counts)
+    head = tuple(_Parts(next(shown)) if isinstance(a, list) and len(a) > SLICE else a for a in args)
+    yield pickle.dumps((fn, head, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    for a in long:
+        for start in range(0, len(a), SLICE):
+            yield pickle.dumps(a[start : start + SLICE], protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def _child(conn: Connection) -> None:
     """A worker process: call what arrives, send back the result or the error."""
     while True:
         try:
-            data = conn.recv_bytes()
+            counts = pickle.loads(conn.recv_bytes())  # noqa: S301 - from the service itself
+            head = conn.recv_bytes()
+            slices = [[conn.recv_bytes() for _ in range(n)] for n in counts]
         except (EOFError, OSError):
             return  # the service closed its end, or died
         try:
-            fn, args, kwargs = pickle.loads(data)  # noqa: S301 - from the service itself
+            fn, args, kwargs = pickle.loads(head)  # noqa: S301
+            lists = iter(slices)
+            args = tuple(
+                [item for data in next(lists) for item in pickle.loads(data)]  # noqa: S301
+                if isinstance(a, _Parts)
+                else a
+                for a in args
+            )
+            del slices, lists
             reply: tuple[bool, Any] = (True, fn(*args, **kwargs))
         except Exception as exc:
             reply = (False, exc)
@@ -186,10 +220,9 @@ class Pool:
         `seconds` for the reply."""
 
         def call(worker: _Worker) -> T:
-            data = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
             try:
-                worker.conn.send_bytes(data)
-                del data
+                for message in _messages(fn, args, kwargs):
+                    worker.conn.send_bytes(message)
                 if not worker.conn.poll(seconds):
                     raise TooSlow(name, seconds)
                 ok, value = worker.conn.recv()
@@ -248,4 +281,6 @@ def shutdown() -> None:
 
 if __name__ == "__main__":  # a worker process, started by `_Worker`
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _child(Connection(int(sys.argv[1])))
+    from app import cpu  # the module proper: what arrives pickled refers to its classes
+
+    cpu._child(Connection(int(sys.argv[1])))
