@@ -15,8 +15,9 @@ of its own. Above all CPython's `re` holds the GIL for a whole match: one
 1-second match of a backtracking pattern stalled the loop 1.16 s from a
 thread, and 17 ms at most from a process; a thread cannot be stopped, a
 process can be killed. The price: the arguments are pickled (15 MB of
-patches: 25-45 ms, in a pool thread, during which the loop waits for the
-GIL) and each process starts once (~0.4 s, on first use).
+patches: 25-45 ms in one call, so a long list goes in slices of 100 items,
+the loop getting the GIL between them) and each process starts once
+(~0.4 s, on first use).
 
 Each call runs in one of at most `WORKERS` processes (one per core, at most
 2), one call at a time each; more calls wait their turn. A call that takes
