@@ -15,7 +15,7 @@ from aiohttp import web
 
 import handlers
 
-from . import migrations
+from . import cpu, migrations
 from .codegen import CodegenClient
 from .codegen_sim import SimulatedCodegen
 from .config import Settings
@@ -202,6 +202,8 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                 await runner.cleanup()
             if worker is not None:
                 await worker.stop(settings.shutdown_grace_seconds)
+            # After the worker: its jobs' CPU work finishes within the grace period.
+            await asyncio.to_thread(cpu.shutdown)
             if runtime is not None:
                 await runtime.codegen.aclose()
             await session.close()

@@ -16,6 +16,7 @@ from prompts.builder import STRATEGIES, PromptOptions, build_prompt
 from . import (
     codegen_requests,
     comments,
+    cpu,
     followups,
     jobs,
     pull_requests,
@@ -184,7 +185,7 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
     await render_comment(runtime, gh, task)  # first: writes to one installation are paced
     await comments.react(gh, f"/repos/{task.repository}/issues/{task.issue_number}", "eyes")
     spec = _spec(task)
-    missing = missing_information(spec)
+    missing = await cpu.run(missing_information, spec)
     config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
     async with pool.acquire() as conn, conn.transaction():
         if missing:
@@ -232,7 +233,8 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
             include_validation_criteria=config.include_validation_criteria,
         )
         spec = _spec(task)
-        prompt = build_prompt(
+        prompt = await cpu.run(
+            build_prompt,
             spec,
             issue_number=task.issue_number,
             issue_url=task.issue_url,

@@ -15,6 +15,7 @@ commit that was validated."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -29,6 +30,7 @@ from . import (
     check_report,
     ci,
     command_log,
+    cpu,
     followups,
     jobs,
     pr_analysis,
@@ -57,6 +59,9 @@ CI_FIX_JOB = "validation.ci_fix"
 MERGE_JOB = "pull_request.merge"
 LINK_JOB = task_flow.LINK_JOB
 BUSY_SECONDS = 3.0  # an installation's write queue longer than this: come back later
+# The diff analysis of one validation, at most (a 3,000-file PR takes 10-50 s
+# on 2 shared cores); past it the PR is reported not analysed.
+ANALYSIS_SECONDS = 120.0
 # Task statuses a validation moves between.
 _PR_STAGES = tasks.PR_STAGES
 
@@ -360,21 +365,69 @@ async def _analyse(
             f"/repos/{pr.repository}/pulls/{pr.number}/files?per_page=100"
         )
     ]
-    files = [pr_analysis.PullFile.from_api(entry) for entry in entries]
+    files: list[pr_analysis.PullFile] = []
+    for start in range(0, len(entries), 500):  # 3,000 take ~20 ms: let the loop run between
+        files += [pr_analysis.PullFile.from_api(entry) for entry in entries[start : start + 500]]
+        await asyncio.sleep(0)
     v = config.validation
     rules = pr_analysis.Rules(
         large_file_additions=v.large_file_lines,
         disabled=v.disabled_rules,
         ignore_paths=v.ignore_paths,
     )
-    analysis, found = pr_analysis.analyze(files, rules)
+    try:
+        # Off the event loop: a 3,000-file PR takes seconds of CPU.
+        analysis, found = await cpu.run(pr_analysis.analyze, files, rules, seconds=ANALYSIS_SECONDS)
+    except cpu.TooSlow:
+        log.warning(
+            "%s#%s: %d files not analysed within %g s",
+            pr.repository,
+            pr.number,
+            len(files),
+            ANALYSIS_SECONDS,
+        )
+        facts, found = not_analysed(files, ANALYSIS_SECONDS)
+    else:
+        facts = dataclasses.asdict(analysis)
     findings = [{**dataclasses.asdict(f), "fingerprint": f.fingerprint} for f in found]
-    await validations.update(
-        runtime.pool, validation.id, analysis=dataclasses.asdict(analysis), findings=findings
-    )
+    await validations.update(runtime.pool, validation.id, analysis=facts, findings=findings)
     fresh = await validations.get(runtime.pool, validation.id)
     assert fresh is not None
     return fresh
+
+
+def not_analysed(
+    files: list[pr_analysis.PullFile], seconds: float
+) -> tuple[dict[str, Any], list[pr_analysis.Finding]]:
+    """What a validation says of a diff it could not analyse in time: the sizes
+    GitHub gave, every file as not scanned (as the analysis lists what it
+    skips, so nothing that holds back unscanned files lets this one through),
+    and one warning, so the check run never passes it as clean."""
+    additions = sum(f.additions for f in files)
+    deletions = sum(f.deletions for f in files)
+    why = f"too large or slow: not finished within {seconds:g} s"
+    facts = {
+        "files_changed": len(files),
+        "additions": additions,
+        "deletions": deletions,
+        "size_class": pr_analysis.size_class(additions + deletions),
+        "not_analysed": why,
+        "not_scanned": [[f.filename, f"not analysed: {why}"] for f in files],
+    }
+    finding = pr_analysis.Finding(
+        rule="analysis.not_analysed",
+        category="analysis",
+        severity="warning",
+        title="Not analysed: too large or slow",
+        message=(
+            f"The diff ({len(files)} files, +{additions} -{deletions}) could not be analysed "
+            f"within {seconds:g} s, so it was not checked for credentials or risky code. "
+            "Review it by hand, or split the pull request."
+        ),
+        path=files[0].filename if files else "",
+        line=None,
+    )
+    return facts, [finding]
 
 
 async def _wait_for_ci(
@@ -861,7 +914,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             task,
             kind="ci_fix",
             key=key,
-            instructions=check_report.ci_fix_prompt(failures, sha, attempt, most),
+            instructions=await cpu.run(check_report.ci_fix_prompt, failures, sha, attempt, most),
             by="codegen-bot",
             pull_request_id=pr.id,
         )

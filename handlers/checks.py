@@ -12,6 +12,7 @@ from gidgethub.routing import Router
 from app import (
     check_report,
     ci,
+    cpu,
     pull_requests,
     task_actions,
     task_flow,
@@ -113,8 +114,12 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
             task,
             kind="findings",
             key=f"action:{ctx.delivery_id}",
-            instructions=check_report.findings_prompt(
-                validation.findings or [], state.named("failed"), validation.head_sha, who
+            instructions=await cpu.run(
+                check_report.findings_prompt,
+                validation.findings or [],
+                state.named("failed"),
+                validation.head_sha,
+                who,
             ),
             by=who,
             pull_request_id=pr.id,

@@ -33,6 +33,7 @@ from app import (
     command_log,
     command_replies,
     comments,
+    cpu,
     followups,
     pull_requests,
     task_actions,
@@ -368,8 +369,13 @@ async def _fix(call: Call) -> Result:
     if source.is_pull:
         recorded = await pull_requests.find(pool, source.repository, source.number)
         pr_id = recorded.id if recorded else None
-    instructions = command_replies.fix_instructions(
-        call.actor, source.number, source.is_pull, call.command.args, source.location
+    instructions = await cpu.run(
+        command_replies.fix_instructions,
+        call.actor,
+        source.number,
+        source.is_pull,
+        call.command.args,
+        source.location,
     )
     outcome = await task_actions.request_followup(
         call.ctx.runtime,

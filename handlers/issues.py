@@ -9,7 +9,7 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import comments, task_flow, tasks
+from app import comments, cpu, task_flow, tasks
 from app.github import GitHubClient
 from app.issue_task import parse_issue
 from app.permissions import meets, permission_of
@@ -28,9 +28,11 @@ async def _bot_login(ctx: HandlerContext) -> str:
     return f"{await ctx.runtime.github.slug()}[bot]"
 
 
-def _spec_fields(issue: dict[str, Any]) -> dict[str, Any]:
+async def _spec_fields(issue: dict[str, Any]) -> dict[str, Any]:
+    """The issue parsed into a task's fields, off the event loop (65 KB of anything)."""
     labels = [label["name"] for label in issue.get("labels") or [] if isinstance(label, dict)]
-    return parse_issue(issue.get("title") or "", issue.get("body"), labels).to_json()
+    spec = await cpu.run(parse_issue, issue.get("title") or "", issue.get("body"), labels)
+    return spec.to_json()
 
 
 async def _post_once(
@@ -66,7 +68,7 @@ async def start_task(
     runtime = ctx.runtime
     issue = payload["issue"]
     repository = payload["repository"]["full_name"]
-    spec = _spec_fields(issue)
+    spec = await _spec_fields(issue)
     deadline = task_flow.deadline_from_now(config.timeout_ms)
     async with runtime.pool.acquire() as conn, conn.transaction():
         task = await tasks.create(
@@ -162,7 +164,7 @@ async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContex
             await tasks.add_note(conn, active.id, edit_ignored_note(login, config))
             await task_flow.enqueue_render(conn, active.id, f"edit-ignored:{login.lower()}")
             return
-        await tasks.refresh_from_issue(conn, active.id, _spec_fields(issue))
+        await tasks.refresh_from_issue(conn, active.id, await _spec_fields(issue))
         moved = await tasks.transition(
             conn, active.id, from_status=("needs_info",), to_status="queued"
         )
