@@ -479,6 +479,13 @@ async def test_ci_that_never_finishes_is_reported_not_waited_for_forever(
         await bot.runtime.pool.execute(
             "UPDATE validations SET ci_deadline_at = now() WHERE id = $1", row["id"]
         )
+        # The row says `waiting_ci` before its job has queued the next look:
+        # wait for that job, or there is nothing to bring forward yet.
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT count(*) > 0 FROM jobs WHERE kind = 'validation.run' AND status = 'queued'"
+            )
+        )
         await bot.runtime.pool.execute(
             "UPDATE jobs SET run_at = now() WHERE kind = 'validation.run' AND status = 'queued'"
         )
