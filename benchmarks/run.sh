@@ -7,14 +7,14 @@
 #   codegen-bot   codegen-bot serve --role web, fresh embedded PostgreSQL
 #   probot#2      Probot again, to show drift over the sitting
 # each started in turn on its own 127.0.0.1 port, waited for, warmed up (2 s),
-# measured with /work/shared/bench/run-webhook-load.sh and stopped (SIGTERM).
+# measured with benchmarks/reference/run-webhook-load.sh and stopped (SIGTERM).
 # codegen-bot's stored deliveries and jobs are checked before it is stopped.
 #
 #   DURATION     measured wrk run per server, e.g. 10s, 30s, 1m (default 10s)
 #   CONNECTIONS  wrk connections (default 32)
 #
 # Environment: BENCH_PORT_BASE (default 39100; ports BASE+1..BASE+4),
-# BENCH_SHARED (default /work/shared/bench), WARMUP (default 2s),
+# BENCH_SHARED (default benchmarks/reference), WARMUP (default 2s),
 # THREADS / WRK_TIMEOUT (passed through to run-webhook-load.sh).
 # Output: a table on stdout; the same as markdown with the machine facts in
 # benchmarks/.work/last-run.md; server and wrk logs in benchmarks/.work/logs/.
@@ -30,7 +30,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=$HERE/.work
 LOGS=$WORK/logs
-SHARED=${BENCH_SHARED:-/work/shared/bench}
+SHARED=${BENCH_SHARED:-$HERE/reference}
 LOAD=$SHARED/run-webhook-load.sh
 BODY=$SHARED/issues-labeled-with-installation.json
 EVENT=issues
