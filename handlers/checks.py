@@ -103,7 +103,11 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
         return
     config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
     level = await permission_of(gh, repository, who)
-    if not meets(level, config.command_permission):
+    # "Retry task" starts a new paid run, as the label and `/codegen run` do: it
+    # takes their permission; "Fix with Codegen" is a command like `/codegen fix`.
+    retry = identifier == check_report.RETRY_ACTION
+    minimum = config.permission if retry else config.command_permission
+    if not meets(level, minimum):
         log.info("@%s (%s) clicked %s: not allowed, ignored", who, level, identifier)
         return
     if identifier == check_report.FIX_ACTION:

@@ -13,7 +13,9 @@ from app.permissions import LEVELS, meets
 from tests.conftest import running_bot
 from tests.events import issue_comment_event
 from tests.flow_fixtures import (
+    CODEGEN_PR,
     ISSUE_BODY,
+    QUICK,
     READER,
     REPO,
     WRITER,
@@ -23,7 +25,17 @@ from tests.flow_fixtures import (
     task_status,
     wait_until,
 )
-from tests.test_slash_commands import FOREVER, deliver, logged, reactions, replies, say
+from tests.test_slash_commands import (
+    FOREVER,
+    deliver,
+    logged,
+    open_pull,
+    our_runs,
+    reactions,
+    replies,
+    say,
+)
+from tests.test_validation import click
 
 TRIAGER = "triage-tia"
 
@@ -301,3 +313,43 @@ async def test_the_cap_counts_exactly(flow_settings, seeded, fake_codegen, count
     said = [t for t in replies(seeded) if "ignored" in t]
     assert len(said) == (count > 10)
     assert reactions(seeded, payload) == ["eyes", "rocket" if count == 10 else "confused"]
+
+
+# ---------------------------------------------------------------- new paid runs
+
+
+MAINTAINER = "maintainer-max"
+# Labeling (and so a new paid run) needs maintain; other commands take write.
+RUNS_FOR_MAINTAINERS = QUICK + "permission: maintain\ncommands:\n  permission: write\n"
+
+
+async def _task_with_pr_by_a_maintainer(bot, seeded, fake_codegen, example_payload) -> dict:
+    seeded.set_permission(REPO, MAINTAINER, "maintain")
+    sha = open_pull(seeded)["head"]["sha"]
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+    await deliver(bot, "issues", labeled_event(seeded, example_payload, MAINTAINER))
+    await wait_until(lambda: task_status(bot, "passed"))
+    await settle(bot)
+    [check_run] = our_runs(seeded, sha)
+    return check_run
+
+
+async def test_the_retry_button_takes_the_label_permission_not_the_commands_one(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The button starts a new paid run exactly as `/codegen run` and the label
+    do: a writer whom only the commands permission admits must not start one."""
+    seeded.set_file(REPO, ".github/codegen.yml", RUNS_FOR_MAINTAINERS)
+    async with running_bot(flow_settings) as bot:
+        check_run = await _task_with_pr_by_a_maintainer(bot, seeded, fake_codegen, example_payload)
+        fake_codegen.script_run(statuses=FOREVER)
+        await click(bot, seeded, check_run["id"], WRITER, "retry")
+        await bot.wait_idle()
+        after_writer = len(fake_codegen.created)
+        await click(bot, seeded, check_run["id"], MAINTAINER, "retry")
+        await wait_until(lambda: len(fake_codegen.created) == 2 or None)
+        notes = (await wait_until(lambda: task_status(bot, "running")))["notes"]
+    assert after_writer == 1, "a writer's click started a run that needs maintain"
+    assert [n for n in notes if "clicked “Retry task”" in n] == [
+        n for n in notes if f"@{MAINTAINER} clicked" in n
+    ]
