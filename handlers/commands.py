@@ -13,8 +13,8 @@ person per conversation an hour (app/command_denials.py). Otherwise: 👀 on the
 comment, then 🚀 when every line worked or 😕 with a reply saying why. A review
 has no reactions, so there the reply is the feedback. Only the first
 `MAX_PER_COMMENT` commands of a comment are acted on; a reply says how many
-more were ignored. `/codegen run` takes the label's permission, the other verbs
-the commands permission.
+more were ignored. `/codegen run` and `/codegen retry` start paid agent runs and
+take the label's permission, the other verbs the commands permission.
 Edited comments are not routed here at all: only `created`/`submitted` are."""
 
 from __future__ import annotations
@@ -227,10 +227,15 @@ async def handle(
         await _react(gh, source, "rocket" if worked and len(found) == len(commands) else "confused")
 
 
+# Verbs that start a new paid agent run, as the label does: they take its permission.
+_SPENDING = frozenset({"run", "retry"})
+
+
 def _minimum(verb: str, config: RepoConfig) -> str:
-    """`run` starts a task as the label does, so the label's permission gates it;
+    """`run` starts a task and `retry` a new agent run, as the label does (and the
+    check run's "Retry task" button), so the label's permission gates them;
     every other verb takes the commands permission."""
-    return config.permission if verb == "run" else config.command_permission
+    return config.permission if verb in _SPENDING else config.command_permission
 
 
 async def _deny(
@@ -244,9 +249,14 @@ async def _deny(
     """Refuse every command of the comment: one reply per person per conversation
     an hour (whichever process handles it), and no other write."""
     pool = ctx.runtime.pool
-    only_run = all(command.verb == "run" for command, _ in refused)
-    minimum = config.permission if only_run else config.command_permission
-    what = "start a task with `/codegen run`" if only_run else "give codegen-bot commands"
+    verbs = {command.verb for command, _ in refused}
+    spending = verbs <= _SPENDING
+    minimum = config.permission if spending else config.command_permission
+    what = "give codegen-bot commands"
+    if verbs == {"run"}:
+        what = "start a task with `/codegen run`"
+    elif spending:
+        what = "start a new agent run with `/codegen retry` or `/codegen run`"
     text = command_replies.denied(actor, minimum, source.repository, what)
     reply_key = f"cmd:{source.kind}:{source.id}:denied"
     if await command_denials.may_reply(

@@ -353,3 +353,24 @@ async def test_the_retry_button_takes_the_label_permission_not_the_commands_one(
     assert [n for n in notes if "clicked “Retry task”" in n] == [
         n for n in notes if f"@{MAINTAINER} clicked" in n
     ]
+
+
+async def test_codegen_retry_takes_the_label_permission_as_the_button_does(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", RUNS_FOR_MAINTAINERS)
+    async with running_bot(flow_settings) as bot:
+        await _task_with_pr_by_a_maintainer(bot, seeded, fake_codegen, example_payload)
+        fake_codegen.script_run(statuses=FOREVER)
+        payload = await say(bot, seeded, "/codegen retry\n/codegen status")
+        await bot.wait_idle()
+        after_writer = len(fake_codegen.created)
+        rows = await logged(bot)
+        await say(bot, seeded, "/codegen retry", user=MAINTAINER)
+        await wait_until(lambda: len(fake_codegen.created) == 2 or None)
+    assert after_writer == 1, "a writer's `/codegen retry` started a run that needs maintain"
+    assert [(r["verb"], r["status"]) for r in rows] == [("retry", "failed"), ("status", "done")]
+    refused = replies(seeded)[0]
+    assert refused.startswith("> /codegen retry")
+    assert "**maintain** access" in refused and "new agent run" in refused
+    assert reactions(seeded, payload) == ["eyes", "confused"]
