@@ -105,7 +105,13 @@ async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
                 "title": latest.title or latest.conclusion,
                 "url": latest.check_run_url,
             }
-        body = tracking.render(current, attempts, sent, shown)
+        permission = "write"
+        if current.status == "needs_info":  # it says who may resume the task
+            config, _problems, _sha = await load_repo_config(
+                gh, current.repository, runtime.settings
+            )
+            permission = config.permission
+        body = tracking.render(current, attempts, sent, shown, permission)
         key = tracking_key(current.id)
         if current.tracking_comment_id is not None and await comments.edit(
             gh, current.repository, current.tracking_comment_id, key, body

@@ -220,6 +220,23 @@ async def test_after_a_readers_edit_a_writers_run_resumes_the_task(
     assert reactions(seeded, payload) == ["eyes", "rocket"]
 
 
+async def test_the_tracking_comment_says_whose_edit_resumes_a_waiting_task(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """It must not promise anyone who edits the issue that the task resumes: only
+    an edit by someone with the label's permission does."""
+    seeded.set_file(REPO, ".github/codegen.yml", "permission: maintain\n")
+    seeded.set_permission(REPO, WRITER, "maintain")
+    async with running_bot(flow_settings) as bot:
+        await _needs_info(bot, seeded, example_payload)
+        await settle(bot)
+    [body] = [c["body"] for c in bot_comments(seeded) if "codegen-bot:task:" in c["body"]]
+    assert "Needs more information" in body
+    assert "Edit the issue (or label it again) and the task resumes." not in body
+    assert "edit of the issue by someone with **maintain** access (or more)" in body
+    assert "`/codegen run`" in body and "others' edits are noted, not used" in body
+
+
 # ---------------------------------------------------------------- people without access
 
 
