@@ -24,6 +24,8 @@ from app.permissions import meets, permission_of
 from app.repo_config import load_repo_config
 from app.runtime import HandlerContext
 
+from .issues import _is_bot
+
 router = Router()
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ async def status_changed(event: sansio.Event, gh: GitHubClient, ctx: HandlerCont
 @router.register("check_run", action="rerequested")
 async def check_run_rerequested(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
     run = event.data["check_run"]
-    await _rerun(ctx, _repository(event.data), run["head_sha"], event.data["sender"]["login"])
+    await _rerun(ctx, gh, _repository(event.data), run["head_sha"], event.data["sender"])
 
 
 @router.register("check_suite", action="rerequested")
@@ -70,13 +72,26 @@ async def check_suite_rerequested(
     event: sansio.Event, gh: GitHubClient, ctx: HandlerContext
 ) -> None:
     suite = event.data["check_suite"]
-    await _rerun(ctx, _repository(event.data), suite["head_sha"], event.data["sender"]["login"])
+    await _rerun(ctx, gh, _repository(event.data), suite["head_sha"], event.data["sender"])
 
 
-async def _rerun(ctx: HandlerContext, repository: str, sha: str, who: str) -> None:
+async def _rerun(
+    ctx: HandlerContext, gh: GitHubClient, repository: str, sha: str, sender: dict[str, Any]
+) -> None:
     """Validate again the PRs whose head is this commit (an older commit's
-    Re-run is ignored: its PR has moved on)."""
-    for pr in await pull_requests.with_head(ctx.runtime.pool, repository, sha):
+    Re-run is ignored: its PR has moved on). It is `/codegen validate` by a
+    button (a check run, a review, perhaps a merge or CI fixes after it), so it
+    takes the commands permission; GitHub shows Re-run to every writer."""
+    prs = await pull_requests.with_head(ctx.runtime.pool, repository, sha)
+    if not prs:
+        return
+    who = sender["login"]
+    config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
+    level = "none" if _is_bot(sender) else await permission_of(gh, repository, who)
+    if not meets(level, config.command_permission):
+        log.info("@%s (%s) asked for a re-run: not allowed, ignored", who, level)
+        return
+    for pr in prs:
         await validation_flow.revalidate(ctx.runtime, pr, f"rerequested by @{who}")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from app.permissions import LEVELS, meets
 from tests.conftest import running_bot
-from tests.events import issue_comment_event
+from tests.events import check_run_event, check_suite_event, issue_comment_event
 from tests.flow_fixtures import (
     CODEGEN_PR,
     ISSUE_BODY,
@@ -391,3 +391,34 @@ async def test_codegen_retry_takes_the_label_permission_as_the_button_does(
     assert refused.startswith("> /codegen retry")
     assert "**maintain** access" in refused and "new agent run" in refused
     assert reactions(seeded, payload) == ["eyes", "confused"]
+
+
+async def test_re_run_takes_the_commands_permission_as_codegen_validate_does(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Re-run validates again, posting a check run and a review and, with auto-merge
+    or CI fixes on, merging or sending fixes: it is `/codegen validate` by a button,
+    so it takes the commands permission (here maintain, which a writer lacks)."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK + "commands:\n  permission: maintain\n")
+    seeded.set_permission(REPO, MAINTAINER, "maintain")
+    async with running_bot(flow_settings) as bot:
+        sha = open_pull(seeded)["head"]["sha"]
+        fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "passed"), timeout=60)
+        await settle(bot)
+        [first] = our_runs(seeded, sha)
+        for who in (READER, WRITER):
+            run = check_run_event(seeded, "rerequested", REPO, first["id"], sender=who)
+            await deliver(bot, "check_run", run)
+            suite = check_suite_event(seeded, "rerequested", REPO, sha, sender=who)
+            await deliver(bot, "check_suite", suite)
+        await settle(bot)
+        refused = len(our_runs(seeded, sha))
+        await deliver(
+            bot,
+            "check_run",
+            check_run_event(seeded, "rerequested", REPO, first["id"], sender=MAINTAINER),
+        )
+        await wait_until(lambda: len(our_runs(seeded, sha)) == refused + 1 or None)
+    assert refused == 1, "Re-run by people below the commands permission validated again"
