@@ -482,6 +482,15 @@ LATE_WINDOW = timedelta(hours=24)
 LATE_POLL_FACTOR = 5  # late polls come this many maximum poll delays apart
 
 
+def watched_late(task: tasks.Task, now: datetime) -> bool:
+    """A task that timed out while its run is still looked at for a late pull
+    request (`_poll_late`): a cancel must stop that too, or the late PR would be
+    linked, validated, fixed and merged after all."""
+    if task.status != "timed_out":
+        return False
+    return task.deadline_at is None or now <= task.deadline_at + LATE_WINDOW
+
+
 async def _run_timed_out(
     runtime: Runtime, gh: GitHubClient, task: tasks.Task, request: codegen_requests.CodegenRequest
 ) -> None:
@@ -707,7 +716,8 @@ async def cancel(
             await workflows.finish(conn, task.id, "cancelled", reason)
             run_id = None
             for request in await codegen_requests.for_task(conn, task.id):
-                if request.status in ("prepared", "creating", "running"):
+                # `timed_out`: a run still watched for a late PR is no longer watched.
+                if request.status in ("prepared", "creating", "running", "timed_out"):
                     await codegen_requests.update(conn, request.id, status="cancelled")
                 if request.agent_run_id is not None:
                     run_id = request.agent_run_id

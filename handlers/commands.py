@@ -413,8 +413,11 @@ async def _cancel(call: Call) -> Result:
     if task is None:
         return Result(False, command_replies.no_task(call.source.is_pull))
     # Also once its PR is out: what the bot would still spend on it (CI fixes,
-    # review fixes, the agent's own work on the PR) and its auto-merge stop.
-    stoppable = (*tasks.ACTIVE, *tasks.PR_STAGES)
+    # review fixes, the agent's own work on the PR) and its auto-merge stop; and
+    # after a run timeout, while a late PR of the run would still be taken.
+    stoppable: tuple[str, ...] = (*tasks.ACTIVE, *tasks.PR_STAGES)
+    if task_flow.watched_late(task, datetime.now(UTC)):
+        stoppable = (*stoppable, "timed_out")
     if task.status not in stoppable:
         return Result(False, f"task {task.id} is not running (`{task.status}`); nothing to cancel.")
     reason = f"cancelled by @{call.actor} with `/codegen cancel`"

@@ -4,6 +4,7 @@ label or editing a thin issue steer it."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from gidgethub import sansio
@@ -181,10 +182,17 @@ def edit_ignored_note(login: str, config: RepoConfig) -> str:
 
 
 async def _cancel_active(ctx: HandlerContext, data: dict[str, Any], reason: str) -> None:
-    repository = data["repository"]["full_name"]
-    active = await tasks.active_for_issue(ctx.runtime.pool, repository, data["issue"]["number"])
+    """Stop the issue's active task, or its newest one whose timed-out run is
+    still watched for a late pull request."""
+    pool, repository = ctx.runtime.pool, data["repository"]["full_name"]
+    number = data["issue"]["number"]
+    active = await tasks.active_for_issue(pool, repository, number)
     if active is not None:
         await task_flow.cancel(ctx.runtime, active, reason)
+        return
+    latest = await tasks.latest_for_issue(pool, repository, number)
+    if latest is not None and task_flow.watched_late(latest, datetime.now(UTC)):
+        await task_flow.cancel(ctx.runtime, latest, reason, from_status=("timed_out",))
 
 
 @router.register("issues", action="closed")
