@@ -12,6 +12,7 @@ from gidgethub.routing import Router
 from app import (
     check_report,
     ci,
+    command_log,
     pull_requests,
     task_actions,
     task_flow,
@@ -140,7 +141,25 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
         )
         note = f"@{who} clicked “Fix with Codegen” on #{pr.number}: {outcome.message}"
     elif identifier == check_report.RETRY_ACTION:
-        outcome = await task_actions.retry(ctx.runtime, task, None, who, config.timeout_ms)
+        # Logged like a command, and marked in the transaction that starts the
+        # attempt: a try that dies after it must not start another paid run.
+        key = f"action:{ctx.delivery_id}"
+        entry, _ = await command_log.claim(
+            pool,
+            key=key,
+            repository=repository,
+            number=pr.number,
+            verb="retry",
+            args="",
+            actor=who,
+            delivery_id=ctx.delivery_id,
+        )
+        if entry.status != command_log.RECEIVED or entry.reply == command_log.STARTED:
+            outcome = task_actions.Outcome(True, "a new attempt was started.")
+        else:
+            outcome = await task_actions.retry(
+                ctx.runtime, task, None, who, config.timeout_ms, command_key=key
+            )
         note = f"@{who} clicked “Retry task” on #{pr.number}: {outcome.message}"
     else:
         log.info("unknown action %r on check run %s", identifier, run["id"])
@@ -148,3 +167,5 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
     async with pool.acquire() as conn, conn.transaction():
         await tasks.add_note(conn, task.id, note)
         await task_flow.enqueue_render(conn, task.id, f"action:{ctx.delivery_id}")
+        if identifier == check_report.RETRY_ACTION:
+            await command_log.finish(conn, key, "done" if outcome.ok else "failed", note)
