@@ -266,6 +266,28 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         await render_comment(runtime, gh, moved)
 
 
+def run_metadata(task: tasks.Task, attempt: int) -> dict[str, Any]:
+    """What an agent run carries to say which task and attempt made it."""
+    metadata: dict[str, Any] = {
+        "task_id": task.id,
+        "repository": task.repository,
+        "issue": task.issue_number,
+        "attempt": attempt,
+        "source": "codegen-bot",
+    }
+    if task.repository_id is not None:
+        metadata["repository_id"] = task.repository_id
+    return metadata
+
+
+def run_lookup(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What finds the run again: the repository by its id when known, since its
+    name changes with a rename or transfer (the id never does)."""
+    if "repository_id" not in metadata:
+        return metadata
+    return {k: v for k, v in metadata.items() if k != "repository"}
+
+
 async def _create_run(
     runtime: Runtime,
     gh: GitHubClient,
@@ -285,17 +307,12 @@ async def _create_run(
             await codegen_requests.update(pool, request.id, status="cancelled")
         return None  # stopped (or moved on) while the prompt was being built
     codegen = runtime.codegen
-    metadata = {
-        "task_id": task.id,
-        "repository": task.repository,
-        "issue": task.issue_number,
-        "attempt": attempt,
-        "source": "codegen-bot",
-    }
+    metadata = run_metadata(current, attempt)
     run = None
     if request.status == "creating":
-        # An earlier try may have created the run and died before storing it.
-        run = await codegen.find_run(metadata)
+        # An earlier try may have created the run and died before storing it
+        # (perhaps before a rename: the repository is looked up by its id).
+        run = await codegen.find_run(run_lookup(metadata))
     if run is None and request.agent_run_id is None:
         if current.deadline_at is not None and datetime.now(UTC) >= current.deadline_at:
             await codegen_requests.update(pool, request.id, status="cancelled")
