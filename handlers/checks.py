@@ -126,7 +126,11 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
     if not meets(level, minimum):
         log.info("@%s (%s) clicked %s: not allowed, ignored", who, level, identifier)
         return
-    if identifier == check_report.FIX_ACTION:
+    if identifier == check_report.FIX_ACTION and not validation_flow.reported_by_agent(task, pr):
+        # Someone's own PR linked to the task: its findings are not the agent's to fix.
+        reason = validation_flow.not_the_agents(task, pr.number)
+        note = f"@{who} clicked “Fix with Codegen” on #{pr.number}: {reason}"
+    elif identifier == check_report.FIX_ACTION:
         state = ci.CiState.from_json(validation.ci)
         outcome = await task_actions.request_followup(
             ctx.runtime,

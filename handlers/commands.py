@@ -374,6 +374,8 @@ async def _fix(call: Call) -> Result:
     task = await _find_task(call)
     if task is None:
         return Result(False, command_replies.no_task(source.is_pull))
+    if source.is_pull and not validation_flow.agent_opened(task, source.repository, source.number):
+        return Result(False, validation_flow.not_the_agents(task, source.number))
     pr_id = None
     if source.is_pull:
         recorded = await pull_requests.find(pool, source.repository, source.number)

@@ -11,10 +11,16 @@ import pytest
 
 from app.permissions import LEVELS, meets
 from tests.conftest import running_bot
-from tests.events import check_run_event, check_suite_event, issue_comment_event
+from tests.events import (
+    check_run_event,
+    check_suite_event,
+    issue_comment_event,
+    pull_request_event,
+)
 from tests.flow_fixtures import (
     CODEGEN_PR,
     ISSUE_BODY,
+    PR_NUMBER,
     QUICK,
     READER,
     REPO,
@@ -422,3 +428,31 @@ async def test_re_run_takes_the_commands_permission_as_codegen_validate_does(
         )
         await wait_until(lambda: len(our_runs(seeded, sha)) == refused + 1 or None)
     assert refused == 1, "Re-run by people below the commands permission validated again"
+
+
+# ---------------------------------------------------------------- other people's PRs
+
+
+async def test_fixes_go_to_the_agent_only_for_its_own_pr_not_one_naming_the_issue(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A writer's own PR that says `Fixes #7` is validated with the task, but the
+    agent did not open it: neither "Fix with Codegen" on its check run nor
+    `/codegen fix` on it may send the agent to work on it (the agent would push
+    to someone else's PR, or "fix" its own from another PR's findings)."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    async with running_bot(flow_settings) as bot:
+        await _task_with_pr_by_a_maintainer(bot, seeded, fake_codegen, example_payload)
+        theirs = open_pull(seeded, 9, head_ref="mia/csv", user=WRITER)
+        await deliver(bot, "pull_request", pull_request_event(seeded, "opened", REPO, 9))
+        await wait_until(lambda: our_runs(seeded, theirs["head"]["sha"]) or None)
+        await settle(bot)
+        [check_run] = our_runs(seeded, theirs["head"]["sha"])
+        fake_codegen.script_resume(statuses=["COMPLETE"])
+        await click(bot, seeded, check_run["id"], WRITER, "fix")
+        payload = await say(bot, seeded, "/codegen fix push a test to this branch", number=9)
+        await settle(bot)
+    assert fake_codegen.resumed == [], "the agent was sent to work on a PR it did not open"
+    [refused] = replies(seeded, 9)
+    assert "#9 was not opened by the agent" in refused and f"#{PR_NUMBER}" in refused
+    assert reactions(seeded, payload) == ["eyes", "confused"]
