@@ -568,7 +568,11 @@ async def _poll_late(
     if newest is None or newest.id != task.id:
         return  # the issue has a newer task: the late PR is not this one's to take
     request = await codegen_requests.get(pool, task.id, attempt)
-    if request is None or request.agent_run_id is None or request.status != "timed_out":
+    # `complete`: an earlier try recorded the run's PR and died before the task
+    # took it (a cancel marks the attempt `cancelled`).
+    if request is None or request.agent_run_id is None:
+        return
+    if request.status not in ("timed_out", "complete"):
         return
     if task.deadline_at is not None and datetime.now(UTC) > task.deadline_at + LATE_WINDOW:
         return
