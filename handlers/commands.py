@@ -56,7 +56,7 @@ router = Router()
 log = logging.getLogger(__name__)
 # Actions not keyed by the command itself: they mark the command in their own
 # transaction (command_log.mark_started), and a marked line is not run again.
-_NOT_REPEATABLE = frozenset({"retry", "validate"})
+_NOT_REPEATABLE = frozenset({"run", "retry", "validate"})
 # GitHub's answers when a reply cannot be posted at all (locked, deleted, refused).
 _CANNOT_REPLY = (403, 404, 410, 422)
 
@@ -330,7 +330,7 @@ async def _start(call: Call) -> Result:
         await _report_config_problems(
             call.ctx, call.gh, source.repository, source.number, call.problems, call.config_sha
         )
-    await start_task(call.ctx, call.gh, call.data, call.config, call.actor)
+    await start_task(call.ctx, call.gh, call.data, call.config, call.actor, command_key=call.key)
     return Result(True, f"started a task for #{source.number}.", say=False)
 
 

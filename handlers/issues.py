@@ -10,7 +10,7 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import comments, task_flow, tasks
+from app import command_log, comments, task_flow, tasks
 from app.github import GitHubClient
 from app.issue_task import parse_issue
 from app.permissions import meets, permission_of
@@ -61,15 +61,22 @@ async def start_task(
     payload: dict[str, Any],
     config: RepoConfig,
     triggered_by: str,
+    command_key: str | None = None,
 ) -> None:
     """Make a task for the issue, or (one active task per issue) note the request
-    on the active one, resuming it when it was waiting for information."""
+    on the active one, resuming it when it was waiting for information. Once per
+    request: a delivery (or `/codegen run`, by `command_key`) handled again after
+    its job died does nothing more, even if the task it started has ended."""
     runtime = ctx.runtime
     issue = payload["issue"]
     repository = payload["repository"]["full_name"]
     spec = _spec_fields(issue)
     deadline = task_flow.deadline_from_now(config.timeout_ms)
     async with runtime.pool.acquire() as conn, conn.transaction():
+        if await tasks.started_by(conn, repository, issue["number"], ctx.delivery_id):
+            return
+        if command_key is not None:
+            await command_log.mark_started(conn, command_key)
         task = await tasks.create(
             conn,
             installation_id=ctx.installation_id,

@@ -16,6 +16,7 @@ from tests.flow_fixtures import (
     REPO,
     WRITER,
     fail_once,
+    labeled_event,
     settle,
     wait_until,
 )
@@ -195,3 +196,30 @@ async def test_a_retry_click_that_dies_after_starting_the_attempt_starts_it_once
         task = await task_row(bot)
     assert len(fake_codegen.created) == 2, "the click's retry started a second new run"
     assert task["attempt"] == 2 and task["status"] == "failed", task["status"]
+
+
+async def test_a_label_handled_twice_after_a_crash_starts_one_task(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The label's task is made, then the delivery's job dies before it is
+    recorded as handled; the task ends meanwhile (Codegen refuses the run). The
+    job's retry must not take the same label for a new request and start a
+    second task and paid run."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    fake_codegen.fail_next("POST", r"/agent/run$", 402)
+    settings = dataclasses.replace(flow_settings, job_retry_base_seconds=4.0)
+    async with running_bot(settings) as bot:
+        await fail_once(
+            bot.runtime.pool, "webhook_deliveries", "UPDATE", "NEW.status = 'processed'"
+        )
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT status = 'done' AND attempts = 2 FROM jobs WHERE kind = 'delivery'"
+            ),
+            timeout=30,
+        )
+        await bot.wait_idle()
+        tasks = await bot.runtime.pool.fetch("SELECT status FROM tasks")
+    assert [t["status"] for t in tasks] == ["failed"], "the label started a second task"
+    assert len(fake_codegen.calls("POST", r"/agent/run$")) == 1
