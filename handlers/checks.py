@@ -158,7 +158,9 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
             actor=who,
             delivery_id=ctx.delivery_id,
         )
-        if entry.status != command_log.RECEIVED or entry.reply == command_log.STARTED:
+        if entry.status != command_log.RECEIVED:
+            return  # handled to the end by an earlier try
+        if entry.reply == command_log.STARTED:
             outcome = task_actions.Outcome(True, "a new attempt was started.")
         else:
             outcome = await task_actions.retry(
