@@ -321,9 +321,17 @@ class CodegenClient:
         return AgentRun.from_api(data)
 
     async def resume_run(self, run_id: int, prompt: str) -> AgentRun:
-        """Continue a paused or finished run with follow-up instructions."""
+        """Continue a paused or finished run with follow-up instructions.
+
+        Not idempotent: a request Codegen may have carried out (its answer lost to
+        a timeout or a 5xx) is not sent again here, since the agent would do the
+        work twice; the error says it is `ambiguous`, and the caller looks at the
+        run before sending again. A refusal before acting (429) is retried."""
         data = await self._call(
-            "POST", "/agent/run/resume", json={"agent_run_id": int(run_id), "prompt": prompt}
+            "POST",
+            "/agent/run/resume",
+            json={"agent_run_id": int(run_id), "prompt": prompt},
+            retry_ambiguous=False,
         )
         return AgentRun.from_api(data)
 
@@ -403,16 +411,23 @@ class CodegenClient:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        retry_ambiguous: bool = True,
     ) -> Any:
-        """One API call with the retry policy."""
-        async for attempt in self._retrying():
+        """One API call with the retry policy (`retry_ambiguous=False`: a request
+        that may have been carried out is not sent again)."""
+        async for attempt in self._retrying(retry_ambiguous):
             with attempt:
                 return await self._send(method, path, json=json, params=params)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    def _retrying(self) -> AsyncRetrying:
+    def _retrying(self, retry_ambiguous: bool = True) -> AsyncRetrying:
+        def again(exc: BaseException) -> bool:
+            if not isinstance(exc, CodegenError) or not exc.retryable:
+                return False
+            return retry_ambiguous or not exc.ambiguous
+
         return AsyncRetrying(
-            retry=retry_if_exception(lambda exc: isinstance(exc, CodegenError) and exc.retryable),
+            retry=retry_if_exception(again),
             wait=self._wait,
             stop=stop_after_attempt(self._max_attempts)
             | stop_before_delay(self._max_retry_seconds),

@@ -70,11 +70,18 @@ def denied(
 
 def verb_denied(verb: str, minimum: str, repository: str, label: str) -> str:
     """One refused command of a comment whose others its author may give
-    (`/codegen run` takes the label's permission, the others the commands one)."""
+    (`/codegen run` and `/codegen retry` take the label's permission, the others
+    the commands one)."""
     if verb == "run":
         return (
             f"only people with **{minimum}** access (or more) to {repository} can start a "
             f"task (with `/codegen run` or the `{label}` label), so nothing was started."
+        )
+    if verb == "retry":
+        return (
+            f"only people with **{minimum}** access (or more) to {repository} can start a "
+            f"new agent run (with `/codegen retry`, `/codegen run` or the `{label}` label), "
+            "so nothing was started."
         )
     return (
         f"only people with **{minimum}** access (or more) to {repository} can give "

@@ -106,7 +106,13 @@ async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
                 "title": latest.title or latest.conclusion,
                 "url": latest.check_run_url,
             }
-        body = tracking.render(current, attempts, sent, shown)
+        permission = "write"
+        if current.status == "needs_info":  # it says who may resume the task
+            config, _problems, _sha = await load_repo_config(
+                gh, current.repository, runtime.settings
+            )
+            permission = config.permission
+        body = tracking.render(current, attempts, sent, shown, permission)
         key = tracking_key(current.id)
         if current.tracking_comment_id is not None and await comments.edit(
             gh, current.repository, current.tracking_comment_id, key, body
@@ -262,6 +268,28 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         await render_comment(runtime, gh, moved)
 
 
+def run_metadata(task: tasks.Task, attempt: int) -> dict[str, Any]:
+    """What an agent run carries to say which task and attempt made it."""
+    metadata: dict[str, Any] = {
+        "task_id": task.id,
+        "repository": task.repository,
+        "issue": task.issue_number,
+        "attempt": attempt,
+        "source": "codegen-bot",
+    }
+    if task.repository_id is not None:
+        metadata["repository_id"] = task.repository_id
+    return metadata
+
+
+def run_lookup(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What finds the run again: the repository by its id when known, since its
+    name changes with a rename or transfer (the id never does)."""
+    if "repository_id" not in metadata:
+        return metadata
+    return {k: v for k, v in metadata.items() if k != "repository"}
+
+
 async def _create_run(
     runtime: Runtime,
     gh: GitHubClient,
@@ -281,17 +309,12 @@ async def _create_run(
             await codegen_requests.update(pool, request.id, status="cancelled")
         return None  # stopped (or moved on) while the prompt was being built
     codegen = runtime.codegen
-    metadata = {
-        "task_id": task.id,
-        "repository": task.repository,
-        "issue": task.issue_number,
-        "attempt": attempt,
-        "source": "codegen-bot",
-    }
+    metadata = run_metadata(current, attempt)
     run = None
     if request.status == "creating":
-        # An earlier try may have created the run and died before storing it.
-        run = await codegen.find_run(metadata)
+        # An earlier try may have created the run and died before storing it
+        # (perhaps before a rename: the repository is looked up by its id).
+        run = await codegen.find_run(run_lookup(metadata))
     if run is None and request.agent_run_id is None:
         if current.deadline_at is not None and datetime.now(UTC) >= current.deadline_at:
             await codegen_requests.update(pool, request.id, status="cancelled")
@@ -478,6 +501,15 @@ LATE_WINDOW = timedelta(hours=24)
 LATE_POLL_FACTOR = 5  # late polls come this many maximum poll delays apart
 
 
+def watched_late(task: tasks.Task, now: datetime) -> bool:
+    """A task that timed out while its run is still looked at for a late pull
+    request (`_poll_late`): a cancel must stop that too, or the late PR would be
+    linked, validated, fixed and merged after all."""
+    if task.status != "timed_out":
+        return False
+    return task.deadline_at is None or now <= task.deadline_at + LATE_WINDOW
+
+
 async def _run_timed_out(
     runtime: Runtime, gh: GitHubClient, task: tasks.Task, request: codegen_requests.CodegenRequest
 ) -> None:
@@ -538,7 +570,11 @@ async def _poll_late(
     if newest is None or newest.id != task.id:
         return  # the issue has a newer task: the late PR is not this one's to take
     request = await codegen_requests.get(pool, task.id, attempt)
-    if request is None or request.agent_run_id is None or request.status != "timed_out":
+    # `complete`: an earlier try recorded the run's PR and died before the task
+    # took it (a cancel marks the attempt `cancelled`).
+    if request is None or request.agent_run_id is None:
+        return
+    if request.status not in ("timed_out", "complete"):
         return
     if task.deadline_at is not None and datetime.now(UTC) > task.deadline_at + LATE_WINDOW:
         return
@@ -703,7 +739,8 @@ async def cancel(
             await workflows.finish(conn, task.id, "cancelled", reason)
             run_id = None
             for request in await codegen_requests.for_task(conn, task.id):
-                if request.status in ("prepared", "creating", "running"):
+                # `timed_out`: a run still watched for a late PR is no longer watched.
+                if request.status in ("prepared", "creating", "running", "timed_out"):
                     await codegen_requests.update(conn, request.id, status="cancelled")
                 if request.agent_run_id is not None:
                     run_id = request.agent_run_id

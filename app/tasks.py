@@ -114,6 +114,23 @@ async def latest_for_issue(
     return Task.from_row(row) if row else None
 
 
+async def started_by(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int, delivery_id: str
+) -> Task | None:
+    """The issue's task this delivery started, if any: a delivery handled again
+    (its job died after the task was made) must not start another."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND issue_number = $2
+              AND trigger_delivery_id = $3
+            LIMIT 1""",  # noqa: S608
+        repository,
+        issue_number,
+        delivery_id,
+    )
+    return Task.from_row(row) if row else None
+
+
 async def for_pull_request(
     conn: asyncpg.Connection | asyncpg.Pool, repository: str, number: int, head_ref: str | None
 ) -> Task | None:

@@ -124,7 +124,10 @@ def render(
     attempts: list[CodegenRequest],
     followups: Sequence[Followup] = (),
     validation: dict[str, Any] | None = None,
+    permission: str = "write",
 ) -> str:
+    """`permission`: the repository's label permission, which an edit that resumes
+    a task waiting for information takes."""
     status = task.status
     latest = attempts[-1] if attempts else None
     simulated_end = ended_simulated(task, attempts)
@@ -202,7 +205,11 @@ def render(
         )
     elif status == "needs_info":
         lines.append(f"**What is missing:** {task.status_detail or 'more detail'}")
-        lines.append("Edit the issue (or label it again) and the task resumes.")
+        lines.append(
+            f"An edit of the issue by someone with **{permission}** access (or more), or "
+            "their `/codegen run` or new label, resumes the task; others' edits are noted, "
+            "not used."
+        )
     elif status in ("pr_open", "passed"):
         lines.append(f"@{task.issue_author} the pull request is ready for review.")
     elif status == "changes_requested":

@@ -845,9 +845,31 @@ def reported_by_agent(task: tasks.Task, pr: PullRequest) -> bool:
     """The PR is one the task's agent run reported (its URL), not merely linked
     to the task by a branch name or `Fixes #N`: only those are merged or sent
     back to the agent. Never for a simulated task."""
+    return agent_opened(task, pr.repository, pr.number)
+
+
+def agent_opened(task: tasks.Task, repository: str, number: int) -> bool:
+    """`reported_by_agent` for a PR known by its number only."""
     return not task.simulated and any(
-        pull_requests.number_from_url(entry.get("url") or "", pr.repository) == pr.number
+        pull_requests.number_from_url(entry.get("url") or "", repository) == number
         for entry in task.pull_requests
+    )
+
+
+def not_the_agents(task: tasks.Task, number: int) -> str:
+    """Why fixes for someone else's PR are not sent to the task's agent."""
+    theirs = [
+        f"#{n}"
+        for n in (
+            pull_requests.number_from_url(e.get("url") or "", task.repository)
+            for e in task.pull_requests
+        )
+        if n is not None
+    ]
+    where = f" ({', '.join(theirs)})" if theirs else ""
+    return (
+        f"#{number} was not opened by the agent of task {task.id}, so the agent is not sent "
+        f"to change it. Ask on the agent's own pull request{where} or on the issue."
     )
 
 

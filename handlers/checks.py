@@ -12,6 +12,7 @@ from gidgethub.routing import Router
 from app import (
     check_report,
     ci,
+    command_log,
     cpu,
     pull_requests,
     task_actions,
@@ -24,6 +25,8 @@ from app.github import GitHubClient
 from app.permissions import meets, permission_of
 from app.repo_config import load_repo_config
 from app.runtime import HandlerContext
+
+from .issues import _is_bot
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -63,7 +66,7 @@ async def status_changed(event: sansio.Event, gh: GitHubClient, ctx: HandlerCont
 @router.register("check_run", action="rerequested")
 async def check_run_rerequested(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
     run = event.data["check_run"]
-    await _rerun(ctx, _repository(event.data), run["head_sha"], event.data["sender"]["login"])
+    await _rerun(ctx, gh, _repository(event.data), run["head_sha"], event.data["sender"])
 
 
 @router.register("check_suite", action="rerequested")
@@ -71,13 +74,26 @@ async def check_suite_rerequested(
     event: sansio.Event, gh: GitHubClient, ctx: HandlerContext
 ) -> None:
     suite = event.data["check_suite"]
-    await _rerun(ctx, _repository(event.data), suite["head_sha"], event.data["sender"]["login"])
+    await _rerun(ctx, gh, _repository(event.data), suite["head_sha"], event.data["sender"])
 
 
-async def _rerun(ctx: HandlerContext, repository: str, sha: str, who: str) -> None:
+async def _rerun(
+    ctx: HandlerContext, gh: GitHubClient, repository: str, sha: str, sender: dict[str, Any]
+) -> None:
     """Validate again the PRs whose head is this commit (an older commit's
-    Re-run is ignored: its PR has moved on)."""
-    for pr in await pull_requests.with_head(ctx.runtime.pool, repository, sha):
+    Re-run is ignored: its PR has moved on). It is `/codegen validate` by a
+    button (a check run, a review, perhaps a merge or CI fixes after it), so it
+    takes the commands permission; GitHub shows Re-run to every writer."""
+    prs = await pull_requests.with_head(ctx.runtime.pool, repository, sha)
+    if not prs:
+        return
+    who = sender["login"]
+    config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
+    level = "none" if _is_bot(sender) else await permission_of(gh, repository, who)
+    if not meets(level, config.command_permission):
+        log.info("@%s (%s) asked for a re-run: not allowed, ignored", who, level)
+        return
+    for pr in prs:
         await validation_flow.revalidate(ctx.runtime, pr, f"rerequested by @{who}")
 
 
@@ -104,10 +120,18 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
         return
     config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
     level = await permission_of(gh, repository, who)
-    if not meets(level, config.command_permission):
+    # "Retry task" starts a new paid run, as the label and `/codegen run` do: it
+    # takes their permission; "Fix with Codegen" is a command like `/codegen fix`.
+    retry = identifier == check_report.RETRY_ACTION
+    minimum = config.permission if retry else config.command_permission
+    if not meets(level, minimum):
         log.info("@%s (%s) clicked %s: not allowed, ignored", who, level, identifier)
         return
-    if identifier == check_report.FIX_ACTION:
+    if identifier == check_report.FIX_ACTION and not validation_flow.reported_by_agent(task, pr):
+        # Someone's own PR linked to the task: its findings are not the agent's to fix.
+        reason = validation_flow.not_the_agents(task, pr.number)
+        note = f"@{who} clicked “Fix with Codegen” on #{pr.number}: {reason}"
+    elif identifier == check_report.FIX_ACTION:
         state = ci.CiState.from_json(validation.ci)
         outcome = await task_actions.request_followup(
             ctx.runtime,
@@ -126,7 +150,27 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
         )
         note = f"@{who} clicked “Fix with Codegen” on #{pr.number}: {outcome.message}"
     elif identifier == check_report.RETRY_ACTION:
-        outcome = await task_actions.retry(ctx.runtime, task, None, who, config.timeout_ms)
+        # Logged like a command, and marked in the transaction that starts the
+        # attempt: a try that dies after it must not start another paid run.
+        key = f"action:{ctx.delivery_id}"
+        entry, _ = await command_log.claim(
+            pool,
+            key=key,
+            repository=repository,
+            number=pr.number,
+            verb="retry",
+            args="",
+            actor=who,
+            delivery_id=ctx.delivery_id,
+        )
+        if entry.status != command_log.RECEIVED:
+            return  # handled to the end by an earlier try
+        if entry.reply == command_log.STARTED:
+            outcome = task_actions.Outcome(True, "a new attempt was started.")
+        else:
+            outcome = await task_actions.retry(
+                ctx.runtime, task, None, who, config.timeout_ms, command_key=key
+            )
         note = f"@{who} clicked “Retry task” on #{pr.number}: {outcome.message}"
     else:
         log.info("unknown action %r on check run %s", identifier, run["id"])
@@ -134,3 +178,5 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
     async with pool.acquire() as conn, conn.transaction():
         await tasks.add_note(conn, task.id, note)
         await task_flow.enqueue_render(conn, task.id, f"action:{ctx.delivery_id}")
+        if identifier == check_report.RETRY_ACTION:
+            await command_log.finish(conn, key, "done" if outcome.ok else "failed", note)

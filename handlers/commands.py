@@ -13,8 +13,8 @@ person per conversation an hour (app/command_denials.py). Otherwise: 👀 on the
 comment, then 🚀 when every line worked or 😕 with a reply saying why. A review
 has no reactions, so there the reply is the feedback. Only the first
 `MAX_PER_COMMENT` commands of a comment are acted on; a reply says how many
-more were ignored. `/codegen run` takes the label's permission, the other verbs
-the commands permission.
+more were ignored. `/codegen run` and `/codegen retry` start paid agent runs and
+take the label's permission, the other verbs the commands permission.
 Edited comments are not routed here at all: only `created`/`submitted` are."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ router = Router()
 log = logging.getLogger(__name__)
 # Actions not keyed by the command itself: they mark the command in their own
 # transaction (command_log.mark_started), and a marked line is not run again.
-_NOT_REPEATABLE = frozenset({"retry", "validate"})
+_NOT_REPEATABLE = frozenset({"run", "retry", "validate"})
 # GitHub's answers when a reply cannot be posted at all (locked, deleted, refused).
 _CANNOT_REPLY = (403, 404, 410, 422)
 
@@ -228,10 +228,15 @@ async def handle(
         await _react(gh, source, "rocket" if worked and len(found) == len(commands) else "confused")
 
 
+# Verbs that start a new paid agent run, as the label does: they take its permission.
+_SPENDING = frozenset({"run", "retry"})
+
+
 def _minimum(verb: str, config: RepoConfig) -> str:
-    """`run` starts a task as the label does, so the label's permission gates it;
+    """`run` starts a task and `retry` a new agent run, as the label does (and the
+    check run's "Retry task" button), so the label's permission gates them;
     every other verb takes the commands permission."""
-    return config.permission if verb == "run" else config.command_permission
+    return config.permission if verb in _SPENDING else config.command_permission
 
 
 async def _deny(
@@ -245,9 +250,14 @@ async def _deny(
     """Refuse every command of the comment: one reply per person per conversation
     an hour (whichever process handles it), and no other write."""
     pool = ctx.runtime.pool
-    only_run = all(command.verb == "run" for command, _ in refused)
-    minimum = config.permission if only_run else config.command_permission
-    what = "start a task with `/codegen run`" if only_run else "give codegen-bot commands"
+    verbs = {command.verb for command, _ in refused}
+    spending = verbs <= _SPENDING
+    minimum = config.permission if spending else config.command_permission
+    what = "give codegen-bot commands"
+    if verbs == {"run"}:
+        what = "start a task with `/codegen run`"
+    elif spending:
+        what = "start a new agent run with `/codegen retry` or `/codegen run`"
     text = command_replies.denied(actor, minimum, source.repository, what)
     reply_key = f"cmd:{source.kind}:{source.id}:denied"
     if await command_denials.may_reply(
@@ -321,7 +331,7 @@ async def _start(call: Call) -> Result:
         await _report_config_problems(
             call.ctx, call.gh, source.repository, source.number, call.problems, call.config_sha
         )
-    await start_task(call.ctx, call.gh, call.data, call.config, call.actor)
+    await start_task(call.ctx, call.gh, call.data, call.config, call.actor, command_key=call.key)
     return Result(True, f"started a task for #{source.number}.", say=False)
 
 
@@ -365,6 +375,8 @@ async def _fix(call: Call) -> Result:
     task = await _find_task(call)
     if task is None:
         return Result(False, command_replies.no_task(source.is_pull))
+    if source.is_pull and not validation_flow.agent_opened(task, source.repository, source.number):
+        return Result(False, validation_flow.not_the_agents(task, source.number))
     pr_id = None
     if source.is_pull:
         recorded = await pull_requests.find(pool, source.repository, source.number)
@@ -409,8 +421,11 @@ async def _cancel(call: Call) -> Result:
     if task is None:
         return Result(False, command_replies.no_task(call.source.is_pull))
     # Also once its PR is out: what the bot would still spend on it (CI fixes,
-    # review fixes, the agent's own work on the PR) and its auto-merge stop.
-    stoppable = (*tasks.ACTIVE, *tasks.PR_STAGES)
+    # review fixes, the agent's own work on the PR) and its auto-merge stop; and
+    # after a run timeout, while a late PR of the run would still be taken.
+    stoppable: tuple[str, ...] = (*tasks.ACTIVE, *tasks.PR_STAGES)
+    if task_flow.watched_late(task, datetime.now(UTC)):
+        stoppable = (*stoppable, "timed_out")
     if task.status not in stoppable:
         return Result(False, f"task {task.id} is not running (`{task.status}`); nothing to cancel.")
     reason = f"cancelled by @{call.actor} with `/codegen cancel`"

@@ -4,12 +4,13 @@ label or editing a thin issue steer it."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import comments, cpu, task_flow, tasks
+from app import command_log, comments, cpu, task_flow, tasks
 from app.github import GitHubClient
 from app.issue_task import parse_issue
 from app.permissions import meets, permission_of
@@ -62,15 +63,22 @@ async def start_task(
     payload: dict[str, Any],
     config: RepoConfig,
     triggered_by: str,
+    command_key: str | None = None,
 ) -> None:
     """Make a task for the issue, or (one active task per issue) note the request
-    on the active one, resuming it when it was waiting for information."""
+    on the active one, resuming it when it was waiting for information. Once per
+    request: a delivery (or `/codegen run`, by `command_key`) handled again after
+    its job died does nothing more, even if the task it started has ended."""
     runtime = ctx.runtime
     issue = payload["issue"]
     repository = payload["repository"]["full_name"]
     spec = await _spec_fields(issue)
     deadline = task_flow.deadline_from_now(config.timeout_ms)
     async with runtime.pool.acquire() as conn, conn.transaction():
+        if await tasks.started_by(conn, repository, issue["number"], ctx.delivery_id):
+            return
+        if command_key is not None:
+            await command_log.mark_started(conn, command_key)
         task = await tasks.create(
             conn,
             installation_id=ctx.installation_id,
@@ -183,10 +191,17 @@ def edit_ignored_note(login: str, config: RepoConfig) -> str:
 
 
 async def _cancel_active(ctx: HandlerContext, data: dict[str, Any], reason: str) -> None:
-    repository = data["repository"]["full_name"]
-    active = await tasks.active_for_issue(ctx.runtime.pool, repository, data["issue"]["number"])
+    """Stop the issue's active task, or its newest one whose timed-out run is
+    still watched for a late pull request."""
+    pool, repository = ctx.runtime.pool, data["repository"]["full_name"]
+    number = data["issue"]["number"]
+    active = await tasks.active_for_issue(pool, repository, number)
     if active is not None:
         await task_flow.cancel(ctx.runtime, active, reason)
+        return
+    latest = await tasks.latest_for_issue(pool, repository, number)
+    if latest is not None and task_flow.watched_late(latest, datetime.now(UTC)):
+        await task_flow.cancel(ctx.runtime, latest, reason, from_status=("timed_out",))
 
 
 @router.register("issues", action="closed")

@@ -423,3 +423,28 @@ async def test_limiter_delay_tells_how_long_a_create_would_wait():
     assert 0.4 < limiter.delay() <= 0.5
     await asyncio.sleep(0.55)
     assert limiter.delay() == 0.0
+
+
+async def test_a_lost_resume_answer_is_not_sent_again(cg: FakeCodegen) -> None:
+    """A resume Codegen carried out whose answer was lost (a timeout, a 502)
+    must not be sent again by the client: the agent would do the follow-up
+    twice, paid twice. The caller learns it was ambiguous (and the follow-up
+    job looks at the run before sending again)."""
+    c = make_client(cg, timeout=0.3)
+    cg.script_run(statuses=["COMPLETE"])
+    try:
+        run = await c.create_run("p", metadata={"task_id": 1})
+        cg.hold_answer_next("POST", r"/agent/run/resume$", 1.0)
+        with pytest.raises(CodegenError) as lost:
+            await c.resume_run(run.id, "Also add tests")
+        cg.fail_next("POST", r"/agent/run/resume$", 502)
+        with pytest.raises(CodegenError) as failed:
+            await c.resume_run(run.id, "And docs")
+        cg.fail_next("POST", r"/agent/run/resume$", 429, headers={"Retry-After": "0"})
+        await c.resume_run(run.id, "Then stop")  # refused before acting: sent again
+    finally:
+        await c.aclose()
+    assert lost.value.retryable and lost.value.ambiguous
+    assert failed.value.retryable and failed.value.ambiguous
+    assert [r["prompt"] for r in cg.resumed] == ["Also add tests", "Then stop"]
+    assert len(cg.calls("POST", r"/agent/run/resume$")) == 4

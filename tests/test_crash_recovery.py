@@ -5,6 +5,8 @@ GitHub and Codegen; crashes injected inside PostgreSQL with fail_once."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from app import task_actions
 from tests.conftest import running_bot
 from tests.events import issue_comment_event
@@ -14,6 +16,7 @@ from tests.flow_fixtures import (
     REPO,
     WRITER,
     fail_once,
+    labeled_event,
     settle,
     wait_until,
 )
@@ -24,7 +27,9 @@ from tests.test_validation import (
     QUICK,
     _task_in,
     ci_run,
+    click,
     open_pull,
+    our_runs,
     start_task_with_pr,
     task_row,
 )
@@ -155,3 +160,66 @@ async def test_a_followup_whose_send_job_dies_does_not_block_the_task_for_ever(
         )
     assert status not in ("pending", "sending"), status
     assert second.ok, second.message
+
+
+async def test_a_retry_click_that_dies_after_starting_the_attempt_starts_it_once(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The "Retry task" click starts attempt 2, then its job dies before recording
+    the click; attempt 2 fails meanwhile (no retries left). The job's retry must not
+    start attempt 3: the click was one request for one paid run."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK + "retries: 0\n")
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    # The delivery's retry comes after attempt 2 has failed.
+    settings = dataclasses.replace(flow_settings, job_retry_base_seconds=4.0)
+    async with running_bot(settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: _task_in(bot, "passed"))
+        await settle(bot)
+        [check_run] = our_runs(seeded, sha)
+        fake_codegen.script_run(statuses=["FAILED"])
+        await fail_once(
+            bot.runtime.pool,
+            "tasks",
+            "UPDATE",
+            "array_to_string(NEW.notes, ' ') LIKE '%clicked “Retry task”%'",
+        )
+        await click(bot, seeded, check_run["id"], WRITER, "retry")
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT status = 'done' AND attempts = 2 FROM jobs "
+                "WHERE kind = 'delivery' ORDER BY id DESC LIMIT 1"
+            ),
+            timeout=30,
+        )
+        await bot.wait_idle()  # attempt 3, if it were started, is created by now
+        task = await task_row(bot)
+    assert len(fake_codegen.created) == 2, "the click's retry started a second new run"
+    assert task["attempt"] == 2 and task["status"] == "failed", task["status"]
+
+
+async def test_a_label_handled_twice_after_a_crash_starts_one_task(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The label's task is made, then the delivery's job dies before it is
+    recorded as handled; the task ends meanwhile (Codegen refuses the run). The
+    job's retry must not take the same label for a new request and start a
+    second task and paid run."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    fake_codegen.fail_next("POST", r"/agent/run$", 402)
+    settings = dataclasses.replace(flow_settings, job_retry_base_seconds=4.0)
+    async with running_bot(settings) as bot:
+        await fail_once(
+            bot.runtime.pool, "webhook_deliveries", "UPDATE", "NEW.status = 'processed'"
+        )
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT status = 'done' AND attempts = 2 FROM jobs WHERE kind = 'delivery'"
+            ),
+            timeout=30,
+        )
+        await bot.wait_idle()
+        tasks = await bot.runtime.pool.fetch("SELECT status FROM tasks")
+    assert [t["status"] for t in tasks] == ["failed"], "the label started a second task"
+    assert len(fake_codegen.calls("POST", r"/agent/run$")) == 1

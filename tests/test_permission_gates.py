@@ -11,9 +11,17 @@ import pytest
 
 from app.permissions import LEVELS, meets
 from tests.conftest import running_bot
-from tests.events import issue_comment_event
+from tests.events import (
+    check_run_event,
+    check_suite_event,
+    issue_comment_event,
+    pull_request_event,
+)
 from tests.flow_fixtures import (
+    CODEGEN_PR,
     ISSUE_BODY,
+    PR_NUMBER,
+    QUICK,
     READER,
     REPO,
     WRITER,
@@ -23,7 +31,17 @@ from tests.flow_fixtures import (
     task_status,
     wait_until,
 )
-from tests.test_slash_commands import FOREVER, deliver, logged, reactions, replies, say
+from tests.test_slash_commands import (
+    FOREVER,
+    deliver,
+    logged,
+    open_pull,
+    our_runs,
+    reactions,
+    replies,
+    say,
+)
+from tests.test_validation import click
 
 TRIAGER = "triage-tia"
 
@@ -208,6 +226,23 @@ async def test_after_a_readers_edit_a_writers_run_resumes_the_task(
     assert reactions(seeded, payload) == ["eyes", "rocket"]
 
 
+async def test_the_tracking_comment_says_whose_edit_resumes_a_waiting_task(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """It must not promise anyone who edits the issue that the task resumes: only
+    an edit by someone with the label's permission does."""
+    seeded.set_file(REPO, ".github/codegen.yml", "permission: maintain\n")
+    seeded.set_permission(REPO, WRITER, "maintain")
+    async with running_bot(flow_settings) as bot:
+        await _needs_info(bot, seeded, example_payload)
+        await settle(bot)
+    [body] = [c["body"] for c in bot_comments(seeded) if "codegen-bot:task:" in c["body"]]
+    assert "Needs more information" in body
+    assert "Edit the issue (or label it again) and the task resumes." not in body
+    assert "edit of the issue by someone with **maintain** access (or more)" in body
+    assert "`/codegen run`" in body and "others' edits are noted, not used" in body
+
+
 # ---------------------------------------------------------------- people without access
 
 
@@ -301,3 +336,123 @@ async def test_the_cap_counts_exactly(flow_settings, seeded, fake_codegen, count
     said = [t for t in replies(seeded) if "ignored" in t]
     assert len(said) == (count > 10)
     assert reactions(seeded, payload) == ["eyes", "rocket" if count == 10 else "confused"]
+
+
+# ---------------------------------------------------------------- new paid runs
+
+
+MAINTAINER = "maintainer-max"
+# Labeling (and so a new paid run) needs maintain; other commands take write.
+RUNS_FOR_MAINTAINERS = QUICK + "permission: maintain\ncommands:\n  permission: write\n"
+
+
+async def _task_with_pr_by_a_maintainer(bot, seeded, fake_codegen, example_payload) -> dict:
+    seeded.set_permission(REPO, MAINTAINER, "maintain")
+    sha = open_pull(seeded)["head"]["sha"]
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+    await deliver(bot, "issues", labeled_event(seeded, example_payload, MAINTAINER))
+    await wait_until(lambda: task_status(bot, "passed"))
+    await settle(bot)
+    [check_run] = our_runs(seeded, sha)
+    return check_run
+
+
+async def test_the_retry_button_takes_the_label_permission_not_the_commands_one(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The button starts a new paid run exactly as `/codegen run` and the label
+    do: a writer whom only the commands permission admits must not start one."""
+    seeded.set_file(REPO, ".github/codegen.yml", RUNS_FOR_MAINTAINERS)
+    async with running_bot(flow_settings) as bot:
+        check_run = await _task_with_pr_by_a_maintainer(bot, seeded, fake_codegen, example_payload)
+        fake_codegen.script_run(statuses=FOREVER)
+        await click(bot, seeded, check_run["id"], WRITER, "retry")
+        await bot.wait_idle()
+        after_writer = len(fake_codegen.created)
+        await click(bot, seeded, check_run["id"], MAINTAINER, "retry")
+        await wait_until(lambda: len(fake_codegen.created) == 2 or None)
+        notes = (await wait_until(lambda: task_status(bot, "running")))["notes"]
+    assert after_writer == 1, "a writer's click started a run that needs maintain"
+    assert [n for n in notes if "clicked “Retry task”" in n] == [
+        n for n in notes if f"@{MAINTAINER} clicked" in n
+    ]
+
+
+async def test_codegen_retry_takes_the_label_permission_as_the_button_does(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", RUNS_FOR_MAINTAINERS)
+    async with running_bot(flow_settings) as bot:
+        await _task_with_pr_by_a_maintainer(bot, seeded, fake_codegen, example_payload)
+        fake_codegen.script_run(statuses=FOREVER)
+        payload = await say(bot, seeded, "/codegen retry\n/codegen status")
+        await bot.wait_idle()
+        after_writer = len(fake_codegen.created)
+        rows = await logged(bot)
+        await say(bot, seeded, "/codegen retry", user=MAINTAINER)
+        await wait_until(lambda: len(fake_codegen.created) == 2 or None)
+    assert after_writer == 1, "a writer's `/codegen retry` started a run that needs maintain"
+    assert [(r["verb"], r["status"]) for r in rows] == [("retry", "failed"), ("status", "done")]
+    refused = replies(seeded)[0]
+    assert refused.startswith("> /codegen retry")
+    assert "**maintain** access" in refused and "new agent run" in refused
+    assert reactions(seeded, payload) == ["eyes", "confused"]
+
+
+async def test_re_run_takes_the_commands_permission_as_codegen_validate_does(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Re-run validates again, posting a check run and a review and, with auto-merge
+    or CI fixes on, merging or sending fixes: it is `/codegen validate` by a button,
+    so it takes the commands permission (here maintain, which a writer lacks)."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK + "commands:\n  permission: maintain\n")
+    seeded.set_permission(REPO, MAINTAINER, "maintain")
+    async with running_bot(flow_settings) as bot:
+        sha = open_pull(seeded)["head"]["sha"]
+        fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "passed"), timeout=60)
+        await settle(bot)
+        [first] = our_runs(seeded, sha)
+        for who in (READER, WRITER):
+            run = check_run_event(seeded, "rerequested", REPO, first["id"], sender=who)
+            await deliver(bot, "check_run", run)
+            suite = check_suite_event(seeded, "rerequested", REPO, sha, sender=who)
+            await deliver(bot, "check_suite", suite)
+        await settle(bot)
+        refused = len(our_runs(seeded, sha))
+        await deliver(
+            bot,
+            "check_run",
+            check_run_event(seeded, "rerequested", REPO, first["id"], sender=MAINTAINER),
+        )
+        await wait_until(lambda: len(our_runs(seeded, sha)) == refused + 1 or None)
+    assert refused == 1, "Re-run by people below the commands permission validated again"
+
+
+# ---------------------------------------------------------------- other people's PRs
+
+
+async def test_fixes_go_to_the_agent_only_for_its_own_pr_not_one_naming_the_issue(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A writer's own PR that says `Fixes #7` is validated with the task, but the
+    agent did not open it: neither "Fix with Codegen" on its check run nor
+    `/codegen fix` on it may send the agent to work on it (the agent would push
+    to someone else's PR, or "fix" its own from another PR's findings)."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    async with running_bot(flow_settings) as bot:
+        await _task_with_pr_by_a_maintainer(bot, seeded, fake_codegen, example_payload)
+        theirs = open_pull(seeded, 9, head_ref="mia/csv", user=WRITER)
+        await deliver(bot, "pull_request", pull_request_event(seeded, "opened", REPO, 9))
+        await wait_until(lambda: our_runs(seeded, theirs["head"]["sha"]) or None)
+        await settle(bot)
+        [check_run] = our_runs(seeded, theirs["head"]["sha"])
+        fake_codegen.script_resume(statuses=["COMPLETE"])
+        await click(bot, seeded, check_run["id"], WRITER, "fix")
+        payload = await say(bot, seeded, "/codegen fix push a test to this branch", number=9)
+        await settle(bot)
+    assert fake_codegen.resumed == [], "the agent was sent to work on a PR it did not open"
+    [refused] = replies(seeded, 9)
+    assert "#9 was not opened by the agent" in refused and f"#{PR_NUMBER}" in refused
+    assert reactions(seeded, payload) == ["eyes", "confused"]

@@ -6,6 +6,7 @@ GitHub (which answers 404 for the old name) and the fake Codegen."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 
@@ -22,6 +23,7 @@ from tests.flow_fixtures import (
     QUICK,
     REPO,
     WRITER,
+    fail_once,
     labeled_event,
     task_status,
     wait_until,
@@ -241,3 +243,32 @@ async def test_migration_007_backfills_ids_from_the_repositories_table(postgres,
         await admin.close()
     assert [r["repository_id"] for r in tasks] == [11, None]
     assert [r["repository_id"] for r in prs] == [11, None]
+
+
+async def test_a_run_created_before_a_rename_is_found_not_made_again_after_a_crash(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The job creating the agent run dies after Codegen made it and before the
+    bot stored its id, and the repository is renamed before the job's retry: the
+    retry must find the run (by what does not change with the name), not create
+    and pay for a second one."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    settings = dataclasses.replace(flow_settings, job_retry_base_seconds=3.0)
+    async with running_bot(settings) as bot:
+        await fail_once(
+            bot.runtime.pool, "codegen_requests", "UPDATE", "NEW.agent_run_id IS NOT NULL"
+        )
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: len(fake_codegen.created) == 1 or None)
+        seeded.rename_repo(REPO, NEW)
+        renamed = moved_event(
+            example_payload, seeded, "renamed", NEW, repository={"name": {"from": "widgets"}}
+        )
+        assert (await bot.deliver("repository", renamed))[0] == 202
+        task = await wait_until(lambda: task_status(bot, "running"), timeout=30)
+        await bot.wait_idle()
+        request = await bot.runtime.pool.fetchrow("SELECT * FROM codegen_requests")
+    assert len(fake_codegen.created) == 1, "a second agent run was created after the rename"
+    assert task["repository"] == NEW
+    assert request["agent_run_id"] == next(iter(fake_codegen.runs))

@@ -18,6 +18,7 @@ from tests.flow_fixtures import (
     QUICK,
     REPO,
     WRITER,
+    fail_once,
     labeled_event,
     settle,
     task_status,
@@ -273,3 +274,79 @@ async def test_the_workflow_timeout_bounds_the_bot_s_steps_before_the_run(
     )
     assert request["status"] == "cancelled" and request["agent_run_id"] is None
     assert tracking(seeded).startswith("### codegen-bot · ⌛ Timed out")
+
+
+async def test_cancel_after_the_run_timeout_stops_the_late_pr_from_being_taken(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A timed-out run is still watched for a late PR, which would then be
+    validated, fixed and merged: `/codegen cancel` (or closing the issue) must
+    stop that too, not answer that there is nothing to cancel."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    fake_codegen.script_run(statuses=FOREVER)
+    settings = dataclasses.replace(
+        flow_settings, agent_run_timeout_ms=1000, run_poll_max_seconds=60.0
+    )
+    async with running_bot(settings) as bot:
+        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "timed_out"))
+        payload = await say(bot, seeded, "/codegen cancel")
+        await bot.wait_idle()
+        [run_id] = fake_codegen.runs
+        fake_codegen.set_run(run_id, status="COMPLETE", github_pull_requests=[CODEGEN_PR])
+        open_pull(seeded)
+        await deliver(bot, "pull_request", pull_request_event(seeded, "opened", REPO, PR_NUMBER))
+        await bot.wait_idle()
+        task = await bot.runtime.pool.fetchrow("SELECT * FROM tasks")
+        linked = await bot.runtime.pool.fetchval("SELECT count(*) FROM pull_requests")
+    assert task["status"] == "cancelled", task["status"]
+    assert task["pull_requests"] == "[]" and linked == 0
+    assert seeded.check_runs_for(REPO) == []
+    assert reactions(seeded, payload) == ["eyes", "rocket"]
+
+
+async def test_closing_the_issue_after_the_run_timeout_stops_the_late_pr(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    fake_codegen.script_run(statuses=FOREVER)
+    settings = dataclasses.replace(flow_settings, agent_run_timeout_ms=1000)
+    async with running_bot(settings) as bot:
+        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "timed_out"))
+        closed = labeled_event(seeded, example_payload, WRITER)
+        closed["action"] = "closed"
+        closed.pop("label")
+        await deliver(bot, "issues", closed)
+        [run_id] = fake_codegen.runs
+        fake_codegen.set_run(run_id, status="COMPLETE", github_pull_requests=[CODEGEN_PR])
+        open_pull(seeded)
+        await asyncio.sleep(2.0)  # several late polls (0.3 s x 5 apart)
+        await bot.wait_idle()
+        task = await bot.runtime.pool.fetchrow("SELECT * FROM tasks")
+    assert task["status"] == "cancelled", task["status"]
+    assert task["pull_requests"] == "[]"
+
+
+async def test_a_late_link_that_dies_midway_still_links_the_pr(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The late poll records the run's PR on the attempt, then dies before the
+    task takes it: its retry must link the PR, not find the attempt no longer
+    `timed_out` and drop it for good."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    open_pull(seeded)
+    fake_codegen.script_run(statuses=FOREVER)
+    settings = dataclasses.replace(flow_settings, agent_run_timeout_ms=1000)
+    async with running_bot(settings) as bot:
+        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "timed_out"))
+        await fail_once(bot.runtime.pool, "tasks", "UPDATE", "NEW.status = 'pr_open'")
+        [run_id] = fake_codegen.runs
+        fake_codegen.set_run(run_id, status="COMPLETE", github_pull_requests=[CODEGEN_PR])
+        task = await wait_until(lambda: task_status(bot, "passed"), timeout=30)
+        crashed = await bot.runtime.pool.fetchval(
+            "SELECT count(*) FROM jobs WHERE kind = 'task.poll' AND attempts > 1"
+        )
+    assert crashed == 1  # the crash happened, and the retry linked the PR
+    assert PR_URL in task["pull_requests"]

@@ -59,6 +59,7 @@ async def test_writer_label_makes_one_run_and_one_comment_ending_at_the_pr(
         "issue": 7,
         "attempt": 1,
         "source": "codegen-bot",
+        "repository_id": seeded.repos[REPO]["id"],  # found again by it after a rename
     }
     [comment] = bot_comments(seeded)
     assert PR["url"] in comment["body"]
