@@ -8,6 +8,7 @@ shaped like real tokens are assembled at run time so this file holds none.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 
 import pytest
@@ -229,3 +230,32 @@ def test_a_log_record_goes_through_the_same_list(capsys: pytest.CaptureFixture[s
     assert "POSTGRES_PASSWORD=[redacted]" in err
     for secret in ("s3cr3tP4ss99", "Zx9vB7nM5q", SLACK_HOOK):
         assert secret not in err
+
+
+@pytest.mark.parametrize(("path", "line", "rule", "secret"), TRUE_CASES)
+def test_json_log_lines_hide_the_same_credentials(
+    path: str, line: str, rule: str, secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LOG_FORMAT=json escapes quotes and newlines (`\\"`, `\\n`): the shapes must
+    still be found, so the record is scrubbed before it is encoded."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    setup_logging("INFO", "json", [])
+    try:
+        logging.getLogger("test").warning("deploy step failed: %s", line)
+        try:
+            raise RuntimeError(f"step output: {line}")
+        except RuntimeError:
+            logging.getLogger("test").exception("and then")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
+    err = capsys.readouterr().err
+    records = [json.loads(text) for text in err.splitlines()]
+    assert [r["level"] for r in records] == ["warning", "error"]
+    assert records[0]["message"].startswith("deploy step failed: ")
+    assert "[redacted]" in records[0]["message"] and "[redacted]" in records[1]["exception"]
+    assert secret not in err and secret not in json.dumps(records)
