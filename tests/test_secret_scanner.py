@@ -13,6 +13,9 @@ import logging
 
 import pytest
 
+from app.check_report import ci_fix_prompt
+from app.ci import Check
+from app.command_replies import Location, fix_instructions
 from app.logs import redactor, setup_logging
 from app.pr_analysis import PullFile, analyze, redact
 
@@ -259,3 +262,34 @@ def test_json_log_lines_hide_the_same_credentials(
     assert records[0]["message"].startswith("deploy step failed: ")
     assert "[redacted]" in records[0]["message"] and "[redacted]" in records[1]["exception"]
     assert secret not in err and secret not in json.dumps(records)
+
+
+PEM_LINES = [
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun",
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK",
+    "-----END RSA PRIVATE KEY-----",
+]
+
+
+def test_a_private_key_over_several_lines_never_reaches_the_agent() -> None:
+    """A key printed by a CI step, or added in the diff a `/codegen fix` points at,
+    spans lines: its body lines alone look like nothing, so they must be judged
+    with the armour around them."""
+    body = PEM_LINES[1:3]
+    log = "\n".join(["Run ./deploy.sh", "loaded key:", *PEM_LINES, "error: exit 1"])
+    prompt = ci_fix_prompt(
+        [Check("deploy", "check_run", "failed", "failure", None, log)], "a" * 40, 1, 3
+    )
+    hunk = "@@ -0,0 +1,4 @@\n" + "\n".join(f"+{line}" for line in PEM_LINES)
+    asked = fix_instructions("rae", 7, True, "drop it", Location("k.pem", 4, None, hunk))
+    for text in (prompt, asked):
+        assert "-----BEGIN RSA PRIVATE KEY-----" in text and "[REDACTED]" in text
+        assert not any(line in text for line in body), text
+    cut = ci_fix_prompt(  # the END line fell past the output kept
+        [Check("deploy", "check_run", "failed", "failure", None, "\n".join(PEM_LINES[:3]))],
+        "a" * 40,
+        1,
+        3,
+    )
+    assert not any(line in cut for line in body), cut
