@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from app import check_report, issue_task, pr_analysis, pull_requests
+from app import check_report, commands, issue_task, pr_analysis, pull_requests
 from app.ci import Check, CiState
 from app.command_replies import Location, fix_instructions
 from app.commands import parse_commands
@@ -258,6 +258,14 @@ SHAPES = [
         lambda: parse_commands("```\n" + "```x\n" * 16_000 + "```\n/codegen status"),
         lambda commands: [c.verb for c in commands] == ["status"],
     ),
+    *(
+        Shape(
+            f"commands: 65,536 characters of {line!r} lines",
+            lambda line=line: parse_commands(line * (BODY_MAX // len(line)) + "/codegen status"),
+            lambda commands: [c.verb for c in commands] == ["status"],
+        )
+        for line in ("#\n", "> a\n", "\n")
+    ),
     Shape(
         "commands: 16,000 unclosed HTML comments, quotes and headings",
         lambda: parse_commands("<!--" * 8000 + "\n" + "> #" * 8000 + "\n\n/codegen run"),
@@ -333,7 +341,7 @@ def test_a_long_line_is_still_checked_for_credentials_and_never_shown() -> None:
 
 
 def test_hand_written_line_tests_agree_with_their_patterns() -> None:
-    """The issue parser tests most lines by hand instead of calling
+    """The issue and command parsers test most lines by hand instead of calling
     RE2 (a call per line adds up): on every short line of these characters, the
     hand-written test must say what the pattern says."""
     alphabet = " \t#-*+1٣.):aBé_/&'\u2019\u00a0\u2028\x1c\x85>x[]"
@@ -353,3 +361,5 @@ def test_hand_written_line_tests_agree_with_their_patterns() -> None:
         for hint in (line.strip(), f"1. {line}", f"a clear and concise description of{line}"):
             expected = issue_task._TEMPLATE_HINT.match(hint) is not None
             assert issue_task._template_hint(hint) == expected, hint
+        assert commands._is_heading(line) == bool(commands._HEADING.match(line)), line
+        assert (line.lstrip()[:1] == ">") == bool(commands._QUOTE.match(line)), line
