@@ -10,7 +10,7 @@ from typing import Any
 
 from prompts.builder import clip, fence
 
-from .ci import Check, CiState
+from .ci import Check, CiState, code_name
 from .pr_analysis import redact
 
 CHECK_NAME = "codegen/validation"
@@ -107,7 +107,7 @@ def summary(
     lines.append(f"- **CI:** {ci.line()}" + (f" — {ci_note}" if ci_note else ""))
     for check in ci_failed[:5]:
         flaky = " (flaky: it also passed on this commit)" if check.flaky else ""
-        lines.append(f"  - `{check.name}` {check.conclusion}{flaky}")
+        lines.append(f"  - {code_name(check.name)} {check.conclusion}{flaky}")
     lines.append(
         f"- **Findings:** {c['failure']} blocking, {c['warning']} warnings, {c['notice']} notes"
     )
