@@ -46,7 +46,7 @@ from .jobs import Job
 from .pull_requests import PullRequest
 from .repo_config import RepoConfig, load_repo_config
 from .runtime import Runtime
-from .tracking import job_failure_reason
+from .tracking import job_failure_reason, short_reason
 from .validations import Validation
 from .worker import PermanentJobError, RescheduleJob
 
@@ -942,7 +942,7 @@ async def _merge(
         if exc.status_code == 403:
             return "the App may not merge here: grant it the `contents: write` permission"
         if exc.status_code in (405, 409, 422):
-            return f"GitHub refused: {exc}"
+            return f"GitHub refused: {short_reason(str(exc))}"
         raise
     log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
     # GitHub's `closed` event for this merge is sent by our own bot user, which
