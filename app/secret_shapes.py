@@ -162,6 +162,9 @@ _CREDENTIAL_WORDS = (
     ("client", "secret"),
 )
 _CREDENTIAL_PARTS = frozenset({"password", "passwd", "secret", "token", "key", "apikey"})
+# One word that ends in a credential word names one too: libpq's PGPASSWORD,
+# MYSQLPASSWORD, `authtoken` (`tokenizer`, `passwords` do not end so).
+_GLUED_WORDS = ("password", "passwd", "secret", "token", "apikey")
 # A name ending in one of these words describes a credential rather than holding one.
 _DESCRIPTIVE_WORDS = frozenset(
     """url uri endpoint path file filename dir name type header field prefix suffix env var
@@ -197,7 +200,7 @@ def is_credential_name(name: str) -> bool:
         n = len(pattern)
         if any(tuple(words[i : i + n]) == pattern for i in range(len(words) - n + 1)):
             return True
-    return False
+    return any(word.endswith(_GLUED_WORDS) for word in words)
 
 
 def _is_placeholder(value: str) -> bool:

@@ -124,6 +124,9 @@ TRUE_CASES = [
         "auth_header",
         "dXNlcjpwYXNzd29yZA==",
     ),
+    # One word for the name: libpq's PGPASSWORD, MYSQLPASSWORD, ...
+    ("scripts/psql.sh", "export PGPASSWORD=Xy7pQ2rT9wKz", "secret_assignment", "Xy7pQ2rT9wKz"),
+    ("deploy/app.env", "MYSQLPASSWORD=Xy7pQ2rT9wKz", "secret_assignment", "Xy7pQ2rT9wKz"),
     # A test fixture is reported, as a notice: see test_fixture_credentials_do_not_block.
     (
         "tests/test_login.py",
@@ -161,6 +164,8 @@ FALSE_CASES = [
     ("scripts/call.sh", 'curl -H "Authorization: Bearer $GITHUB_TOKEN" https://api.github.com'),
     ("app/t.py", 'tokenizer = "bert-base-uncased"'),
     ("README.md", "Set `POSTGRES_PASSWORD=yourpassword` in `.env`."),
+    ("app/api.py", 'next_page = "Xy7pQ2rT9wKz"'),
+    ("config/app.yml", "passwords: enabled-for-everyone"),
 ]
 
 
