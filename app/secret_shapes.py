@@ -245,20 +245,31 @@ def might_hold(text: str) -> bool:
 
 
 def find(
-    text: str, *, unquoted: bool = False, guesses: bool = True, flood: bool = False
+    text: str,
+    *,
+    unquoted: bool = False,
+    guesses: bool = True,
+    flood: bool = False,
+    max_guesses: int | None = None,
 ) -> list[Secret]:
     """Every credential in `text`, in order of position. `unquoted`: also
     `NAME=value` / `name: value` without quotes (config files, logs); `guesses`:
     the second family at all (see the module docstring). `flood`: past
     MAX_GUESSES candidate names, everything from there on counts as one secret
-    (redaction of a 64 KB log record stays cheap; the scanner reads capped lines)."""
-    found = [*_tokens(text), *(_guesses(text, unquoted, flood) if guesses else ())]
+    (redaction of a 64 KB log record stays cheap). `max_guesses`: past that many
+    candidate names the rest is not guessed at, and a `DENSE` secret says where
+    that began (the scanner: a line of 4,000 `token=a;` made 500 candidates)."""
+    found = [*_tokens(text)]
+    if guesses:
+        found += _guesses(text, unquoted, flood, max_guesses)
     return sorted(found, key=lambda s: (s.start, s.end))
 
 
 #: Candidate names (before the name and value checks, ~60 us each) one text may have
 #: when `flood` is set.
 MAX_GUESSES = 256
+#: The kind of the mark `find(max_guesses=...)` leaves where it stopped guessing.
+DENSE = "dense"
 
 
 class _Flood(Exception):
@@ -298,12 +309,15 @@ def _token_placeholder(token: str) -> bool:
     return bool(_PLACEHOLDER.search(token)) or len(set(token[-16:])) <= 2
 
 
-def _guesses(text: str, unquoted: bool, flood: bool) -> Iterator[Secret]:
-    budget = [MAX_GUESSES if flood else len(text) + 1]
+def _guesses(text: str, unquoted: bool, flood: bool, max_guesses: int | None) -> Iterator[Secret]:
+    if flood:
+        budget = [MAX_GUESSES]
+    else:
+        budget = [len(text) + 1 if max_guesses is None else max_guesses]
     try:
         yield from _guessed(text, unquoted, budget)
     except _Flood as stop:
-        yield Secret(ASSIGNMENT, stop.start, len(text))
+        yield Secret(ASSIGNMENT if flood else DENSE, stop.start, len(text))
 
 
 def _guessed(text: str, unquoted: bool, budget: list[int]) -> Iterator[Secret]:

@@ -497,8 +497,10 @@ async def test_codegen_refusing_a_fix_is_told_in_one_scrubbed_line(
         fake_codegen.fail_next("POST", r"/agent/run/resume$", 422, body={"message": message})
         await say(bot, seeded, "/codegen fix rename ROWS", number=PR_NUMBER)
         await wait_until(
-            lambda: any("Codegen refused the follow-up" in c["body"] for c in bot_comments(seeded))
-            or None
+            lambda: (
+                any("Codegen refused the follow-up" in c["body"] for c in bot_comments(seeded))
+                or None
+            )
         )
         await bot.wait_idle()
     [comment] = bot_comments(seeded)
