@@ -223,6 +223,18 @@ def is_real_secret(value: str) -> bool:
     return True
 
 
+_VALUE_RUN = linear_re.compile(r"[^\s\"'`]*")
+_MAX_VALUE = 256  # the most an unquoted value is followed: a constant per match
+
+
+def _value_end(text: str, end: int) -> int:
+    """Where an unquoted value really ends: `Tr0ub4dor&3xyz` or `pa;ss(wo)rd` is
+    one password to the next blank or quote, not cut at its first `&` or `;`
+    (which would show the rest); a trailing `,` `;` or bracket is the text's own."""
+    run = _VALUE_RUN.match(text[end : end + _MAX_VALUE])[0].rstrip(",;)]}>")
+    return end + len(run)
+
+
 def _url_password_is_real(user: str, password: str, host: str) -> bool:
     """Any length counts (`admin:pw@db`), but not `user:user`, placeholders or example hosts."""
     return not (password == user or _is_placeholder(password) or "example" in host.lower())
@@ -330,11 +342,12 @@ def _guessed(text: str, unquoted: bool, budget: list[int]) -> Iterator[Secret]:
             yield Secret(ASSIGNMENT, *linear_re.span(m, group), name=m["name"])
     if unquoted and named and ("=" in text or ":" in text):
         for m in _budgeted(_UNQUOTED, text, budget):
-            end = linear_re.span(m, "value")[1]
+            start, end = linear_re.span(m, "value")
             if end < len(text) and text[end] in "([{<":
                 continue  # a call or a subscript: code, not a value
-            if is_credential_name(m["name"]) and is_real_secret(m["value"]):
-                yield Secret(ASSIGNMENT, *linear_re.span(m, "value"), name=m["name"])
+            end = _value_end(text, end)
+            if is_credential_name(m["name"]) and is_real_secret(text[start:end]):
+                yield Secret(ASSIGNMENT, start, end, name=m["name"])
     if "://" in text:
         for m in _budgeted(_URL, text, budget):
             if _url_password_is_real(m["user"], m["s"], m["host"]):

@@ -127,6 +127,9 @@ TRUE_CASES = [
     # One word for the name: libpq's PGPASSWORD, MYSQLPASSWORD, ...
     ("scripts/psql.sh", "export PGPASSWORD=Xy7pQ2rT9wKz", "secret_assignment", "Xy7pQ2rT9wKz"),
     ("deploy/app.env", "MYSQLPASSWORD=Xy7pQ2rT9wKz", "secret_assignment", "Xy7pQ2rT9wKz"),
+    # A value with `&`, `;`, `#` or brackets: hidden whole, not cut at the first one.
+    (".env", "POSTGRES_PASSWORD=Tr0ub4dor&3xyz", "secret_assignment", "&3xyz"),
+    ("deploy/db.env", "DB_PASSWORD=pa;ss(wo)rd#99", "secret_assignment", "ss(wo)rd#99"),
     # A test fixture is reported, as a notice: see test_fixture_credentials_do_not_block.
     (
         "tests/test_login.py",
