@@ -180,6 +180,21 @@ SHAPES = [
         lambda: pull_requests.closing_issues("fix :" * 13_000 + " #4"),
         lambda found: found == [4],
     ),
+    Shape(
+        "closing keyword: a 5,000-digit and a 20-digit issue number (int() raised)",
+        lambda: pull_requests.closing_issues(
+            "Fixes #" + "9" * 5_000 + ", fixes #" + "9" * 20 + " and closes #3"
+        ),
+        lambda found: found == [3],
+    ),
+    Shape(
+        "PR URL: a 5,000-digit and a 20-digit number",
+        lambda: [
+            pull_requests.number_from_url(f"https://github.com/o/r/pull/{'9' * n}", "o/r")
+            for n in (5_000, 20, 4)
+        ],
+        lambda found: found == [None, None, 9999],
+    ),
     # -- issue bodies: prompt builder and issue parser -----------------------------
     Shape(
         "prompt builder: `<` + 65,000 spaces + `x` (224 s before)",
