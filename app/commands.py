@@ -152,10 +152,23 @@ def _build(rest: str, number: int, following: list[_Line]) -> Command:
         return Command(verb, args, number, raw, None, None)
     suggestion = _suggest(verb)
     if suggestion:
-        error = f"`{raw}` is not a codegen command; did you mean `/codegen {suggestion}`?"
+        error = f"{_echo(raw)} is not a codegen command; did you mean `/codegen {suggestion}`?"
     else:
-        error = f"`{raw}` is not a codegen command; comment `/codegen help` to see them."
+        error = f"{_echo(raw)} is not a codegen command; comment `/codegen help` to see them."
     return Command(UNKNOWN, args, number, raw, suggestion, error)
+
+
+_ECHO_CHARS = 60
+
+
+def _echo(text: str) -> str:
+    """What someone wrote, quoted back as inline code: short (a reply must stay
+    under GitHub's 65,536 characters), on one line, and with no backtick that
+    could end the span and turn the rest into mentions or links in our reply."""
+    shown = " ".join(text.replace("`", "'").split())
+    if len(shown) > _ECHO_CHARS:
+        shown = shown[: _ECHO_CHARS - 1] + "…"
+    return f"`{shown}`"
 
 
 def _retry(args: str, number: int, raw: str) -> Command:
@@ -167,7 +180,7 @@ def _retry(args: str, number: int, raw: str) -> Command:
         return Command("retry", strategy, number, raw, None, None)
     names = ", ".join(f"`{name}`" for name in STRATEGIES)
     error = (
-        f"`{args}` is not a retry strategy; use one of {names}, "
+        f"{_echo(args)} is not a retry strategy; use one of {names}, "
         "or `/codegen retry` alone for the next one."
     )
     return Command("retry", args, number, raw, None, error)

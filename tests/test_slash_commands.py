@@ -508,3 +508,21 @@ async def test_codegen_refusing_a_fix_is_told_in_one_scrubbed_line(
     assert "prompt rejected" in body
     assert token not in body and "Traceback" not in body and "/srv/codegen" not in body
     assert "\n# Approved" not in body and "x" * 600 not in body
+
+
+async def test_a_refused_command_is_echoed_short_and_inside_its_code_span(
+    flow_settings, seeded, fake_codegen
+):
+    """The reply to a malformed command quotes what was written: a 65,000-character
+    strategy made a reply GitHub refuses (over 65,536 characters), and backticks
+    in it ended the code span, so the bot's reply mentioned whom it named."""
+    async with running_bot(flow_settings) as bot:
+        await say(bot, seeded, "/codegen retry a`@acme/everyone` " + "x" * 65_000)
+        await say(bot, seeded, "/codegen shipit`@acme/everyone`")
+        await wait_until(lambda: len(replies(seeded)) == 2 or None)
+        await bot.wait_idle()
+    for body in replies(seeded):
+        assert len(body) < 2_000, len(body)
+        assert "is not a" in body
+        text = body.split("\n\n", 1)[1]  # the reply after its one-line quote
+        assert not any("@acme" in part for part in text.split("`")[0::2]), body
