@@ -511,15 +511,27 @@ def _concatenated_before(head: str) -> bool:
     return bool(last) and (_is_word_char(last) or last in ")]")
 
 
+# Per string literal of a line: at most this many are looked at (a line of more
+# is data, not a query), each with this many characters either side of it. Each
+# look used to copy the rest of the line: 27 ms for a line of 500 `"select"`.
+_MAX_LINE_STRINGS = 16
+_NEAR = 256
+_SQL_WORDS = ("select", "insert", "update", "delete", "from", "into", "set", "where", "values")
+
+
 def _sql_formatted(text: str) -> bool:
     if not any(n in text for n in _SQL_NEEDLES):
         return False
     if not (_SQL_UPPER.search(text) or _SQL_LOWER.search(text)):
         return False
-    for m in _STRING.finditer(text):
-        group = next(g for g in _STRING_BODIES if m[g] is not None)
-        body = m[group]
-        if not _SQL_WORD.search(body):
+    for count, m in enumerate(_STRING.finditer(text)):
+        if count >= _MAX_LINE_STRINGS:
+            break
+        # By number: the binding rebuilds its name table on each lookup by name.
+        index, body = next((i, b) for i, b in enumerate(m.groups()) if b is not None)
+        group = _STRING_BODIES[index]
+        lowered = body.lower()
+        if not any(word in lowered for word in _SQL_WORDS) or not _SQL_WORD.search(body):
             continue
         start, end = m.span()
         prefix = _string_prefix(text, start).lower()
@@ -527,7 +539,9 @@ def _sql_formatted(text: str) -> bool:
             return True
         if group == "b5" and "${" in body:
             return True
-        if _formatted_after(text[end:]) or _concatenated_before(text[: start - len(prefix)]):
+        head = start - len(prefix)
+        after, before = text[end : end + _NEAR], text[max(0, head - _NEAR) : head]
+        if _formatted_after(after) or _concatenated_before(before):
             return True
     return False
 
