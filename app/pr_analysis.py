@@ -155,7 +155,7 @@ class Analysis:
     binary_files: tuple[str, ...]
     large_files: tuple[str, ...]
     # (path, why) for files or lines the line rules did not read: no patch from
-    # GitHub (binary, too large), or lines over MAX_LINE_CHARS (credentials only).
+    # GitHub (binary, too large), or lines over MAX_LINE_CHARS (tokens only).
     not_scanned: tuple[tuple[str, str], ...] = ()
 
 
@@ -169,7 +169,8 @@ def size_class(changed_lines: int) -> str:
 
 # --------------------------------------------------------------------------- diffs
 
-#: Longer added lines (minified bundles, data) get the credential scan only.
+#: Longer added lines (minified bundles, data) are only searched for tokens that name
+#: their issuer (`ghp_...`, `AKIA...`, keys), not for guessed credentials.
 MAX_LINE_CHARS = 4000
 
 # At most 9 digits: a longer count is no real hunk, and int() of 65,000 digits raises.
@@ -733,7 +734,7 @@ def _scan_lines(f: PullFile) -> tuple[list[Finding], int, int]:
         if credentials is not None:
             out += _credential_findings(text, no, credentials, long_line=long_line, dense=dense)
         if long_line:
-            continue  # a minified bundle or data: credentials only, "not scanned" otherwise
+            continue  # a minified bundle or data: tokens only, "not scanned" otherwise
         if not code_rules:
             continue
 
@@ -839,10 +840,7 @@ _NO_PATCH = "no diff from GitHub (binary or too large): not scanned"
 
 def _long_lines(count: int) -> str:
     plural = "s" if count != 1 else ""
-    return (
-        f"{count} added line{plural} over {MAX_LINE_CHARS:,} characters: checked for "
-        "credentials only"
-    )
+    return f"{count} added line{plural} over {MAX_LINE_CHARS:,} characters: checked for tokens only"
 
 
 def _dense_lines(count: int) -> str:

@@ -417,3 +417,13 @@ def test_lines_full_of_sql_strings_are_cheap() -> None:
     seconds, found = cpu(lambda: rules(files))
     assert seconds < CPU_SECONDS, f"{seconds:.2f} s of CPU"
     assert {path for path, rule in found if rule == "security.sql_format"} == {"app/s.py"}
+
+
+def test_a_long_line_is_said_to_be_checked_for_tokens_only() -> None:
+    """Past MAX_LINE_CHARS only tokens that name their issuer are looked for, not
+    guessed credentials (`password = "..."`): "not scanned" must not say more."""
+    line = "var a=" + "1," * 2500 + f'password="{PASSWORD}";'
+    analysis, findings = analyze([new_file("web/bundle.min.js", [line])])
+    assert [f for f in findings if f.category == "security"] == []
+    [(_, why)] = analysis.not_scanned
+    assert "tokens only" in why and "credentials only" not in why
