@@ -10,7 +10,7 @@ from typing import Any
 
 from prompts.builder import clip, fence
 
-from .ci import Check, CiState
+from .ci import Check, CiState, code_name
 from .pr_analysis import redact
 
 CHECK_NAME = "codegen/validation"
@@ -107,7 +107,7 @@ def summary(
     lines.append(f"- **CI:** {ci.line()}" + (f" — {ci_note}" if ci_note else ""))
     for check in ci_failed[:5]:
         flaky = " (flaky: it also passed on this commit)" if check.flaky else ""
-        lines.append(f"  - `{check.name}` {check.conclusion}{flaky}")
+        lines.append(f"  - {code_name(check.name)} {check.conclusion}{flaky}")
     lines.append(
         f"- **Findings:** {c['failure']} blocking, {c['warning']} warnings, {c['notice']} notes"
     )
@@ -239,7 +239,7 @@ def _ci_block(check: Check) -> str:
     cut = False
     if output:
         raw = "\n".join(output.splitlines()[:CI_OUTPUT_LINES])[: 2 * CI_OUTPUT_CHARS]
-        redacted = "\n".join(redact(line) for line in raw.splitlines())
+        redacted = redact(raw)  # whole: a private key's body lines are judged by its armour
         shown = clip(redacted, CI_OUTPUT_CHARS)
         fields += ["output:", shown]
         cut = len(raw) < len(output) or len(shown) < len(redacted)

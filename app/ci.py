@@ -17,6 +17,17 @@ _FAILED = {"failure", "timed_out", "action_required", "startup_failure"}
 # `cancelled` and `stale` runs were stopped or replaced, not judged: they neither
 # pass nor fail the commit.
 _SUMMARY_CHARS = 1500
+_NAME_CHARS = 100
+
+
+def code_name(name: str) -> str:
+    """A check's name as Markdown inline code. Names are anyone's (a pull request's
+    workflow names its own jobs): no backtick or line break may end the span and
+    let the rest be mentions, links or headings in the bot's comment."""
+    text = " ".join(name.replace("`", "'").split()) or "?"
+    if len(text) > _NAME_CHARS:
+        text = text[: _NAME_CHARS - 1] + "…"
+    return f"`{text}`"
 
 
 @dataclass(frozen=True)
@@ -76,11 +87,11 @@ class CiState:
             if items:
                 names = ""
                 if state != "passed":
-                    names = " (" + ", ".join(f"`{c.name}`" for c in items[:5]) + ")"
+                    names = " (" + ", ".join(code_name(c.name) for c in items[:5]) + ")"
                 parts.append(f"{len(items)} {word}{names}")
         flaky = [c for c in self.checks if c.flaky]
         if flaky:
-            parts.append(f"flaky: {', '.join(f'`{c.name}`' for c in flaky[:5])}")
+            parts.append(f"flaky: {', '.join(code_name(c.name) for c in flaky[:5])}")
         return ", ".join(parts) or "no CI reported on this commit"
 
 

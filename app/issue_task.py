@@ -274,13 +274,18 @@ _FILLER = frozenset(
 #: Hint lines of GitHub's default markdown issue templates, left in by people
 #: who fill the template in around them (or not at all).
 _I = linear_re.IGNORECASE
-_TEMPLATE_HINTS = (
-    linear_re.compile(r"^a clear and concise description of(?:[^\pL\pN_]|$)", _I),
-    linear_re.compile(r"^steps to reproduce the behaviou?r:?$", _I),
-    linear_re.compile(rf"^\p{{Nd}}+\.{_S}+(go to|click on|scroll down to) '\.+'$", _I),
-    linear_re.compile(rf"^\p{{Nd}}+\.{_S}+see error\.?$", _I),
-    linear_re.compile(r"^if applicable, add screenshots to help explain your problem\.?$", _I),
-    linear_re.compile(r"^add any other context about the (problem|feature request) here\.?$", _I),
+_TEMPLATE_HINT = linear_re.compile(
+    "|".join(
+        (
+            r"^a clear and concise description of(?:[^\pL\pN_]|$)",
+            r"^steps to reproduce the behaviou?r:?$",
+            rf"^\p{{Nd}}+\.{_S}+(?:go to|click on|scroll down to) '\.+'$",
+            rf"^\p{{Nd}}+\.{_S}+see error\.?$",
+            r"^if applicable, add screenshots to help explain your problem\.?$",
+            r"^add any other context about the (?:problem|feature request) here\.?$",
+        )
+    ),
+    _I,
 )
 
 # -- line patterns ---------------------------------------------------------
@@ -305,6 +310,79 @@ _ALNUM_RUN = linear_re.compile(r"[a-z0-9]+")
 _LABEL_JUNK = linear_re.compile(rf"[^\pL\pN_{_SC}:/\-]")
 _TITLE_PREFIX = linear_re.compile(rf"^{_S}*(\[[^\]]*\]{_S}*:?{_S}*|{_W}+(\([^{_SC}]*\))?:{_S})")
 _TAG_LIKE = linear_re.compile(r"<[^>]*>")
+
+# Each line of a body is tested against several patterns, and a call into RE2 costs
+# microseconds: 65,536 blank lines took 2.3 s. A pattern is tried only on a line
+# that has what it needs to match (its first character, a colon), so those checks
+# must accept every line the pattern could match.
+
+
+def _may_fence(line: str) -> bool:
+    return line.lstrip(" ").startswith(("```", "~~~"))
+
+
+def _atx(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading line, as `_ATX` reads it, by hand."""
+    body = line.lstrip(" ")
+    if len(line) - len(body) > 3 or not body.startswith("#"):
+        return None
+    level = len(body) - len(body.lstrip("#"))
+    rest = body[level:]
+    if level > 6 or (rest and rest[0] not in " \t"):
+        return None
+    text = rest.strip(" \t")
+    bare = text.rstrip("#")  # a closing `#` run goes when spaces part it from the text
+    if bare != text and bare and bare[-1] in " \t":
+        text = bare.rstrip(" \t")
+    return level, text
+
+
+def _bullet(line: str) -> tuple[str, str] | None:
+    """(indent, text) of a list item line, as `_BULLET` reads it, by hand."""
+    body = line.lstrip(" \t")
+    indent = line[: len(line) - len(body)]
+    if body[:1] in ("-", "*", "+") and body:
+        rest = body[1:]
+    else:
+        digits = 0
+        while digits < len(body) and body[digits].isdecimal():  # \p{Nd}
+            digits += 1
+        if not 1 <= digits <= 9 or body[digits : digits + 1] not in (".", ")"):
+            return None
+        rest = body[digits + 1 :]
+    if rest and rest[0] not in " \t":
+        return None
+    return indent, rest.lstrip(" \t")
+
+
+_LABEL_CHARS = frozenset("_ /&'\u2019-")
+
+
+def _label_text(line: str) -> str | None:
+    """The text of a `Steps to reproduce:` line, as `_LABEL_LINE` reads it, by hand."""
+    stripped = line.strip()  # Python's whitespace is `_S`
+    if not stripped.endswith(":"):
+        return None
+    text = stripped[:-1].rstrip()
+    if not (1 <= len(text) <= 61 and text[0].isascii() and text[0].isalpha()):
+        return None
+    if all(ch.isalpha() or ch.isnumeric() or ch in _LABEL_CHARS for ch in text[1:]):
+        return text
+    return None
+
+
+_HINT_STARTS = ("a clear", "steps to", "if applicable", "add any")
+_HINT_STEPS = ("go to", "click on", "scroll down", "see error")
+
+
+def _template_hint(stripped: str) -> bool:
+    head = stripped[:13].casefold()
+    if head[:1].isdecimal():
+        low = stripped.casefold()
+        may = any(step in low for step in _HINT_STEPS)
+    else:
+        may = head.startswith(_HINT_STARTS)
+    return may and _TEMPLATE_HINT.match(stripped) is not None
 
 
 @dataclass(frozen=True)
@@ -456,7 +534,7 @@ def _strip_comments(text: str) -> list[tuple[str, bool]]:
                 continue
             line = line[end + 3 :]
             in_comment = False
-        opened = _FENCE_OPEN.match(line)
+        opened = _FENCE_OPEN.match(line) if _may_fence(line) else None
         if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
             fence = opened.group(1)  # an info string with a backtick is not a fence
             out.append((line, True))
@@ -488,20 +566,19 @@ class _Section:
 def _heading(line: str) -> tuple[int, str, str] | None:
     """(level, text, kind) when the line is a heading; bold lines rank below
     every ATX level, label lines below bold ones."""
-    m = _ATX.match(line)
-    if m:
-        hashes = m.group(1) or m.group(3)
-        text = (m.group(2) or "").strip()
-        return len(hashes), text, _kind_of(text)
+    atx = _atx(line)
+    if atx is not None:
+        text = atx[1].strip()
+        return atx[0], text, _kind_of(text)
     bold = _bold_text(line)
     if bold is not None:
         text = bold.strip().rstrip(":").strip()
         return 7, text, _kind_of(text)
-    m = _LABEL_LINE.match(line)
-    if m and not _BULLET.match(line):
-        kind = _kind_of(m.group("text"))
-        if kind in _LIST_KINDS:
-            return 8, m.group("text").strip(), kind
+    text = _label_text(line)
+    if text is not None:
+        kind = _kind_of(text)
+        if kind in _LIST_KINDS and not _bullet(line):
+            return 8, text.strip(), kind
     return None
 
 
@@ -533,7 +610,10 @@ def _kind_of(heading: str) -> str:
     kind = _HEADINGS.get(_normalise(heading))
     if kind:
         return kind
-    for part in heading.lower().replace(" and ", "/").translate(_HEADING_SEPARATORS).split("/"):
+    parts = heading.lower().replace(" and ", "/").translate(_HEADING_SEPARATORS)
+    if "/" not in parts:
+        return PROSE  # one part, the heading itself: looked up above
+    for part in parts.split("/"):
         kind = _HEADINGS.get(_normalise(part))
         if kind:
             return kind
@@ -607,10 +687,10 @@ def _items(lines: list[tuple[str, bool]]) -> list[str]:
             prefix = f"{_strip_emphasis(sub[1])}: " if sub[1] else ""
             after_blank = False
             continue
-        bullet = _BULLET.match(raw)
+        bullet = _bullet(raw)
         if bullet:
-            indent = len(bullet.group("indent").expandtabs(4))
-            text = _CHECKBOX.sub("", (bullet.group("text") or "").strip(), count=1).strip()
+            indent = len(bullet[0].expandtabs(4))
+            text = _CHECKBOX.sub("", bullet[1].strip(), count=1).strip()
             if current is not None and indent >= top_indent + 2:
                 if text:
                     joined = "".join(current).rstrip()
@@ -682,18 +762,20 @@ def _render_prose(section: _Section, found: dict[str, str]) -> str:
     kept: list[tuple[str, bool]] = []
     for text, code in section.lines:
         if not code:
-            if section.kind == IGNORED and _BULLET.match(text):
+            if section.kind == IGNORED and _bullet(text):
                 continue
             stripped = text.strip()
-            if any(hint.match(stripped) for hint in _TEMPLATE_HINTS):
+            if _template_hint(stripped):
                 continue
-            control = _control_line(stripped)
+            control = _control_line(stripped) if ":" in stripped else None
             if control is not None:
                 found.setdefault(*control)
                 continue
         kept.append((text, code))
-    while kept and not kept[0][1] and not kept[0][0].strip():
-        kept.pop(0)
+    first = 0  # blank lines around the section go (a slice: pop(0) per line is quadratic)
+    while first < len(kept) and not kept[first][1] and not kept[first][0].strip():
+        first += 1
+    kept = kept[first:]
     while kept and not kept[-1][1] and not kept[-1][0].strip():
         kept.pop()
     if not kept:
@@ -717,21 +799,26 @@ def _render_prose(section: _Section, found: dict[str, str]) -> str:
 
 def _bare(line: str) -> str:
     """A line without its list marker or checkbox."""
-    bullet = _BULLET.match(line)
+    bullet = _bullet(line)
     if bullet:
-        line = _CHECKBOX.sub("", (bullet.group("text") or "").strip(), count=1)
+        line = _CHECKBOX.sub("", bullet[1].strip(), count=1)
     return line.strip()
 
 
 def _control_line(line: str) -> tuple[str, str] | None:
     """("priority", "high") for a short ``Priority: High`` line, else None."""
-    m = _KEY_VALUE.match(_BOLD_MARKS.sub("", line))
+    if not line.partition(":")[2].strip():
+        return None  # no value after the key's colon (the key has none)
+    if "**" in line or "__" in line:
+        line = _BOLD_MARKS.sub("", line)
+    m = _KEY_VALUE.match(line)
     if not m:
         return None
-    kind = _HEADINGS.get(_normalise(m.group("key")))
-    if kind not in _CONTROL_KINDS or len(m.group("value").split()) > 5:
+    key, text = m.groups()  # "key", "value" (the binding looks names up slowly)
+    kind = _HEADINGS.get(_normalise(key))
+    if kind not in _CONTROL_KINDS or len(text.split()) > 5:
         return None
-    value = _read_value(kind, m.group("value"))
+    value = _read_value(kind, text)
     return (kind, value) if value is not None else None
 
 
@@ -804,7 +891,7 @@ def _prose_text(description: str) -> str:
             if stripped.startswith(fence) and set(stripped) == {fence[0]}:
                 fence = None
             continue
-        opened = _FENCE_OPEN.match(line)
+        opened = _FENCE_OPEN.match(line) if _may_fence(line) else None
         if opened:
             fence = opened.group(1)
             continue

@@ -54,15 +54,17 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redactor.scrub(record.getMessage()),
         }
         for key in ("delivery_id", "job_id"):
             value = getattr(record, key, None)
             if value is not None:
                 entry[key] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return redactor.scrub(orjson.dumps(entry).decode())
+            entry["exception"] = redactor.scrub(self.formatException(record.exc_info))
+        # Scrubbed before encoding: in JSON a quote is `\"` and a newline `\n`, which
+        # the shapes do not read, and a redaction must not cut the line's own JSON.
+        return orjson.dumps(entry).decode()
 
 
 class TextFormatter(logging.Formatter):

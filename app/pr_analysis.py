@@ -155,7 +155,7 @@ class Analysis:
     binary_files: tuple[str, ...]
     large_files: tuple[str, ...]
     # (path, why) for files or lines the line rules did not read: no patch from
-    # GitHub (binary, too large), or lines over MAX_LINE_CHARS (credentials only).
+    # GitHub (binary, too large), or lines over MAX_LINE_CHARS (tokens only).
     not_scanned: tuple[tuple[str, str], ...] = ()
 
 
@@ -169,7 +169,8 @@ def size_class(changed_lines: int) -> str:
 
 # --------------------------------------------------------------------------- diffs
 
-#: Longer added lines (minified bundles, data) get the credential scan only.
+#: Longer added lines (minified bundles, data) are only searched for tokens that name
+#: their issuer (`ghp_...`, `AKIA...`, keys), not for guessed credentials.
 MAX_LINE_CHARS = 4000
 
 # At most 9 digits: a longer count is no real hunk, and int() of 65,000 digits raises.
@@ -511,15 +512,27 @@ def _concatenated_before(head: str) -> bool:
     return bool(last) and (_is_word_char(last) or last in ")]")
 
 
+# Per string literal of a line: at most this many are looked at (a line of more
+# is data, not a query), each with this many characters either side of it. Each
+# look used to copy the rest of the line: 27 ms for a line of 500 `"select"`.
+_MAX_LINE_STRINGS = 16
+_NEAR = 256
+_SQL_WORDS = ("select", "insert", "update", "delete", "from", "into", "set", "where", "values")
+
+
 def _sql_formatted(text: str) -> bool:
     if not any(n in text for n in _SQL_NEEDLES):
         return False
     if not (_SQL_UPPER.search(text) or _SQL_LOWER.search(text)):
         return False
-    for m in _STRING.finditer(text):
-        group = next(g for g in _STRING_BODIES if m[g] is not None)
-        body = m[group]
-        if not _SQL_WORD.search(body):
+    for count, m in enumerate(_STRING.finditer(text)):
+        if count >= _MAX_LINE_STRINGS:
+            break
+        # By number: the binding rebuilds its name table on each lookup by name.
+        index, body = next((i, b) for i, b in enumerate(m.groups()) if b is not None)
+        group = _STRING_BODIES[index]
+        lowered = body.lower()
+        if not any(word in lowered for word in _SQL_WORDS) or not _SQL_WORD.search(body):
             continue
         start, end = m.span()
         prefix = _string_prefix(text, start).lower()
@@ -527,7 +540,9 @@ def _sql_formatted(text: str) -> bool:
             return True
         if group == "b5" and "${" in body:
             return True
-        if _formatted_after(text[end:]) or _concatenated_before(text[: start - len(prefix)]):
+        head = start - len(prefix)
+        after, before = text[end : end + _NEAR], text[max(0, head - _NEAR) : head]
+        if _formatted_after(after) or _concatenated_before(before):
             return True
     return False
 
@@ -643,15 +658,25 @@ class _CredentialScan:
         return cls(path, _unquoted_values(path), not _is_locale_file(path), _is_fixture(path))
 
 
+#: Credential-like names (`token=`, `password:`) looked at per line: each costs
+#: ~20 us, and a line of 4,000 `token=a;` has 500. The rest of a denser line is
+#: reported as not scanned for guessed credentials (tokens are still found).
+MAX_LINE_GUESSES = 16
+
+
 def _credential_findings(
-    text: str, no: int, scan: _CredentialScan, *, long_line: bool
+    text: str, no: int, scan: _CredentialScan, *, long_line: bool, dense: list[int]
 ) -> list[Finding]:
     """Each token kind on the line; else the first guessed kind (URL, header,
     assignment). Guesses are notices in tests and fixtures, and not looked for in
     translations or over-long lines; a placeholder token (`AKIA...EXAMPLE`) is no finding."""
     path = scan.path
     guesses = scan.guesses and not long_line
-    found = secret_shapes.find(text, unquoted=scan.unquoted, guesses=guesses)
+    found = secret_shapes.find(
+        text, unquoted=scan.unquoted, guesses=guesses, max_guesses=MAX_LINE_GUESSES
+    )
+    if any(s.kind == secret_shapes.DENSE for s in found):
+        dense[0] += 1
     tokens = [s.kind for s in found if s.kind in secret_shapes.TOKEN_KINDS and not s.placeholder]
     if tokens:
         rules = [f"security.{kind}" for kind in dict.fromkeys(tokens)]
@@ -673,8 +698,9 @@ def _credential_findings(
     return [_finding(rule, path, no, _MESSAGES[rule], text)]
 
 
-def _scan_lines(f: PullFile) -> tuple[list[Finding], int]:
-    """The file's line findings, and how many added lines were too long to scan."""
+def _scan_lines(f: PullFile) -> tuple[list[Finding], int, int]:
+    """The file's line findings, how many added lines were too long to scan, and
+    how many had too many credential-like names to guess at them all."""
     path, ext = f.filename, _ext(f.filename)
     base = posixpath.basename(path)
     test = is_test_file(path)
@@ -686,6 +712,7 @@ def _scan_lines(f: PullFile) -> tuple[list[Finding], int]:
     out: list[Finding] = []
     block: list[tuple[int, str]] = []  # consecutive code-looking comment lines
     skipped = 0  # added lines over MAX_LINE_CHARS
+    dense = [0]  # added lines past MAX_LINE_GUESSES candidate names
 
     def flush_block() -> None:
         if len(block) >= 3:
@@ -705,9 +732,9 @@ def _scan_lines(f: PullFile) -> tuple[list[Finding], int]:
         if long_line:
             skipped += 1
         if credentials is not None:
-            out += _credential_findings(text, no, credentials, long_line=long_line)
+            out += _credential_findings(text, no, credentials, long_line=long_line, dense=dense)
         if long_line:
-            continue  # a minified bundle or data: credentials only, "not scanned" otherwise
+            continue  # a minified bundle or data: tokens only, "not scanned" otherwise
         if not code_rules:
             continue
 
@@ -740,7 +767,7 @@ def _scan_lines(f: PullFile) -> tuple[list[Finding], int]:
             if hit:
                 out.append(_finding(rule, path, no, _MESSAGES[rule], text))
     flush_block()
-    return out, skipped
+    return out, skipped, dense[0]
 
 
 _TOML_HEADER = linear_re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(?:#.*)?$")
@@ -813,9 +840,14 @@ _NO_PATCH = "no diff from GitHub (binary or too large): not scanned"
 
 def _long_lines(count: int) -> str:
     plural = "s" if count != 1 else ""
+    return f"{count} added line{plural} over {MAX_LINE_CHARS:,} characters: checked for tokens only"
+
+
+def _dense_lines(count: int) -> str:
+    plural = "s" if count != 1 else ""
     return (
-        f"{count} added line{plural} over {MAX_LINE_CHARS:,} characters: checked for "
-        "credentials only"
+        f"{count} added line{plural} with over {MAX_LINE_GUESSES} credential-like names: "
+        "the rest of each checked for tokens only"
     )
 
 
@@ -860,10 +892,12 @@ def analyze(files: list[PullFile], rules: Rules = DEFAULT_RULES) -> tuple[Analys
         moved_only = f.status in ("renamed", "copied") and f.additions == f.deletions == 0
         if f.patch is None and not moved_only:
             not_scanned.append((f.filename, _NO_PATCH))
-        lines, skipped = _scan_lines(f)
+        lines, skipped, dense = _scan_lines(f)
         findings += lines
         if skipped:
             not_scanned.append((f.filename, _long_lines(skipped)))
+        if dense:
+            not_scanned.append((f.filename, _dense_lines(dense)))
         if _is_env_file(f.filename):
             lines = added_lines(f.patch)
             msg = (

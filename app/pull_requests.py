@@ -42,10 +42,12 @@ _COLUMNS = """id, installation_id, repository, number, task_id, head_sha, head_r
     ci_fix_attempts, ci_fix_outcome, commented, opened_at, merged_at, closed_at, updated_at,
     repository_id"""
 
+# At most 9 digits: no issue or PR has a longer number, int() refuses 4,300 digits and
+# PostgreSQL's integer columns 10 (a body's `Fixes #99999999999` failed the PR's event).
 _CLOSING = linear_re.compile(
-    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", linear_re.IGNORECASE
+    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d{1,9})\b", linear_re.IGNORECASE
 )
-_PULL_URL = linear_re.compile(r"/([^/\s]+/[^/\s]+)/pulls?/(\d+)(?:[/?#]|$)")
+_PULL_URL = linear_re.compile(r"/([^/\s]+/[^/\s]+)/pulls?/(\d{1,9})(?:[/?#]|$)")
 
 
 def number_from_url(url: str, repository: str) -> int | None:

@@ -162,6 +162,9 @@ _CREDENTIAL_WORDS = (
     ("client", "secret"),
 )
 _CREDENTIAL_PARTS = frozenset({"password", "passwd", "secret", "token", "key", "apikey"})
+# One word that ends in a credential word names one too: libpq's PGPASSWORD,
+# MYSQLPASSWORD, `authtoken` (`tokenizer`, `passwords` do not end so).
+_GLUED_WORDS = ("password", "passwd", "secret", "token", "apikey")
 # A name ending in one of these words describes a credential rather than holding one.
 _DESCRIPTIVE_WORDS = frozenset(
     """url uri endpoint path file filename dir name type header field prefix suffix env var
@@ -197,7 +200,7 @@ def is_credential_name(name: str) -> bool:
         n = len(pattern)
         if any(tuple(words[i : i + n]) == pattern for i in range(len(words) - n + 1)):
             return True
-    return False
+    return any(word.endswith(_GLUED_WORDS) for word in words)
 
 
 def _is_placeholder(value: str) -> bool:
@@ -218,6 +221,18 @@ def is_real_secret(value: str) -> bool:
         if "_" in value or parts & _CREDENTIAL_PARTS:
             return False
     return True
+
+
+_VALUE_RUN = linear_re.compile(r"[^\s\"'`]*")
+_MAX_VALUE = 256  # the most an unquoted value is followed: a constant per match
+
+
+def _value_end(text: str, end: int) -> int:
+    """Where an unquoted value really ends: `Tr0ub4dor&3xyz` or `pa;ss(wo)rd` is
+    one password to the next blank or quote, not cut at its first `&` or `;`
+    (which would show the rest); a trailing `,` `;` or bracket is the text's own."""
+    run = _VALUE_RUN.match(text[end : end + _MAX_VALUE])[0].rstrip(",;)]}>")
+    return end + len(run)
 
 
 def _url_password_is_real(user: str, password: str, host: str) -> bool:
@@ -242,20 +257,31 @@ def might_hold(text: str) -> bool:
 
 
 def find(
-    text: str, *, unquoted: bool = False, guesses: bool = True, flood: bool = False
+    text: str,
+    *,
+    unquoted: bool = False,
+    guesses: bool = True,
+    flood: bool = False,
+    max_guesses: int | None = None,
 ) -> list[Secret]:
     """Every credential in `text`, in order of position. `unquoted`: also
     `NAME=value` / `name: value` without quotes (config files, logs); `guesses`:
     the second family at all (see the module docstring). `flood`: past
     MAX_GUESSES candidate names, everything from there on counts as one secret
-    (redaction of a 64 KB log record stays cheap; the scanner reads capped lines)."""
-    found = [*_tokens(text), *(_guesses(text, unquoted, flood) if guesses else ())]
+    (redaction of a 64 KB log record stays cheap). `max_guesses`: past that many
+    candidate names the rest is not guessed at, and a `DENSE` secret says where
+    that began (the scanner: a line of 4,000 `token=a;` made 500 candidates)."""
+    found = [*_tokens(text)]
+    if guesses:
+        found += _guesses(text, unquoted, flood, max_guesses)
     return sorted(found, key=lambda s: (s.start, s.end))
 
 
 #: Candidate names (before the name and value checks, ~60 us each) one text may have
 #: when `flood` is set.
 MAX_GUESSES = 256
+#: The kind of the mark `find(max_guesses=...)` leaves where it stopped guessing.
+DENSE = "dense"
 
 
 class _Flood(Exception):
@@ -295,12 +321,15 @@ def _token_placeholder(token: str) -> bool:
     return bool(_PLACEHOLDER.search(token)) or len(set(token[-16:])) <= 2
 
 
-def _guesses(text: str, unquoted: bool, flood: bool) -> Iterator[Secret]:
-    budget = [MAX_GUESSES if flood else len(text) + 1]
+def _guesses(text: str, unquoted: bool, flood: bool, max_guesses: int | None) -> Iterator[Secret]:
+    if flood:
+        budget = [MAX_GUESSES]
+    else:
+        budget = [len(text) + 1 if max_guesses is None else max_guesses]
     try:
         yield from _guessed(text, unquoted, budget)
     except _Flood as stop:
-        yield Secret(ASSIGNMENT, stop.start, len(text))
+        yield Secret(ASSIGNMENT if flood else DENSE, stop.start, len(text))
 
 
 def _guessed(text: str, unquoted: bool, budget: list[int]) -> Iterator[Secret]:
@@ -313,11 +342,12 @@ def _guessed(text: str, unquoted: bool, budget: list[int]) -> Iterator[Secret]:
             yield Secret(ASSIGNMENT, *linear_re.span(m, group), name=m["name"])
     if unquoted and named and ("=" in text or ":" in text):
         for m in _budgeted(_UNQUOTED, text, budget):
-            end = linear_re.span(m, "value")[1]
+            start, end = linear_re.span(m, "value")
             if end < len(text) and text[end] in "([{<":
                 continue  # a call or a subscript: code, not a value
-            if is_credential_name(m["name"]) and is_real_secret(m["value"]):
-                yield Secret(ASSIGNMENT, *linear_re.span(m, "value"), name=m["name"])
+            end = _value_end(text, end)
+            if is_credential_name(m["name"]) and is_real_secret(text[start:end]):
+                yield Secret(ASSIGNMENT, start, end, name=m["name"])
     if "://" in text:
         for m in _budgeted(_URL, text, budget):
             if _url_password_is_real(m["user"], m["s"], m["host"]):

@@ -22,7 +22,7 @@ from .db import advisory_xact_lock
 from .jobs import Job
 from .repo_config import load_repo_config
 from .runtime import Runtime
-from .tracking import job_failure_reason
+from .tracking import job_failure_reason, short_reason
 from .worker import PermanentJobError
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,8 @@ async def send_job(runtime: Runtime, job: Job) -> None:
         await task_flow.note(
             runtime,
             followup.task_id,
-            f"Codegen refused the follow-up from @{followup.requested_by}: {exc.message}",
+            f"Codegen refused the follow-up from @{followup.requested_by}: "
+            f"{short_reason(exc.message)}",
             f"followup:{followup.id}:failed",
         )
         return

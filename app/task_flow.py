@@ -789,7 +789,8 @@ async def ban_job(runtime: Runtime, job: Job) -> None:
         await note(
             runtime,
             task_id,
-            f"Codegen did not stop agent run {run_id} on the pull request: {exc.message}",
+            f"Codegen did not stop agent run {run_id} on the pull request: "
+            f"{tracking.short_reason(exc.message)}",
             f"ban:{run_id}:refused",
         )
         return

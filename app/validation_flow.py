@@ -48,7 +48,7 @@ from .jobs import Job
 from .pull_requests import PullRequest
 from .repo_config import RepoConfig, load_repo_config
 from .runtime import Runtime
-from .tracking import job_failure_reason
+from .tracking import job_failure_reason, short_reason
 from .validations import Validation
 from .worker import PermanentJobError, RescheduleJob
 
@@ -446,7 +446,7 @@ async def _wait_for_ci(
         first_wait = current.status == "in_progress"
         await validations.update(pool, validation.id, status="waiting_ci", ci=state.to_json())
         if first_wait:
-            pending = ", ".join(f"`{c.name}`" for c in state.named("pending")[:10])
+            pending = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:10])
             await gh.patch(
                 f"/repos/{pr.repository}/check-runs/{validation.check_run_id}",
                 data={
@@ -470,7 +470,7 @@ async def _wait_for_ci(
 def _ci_note(state: ci.CiState, config: RepoConfig) -> str | None:
     if state.verdict == "pending":
         minutes = config.validation.ci_timeout_seconds // 60
-        names = ", ".join(f"`{c.name}`" for c in state.named("pending")[:5])
+        names = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:5])
         return f"not finished after {minutes} min ({names}); concluded without it"
     if state.verdict == "none":
         return "nothing reported within the wait"
@@ -831,7 +831,7 @@ def merge_blocker(
         return f"{count} file{'s were' if count != 1 else ' was'} not fully scanned"
     if state.verdict in ("failed", "pending"):
         word = "failed" if state.verdict == "failed" else "is still running"
-        names = ", ".join(f"`{c.name}`" for c in state.named(state.verdict)[:5])
+        names = ", ".join(ci.code_name(c.name) for c in state.named(state.verdict)[:5])
         return f"CI {word} on `{sha[:7]}` ({names})"
     if not state.succeeded and not without_ci:
         return (
@@ -897,12 +897,12 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
                 runtime,
                 task.id,
                 f"CI on `{sha[:7]}` failed and then passed on a re-run "
-                f"({', '.join(f'`{n}`' for n in flaky)}): flaky, not sent to Codegen.",
+                f"({', '.join(ci.code_name(n) for n in flaky[:5])}): flaky, not sent to Codegen.",
                 f"ci_fix:{pr.id}:{sha}:flaky",
             )
         return
     key = f"ci_fix:{pr.id}:{sha}"
-    names = ", ".join(f"`{c.name}`" for c in failures[:5])
+    names = ", ".join(ci.code_name(c.name) for c in failures[:5])
     # Counting the attempt and recording the follow-up commit together, so a
     # crash between them can neither spend an attempt nor lose the fix.
     async with pool.acquire() as conn, conn.transaction():
@@ -1017,7 +1017,7 @@ async def _merge(
         if exc.status_code == 403:
             return "the App may not merge here: grant it the `contents: write` permission"
         if exc.status_code in (405, 409, 422):
-            return f"GitHub refused: {exc}"
+            return f"GitHub refused: {short_reason(str(exc))}"
         raise
     log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
     # GitHub's `closed` event for this merge is sent by our own bot user, which

@@ -80,9 +80,15 @@ _DATA_TAGS = (
     "repository_tree",
     *FOLLOWUP_TAGS,
 )
-_SPACE = linear_re.USPACE
+# Invisible format characters (zero-width space and joiners, soft hyphen, BOM: `Cf`)
+# may sit anywhere in a tag: a reader skips them, so the pattern does too. Any tag
+# that starts with a data tag's name is defused (`<ci_check_x` too: harmless).
+_GAP = rf"[{linear_re.USPACE_CHARS}\p{{Cf}}]*"
 _TAG = linear_re.compile(
-    rf"<({_SPACE}*/?{_SPACE}*)(" + "|".join(_DATA_TAGS) + r")\b", linear_re.IGNORECASE
+    rf"<({_GAP}/?{_GAP})("
+    + "|".join("".join(f"{ch}\\p{{Cf}}*" for ch in tag) for tag in _DATA_TAGS)
+    + ")",
+    linear_re.IGNORECASE,
 )
 _LOGIN_JUNK = linear_re.compile(r"[^A-Za-z0-9_.\-\[\]]")
 _ATTR_JUNK = linear_re.compile(r"[^\pL\pN_./+\-]")

@@ -12,6 +12,7 @@ Token-shaped values are assembled at run time so this file holds none.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from app import check_report, pr_analysis, pull_requests
+from app import check_report, commands, issue_task, pr_analysis, pull_requests
 from app.ci import Check, CiState
 from app.command_replies import Location, fix_instructions
 from app.commands import parse_commands
@@ -179,11 +180,31 @@ SHAPES = [
         lambda: pull_requests.closing_issues("fix :" * 13_000 + " #4"),
         lambda found: found == [4],
     ),
+    Shape(
+        "closing keyword: a 5,000-digit and a 20-digit issue number (int() raised)",
+        lambda: pull_requests.closing_issues(
+            "Fixes #" + "9" * 5_000 + ", fixes #" + "9" * 20 + " and closes #3"
+        ),
+        lambda found: found == [3],
+    ),
+    Shape(
+        "PR URL: a 5,000-digit and a 20-digit number",
+        lambda: [
+            pull_requests.number_from_url(f"https://github.com/o/r/pull/{'9' * n}", "o/r")
+            for n in (5_000, 20, 4)
+        ],
+        lambda found: found == [None, None, 9999],
+    ),
     # -- issue bodies: prompt builder and issue parser -----------------------------
     Shape(
         "prompt builder: `<` + 65,000 spaces + `x` (224 s before)",
         lambda: build(replace(TASK, description="<" + " " * 65_000 + "x</issue_description>")),
         lambda prompt: "x&lt;/issue_description>" in prompt.text,
+    ),
+    Shape(
+        "prompt builder: `<` + 65,000 zero-width spaces + a closing tag",
+        lambda: build(replace(TASK, description="<" + "\u200b" * 65_000 + "/issue_description>")),
+        lambda prompt: prompt.text.count("</issue_description>") == 1,
     ),
     Shape(
         "prompt builder: 30,000 spaces, a slash, 30,000 spaces in a README",
@@ -222,6 +243,25 @@ SHAPES = [
         lambda: parse_issue("t", "**" + "*_" * 30_000 + "\n**Steps**\nRun it.", []),
         lambda task: "Run it." in task.description,
     ),
+    # Each line of a body costs a few regex calls (~7 us each in the RE2 binding):
+    # 65,536 blank lines took 2.3 s of CPU, 21,845 `a:` lines 1.5 s.
+    Shape(
+        "issue parser: 65,536 blank lines",
+        lambda: missing_information(parse_issue("t", "\n" * BODY_MAX, [])),
+        lambda problems: (
+            problems == ["The issue has no description: say what should change and why."]
+        ),
+    ),
+    *(
+        Shape(
+            f"issue parser: 65,536 characters of {line!r} lines",
+            lambda line=line: missing_information(
+                parse_issue("Export rows", line * (BODY_MAX // len(line)), [])
+            ),
+            lambda problems: isinstance(problems, list),
+        )
+        for line in ("a:\n", "x: y\n", "#\n", "1.\n", "- a\n", "a\n", "Steps:\n- a\n")
+    ),
     # -- comments: the command parser ----------------------------------------------
     Shape(
         "commands: `/codegen` + 65,000 spaces + `run`",
@@ -237,6 +277,14 @@ SHAPES = [
         "commands: a fence then 16,000 lines that look like fences",
         lambda: parse_commands("```\n" + "```x\n" * 16_000 + "```\n/codegen status"),
         lambda commands: [c.verb for c in commands] == ["status"],
+    ),
+    *(
+        Shape(
+            f"commands: 65,536 characters of {line!r} lines",
+            lambda line=line: parse_commands(line * (BODY_MAX // len(line)) + "/codegen status"),
+            lambda commands: [c.verb for c in commands] == ["status"],
+        )
+        for line in ("#\n", "> a\n", "\n")
     ),
     Shape(
         "commands: 16,000 unclosed HTML comments, quotes and headings",
@@ -310,3 +358,72 @@ def test_a_long_line_is_still_checked_for_credentials_and_never_shown() -> None:
     (finding,) = [f for f in findings if f.rule == "security.github_token"]
     assert GITHUB_TOKEN not in finding.line_text and len(finding.line_text) < 100
     assert analysis.not_scanned == (("web/bundle.min.js", pr_analysis._long_lines(1)),)
+
+
+def test_hand_written_line_tests_agree_with_their_patterns() -> None:
+    """The issue and command parsers test most lines by hand instead of calling
+    RE2 (a call per line adds up): on every short line of these characters, the
+    hand-written test must say what the pattern says."""
+    alphabet = " \t#-*+1٣.):aBé_/&'\u2019\u00a0\u2028\x1c\x85>x[]"
+    rng = random.Random(9)
+    for _ in range(20_000):
+        line = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        atx = issue_task._ATX.match(line)
+        assert issue_task._atx(line) == ((len(atx[1] or atx[3]), atx[2] or "") if atx else None), (
+            line
+        )
+        bullet = issue_task._BULLET.match(line)
+        assert issue_task._bullet(line) == (
+            (bullet["indent"], bullet["text"] or "") if bullet else None
+        ), line
+        label = issue_task._LABEL_LINE.match(line)
+        assert issue_task._label_text(line) == (label["text"] if label else None), line
+        for hint in (line.strip(), f"1. {line}", f"a clear and concise description of{line}"):
+            expected = issue_task._TEMPLATE_HINT.match(hint) is not None
+            assert issue_task._template_hint(hint) == expected, hint
+        assert commands._is_heading(line) == bool(commands._HEADING.match(line)), line
+        assert (line.lstrip()[:1] == ">") == bool(commands._QUOTE.match(line)), line
+
+
+def test_lines_dense_with_credential_names_are_cheap_and_reported() -> None:
+    """Each `token=` / `password="..."` on a line is a candidate (~20 us of checks):
+    300 lines of 4,000 characters of them took 3 s of CPU per file before."""
+    dense = {
+        "deploy/a.env": "token=a;" * 500,
+        "deploy/b.yml": "a_token: x," * 363,
+        "app/c.py": 'password="a" ' * 307,
+    }
+    files = [new_file(path, [line[:MAX_LINE_CHARS]] * 300) for path, line in dense.items()]
+    files.append(new_file("deploy/d.env", [f"API_TOKEN={PASSWORD}x " + "token=a;" * 100]))
+    seconds, (analysis, findings) = cpu(lambda: analyze(files))
+    assert seconds < 4 * CPU_SECONDS, f"{seconds:.2f} s of CPU"
+    assert ("deploy/d.env", "security.secret_assignment") in {(f.path, f.rule) for f in findings}
+    reported = dict(analysis.not_scanned)
+    assert set(reported) == {*dense, "deploy/d.env"}
+    assert reported["deploy/a.env"] == pr_analysis._dense_lines(300)
+    assert reported["deploy/d.env"] == pr_analysis._dense_lines(1)
+
+
+def test_lines_full_of_sql_strings_are_cheap() -> None:
+    """The SQL rule looks at each string literal of a line with SQL in it, and
+    looked at the rest of the line around each one: 27 ms for one 4,000-character
+    line of `"select"` strings, 4.4 s for 300 of them (two files of 150 here)."""
+    lines = {
+        "app/q.py": ('"select"' * 500)[:3980] + " from x where",
+        "app/r.py": ('"select a from b where" ' * 200)[:MAX_LINE_CHARS],
+    }
+    files = [new_file(path, [line] * 150) for path, line in lines.items()]
+    files.append(new_file("app/s.py", ['"x" ' * 10 + 'q = "SELECT * FROM t WHERE id = " + uid']))
+    seconds, found = cpu(lambda: rules(files))
+    assert seconds < CPU_SECONDS, f"{seconds:.2f} s of CPU"
+    assert {path for path, rule in found if rule == "security.sql_format"} == {"app/s.py"}
+
+
+def test_a_long_line_is_said_to_be_checked_for_tokens_only() -> None:
+    """Past MAX_LINE_CHARS only tokens that name their issuer are looked for, not
+    guessed credentials (`password = "..."`): "not scanned" must not say more."""
+    line = "var a=" + "1," * 2500 + f'password="{PASSWORD}";'
+    analysis, findings = analyze([new_file("web/bundle.min.js", [line])])
+    assert [f for f in findings if f.category == "security"] == []
+    [(_, why)] = analysis.not_scanned
+    assert "tokens only" in why and "credentials only" not in why

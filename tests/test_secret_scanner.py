@@ -8,10 +8,14 @@ shaped like real tokens are assembled at run time so this file holds none.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 
 import pytest
 
+from app.check_report import ci_fix_prompt
+from app.ci import Check
+from app.command_replies import Location, fix_instructions
 from app.logs import redactor, setup_logging
 from app.pr_analysis import PullFile, analyze, redact
 
@@ -120,6 +124,12 @@ TRUE_CASES = [
         "auth_header",
         "dXNlcjpwYXNzd29yZA==",
     ),
+    # One word for the name: libpq's PGPASSWORD, MYSQLPASSWORD, ...
+    ("scripts/psql.sh", "export PGPASSWORD=Xy7pQ2rT9wKz", "secret_assignment", "Xy7pQ2rT9wKz"),
+    ("deploy/app.env", "MYSQLPASSWORD=Xy7pQ2rT9wKz", "secret_assignment", "Xy7pQ2rT9wKz"),
+    # A value with `&`, `;`, `#` or brackets: hidden whole, not cut at the first one.
+    (".env", "POSTGRES_PASSWORD=Tr0ub4dor&3xyz", "secret_assignment", "&3xyz"),
+    ("deploy/db.env", "DB_PASSWORD=pa;ss(wo)rd#99", "secret_assignment", "ss(wo)rd#99"),
     # A test fixture is reported, as a notice: see test_fixture_credentials_do_not_block.
     (
         "tests/test_login.py",
@@ -157,6 +167,8 @@ FALSE_CASES = [
     ("scripts/call.sh", 'curl -H "Authorization: Bearer $GITHUB_TOKEN" https://api.github.com'),
     ("app/t.py", 'tokenizer = "bert-base-uncased"'),
     ("README.md", "Set `POSTGRES_PASSWORD=yourpassword` in `.env`."),
+    ("app/api.py", 'next_page = "Xy7pQ2rT9wKz"'),
+    ("config/app.yml", "passwords: enabled-for-everyone"),
 ]
 
 
@@ -229,3 +241,63 @@ def test_a_log_record_goes_through_the_same_list(capsys: pytest.CaptureFixture[s
     assert "POSTGRES_PASSWORD=[redacted]" in err
     for secret in ("s3cr3tP4ss99", "Zx9vB7nM5q", SLACK_HOOK):
         assert secret not in err
+
+
+@pytest.mark.parametrize(("path", "line", "rule", "secret"), TRUE_CASES)
+def test_json_log_lines_hide_the_same_credentials(
+    path: str, line: str, rule: str, secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LOG_FORMAT=json escapes quotes and newlines (`\\"`, `\\n`): the shapes must
+    still be found, so the record is scrubbed before it is encoded."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    setup_logging("INFO", "json", [])
+    try:
+        logging.getLogger("test").warning("deploy step failed: %s", line)
+        try:
+            raise RuntimeError(f"step output: {line}")
+        except RuntimeError:
+            logging.getLogger("test").exception("and then")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
+    err = capsys.readouterr().err
+    records = [json.loads(text) for text in err.splitlines()]
+    assert [r["level"] for r in records] == ["warning", "error"]
+    assert records[0]["message"].startswith("deploy step failed: ")
+    assert "[redacted]" in records[0]["message"] and "[redacted]" in records[1]["exception"]
+    assert secret not in err and secret not in json.dumps(records)
+
+
+PEM_LINES = [
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun",
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK",
+    "-----END RSA PRIVATE KEY-----",
+]
+
+
+def test_a_private_key_over_several_lines_never_reaches_the_agent() -> None:
+    """A key printed by a CI step, or added in the diff a `/codegen fix` points at,
+    spans lines: its body lines alone look like nothing, so they must be judged
+    with the armour around them."""
+    body = PEM_LINES[1:3]
+    log = "\n".join(["Run ./deploy.sh", "loaded key:", *PEM_LINES, "error: exit 1"])
+    prompt = ci_fix_prompt(
+        [Check("deploy", "check_run", "failed", "failure", None, log)], "a" * 40, 1, 3
+    )
+    hunk = "@@ -0,0 +1,4 @@\n" + "\n".join(f"+{line}" for line in PEM_LINES)
+    asked = fix_instructions("rae", 7, True, "drop it", Location("k.pem", 4, None, hunk))
+    for text in (prompt, asked):
+        assert "-----BEGIN RSA PRIVATE KEY-----" in text and "[REDACTED]" in text
+        assert not any(line in text for line in body), text
+    cut = ci_fix_prompt(  # the END line fell past the output kept
+        [Check("deploy", "check_run", "failed", "failure", None, "\n".join(PEM_LINES[:3]))],
+        "a" * 40,
+        1,
+        3,
+    )
+    assert not any(line in cut for line in body), cut

@@ -479,3 +479,50 @@ async def test_tracking_comment_counts_attempts_past_the_configured_retries(
         await bot.wait_idle()
     [tracking] = [c["body"] for c in bot_comments(seeded) if "codegen-bot:task:" in c["body"]]
     assert "Codegen attempt 2 of 2" in tracking
+
+
+async def test_codegen_refusing_a_fix_is_told_in_one_scrubbed_line(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The tracking comment quotes why Codegen refused, as it quotes a failed
+    run: first line only, capped, credentials scrubbed; what else the error
+    said (an echoed header, a stack) stays out of the public issue."""
+    token = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    message = (
+        f"prompt rejected (Authorization: Bearer {token})\n"
+        "Traceback (most recent call last):\n  File /srv/codegen/api.py\n# Approved" + "x" * 3000
+    )
+    async with running_bot(flow_settings) as bot:
+        await task_with_validated_pr(bot, seeded, fake_codegen, example_payload)
+        fake_codegen.fail_next("POST", r"/agent/run/resume$", 422, body={"message": message})
+        await say(bot, seeded, "/codegen fix rename ROWS", number=PR_NUMBER)
+        await wait_until(
+            lambda: (
+                any("Codegen refused the follow-up" in c["body"] for c in bot_comments(seeded))
+                or None
+            )
+        )
+        await bot.wait_idle()
+    [comment] = bot_comments(seeded)
+    body = comment["body"]
+    assert "prompt rejected" in body
+    assert token not in body and "Traceback" not in body and "/srv/codegen" not in body
+    assert "\n# Approved" not in body and "x" * 600 not in body
+
+
+async def test_a_refused_command_is_echoed_short_and_inside_its_code_span(
+    flow_settings, seeded, fake_codegen
+):
+    """The reply to a malformed command quotes what was written: a 65,000-character
+    strategy made a reply GitHub refuses (over 65,536 characters), and backticks
+    in it ended the code span, so the bot's reply mentioned whom it named."""
+    async with running_bot(flow_settings) as bot:
+        await say(bot, seeded, "/codegen retry a`@acme/everyone` " + "x" * 65_000)
+        await say(bot, seeded, "/codegen shipit`@acme/everyone`")
+        await wait_until(lambda: len(replies(seeded)) == 2 or None)
+        await bot.wait_idle()
+    for body in replies(seeded):
+        assert len(body) < 2_000, len(body)
+        assert "is not a" in body
+        text = body.split("\n\n", 1)[1]  # the reply after its one-line quote
+        assert not any("@acme" in part for part in text.split("`")[0::2]), body

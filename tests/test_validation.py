@@ -770,3 +770,36 @@ async def test_a_validation_job_that_fails_midway_reuses_its_check_run(
     [run] = our_runs(seeded, sha)
     assert run["conclusion"] == "success" and row["check_run_id"] == run["id"]
     assert len(seeded.reviews_on(REPO, PR_NUMBER)) == 1
+
+
+def _outside_code(text: str, needle: str) -> bool:
+    """True when `needle` appears in Markdown text outside an inline code span."""
+    for line in text.split("\n"):
+        parts = line.split("`")
+        if any(needle in part for part in parts[0::2]):
+            return True
+    return False
+
+
+async def test_a_check_name_cannot_break_out_of_its_code_span(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A PR's workflow names its own jobs: a name with backticks must not turn
+    into mentions, links or new lines in the bot's comment and check run."""
+    seeded.set_file(REPO, ".github/codegen.yml", CI_FIX)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    name = "tests` @acme/everyone [win](https://evil.example) `x\n# Merged"
+    ci_run(seeded, sha, name, "failure")
+    fake_codegen.script_resume(statuses=["COMPLETE"])
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
+        await bot.wait_idle()
+        task = await task_row(bot)
+    [comment] = bot_comments(seeded)
+    [run] = our_runs(seeded, sha)
+    texts = [comment["body"], run["output"]["summary"], *task["notes"]]
+    assert any("@acme/everyone" in text for text in texts[:2])  # the name is still shown
+    for text in texts:
+        for needle in ("@acme/everyone", "](https://evil.example)", "# Merged"):
+            assert not _outside_code(text, needle), text
