@@ -779,14 +779,7 @@ async def _after(
     if not auto_merge:
         return
     sha = validation.head_sha
-    why = merge_blocker(
-        verdict,
-        validation.findings or [],
-        state,
-        sha,
-        without_ci=config.validation.merge_without_ci,
-        not_scanned=(validation.analysis or {}).get("not_scanned") or (),
-    )
+    why = _merge_blocker(validation, verdict, state, config)
     if why is None:
         await jobs.enqueue(
             pool,
@@ -801,6 +794,20 @@ async def _after(
             f"Not auto-merged #{pr.number}: {why}.",
             f"merge:{pr.id}:{sha}:held:{verdict}:{state.verdict}",
         )
+
+
+def _merge_blocker(
+    validation: Validation, verdict: str | None, state: ci.CiState, config: RepoConfig
+) -> str | None:
+    """`merge_blocker` for a stored validation of its head commit."""
+    return merge_blocker(
+        verdict,
+        validation.findings or [],
+        state,
+        validation.head_sha,
+        without_ci=config.validation.merge_without_ci,
+        not_scanned=(validation.analysis or {}).get("not_scanned") or (),
+    )
 
 
 def merge_blocker(
@@ -978,14 +985,7 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
         why = f"the head moved after validation (`{sha[:7]}` → `{pull['head']['sha'][:7]}`)"
     else:
         state = await ci.read(gh, pr.repository, sha, await runtime.github.slug())
-        why = merge_blocker(
-            validation.conclusion,
-            validation.findings or [],
-            state,
-            sha,
-            without_ci=config.validation.merge_without_ci,
-            not_scanned=(validation.analysis or {}).get("not_scanned") or (),
-        )
+        why = _merge_blocker(validation, validation.conclusion, state, config)
     if why is None:
         why = await _merge(runtime, gh, pr, sha, config.validation.merge_method)
     if why is None:
