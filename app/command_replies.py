@@ -15,7 +15,7 @@ from .commands import Command
 from .followups import Followup
 from .pr_analysis import redact
 from .tasks import ACTIVE, PR_STAGES, Task
-from .tracking import RUN_STATE, duration, short_reason
+from .tracking import RUN_STATE, duration, pr_link, short_reason
 from .validations import Validation
 
 QUOTE_CHARS = 120
@@ -142,9 +142,7 @@ def status_text(
     if not requests:
         lines.append(f"- No agent run yet (up to {total} attempts)")
     if task.pull_requests:
-        links = ", ".join(
-            f"[{pr.get('title') or pr['url']}]({pr['url']})" for pr in task.pull_requests
-        )
+        links = ", ".join(pr_link(pr) for pr in task.pull_requests)
         lines.append(f"- Pull request: {links}")
     else:
         lines.append("- Pull request: none yet")
