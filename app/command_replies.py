@@ -10,6 +10,7 @@ from typing import Any
 
 from prompts.builder import clip, fence
 
+from . import inline_text
 from .codegen_requests import CodegenRequest
 from .commands import Command
 from .followups import Followup
@@ -43,14 +44,15 @@ class Location:
 
 
 def quoted(command: Command) -> str:
-    """The command as written, as a one-line quote (long instructions cut)."""
+    """The command as written, as a one-line quote (long instructions cut). Shown
+    literally: its @mentions notify nobody and a cut opens no code span."""
     text = "/codegen" + (f" {command.raw}" if command.raw else "")
     first = command.args.split("\n", 1)[0] if command.args else ""
     if first:
         text += f" {first}"
     if len(text) > QUOTE_CHARS or "\n" in command.args:
         text = text[: QUOTE_CHARS - 1].rstrip() + "…"
-    return f"> {text}"
+    return f"> {inline_text.plain(text)}"
 
 
 def reply(command: Command, text: str) -> str:

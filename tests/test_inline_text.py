@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from app import inline_text, tracking
+from app.command_replies import QUOTE_CHARS, quoted
+from app.commands import parse_commands
 from app.tasks import Task
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -82,3 +84,23 @@ def test_plain_text_cut_before_escaping_and_never_mentions() -> None:
     assert text.endswith("…")
     assert "`" not in bare(text)
     assert "\\\\\\`" in text  # the backslash and the backtick each escaped
+
+
+def quote_of(comment: str) -> str:
+    [command] = parse_commands(comment)
+    return quoted(command)
+
+
+def test_a_quoted_command_mentions_nobody() -> None:
+    quote = quote_of("/codegen fix ask @octocat and @acme/everyone about it")
+    assert quote.startswith("> /codegen fix ask @")
+    assert not mentions(quote)
+    assert "octocat" in quote and "acme/everyone" in quote
+
+
+@pytest.mark.parametrize("cut", range(QUOTE_CHARS - 30, QUOTE_CHARS + 5))
+def test_a_cut_quote_leaves_no_code_span_open(cut: int) -> None:
+    comment = "/codegen fix " + "x" * (cut - 24) + " `@someone **oops**` and more after"
+    quote = quote_of(comment)
+    assert "`" not in bare(quote)  # every backtick shown, none opens a span
+    assert not mentions(quote)
