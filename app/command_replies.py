@@ -10,12 +10,13 @@ from typing import Any
 
 from prompts.builder import clip, fence
 
+from . import inline_text
 from .codegen_requests import CodegenRequest
 from .commands import Command
 from .followups import Followup
 from .pr_analysis import redact
 from .tasks import ACTIVE, PR_STAGES, Task
-from .tracking import RUN_STATE, duration, short_reason
+from .tracking import RUN_STATE, duration, pr_link, short_reason
 from .validations import Validation
 
 QUOTE_CHARS = 120
@@ -43,14 +44,15 @@ class Location:
 
 
 def quoted(command: Command) -> str:
-    """The command as written, as a one-line quote (long instructions cut)."""
+    """The command as written, as a one-line quote (long instructions cut). Shown
+    literally: its @mentions notify nobody and a cut opens no code span."""
     text = "/codegen" + (f" {command.raw}" if command.raw else "")
     first = command.args.split("\n", 1)[0] if command.args else ""
     if first:
         text += f" {first}"
     if len(text) > QUOTE_CHARS or "\n" in command.args:
         text = text[: QUOTE_CHARS - 1].rstrip() + "…"
-    return f"> {text}"
+    return f"> {inline_text.plain(text)}"
 
 
 def reply(command: Command, text: str) -> str:
@@ -142,9 +144,7 @@ def status_text(
     if not requests:
         lines.append(f"- No agent run yet (up to {total} attempts)")
     if task.pull_requests:
-        links = ", ".join(
-            f"[{pr.get('title') or pr['url']}]({pr['url']})" for pr in task.pull_requests
-        )
+        links = ", ".join(pr_link(pr) for pr in task.pull_requests)
         lines.append(f"- Pull request: {links}")
     else:
         lines.append("- Pull request: none yet")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import inline_text
 from .codegen_requests import CodegenRequest
 from .followups import Followup
 from .logs import redactor
@@ -105,6 +106,13 @@ def short_reason(text: str | None) -> str:
     return first
 
 
+def pr_link(pr: dict[str, Any]) -> str:
+    """A PR as Codegen reported it: its title and URL are the agent's text, so the
+    title is shown literally (no forged link or mention) and only a GitHub pull
+    request URL is linked."""
+    return inline_text.link(str(pr.get("title") or ""), str(pr.get("url") or ""))
+
+
 _FOLLOWUP_KIND = {
     "fix": "instructions",
     "ci_fix": "CI failure",
@@ -168,9 +176,7 @@ def render(
     if not attempts:
         lines.append("- [ ] Codegen working")
     if pr_open:
-        links = ", ".join(
-            f"[{pr.get('title') or pr['url']}]({pr['url']})" for pr in task.pull_requests
-        )
+        links = ", ".join(pr_link(pr) for pr in task.pull_requests)
         lines.append(f"- [x] Pull request opened: {links}")
     elif simulated_end:
         lines.append("- [ ] Pull request opened: none, the run was simulated")

@@ -27,6 +27,8 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .pr_analysis import MAX_GLOB_CHARS, MAX_GLOBS
+
 MERGE_METHODS = ("squash", "merge", "rebase")
 PERMISSIONS = ("triage", "write", "maintain", "admin")
 ECHO_CHARS = 80
@@ -103,6 +105,16 @@ def _strings(key: str, value: Any, errors: list[str]) -> tuple[str, ...] | None:
     return tuple(v.strip() for v in value)
 
 
+def _globs(key: str, globs: tuple[str, ...], errors: list[str]) -> tuple[str, ...]:
+    """At most MAX_GLOBS globs of MAX_GLOB_CHARS: each costs a match per changed path."""
+    kept = tuple(g for g in globs if len(g) <= MAX_GLOB_CHARS)
+    if len(kept) < len(globs):
+        errors.append(f"`{key}`: globs over {MAX_GLOB_CHARS} characters ignored")
+    if len(kept) > MAX_GLOBS:
+        errors.append(f"`{key}`: only the first {MAX_GLOBS} globs used")
+    return kept[:MAX_GLOBS]
+
+
 def parse_validation(extra: dict[str, Any]) -> tuple[ValidationConfig, list[str]]:
     """The settings from the raw top-level keys `validate`, `validation`,
     `ci_fix`, `auto_merge` and `commands` (lower-cased)."""
@@ -134,7 +146,7 @@ def parse_validation(extra: dict[str, Any]) -> tuple[ValidationConfig, list[str]
                 out["large_file_lines"] = n
         elif key == "ignore_paths":
             if (s := _strings(name, value, errors)) is not None:
-                out["ignore_paths"] = s
+                out["ignore_paths"] = _globs(name, s, errors)
         elif key == "disabled_rules":
             if (s := _strings(name, value, errors)) is not None:
                 out["disabled_rules"] = frozenset(s)

@@ -291,6 +291,19 @@ SHAPES = [
         lambda: parse_commands("<!--" * 8000 + "\n" + "> #" * 8000 + "\n\n/codegen run"),
         lambda commands: commands == [],  # still inside the comment
     ),
+    Shape(
+        # fnmatch: a backtracking `re` per glob per path, ~4-7 s for this
+        "ignore_paths: 1,000 globs `*a*a…*b*a` on 3,000 paths of 200 a's",
+        lambda: list(
+            map(
+                pr_analysis.Rules(
+                    ignore_paths=tuple("*a" * 40 + f"*b{i}*a" for i in range(1000))
+                ).ignored,
+                ["a" * 200 + str(i) + "a" for i in range(3000)],
+            )
+        ),
+        lambda ignored: not any(ignored),
+    ),
 ]
 
 

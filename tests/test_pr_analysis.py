@@ -7,6 +7,7 @@ string that a secret scanner (or this module) would flag.
 from __future__ import annotations
 
 import dataclasses
+from fnmatch import fnmatchcase
 
 import pytest
 
@@ -602,6 +603,54 @@ def test_ignore_paths_skips_findings_but_still_counts() -> None:
     assert analysis.files_changed == 2 and analysis.additions == 3
     assert "vendor/lib/x.py" in analysis.source_files
     assert {f.path for f in findings} == {"app/y.py"}
+
+
+@pytest.mark.parametrize(
+    "glob",
+    [
+        "vendor/*",
+        "*.min.js",
+        "docs/**",
+        "a?c",
+        "[!a]*",
+        "x[a-c]y",
+        "[]]",
+        "[!]]x",
+        "a[b",
+        "*[z-a]*",
+        "file[.]txt",
+        "(x)+|y$",
+        "\\d",
+        "**/*.py",
+        "*",
+    ],
+)
+def test_ignore_paths_globs_mean_what_fnmatch_says(glob: str) -> None:
+    paths = [
+        "vendor/lib/x.py",
+        "web/app.min.js",
+        "docs/a/b.md",
+        "abc",
+        "a/c",
+        "bcd",
+        "xby",
+        "xdy",
+        "]",
+        "!x",
+        "]x",
+        "a[b",
+        "ab",
+        "filextxt",
+        "file.txt",
+        "(x)+|y$",
+        "\\d",
+        "d",
+        "a\nb.py",
+        "",
+    ]
+    rules = Rules(ignore_paths=(glob,))
+    for path in paths:
+        assert rules.ignored(path) == fnmatchcase(path, glob), (glob, path)
 
 
 def test_disabled_rule_ids_and_category_prefix() -> None:

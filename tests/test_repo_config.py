@@ -134,3 +134,13 @@ def test_a_file_over_the_size_cap_is_not_read():
         ".github/codegen.yml is longer than the 32,768 characters a settings file may "
         "have; it was not read"
     ]
+
+
+def test_ignore_paths_are_capped_and_the_problem_said_shortly():
+    globs = [f"dir{i}/*" for i in range(60)] + ["x" * 201]
+    text = "validation:\n  ignore_paths:\n" + "".join(f"    - '{g}'\n" for g in globs)
+    config, errors = parse_config(text, DEFAULTS)
+    assert config.validation.ignore_paths == tuple(globs[:20])
+    assert any("only the first 20 globs" in e for e in errors), errors
+    assert any("over 200 characters ignored" in e for e in errors), errors
+    assert all(len(e) < 100 for e in errors)

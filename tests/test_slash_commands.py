@@ -354,6 +354,19 @@ async def test_validate_on_a_pr_the_bot_never_saw_records_and_validates_it(
 # ---------------------------------------------------------------- mistakes and strangers
 
 
+async def test_the_quote_of_a_command_mentions_nobody_and_opens_no_code_span(
+    flow_settings, seeded, fake_codegen
+):
+    async with running_bot(flow_settings) as bot:
+        await say(bot, seeded, "/codegen retry sideways @octocat `x" + "y" * 100 + " @acme/all`")
+        await logged(bot)
+    [reply] = replies(seeded)
+    quote = reply.split("\n", 1)[0]
+    assert quote.startswith("> /codegen retry sideways @") and "octocat" in quote
+    assert "@octocat" not in quote and "@acme" not in quote
+    assert quote.count("`") == quote.count("\\`")  # every backtick escaped: no span
+
+
 async def test_unknown_verb_and_bad_strategy_get_the_nearest_and_help(
     flow_settings, seeded, fake_codegen
 ):

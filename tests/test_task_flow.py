@@ -81,6 +81,23 @@ async def test_writer_label_makes_one_run_and_one_comment_ending_at_the_pr(
     assert request["prompt"] == prompt and request["status"] == "complete"
 
 
+async def test_a_pr_title_from_codegen_forges_no_link_or_mention_in_the_comment(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    title = "Export](https://evil.example) @acme/everyone `x"
+    other = dict(PR, url="https://evil.example/acme/widgets/pull/9", title="Other", id=9)
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[dict(PR, title=title), other])
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "pr_open"))
+        await bot.wait_idle()
+    [comment] = bot_comments(seeded)
+    [line] = [ln for ln in comment["body"].splitlines() if "Pull request opened:" in ln]
+    assert line.count("](") == 1 and line.count(f"]({PR['url']})") == 1
+    assert "@acme" not in line and "](https://evil" not in line
+    assert "(https://evil" not in line  # the other PR's URL is shown, not linked
+
+
 async def test_reader_label_spends_nothing_and_gets_one_comment(
     flow_settings, seeded, fake_codegen, example_payload
 ):
