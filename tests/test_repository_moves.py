@@ -211,10 +211,10 @@ def test_previous_name_from_githubs_examples(webhook_examples, action, index, ex
     assert previous_name({"action": "renamed", "repository": {}}) is None
 
 
-async def test_migration_007_backfills_ids_from_the_repositories_table(postgres, tmp_path):
+async def test_migration_006_backfills_ids_from_the_repositories_table(postgres, tmp_path):
     """Rows made before ids were kept get the id of the repository holding the
     name now (a present one over a removed one); unknown names stay without."""
-    earlier = [f for f in migrations.discover() if int(f.name[:3]) < 7]
+    earlier = [f for f in migrations.discover() if int(f.name[:3]) < 6]
     for path in earlier:
         shutil.copy(path, tmp_path / path.name)
     name = f"backfill_{os.getpid()}"
@@ -234,7 +234,7 @@ async def test_migration_007_backfills_ids_from_the_repositories_table(postgres,
                INSERT INTO pull_requests (installation_id, repository, number, head_sha)
                VALUES (1, 'octo/app', 3, 'a'), (1, 'octo/other', 4, 'b')"""
         )
-        assert "007_status_indexes_and_repository_ids.sql" in await migrations.migrate(conn)
+        assert "006_status_indexes_and_repository_ids.sql" in await migrations.migrate(conn)
         tasks = await conn.fetch("SELECT repository_id FROM tasks ORDER BY issue_number")
         prs = await conn.fetch("SELECT repository_id FROM pull_requests ORDER BY number")
     finally:
