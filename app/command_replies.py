@@ -114,9 +114,7 @@ def _when(moment: datetime) -> str:
 def _run_link(request: CodegenRequest) -> str:
     if request.agent_run_id is None:
         return "no agent run yet"
-    if request.web_url:
-        return f"[agent run {request.agent_run_id}]({request.web_url})"
-    return f"agent run {request.agent_run_id}"
+    return inline_text.run_link(request.agent_run_id, request.web_url)
 
 
 def status_text(

@@ -17,6 +17,9 @@ _SYNTAX = linear_re.compile(r"([\\`*_{}\[\]()<>!|~&:])")
 #: `@` starts a mention (or team mention); a zero-width joiner after it leaves
 #: the text readable and matches no login, so nobody is notified.
 _MENTION = "@\u200d"
+#: A web page Codegen reports for a run: https, and none of the characters that
+#: could end a Markdown link target or start HTML.
+_WEB_URL = linear_re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s()<>\[\]`'\"\\]*)?")
 _PULL_URL = linear_re.compile(
     r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/pull/[0-9]{1,9}"
 )
@@ -45,3 +48,12 @@ def link(title: str, url: str, limit: int = 200) -> str:
     if not url or url == title or not title:
         return shown
     return f"{shown} ({plain(url, limit)})"
+
+
+def run_link(run_id: int | None, url: str | None) -> str:
+    """An agent run, linked to the page Codegen reported for it only when that
+    URL is a plain https address (it is Codegen's text, not ours)."""
+    name = f"agent run {run_id}" if run_id is not None else "agent run"
+    if url and run_id is not None and _WEB_URL.fullmatch(url) and len(url) <= 500:
+        return f"[{name}]({url})"
+    return name

@@ -161,11 +161,7 @@ def render(
     else:
         lines.append("- [ ] Prompt ready")
     for request in attempts:
-        run = (
-            f"[agent run {request.agent_run_id}]({request.web_url})"
-            if request.web_url
-            else (f"agent run {request.agent_run_id}" if request.agent_run_id else "agent run")
-        )
+        run = inline_text.run_link(request.agent_run_id, request.web_url)
         sim = " — simulated, no real agent ran" if task.simulated else ""
         outcome = RUN_STATE[request.status]
         done = request.status in ("complete",)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app import inline_text, tracking
+from app.codegen_requests import CodegenRequest
 from app.command_replies import QUOTE_CHARS, quoted
 from app.commands import parse_commands
 from app.tasks import Task
@@ -104,3 +105,41 @@ def test_a_cut_quote_leaves_no_code_span_open(cut: int) -> None:
     quote = quote_of(comment)
     assert "`" not in bare(quote)  # every backtick shown, none opens a span
     assert not mentions(quote)
+
+
+def request(web_url: str | None) -> CodegenRequest:
+    return CodegenRequest(
+        id=1, task_id=1, attempt=1, strategy=None, style="comprehensive", prompt="p",
+        context={}, status="running", agent_run_id=41, web_url=web_url, pull_requests=(),
+        summary=None, error=None, polls=0, created_at=NOW, run_created_at=NOW, finished_at=None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://codegen.com/traces/41", "https://codegen.invalid/runs/41?x=1#a", "https://a.b:8443"],
+)
+def test_a_run_page_codegen_reports_is_linked(url):
+    assert inline_text.run_link(41, url) == f"[agent run 41]({url})"
+    assert f"[agent run 41]({url})" in tracking.render(task([]), [request(url)])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://codegen.com/x) [click](https://evil.example",  # ends the link, forges one
+        "https://codegen.com/<img src=x>",
+        "javascript:alert(1)",
+        "http://codegen.com/traces/41",
+        "https://codegen.com/a b",
+        "https://codegen.com/`code",
+        "",
+    ],
+)
+def test_a_run_url_that_is_not_a_plain_https_page_is_not_linked(url):
+    """The run's web_url is Codegen's text: it was put into the link as is."""
+    assert inline_text.run_link(41, url) == "agent run 41"
+    body = tracking.render(task([]), [request(url)])
+    assert "agent run 41" in body and "evil.example" not in body and "<img" not in body
+    if url:
+        assert url not in body
