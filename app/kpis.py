@@ -10,7 +10,9 @@ from typing import Any
 
 import asyncpg
 
-KPI_QUERY = """
+from .task_status import ACTIVE, TaskStatus, sql_list
+
+KPI_QUERY = f"""
 SELECT
   (SELECT percentile_cont(0.5) WITHIN GROUP (
        ORDER BY extract(epoch FROM pr_opened_at - created_at))
@@ -30,13 +32,13 @@ SELECT
   (SELECT count(*) FILTER (WHERE pr_opened_at IS NOT NULL)::float8 / nullif(count(*), 0)
      FROM tasks
      WHERE attempt > 1
-       AND status NOT IN ('queued', 'generating_prompt', 'running', 'needs_info'))
+       AND status NOT IN ({sql_list(ACTIVE)}))
      AS retry_success_rate,
   (SELECT count(*) FROM tasks) AS tasks,
   (SELECT count(*) FROM tasks WHERE pr_opened_at IS NOT NULL) AS tasks_with_pr,
-  (SELECT count(*) FROM tasks WHERE status = 'merged') AS tasks_merged,
+  (SELECT count(*) FROM tasks WHERE status = '{TaskStatus.MERGED}') AS tasks_merged,
   (SELECT count(*) FROM validations WHERE status = 'completed') AS validations
-"""
+"""  # noqa: S608 - the statuses put in are the enum's own values
 
 RATES = (
     "label_to_pr_median_seconds",

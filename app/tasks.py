@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,11 +10,12 @@ from typing import Any
 import asyncpg
 import orjson
 
-ACTIVE = ("queued", "generating_prompt", "running", "needs_info")
-WORKING = ("queued", "generating_prompt", "running")
-# A pull request is out and being validated; the task can still move (merge, retry).
-PR_STAGES = ("pr_open", "validating", "passed", "changes_requested")
-FINAL = (*PR_STAGES, "merged", "closed", "failed", "cancelled", "timed_out")
+from .task_status import ACTIVE, ATTEMPTS_OVER, TaskStatus, check_transition, sql_list
+from .task_status import PR_STAGES as PR_STAGES  # re-exported: older callers read them here
+from .task_status import WORKING as WORKING
+
+# The partial unique index's predicate: one active task per issue.
+_ACTIVE_SQL = sql_list(ACTIVE)
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Task:
     acceptance_criteria: tuple[str, ...]
     priority: str
     estimated_complexity: str
-    status: str
+    status: TaskStatus
     status_detail: str | None
     triggered_by: str
     trigger_delivery_id: str | None
@@ -57,6 +59,7 @@ class Task:
         data["acceptance_criteria"] = tuple(data["acceptance_criteria"])
         data["pull_requests"] = tuple(orjson.loads(data["pull_requests"]))
         data["notes"] = tuple(data["notes"])
+        data["status"] = TaskStatus(data["status"])
         return cls(**data)
 
 
@@ -74,7 +77,7 @@ async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:
     row = await conn.fetchrow(
         f"""INSERT INTO tasks ({", ".join(names)}) VALUES ({placeholders})
             ON CONFLICT (lower(repository), issue_number)
-                WHERE status IN ('queued', 'generating_prompt', 'running', 'needs_info')
+                WHERE status IN ({_ACTIVE_SQL})
             DO NOTHING
             RETURNING {_COLUMNS}""",  # noqa: S608 - column names are ours, values are bound
         *fields.values(),
@@ -93,7 +96,7 @@ async def active_for_issue(
     row = await conn.fetchrow(
         f"""SELECT {_COLUMNS} FROM tasks
             WHERE lower(repository) = lower($1) AND issue_number = $2
-              AND status IN ('queued', 'generating_prompt', 'running', 'needs_info')""",  # noqa: S608
+              AND status IN ({_ACTIVE_SQL})""",  # noqa: S608
         repository,
         issue_number,
     )
@@ -153,20 +156,23 @@ async def transition(
     conn: asyncpg.Connection | asyncpg.Pool,
     task_id: int,
     *,
-    from_status: tuple[str, ...],
-    to_status: str,
+    from_status: Collection[TaskStatus],
+    to_status: TaskStatus,
     detail: str | None = None,
     **fields: Any,
 ) -> Task | None:
     """Move a task on only from the statuses given; None when it had moved already
-    (another job, a cancel), so the caller does nothing twice."""
+    (another job, a cancel), so the caller does nothing twice. The one place a
+    task's status changes: a move `TRANSITIONS` does not list, from any of the
+    statuses given, raises `IllegalTransition` before anything is written."""
+    check_transition(from_status, to_status)
     sets = ["status = $3", "status_detail = $4", "updated_at = now()"]
     values: list[Any] = [task_id, list(from_status), to_status, detail]
     for name, value in fields.items():
         values.append(orjson.dumps(value).decode() if name == "pull_requests" else value)
         cast = "::jsonb" if name == "pull_requests" else ""
         sets.append(f"{name} = ${len(values)}{cast}")
-    if to_status in FINAL:
+    if to_status in ATTEMPTS_OVER:
         sets.append("finished_at = coalesce(finished_at, now())")
     else:  # back at work (a retry): no longer finished
         sets.append("finished_at = NULL")
