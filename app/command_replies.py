@@ -15,7 +15,8 @@ from .codegen_requests import CodegenRequest
 from .commands import Command
 from .followups import Followup
 from .pr_analysis import redact
-from .tasks import ACTIVE, PR_STAGES, Task
+from .task_status import ACTIVE, PR_STAGES
+from .tasks import Task
 from .tracking import RUN_STATE, duration, pr_link, short_reason
 from .validations import Validation
 

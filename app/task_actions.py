@@ -22,6 +22,7 @@ from .db import advisory_xact_lock
 from .jobs import Job
 from .repo_config import load_repo_config
 from .runtime import Runtime
+from .task_status import PR_STAGES, RETRYABLE, WORKING, TaskStatus
 from .tracking import job_failure_reason, short_reason
 from .worker import PermanentJobError
 
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 
 SEND_JOB = "followup.send"
 POLL_JOB = "followup.poll"
-# Statuses a new attempt may start from: the task is not working any more.
-RETRYABLE = (*tasks.PR_STAGES, "failed", "cancelled", "timed_out", "closed")
 
 
 @dataclass(frozen=True)
@@ -58,13 +57,13 @@ async def retry(
 ) -> Outcome:
     """Start the next attempt of a task that is not working; a command that asked
     is marked as acted on in the same transaction, so its retry never repeats it."""
-    if task.status in tasks.WORKING:
+    if task.status in WORKING:
         return Outcome(
             False,
             f"attempt {max(task.attempt, 1)} of task {task.id} is still running; "
             "nothing new was started. Use `/codegen cancel` first to stop it.",
         )
-    if task.status == "needs_info":
+    if task.status == TaskStatus.NEEDS_INFO:
         return Outcome(
             False, "the task is waiting for more information: edit the issue and it resumes."
         )
@@ -75,7 +74,7 @@ async def retry(
                 conn,
                 task.id,
                 from_status=RETRYABLE,
-                to_status="generating_prompt",
+                to_status=TaskStatus.GENERATING_PROMPT,
                 detail=f"@{by} asked for a new attempt"
                 + (f" ({chosen.replace('_', ' ')})" if chosen else ""),
                 next_strategy=chosen,
@@ -116,19 +115,19 @@ async def request_followup(
     pull_request_id: int | None = None,
 ) -> Outcome:
     """Send instructions to the task's agent run (once per key), by a job."""
-    if task.status in tasks.WORKING:
+    if task.status in WORKING:
         return Outcome(
             False,
             "the agent is still working on this task; send the instructions once it has "
             "finished (or `/codegen cancel` it).",
         )
-    if task.status == "cancelled":
+    if task.status == TaskStatus.CANCELLED:
         return Outcome(
             False,
             f"task {task.id} was cancelled ({task.status_detail or 'by request'}), so nothing "
             "is sent to the agent any more. `/codegen retry` starts a new attempt.",
         )
-    if task.status not in tasks.PR_STAGES:
+    if task.status not in PR_STAGES:
         return Outcome(
             False,
             f"task {task.id} is `{task.status}`: there is no open pull request to change. "
@@ -137,7 +136,7 @@ async def request_followup(
     async with runtime.pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, followup_lock(task.id))
         current = await tasks.get(conn, task.id)
-        if current is None or current.status not in tasks.PR_STAGES:
+        if current is None or current.status not in PR_STAGES:
             return Outcome(False, f"task {task.id} changed state meanwhile; nothing was sent.")
         busy = await followups.in_flight(conn, task.id)
         if busy is not None and busy.key != key:
@@ -226,7 +225,7 @@ async def send_job(runtime: Runtime, job: Job) -> None:
         # or comes after the mark below and then stops the agent again (_sent).
         await advisory_xact_lock(conn, followup_lock(followup.task_id))
         task = await tasks.get(conn, followup.task_id)
-        if task is None or task.status not in tasks.PR_STAGES:
+        if task is None or task.status not in PR_STAGES:
             await followups.move(
                 conn,
                 followup.id,
@@ -261,7 +260,7 @@ async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
             # Stopped while the instructions were on their way: the agent was
             # resumed after the stop, so ask Codegen to stop it once more.
             task = await tasks.get(conn, followup.task_id)
-            if task is not None and task.status == "cancelled":
+            if task is not None and task.status == TaskStatus.CANCELLED:
                 await task_flow.enqueue_ban(
                     conn, task.id, followup.agent_run_id, f"followup:{followup.id}"
                 )

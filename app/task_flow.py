@@ -5,6 +5,7 @@ next, so a crash at any point resumes from the database, and each side effect
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from .jobs import Job
 from .repo_config import RepoConfig, load_repo_config
 from .repo_context import fetch_repo_context
 from .runtime import Runtime
+from .task_status import ACTIVE, PR_STAGES, WORKING, TaskStatus
 from .worker import PermanentJobError, RescheduleJob
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,7 @@ async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
                 "url": latest.check_run_url,
             }
         permission = "write"
-        if current.status == "needs_info":  # it says who may resume the task
+        if current.status == TaskStatus.NEEDS_INFO:  # it says who may resume the task
             config, _problems, _sha = await load_repo_config(
                 gh, current.repository, runtime.settings
             )
@@ -140,13 +142,13 @@ async def job_died(runtime: Runtime, job: Job) -> None:
     kept dying): fail the task with the reason, so its tracking comment never
     stays at "working". The worker calls this clean-up."""
     task = await tasks.get(runtime.pool, job.payload["task_id"])
-    if task is None or task.status not in tasks.WORKING:
+    if task is None or task.status not in WORKING:
         return
     error = await jobs.last_error(runtime.pool, job.id)
     reason = tracking.job_failure_reason(error, task.id)
     async with runtime.pool.acquire() as conn, conn.transaction():
         moved = await tasks.transition(
-            conn, task.id, from_status=tasks.WORKING, to_status="failed", detail=reason[:500]
+            conn, task.id, from_status=WORKING, to_status=TaskStatus.FAILED, detail=reason[:500]
         )
         if moved:
             await workflows.finish(conn, task.id, "failed", moved.status_detail)
@@ -166,9 +168,9 @@ async def render_job(runtime: Runtime, job: Job) -> None:
 
 async def advance_job(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
-    if task.status == "queued":
+    if task.status == TaskStatus.QUEUED:
         await _validate(runtime, gh, task)
-    elif task.status == "generating_prompt":
+    elif task.status == TaskStatus.GENERATING_PROMPT:
         await _start_attempt(runtime, gh, task)
     # Any other status: an earlier try finished this step, or the task was stopped.
 
@@ -198,8 +200,8 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
             moved = await tasks.transition(
                 conn,
                 task.id,
-                from_status=("queued",),
-                to_status="needs_info",
+                from_status=(TaskStatus.QUEUED,),
+                to_status=TaskStatus.NEEDS_INFO,
                 detail=" ".join(missing),
             )
             if moved:
@@ -209,8 +211,8 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
             moved = await tasks.transition(
                 conn,
                 task.id,
-                from_status=("queued",),
-                to_status="generating_prompt",
+                from_status=(TaskStatus.QUEUED,),
+                to_status=TaskStatus.GENERATING_PROMPT,
                 deadline_at=deadline_from_now(config.timeout_ms),
             )
             if moved:
@@ -304,7 +306,11 @@ async def _create_run(
     the run is recorded, and then it stops it with the task."""
     pool = runtime.pool
     current = await tasks.get(pool, task.id)
-    if current is None or current.status != "generating_prompt" or current.attempt != task.attempt:
+    if (
+        current is None
+        or current.status != TaskStatus.GENERATING_PROMPT
+        or current.attempt != task.attempt
+    ):
         if request.agent_run_id is None and request.status in ("prepared", "creating"):
             await codegen_requests.update(pool, request.id, status="cancelled")
         return None  # stopped (or moved on) while the prompt was being built
@@ -322,10 +328,10 @@ async def _create_run(
                 runtime,
                 gh,
                 task.id,
-                "timed_out",
+                TaskStatus.TIMED_OUT,
                 "the bot could not start the agent run within the workflow timeout "
                 f"({_minutes(config.timeout_ms)}); nothing was spent",
-                from_status=("generating_prompt",),
+                from_status=(TaskStatus.GENERATING_PROMPT,),
             )
             return None
         wait = codegen.create_delay()
@@ -343,17 +349,17 @@ async def _create_run(
                 runtime,
                 gh,
                 task.id,
-                "failed",
+                TaskStatus.FAILED,
                 f"Codegen refused the run: {exc.message}",
-                from_status=("generating_prompt",),
+                from_status=(TaskStatus.GENERATING_PROMPT,),
             )
             return None
     async with pool.acquire() as conn, conn.transaction():
         moved = await tasks.transition(
             conn,
             task.id,
-            from_status=("generating_prompt",),
-            to_status="running",
+            from_status=(TaskStatus.GENERATING_PROMPT,),
+            to_status=TaskStatus.RUNNING,
             attempt=attempt,
             # From here the agent run's own timeout applies, not the workflow's.
             deadline_at=datetime.now(UTC) + timedelta(milliseconds=config.run_timeout_ms),
@@ -390,7 +396,7 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         await _poll_late(runtime, gh, task, job.payload)
         return
     attempt, poll = job.payload["attempt"], job.payload["poll"]
-    if task.status != "running" or task.attempt != attempt:
+    if task.status != TaskStatus.RUNNING or task.attempt != attempt:
         return  # stopped, or a newer attempt took over
     pool = runtime.pool
     request = await codegen_requests.get(pool, task.id, attempt)
@@ -402,7 +408,7 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         if exc.retryable:
             raise
         await codegen_requests.update(pool, request.id, status="failed", error=exc.message)
-        await _finish(runtime, gh, task.id, "failed", f"Codegen: {exc.message}")
+        await _finish(runtime, gh, task.id, TaskStatus.FAILED, f"Codegen: {exc.message}")
         return
     await codegen_requests.update(pool, request.id, polls=poll + 1, web_url=run.web_url)
     state = run_state(run.status)
@@ -426,7 +432,7 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         # A simulated run opens nothing: whatever it reports, no pull request is
         # taken from it, so none is linked, validated, fixed or merged.
         await codegen_requests.update(pool, request.id, status="complete", summary=run.summary)
-        await _finish(runtime, gh, task.id, "cancelled", SIMULATED_ENDING, simulated=True)
+        await _finish(runtime, gh, task.id, TaskStatus.CANCELLED, SIMULATED_ENDING, simulated=True)
         return
     if state == "complete" and run.pull_requests:
         prs = [
@@ -438,7 +444,9 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         )
         # A real run's PRs: the task is no longer a simulated one (a `/codegen retry`
         # after an API key was configured), so they are linked.
-        await _finish(runtime, gh, task.id, "pr_open", None, pull_requests=prs, simulated=False)
+        await _finish(
+            runtime, gh, task.id, TaskStatus.PR_OPEN, None, pull_requests=prs, simulated=False
+        )
         return
     if state == "complete":
         summary = (run.summary or run.result or "no summary").strip()
@@ -447,13 +455,15 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
             runtime,
             gh,
             task.id,
-            "failed",
+            TaskStatus.FAILED,
             f"Codegen finished without opening a pull request: “{summary[:500]}”",
         )
         return
     if state == "cancelled":
         await codegen_requests.update(pool, request.id, status="cancelled", summary=run.summary)
-        await _finish(runtime, gh, task.id, "cancelled", f"the agent run was {run.status.lower()}")
+        await _finish(
+            runtime, gh, task.id, TaskStatus.CANCELLED, f"the agent run was {run.status.lower()}"
+        )
         return
     # failed
     reason = (run.summary or run.result or run.status).strip()
@@ -466,8 +476,8 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
             moved = await tasks.transition(
                 conn,
                 task.id,
-                from_status=("running",),
-                to_status="generating_prompt",
+                from_status=(TaskStatus.RUNNING,),
+                to_status=TaskStatus.GENERATING_PROMPT,
                 detail=f"attempt {attempt} failed: {reason[:200]}",
                 deadline_at=deadline_from_now(config.timeout_ms),
             )
@@ -480,7 +490,7 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         runtime,
         gh,
         task.id,
-        "failed",
+        TaskStatus.FAILED,
         f"all {attempt} agent runs failed; the last said: “{reason[:500]}”",
     )
 
@@ -505,7 +515,7 @@ def watched_late(task: tasks.Task, now: datetime) -> bool:
     """A task that timed out while its run is still looked at for a late pull
     request (`_poll_late`): a cancel must stop that too, or the late PR would be
     linked, validated, fixed and merged after all."""
-    if task.status != "timed_out":
+    if task.status != TaskStatus.TIMED_OUT:
         return False
     return task.deadline_at is None or now <= task.deadline_at + LATE_WINDOW
 
@@ -523,7 +533,7 @@ async def _run_timed_out(
         runtime,
         gh,
         task.id,
-        "timed_out",
+        TaskStatus.TIMED_OUT,
         f"agent run {request.agent_run_id} did not finish within the run timeout ({allowed}); "
         "a pull request it opens later is still linked to this task",
     )
@@ -552,7 +562,7 @@ async def late_pull_request(runtime: Runtime, repository: str, pull: dict[str, A
     head = (pull.get("head") or {}).get("sha") or ""
     for number in pull_requests.closing_issues(pull.get("body"))[:5]:
         task = await tasks.latest_for_issue(runtime.pool, repository, number)
-        if task is not None and task.status == "timed_out":
+        if task is not None and task.status == TaskStatus.TIMED_OUT:
             key = f"pr:{pull['number']}:{head[:40]}"
             await enqueue_late_poll(runtime, task.id, task.attempt, 0, key=key)
 
@@ -564,7 +574,7 @@ async def _poll_late(
     request, the task takes it and goes on as a PR task."""
     pool = runtime.pool
     attempt, poll = payload["attempt"], payload["poll"]
-    if task.status != "timed_out" or task.attempt != attempt:
+    if task.status != TaskStatus.TIMED_OUT or task.attempt != attempt:
         return  # retried, or linked already
     newest = await tasks.latest_for_issue(pool, task.repository, task.issue_number)
     if newest is None or newest.id != task.id:
@@ -608,9 +618,9 @@ async def _poll_late(
         runtime,
         gh,
         task.id,
-        "pr_open",
+        TaskStatus.PR_OPEN,
         None,
-        from_status=("timed_out",),
+        from_status=(TaskStatus.TIMED_OUT,),
         pull_requests=prs,
         note_text=f"Agent run {run.id} finished late ({when}) and opened a pull request: "
         "it is linked to this task, which goes on.",
@@ -621,10 +631,10 @@ async def _finish(
     runtime: Runtime,
     gh: GitHubClient,
     task_id: int,
-    status: str,
+    status: TaskStatus,
     detail: str | None,
     *,
-    from_status: tuple[str, ...] = ("running",),
+    from_status: Collection[TaskStatus] = (TaskStatus.RUNNING,),
     pull_requests: list[dict[str, Any]] | None = None,
     simulated: bool | None = None,
     note_text: str | None = None,
@@ -636,7 +646,7 @@ async def _finish(
         fields["pull_requests"] = pull_requests
     if simulated is not None:
         fields["simulated"] = simulated
-    if status == "pr_open":
+    if status == TaskStatus.PR_OPEN:
         fields["pr_opened_at"] = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         moved = await tasks.transition(
@@ -647,17 +657,21 @@ async def _finish(
         if note_text:
             await tasks.add_note(conn, task_id, note_text)
         await workflows.step(
-            conn, task_id, "create_pr", "completed" if status == "pr_open" else "failed", detail
+            conn,
+            task_id,
+            "create_pr",
+            "completed" if status == TaskStatus.PR_OPEN else "failed",
+            detail,
         )
         await workflows.step(conn, task_id, "notify_completion", "completed")
         await workflows.finish(
             conn,
             task_id,
             {
-                "pr_open": "completed",
-                "failed": "failed",
-                "cancelled": "cancelled",
-                "timed_out": "timed_out",
+                TaskStatus.PR_OPEN: "completed",
+                TaskStatus.FAILED: "failed",
+                TaskStatus.CANCELLED: "cancelled",
+                TaskStatus.TIMED_OUT: "timed_out",
             }[status],
             detail,
         )
@@ -667,7 +681,7 @@ async def _finish(
             {"task_id": task_id},
             dedup_key=f"task:{task_id}:notify:{moved.attempt}:{status}",
         )
-        if status == "pr_open":
+        if status == TaskStatus.PR_OPEN:
             await jobs.enqueue(
                 conn,
                 LINK_JOB,
@@ -682,7 +696,7 @@ class Cancelled:
     """What a cancel stopped, for the person who asked and the tracking comment."""
 
     task: tasks.Task  # as the cancel left it
-    was: str  # the status it had
+    was: TaskStatus  # the status it had
     pull_requests: tuple[int, ...]  # whose automatic fixes and merge stop
     followups: int  # instructions the agent was still on, now no longer followed
     banned_run: int | None  # the agent run Codegen is asked to stop on its PR
@@ -717,7 +731,7 @@ async def cancel(
     task: tasks.Task,
     reason: str,
     *,
-    from_status: tuple[str, ...] = tasks.ACTIVE,
+    from_status: Collection[TaskStatus] = ACTIVE,
 ) -> Cancelled | None:
     """Stop a task: no run is created or followed after this (the create takes the
     same lock and checks), its follow-ups stop, and once a PR is out, no more CI
@@ -732,7 +746,11 @@ async def cancel(
             if current is None or current.status not in from_status:
                 return None
             moved = await tasks.transition(
-                conn, task.id, from_status=from_status, to_status="cancelled", detail=reason
+                conn,
+                task.id,
+                from_status=from_status,
+                to_status=TaskStatus.CANCELLED,
+                detail=reason,
             )
             if moved is None:
                 return None
@@ -747,7 +765,7 @@ async def cancel(
             stopped_followups = await followups.stop_for_task(conn, task.id, reason)
             numbers: tuple[int, ...] = ()
             banned = None
-            if current.status in tasks.PR_STAGES:
+            if current.status in PR_STAGES:
                 numbers = tuple(
                     n
                     for n in (
@@ -828,13 +846,14 @@ async def notify_job(runtime: Runtime, job: Job) -> None:
     links = " ".join(pr["url"] for pr in task.pull_requests)
     detail = tracking.short_reason(task.status_detail)
     text = {
-        "pr_open": f"codegen-bot opened {links} for {task.repository}#{task.issue_number}",
-        "failed": f"codegen-bot failed on {task.repository}#{task.issue_number}: {detail}",
-        "cancelled": f"codegen-bot task for {task.repository}#{task.issue_number} was cancelled",
-        "timed_out": f"codegen-bot timed out on {task.repository}#{task.issue_number}",
-        "merged": f"codegen-bot's pull request for {task.repository}#{task.issue_number} "
+        TaskStatus.PR_OPEN: f"codegen-bot opened {links} for {task.repository}#{task.issue_number}",
+        TaskStatus.FAILED: f"codegen-bot failed on {task.repository}#{task.issue_number}: {detail}",
+        TaskStatus.CANCELLED: f"codegen-bot task for {task.repository}#{task.issue_number} "
+        "was cancelled",
+        TaskStatus.TIMED_OUT: f"codegen-bot timed out on {task.repository}#{task.issue_number}",
+        TaskStatus.MERGED: f"codegen-bot's pull request for {task.repository}#{task.issue_number} "
         f"was merged: {links}",
-        "closed": f"codegen-bot's pull request for {task.repository}#{task.issue_number} "
+        TaskStatus.CLOSED: f"codegen-bot's pull request for {task.repository}#{task.issue_number} "
         "was closed without merging",
     }.get(task.status, f"codegen-bot task {task.id}: {task.status}")
     payload = {

@@ -10,24 +10,25 @@ from . import inline_text
 from .codegen_requests import CodegenRequest
 from .followups import Followup
 from .logs import redactor
-from .tasks import PR_STAGES, Task
+from .task_status import WITH_AGENT, TaskStatus
+from .tasks import Task
 
 REASON_CHARS = 300
 
-_HEADLINE = {
-    "queued": "👀 Picked up: checking the issue",
-    "generating_prompt": "📝 Writing the prompt",
-    "running": "⚙️ Codegen is working on it",
-    "needs_info": "✋ Needs more information",
-    "pr_open": "✅ Pull request opened",
-    "validating": "🔍 Validating the pull request",
-    "passed": "✅ Pull request passed validation",
-    "changes_requested": "🛠️ Changes requested on the pull request",
-    "merged": "🎉 Merged",
-    "closed": "🚪 Pull request closed without merging",
-    "failed": "❌ Failed",
-    "cancelled": "⏹️ Cancelled",
-    "timed_out": "⌛ Timed out",
+_HEADLINE: dict[str, str] = {
+    TaskStatus.QUEUED: "👀 Picked up: checking the issue",
+    TaskStatus.GENERATING_PROMPT: "📝 Writing the prompt",
+    TaskStatus.RUNNING: "⚙️ Codegen is working on it",
+    TaskStatus.NEEDS_INFO: "✋ Needs more information",
+    TaskStatus.PR_OPEN: "✅ Pull request opened",
+    TaskStatus.VALIDATING: "🔍 Validating the pull request",
+    TaskStatus.PASSED: "✅ Pull request passed validation",
+    TaskStatus.CHANGES_REQUESTED: "🛠️ Changes requested on the pull request",
+    TaskStatus.MERGED: "🎉 Merged",
+    TaskStatus.CLOSED: "🚪 Pull request closed without merging",
+    TaskStatus.FAILED: "❌ Failed",
+    TaskStatus.CANCELLED: "⏹️ Cancelled",
+    TaskStatus.TIMED_OUT: "⌛ Timed out",
 }
 
 
@@ -44,7 +45,7 @@ def ended_simulated(task: Task, attempts: Sequence[CodegenRequest]) -> bool:
     """The task ended because its simulated run completed (not stopped by a person)."""
     return (
         task.simulated
-        and task.status == "cancelled"
+        and task.status == TaskStatus.CANCELLED
         and bool(attempts)
         and attempts[-1].status == "complete"
     )
@@ -144,7 +145,7 @@ def render(
     # A `/codegen retry` can go past the configured retries.
     total = max(task.max_retries + 1, task.attempt, len(attempts))
     # Past the information check only if it was passed, whatever the task became.
-    validated = bool(attempts) or status in ("generating_prompt", "running", *PR_STAGES)
+    validated = bool(attempts) or status in WITH_AGENT
     prompt_ready = latest is not None
     pr_open = bool(task.pull_requests)
     lines.append(
@@ -205,35 +206,35 @@ def render(
             f"@{task.triggered_by} once the bot has a Codegen API key, comment "
             "`/codegen retry` (or label the issue again) for a real run."
         )
-    elif status == "needs_info":
+    elif status == TaskStatus.NEEDS_INFO:
         lines.append(f"**What is missing:** {task.status_detail or 'more detail'}")
         lines.append(
             f"An edit of the issue by someone with **{permission}** access (or more), or "
             "their `/codegen run` or new label, resumes the task; others' edits are noted, "
             "not used."
         )
-    elif status in ("pr_open", "passed"):
+    elif status in (TaskStatus.PR_OPEN, TaskStatus.PASSED):
         lines.append(f"@{task.issue_author} the pull request is ready for review.")
-    elif status == "changes_requested":
+    elif status == TaskStatus.CHANGES_REQUESTED:
         lines.append("Validation found problems; see the pull request's checks and review.")
-    elif status == "merged":
+    elif status == TaskStatus.MERGED:
         took = ""
         if task.merged_at is not None:
             spent = (task.merged_at - task.created_at).total_seconds()
             took = f" {duration(spent)} from label to merge"
         lines.append(f"Merged{took}.")
-    elif status == "closed":
+    elif status == TaskStatus.CLOSED:
         lines.append(f"{task.status_detail or 'The pull request was closed without merging'}.")
-    elif status == "failed":
+    elif status == TaskStatus.FAILED:
         lines.append(f"**Why:** {short_reason(task.status_detail) or 'unknown error'}")
         lines.append(
             f"@{task.issue_author} nothing more will happen on its own. "
             f"@{task.triggered_by} or a maintainer can label the issue again "
             "(or comment `/codegen retry`) to start over."
         )
-    elif status == "cancelled":
+    elif status == TaskStatus.CANCELLED:
         lines.append(f"Stopped: {task.status_detail or 'cancelled'}. No further runs.")
-    elif status == "timed_out":
+    elif status == TaskStatus.TIMED_OUT:
         lines.append(f"**Why:** {short_reason(task.status_detail) or 'the workflow took too long'}")
         lines.append(f"@{task.issue_author} label the issue again to start over.")
     for note in task.notes:

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -48,6 +48,7 @@ from .jobs import Job
 from .pull_requests import PullRequest
 from .repo_config import RepoConfig, load_repo_config
 from .runtime import Runtime
+from .task_status import PR_STAGES, TaskStatus
 from .tracking import job_failure_reason, short_reason
 from .validations import Validation
 from .worker import PermanentJobError, RescheduleJob
@@ -62,8 +63,6 @@ BUSY_SECONDS = 3.0  # an installation's write queue longer than this: come back 
 # The diff analysis of one validation, at most (a 3,000-file PR takes 10-50 s
 # on 2 shared cores); past it the PR is reported not analysed.
 ANALYSIS_SECONDS = 120.0
-# Task statuses a validation moves between.
-_PR_STAGES = tasks.PR_STAGES
 
 
 def lock_key(repository: str, number: int) -> str:
@@ -185,7 +184,7 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
         if pr.task_id is not None and validation.conclusion != "cancelled":
             async with pool.acquire() as conn, conn.transaction():
                 moved = await _follow_verdict(
-                    conn, pr.task_id, validation, validation.conclusion, ("validating",)
+                    conn, pr.task_id, validation, validation.conclusion, (TaskStatus.VALIDATING,)
                 )
                 if moved:
                     await task_flow.enqueue_render(
@@ -216,8 +215,8 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
             moved = await tasks.transition(
                 conn,
                 pr.task_id,
-                from_status=("validating",),
-                to_status="pr_open",
+                from_status=(TaskStatus.VALIDATING,),
+                to_status=TaskStatus.PR_OPEN,
                 detail=f"validation of {validation.head_sha[:7]} could not finish: {reason}",
             )
             if moved:
@@ -342,7 +341,7 @@ async def _start(
         )
         if task is not None:
             moved = await tasks.transition(
-                conn, task.id, from_status=_PR_STAGES, to_status="validating"
+                conn, task.id, from_status=PR_STAGES, to_status=TaskStatus.VALIDATING
             )
             if moved:
                 await workflows.step(conn, task.id, "validate_pr", "running")
@@ -711,14 +710,18 @@ async def _cancel(
 
 
 async def _follow_verdict(
-    conn: Any, task_id: int, validation: Validation, verdict: str, from_status: tuple[str, ...]
+    conn: Any,
+    task_id: int,
+    validation: Validation,
+    verdict: str,
+    from_status: Collection[TaskStatus],
 ) -> tasks.Task | None:
     """The task takes a validation's verdict: passed, or changes requested."""
     moved = await tasks.transition(
         conn,
         task_id,
         from_status=from_status,
-        to_status="changes_requested" if verdict == "failure" else "passed",
+        to_status=TaskStatus.CHANGES_REQUESTED if verdict == "failure" else TaskStatus.PASSED,
         detail=f"validation of {validation.head_sha[:7]}: {verdict}",
     )
     if moved:
@@ -746,7 +749,7 @@ async def _after(
         return  # a newer commit's validation (or the PR's end) decides now
     if task is not None:
         async with pool.acquire() as conn, conn.transaction():
-            await _follow_verdict(conn, task.id, validation, verdict, _PR_STAGES)
+            await _follow_verdict(conn, task.id, validation, verdict, PR_STAGES)
             if state.verdict == "passed" and fresh.ci_fix_attempts and not fresh.ci_fix_outcome:
                 await pull_requests.update(conn, pr.id, ci_fix_outcome="passed")
                 n = fresh.ci_fix_attempts
@@ -889,7 +892,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     if pr is None or pr.task_id is None or pr.state != "open" or pr.head_sha != sha:
         return
     task = await tasks.get(pool, pr.task_id)
-    if task is None or not reported_by_agent(task, pr) or task.status not in _PR_STAGES:
+    if task is None or not reported_by_agent(task, pr) or task.status not in PR_STAGES:
         return  # not the agent's PR, or a retry's new run is at work
     gh = await runtime.github.for_installation(pr.installation_id)
     config, _, _ = await load_repo_config(gh, pr.repository, runtime.settings)
@@ -915,7 +918,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, task_actions.followup_lock(task.id))
         current = await tasks.get(conn, task.id)
-        if current is None or current.status not in _PR_STAGES:
+        if current is None or current.status not in PR_STAGES:
             return  # cancelled (or ended) since: under the lock a cancel takes too
         attempt = None
         if await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key):
@@ -965,7 +968,7 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     if pr is None or pr.state != "open" or pr.task_id is None:
         return
     task = await tasks.get(pool, pr.task_id)
-    if task is None or not reported_by_agent(task, pr) or task.status not in _PR_STAGES:
+    if task is None or not reported_by_agent(task, pr) or task.status not in PR_STAGES:
         return  # not the agent's PR, or a retry is making a new one
     validation = await validations.latest(pool, pr.id, sha)
     if validation is None or validation.id != job.payload.get("validation_id", validation.id):
@@ -1006,7 +1009,7 @@ async def _merge(
     try:
         async with advisory_lock(runtime.pool, task_flow.task_lock(pr.task_id)):
             current = await tasks.get(runtime.pool, pr.task_id)
-            if current is None or current.status not in _PR_STAGES:
+            if current is None or current.status not in PR_STAGES:
                 log.info("not merging %s#%s: its task stopped", pr.repository, pr.number)
                 return None
             await gh.put(
@@ -1069,7 +1072,9 @@ async def link_job(runtime: Runtime, job: Job) -> None:
                 pr = await pull_requests.find(conn, task.repository, number)
                 done = await validations.latest(conn, pr.id) if pr else None
                 if done is not None and done.conclusion in ("success", "neutral", "failure"):
-                    await _follow_verdict(conn, task.id, done, done.conclusion, ("pr_open",))
+                    await _follow_verdict(
+                        conn, task.id, done, done.conclusion, (TaskStatus.PR_OPEN,)
+                    )
                     await task_flow.enqueue_render(conn, task.id, f"link:{done.id}")
 
 
@@ -1095,8 +1100,8 @@ async def pull_request_closed(
             moved = await tasks.transition(
                 conn,
                 pr.task_id,
-                from_status=(*_PR_STAGES, "running"),
-                to_status="merged",
+                from_status=PR_STAGES | {TaskStatus.RUNNING},
+                to_status=TaskStatus.MERGED,
                 detail=f"#{number} merged by @{by}",
                 merged_at=now,
             )
@@ -1104,8 +1109,8 @@ async def pull_request_closed(
             moved = await tasks.transition(
                 conn,
                 pr.task_id,
-                from_status=_PR_STAGES,
-                to_status="closed",
+                from_status=PR_STAGES,
+                to_status=TaskStatus.CLOSED,
                 detail=f"#{number} was closed by @{by} without merging",
             )
         if moved:

@@ -49,6 +49,7 @@ from app.github import GitHubClient
 from app.permissions import meets, permission_of
 from app.repo_config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext
+from app.task_status import STOPPABLE, TaskStatus
 
 from .issues import _is_bot, _report_config_problems, start_task
 from .pull_requests import linked_task
@@ -321,7 +322,7 @@ async def _start(call: Call) -> Result:
     if issue.get("state") == "closed":
         return Result(False, f"#{source.number} is closed; reopen it to start a task.")
     active = await tasks.active_for_issue(runtime.pool, source.repository, source.number)
-    if active is not None and active.status != "needs_info":
+    if active is not None and active.status != TaskStatus.NEEDS_INFO:
         return Result(
             False,
             f"task {active.id} is already under way (`{active.status}`); nothing new was "
@@ -423,9 +424,9 @@ async def _cancel(call: Call) -> Result:
     # Also once its PR is out: what the bot would still spend on it (CI fixes,
     # review fixes, the agent's own work on the PR) and its auto-merge stop; and
     # after a run timeout, while a late PR of the run would still be taken.
-    stoppable: tuple[str, ...] = (*tasks.ACTIVE, *tasks.PR_STAGES)
+    stoppable: frozenset[TaskStatus] = STOPPABLE
     if task_flow.watched_late(task, datetime.now(UTC)):
-        stoppable = (*stoppable, "timed_out")
+        stoppable = stoppable | {TaskStatus.TIMED_OUT}
     if task.status not in stoppable:
         return Result(False, f"task {task.id} is not running (`{task.status}`); nothing to cancel.")
     reason = f"cancelled by @{call.actor} with `/codegen cancel`"

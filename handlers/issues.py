@@ -16,6 +16,7 @@ from app.issue_task import parse_issue
 from app.permissions import meets, permission_of
 from app.repo_config import CONFIG_PATH, RepoConfig, load_repo_config
 from app.runtime import HandlerContext
+from app.task_status import TaskStatus
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -106,13 +107,13 @@ async def start_task(
         active = await tasks.active_for_issue(conn, repository, issue["number"])
         if active is None:
             raise RuntimeError("an active task blocked the insert but cannot be found")
-        if active.status == "needs_info":
+        if active.status == TaskStatus.NEEDS_INFO:
             await tasks.refresh_from_issue(conn, active.id, spec)
             await tasks.transition(
                 conn,
                 active.id,
-                from_status=("needs_info",),
-                to_status="queued",
+                from_status=(TaskStatus.NEEDS_INFO,),
+                to_status=TaskStatus.QUEUED,
                 deadline_at=deadline,
             )
             await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
@@ -160,7 +161,7 @@ async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContex
     repository = data["repository"]["full_name"]
     issue, sender = data["issue"], data["sender"]
     active = await tasks.active_for_issue(ctx.runtime.pool, repository, issue["number"])
-    if active is None or active.status != "needs_info":
+    if active is None or active.status != TaskStatus.NEEDS_INFO:
         return
     config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
     permitted = not _is_bot(sender) and meets(
@@ -174,7 +175,7 @@ async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContex
             return
         await tasks.refresh_from_issue(conn, active.id, await _spec_fields(issue))
         moved = await tasks.transition(
-            conn, active.id, from_status=("needs_info",), to_status="queued"
+            conn, active.id, from_status=(TaskStatus.NEEDS_INFO,), to_status=TaskStatus.QUEUED
         )
         if moved:
             await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
@@ -201,7 +202,7 @@ async def _cancel_active(ctx: HandlerContext, data: dict[str, Any], reason: str)
         return
     latest = await tasks.latest_for_issue(pool, repository, number)
     if latest is not None and task_flow.watched_late(latest, datetime.now(UTC)):
-        await task_flow.cancel(ctx.runtime, latest, reason, from_status=("timed_out",))
+        await task_flow.cancel(ctx.runtime, latest, reason, from_status=(TaskStatus.TIMED_OUT,))
 
 
 @router.register("issues", action="closed")

@@ -14,6 +14,7 @@ from app.github import GitHubClient
 from app.permissions import meets, permission_of
 from app.repo_config import load_repo_config
 from app.runtime import HandlerContext
+from app.task_status import WITH_AGENT
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -52,11 +53,7 @@ async def _linked_task(
         task = await tasks.latest_for_issue(pool, repository, issue)
         # Only while the agent works on it or its PR is out: a person's later PR
         # for an issue whose task failed long ago is theirs, not the agent's.
-        if (
-            task is not None
-            and not task.simulated
-            and task.status in ("generating_prompt", "running", *tasks.PR_STAGES)
-        ):
+        if task is not None and not task.simulated and task.status in WITH_AGENT:
             return task
     return None
 

@@ -1,11 +1,14 @@
 """The task state machine has one owner (`app/task_status.py`): each status
 says what it means, the named sets mean what their names say, the schema
-allows exactly the enum's values, and the one function that changes a status
-refuses a move the table does not list."""
+allows exactly the enum's values, the one function that changes a status
+refuses a move the table does not list, and no other module spells a task
+status as a string."""
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -143,3 +146,100 @@ async def test_a_listed_move_still_happens(pool):
         pool, task.id, from_status=WORKING, to_status=S.FAILED, detail="boom"
     )
     assert ended is not None and ended.status is S.FAILED and ended.finished_at is not None
+
+
+# ------------------------------------------------------ no status spelled elsewhere
+
+_VALUES = {s.value for s in TaskStatus}
+# Names the code gives a task (other objects with a `.status` go by other names).
+_TASK_NAMES = {"task", "current", "active", "moved", "newest", "latest", "stopped"}
+# Functions whose arguments are task statuses.
+_STATUS_CALLS = {"transition", "cancel", "_finish", "_follow_verdict"}
+
+
+def _statuses_in(node: ast.AST) -> Iterator[ast.Constant]:
+    for child in ast.walk(node):
+        if isinstance(child, ast.Constant) and child.value in _VALUES:
+            yield child
+
+
+def _is_task_status(node: ast.AST) -> bool:
+    """`task.status`, `self.task.status` and the like."""
+    if not (isinstance(node, ast.Attribute) and node.attr == "status"):
+        return False
+    base = node.value
+    name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
+    return name in _TASK_NAMES
+
+
+def _call_name(node: ast.Call) -> str | None:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+
+
+def status_literals(source: str) -> list[tuple[int, str]]:
+    """(line, value) of each task status spelled as a string: compared with a
+    task's status, given to a function that takes one, or gathered in a tuple,
+    set or list, or as the keys of a dict, of task statuses only."""
+    found: set[tuple[int, str]] = set()
+
+    def add(node: ast.AST) -> None:
+        found.update((c.lineno, c.value) for c in _statuses_in(node))
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(_is_task_status(op) for op in operands):
+                for op in operands:
+                    add(op)
+        elif isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg in ("from_status", "to_status"):
+                    add(keyword.value)
+            if _call_name(node) in _STATUS_CALLS:
+                for arg in node.args:
+                    add(arg)
+        elif isinstance(node, ast.Tuple | ast.Set | ast.List | ast.Dict):
+            items = node.keys if isinstance(node, ast.Dict) else node.elts
+            strings = {i.value for i in items if isinstance(i, ast.Constant)}
+            if len(strings) >= 2 and strings <= _VALUES:
+                for item in items:
+                    if item is not None:
+                        add(item)
+    return sorted(found)
+
+
+def test_the_finder_sees_each_way_a_status_was_spelled():
+    source = """
+if task.status == "queued" or current.status in ("running", "failed"):
+    await tasks.transition(conn, 1, from_status=("needs_info",), to_status="queued")
+    await _finish(runtime, gh, task.id, "timed_out", None)
+WORKING = ("queued", "generating_prompt", "running")
+HEADLINE = {"merged": "Merged", "closed": "Closed"}
+if followup.status == "failed" or request.status in ("prepared", "running"):
+    pairs = (("passed", "passed"), ("failed", "failed"))
+"""
+    assert status_literals(source) == [
+        (2, "failed"),
+        (2, "queued"),
+        (2, "running"),
+        (3, "needs_info"),
+        (3, "queued"),
+        (4, "timed_out"),
+        (5, "generating_prompt"),
+        (5, "queued"),
+        (5, "running"),
+        (6, "closed"),
+        (6, "merged"),
+    ]
+
+
+def test_no_task_status_is_spelled_outside_its_module():
+    files = [*(ROOT / "app").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]
+    spelled = {
+        f"{path.relative_to(ROOT)}:{line}: {value}"
+        for path in files
+        if path.name != "task_status.py"
+        for line, value in status_literals(path.read_text())
+    }
+    assert not spelled, sorted(spelled)
