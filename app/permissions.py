@@ -6,6 +6,8 @@ and not read."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import cachetools
 from gidgethub import BadRequest
 
@@ -13,6 +15,11 @@ from .github import GitHubClient
 
 LEVELS = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 _cache: cachetools.TTLCache[tuple[str, str], str] = cachetools.TTLCache(maxsize=10_000, ttl=60)
+
+
+def is_bot(user: dict[str, Any]) -> bool:
+    """A GitHub App's account (ours included): never obeyed, never answered."""
+    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
 
 
 def meets(level: str, minimum: str = "write") -> bool:

@@ -22,11 +22,9 @@ from app import (
     validations,
 )
 from app.github import GitHubClient
-from app.permissions import meets, permission_of
+from app.permissions import is_bot, meets, permission_of
 from app.repo_config import load_repo_config
 from app.runtime import HandlerContext
-
-from .issues import _is_bot
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -89,7 +87,7 @@ async def _rerun(
         return
     who = sender["login"]
     config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
-    level = "none" if _is_bot(sender) else await permission_of(gh, repository, who)
+    level = "none" if is_bot(sender) else await permission_of(gh, repository, who)
     if not meets(level, config.command_permission):
         log.info("@%s (%s) asked for a re-run: not allowed, ignored", who, level)
         return

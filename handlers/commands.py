@@ -35,9 +35,11 @@ from app import (
     comments,
     cpu,
     followups,
+    pr_links,
     pull_requests,
     task_actions,
     task_flow,
+    task_start,
     tasks,
     validation_flow,
     validations,
@@ -46,13 +48,10 @@ from app.command_replies import Location
 from app.commands import MAX_PER_COMMENT, UNKNOWN, Command, help_text, parse_commands
 from app.db import advisory_lock
 from app.github import GitHubClient
-from app.permissions import meets, permission_of
+from app.permissions import is_bot, meets, permission_of
 from app.repo_config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext
 from app.task_status import STOPPABLE, TaskStatus
-
-from .issues import _is_bot, _report_config_problems, start_task
-from .pull_requests import linked_task
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -168,7 +167,7 @@ async def handle(
     ctx: HandlerContext, gh: GitHubClient, data: dict[str, Any], source: Source
 ) -> None:
     found = parse_commands(source.body)
-    if not found or _is_bot(source.author) or _is_bot(data["sender"]):
+    if not found or is_bot(source.author) or is_bot(data["sender"]):
         return
     commands = found[:MAX_PER_COMMENT]
     actor = source.author["login"]
@@ -329,10 +328,12 @@ async def _start(call: Call) -> Result:
             "started. `/codegen status` shows where it stands.",
         )
     if call.problems:
-        await _report_config_problems(
+        await task_start.report_config_problems(
             call.ctx, call.gh, source.repository, source.number, call.problems, call.config_sha
         )
-    await start_task(call.ctx, call.gh, call.data, call.config, call.actor, command_key=call.key)
+    await task_start.start_task(
+        call.ctx, call.gh, call.data, call.config, call.actor, command_key=call.key
+    )
     return Result(True, f"started a task for #{source.number}.", say=False)
 
 
@@ -344,7 +345,7 @@ async def _find_task(call: Call) -> tasks.Task | None:
     pull = source.pull or await _get_pull(call.gh, source.repository, source.number)
     if pull is None:
         return None
-    return await linked_task(pool, source.repository, pull, call.gh)
+    return await pr_links.linked_task(pool, source.repository, pull, call.gh)
 
 
 async def _get_pull(gh: GitHubClient, repository: str, number: int) -> dict[str, Any] | None:
@@ -477,7 +478,7 @@ async def _validate_pull(call: Call, pull: dict[str, Any], task: tasks.Task | No
     if recorded is not None and recorded.head_sha == head and recorded.state == "open":
         await validation_flow.revalidate(runtime, recorded, trigger, command_key=call.key)
         return head
-    linked = task or await linked_task(runtime.pool, repository, pull, call.gh)
+    linked = task or await pr_links.linked_task(runtime.pool, repository, pull, call.gh)
     async with runtime.pool.acquire() as conn, conn.transaction():
         await command_log.mark_started(conn, call.key)
         await validation_flow.record_head(

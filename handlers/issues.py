@@ -10,11 +10,10 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import command_log, comments, cpu, task_flow, tasks
+from app import task_flow, task_start, tasks
 from app.github import GitHubClient
-from app.issue_task import parse_issue
-from app.permissions import meets, permission_of
-from app.repo_config import CONFIG_PATH, RepoConfig, load_repo_config
+from app.permissions import is_bot, meets, permission_of
+from app.repo_config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext
 from app.task_status import TaskStatus
 
@@ -22,115 +21,11 @@ router = Router()
 log = logging.getLogger(__name__)
 
 
-def _is_bot(user: dict[str, Any]) -> bool:
-    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
-
-
-async def _bot_login(ctx: HandlerContext) -> str:
-    return f"{await ctx.runtime.github.slug()}[bot]"
-
-
-async def _spec_fields(issue: dict[str, Any]) -> dict[str, Any]:
-    """The issue parsed into a task's fields, off the event loop (65 KB of anything)."""
-    labels = [label["name"] for label in issue.get("labels") or [] if isinstance(label, dict)]
-    spec = await cpu.run(parse_issue, issue.get("title") or "", issue.get("body"), labels)
-    return spec.to_json()
-
-
-async def _post_once(
-    ctx: HandlerContext, gh: GitHubClient, repository: str, number: int, key: str, text: str
-) -> None:
-    async with comments.issue_lock(ctx.runtime.pool, repository, number):
-        await comments.post_once(gh, repository, number, key, text, await _bot_login(ctx))
-
-
-async def _report_config_problems(
-    ctx: HandlerContext,
-    gh: GitHubClient,
-    repository: str,
-    number: int,
-    problems: list[str],
-    sha: str | None,
-) -> None:
-    text = f"⚠️ codegen-bot could not use `{CONFIG_PATH}`, so its defaults apply:\n\n" + "\n".join(
-        f"- {p}" for p in problems
-    )
-    await _post_once(ctx, gh, repository, number, f"config:{sha}", text)
-
-
-async def start_task(
-    ctx: HandlerContext,
-    gh: GitHubClient,
-    payload: dict[str, Any],
-    config: RepoConfig,
-    triggered_by: str,
-    command_key: str | None = None,
-) -> None:
-    """Make a task for the issue, or (one active task per issue) note the request
-    on the active one, resuming it when it was waiting for information. Once per
-    request: a delivery (or `/codegen run`, by `command_key`) handled again after
-    its job died does nothing more, even if the task it started has ended."""
-    runtime = ctx.runtime
-    issue = payload["issue"]
-    repository = payload["repository"]["full_name"]
-    spec = await _spec_fields(issue)
-    deadline = task_flow.deadline_from_now(config.timeout_ms)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if await tasks.started_by(conn, repository, issue["number"], ctx.delivery_id):
-            return
-        if command_key is not None:
-            await command_log.mark_started(conn, command_key)
-        task = await tasks.create(
-            conn,
-            installation_id=ctx.installation_id,
-            repository=repository,
-            repository_id=payload["repository"].get("id"),
-            issue_number=issue["number"],
-            issue_url=issue["html_url"],
-            issue_author=(issue.get("user") or {}).get("login") or triggered_by,
-            title=spec["title"],
-            description=spec["description"],
-            requirements=spec["requirements"],
-            acceptance_criteria=spec["acceptance_criteria"],
-            priority=spec["priority"],
-            estimated_complexity=spec["estimated_complexity"],
-            triggered_by=triggered_by,
-            trigger_delivery_id=ctx.delivery_id,
-            max_retries=config.max_retries,
-            simulated=runtime.codegen_simulated,
-            deadline_at=deadline,
-        )
-        if task is not None:
-            await task_flow.enqueue_advance(conn, task.id, "validate")
-            log.info("task %s created for %s#%s", task.id, repository, issue["number"])
-            return
-        active = await tasks.active_for_issue(conn, repository, issue["number"])
-        if active is None:
-            raise RuntimeError("an active task blocked the insert but cannot be found")
-        if active.status == TaskStatus.NEEDS_INFO:
-            await tasks.refresh_from_issue(conn, active.id, spec)
-            await tasks.transition(
-                conn,
-                active.id,
-                from_status=(TaskStatus.NEEDS_INFO,),
-                to_status=TaskStatus.QUEUED,
-                deadline_at=deadline,
-            )
-            await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
-            return
-        await tasks.add_note(
-            conn,
-            active.id,
-            f"@{triggered_by} asked again; this task is already under way, so nothing new started.",
-        )
-        await task_flow.enqueue_render(conn, active.id, ctx.delivery_id)
-
-
 @router.register("issues", action="labeled")
 async def issue_labeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
     data = event.data
     sender = data["sender"]
-    if _is_bot(sender) or "pull_request" in data["issue"]:
+    if is_bot(sender) or "pull_request" in data["issue"]:
         return
     repository = data["repository"]["full_name"]
     number = data["issue"]["number"]
@@ -144,11 +39,12 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerConte
             f"to {repository} can ask codegen-bot to work on an issue, so nothing was "
             f"started. A maintainer can add the `{config.trigger_label}` label instead."
         )
-        await _post_once(ctx, gh, repository, number, f"denied:{sender['login'].lower()}", text)
+        key = f"denied:{sender['login'].lower()}"
+        await task_start.post_once(ctx, gh, repository, number, key, text)
         return
     if problems:  # said to people who may act on it, not to whoever can add a label
-        await _report_config_problems(ctx, gh, repository, number, problems, sha)
-    await start_task(ctx, gh, data, config, sender["login"])
+        await task_start.report_config_problems(ctx, gh, repository, number, problems, sha)
+    await task_start.start_task(ctx, gh, data, config, sender["login"])
 
 
 @router.register("issues", action="edited")
@@ -164,7 +60,7 @@ async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContex
     if active is None or active.status != TaskStatus.NEEDS_INFO:
         return
     config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
-    permitted = not _is_bot(sender) and meets(
+    permitted = not is_bot(sender) and meets(
         await permission_of(gh, repository, sender["login"]), config.permission
     )
     async with ctx.runtime.pool.acquire() as conn, conn.transaction():
@@ -173,7 +69,7 @@ async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContex
             await tasks.add_note(conn, active.id, edit_ignored_note(login, config))
             await task_flow.enqueue_render(conn, active.id, f"edit-ignored:{login.lower()}")
             return
-        await tasks.refresh_from_issue(conn, active.id, await _spec_fields(issue))
+        await tasks.refresh_from_issue(conn, active.id, await task_start.spec_fields(issue))
         moved = await tasks.transition(
             conn, active.id, from_status=(TaskStatus.NEEDS_INFO,), to_status=TaskStatus.QUEUED
         )
@@ -214,7 +110,7 @@ async def issue_closed(event: sansio.Event, gh: GitHubClient, ctx: HandlerContex
 @router.register("issues", action="unlabeled")
 async def issue_unlabeled(event: sansio.Event, gh: GitHubClient, ctx: HandlerContext) -> None:
     data = event.data
-    if _is_bot(data["sender"]) or "label" not in data:
+    if is_bot(data["sender"]) or "label" not in data:
         return
     repository = data["repository"]["full_name"]
     config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
