@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 
-from .config import ConfigError, Settings, load_settings
-from .logs import setup_logging
-from .migrations import MigrationError
+from app.config import ConfigError, Settings, load_settings
+from app.migrations import MigrationError
+from app.observability.logs import setup_logging
 
 
 def _default_url(settings: Settings, path: str) -> str:
@@ -22,7 +22,7 @@ def _default_url(settings: Settings, path: str) -> str:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from .service import init_sentry, serve
+    from app.service import init_sentry, serve
 
     init_sentry(settings)
     import uvloop
@@ -32,7 +32,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    from .service import run_migrations
+    from app.service import run_migrations
 
     applied = asyncio.run(run_migrations(settings))
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))

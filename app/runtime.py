@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from .config import Settings
-from .github import GitHubApp
+from app.config import Settings
+from app.github.client import GitHubApp
 
 
 @dataclass

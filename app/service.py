@@ -14,18 +14,18 @@ import asyncpg
 from aiohttp import web
 
 import handlers
+from app.codegen.client import CodegenClient
+from app.codegen.simulated import SimulatedCodegen
+from app.config import Settings
+from app.db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
+from app.deliveries.dispatch import dead_job_handlers, job_handlers
+from app.github.client import GitHubApp
+from app.observability.logs import redactor
+from app.queue.worker import Worker
+from app.runtime import Runtime
+from app.web.server import RUNNER_OPTIONS, make_web_app
 
 from . import cpu, migrations
-from .codegen import CodegenClient
-from .codegen_sim import SimulatedCodegen
-from .config import Settings
-from .db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
-from .dispatch import dead_job_handlers, job_handlers
-from .github import GitHubApp
-from .logs import redactor
-from .runtime import Runtime
-from .server import RUNNER_OPTIONS, make_web_app
-from .worker import Worker
 
 log = logging.getLogger(__name__)
 

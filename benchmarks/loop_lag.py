@@ -278,7 +278,8 @@ async def wait_concluded(github: Any, sha: str, seconds: float) -> float | None:
 
 async def compare(args: argparse.Namespace) -> None:
     """The analysis alone, beside the ticker: on the loop, in a thread, in a process."""
-    from app import cpu, pr_analysis
+    from app import cpu
+    from app.validation import analysis as pr_analysis
 
     parsed = [pr_analysis.PullFile.from_api(f) for f in pull_files(args.files, args.lines)]
 

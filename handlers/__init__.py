@@ -6,7 +6,7 @@ installation-authenticated client (None for App-level events) and a
 
 from gidgethub.routing import Router
 
-from . import checks, commands, installations, issues, pull_requests, repositories
+from handlers import checks, commands, installations, issues, pull_requests, repositories
 
 router = Router(
     installations.router,

@@ -9,22 +9,20 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import (
-    check_report,
-    ci,
-    command_log,
-    cpu,
-    pull_requests,
-    task_actions,
-    task_flow,
-    tasks,
-    validation_flow,
-    validations,
-)
-from app.github import GitHubClient
-from app.permissions import is_bot, meets, permission_of
-from app.repo_config import load_repo_config
+from app import cpu
+from app.commands import log_store as command_log
+from app.followups import flow as task_actions
+from app.github.client import GitHubClient
+from app.github.permissions import is_bot, meets, permission_of
+from app.pull_requests import store as pull_requests
+from app.repo_settings.config import load_repo_config
 from app.runtime import HandlerContext
+from app.tasks import flow as task_flow
+from app.tasks import store as tasks
+from app.validation import ci
+from app.validation import flow as validation_flow
+from app.validation import report as check_report
+from app.validation import store as validations
 
 router = Router()
 log = logging.getLogger(__name__)

@@ -27,31 +27,29 @@ from typing import Any
 from gidgethub import BadRequest, sansio
 from gidgethub.routing import Router
 
-from app import (
-    codegen_requests,
-    command_denials,
-    command_log,
-    command_replies,
-    comments,
-    cpu,
-    followups,
-    pr_links,
-    pull_requests,
-    task_actions,
-    task_flow,
-    task_start,
-    tasks,
-    validation_flow,
-    validations,
-)
-from app.command_replies import Location
-from app.commands import MAX_PER_COMMENT, UNKNOWN, Command, help_text, parse_commands
+from app import cpu
+from app.commands import denials_store as command_denials
+from app.commands import log_store as command_log
+from app.commands import replies as command_replies
+from app.commands.parse import MAX_PER_COMMENT, UNKNOWN, Command, help_text, parse_commands
+from app.commands.replies import Location
 from app.db import advisory_lock
-from app.github import GitHubClient
-from app.permissions import is_bot, meets, permission_of
-from app.repo_config import RepoConfig, load_repo_config
+from app.followups import flow as task_actions
+from app.followups import store as followups
+from app.github import comments
+from app.github.client import GitHubClient
+from app.github.permissions import is_bot, meets, permission_of
+from app.pull_requests import links as pr_links
+from app.pull_requests import store as pull_requests
+from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext
-from app.task_status import STOPPABLE, TaskStatus
+from app.tasks import flow as task_flow
+from app.tasks import requests_store as codegen_requests
+from app.tasks import start as task_start
+from app.tasks import store as tasks
+from app.tasks.status import STOPPABLE, TaskStatus
+from app.validation import flow as validation_flow
+from app.validation import store as validations
 
 router = Router()
 log = logging.getLogger(__name__)

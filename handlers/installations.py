@@ -14,8 +14,10 @@ import asyncpg
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import installations, jobs, labels
-from app.github import GitHubClient
+from app.github import installations
+from app.github.client import GitHubClient
+from app.queue import store as jobs
+from app.repo_settings import labels
 from app.runtime import HandlerContext
 
 router = Router()

@@ -10,12 +10,14 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import task_flow, task_start, tasks
-from app.github import GitHubClient
-from app.permissions import is_bot, meets, permission_of
-from app.repo_config import RepoConfig, load_repo_config
+from app.github.client import GitHubClient
+from app.github.permissions import is_bot, meets, permission_of
+from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext
-from app.task_status import TaskStatus
+from app.tasks import flow as task_flow
+from app.tasks import start as task_start
+from app.tasks import store as tasks
+from app.tasks.status import TaskStatus
 
 router = Router()
 log = logging.getLogger(__name__)

@@ -8,10 +8,12 @@ import logging
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import pr_links, task_flow, validation_flow
-from app.github import GitHubClient
-from app.repo_config import load_repo_config
+from app.github.client import GitHubClient
+from app.pull_requests import links as pr_links
+from app.repo_settings.config import load_repo_config
 from app.runtime import HandlerContext
+from app.tasks import flow as task_flow
+from app.validation import flow as validation_flow
 
 router = Router()
 log = logging.getLogger(__name__)

@@ -11,9 +11,13 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app import installations, permissions, pull_requests, repo_config, repo_context, tasks
-from app.github import GitHubClient
+from app.github import installations, permissions
+from app.github.client import GitHubClient
+from app.pull_requests import store as pull_requests
+from app.repo_settings import config as repo_config
 from app.runtime import HandlerContext
+from app.tasks import repo_context
+from app.tasks import store as tasks
 
 router = Router()
 log = logging.getLogger(__name__)

@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 
-from app import linear_re
-from app.issue_task import TaskSpec
+from app.tasks.issue_spec import TaskSpec
+from app.text import linear_re
 
 STYLES = ("comprehensive", "concise")
 STRATEGIES = ("regenerate_prompt", "different_approach", "simplified_scope")

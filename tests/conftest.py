@@ -25,10 +25,10 @@ from aiohttp import web
 from app import migrations
 from app.config import Settings
 from app.db import EmbeddedPostgres, create_pool, ensure_database
+from app.queue.worker import Worker
 from app.runtime import Runtime
-from app.server import RUNNER_OPTIONS, make_web_app
 from app.service import build_runtime, build_worker
-from app.worker import Worker
+from app.web.server import RUNNER_OPTIONS, make_web_app
 from tests.fakes.github import FakeGitHub
 from tests.fakes.keys import make_app_key
 

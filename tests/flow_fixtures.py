@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from app import permissions, repo_config
+from app.github import permissions
+from app.repo_settings import config as repo_config
 from tests.fakes.codegen import FakeCodegen
 
 REPO = "octo-org/widgets"

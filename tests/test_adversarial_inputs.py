@@ -20,13 +20,17 @@ from typing import Any
 
 import pytest
 
-from app import check_report, commands, issue_task, pr_analysis, pull_requests
-from app.ci import Check, CiState
-from app.command_replies import Location, fix_instructions
-from app.commands import parse_commands
-from app.issue_task import missing_information, parse_issue
-from app.logs import redactor
-from app.pr_analysis import MAX_LINE_CHARS, PullFile, analyze, redact
+from app.commands import parse as commands
+from app.commands.parse import parse_commands
+from app.commands.replies import Location, fix_instructions
+from app.observability.logs import redactor
+from app.pull_requests import store as pull_requests
+from app.tasks import issue_spec as issue_task
+from app.tasks.issue_spec import missing_information, parse_issue
+from app.validation import analysis as pr_analysis
+from app.validation import report as check_report
+from app.validation.analysis import MAX_LINE_CHARS, PullFile, analyze, redact
+from app.validation.ci import Check, CiState
 from tests.test_prompt_builder import REPO, TASK, build
 
 CPU_SECONDS = 0.5  # "well under a second"; the slow shapes took seconds to hours

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.ci import CiState, classify
-from app.validation_flow import merge_blocker
+from app.validation.ci import CiState, classify
+from app.validation.flow import merge_blocker
 from tests.conftest import running_bot
 from tests.events import check_run_event
 from tests.flow_fixtures import INSTALLATION, REPO, bot_comments, wait_until

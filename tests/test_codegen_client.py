@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.codegen import AgentRun, CodegenClient, CodegenError, PullRequestRef, run_state
-from app.codegen_sim import SIM_HOST, SimulatedCodegen
+from app.codegen.client import AgentRun, CodegenClient, CodegenError, PullRequestRef, run_state
+from app.codegen.simulated import SIM_HOST, SimulatedCodegen
 from tests.fakes.codegen import FakeCodegen
 
 KEY = "cg-secret-key-0123456789"
@@ -414,7 +414,7 @@ def test_simulator_has_the_client_interface() -> None:
 async def test_limiter_delay_tells_how_long_a_create_would_wait():
     import asyncio
 
-    from app.codegen import SlidingWindowLimiter
+    from app.codegen.client import SlidingWindowLimiter
 
     limiter = SlidingWindowLimiter(2, 0.5)
     assert limiter.delay() == 0.0

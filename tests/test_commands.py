@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.command_replies import Location, fix_instructions
-from app.commands import STRATEGIES, VERBS, Command, help_text, parse_commands
+from app.commands.parse import STRATEGIES, VERBS, Command, help_text, parse_commands
+from app.commands.replies import Location, fix_instructions
 
 
 def only(body: str) -> Command:

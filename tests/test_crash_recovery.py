@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from app import task_actions
+from app.followups import flow as task_actions
 from tests.conftest import running_bot
 from tests.events import issue_comment_event
 from tests.flow_fixtures import (
@@ -98,8 +98,8 @@ async def test_a_validation_that_dies_after_its_verdict_does_not_leave_the_task_
     follows the verdict instead of staying `validating`."""
     from datetime import UTC, datetime
 
-    from app import validation_flow
-    from app.jobs import Job
+    from app.queue.store import Job
+    from app.validation import flow as validation_flow
     from tests.test_validation import validation_row
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
@@ -134,7 +134,7 @@ async def test_a_followup_whose_send_job_dies_does_not_block_the_task_for_ever(
 ):
     """Codegen answers 503 to every resume until the send job is dead: the
     follow-up ends `failed`, so later fixes and CI fixes are not blocked."""
-    from app import tasks
+    from app.tasks import store as tasks
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
     open_pull(seeded, CLEAN_FILES)

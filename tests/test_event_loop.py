@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from app import cpu, validation_flow
+from app import cpu
+from app.validation import flow as validation_flow
 from tests.conftest import delivery_headers, running_bot
 from tests.events import pull_request_event
 from tests.flow_fixtures import INSTALLATION, QUICK, REPO, WRITER, wait_until

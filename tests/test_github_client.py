@@ -11,8 +11,8 @@ import gidgethub
 import jwt
 import pytest
 
-from app import metrics
-from app.github import GitHubApp, make_app_jwt, retry_delay
+from app.github.client import GitHubApp, make_app_jwt, retry_delay
+from app.observability import metrics
 from tests.conftest import APP_ID, APP_SLUG
 from tests.fakes.keys import make_app_key
 

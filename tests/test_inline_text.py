@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app import inline_text, tracking
-from app.codegen_requests import CodegenRequest
-from app.command_replies import QUOTE_CHARS, quoted
-from app.commands import parse_commands
-from app.tasks import Task
+from app.commands.parse import parse_commands
+from app.commands.replies import QUOTE_CHARS, quoted
+from app.tasks import tracking
+from app.tasks.requests_store import CodegenRequest
+from app.tasks.store import Task
+from app.text import inline as inline_text
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 PULL = "https://github.com/acme/widgets/pull/8"

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 import yaml
 
-from app import intake
-from app.intake import SignatureError, verify_signature
+from app.web import intake
+from app.web.intake import SignatureError, verify_signature
 from tests.conftest import WEBHOOK_SECRET, delivery_headers, running_bot, sign
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.issue_task import TaskSpec, missing_information, parse_issue
+from app.tasks.issue_spec import TaskSpec, missing_information, parse_issue
 
 ISSUES = Path(__file__).parent / "data" / "issues"
 NO_DESCRIPTION = "The issue has no description: say what should change and why."

@@ -46,6 +46,6 @@ def test_least_permissions():
 
 
 def test_webhook_path_is_the_one_served():
-    from app.server import WEBHOOK_PATH
+    from app.web.server import WEBHOOK_PATH
 
     assert re.search(rf"url: \S+{re.escape(WEBHOOK_PATH)}$", MANIFEST, re.MULTILINE)

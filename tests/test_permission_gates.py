@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from app.permissions import LEVELS, meets
+from app.github.permissions import LEVELS, meets
 from tests.conftest import running_bot
 from tests.events import (
     check_run_event,

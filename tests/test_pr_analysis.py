@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from app.pr_analysis import (
+from app.validation.analysis import (
     RULE_CATALOG,
     Finding,
     PullFile,

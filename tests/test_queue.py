@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app import jobs
-from app.worker import PermanentJobError, Worker
+from app.queue import store as jobs
+from app.queue.worker import PermanentJobError, Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -357,7 +357,7 @@ async def test_a_job_is_dead_only_after_its_clean_up(pool, dsn):
 
 
 async def test_reschedule_waits_without_spending_an_attempt(pool, dsn):
-    from app.worker import RescheduleJob
+    from app.queue.worker import RescheduleJob
 
     runs: list[float] = []
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from app.repo_config import RepoConfig, parse_config
+from app.repo_settings.config import RepoConfig, parse_config
 
 DEFAULTS = RepoConfig(trigger_label="codegen", timeout_ms=300_000)
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 
-from app.logs import JsonFormatter, delivery_id_var, job_id_var, setup_logging
+from app.observability.logs import JsonFormatter, delivery_id_var, job_id_var, setup_logging
 from tests.conftest import APP_ID, WEBHOOK_SECRET
 from tests.fakes.keys import make_app_key
 

@@ -12,10 +12,12 @@ import asyncpg
 import pytest
 from jsonschema import Draft202012Validator
 
-from app import migrations, pull_requests, tasks
-from app.codegen import CodegenClient
-from app.codegen_sim import response_body
-from app.tasks import PR_STAGES
+from app import migrations
+from app.codegen.client import CodegenClient
+from app.codegen.simulated import response_body
+from app.pull_requests import store as pull_requests
+from app.tasks import store as tasks
+from app.tasks.store import PR_STAGES
 from tests.conftest import running_bot
 from tests.events import issue_comment_event, pull_request_event
 from tests.fakes.codegen import GET_RUN, FakeCodegen, load_subset

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.commands import VERBS
+from app.commands.parse import VERBS
 from tests.conftest import running_bot
 from tests.events import issue_comment_event, review_comment_event, review_event
 from tests.flow_fixtures import (

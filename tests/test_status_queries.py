@@ -11,7 +11,7 @@ import re
 import asyncpg
 import pytest
 
-from app.deliveries import EXACT_COUNT_LIMIT, describe_count
+from app.deliveries.store import EXACT_COUNT_LIMIT, describe_count
 
 ROWS = 1_000_000
 BIG_TABLES = {"jobs", "webhook_deliveries"}

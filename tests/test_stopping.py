@@ -155,7 +155,8 @@ async def test_cancel_of_a_passed_task_then_a_queued_merge_does_nothing(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     """A merge job that only runs after the cancel (as one queued before it would)."""
-    from app import jobs, validation_flow
+    from app.queue import store as jobs
+    from app.validation import flow as validation_flow
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
     seeded.installations[INSTALLATION]["permissions"]["contents"] = "write"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app import tasks
-from app.task_status import (
+from app.tasks import store as tasks
+from app.tasks.status import (
     ACTIVE,
     ATTEMPTS_OVER,
     FINAL,

@@ -3,8 +3,9 @@ check run's texts and annotation batches, inline comments, and the settings."""
 
 from __future__ import annotations
 
-from app import check_report, ci
-from app.validation_config import parse_validation
+from app.validation import ci
+from app.validation import report as check_report
+from app.validation.config import parse_validation
 
 
 def run(name, conclusion, *, status="completed", run_id=1, app="ci-app", started="", **output):

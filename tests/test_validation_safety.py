@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from app import task_actions
+from app.followups import flow as task_actions
 from tests.conftest import APP_SLUG, running_bot
 from tests.events import pull_request_event
 from tests.flow_fixtures import INSTALLATION, READER, REPO, fail_once, settle, wait_until
@@ -172,7 +172,7 @@ async def test_two_followups_at_once_resume_the_run_once(
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         task = await wait_until(lambda: _task_in(bot, "passed"))
         await bot.wait_idle()
-        from app import tasks
+        from app.tasks import store as tasks
 
         loaded = await tasks.get(bot.runtime.pool, task["id"])
         outcomes = await asyncio.gather(
@@ -196,8 +196,8 @@ async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_mo
     task leaves `validating`."""
     from datetime import UTC, datetime
 
-    from app import validation_flow
-    from app.jobs import Job
+    from app.queue.store import Job
+    from app.validation import flow as validation_flow
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
     sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]

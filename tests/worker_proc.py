@@ -12,8 +12,8 @@ import signal
 import sys
 
 from app.db import create_pool
-from app.jobs import Job
-from app.worker import Worker
+from app.queue.store import Job
+from app.queue.worker import Worker
 
 
 async def main(dsn: str) -> None:

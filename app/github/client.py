@@ -1,0 +1,290 @@
+"""GitHub App authentication and the REST client every handler uses.
+
+One aiohttp session for the process; an App JWT minted with pyjwt; one cached
+installation token per installation, refreshed before it expires; retries for
+5xx and rate limits (bounded in count and time); writes to one installation
+paced one at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import cachetools
+import jwt
+from gidgethub import aiohttp as gh_aiohttp
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from app.observability import metrics
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "codegen-bot"
+JWT_CLOCK_SKEW = 60
+JWT_LIFETIME = 9 * 60  # GitHub allows at most 10 minutes
+TOKEN_REFRESH_MARGIN = 5 * 60
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+Response = tuple[int, Mapping[str, str], bytes]
+
+
+class GitHubNotConfigured(Exception):
+    """The App id / private key are not set, so nothing can be asked of GitHub."""
+
+
+def make_app_jwt(app_id: int, private_key: str, now: float | None = None) -> str:
+    issued = int(now if now is not None else time.time()) - JWT_CLOCK_SKEW
+    claims = {"iat": issued, "exp": issued + JWT_LIFETIME, "iss": str(app_id)}
+    return jwt.encode(claims, private_key, algorithm="RS256")
+
+
+def retry_delay(status: int, headers: Mapping[str, str], body: bytes, now: float) -> float | None:
+    """Seconds to wait before retrying an answer, or None when it must not be retried.
+
+    Follows GitHub's guidance: `retry-after` first; then an exhausted primary
+    limit waits for `x-ratelimit-reset`; a secondary limit without either waits
+    a minute."""
+    if status < 400:
+        return None
+    retry_after = headers.get("retry-after")
+    if retry_after is not None and status in (403, 429, 500, 502, 503, 504):
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+            except (TypeError, ValueError):
+                return 60.0
+    if status in (403, 429):
+        if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+            try:
+                return max(0.0, float(headers["x-ratelimit-reset"]) - now) + 1.0
+            except ValueError:
+                return 60.0
+        if status == 429 or b"secondary rate limit" in body.lower():
+            return 60.0
+        return None  # a real "forbidden"
+    if status >= 500:
+        return 0.0  # the retry policy adds exponential backoff
+    return None
+
+
+class _Pacer:
+    """Serialises writes to one installation with a minimum spacing."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.lock = asyncio.Lock()
+        self.last = 0.0
+        self.queued = 0
+
+    def backlog(self) -> float:
+        """Seconds before a write made now would start, going by who is queued."""
+        next_free = max(0.0, self.last + self.interval - time.monotonic())
+        ahead = self.queued + (1 if self.lock.locked() else 0)
+        return next_free + ahead * self.interval
+
+    async def __aenter__(self) -> None:
+        self.queued += 1
+        try:
+            await self.lock.acquire()
+        finally:
+            self.queued -= 1
+        wait = self.last + self.interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.last = time.monotonic()
+        self.lock.release()
+
+
+class GitHubClient(gh_aiohttp.GitHubAPI):
+    """gidgethub's client with retries, pacing and metrics at the transport."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        oauth_token: str | None = None,
+        installation_id: int | None = None,
+        pacer: _Pacer | None = None,
+        max_attempts: int = 5,
+        max_retry_seconds: float = 300.0,
+        max_single_wait: float = 120.0,
+    ) -> None:
+        super().__init__(session, USER_AGENT, oauth_token=oauth_token, base_url=base_url)
+        self.installation_id = installation_id
+        self._pacer = pacer
+        self._max_attempts = max_attempts
+        self._max_retry_seconds = max_retry_seconds
+        self._max_single_wait = max_single_wait
+
+    def write_backlog(self) -> float:
+        """How long a write would wait for this installation's turn (0 unpaced).
+        A job with several writes ahead can give its worker slot back instead."""
+        return self._pacer.backlog() if self._pacer is not None else 0.0
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> Response:
+        if self._pacer is not None and method in _WRITE_METHODS:
+            async with self._pacer:
+                return await self._with_retries(method, url, headers, body)
+        return await self._with_retries(method, url, headers, body)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = min(30.0, 0.5 * 2 ** (state.attempt_number - 1))
+        if state.outcome is not None and not state.outcome.failed:
+            status, headers, body = state.outcome.result()
+            delay = retry_delay(status, headers, body, time.time()) or 0.0
+            if status >= 500 and delay == 0.0:
+                delay = backoff
+            return min(delay, self._max_single_wait)
+        return backoff
+
+    def _should_retry(self, response: Response) -> bool:
+        status, headers, body = response
+        delay = retry_delay(status, headers, body, time.time())
+        return delay is not None and delay <= self._max_single_wait
+
+    async def _with_retries(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        retrying = AsyncRetrying(
+            retry=retry_if_result(self._should_retry)
+            | retry_if_exception_type((aiohttp.ClientConnectionError, asyncio.TimeoutError)),
+            wait=self._wait,
+            stop=stop_after_attempt(self._max_attempts) | stop_after_delay(self._max_retry_seconds),
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+            sleep=asyncio.sleep,
+        )
+        return await retrying(self._send, method, url, headers, body)
+
+    async def _send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        try:
+            status, resp_headers, data = await super()._request(method, url, headers, body)
+        except (TimeoutError, aiohttp.ClientError):
+            metrics.GITHUB_CALLS.labels(method=method, status="0").inc()
+            raise
+        metrics.GITHUB_CALLS.labels(method=method, status=str(status)).inc()
+        remaining = resp_headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            metrics.GITHUB_RATE_REMAINING.labels(installation=str(self.installation_id or 0)).set(
+                int(remaining)
+            )
+        if status >= 400:
+            log.info("GitHub answered %s to %s %s", status, method, url.split("?")[0])
+        return status, resp_headers, data
+
+
+class GitHubApp:
+    """The App's identity: JWT, installation tokens, and clients built on them."""
+
+    def __init__(
+        self,
+        *,
+        app_id: int | None,
+        private_key: str | None,
+        api_url: str,
+        session: aiohttp.ClientSession,
+        app_slug: str | None = None,
+        write_interval: float = 1.0,
+        retry_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.app_id = app_id
+        self._private_key = private_key
+        self.api_url = api_url.rstrip("/")
+        self.session = session
+        self._slug = app_slug
+        self._write_interval = write_interval
+        self._retry_options = retry_options or {}
+        self._tokens: cachetools.TLRUCache[int, tuple[str, float]] = cachetools.TLRUCache(
+            maxsize=4096, ttu=self._token_ttu
+        )
+        self._token_locks: dict[int, asyncio.Lock] = {}
+        self._pacers: dict[int, _Pacer] = {}
+        self.tokens_minted = 0
+
+    @staticmethod
+    def _token_ttu(_key: int, value: tuple[str, float], now: float) -> float:
+        # value holds the token's expiry as epoch seconds; `now` is monotonic.
+        return now + (value[1] - time.time()) - TOKEN_REFRESH_MARGIN
+
+    @property
+    def configured(self) -> bool:
+        return self.app_id is not None and self._private_key is not None
+
+    def app_jwt(self) -> str:
+        if not self.configured:
+            raise GitHubNotConfigured(
+                "GitHub App is not configured: set GITHUB_APP_ID and GITHUB_PRIVATE_KEY"
+            )
+        assert self.app_id is not None and self._private_key is not None
+        return make_app_jwt(self.app_id, self._private_key)
+
+    def _client(self, token: str | None, installation_id: int | None) -> GitHubClient:
+        pacer = None
+        if installation_id is not None:
+            pacer = self._pacers.setdefault(installation_id, _Pacer(self._write_interval))
+        return GitHubClient(
+            self.session,
+            base_url=self.api_url,
+            oauth_token=token,
+            installation_id=installation_id,
+            pacer=pacer,
+            **self._retry_options,
+        )
+
+    def app_client(self) -> GitHubClient:
+        """A client for `/app/...` calls; pass `jwt=app.app_jwt()` to each."""
+        return self._client(None, None)
+
+    async def installation_token(self, installation_id: int) -> str:
+        cached = self._tokens.get(installation_id)
+        if cached is not None:
+            return cached[0]
+        lock = self._token_locks.setdefault(installation_id, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(installation_id)
+            if cached is not None:
+                return cached[0]
+            answer = await self.app_client().post(
+                f"/app/installations/{installation_id}/access_tokens",
+                data=b"",
+                jwt=self.app_jwt(),
+            )
+            expires = datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00"))
+            self._tokens[installation_id] = (answer["token"], expires.timestamp())
+            self.tokens_minted += 1
+            return answer["token"]
+
+    def forget_token(self, installation_id: int) -> None:
+        self._tokens.pop(installation_id, None)
+
+    async def for_installation(self, installation_id: int) -> GitHubClient:
+        token = await self.installation_token(installation_id)
+        return self._client(token, installation_id)
+
+    async def slug(self) -> str:
+        """The App's slug; its bot user is `<slug>[bot]`."""
+        if self._slug is None:
+            answer = await self.app_client().getitem("/app", jwt=self.app_jwt())
+            self._slug = answer["slug"]
+        return self._slug

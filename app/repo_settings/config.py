@@ -1,0 +1,222 @@
+"""Per-repository settings from `.github/codegen.yml` on the default branch.
+
+A file that cannot be used never stops the bot: the defaults apply and the
+problem is reported (once) where the maintainers will see it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import cachetools
+import yaml
+from gidgethub import BadRequest
+
+from app.config import Settings
+from app.github.client import GitHubClient
+from app.validation.config import ValidationConfig, echo, parse_validation
+
+CONFIG_PATH = ".github/codegen.yml"
+MAX_CONFIG_CHARS = 32 * 1024  # a settings file is a few hundred bytes
+MAX_PROBLEMS = 20
+STYLES = ("comprehensive", "concise")
+PERMISSIONS = ("triage", "write", "maintain", "admin")
+_cache: cachetools.TTLCache[str, tuple[str | None, str | None]] = cachetools.TTLCache(
+    maxsize=2048, ttl=120
+)
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    trigger_label: str = "codegen"
+    prompt_style: str = "comprehensive"
+    include_codebase_context: bool = True
+    include_dependencies: bool = True
+    include_validation_criteria: bool = True
+    max_retries: int = 2
+    timeout_ms: int = 300_000  # the bot's own steps, up to creating the agent run
+    run_timeout_ms: int = 3_600_000  # the agent run, from its creation
+    permission: str = "write"
+    extra: dict[str, Any] = field(default_factory=dict)  # the raw keys parsed below
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+
+    @property
+    def command_permission(self) -> str:
+        return self.validation.command_permission or self.permission
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> RepoConfig:
+        return cls(
+            trigger_label=settings.trigger_label,
+            timeout_ms=settings.workflow_timeout_ms,
+            run_timeout_ms=settings.agent_run_timeout_ms,
+        )
+
+
+# libyaml's parser when the wheel has it (fast, and it caps nesting depth).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text: str) -> tuple[Any, str | None]:
+    """(data, None) or (None, the problem), in time linear in the text."""
+    if len(text) > MAX_CONFIG_CHARS:
+        return None, (
+            f"{CONFIG_PATH} is longer than the {MAX_CONFIG_CHARS:,} characters a settings "
+            "file may have; it was not read"
+        )
+    try:
+        # Anchors and aliases first: a few hundred bytes of them expand into
+        # millions of values (the "billion laughs"), and settings need none.
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                return None, (
+                    f"{CONFIG_PATH}: YAML anchors and aliases are not allowed "
+                    f"(line {event.start_mark.line + 1}); write each value out"
+                )
+        return yaml.load(text, Loader=_LOADER), None  # noqa: S506 - a safe loader
+    except RecursionError:
+        return None, f"{CONFIG_PATH} is nested too deeply to be a settings file"
+    except yaml.YAMLError as exc:
+        return None, f"{CONFIG_PATH} is not valid YAML: {echo(str(exc))}"
+
+
+# YAML key (snake_case or the seed's camelCase) -> field
+_BOOL_KEYS = {
+    "include_codebase_context": "include_codebase_context",
+    "includecodebasecontext": "include_codebase_context",
+    "include_dependencies": "include_dependencies",
+    "includedependencies": "include_dependencies",
+    "include_validation_criteria": "include_validation_criteria",
+    "includevalidationcriteria": "include_validation_criteria",
+}
+_VALIDATION_KEYS = {"validate", "validation", "auto_merge", "automerge", "ci_fix", "commands"}
+
+
+def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]]:
+    """The config a file gives, and what was wrong with it (defaults fill any gap)."""
+    data, problem = _load(text)
+    if problem is not None:
+        return defaults, [problem]
+    if data is None:
+        return defaults, []
+    if not isinstance(data, dict):
+        return defaults, [f"{CONFIG_PATH} must be a mapping of settings, not {type(data).__name__}"]
+    errors: list[str] = []
+    changes: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+
+    def text_value(key: str, value: Any, allowed: tuple[str, ...] | None = None) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            errors.append(f"`{key}` must be a non-empty string")
+            return None
+        if allowed and value not in allowed:
+            errors.append(f"`{key}` must be one of {', '.join(allowed)}; got `{echo(value)}`")
+            return None
+        return value.strip()
+
+    def int_value(key: str, value: Any, low: int, high: int) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors.append(
+                f"`{key}` must be a whole number from {low} to {high}; got `{echo(value)}`"
+            )
+            return None
+        return value
+
+    items = dict(data)
+    prompt = items.pop("prompt", None)
+    if prompt is not None:
+        if isinstance(prompt, dict):
+            for key, value in prompt.items():
+                items[f"prompt_{key}" if key == "style" else key] = value
+        else:
+            errors.append("`prompt` must be a mapping (style, include_* options)")
+    for raw_key, value in items.items():
+        key = echo(raw_key)
+        norm = key.lower()
+        if norm in ("trigger_label", "label", "triggerlabel"):
+            if (v := text_value(str(key), value)) is not None:
+                changes["trigger_label"] = v
+        elif norm in ("prompt_style", "style", "promptstyle"):
+            if (v := text_value(str(key), value, STYLES)) is not None:
+                changes["prompt_style"] = v
+        elif norm in _BOOL_KEYS:
+            if isinstance(value, bool):
+                changes[_BOOL_KEYS[norm]] = value
+            else:
+                errors.append(f"`{key}` must be true or false; got `{echo(value)}`")
+        elif norm in ("retries", "max_retries", "maxretries"):
+            if (v := int_value(str(key), value, 0, 5)) is not None:
+                changes["max_retries"] = v
+        elif norm in ("timeout_minutes", "timeoutminutes"):
+            if (v := int_value(str(key), value, 1, 24 * 60)) is not None:
+                changes["timeout_ms"] = v * 60_000
+        elif norm in ("timeout", "timeout_ms", "workflow_timeout"):
+            if (v := int_value(str(key), value, 10_000, 24 * 3_600_000)) is not None:
+                changes["timeout_ms"] = v
+        elif norm in ("run_timeout_minutes", "runtimeoutminutes"):
+            if (v := int_value(str(key), value, 1, 24 * 60)) is not None:
+                changes["run_timeout_ms"] = v * 60_000
+        elif norm in ("run_timeout", "run_timeout_ms", "runtimeout"):
+            if (v := int_value(str(key), value, 60_000, 24 * 3_600_000)) is not None:
+                changes["run_timeout_ms"] = v
+        elif norm in ("permission", "minimum_permission"):
+            if (v := text_value(str(key), value, PERMISSIONS)) is not None:
+                changes["permission"] = v
+        elif norm in _VALIDATION_KEYS:
+            extra[norm] = value
+        else:
+            errors.append(f"unknown setting `{key}`")
+    validation, problems = parse_validation(extra)
+    problems = errors + problems
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        problems = [*problems[:MAX_PROBLEMS], f"… and {more} more problem{'s' * (more != 1)}"]
+    return replace(defaults, **changes, extra=extra, validation=validation), problems
+
+
+def decode_content(content: dict[str, Any]) -> str | None:
+    if content.get("encoding") != "base64" or not isinstance(content.get("content"), str):
+        return None
+    try:
+        return base64.b64decode(content["content"]).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+async def fetch_file(
+    gh: GitHubClient, repository: str, path: str, ref: str | None = None
+) -> tuple[str | None, str | None]:
+    """(text, blob sha) of a file, or (None, None) when it does not exist."""
+    url = f"/repos/{repository}/contents/{path}" + (f"?ref={ref}" if ref else "")
+    try:
+        content = await gh.getitem(url)
+    except BadRequest as exc:
+        if exc.status_code == 404:
+            return None, None
+        raise
+    if not isinstance(content, dict) or content.get("type") != "file":
+        return None, None
+    return decode_content(content), content.get("sha")
+
+
+async def load_repo_config(
+    gh: GitHubClient, repository: str, settings: Settings
+) -> tuple[RepoConfig, list[str], str | None]:
+    """(config, problems, blob sha of the file) for a repository, cached briefly."""
+    defaults = RepoConfig.defaults(settings)
+    key = repository.lower()
+    if key not in _cache:
+        text, sha = await fetch_file(gh, repository, CONFIG_PATH)
+        # Enough to tell it is too long; a 1 MB file is not kept per repository.
+        _cache[key] = (text[: MAX_CONFIG_CHARS + 1] if text else text), sha
+    text, sha = _cache[key]
+    if text is None:
+        return defaults, [], sha
+    config, errors = parse_config(text, defaults)
+    return config, errors, sha
+
+
+def forget(repository: str) -> None:
+    _cache.pop(repository.lower(), None)

@@ -1,0 +1,101 @@
+"""What the prompt says about a repository, read through the API and cached
+per repository and commit tree (a new push means new context)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+import cachetools
+from gidgethub import BadRequest
+
+from app.github.client import GitHubClient
+from app.repo_settings.config import decode_content, fetch_file
+from prompts.builder import RepoContext
+
+MANIFEST_PATTERNS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements*.txt",
+    "Pipfile",
+    "package.json",
+    "go.mod",
+    "Cargo.toml",
+    "Gemfile",
+    "pom.xml",
+    "build.gradle",
+    "build.gradle.kts",
+    "composer.json",
+    "mix.exs",
+    "pubspec.yaml",
+    "Package.swift",
+    "*.csproj",
+)
+MAX_MANIFESTS = 8
+MAX_FILE_CHARS = 20_000
+CONTRIBUTING_NAMES = ("CONTRIBUTING.md", "CONTRIBUTING.rst", "CONTRIBUTING.txt", "CONTRIBUTING")
+
+_cache: cachetools.LRUCache[tuple[str, str], RepoContext] = cachetools.LRUCache(maxsize=256)
+
+
+def is_manifest(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in MANIFEST_PATTERNS)
+
+
+def forget(repository: str) -> None:
+    """Drop the repository's cached context (it was renamed or transferred)."""
+    for key in [k for k in _cache if k[0] == repository.lower()]:
+        _cache.pop(key, None)
+
+
+def _clip(text: str | None) -> str | None:
+    return text[:MAX_FILE_CHARS] if text is not None else None
+
+
+async def fetch_repo_context(gh: GitHubClient, repository: str) -> tuple[RepoContext, str]:
+    """(context, tree sha) for the default branch's head."""
+    repo = await gh.getitem(f"/repos/{repository}")
+    branch = repo["default_branch"]
+    tree = await gh.getitem(f"/repos/{repository}/git/trees/{branch}")
+    key = (repository.lower(), tree["sha"])
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached, tree["sha"]
+    entries = tree.get("tree") or []
+    names = {e["path"]: e.get("type") for e in entries}
+    top_level = tuple(
+        sorted(f"{path}/" if kind == "tree" else path for path, kind in names.items())
+    )
+    languages = await gh.getitem(f"/repos/{repository}/languages")
+    try:
+        readme = decode_content(await gh.getitem(f"/repos/{repository}/readme"))
+    except BadRequest as exc:
+        if exc.status_code != 404:
+            raise
+        readme = None
+    contributing = None
+    for candidate in (*CONTRIBUTING_NAMES, *(f".github/{n}" for n in CONTRIBUTING_NAMES)):
+        top = candidate.split("/", 1)[0]
+        if top in names:
+            contributing, _ = await fetch_file(gh, repository, candidate)
+            if contributing is not None:
+                break
+    manifests: dict[str, str] = {}
+    for path in sorted(p for p, kind in names.items() if kind == "blob" and is_manifest(p)):
+        if len(manifests) >= MAX_MANIFESTS:
+            break
+        text, _ = await fetch_file(gh, repository, path)
+        if text is not None:
+            manifests[path] = text[:MAX_FILE_CHARS]
+    context = RepoContext(
+        full_name=repo["full_name"],
+        description=repo.get("description"),
+        default_branch=branch,
+        languages=dict(languages or {}),
+        top_level=top_level,
+        readme=_clip(readme),
+        contributing=_clip(contributing),
+        manifests=manifests,
+    )
+    _cache[key] = context
+    return context, tree["sha"]

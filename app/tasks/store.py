@@ -1,0 +1,259 @@
+"""The `tasks` table: every query on it, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from app.tasks.status import ACTIVE, ATTEMPTS_OVER, TaskStatus, check_transition, sql_list
+from app.tasks.status import PR_STAGES as PR_STAGES
+from app.tasks.status import WORKING as WORKING
+
+# The partial unique index's predicate: one active task per issue.
+_ACTIVE_SQL = sql_list(ACTIVE)
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    installation_id: int
+    repository: str
+    issue_number: int
+    issue_url: str
+    issue_author: str
+    title: str
+    description: str
+    requirements: tuple[str, ...]
+    acceptance_criteria: tuple[str, ...]
+    priority: str
+    estimated_complexity: str
+    status: TaskStatus
+    status_detail: str | None
+    triggered_by: str
+    trigger_delivery_id: str | None
+    tracking_comment_id: int | None
+    attempt: int
+    max_retries: int
+    simulated: bool
+    pull_requests: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...]
+    deadline_at: datetime | None
+    next_strategy: str | None
+    auto_merge: bool | None
+    pr_opened_at: datetime | None
+    merged_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    repository_id: int | None = None  # GitHub's id: the name changes on a rename
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Task:
+        data = dict(row)
+        data["requirements"] = tuple(data["requirements"])
+        data["acceptance_criteria"] = tuple(data["acceptance_criteria"])
+        data["pull_requests"] = tuple(orjson.loads(data["pull_requests"]))
+        data["notes"] = tuple(data["notes"])
+        data["status"] = TaskStatus(data["status"])
+        return cls(**data)
+
+
+_COLUMNS = """id, installation_id, repository, issue_number, issue_url, issue_author, title,
+    description, requirements, acceptance_criteria, priority, estimated_complexity, status,
+    status_detail, triggered_by, trigger_delivery_id, tracking_comment_id, attempt, max_retries,
+    simulated, pull_requests::text AS pull_requests, notes, deadline_at, next_strategy, auto_merge,
+    pr_opened_at, merged_at, created_at, updated_at, finished_at, repository_id"""
+
+
+async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:
+    """Insert an active task; None when the issue already has one."""
+    names = list(fields)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
+    row = await conn.fetchrow(
+        f"""INSERT INTO tasks ({", ".join(names)}) VALUES ({placeholders})
+            ON CONFLICT (lower(repository), issue_number)
+                WHERE status IN ({_ACTIVE_SQL})
+            DO NOTHING
+            RETURNING {_COLUMNS}""",  # noqa: S608 - column names are ours, values are bound
+        *fields.values(),
+    )
+    return Task.from_row(row) if row else None
+
+
+async def get(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> Task | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM tasks WHERE id = $1", task_id)  # noqa: S608
+    return Task.from_row(row) if row else None
+
+
+async def active_for_issue(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int
+) -> Task | None:
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND issue_number = $2
+              AND status IN ({_ACTIVE_SQL})""",  # noqa: S608
+        repository,
+        issue_number,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def latest_for_issue(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int
+) -> Task | None:
+    """The issue's newest task, whatever its status (for commands after the end)."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND issue_number = $2
+            ORDER BY id DESC LIMIT 1""",  # noqa: S608
+        repository,
+        issue_number,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def started_by(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int, delivery_id: str
+) -> Task | None:
+    """The issue's task this delivery started, if any: a delivery handled again
+    (its job died after the task was made) must not start another."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND issue_number = $2
+              AND trigger_delivery_id = $3
+            LIMIT 1""",  # noqa: S608
+        repository,
+        issue_number,
+        delivery_id,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def for_pull_request(
+    conn: asyncpg.Connection | asyncpg.Pool, repository: str, number: int, head_ref: str | None
+) -> Task | None:
+    """The newest task whose agent run reported this PR (by URL or head branch)."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE lower(repository) = lower($1) AND EXISTS (
+                SELECT 1 FROM jsonb_array_elements(tasks.pull_requests) AS pr
+                WHERE pr->>'url' ~ ('/pulls?/' || $2::text || '([/?#]|$)')
+                   OR ($3::text IS NOT NULL AND pr->>'head_branch' = $3))
+            ORDER BY id DESC LIMIT 1""",  # noqa: S608
+        repository,
+        str(number),
+        head_ref,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def transition(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    task_id: int,
+    *,
+    from_status: Collection[TaskStatus],
+    to_status: TaskStatus,
+    detail: str | None = None,
+    **fields: Any,
+) -> Task | None:
+    """Move a task on only from the statuses given; None when it had moved already
+    (another job, a cancel), so the caller does nothing twice. The one place a
+    task's status changes: a move `TRANSITIONS` does not list, from any of the
+    statuses given, raises `IllegalTransition` before anything is written."""
+    check_transition(from_status, to_status)
+    sets = ["status = $3", "status_detail = $4", "updated_at = now()"]
+    values: list[Any] = [task_id, list(from_status), to_status, detail]
+    for name, value in fields.items():
+        values.append(orjson.dumps(value).decode() if name == "pull_requests" else value)
+        cast = "::jsonb" if name == "pull_requests" else ""
+        sets.append(f"{name} = ${len(values)}{cast}")
+    if to_status in ATTEMPTS_OVER:
+        sets.append("finished_at = coalesce(finished_at, now())")
+    else:  # back at work (a retry): no longer finished
+        sets.append("finished_at = NULL")
+    row = await conn.fetchrow(
+        f"""UPDATE tasks SET {", ".join(sets)}
+            WHERE id = $1 AND status = ANY($2::text[])
+            RETURNING {_COLUMNS}""",  # noqa: S608
+        *values,
+    )
+    return Task.from_row(row) if row else None
+
+
+async def set_comment_id(
+    conn: asyncpg.Connection | asyncpg.Pool, task_id: int, comment_id: int
+) -> None:
+    await conn.execute(
+        "UPDATE tasks SET tracking_comment_id = $2, updated_at = now() WHERE id = $1",
+        task_id,
+        comment_id,
+    )
+
+
+async def add_note(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, note: str) -> None:
+    await conn.execute(
+        """UPDATE tasks SET notes = array_append(notes, $2), updated_at = now()
+           WHERE id = $1 AND NOT ($2 = ANY(notes))""",
+        task_id,
+        note,
+    )
+
+
+async def refresh_from_issue(
+    conn: asyncpg.Connection | asyncpg.Pool, task_id: int, spec: dict[str, Any]
+) -> None:
+    """Replace the task's text with a re-read of the edited issue."""
+    await conn.execute(
+        """UPDATE tasks SET title = $2, description = $3, requirements = $4,
+                  acceptance_criteria = $5, priority = $6, estimated_complexity = $7,
+                  updated_at = now()
+           WHERE id = $1""",
+        task_id,
+        spec["title"],
+        spec["description"],
+        spec["requirements"],
+        spec["acceptance_criteria"],
+        spec["priority"],
+        spec["estimated_complexity"],
+    )
+
+
+async def follow_rename(
+    conn: asyncpg.Connection,
+    repository_id: int,
+    full_name: str,
+    old_names: list[str],
+    installation_id: int | None,
+) -> list[int]:
+    """Give the repository's tasks its current name (and installation, after a
+    transfer): those recorded with its id, and those recorded before ids were
+    kept under one of its old names. Tasks of another repository that held the
+    name before (deleted since) are told apart with its id, so no lookup by
+    name finds them again. Returns the ids of the tasks renamed."""
+    await conn.execute(
+        """UPDATE tasks SET repository = repository || ' (repository ' || repository_id || ')',
+                  updated_at = now()
+           WHERE lower(repository) = lower($2) AND repository_id <> $1""",
+        repository_id,
+        full_name,
+    )
+    rows = await conn.fetch(
+        """UPDATE tasks SET repository = $2, repository_id = $1,
+                  issue_url = replace(issue_url, '/' || repository || '/', '/' || $2 || '/'),
+                  installation_id = coalesce($4, installation_id), updated_at = now()
+           WHERE (repository_id = $1
+                  OR (repository_id IS NULL AND lower(repository) = ANY($3::text[])))
+             AND (repository <> $2 OR installation_id <> coalesce($4, installation_id)
+                  OR repository_id IS NULL)
+           RETURNING id""",
+        repository_id,
+        full_name,
+        [name.lower() for name in old_names],
+        installation_id,
+    )
+    return [r["id"] for r in rows]

@@ -1,0 +1,190 @@
+"""`POST /api/github/webhooks`: verify, store with its job, acknowledge.
+
+Nothing here talks to GitHub or Codegen; the request costs one HMAC, one JSON
+parse and a share of one database statement."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+
+import orjson
+from aiohttp import web
+
+from app.deliveries.store import BatchWriter, IncomingDelivery
+from app.observability import metrics
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+_MAX_GUID_LENGTH = 100
+
+# Event names that may become a metrics label: the App's subscriptions in
+# app.yml and those GitHub sends to every App. Any other name (a header
+# anyone can set) would grow /metrics by one series per distinct value.
+KNOWN_EVENTS = frozenset(
+    {
+        "issues",
+        "issue_comment",
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "check_run",
+        "check_suite",
+        "status",
+        "repository",
+        "ping",
+        "meta",
+        "installation",
+        "installation_repositories",
+        "installation_target",
+        "github_app_authorization",
+    }
+)
+_MAX_ACTION_LABEL = 40
+UNVERIFIED = "unverified"
+
+
+def event_label(event: str, verified: bool) -> str:
+    """The `event` label of a delivery: its name only once the signature holds
+    and only for a known event, so that headers cannot mint series."""
+    if not verified:
+        return UNVERIFIED
+    if not event:
+        return "-"
+    return event if event in KNOWN_EVENTS else "other"
+
+
+def action_label(event: str, action: str | None) -> str:
+    """The `action` label: a signed payload's action of a known event, kept
+    short and plain ("-" otherwise)."""
+    if (
+        action is None
+        or event not in KNOWN_EVENTS
+        or len(action) > _MAX_ACTION_LABEL
+        or not all(c.islower() or c == "_" for c in action)
+    ):
+        return "-"
+    return action
+
+
+class SignatureError(Exception):
+    pass
+
+
+def verify_signature(body: bytes, signature: str | None, secret: str | bytes) -> None:
+    """Check `X-Hub-Signature-256`; the legacy sha1 header alone is not enough."""
+    if not signature:
+        raise SignatureError("missing X-Hub-Signature-256 header")
+    if not signature.startswith("sha256="):
+        raise SignatureError("X-Hub-Signature-256 must start with 'sha256='")
+    key = secret.encode() if isinstance(secret, str) else secret
+    expected = hmac.digest(key, body, hashlib.sha256).hex()
+    if not hmac.compare_digest(signature[7:].encode(), expected.encode()):
+        raise SignatureError("signature does not match the payload and the configured secret")
+
+
+def _answer(http_status: int, **fields: object) -> web.Response:
+    return web.Response(
+        status=http_status, body=orjson.dumps(fields), content_type="application/json"
+    )
+
+
+def _too_large() -> web.Response:
+    response = _answer(413, error="payload larger than 25 MB")
+    response.force_close()  # do not wait for the rest of an unwanted body
+    return response
+
+
+def _installation_id(data: dict) -> int | None:
+    installation = data.get("installation")
+    if isinstance(installation, dict):
+        value = installation.get("id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+_UNVERIFIED_OUTCOMES = frozenset({"unconfigured", "too_large", "bad_signature"})
+
+
+class WebhookIntake:
+    def __init__(self, secret: str | None, writer: BatchWriter) -> None:
+        self.secret = secret.encode() if secret else None
+        self.writer = writer
+
+    async def handle(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        event = request.headers.get("X-GitHub-Event", "")
+        response, action, outcome = await self._handle(request, event)
+        verified = outcome not in _UNVERIFIED_OUTCOMES
+        metrics.DELIVERIES.labels(
+            event=event_label(event, verified),
+            action=action_label(event, action) if verified else "-",
+            outcome=outcome,
+        ).inc()
+        metrics.INTAKE_SECONDS.observe(time.perf_counter() - started)
+        return response
+
+    async def _handle(
+        self, request: web.Request, event: str
+    ) -> tuple[web.Response, str | None, str]:
+        if not self.secret:
+            return (
+                _answer(
+                    503,
+                    error="GITHUB_WEBHOOK_SECRET is not configured, so this "
+                    "delivery cannot be verified; nothing was stored",
+                ),
+                None,
+                "unconfigured",
+            )
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return _too_large(), None, "too_large"
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _too_large(), None, "too_large"
+        try:
+            verify_signature(body, request.headers.get("X-Hub-Signature-256"), self.secret)
+        except SignatureError as exc:
+            if "X-Hub-Signature" in request.headers and "missing" in str(exc):
+                reason = "only a sha1 X-Hub-Signature was sent; X-Hub-Signature-256 is required"
+            else:
+                reason = str(exc)
+            return _answer(401, error=reason), None, "bad_signature"
+
+        delivery_id = request.headers.get("X-GitHub-Delivery", "")
+        if not event:
+            return _answer(400, error="missing X-GitHub-Event header"), None, "bad_request"
+        if not delivery_id:
+            return _answer(400, error="missing X-GitHub-Delivery header"), None, "bad_request"
+        if len(delivery_id) > _MAX_GUID_LENGTH or not delivery_id.isprintable():
+            bad = _answer(400, error="X-GitHub-Delivery is not a delivery GUID")
+            return bad, None, "bad_request"
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return _answer(400, error=f"body is not JSON: {exc}"), None, "bad_request"
+        if not isinstance(data, dict):
+            return _answer(400, error="body must be a JSON object"), None, "bad_request"
+
+        action = data.get("action") if isinstance(data.get("action"), str) else None
+        if event == "ping":
+            return _answer(200, ok=True, delivery=delivery_id, zen=data.get("zen")), None, "ping"
+
+        delivery = IncomingDelivery(delivery_id, event, action, _installation_id(data), body)
+        try:
+            is_new = await self.writer.submit(delivery)
+        except Exception:
+            log.exception("could not store delivery %s", delivery_id)
+            return (
+                _answer(503, error="could not store the delivery; please redeliver"),
+                action,
+                "store_failed",
+            )
+        if not is_new:
+            return _answer(200, delivery=delivery_id, status="duplicate"), action, "duplicate"
+        return _answer(202, delivery=delivery_id, status="queued"), action, "queued"
