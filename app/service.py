@@ -14,18 +14,22 @@ import asyncpg
 from aiohttp import web
 
 import handlers
+from app import cpu, migrations
 from app.codegen.client import CodegenClient
 from app.codegen.simulated import SimulatedCodegen
 from app.config import Settings
 from app.db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
-from app.deliveries.dispatch import dead_job_handlers, job_handlers
+from app.deliveries.dispatch import delivery_jobs
+from app.followups import flow as followup_flow
 from app.github.client import GitHubApp
 from app.observability.logs import redactor
+from app.queue.registry import JobRegistry
 from app.queue.worker import Worker
+from app.repo_settings import labels
 from app.runtime import Runtime
+from app.tasks import flow as task_flow
+from app.validation import flow as validation_flow
 from app.web.server import RUNNER_OPTIONS, make_web_app
-
-from . import cpu, migrations
 
 log = logging.getLogger(__name__)
 
@@ -128,17 +132,30 @@ def build_runtime(
     )
 
 
+def job_kinds() -> JobRegistry:
+    """Every job kind this process can run: the one place the domains' job
+    registries are joined (a kind declared twice fails here, at start-up)."""
+    return JobRegistry(
+        delivery_jobs(handlers.router),
+        labels.registry,
+        task_flow.registry,
+        validation_flow.registry,
+        followup_flow.registry,
+    )
+
+
 def build_worker(runtime: Runtime) -> Worker:
     settings = runtime.settings
+    run, on_dead = job_kinds().bind(runtime)
     return Worker(
         runtime.pool,
         runtime.dsn,
-        job_handlers(runtime, handlers.router),
+        run,
         concurrency=settings.max_concurrent_workflows,
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.job_poll_seconds,
         retry_base_seconds=settings.job_retry_base_seconds,
-        on_dead=dead_job_handlers(runtime),
+        on_dead=on_dead,
     )
 
 

@@ -1,9 +1,8 @@
-"""Turning a stored delivery into handler calls, and the job kinds a worker runs."""
+"""The `delivery` job: a stored delivery turned into calls to the handlers' router."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -11,14 +10,11 @@ from gidgethub import sansio
 from gidgethub.routing import Router
 
 from app.deliveries import store as deliveries
-from app.followups import flow as task_actions
 from app.observability.logs import delivery_id_var
+from app.queue.registry import JobRegistry
 from app.queue.store import Job
-from app.queue.worker import JobHandler, PermanentJobError
-from app.repo_settings import labels
+from app.queue.worker import PermanentJobError
 from app.runtime import HandlerContext, Runtime
-from app.tasks import flow as task_flow
-from app.validation import flow as validation_flow
 
 log = logging.getLogger(__name__)
 
@@ -88,53 +84,13 @@ async def _handle_delivery(runtime: Runtime, router: Router, job: Job, delivery_
     log.info("handled %s", name)
 
 
-def dead_job_handlers(runtime: Runtime) -> dict[str, JobHandler]:
-    """Clean-up for jobs that failed for good: an error on their last attempt, or
-    a worker that kept dying while holding them."""
+def delivery_jobs(router: Router) -> JobRegistry:
+    """The `delivery` job kind, bound to the handlers' router (which lives above
+    `app` in the layering, so the composition root passes it in)."""
+    registry = JobRegistry()
 
-    async def task_died(job: Job) -> None:
-        await task_flow.job_died(runtime, job)
+    @registry.job(deliveries.DELIVERY_JOB_KIND)
+    async def delivery(runtime: Runtime, job: Job) -> None:
+        await handle_delivery(runtime, router, job)
 
-    async def validation_died(job: Job) -> None:
-        await validation_flow.job_died(runtime, job)
-
-    async def followup_died(job: Job) -> None:
-        await task_actions.job_died(runtime, job)
-
-    async def ban_died(job: Job) -> None:
-        await task_flow.ban_died(runtime, job)
-
-    return {
-        task_flow.ADVANCE_JOB: task_died,
-        task_flow.POLL_JOB: task_died,
-        validation_flow.RUN_JOB: validation_died,
-        task_actions.SEND_JOB: followup_died,
-        task_actions.POLL_JOB: followup_died,
-        task_flow.BAN_JOB: ban_died,
-    }
-
-
-def job_handlers(runtime: Runtime, router: Router) -> dict[str, JobHandler]:
-    """Every job kind this process can run."""
-
-    def bind(fn: Callable[..., Awaitable[None]], *args: Any) -> JobHandler:
-        async def run(job: Job) -> None:
-            await fn(*args, job)
-
-        return run
-
-    return {
-        deliveries.DELIVERY_JOB_KIND: bind(handle_delivery, runtime, router),
-        labels.ENSURE_LABEL_JOB: bind(labels.ensure_label, runtime),
-        task_flow.ADVANCE_JOB: bind(task_flow.advance_job, runtime),
-        task_flow.POLL_JOB: bind(task_flow.poll_job, runtime),
-        task_flow.RENDER_JOB: bind(task_flow.render_job, runtime),
-        task_flow.NOTIFY_JOB: bind(task_flow.notify_job, runtime),
-        task_flow.BAN_JOB: bind(task_flow.ban_job, runtime),
-        task_flow.LINK_JOB: bind(validation_flow.link_job, runtime),
-        validation_flow.RUN_JOB: bind(validation_flow.run_job, runtime),
-        validation_flow.CI_FIX_JOB: bind(validation_flow.ci_fix_job, runtime),
-        validation_flow.MERGE_JOB: bind(validation_flow.merge_job, runtime),
-        task_actions.SEND_JOB: bind(task_actions.send_job, runtime),
-        task_actions.POLL_JOB: bind(task_actions.poll_job, runtime),
-    }
+    return registry

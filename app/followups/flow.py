@@ -19,6 +19,7 @@ from app.commands import log_store as command_log
 from app.db import advisory_xact_lock
 from app.followups import store as followups
 from app.queue import store as jobs
+from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.queue.worker import PermanentJobError
 from app.repo_settings.config import load_repo_config
@@ -31,6 +32,7 @@ from app.tasks.tracking import job_failure_reason, short_reason
 from prompts.builder import STRATEGIES
 
 log = logging.getLogger(__name__)
+registry = JobRegistry()  # this module's job kinds, joined in app.service
 
 SEND_JOB = "followup.send"
 POLL_JOB = "followup.poll"
@@ -210,6 +212,7 @@ async def job_died(runtime: Runtime, job: Job) -> None:
     await give_up(runtime, job, job_failure_reason(error, None))
 
 
+@registry.job(SEND_JOB, on_dead=job_died)
 async def send_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])
@@ -279,6 +282,7 @@ async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
         await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:sent")
 
 
+@registry.job(POLL_JOB, on_dead=job_died)
 async def poll_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])

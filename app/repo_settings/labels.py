@@ -7,16 +7,19 @@ import logging
 from gidgethub import InvalidField, ValidationError
 
 from app.github import installations
+from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
+registry = JobRegistry()  # this module's job kinds, joined in app.service
 
 ENSURE_LABEL_JOB = "label.ensure"
 LABEL_COLOR = "5319e7"
 LABEL_DESCRIPTION = "Ask codegen-bot to implement this issue as a pull request"
 
 
+@registry.job(ENSURE_LABEL_JOB)
 async def ensure_label(runtime: Runtime, job: Job) -> None:
     """Job: create the label; GitHub's "already exists" answer counts as success."""
     payload = job.payload

@@ -21,6 +21,7 @@ from app.github import comments
 from app.github.client import GitHubClient
 from app.pull_requests import store as pull_requests
 from app.queue import store as jobs
+from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.queue.worker import PermanentJobError, RescheduleJob
 from app.repo_settings.config import RepoConfig, load_repo_config
@@ -36,6 +37,7 @@ from app.validation import store as validations
 from prompts.builder import STRATEGIES, PromptOptions, build_prompt
 
 log = logging.getLogger(__name__)
+registry = JobRegistry()  # this module's job kinds, joined in app.service
 
 ADVANCE_JOB = "task.advance"
 POLL_JOB = "task.poll"
@@ -158,11 +160,13 @@ async def job_died(runtime: Runtime, job: Job) -> None:
             await enqueue_render(conn, task.id, "final")
 
 
+@registry.job(RENDER_JOB)
 async def render_job(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     await render_comment(runtime, gh, task)
 
 
+@registry.job(ADVANCE_JOB, on_dead=job_died)
 async def advance_job(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     if task.status == TaskStatus.QUEUED:
@@ -387,6 +391,7 @@ def _minutes(ms: float) -> str:
     return tracking.duration(ms / 1000)
 
 
+@registry.job(POLL_JOB, on_dead=job_died)
 async def poll_job(runtime: Runtime, job: Job) -> None:
     task, gh = await _load(runtime, job)
     if job.payload.get("late"):
@@ -790,6 +795,18 @@ async def enqueue_ban(conn: Any, task_id: int, run_id: int, why: str) -> None:
     )
 
 
+async def ban_died(runtime: Runtime, job: Job) -> None:
+    """The ban kept failing (Codegen unreachable): say so rather than nothing."""
+    run_id = job.payload["run_id"]
+    await note(
+        runtime,
+        job.payload["task_id"],
+        f"Codegen could not be reached to stop agent run {run_id} on the pull request.",
+        f"ban:{run_id}:failed",
+    )
+
+
+@registry.job(BAN_JOB, on_dead=ban_died)
 async def ban_job(runtime: Runtime, job: Job) -> None:
     """Ask Codegen to stop the agents of a cancelled task's run on its PR, and to
     leave the PR's CI to people (`ban`); the tracking comment says how it went.
@@ -818,20 +835,10 @@ async def ban_job(runtime: Runtime, job: Job) -> None:
     await note(runtime, task_id, text, f"ban:{run_id}:done")
 
 
-async def ban_died(runtime: Runtime, job: Job) -> None:
-    """The ban kept failing (Codegen unreachable): say so rather than nothing."""
-    run_id = job.payload["run_id"]
-    await note(
-        runtime,
-        job.payload["task_id"],
-        f"Codegen could not be reached to stop agent run {run_id} on the pull request.",
-        f"ban:{run_id}:failed",
-    )
-
-
 NOTIFY_JOB = "task.notify"
 
 
+@registry.job(NOTIFY_JOB)
 async def notify_job(runtime: Runtime, job: Job) -> None:
     """Tell an outside system (Slack-compatible) that a task reached its end."""
     url = runtime.settings.notify_webhook_url

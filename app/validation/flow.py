@@ -36,6 +36,7 @@ from app.github.comments import marker, with_marker
 from app.pull_requests import store as pull_requests
 from app.pull_requests.store import PullRequest
 from app.queue import store as jobs
+from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.queue.worker import PermanentJobError, RescheduleJob
 from app.repo_settings.config import RepoConfig, load_repo_config
@@ -52,6 +53,7 @@ from app.validation import store as validations
 from app.validation.store import Validation
 
 log = logging.getLogger(__name__)
+registry = JobRegistry()  # this module's job kinds, joined in app.service
 
 RUN_JOB = "validation.run"
 CI_FIX_JOB = "validation.ci_fix"
@@ -223,6 +225,7 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
                 )
 
 
+@registry.job(RUN_JOB, on_dead=job_died)
 async def run_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     validation = await validations.get(pool, job.payload["validation_id"])
@@ -881,6 +884,7 @@ def not_the_agents(task: tasks.Task, number: int) -> str:
     )
 
 
+@registry.job(CI_FIX_JOB)
 async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     """Send the CI failures on a task's PR to its agent run, unless the commit
     moved on, the failure proved flaky, or the attempts are used up."""
@@ -956,6 +960,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     await task_flow.note(runtime, task.id, text, key)
 
 
+@registry.job(MERGE_JOB)
 async def merge_job(runtime: Runtime, job: Job) -> None:
     """Merge at the validated commit, never past it: GitHub refuses the `sha`
     once the head moved, and we check it first as well. The checks are read
@@ -1035,6 +1040,7 @@ async def _merge(
     return None
 
 
+@registry.job(LINK_JOB)
 async def link_job(runtime: Runtime, job: Job) -> None:
     """A task's run reported its PRs: record them and validate their heads."""
     task = await tasks.get(runtime.pool, job.payload["task_id"])

@@ -1,0 +1,79 @@
+"""Job kinds, declared beside the code that runs them and composed like gidgethub
+routers: each domain keeps a `JobRegistry`, the composition root (`app.service`)
+joins them with `JobRegistry(*others)`, and a kind declared twice is refused, so
+two modules can never silently answer to the same job."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from app.queue.store import Job
+
+# What a job kind runs, and its clean-up: both get the process's runtime and the job.
+JobFunction = Callable[[Any, Job], Awaitable[None]]
+# What the worker calls: the same, with the runtime already bound.
+BoundJob = Callable[[Job], Awaitable[None]]
+
+
+class DuplicateJobKind(ValueError):
+    """Two registrations for one kind: the second would shadow the first."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    run: JobFunction
+    # For a job that failed for good (an error on its last attempt, or a worker that
+    # kept dying while holding it): undo or report what the job had begun.
+    on_dead: JobFunction | None = None
+
+
+class JobRegistry:
+    def __init__(self, *registries: JobRegistry) -> None:
+        self._kinds: dict[str, JobKind] = {}
+        for registry in registries:
+            for kind in registry:
+                self._add(kind)
+
+    def __iter__(self) -> Iterator[JobKind]:
+        return iter(self._kinds.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    def job(
+        self, name: str, *, on_dead: JobFunction | None = None
+    ) -> Callable[[JobFunction], JobFunction]:
+        """Decorator: `fn(runtime, job)` runs jobs of kind `name`."""
+
+        def register(fn: JobFunction) -> JobFunction:
+            self.add(name, fn, on_dead=on_dead)
+            return fn
+
+        return register
+
+    def add(self, name: str, run: JobFunction, *, on_dead: JobFunction | None = None) -> None:
+        self._add(JobKind(name, run, on_dead))
+
+    def _add(self, kind: JobKind) -> None:
+        if kind.name in self._kinds:
+            raise DuplicateJobKind(f"job kind {kind.name!r} is registered twice")
+        self._kinds[kind.name] = kind
+
+    def bind(self, runtime: Any) -> tuple[dict[str, BoundJob], dict[str, BoundJob]]:
+        """The worker's two tables, by kind: what runs a job, and its clean-up."""
+        handlers = {k.name: _bound(k.run, runtime) for k in self}
+        on_dead = {k.name: _bound(k.on_dead, runtime) for k in self if k.on_dead is not None}
+        return handlers, on_dead
+
+
+def _bound(fn: JobFunction, runtime: Any) -> BoundJob:
+    async def run(job: Job) -> None:
+        await fn(runtime, job)
+
+    return run
