@@ -36,7 +36,7 @@ from app.commands.replies import Location
 from app.db import advisory_lock
 from app.followups import flow as task_actions
 from app.followups import store as followups
-from app.github import comments
+from app.github import comments, urls
 from app.github.client import GitHubClient
 from app.github.permissions import is_bot, meets, permission_of
 from app.pull_requests import links as pr_links
@@ -113,7 +113,7 @@ async def issue_comment_created(event: sansio.Event, gh: GitHubClient, ctx: Hand
         repository=repository,
         number=issue["number"],
         is_pull="pull_request" in issue,
-        reaction_path=f"/repos/{repository}/issues/comments/{comment['id']}",
+        reaction_path=urls.issue_comment(repository, comment["id"]),
         pull=None,
         location=None,
     )
@@ -135,7 +135,7 @@ async def review_comment_created(
         repository=repository,
         number=data["pull_request"]["number"],
         is_pull=True,
-        reaction_path=f"/repos/{repository}/pulls/comments/{comment['id']}",
+        reaction_path=urls.review_comment(repository, comment["id"]),
         pull=data["pull_request"],
         location=Location.of_review_comment(comment),
     )
@@ -348,7 +348,7 @@ async def _find_task(call: Call) -> tasks.Task | None:
 
 async def _get_pull(gh: GitHubClient, repository: str, number: int) -> dict[str, Any] | None:
     try:
-        return await gh.getitem(f"/repos/{repository}/pulls/{number}")
+        return await gh.getitem(urls.pull(repository, number))
     except BadRequest as exc:
         if exc.status_code == 404:
             return None

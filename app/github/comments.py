@@ -13,6 +13,7 @@ import asyncpg
 from gidgethub import BadRequest
 
 from app.db import advisory_lock
+from app.github import urls
 from app.github.client import GitHubClient
 
 _PREFIX = "<!-- codegen-bot:"
@@ -40,7 +41,7 @@ async def find_marked(
 ) -> dict | None:
     needle = marker(key)
     async for comment in gh.getiter(
-        f"/repos/{repository}/issues/{issue_number}/comments{{?per_page}}", {"per_page": 100}
+        urls.issue_comments(repository, issue_number) + "{?per_page}", {"per_page": 100}
     ):
         if (comment.get("user") or {}).get("login") == bot_login and needle in (
             comment.get("body") or ""
@@ -57,7 +58,7 @@ async def post_once(
     if existing is not None:
         return existing["id"]
     created = await gh.post(
-        f"/repos/{repository}/issues/{issue_number}/comments",
+        urls.issue_comments(repository, issue_number),
         data={"body": with_marker(key, body)},
     )
     return created["id"]
@@ -67,7 +68,7 @@ async def edit(gh: GitHubClient, repository: str, comment_id: int, key: str, bod
     """Replace a marked comment's text; False when the comment is gone (deleted by a person)."""
     try:
         await gh.patch(
-            f"/repos/{repository}/issues/comments/{comment_id}",
+            urls.issue_comment(repository, comment_id),
             data={"body": with_marker(key, body)},
         )
     except BadRequest as exc:

@@ -11,6 +11,7 @@ from typing import Any
 import cachetools
 from gidgethub import BadRequest
 
+from app.github import urls
 from app.github.client import GitHubClient
 
 LEVELS = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
@@ -37,7 +38,7 @@ async def permission_of(gh: GitHubClient, repository: str, login: str) -> str:
     if cached is not None:
         return cached
     try:
-        answer = await gh.getitem(f"/repos/{repository}/collaborators/{login}/permission")
+        answer = await gh.getitem(urls.collaborator_permission(repository, login))
     except BadRequest as exc:
         if exc.status_code == 404:  # not a collaborator of a private repository, or no user
             _cache[key] = "none"

@@ -15,6 +15,7 @@ import yaml
 from gidgethub import BadRequest
 
 from app.config import Settings
+from app.github import urls
 from app.github.client import GitHubClient
 from app.validation.config import ValidationConfig, echo, parse_validation
 
@@ -189,7 +190,7 @@ async def fetch_file(
     gh: GitHubClient, repository: str, path: str, ref: str | None = None
 ) -> tuple[str | None, str | None]:
     """(text, blob sha) of a file, or (None, None) when it does not exist."""
-    url = f"/repos/{repository}/contents/{path}" + (f"?ref={ref}" if ref else "")
+    url = urls.contents(repository, path, ref)
     try:
         content = await gh.getitem(url)
     except BadRequest as exc:

@@ -6,7 +6,7 @@ import logging
 
 from gidgethub import InvalidField, ValidationError
 
-from app.github import installations
+from app.github import installations, urls
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.runtime import Runtime
@@ -26,7 +26,7 @@ async def ensure_label(runtime: Runtime, job: Job) -> None:
     gh = await runtime.github.for_installation(payload["installation_id"])
     try:
         await gh.post(
-            f"/repos/{payload['repository']}/labels",
+            urls.labels(payload["repository"]),
             data={"name": payload["label"], "color": LABEL_COLOR, "description": LABEL_DESCRIPTION},
         )
         log.info("created label %r in %s", payload["label"], payload["repository"])

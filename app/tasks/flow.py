@@ -17,7 +17,7 @@ from app.codegen import simulated_store as simulated_runs
 from app.codegen.client import CodegenError, run_state
 from app.db import advisory_lock, advisory_xact_lock
 from app.followups import store as followups
-from app.github import comments
+from app.github import comments, urls
 from app.github.client import GitHubClient
 from app.pull_requests import store as pull_requests
 from app.queue import store as jobs
@@ -192,7 +192,7 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
     await workflows.start(pool, task.id)
     await workflows.step(pool, task.id, "validate_task", "running")
     await render_comment(runtime, gh, task)  # first: writes to one installation are paced
-    await comments.react(gh, f"/repos/{task.repository}/issues/{task.issue_number}", "eyes")
+    await comments.react(gh, urls.issue(task.repository, task.issue_number), "eyes")
     spec = _spec(task)
     missing = await cpu.run(missing_information, spec)
     config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)

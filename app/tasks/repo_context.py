@@ -8,6 +8,7 @@ import fnmatch
 import cachetools
 from gidgethub import BadRequest
 
+from app.github import urls
 from app.github.client import GitHubClient
 from app.repo_settings.config import decode_content, fetch_file
 from prompts.builder import RepoContext
@@ -54,9 +55,9 @@ def _clip(text: str | None) -> str | None:
 
 async def fetch_repo_context(gh: GitHubClient, repository: str) -> tuple[RepoContext, str]:
     """(context, tree sha) for the default branch's head."""
-    repo = await gh.getitem(f"/repos/{repository}")
+    repo = await gh.getitem(urls.repo(repository))
     branch = repo["default_branch"]
-    tree = await gh.getitem(f"/repos/{repository}/git/trees/{branch}")
+    tree = await gh.getitem(urls.tree(repository, branch))
     key = (repository.lower(), tree["sha"])
     cached = _cache.get(key)
     if cached is not None:
@@ -66,9 +67,9 @@ async def fetch_repo_context(gh: GitHubClient, repository: str) -> tuple[RepoCon
     top_level = tuple(
         sorted(f"{path}/" if kind == "tree" else path for path, kind in names.items())
     )
-    languages = await gh.getitem(f"/repos/{repository}/languages")
+    languages = await gh.getitem(urls.languages(repository))
     try:
-        readme = decode_content(await gh.getitem(f"/repos/{repository}/readme"))
+        readme = decode_content(await gh.getitem(urls.readme(repository)))
     except BadRequest as exc:
         if exc.status_code != 404:
             raise

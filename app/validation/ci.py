@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from app.github import urls
 from app.github.client import GitHubClient
 
 _PASSED = {"success", "neutral", "skipped"}
@@ -160,9 +161,9 @@ async def read(gh: GitHubClient, repository: str, sha: str, own_app_slug: str | 
     runs = [
         run
         async for run in gh.getiter(
-            f"/repos/{repository}/commits/{sha}/check-runs?filter=all&per_page=100",
+            urls.commit_check_runs(repository, sha),
             iterable_key="check_runs",
         )
     ]
-    combined = await gh.getitem(f"/repos/{repository}/commits/{sha}/status?per_page=100")
+    combined = await gh.getitem(urls.commit_status(repository, sha))
     return classify(runs, list(combined.get("statuses") or []), own_app_slug)

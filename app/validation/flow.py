@@ -22,7 +22,6 @@ import logging
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from gidgethub import BadRequest
 
@@ -31,6 +30,7 @@ from app.commands import log_store as command_log
 from app.db import advisory_lock, advisory_xact_lock
 from app.followups import flow as task_actions
 from app.followups import store as followups
+from app.github import urls
 from app.github.client import GitHubClient
 from app.github.comments import marker, with_marker
 from app.pull_requests import store as pull_requests
@@ -195,7 +195,7 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
     if validation.check_run_id is not None:
         gh = await runtime.github.for_installation(pr.installation_id)
         await gh.patch(
-            f"/repos/{pr.repository}/check-runs/{validation.check_run_id}",
+            urls.check_run(pr.repository, validation.check_run_id),
             data={
                 "conclusion": "neutral",
                 "completed_at": _iso(_now()),
@@ -305,8 +305,7 @@ async def _start(
     pool = runtime.pool
     external_id = _external_id(validation, task)
     found = await gh.getitem(
-        f"/repos/{pr.repository}/commits/{validation.head_sha}/check-runs"
-        f"?check_name={quote(check_report.CHECK_NAME, safe='')}&filter=all&per_page=100"
+        urls.commit_check_runs(pr.repository, validation.head_sha, check_report.CHECK_NAME)
     )
     run = next(
         (r for r in found.get("check_runs") or [] if r.get("external_id") == external_id), None
@@ -327,7 +326,7 @@ async def _start(
         details = _details_url(pr, task)
         if details:
             body["details_url"] = details
-        run = await gh.post(f"/repos/{pr.repository}/check-runs", data=body)
+        run = await gh.post(urls.check_runs(pr.repository), data=body)
     async with pool.acquire() as conn, conn.transaction():
         await validations.update(
             conn, validation.id, check_run_id=run["id"], check_run_url=run.get("html_url")
@@ -359,12 +358,7 @@ async def _analyse(
     validation: Validation,
     config: RepoConfig,
 ) -> Validation:
-    entries = [
-        entry
-        async for entry in gh.getiter(
-            f"/repos/{pr.repository}/pulls/{pr.number}/files?per_page=100"
-        )
-    ]
+    entries = [entry async for entry in gh.getiter(urls.pull_files(pr.repository, pr.number))]
     files: list[pr_analysis.PullFile] = []
     for start in range(0, len(entries), 500):  # 3,000 take ~20 ms: let the loop run between
         files += [pr_analysis.PullFile.from_api(entry) for entry in entries[start : start + 500]]
@@ -448,7 +442,7 @@ async def _wait_for_ci(
         if first_wait:
             pending = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:10])
             await gh.patch(
-                f"/repos/{pr.repository}/check-runs/{validation.check_run_id}",
+                urls.check_run(pr.repository, validation.check_run_id),
                 data={
                     "output": {
                         "title": "Waiting for CI",
@@ -540,7 +534,7 @@ async def _conclude(
         annotations = check_report.annotations(findings)
         pending = annotations[current.annotations_sent :]
         chunks = list(check_report.batches(pending)) or [[]]
-        url = f"/repos/{pr.repository}/check-runs/{current.check_run_id}"
+        url = urls.check_run(pr.repository, current.check_run_id)
         sent = current.annotations_sent
         for index, chunk in enumerate(chunks):
             body: dict[str, Any] = {"output": {**output, "annotations": chunk}}
@@ -604,9 +598,7 @@ async def _review(
     key = f"validation:{validation.id}"
     bot = f"{await runtime.github.slug()}[bot]"
     existing = None
-    async for review in gh.getiter(
-        f"/repos/{pr.repository}/pulls/{pr.number}/reviews?per_page=100"
-    ):
+    async for review in gh.getiter(urls.pull_reviews(pr.repository, pr.number) + "?per_page=100"):
         if (review.get("user") or {}).get("login") == bot and marker(key) in (
             review.get("body") or ""
         ):
@@ -629,7 +621,7 @@ async def _review(
             "comments": [comment for _, comment in inline],
         }
         try:
-            existing = await gh.post(f"/repos/{pr.repository}/pulls/{pr.number}/reviews", data=data)
+            existing = await gh.post(urls.pull_reviews(pr.repository, pr.number), data=data)
         except BadRequest as exc:
             if exc.status_code != 422 or not inline:
                 raise
@@ -637,7 +629,7 @@ async def _review(
             log.warning("review comments refused (%s); posting the review without them", exc)
             listed = "\n".join(f"- `{c['path']}` line {c['line']}: {c['body']}" for _, c in inline)
             data.update(comments=[], body=with_marker(key, f"{body}\n\n{listed}"))
-            existing = await gh.post(f"/repos/{pr.repository}/pulls/{pr.number}/reviews", data=data)
+            existing = await gh.post(urls.pull_reviews(pr.repository, pr.number), data=data)
     await validations.update(runtime.pool, validation.id, review_id=existing["id"])
     await pull_requests.add_commented(runtime.pool, pr.id, [f["fingerprint"] for f, _ in inline])
 
@@ -663,7 +655,7 @@ async def _refresh(
         if verdict == current.conclusion and ci.CiState.from_json(current.ci) == state:
             return
         await gh.patch(
-            f"/repos/{pr.repository}/check-runs/{current.check_run_id}",
+            urls.check_run(pr.repository, current.check_run_id),
             data={
                 "conclusion": verdict,
                 "completed_at": _iso(_now()),
@@ -695,7 +687,7 @@ async def _cancel(
         else "Replaced by a newer validation of this commit, or the pull request was closed."
     )
     await gh.patch(
-        f"/repos/{pr.repository}/check-runs/{validation.check_run_id}",
+        urls.check_run(pr.repository, validation.check_run_id),
         data={
             "conclusion": "cancelled",
             "completed_at": _iso(_now()),
@@ -978,7 +970,7 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
         return  # a newer validation of this commit decides (and asks again if it passes)
     gh = await runtime.github.for_installation(pr.installation_id)
     config, _, _ = await load_repo_config(gh, pr.repository, runtime.settings)
-    pull = await gh.getitem(f"/repos/{pr.repository}/pulls/{pr.number}")
+    pull = await gh.getitem(urls.pull(pr.repository, pr.number))
     if pull.get("merged"):
         # Merged, by an earlier try that died before recording it (GitHub's own
         # event for it comes from our bot user and is dropped), or by a person.
@@ -1016,7 +1008,7 @@ async def _merge(
                 log.info("not merging %s#%s: its task stopped", pr.repository, pr.number)
                 return None
             await gh.put(
-                f"/repos/{pr.repository}/pulls/{pr.number}/merge",
+                urls.pull_merge(pr.repository, pr.number),
                 data={"merge_method": method, "sha": sha},
             )
     except BadRequest as exc:
@@ -1052,7 +1044,7 @@ async def link_job(runtime: Runtime, job: Job) -> None:
         if number is None:
             continue
         try:
-            pull = await gh.getitem(f"/repos/{task.repository}/pulls/{number}")
+            pull = await gh.getitem(urls.pull(task.repository, number))
         except BadRequest as exc:
             if exc.status_code == 404:
                 log.warning("task %s: PR %s not found", task.id, entry.get("url"))

@@ -1,0 +1,85 @@
+"""Paths of GitHub's REST API, built in one place: callers name the resource,
+never spell a URL, so a path GitHub changes (or a typo) is fixed once here."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+
+def repo(repository: str) -> str:
+    return f"/repos/{repository}"
+
+
+def tree(repository: str, ref: str) -> str:
+    return f"/repos/{repository}/git/trees/{ref}"
+
+
+def languages(repository: str) -> str:
+    return f"/repos/{repository}/languages"
+
+
+def readme(repository: str) -> str:
+    return f"/repos/{repository}/readme"
+
+
+def contents(repository: str, path: str, ref: str | None = None) -> str:
+    return f"/repos/{repository}/contents/{path}" + (f"?ref={ref}" if ref else "")
+
+
+def labels(repository: str) -> str:
+    return f"/repos/{repository}/labels"
+
+
+def collaborator_permission(repository: str, login: str) -> str:
+    return f"/repos/{repository}/collaborators/{login}/permission"
+
+
+def issue(repository: str, number: int) -> str:
+    """Also the base of the issue's reactions (`{issue}/reactions`)."""
+    return f"/repos/{repository}/issues/{number}"
+
+
+def issue_comments(repository: str, number: int) -> str:
+    return f"/repos/{repository}/issues/{number}/comments"
+
+
+def issue_comment(repository: str, comment_id: int) -> str:
+    return f"/repos/{repository}/issues/comments/{comment_id}"
+
+
+def review_comment(repository: str, comment_id: int) -> str:
+    return f"/repos/{repository}/pulls/comments/{comment_id}"
+
+
+def pull(repository: str, number: int) -> str:
+    return f"/repos/{repository}/pulls/{number}"
+
+
+def pull_files(repository: str, number: int) -> str:
+    return f"/repos/{repository}/pulls/{number}/files?per_page=100"
+
+
+def pull_reviews(repository: str, number: int) -> str:
+    return f"/repos/{repository}/pulls/{number}/reviews"
+
+
+def pull_merge(repository: str, number: int) -> str:
+    return f"/repos/{repository}/pulls/{number}/merge"
+
+
+def check_runs(repository: str) -> str:
+    return f"/repos/{repository}/check-runs"
+
+
+def check_run(repository: str, check_run_id: int) -> str:
+    return f"/repos/{repository}/check-runs/{check_run_id}"
+
+
+def commit_check_runs(repository: str, sha: str, check_name: str | None = None) -> str:
+    """All of a commit's check runs (every attempt, not only the latest), optionally one name's."""
+    named = f"check_name={quote(check_name, safe='')}&" if check_name is not None else ""
+    return f"/repos/{repository}/commits/{sha}/check-runs?{named}filter=all&per_page=100"
+
+
+def commit_status(repository: str, sha: str) -> str:
+    return f"/repos/{repository}/commits/{sha}/status?per_page=100"
