@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
+from app.codegen.protocol import Codegen
 from app.config import Settings
 from app.github.client import GitHubApp
 
@@ -18,7 +18,7 @@ class Runtime:
     pool: asyncpg.Pool
     dsn: str
     github: GitHubApp
-    codegen: Any  # CodegenClient or SimulatedCodegen: the same interface
+    codegen: Codegen  # CodegenClient or SimulatedCodegen
     codegen_simulated: bool
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 import handlers
 from app import cpu, migrations
 from app.codegen.client import CodegenClient
+from app.codegen.protocol import Codegen
 from app.codegen.simulated import SimulatedCodegen
 from app.config import Settings
 from app.db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
@@ -113,7 +114,7 @@ def build_runtime(
     )
     if settings.codegen_simulated:
         # Its runs are rows in this database: any process on it can poll them.
-        codegen: Any = SimulatedCodegen(pool, org_id=settings.codegen_org_id or 0)
+        codegen: Codegen = SimulatedCodegen(pool, org_id=settings.codegen_org_id or 0)
     else:
         assert settings.codegen_api_key is not None and settings.codegen_org_id is not None
         codegen = CodegenClient(

@@ -448,3 +448,21 @@ async def test_a_lost_resume_answer_is_not_sent_again(cg: FakeCodegen) -> None:
     assert failed.value.retryable and failed.value.ambiguous
     assert [r["prompt"] for r in cg.resumed] == ["Also add tests", "Then stop"]
     assert len(cg.calls("POST", r"/agent/run/resume$")) == 4
+
+
+def test_client_and_simulation_both_provide_the_codegen_protocol() -> None:
+    """Callers are typed against `Codegen`; both implementations must match it."""
+    import inspect
+
+    from app.codegen.protocol import Codegen
+    from app.codegen.simulated import SimulatedCodegen
+
+    members = [n for n, v in vars(Codegen).items() if callable(v) and not n.startswith("_")]
+    assert "create_run" in members and "resume_run" in members
+    for impl in (CodegenClient, SimulatedCodegen):
+        for name in members:
+            wanted, got = getattr(Codegen, name), getattr(impl, name)
+            assert inspect.iscoroutinefunction(got) == inspect.iscoroutinefunction(wanted), name
+            assert list(inspect.signature(got).parameters) == list(
+                inspect.signature(wanted).parameters
+            ), (impl.__name__, name)
