@@ -279,7 +279,7 @@ async def _react(gh: GitHubClient, source: Source, content: str) -> None:
 
 
 async def _post(ctx: HandlerContext, gh: GitHubClient, source: Source, key: str, text: str) -> None:
-    login = f"{await ctx.runtime.github.slug()}[bot]"
+    login = await ctx.runtime.github.bot_login()
     try:
         async with comments.issue_lock(ctx.runtime.pool, source.repository, source.number):
             await comments.post_once(gh, source.repository, source.number, key, text, login)

@@ -59,7 +59,7 @@ async def _handle_delivery(runtime: Runtime, router: Router, job: Job, delivery_
     github = runtime.github
     bot_login = None
     if github.configured:
-        bot_login = f"{await github.slug()}[bot]"
+        bot_login = await github.bot_login()
     if is_own_event(data, bot_login):
         await deliveries.set_status(pool, delivery_id, "dropped")
         log.info("dropped %s sent by our own bot user", name)

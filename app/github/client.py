@@ -288,3 +288,8 @@ class GitHubApp:
             answer = await self.app_client().getitem("/app", jwt=self.app_jwt())
             self._slug = answer["slug"]
         return self._slug
+
+    async def bot_login(self) -> str:
+        """The login of the App's bot user, the author of everything the bot
+        writes: the one place it is spelled."""
+        return f"{await self.slug()}[bot]"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.github.client import GitHubClient
-from app.github.permissions import meets, permission_of
+from app.github.permissions import is_bot, meets, permission_of
 from app.pull_requests import store as pull_requests
 from app.tasks import store as tasks
 from app.tasks.status import WITH_AGENT
@@ -53,7 +53,7 @@ async def _linked_task(
 async def _trusted_author(gh: GitHubClient | None, repository: str, pull: dict[str, Any]) -> bool:
     """An App installed here (the agent's) or a person with write access."""
     user = pull.get("user") or {}
-    if user.get("type") == "Bot":
+    if is_bot(user):
         return True
     if gh is None or not user.get("login"):
         return False

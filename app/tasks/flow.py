@@ -84,10 +84,6 @@ async def note(runtime: Runtime, task_id: int, text: str, reason: str) -> None:
         await enqueue_render(conn, task_id, reason)
 
 
-async def _bot_login(runtime: Runtime) -> str:
-    return f"{await runtime.github.slug()}[bot]"
-
-
 async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> None:
     """Create the tracking comment once, then keep it in step with the task.
 
@@ -120,7 +116,12 @@ async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
         ):
             return
         comment_id = await comments.post_once(
-            gh, current.repository, current.issue_number, key, body, await _bot_login(runtime)
+            gh,
+            current.repository,
+            current.issue_number,
+            key,
+            body,
+            await runtime.github.bot_login(),
         )
         await tasks.set_comment_id(runtime.pool, current.id, comment_id)
         if current.tracking_comment_id is not None:

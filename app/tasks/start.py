@@ -20,10 +20,6 @@ from app.tasks.status import TaskStatus
 log = logging.getLogger(__name__)
 
 
-async def bot_login(ctx: HandlerContext) -> str:
-    return f"{await ctx.runtime.github.slug()}[bot]"
-
-
 async def spec_fields(issue: dict[str, Any]) -> dict[str, Any]:
     """The issue parsed into a task's fields, off the event loop (65 KB of anything)."""
     labels = [label["name"] for label in issue.get("labels") or [] if isinstance(label, dict)]
@@ -35,7 +31,9 @@ async def post_once(
     ctx: HandlerContext, gh: GitHubClient, repository: str, number: int, key: str, text: str
 ) -> None:
     async with comments.issue_lock(ctx.runtime.pool, repository, number):
-        await comments.post_once(gh, repository, number, key, text, await bot_login(ctx))
+        await comments.post_once(
+            gh, repository, number, key, text, await ctx.runtime.github.bot_login()
+        )
 
 
 async def report_config_problems(

@@ -596,7 +596,7 @@ async def _review(
     if validation.review_id is not None:
         return
     key = f"validation:{validation.id}"
-    bot = f"{await runtime.github.slug()}[bot]"
+    bot = await runtime.github.bot_login()
     existing = None
     async for review in gh.getiter(urls.pull_reviews(pr.repository, pr.number) + "?per_page=100"):
         if (review.get("user") or {}).get("login") == bot and marker(key) in (
@@ -974,7 +974,7 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     if pull.get("merged"):
         # Merged, by an earlier try that died before recording it (GitHub's own
         # event for it comes from our bot user and is dropped), or by a person.
-        bot = f"{await runtime.github.slug()}[bot]"
+        bot = await runtime.github.bot_login()
         await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
         return
     if pull.get("state") != "open":
@@ -1020,7 +1020,7 @@ async def _merge(
     log.info("merged %s#%s at %s (%s)", pr.repository, pr.number, sha[:7], method)
     # GitHub's `closed` event for this merge is sent by our own bot user, which
     # the dispatcher drops: end the PR and the task here.
-    bot = f"{await runtime.github.slug()}[bot]"
+    bot = await runtime.github.bot_login()
     await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
     if pr.task_id:
         await task_flow.note(
