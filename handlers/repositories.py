@@ -11,12 +11,10 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.github import installations, permissions
+from app.github import installations
 from app.github.client import GitHubClient
 from app.pull_requests import store as pull_requests
-from app.repo_settings import config as repo_config
 from app.runtime import HandlerContext
-from app.tasks import repo_context
 from app.tasks import store as tasks
 
 router = Router()
@@ -39,12 +37,10 @@ def previous_name(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _forget(names: set[str]) -> None:
+def _forget(ctx: HandlerContext, names: set[str]) -> None:
     """Answers cached under a name now elsewhere (or about to be reused)."""
     for name in names:
-        repo_config.forget(name)
-        permissions.forget(name)
-        repo_context.forget(name)
+        ctx.runtime.github.caches.forget(name)
 
 
 @router.register("repository", action="renamed")
@@ -68,7 +64,7 @@ async def repository_moved(
         prs = await pull_requests.follow_rename(
             conn, repository["id"], current, sorted(old), installation
         )
-    _forget(old | {current})
+    _forget(ctx, old | {current})
     log.info(
         "repository %s is now %s: %d task(s) and %d pull request record(s) follow it",
         ", ".join(sorted(old)) or "?",

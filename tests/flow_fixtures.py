@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from app.github import permissions
-from app.repo_settings import config as repo_config
 from tests.fakes.codegen import FakeCodegen
 
 REPO = "octo-org/widgets"
@@ -50,12 +48,6 @@ def flow_settings(app_settings, fake_codegen):
         run_poll_first_seconds=0.1,
         run_poll_max_seconds=0.3,
     )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    permissions.forget()
-    repo_config._cache.clear()
 
 
 @pytest.fixture

@@ -235,3 +235,18 @@ async def test_rate_limit_remaining_is_exported(fake_github, session):
     await _get_repo(app, 11)
     gauge = metrics.GITHUB_RATE_REMAINING.labels(installation="11")._value.get()
     assert 0 < gauge < 5000
+
+
+def test_read_caches_are_per_app_and_forget_a_moved_repository():
+    """Caches are injected, not module globals: two Apps never share answers."""
+    from app.github.caches import ReadCaches
+
+    caches = ReadCaches()
+    caches.permissions[("octo/a", "mia")] = "write"
+    caches.permissions[("octo/b", "mia")] = "read"
+    caches.settings_files["octo/a"] = ("x: 1", "sha")
+    caches.repo_contexts[("octo/a", "tree")] = object()
+    caches.forget("Octo/A")
+    assert dict(caches.permissions) == {("octo/b", "mia"): "read"}
+    assert not caches.settings_files and not caches.repo_contexts
+    assert ReadCaches().permissions is not ReadCaches().permissions

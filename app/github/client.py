@@ -28,6 +28,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from app.github.caches import ReadCaches
 from app.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,12 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         max_attempts: int = 5,
         max_retry_seconds: float = 300.0,
         max_single_wait: float = 120.0,
+        caches: ReadCaches | None = None,
     ) -> None:
         super().__init__(session, USER_AGENT, oauth_token=oauth_token, base_url=base_url)
         self.installation_id = installation_id
+        # The App's caches, shared by every client it builds (a fresh set when alone).
+        self.caches = caches if caches is not None else ReadCaches()
         self._pacer = pacer
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
@@ -207,8 +211,10 @@ class GitHubApp:
         app_slug: str | None = None,
         write_interval: float = 1.0,
         retry_options: dict[str, Any] | None = None,
+        caches: ReadCaches | None = None,
     ) -> None:
         self.app_id = app_id
+        self.caches = caches if caches is not None else ReadCaches()
         self._private_key = private_key
         self.api_url = api_url.rstrip("/")
         self.session = session
@@ -248,6 +254,7 @@ class GitHubApp:
             base_url=self.api_url,
             oauth_token=token,
             installation_id=installation_id,
+            caches=self.caches,
             pacer=pacer,
             **self._retry_options,
         )

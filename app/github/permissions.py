@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import cachetools
 from gidgethub import BadRequest
 
 from app.github import urls
 from app.github.client import GitHubClient
 
 LEVELS = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
-_cache: cachetools.TTLCache[tuple[str, str], str] = cachetools.TTLCache(maxsize=10_000, ttl=60)
 
 
 def is_bot(user: dict[str, Any]) -> bool:
@@ -34,26 +32,18 @@ async def permission_of(gh: GitHubClient, repository: str, login: str) -> str:
     GitHub's `permission` folds maintain into write and triage into read;
     `role_name` keeps them apart, so it wins when it names a known level."""
     key = (repository.lower(), login.lower())
-    cached = _cache.get(key)
+    cache = gh.caches.permissions
+    cached = cache.get(key)
     if cached is not None:
         return cached
     try:
         answer = await gh.getitem(urls.collaborator_permission(repository, login))
     except BadRequest as exc:
         if exc.status_code == 404:  # not a collaborator of a private repository, or no user
-            _cache[key] = "none"
+            cache[key] = "none"
             return "none"
         raise
     role = answer.get("role_name")
     level = role if role in LEVELS else answer.get("permission", "none")
-    _cache[key] = level
+    cache[key] = level
     return level
-
-
-def forget(repository: str | None = None) -> None:
-    """Drop cached answers (all, or one repository's)."""
-    if repository is None:
-        _cache.clear()
-        return
-    for key in [k for k in _cache if k[0] == repository.lower()]:
-        _cache.pop(key, None)

@@ -10,7 +10,6 @@ import binascii
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import cachetools
 import yaml
 from gidgethub import BadRequest
 
@@ -24,9 +23,6 @@ MAX_CONFIG_CHARS = 32 * 1024  # a settings file is a few hundred bytes
 MAX_PROBLEMS = 20
 STYLES = ("comprehensive", "concise")
 PERMISSIONS = ("triage", "write", "maintain", "admin")
-_cache: cachetools.TTLCache[str, tuple[str | None, str | None]] = cachetools.TTLCache(
-    maxsize=2048, ttl=120
-)
 
 
 @dataclass(frozen=True)
@@ -208,16 +204,13 @@ async def load_repo_config(
     """(config, problems, blob sha of the file) for a repository, cached briefly."""
     defaults = RepoConfig.defaults(settings)
     key = repository.lower()
-    if key not in _cache:
+    cache = gh.caches.settings_files
+    if key not in cache:
         text, sha = await fetch_file(gh, repository, CONFIG_PATH)
         # Enough to tell it is too long; a 1 MB file is not kept per repository.
-        _cache[key] = (text[: MAX_CONFIG_CHARS + 1] if text else text), sha
-    text, sha = _cache[key]
+        cache[key] = (text[: MAX_CONFIG_CHARS + 1] if text else text), sha
+    text, sha = cache[key]
     if text is None:
         return defaults, [], sha
     config, errors = parse_config(text, defaults)
     return config, errors, sha
-
-
-def forget(repository: str) -> None:
-    _cache.pop(repository.lower(), None)

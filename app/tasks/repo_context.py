@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fnmatch
 
-import cachetools
 from gidgethub import BadRequest
 
 from app.github import urls
@@ -36,17 +35,9 @@ MAX_MANIFESTS = 8
 MAX_FILE_CHARS = 20_000
 CONTRIBUTING_NAMES = ("CONTRIBUTING.md", "CONTRIBUTING.rst", "CONTRIBUTING.txt", "CONTRIBUTING")
 
-_cache: cachetools.LRUCache[tuple[str, str], RepoContext] = cachetools.LRUCache(maxsize=256)
-
 
 def is_manifest(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in MANIFEST_PATTERNS)
-
-
-def forget(repository: str) -> None:
-    """Drop the repository's cached context (it was renamed or transferred)."""
-    for key in [k for k in _cache if k[0] == repository.lower()]:
-        _cache.pop(key, None)
 
 
 def _clip(text: str | None) -> str | None:
@@ -59,7 +50,7 @@ async def fetch_repo_context(gh: GitHubClient, repository: str) -> tuple[RepoCon
     branch = repo["default_branch"]
     tree = await gh.getitem(urls.tree(repository, branch))
     key = (repository.lower(), tree["sha"])
-    cached = _cache.get(key)
+    cached = gh.caches.repo_contexts.get(key)
     if cached is not None:
         return cached, tree["sha"]
     entries = tree.get("tree") or []
@@ -98,5 +89,5 @@ async def fetch_repo_context(gh: GitHubClient, repository: str) -> tuple[RepoCon
         contributing=_clip(contributing),
         manifests=manifests,
     )
-    _cache[key] = context
+    gh.caches.repo_contexts[key] = context
     return context, tree["sha"]
