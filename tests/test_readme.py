@@ -20,7 +20,7 @@ def test_the_payload_storage_the_readme_describes_is_the_migrations():
 
 
 def test_the_api_keys_row_matches_the_routes_served():
-    server = (ROOT / "app" / "server.py").read_text()
+    server = (ROOT / "app" / "web" / "server.py").read_text()
     api_routes = re.findall(r"add_\w+\(\s*[\"'](/api/v1[^\"']*)", server)
     [row] = [line for line in README.splitlines() if line.startswith("| `API_KEYS`")]
     if not api_routes:
