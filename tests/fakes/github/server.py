@@ -64,7 +64,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from multidict import CIMultiDict
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 OPENAPI_SUBSET = DATA_DIR / "github-openapi-subset.json"
 WEBHOOK_EXAMPLES = DATA_DIR / "webhooks-examples-7.6.1.json.gz"
 
