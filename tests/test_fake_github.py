@@ -1109,7 +1109,7 @@ _SCHEMA_ONLY = ("output without summary", "action without identifier")
 async def test_check_run_bodies_rejected_like_github(gh, http, monkeypatch, case, schema):
     """422 from the pinned schema, and from the fake's own checks of GitHub's documented
     limits when no schema is used (a later schema may drop one)."""
-    from tests.fakes.github import server as fake_module
+    from tests.fakes.github import contract as fake_module
 
     auth = token_auth(gh.issue_token(7))
     status, run, _ = await call(
