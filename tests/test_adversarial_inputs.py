@@ -31,17 +31,13 @@ from app.validation import analysis as pr_analysis
 from app.validation import report as check_report
 from app.validation.analysis import MAX_LINE_CHARS, PullFile, analyze, redact
 from app.validation.ci import Check, CiState
-from tests.test_prompt_builder import REPO, TASK, build
+from tests.support.analysis import new_file
+from tests.support.prompts import REPO, TASK, build
 
 CPU_SECONDS = 0.5  # "well under a second"; the slow shapes took seconds to hours
 GITHUB_TOKEN = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 PASSWORD = "Tr0ub4dor&3xyz"
 BODY_MAX = 65_536  # what GitHub lets an issue or PR body or a comment be
-
-
-def new_file(name: str, lines: list[str]) -> PullFile:
-    patch = f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{line}\n" for line in lines)
-    return PullFile(name, "added", len(lines), 0, patch)
 
 
 def rules(files: list[PullFile]) -> set[tuple[str, str]]:

@@ -10,19 +10,21 @@ import pytest
 
 from app.validation.ci import CiState, classify
 from app.validation.flow import merge_blocker
-from tests.conftest import running_bot
-from tests.events import check_run_event
-from tests.flow_fixtures import INSTALLATION, REPO, bot_comments, wait_until
-from tests.test_validation import (
+from tests.support.bot import running_bot
+from tests.support.events import check_run_event
+from tests.support.flow import INSTALLATION, REPO, bot_comments, wait_until
+from tests.support.validation import (
     AUTO_MERGE,
     CLEAN_FILES,
     PR_NUMBER,
     QUICK,
-    _note_containing,
     ci_run,
     open_pull,
     start_task_with_pr,
     validation_row,
+)
+from tests.support.validation import (
+    note_containing as _note_containing,
 )
 
 SHA = "a" * 40

@@ -4,18 +4,20 @@ server and worker, fake GitHub and Codegen; crashes injected inside PostgreSQL."
 
 from __future__ import annotations
 
-from tests.conftest import running_bot
-from tests.events import issue_comment_event, review_comment_event
-from tests.flow_fixtures import REPO, WRITER, fail_once, settle, wait_until
-from tests.test_validation import (
+from tests.support.bot import running_bot
+from tests.support.events import issue_comment_event, review_comment_event
+from tests.support.flow import REPO, WRITER, fail_once, settle, wait_until
+from tests.support.validation import (
     CLEAN_FILES,
     PR_NUMBER,
     QUICK,
-    _task_in,
     open_pull,
     our_runs,
     start_task_with_pr,
     validation_row,
+)
+from tests.support.validation import (
+    task_in as _task_in,
 )
 
 SECRET = "sk_live_A1b2C3d4E5f6G7h8I9j0K1l2M3"

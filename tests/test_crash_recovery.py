@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 
 from app.followups import flow as task_actions
-from tests.conftest import running_bot
-from tests.events import issue_comment_event
-from tests.flow_fixtures import (
+from tests.support.bot import running_bot
+from tests.support.events import issue_comment_event
+from tests.support.flow import (
     CODEGEN_PR,
     INSTALLATION,
     REPO,
@@ -20,18 +20,20 @@ from tests.flow_fixtures import (
     settle,
     wait_until,
 )
-from tests.test_validation import (
+from tests.support.validation import (
     AUTO_MERGE,
     CLEAN_FILES,
     PR_NUMBER,
     QUICK,
-    _task_in,
     ci_run,
     click,
     open_pull,
     our_runs,
     start_task_with_pr,
     task_row,
+)
+from tests.support.validation import (
+    task_in as _task_in,
 )
 
 
@@ -100,7 +102,7 @@ async def test_a_validation_that_dies_after_its_verdict_does_not_leave_the_task_
 
     from app.queue.store import Job
     from app.validation import flow as validation_flow
-    from tests.test_validation import validation_row
+    from tests.support.validation import validation_row
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
     sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]

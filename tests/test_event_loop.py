@@ -17,9 +17,9 @@ import pytest
 
 from app import cpu
 from app.validation import flow as validation_flow
-from tests.conftest import delivery_headers, running_bot
-from tests.events import pull_request_event
-from tests.flow_fixtures import INSTALLATION, QUICK, REPO, WRITER, wait_until
+from tests.support.bot import delivery_headers, running_bot
+from tests.support.events import pull_request_event
+from tests.support.flow import INSTALLATION, QUICK, REPO, WRITER, wait_until
 
 NUMBER = 30
 FILES = 3_000  # GitHub lists at most 3,000 files of a PR, 100 a page

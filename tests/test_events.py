@@ -1,4 +1,4 @@
-"""tests/events.py: webhook payloads that keep every key of GitHub's own examples and
+"""tests/support/events.py: webhook payloads that keep every key of GitHub's own examples and
 agree with what the fake GitHub answers about the same objects."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import pytest
 from aiohttp import web
 from gidgethub import sansio
 
-from tests.events import (
+from tests.fakes.github import FakeGitHub, webhook_example
+from tests.fakes.keys import make_app_key
+from tests.support.events import (
     check_run_event,
     check_suite_event,
     issue_comment_event,
@@ -22,8 +24,6 @@ from tests.events import (
     status_event,
     user_object,
 )
-from tests.fakes.github import FakeGitHub, webhook_example
-from tests.fakes.keys import make_app_key
 
 APP_ID = 31337
 INSTALLATION = 7

@@ -13,8 +13,8 @@ import pytest
 
 from app.github.client import GitHubApp, make_app_jwt, retry_delay
 from app.observability import metrics
-from tests.conftest import APP_ID, APP_SLUG
 from tests.fakes.keys import make_app_key
+from tests.support.bot import APP_ID, APP_SLUG
 
 REPO = "octo-org/widgets"
 

@@ -190,7 +190,7 @@ async def test_redelivered_guid_is_not_processed_again(app_bot, fake_github, exa
 async def test_an_older_delivery_handled_late_does_not_undo_a_newer_one(
     app_settings, fake_github, example_payload
 ):
-    from tests.conftest import running_bot
+    from tests.support.bot import running_bot
 
     created = example_payload("installation", "created")
     created["installation"]["permissions"] = {"issues": "read"}

@@ -16,7 +16,7 @@ import yaml
 
 from app.web import intake
 from app.web.intake import SignatureError, verify_signature
-from tests.conftest import WEBHOOK_SECRET, delivery_headers, running_bot, sign
+from tests.support.bot import WEBHOOK_SECRET, delivery_headers, running_bot, sign
 
 
 def test_github_signature_test_vector():

@@ -10,14 +10,24 @@ import asyncio
 import pytest
 
 from app.github.permissions import LEVELS, meets
-from tests.conftest import running_bot
-from tests.events import (
+from tests.support.bot import running_bot
+from tests.support.commands import (
+    FOREVER,
+    deliver,
+    logged,
+    open_pull,
+    our_runs,
+    reactions,
+    replies,
+    say,
+)
+from tests.support.events import (
     check_run_event,
     check_suite_event,
     issue_comment_event,
     pull_request_event,
 )
-from tests.flow_fixtures import (
+from tests.support.flow import (
     CODEGEN_PR,
     ISSUE_BODY,
     PR_NUMBER,
@@ -31,17 +41,7 @@ from tests.flow_fixtures import (
     task_status,
     wait_until,
 )
-from tests.test_slash_commands import (
-    FOREVER,
-    deliver,
-    logged,
-    open_pull,
-    our_runs,
-    reactions,
-    replies,
-    say,
-)
-from tests.test_validation import click
+from tests.support.validation import click
 
 TRIAGER = "triage-tia"
 

@@ -23,6 +23,7 @@ from app.validation.analysis import (
     redact,
     size_class,
 )
+from tests.support.analysis import new_file
 
 GITHUB_TOKEN = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # 36 after the prefix
 FINE_GRAINED = "github_" + "pat_" + "11ABCDEFG0" + "x1Y2z3_" * 8 + "abcdefgh12345678"  # 82
@@ -32,12 +33,6 @@ GOOGLE_KEY = "AI" + "za" + "SyD3x7Kq9LmN0pQrStUvWxYz12345678_-a"
 STRIPE_KEY = "sk" + "_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
 PASSWORD = "Tr0ub4dor&3xyz"
 PEM_BODY = "MIIEowIBAAKCAQEA7b3kQ9mZzLw"
-
-
-def new_file(name: str, lines: list[str], status: str = "added") -> PullFile:
-    """A PullFile whose whole content is added, lines numbered from 1."""
-    patch = f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{line}\n" for line in lines)
-    return PullFile(name, status, len(lines), 0, patch)
 
 
 def rules_of(findings: list[Finding]) -> list[str]:

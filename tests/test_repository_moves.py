@@ -15,9 +15,9 @@ import pytest
 
 from app import migrations
 from handlers.repositories import previous_name
-from tests.conftest import running_bot
-from tests.events import pull_request_event
-from tests.flow_fixtures import (
+from tests.support.bot import running_bot
+from tests.support.events import pull_request_event
+from tests.support.flow import (
     INSTALLATION,
     PR_NUMBER,
     QUICK,

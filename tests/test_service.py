@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -18,16 +17,11 @@ import aiohttp
 import asyncpg
 
 from app.observability.logs import JsonFormatter, delivery_id_var, job_id_var, setup_logging
-from tests.conftest import APP_ID, WEBHOOK_SECRET
 from tests.fakes.keys import make_app_key
+from tests.support.bot import WEBHOOK_SECRET
+from tests.support.serve import free_port, serve_env, start_serve, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -43,52 +37,6 @@ async def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode, out.decode(), err.decode()
-
-
-async def start_serve(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        "serve",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-def serve_env(dsn: str, github_url: str, port: int, **extra: str) -> dict[str, str]:
-    """The environment of a `codegen-bot serve` process wired to the test's
-    database and fake GitHub as the configured App."""
-    private_pem, _ = make_app_key()
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": dsn,
-        "GITHUB_APP_ID": str(APP_ID),
-        "GITHUB_PRIVATE_KEY": private_pem.decode(),
-        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "GITHUB_API_URL": github_url,
-        "GITHUB_WRITE_INTERVAL": "0",
-        "PORT": str(port),
-        "JOB_POLL_SECONDS": "0.5",
-        **extra,
-    }
-
-
-async def wait_healthy(port: int, timeout: float = 30.0) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(int(timeout / 0.2)):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"no healthy server on port {port}")
 
 
 async def test_serve_process_end_to_end_with_json_logs_and_no_secrets(
@@ -257,7 +205,7 @@ async def test_embedded_postgres_starts_with_make_run_defaults_and_reuses_data(t
         "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     body = b'{"action": "opened", "installation": {"id": 1}}'
-    from tests.conftest import delivery_headers
+    from tests.support.bot import delivery_headers
 
     for round_number in (1, 2):
         server = await start_serve(env, tmp_path, "--role", "web")
@@ -318,7 +266,7 @@ async def test_sentry_receives_dead_jobs_without_secrets(dsn, fake_github, examp
     try:
         await wait_healthy(port)
         async with aiohttp.ClientSession() as session:
-            from tests.conftest import delivery_headers
+            from tests.support.bot import delivery_headers
 
             body = json.dumps(payload).encode()
             async with session.post(

@@ -18,10 +18,10 @@ from app.codegen.simulated import response_body
 from app.pull_requests import store as pull_requests
 from app.tasks import store as tasks
 from app.tasks.store import PR_STAGES
-from tests.conftest import running_bot
-from tests.events import issue_comment_event, pull_request_event
 from tests.fakes.codegen import GET_RUN, FakeCodegen, load_subset
-from tests.flow_fixtures import (
+from tests.support.bot import running_bot
+from tests.support.events import issue_comment_event, pull_request_event
+from tests.support.flow import (
     CODEGEN_PR,
     INSTALLATION,
     QUICK,
@@ -32,7 +32,14 @@ from tests.flow_fixtures import (
     settle,
     wait_until,
 )
-from tests.test_validation import CI_FIX, CLEAN_FILES, ci_run, open_pull, our_runs, validation_row
+from tests.support.validation import (
+    CI_FIX,
+    CLEAN_FILES,
+    ci_run,
+    open_pull,
+    our_runs,
+    validation_row,
+)
 
 SIM_ENDING = "Simulated run: no pull request was opened"
 PULL_1 = f"https://github.com/{REPO}/pull/1"

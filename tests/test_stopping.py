@@ -8,9 +8,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from tests.conftest import running_bot
-from tests.events import pull_request_event
-from tests.flow_fixtures import (
+from tests.support.bot import running_bot
+from tests.support.commands import (
+    CLEAN_FILES,
+    FOREVER,
+    ci_fix_in_flight,
+    deliver,
+    open_pull,
+    reactions,
+    replies,
+    say,
+)
+from tests.support.events import pull_request_event
+from tests.support.flow import (
     CODEGEN_PR,
     INSTALLATION,
     PR_NUMBER,
@@ -22,18 +32,9 @@ from tests.flow_fixtures import (
     labeled_event,
     settle,
     task_status,
+    tracking,
     wait_until,
 )
-from tests.test_slash_commands import (
-    CLEAN_FILES,
-    FOREVER,
-    deliver,
-    open_pull,
-    reactions,
-    replies,
-    say,
-)
-from tests.test_task_endings import ci_fix_in_flight, tracking
 
 
 async def _running_jobs(bot, kind: str) -> bool:

@@ -4,9 +4,19 @@ events for PRs the bot never saw. Kept from a third review."""
 
 from __future__ import annotations
 
-from tests.conftest import running_bot
-from tests.events import pull_request_event
-from tests.flow_fixtures import (
+from tests.support.bot import running_bot
+from tests.support.commands import (
+    CLEAN_FILES,
+    ci_fix_in_flight,
+    deliver,
+    open_pull,
+    reactions,
+    replies,
+    say,
+    task_with_validated_pr,
+)
+from tests.support.events import pull_request_event
+from tests.support.flow import (
     CODEGEN_PR,
     PR_NUMBER,
     PR_URL,
@@ -16,25 +26,9 @@ from tests.flow_fixtures import (
     labeled_event,
     settle,
     task_status,
+    tracking,
     wait_until,
 )
-from tests.test_slash_commands import (
-    CLEAN_FILES,
-    FOREVER,
-    deliver,
-    open_pull,
-    reactions,
-    replies,
-    say,
-    task_with_validated_pr,
-)
-
-CI_FIX = "validation:\n  ci_start_seconds: 0\nci_fix:\n  max_attempts: 2\n  delay_seconds: 0\n"
-
-
-def tracking(fake) -> str:
-    [c] = [c for c in bot_comments(fake) if "codegen-bot:task:" in c["body"]]
-    return c["body"]
 
 
 async def test_status_on_the_issue_shows_verdict_and_links(
@@ -65,19 +59,6 @@ async def test_cancel_in_needs_info(flow_settings, seeded, fake_codegen, example
     assert task["finished_at"] is not None
     # It never got past the information check: it must not claim it was validated.
     assert "- [ ] Task validated" in body, body
-
-
-async def ci_fix_in_flight(bot, seeded, fake_codegen, example_payload) -> None:
-    """The task's PR fails CI and the agent is still working on the automatic fix."""
-    seeded.set_file(REPO, ".github/codegen.yml", CI_FIX)
-    sha = open_pull(seeded)["head"]["sha"]
-    seeded.add_check_run(
-        REPO, name="tests", head_sha=sha, conclusion="failure", app_slug="github-actions"
-    )
-    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
-    fake_codegen.script_resume(statuses=FOREVER)
-    await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
-    await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
 
 
 async def test_fix_while_a_ci_fix_is_in_flight_is_busy(

@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from tests.conftest import running_bot
-from tests.flow_fixtures import (
+from tests.support.bot import running_bot
+from tests.support.flow import (
     ISSUE_BODY,
     READER,
     REPO,
@@ -322,7 +322,7 @@ async def test_worker_killed_right_after_creating_the_run_follows_it_after_resta
     the run by its metadata and follow it, never create a second one."""
     import signal
 
-    from tests.test_service import free_port, serve_env, start_serve, wait_healthy
+    from tests.support.serve import free_port, serve_env, start_serve, wait_healthy
 
     fake_codegen.script_run(statuses=["ACTIVE", "COMPLETE"], pull_requests=[PR])
     fake_codegen.hold_answer_next("POST", r"/agent/run$", 4.0)

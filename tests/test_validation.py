@@ -11,9 +11,14 @@ import asyncio
 
 import pytest
 
-from tests.conftest import running_bot
-from tests.events import check_run_event, check_suite_event, pull_request_event, status_event
-from tests.flow_fixtures import (
+from tests.support.bot import running_bot
+from tests.support.events import (
+    check_run_event,
+    check_suite_event,
+    pull_request_event,
+    status_event,
+)
+from tests.support.flow import (
     CODEGEN_PR,
     INSTALLATION,
     PR_NUMBER,
@@ -25,74 +30,21 @@ from tests.flow_fixtures import (
     labeled_event,
     wait_until,
 )
-
-# settings.py gets two added lines; the key block starts on new-file line 12.
-KEY_PATCH = (
-    "@@ -10,2 +10,4 @@\n"
-    " import os\n"
-    '+API_URL = "https://api.example.com"\n'
-    '+KEY = """-----BEGIN RSA PRIVATE KEY-----\n'
-    " DEBUG = False"
+from tests.support.validation import (
+    AUTO_MERGE,
+    CI_FIX,
+    CLEAN_FILES,
+    KEY_PATCH,
+    ci_run,
+    click,
+    open_pull,
+    our_runs,
+    start_task_with_pr,
+    task_row,
+    validation_row,
 )
-CLEAN_FILES = [
-    {
-        "filename": "widgets/export.py",
-        "status": "modified",
-        "patch": "@@ -1,2 +1,3 @@\n import csv\n+ROWS = 10\n def export():",
-    },
-    {
-        "filename": "tests/test_export.py",
-        "status": "modified",
-        "patch": "@@ -1,1 +1,2 @@\n import widgets\n+assert widgets",
-    },
-]
-
-
-def open_pull(fake, files, *, sha=None, body="Fixes #7"):
-    return fake.add_pull(
-        REPO,
-        PR_NUMBER,
-        title="Export CSV",
-        body=body,
-        user="codegen-agent",
-        head_ref="codegen/export-csv",
-        head_sha=sha,
-        files=files,
-    )
-
-
-def ci_run(fake, sha, name="tests", conclusion="success", **output):
-    return fake.add_check_run(
-        REPO,
-        name=name,
-        head_sha=sha,
-        conclusion=conclusion,
-        app_slug="github-actions",
-        output=output or None,
-    )
-
-
-def our_runs(fake, sha=None):
-    return [r for r in fake.check_runs_for(REPO, sha) if r["name"] == "codegen/validation"]
-
-
-async def validation_row(bot, sha, status="completed"):
-    row = await bot.runtime.pool.fetchrow(
-        "SELECT * FROM validations WHERE head_sha = $1 ORDER BY id DESC LIMIT 1", sha
-    )
-    return dict(row) if row and row["status"] == status else None
-
-
-async def task_row(bot):
-    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
-    return dict(row) if row else None
-
-
-async def start_task_with_pr(bot, fake, codegen, example_payload):
-    """Label the issue; the agent run completes with the PR the fake holds."""
-    codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
-    status, _ = await bot.deliver("issues", labeled_event(fake, example_payload, WRITER))
-    assert status == 202
+from tests.support.validation import note_containing as _note_containing
+from tests.support.validation import task_in as _task_in
 
 
 def annotation_patches(fake, run_id):
@@ -223,19 +175,6 @@ async def test_a_push_during_validation_keeps_the_old_result_off_the_new_head(
     assert [r["commit_id"] for r in reviews] == [new]
 
 
-async def click(bot, fake, check_run_id, sender, identifier):
-    """A person clicks one of the check run's buttons."""
-    event = check_run_event(
-        fake,
-        "requested_action",
-        REPO,
-        check_run_id,
-        sender=sender,
-        requested_action_identifier=identifier,
-    )
-    assert (await bot.deliver("check_run", event))[0] == 202
-
-
 async def test_rerun_and_action_buttons_work_for_writers_only(
     flow_settings, seeded, fake_codegen, example_payload
 ):
@@ -299,9 +238,6 @@ async def test_check_suite_rerequested_validates_the_head_again(
         await wait_until(lambda: len(our_runs(seeded, sha)) == 2 or None)
         await bot.wait_idle()
     assert [r["conclusion"] for r in our_runs(seeded, sha)] == ["success", "success"]
-
-
-CI_FIX = "validation:\n  ci_start_seconds: 0\nci_fix:\n  max_attempts: 2\n  delay_seconds: 0\n"
 
 
 async def test_ci_failing_twice_then_passing_resumes_twice_then_stops(
@@ -535,14 +471,6 @@ async def test_closed_unmerged_pr_closes_the_task(
     assert "closed without merging" in bot_comments(seeded)[0]["body"]
 
 
-async def _task_in(bot, status):
-    row = await task_row(bot)
-    return row if row and row["status"] == status else None
-
-
-AUTO_MERGE = QUICK + "auto_merge: true\n"
-
-
 async def test_auto_merge_merges_the_validated_head(
     flow_settings, seeded, fake_codegen, example_payload
 ):
@@ -681,11 +609,6 @@ async def test_auto_merge_without_the_permission_says_so(
         dead = await bot.runtime.pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'dead'")
     assert task is not None and dead == 0
     assert seeded.pulls[REPO][PR_NUMBER]["merged"] is False
-
-
-async def _note_containing(bot, text):
-    row = await task_row(bot)
-    return row if row and any(text in n for n in row["notes"]) else None
 
 
 async def test_kpis_come_from_the_stored_tasks_prs_and_validations(pool):

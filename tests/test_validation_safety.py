@@ -9,22 +9,24 @@ import asyncio
 import dataclasses
 
 from app.followups import flow as task_actions
-from tests.conftest import APP_SLUG, running_bot
-from tests.events import pull_request_event
-from tests.flow_fixtures import INSTALLATION, READER, REPO, fail_once, settle, wait_until
-from tests.test_validation import (
+from tests.support.bot import APP_SLUG, running_bot
+from tests.support.events import pull_request_event
+from tests.support.flow import INSTALLATION, READER, REPO, fail_once, settle, wait_until
+from tests.support.validation import (
     AUTO_MERGE,
     CI_FIX,
     CLEAN_FILES,
     KEY_PATCH,
     PR_NUMBER,
     QUICK,
-    _task_in,
     ci_run,
     open_pull,
     start_task_with_pr,
     task_row,
     validation_row,
+)
+from tests.support.validation import (
+    task_in as _task_in,
 )
 
 BOT = f"{APP_SLUG}[bot]"

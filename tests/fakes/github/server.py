@@ -21,7 +21,7 @@ Checks: `add_check_run` (another App's run with `app_slug=`, its `output`),
 `check_suite_for` / `check_suite_view` (one suite per App and commit, status and
 conclusion from its runs), `check_run_view` (a run with its `pull_requests`),
 `add_status`. Reviews: `add_review`, `add_review_comment`, `reviews_on`,
-`review_comments_on`. tests/events.py builds webhook payloads from this state.
+`review_comments_on`. tests/support/events.py builds webhook payloads from this state.
 
 Routes live in one table (`FakeGitHub._routes`): `Route(method, template, handler,
 permission=..., creates_content=...)`. A handler gets a `Ctx` (request, path params, parsed

@@ -141,3 +141,8 @@ async def settle(bot, timeout: float = 15.0) -> None:
         ),
         timeout=timeout,
     )
+
+
+def tracking(fake) -> str:
+    [c] = [c for c in bot_comments(fake) if "codegen-bot:task:" in c["body"]]
+    return c["body"]
