@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # tenacity names added after 8.0, with the release that added each (its changelog).
 TENACITY_ADDED = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-MANIFEST = (Path(__file__).resolve().parent.parent / "app.yml").read_text()
+MANIFEST = (Path(__file__).resolve().parents[2] / "app.yml").read_text()
 
 
 def _block(name: str) -> list[str]:

@@ -17,7 +17,7 @@ import pytest
 from app.queue import store as jobs
 from app.queue.worker import PermanentJobError, Worker
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_worker(pool, dsn, handlers, **options) -> Worker:
@@ -230,7 +230,7 @@ async def test_two_workers_never_run_the_same_job(pool, dsn):
 
 def start_worker_process(dsn: str, **env: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.worker_proc", dsn],
+        [sys.executable, "-m", "tests.support.worker_proc", dsn],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -9,7 +9,7 @@ import pytest
 
 from app.tasks.issue_spec import TaskSpec, missing_information, parse_issue
 
-ISSUES = Path(__file__).parent / "data" / "issues"
+ISSUES = Path(__file__).parents[1] / "data" / "issues"
 NO_DESCRIPTION = "The issue has no description: say what should change and why."
 
 

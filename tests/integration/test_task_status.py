@@ -28,7 +28,7 @@ from app.tasks.status import (
     TaskStatus,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 S = TaskStatus
 
 

@@ -265,7 +265,7 @@ async def test_signed_unknown_events_share_one_label(intake_only, example_payloa
 
 
 def test_known_events_cover_the_manifest_subscriptions():
-    manifest = yaml.safe_load((Path(__file__).resolve().parent.parent / "app.yml").read_text())
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "app.yml").read_text())
     assert set(manifest["default_events"]) <= intake.KNOWN_EVENTS
     assert {"ping", "installation", "installation_repositories"} <= intake.KNOWN_EVENTS
     assert intake.event_label("pull_request", verified=False) == intake.UNVERIFIED

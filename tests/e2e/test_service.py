@@ -21,7 +21,7 @@ from tests.fakes.keys import make_app_key
 from tests.support.bot import WEBHOOK_SECRET
 from tests.support.serve import free_port, serve_env, start_serve, wait_healthy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:

@@ -11,7 +11,7 @@ import pytest
 from app.config import ConfigError, load_settings, parse_dotenv
 from tests.fakes.keys import make_app_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_match_the_design():

@@ -1,4 +1,4 @@
-"""A real worker process for crash tests: `python -m tests.worker_proc DSN`.
+"""A real worker process for crash tests: `python -m tests.support.worker_proc DSN`.
 
 It runs the queue's Worker with one job kind, `sleep`, which records each
 start in `job_log` and sleeps for `seconds`; SIGTERM stops it the way

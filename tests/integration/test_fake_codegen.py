@@ -15,7 +15,7 @@ from tests.fakes.codegen import FakeCodegen
 KEY = "fake-key-123"
 ORG = 42
 AUTH = {"Authorization": f"Bearer {KEY}"}
-SUBSET = json.loads((Path(__file__).parent / "data" / "codegen-openapi-subset.json").read_text())
+SUBSET = json.loads((Path(__file__).parents[1] / "data/codegen-openapi-subset.json").read_text())
 OPS = {(o["method"], o["path"]): o for o in SUBSET["operations"]}
 RUN_SCHEMA = OPS[("GET", "/v1/organizations/{org_id}/agent/run/{agent_run_id}")]["responses"][
     "200"

@@ -34,7 +34,7 @@ REPO = "octo-org/widgets"
 OTHER_REPO = "other-org/gadgets"
 ACCEPT = "application/vnd.github+json"
 SHA = "a" * 40
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 @pytest.fixture
