@@ -1,4 +1,4 @@
-"""Check runs, check suites and commit statuses."""
+"""Check runs and check suites (a suite's status and conclusion come from its runs)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def suite_conclusion(conclusions: Iterable[str | None]) -> str | None:
 
 
 class ChecksMixin:
-    """Check runs, suites and statuses (the state lives on `FakeGitHub`)."""
+    """Check runs and suites (the state lives on `FakeGitHub`)."""
 
     def check_runs_for(self, full_name: str, head_sha: str | None = None) -> list[dict[str, Any]]:
         full = self._canonical(full_name)
@@ -199,39 +199,6 @@ class ChecksMixin:
         run = copy.deepcopy(self.check_runs[run_id])
         run["pull_requests"] = self.pull_refs_at(self._check_run_repo[run_id], run["head_sha"])
         return run
-
-    def add_status(
-        self,
-        full_name: str,
-        sha: str,
-        *,
-        context: str,
-        state: str,
-        description: str | None = None,
-        target_url: str | None = None,
-        creator: str = "ci-bot",
-    ) -> dict[str, Any]:
-        """A legacy commit status (pending|success|failure|error)."""
-        full = self._canonical(full_name)
-        if state not in ("pending", "success", "failure", "error"):
-            raise ValueError(f"unknown commit status state {state!r}")
-        status_id = self._next_id("status")
-        user = self.user(creator)
-        status = {
-            "url": f"{self.url}/repos/{full}/statuses/{sha}",
-            "avatar_url": user["avatar_url"],
-            "id": status_id,
-            "node_id": _node_id("StatusContext", status_id),
-            "state": state,
-            "description": description,
-            "target_url": target_url,
-            "context": context,
-            "created_at": _iso(),
-            "updated_at": _iso(),
-            "creator": user,
-        }
-        self.statuses.setdefault((full, sha), []).insert(0, status)
-        return status
 
     # checks
 
@@ -443,29 +410,3 @@ class ChecksMixin:
         chunk, headers = self._paginate(ctx, runs)
         views = [self.check_run_view(r["id"]) for r in chunk]
         return 200, {"total_count": len(runs), "check_runs": views}, headers
-
-    def _combined_status(self, ctx: Ctx) -> Reply:
-        assert ctx.full_name is not None
-        ref = ctx.params["ref"]
-        sha = self.refs.get((ctx.full_name, ref.removeprefix("heads/")), ref)
-        latest: dict[str, dict[str, Any]] = {}
-        for s in self.statuses.get((ctx.full_name, sha), []):  # newest first
-            latest.setdefault(s["context"], s)
-        # the combined view lists "simple" statuses: no `creator`
-        statuses = [{k: v for k, v in s.items() if k != "creator"} for s in latest.values()]
-        states = {s["state"] for s in statuses}
-        if states & {"failure", "error"}:
-            state = "failure"
-        elif not statuses or "pending" in states:
-            state = "pending"
-        else:
-            state = "success"
-        return 200, {
-            "state": state,
-            "statuses": copy.deepcopy(statuses),
-            "sha": sha,
-            "total_count": len(statuses),
-            "repository": copy.deepcopy(ctx.repo),
-            "commit_url": f"{self.url}/repos/{ctx.full_name}/commits/{sha}",
-            "url": f"{self.url}/repos/{ctx.full_name}/commits/{sha}/status",
-        }

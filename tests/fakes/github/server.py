@@ -28,13 +28,14 @@ permission=..., creates_content=...)`. A handler gets a `Ctx` (request, path par
 body, resolved installation/repo) and returns `(status, body)` or `(status, body, headers)`,
 or raises `GitHubError`. Tests add endpoints with `fake.add_route(...)`.
 
-This module is the core: state, the route table, dispatch and scripted failures.
-`FakeGitHub` gets each resource's seeding, inspection and route handlers from a mixin
-in its own module: apps (the App, installations, tokens, users), repos (contents,
-trees, permissions), issues (labels, comments, reactions), pulls, reviews, checks
-(runs, suites, statuses), webhooks (examples, deliveries, seeding from a payload);
-auth checks tokens, permissions and rate limits; contract holds the OpenAPI subset
-and GitHub's documented limits; routing the small types (`Route`, `Ctx`, ...).
+This module is the core: state, the route table and dispatch. `FakeGitHub` gets
+each resource's seeding, inspection and route handlers from a mixin in its own
+module: apps (the App, installations, tokens, users), repos (contents, trees,
+permissions), issues (labels, comments, reactions), pulls, reviews, checks (runs
+and suites), statuses, webhooks (examples, deliveries, seeding from a payload);
+auth checks tokens, permissions and rate limits; scripts makes requests fail or
+wait; contract holds the OpenAPI subset and GitHub's documented limits; routing
+the small types (`Route`, `Ctx`, ...).
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ from tests.fakes.github.contract import (
     DEFAULT_APP_EVENTS,
     DEFAULT_APP_PERMISSIONS,
     DOCS,
-    PRIMARY_RATE_LIMIT_DOCS,
     SECONDARY_RATE_LIMIT_DOCS,
     SUPPORTED_API_VERSIONS,
     _describe,
@@ -88,6 +88,8 @@ from tests.fakes.github.routing import (
     _Script,
     _Token,
 )
+from tests.fakes.github.scripts import ScriptsMixin
+from tests.fakes.github.statuses import StatusesMixin
 from tests.fakes.github.util import _int_or
 from tests.fakes.github.webhooks import WebhooksMixin
 
@@ -102,7 +104,9 @@ class FakeGitHub(
     PullsMixin,
     ReviewsMixin,
     ChecksMixin,
+    StatusesMixin,
     WebhooksMixin,
+    ScriptsMixin,
 ):
     """A fake api.github.com. See the module docstring."""
 
@@ -358,76 +362,6 @@ class FakeGitHub(
         rx = re.compile(path_regex)
         method = method.upper()
         return [r for r in self.requests if method in ("*", r.method) and rx.search(r.path)]
-
-    def fail_next(
-        self,
-        method: str,
-        path_regex: str,
-        status: int,
-        *,
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-        times: int = 1,
-        delay: float = 0.0,
-    ) -> None:
-        """Answer the next `times` matching requests with `status` (checked before routing
-        and auth; `path_regex` is re.search'ed on the decoded path; method "*" = any).
-        `body` defaults to GitHub's message for the status; a str/bytes body is sent as is.
-        `headers` override the rate-limit headers (e.g. {"x-ratelimit-remaining": "0"})."""
-        self._scripts.append(
-            _Script(
-                method.upper(),
-                re.compile(path_regex),
-                status,
-                dict(headers or {}),
-                body,
-                times,
-                delay,
-            )
-        )
-
-    def delay_next(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
-        """Answer the next matching requests normally, but only after `seconds`."""
-        self._scripts.append(
-            _Script(method.upper(), re.compile(path_regex), None, {}, None, times, seconds)
-        )
-
-    def secondary_rate_limit_next(
-        self,
-        method: str,
-        path_regex: str,
-        *,
-        retry_after: int | None = 1,
-        status: int = 403,
-        times: int = 1,
-    ) -> None:
-        """403/429 secondary rate limit, with `retry-after` unless retry_after is None."""
-        headers = {} if retry_after is None else {"retry-after": str(retry_after)}
-        self.fail_next(method, path_regex, status, headers=headers, times=times)
-
-    def primary_rate_limit_next(
-        self, method: str, path_regex: str, *, reset_in: int = 1, status: int = 403, times: int = 1
-    ) -> None:
-        """403 with x-ratelimit-remaining: 0 and x-ratelimit-reset `reset_in` s ahead."""
-        headers = {
-            "x-ratelimit-remaining": "0",
-            "x-ratelimit-reset": str(int(time.time()) + reset_in),
-        }
-        body = {
-            "message": "API rate limit exceeded for installation.",
-            "documentation_url": PRIMARY_RATE_LIMIT_DOCS,
-            "status": str(status),
-        }
-        self.fail_next(method, path_regex, status, headers=headers, body=body, times=times)
-
-    def set_rate_limit(
-        self, remaining: int, *, installation_id: int | None = None, reset_in: int = 3600
-    ) -> None:
-        """Put an installation's (or, with None, the App JWT's) budget at `remaining`."""
-        key = "app" if installation_id is None else f"installation:{installation_id}"
-        bucket = self._bucket(key, self.rate_limit)
-        bucket.used = bucket.limit - remaining
-        bucket.reset = int(time.time()) + reset_in
 
     def _next_id(self, kind: str, start: int = 1000) -> int:
         value = self._counters.get(kind, start) + 1
