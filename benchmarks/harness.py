@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT))
 from app.config import Settings  # noqa: E402
 from app.db import EmbeddedPostgres, ensure_database  # noqa: E402
 from app.migrations import migrate  # noqa: E402
-from tests.conftest import APP_ID, APP_SLUG, Bot, running_bot, sign  # noqa: E402
 from tests.fakes.codegen import FakeCodegen  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
 from tests.fakes.keys import make_app_key  # noqa: E402
+from tests.support.bot import APP_ID, APP_SLUG, Bot, running_bot, sign  # noqa: E402
 
 __all__ = ["Env", "api_calls", "deliver", "environment", "latency", "paced", "running_bot"]
 

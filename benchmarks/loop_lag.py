@@ -49,7 +49,7 @@ import harness  # first: puts the repository on sys.path for `app` and `tests`
 import uvloop
 from harness import running_bot
 
-from tests.events import pull_request_event
+from tests.support.events import pull_request_event
 
 CHECK = "codegen/validation"
 REPO = "bench-org-0/app"  # harness.Env.add_repos(1)

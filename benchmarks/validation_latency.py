@@ -32,7 +32,7 @@ import aiohttp
 import harness  # first: puts the repository on sys.path for `tests`
 from harness import latency, running_bot
 
-from tests.events import pull_request_event
+from tests.support.events import pull_request_event
 
 CONFIG = "validate: all\nvalidation:\n  ci_start_seconds: 0\n"
 CHECK_NAME = "codegen/validation"

@@ -4,56 +4,30 @@ per test cloned from a migrated template, and the bot's real server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import gzip
-import hashlib
-import hmac
 import itertools
 import json
 import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
-from aiohttp import web
 
 from app import migrations
 from app.config import Settings
 from app.db import EmbeddedPostgres, create_pool, ensure_database
-from app.queue.worker import Worker
-from app.runtime import Runtime
-from app.service import build_runtime, build_worker
-from app.web.server import RUNNER_OPTIONS, make_web_app
 from tests.fakes.github import FakeGitHub
 from tests.fakes.keys import make_app_key
+from tests.support.bot import APP_ID, APP_SLUG, WEBHOOK_SECRET, Bot, running_bot
 
-pytest_plugins = ["tests.flow_fixtures"]
+pytest_plugins = ["tests.support.flow"]
 
 DATA = Path(__file__).parent / "data"
 TEMPLATE_DB = "codegen_bot_template"
-WEBHOOK_SECRET = "test-webhook-secret"
-APP_ID = 424242
-APP_SLUG = "codegen-bot-test"
 _db_counter = itertools.count()
-
-
-def sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def delivery_headers(event: str, body: bytes, delivery: str | None = None) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": "GitHub-Hookshot/test",
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-        "X-Hub-Signature-256": sign(body),
-    }
 
 
 @pytest.fixture(scope="session")
@@ -159,76 +133,6 @@ def app_settings(settings, fake_github) -> Settings:
 async def app_bot(app_settings) -> AsyncIterator[Bot]:
     async with running_bot(app_settings) as running:
         yield running
-
-
-@dataclasses.dataclass
-class Bot:
-    """The bot running in this test's event loop: real server, real worker."""
-
-    url: str
-    runtime: Runtime
-    session: aiohttp.ClientSession
-    worker: Worker | None
-
-    @property
-    def webhook_url(self) -> str:
-        return f"{self.url}/api/github/webhooks"
-
-    async def deliver(
-        self, event: str, payload: dict[str, Any] | bytes, delivery: str | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        async with self.session.post(
-            self.webhook_url, data=body, headers=delivery_headers(event, body, delivery)
-        ) as response:
-            return response.status, await response.json()
-
-    async def wait_idle(self, timeout: float = 20.0) -> None:
-        """Until no job is ready or running (scheduled retries excepted)."""
-        pool = self.runtime.pool
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            busy = await pool.fetchval(
-                """SELECT count(*) FROM jobs
-                   WHERE status = 'running' OR (status = 'queued' AND run_at <= now())"""
-            )
-            if busy == 0:
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{busy} job(s) still pending")
-            await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterator[Bot]:
-    pool = await create_pool(settings.database_url, min_size=2, max_size=12)
-    session = aiohttp.ClientSession()
-    runtime = build_runtime(
-        settings,
-        pool,
-        settings.database_url,
-        session,
-        retry_options={"max_single_wait": 5.0, "max_retry_seconds": 15.0},
-        codegen_options={"backoff_base": 0.05, "backoff_max": 0.2, "max_retry_seconds": 10.0},
-    )
-    runner = web.AppRunner(make_web_app(runtime), **RUNNER_OPTIONS)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    the_worker = None
-    if worker:
-        the_worker = build_worker(runtime)
-        await the_worker.start()
-    try:
-        yield Bot(f"http://127.0.0.1:{port}", runtime, session, the_worker)
-    finally:
-        await runner.cleanup()
-        if the_worker is not None:
-            await the_worker.stop(settings.shutdown_grace_seconds)
-        await runtime.codegen.aclose()
-        await session.close()
-        await pool.close()
 
 
 @pytest.fixture

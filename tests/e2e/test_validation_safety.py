@@ -1,0 +1,223 @@
+"""PR validation, auto-merge and follow-ups under crashes, races and people
+without access: each test is a defect a review found, kept so it stays fixed.
+Real PostgreSQL, the bot's real server and worker, fake GitHub and Codegen (as in
+tests/test_validation.py); crashes are injected inside PostgreSQL (fail_once)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from app.followups import flow as task_actions
+from tests.support.bot import APP_SLUG, running_bot
+from tests.support.events import pull_request_event
+from tests.support.flow import INSTALLATION, READER, REPO, fail_once, settle, wait_until
+from tests.support.validation import (
+    AUTO_MERGE,
+    CI_FIX,
+    CLEAN_FILES,
+    KEY_PATCH,
+    PR_NUMBER,
+    QUICK,
+    ci_run,
+    open_pull,
+    start_task_with_pr,
+    task_row,
+    validation_row,
+)
+from tests.support.validation import (
+    task_in as _task_in,
+)
+
+BOT = f"{APP_SLUG}[bot]"
+
+
+async def test_auto_merged_pr_ends_the_task_as_merged(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The bot's own merge comes back as `pull_request.closed` sent by the App's
+    bot user, which dispatch drops as an own event: the merge itself must end the
+    PR and the task."""
+    seeded.set_file(REPO, ".github/codegen.yml", AUTO_MERGE)
+    seeded.installations[INSTALLATION]["permissions"]["contents"] = "write"
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: seeded.pulls[REPO][PR_NUMBER]["merged"] or None)
+        await bot.wait_idle()
+        event = pull_request_event(seeded, "closed", REPO, PR_NUMBER, sender=BOT)
+        assert event["pull_request"]["merged"] is True and event["sender"]["login"] == BOT
+        assert (await bot.deliver("pull_request", event))[0] == 202
+        await settle(bot)
+        task = await task_row(bot)
+        pr_state = await bot.runtime.pool.fetchval("SELECT state FROM pull_requests")
+    assert pr_state == "merged"
+    assert task["status"] == "merged"
+
+
+async def test_a_readers_pr_saying_fixes_is_not_auto_merged(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Anyone can write `Fixes #7` in a PR body: a reader's PR is neither linked
+    to the task nor merged by the bot."""
+    seeded.set_file(REPO, ".github/codegen.yml", AUTO_MERGE)
+    seeded.installations[INSTALLATION]["permissions"]["contents"] = "write"
+    agent_sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, agent_sha, "tests", "failure")  # the agent's own PR is not merged
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: _task_in(bot, "changes_requested"))
+        await bot.wait_idle()
+        theirs = seeded.add_pull(
+            REPO,
+            30,
+            title="My CSV export",
+            body="Fixes #7",
+            user=READER,
+            head_ref="patch-1",
+            files=CLEAN_FILES,
+        )
+        ci_run(seeded, theirs["head"]["sha"], "tests", "success")
+        event = pull_request_event(seeded, "opened", REPO, 30, sender=READER)
+        await bot.deliver("pull_request", event)
+        await settle(bot)
+        linked = await bot.runtime.pool.fetchval(
+            "SELECT task_id FROM pull_requests WHERE number = 30"
+        )
+    assert seeded.calls("PUT", r"/pulls/30/merge$") == [], "merged a reader's PR"
+    assert linked is None
+
+
+async def test_a_try_that_dies_before_the_task_moves_still_moves_it(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The verdict and review are stored, then the worker dies before the task
+    moves: the next try still moves it and finishes the tracking comment."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    async with running_bot(flow_settings) as bot:
+        await fail_once(bot.runtime.pool, "tasks", "UPDATE", "NEW.status = 'passed'")
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, sha))
+        await settle(bot)
+        task = await task_row(bot)
+        failed = await bot.runtime.pool.fetchval(
+            "SELECT count(*) FROM jobs WHERE kind = 'validation.run' AND attempts > 1"
+        )
+    assert failed == 1  # the crash happened, and was retried
+    assert task["status"] == "passed"
+    assert len(seeded.reviews_on(REPO, PR_NUMBER)) == 1
+
+
+async def test_a_retried_review_is_not_posted_for_a_superseded_commit(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The review call fails once after the verdict was stored and a push is
+    recorded before the retry: the old commit's review is not posted and its
+    verdict does not overwrite the new head's."""
+    settings = dataclasses.replace(flow_settings, job_retry_base_seconds=4.0)
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    key_file = {"filename": "settings.py", "status": "modified", "patch": KEY_PATCH}
+    old = open_pull(seeded, [key_file])["head"]["sha"]
+    seeded.fail_next("POST", rf"/pulls/{PR_NUMBER}/reviews", 404)
+    async with running_bot(settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: validation_row(bot, old))  # verdict stored, review failed
+        new = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        event = pull_request_event(seeded, "synchronize", REPO, PR_NUMBER, sender="codegen-agent")
+        await bot.deliver("pull_request", event)
+        await wait_until(lambda: validation_row(bot, new))
+        await settle(bot, timeout=30)
+        task = await task_row(bot)
+    stale = [r for r in seeded.reviews_on(REPO, PR_NUMBER) if r["commit_id"] == old]
+    assert stale == [], "the old commit's review was posted after the newer push"
+    assert task["status"] == "passed"
+
+
+async def test_a_ci_fix_retried_after_a_crash_still_sends_its_attempt(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A crash after the attempt is counted and before the follow-up is stored
+    rolls both back: the retry spends the one attempt and sends the fix."""
+    seeded.set_file(
+        REPO, ".github/codegen.yml", CI_FIX.replace("max_attempts: 2", "max_attempts: 1")
+    )
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "failure")
+    fake_codegen.script_resume(statuses=["COMPLETE"])
+    async with running_bot(flow_settings) as bot:
+        await fail_once(bot.runtime.pool, "agent_followups", "INSERT")
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
+        await settle(bot)
+        pr = await bot.runtime.pool.fetchrow("SELECT * FROM pull_requests")
+        retried = await bot.runtime.pool.fetchval(
+            "SELECT attempts FROM jobs WHERE kind = 'validation.ci_fix'"
+        )
+    assert retried == 2
+    assert pr["ci_fix_attempts"] == 1 and pr["ci_fix_outcome"] is None
+    assert len(fake_codegen.resumed) == 1
+
+
+async def test_two_followups_at_once_resume_the_run_once(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Two follow-ups with different keys at the same moment (two `/codegen fix`
+    comments, a fix and a CI fix, two clicks): one is sent, the other told the
+    agent is busy."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    open_pull(seeded, CLEAN_FILES)
+    fake_codegen.script_resume(statuses=["COMPLETE"])
+    fake_codegen.script_resume(statuses=["COMPLETE"])
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        task = await wait_until(lambda: _task_in(bot, "passed"))
+        await bot.wait_idle()
+        from app.tasks import store as tasks
+
+        loaded = await tasks.get(bot.runtime.pool, task["id"])
+        outcomes = await asyncio.gather(
+            *(
+                task_actions.request_followup(
+                    bot.runtime, loaded, kind="fix", key=f"k{i}", instructions="x", by="m"
+                )
+                for i in range(2)
+            )
+        )
+        await settle(bot)
+    assert [o.ok for o in outcomes].count(True) == 1, outcomes
+    assert len(fake_codegen.resumed) == 1
+
+
+async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_moves_on(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """CI never reports and the job's worker keeps dying: the clean-up the worker
+    runs for a dead job concludes the check run `neutral`, saying why, and the
+    task leaves `validating`."""
+    from datetime import UTC, datetime
+
+    from app.queue.store import Job
+    from app.validation import flow as validation_flow
+
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_check_run(
+        REPO, name="build", head_sha=sha, status="queued", conclusion=None, app_slug="ci"
+    )
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
+        await wait_until(lambda: _task_in(bot, "validating"))
+        job = Job(0, validation_flow.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
+        await validation_flow.job_died(bot.runtime, job)
+        await bot.wait_idle()
+        task = await task_row(bot)
+        stored = await validation_row(bot, sha)
+    [run] = [r for r in seeded.check_runs_for(REPO, sha) if r["name"] == "codegen/validation"]
+    assert run["conclusion"] == "neutral"
+    assert run["output"]["title"] == "Validation could not finish"
+    assert "failed too many times" in run["output"]["summary"]
+    assert stored["conclusion"] == "neutral"
+    assert task["status"] == "pr_open" and "could not finish" in task["status_detail"]
