@@ -104,13 +104,13 @@ async def index(request: web.Request) -> web.Response:
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         facts = {"database": "not answering"}
+    proxy = request.app.get(PROXY_KEY)
+    if proxy is not None:
+        facts["webhook proxy"] = proxy.describe()
     rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in facts.items()
     )
-    proxy = request.app.get(PROXY_KEY)
-    if proxy is not None:
-        facts["webhook proxy"] = proxy.describe()
     notes = "".join(f"<li>{html.escape(p)}</li>" for p in problems) or "<li>Configured.</li>"
     offer, state = "", None
     if not runtime.github.configured:
