@@ -79,8 +79,8 @@ async def index(request: web.Request) -> web.Response:
     problems = []
     if not runtime.github.configured:
         problems.append(
-            "GitHub App not configured: set GITHUB_APP_ID and GITHUB_PRIVATE_KEY "
-            "(or GITHUB_PRIVATE_KEY_PATH)."
+            "GitHub App not configured: register one below, or set GITHUB_APP_ID and "
+            "GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH)."
         )
     if not settings.github_webhook_secret:
         problems.append(
