@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import logging
 import os
 import re
 import stat
@@ -23,6 +24,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from app.config import load_settings
+from app.observability.logs import redactor
 from app.onboarding.env_file import merge_env, quote_value
 from app.onboarding.manifest import ManifestError, build_manifest, load_app_yml, new_app_url
 from app.onboarding.manifest import public_base_url as base_url
@@ -421,3 +423,22 @@ def test_env_file_round_trips_through_the_settings_loader(tmp_path):
     assert loaded.github_webhook_secret == "s#2"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == [".env"]  # no temporary file left
+
+
+async def test_the_success_page_warns_when_the_environment_overrides_env(
+    new_bot, browser_session, monkeypatch, caplog
+):
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", "from-the-environment")
+    _, callback = await _code_from_github(browser_session, new_bot.url)
+    status, page = await _get(browser_session, callback)
+    assert status == 200
+    assert "sets GITHUB_WEBHOOK_SECRET, which win over .env at the next start" in _text(page)
+    # Nothing secret reached the log, and later log lines scrub the new secrets.
+    creds = new_bot.runtime.settings
+    assert creds.github_webhook_secret and creds.github_client_secret
+    for secret in (creds.github_webhook_secret, creds.github_client_secret):
+        assert secret not in caplog.text
+        assert secret in redactor.secrets
+    assert "PRIVATE KEY" not in caplog.text
+    assert "GitHub App codegen-bot (id" in caplog.text

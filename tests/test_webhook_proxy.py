@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -299,3 +300,40 @@ def test_backoff_doubles_and_is_capped():
     delays = [backoff(n, 1.0, 60.0) for n in range(1, 10)]
     assert 1.0 <= delays[0] <= 1.1 and 2.0 <= delays[1] <= 2.2
     assert all(60.0 <= d <= 66.0 for d in delays[6:])
+
+
+async def test_serve_starts_the_proxy_and_stops_it_on_sigterm(
+    dsn, smee, fake_github, example_payload, tmp_path
+):
+    """`codegen-bot serve` with WEBHOOK_PROXY_URL: a real process, as on a laptop."""
+    from tests.test_service import free_port, serve_env, start_serve, wait_healthy
+
+    port = free_port()
+    env = serve_env(dsn, fake_github.url, port, WEBHOOK_PROXY_URL=smee.channel())
+    server = await start_serve(env, tmp_path, "--role", "web")
+    try:
+        await wait_healthy(port)
+        await wait_until(lambda: smee.listeners, timeout=20)
+        guid = str(uuid.uuid4())
+        await fake_github.send_webhook(
+            smee.channel(),
+            "issues",
+            _compact(example_payload("issues", "opened")),
+            secret=WEBHOOK_SECRET,
+            guid=guid,
+        )
+        pool = await create_pool(dsn, min_size=1, max_size=1)
+        try:
+            await wait_until(
+                lambda: pool.fetchval("SELECT count(*) FROM webhook_deliveries WHERE id = $1", guid)
+            )
+        finally:
+            await pool.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(server.communicate(), 30)
+    assert server.returncode == 0
+    log = err.decode()
+    assert f"webhook proxy: connected to 127.0.0.1:{smee.url.rsplit(':', 1)[1]}" in log
+    assert f"delivery {guid} answered 202" in log
+    assert "Abc123channel" not in log  # the channel is a secret
