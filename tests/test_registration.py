@@ -442,3 +442,29 @@ async def test_the_success_page_warns_when_the_environment_overrides_env(
         assert secret in redactor.secrets
     assert "PRIVATE KEY" not in caplog.text
     assert "GitHub App codegen-bot (id" in caplog.text
+
+
+async def test_with_a_webhook_proxy_github_delivers_to_the_channel(
+    unregistered, browser_session, fake_github
+):
+    channel = "https://smee.io/aBcDeF123"
+    async with running_bot(
+        dataclasses.replace(unregistered, webhook_proxy_url=channel), worker=False
+    ) as bot:
+        _, callback = await _code_from_github(browser_session, bot.url)
+        async with browser_session.get(bot.url + "/") as response:
+            shown = _text(await response.text())
+    assert fake_github.manifests[-1]["manifest"]["hook_attributes"]["url"] == channel
+    assert "the webhook proxy channel (WEBHOOK_PROXY_URL)" in shown
+    assert channel not in shown  # only the form GitHub receives carries it
+    assert callback.startswith(bot.url + "/setup/callback?")
+
+
+def test_app_yml_is_loaded_and_checked(tmp_path):
+    (tmp_path / "app.yml").write_text("name: x\nurl: https://example.com\n")
+    assert load_app_yml(tmp_path / "app.yml")["name"] == "x"
+    with pytest.raises(ManifestError):
+        load_app_yml(tmp_path / "missing.yml")
+    (tmp_path / "bad.yml").write_text("- a list\n")
+    with pytest.raises(ManifestError):
+        load_app_yml(tmp_path / "bad.yml")

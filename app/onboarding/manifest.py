@@ -23,11 +23,23 @@ class ManifestError(ValueError):
     """`app.yml` cannot be turned into a manifest; `str()` says why."""
 
 
-def load_app_yml(path: Path = APP_YML) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict):
-        raise ManifestError(f"{path.name} is not a mapping")
-    return data
+def load_app_yml(path: Path | None = None) -> dict[str, Any]:
+    """app.yml from the checkout, else from the working directory (an installed
+    package does not carry it)."""
+    candidates = [path] if path is not None else [APP_YML, Path.cwd() / "app.yml"]
+    for candidate in candidates:
+        try:
+            text = candidate.read_text()
+        except OSError:
+            continue
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ManifestError(f"{candidate.name} is not valid YAML") from None
+        if not isinstance(data, dict):
+            raise ManifestError(f"{candidate.name} is not a mapping")
+        return data
+    raise ManifestError("app.yml not found (run the server from the checkout)")
 
 
 def public_base_url(

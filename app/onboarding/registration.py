@@ -29,7 +29,6 @@ from app.observability.logs import redactor
 from app.onboarding import pages
 from app.onboarding.env_file import EnvFileError, check_writable, write_env
 from app.onboarding.manifest import (
-    APP_YML,
     CALLBACK_PATH,
     INSTALLED_PATH,
     ManifestError,
@@ -132,7 +131,7 @@ class Registration:
         runtime: Runtime,
         set_webhook_secret: Callable[[str | None], None],
         *,
-        app_yml: Path = APP_YML,
+        app_yml: Path | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.runtime = runtime
@@ -196,6 +195,8 @@ class Registration:
         state = self._state_for(request)
         action = new_app_url(self.runtime.settings.github_web_url, state)
         hook_url = manifest["hook_attributes"]["url"]
+        if self.runtime.settings.webhook_proxy_url:
+            hook_url = "the webhook proxy channel (WEBHOOK_PROXY_URL)"
         return pages.offer_section(action, manifest, hook_url), state
 
     async def organization(self, request: web.Request) -> web.Response:
@@ -212,9 +213,14 @@ class Registration:
                 ),
                 400,
             )
+        try:
+            manifest = self._manifest(request)
+        except ManifestError as exc:
+            todo = "Set PUBLIC_URL, and run the server where app.yml is."
+            return _html(pages.problem("Cannot offer registration", str(exc), todo), 500)
         state = self._state_for(request)
         action = new_app_url(self.runtime.settings.github_web_url, state, org)
-        response = _html(pages.organization_page(org, action, self._manifest(request)))
+        response = _html(pages.organization_page(org, action, manifest))
         self.bind_state(request, response, state)
         return response
 
