@@ -468,3 +468,26 @@ def test_app_yml_is_loaded_and_checked(tmp_path):
     (tmp_path / "bad.yml").write_text("- a list\n")
     with pytest.raises(ManifestError):
         load_app_yml(tmp_path / "bad.yml")
+
+
+def test_a_conversion_answer_is_checked_before_anything_is_written():
+    from app.onboarding.credentials import parse_conversion
+    from tests.fakes.keys import make_app_key, make_other_key
+
+    good = {
+        "id": 7,
+        "slug": "s",
+        "pem": make_app_key()[0].decode(),
+        "webhook_secret": "w",
+        "client_id": "c",
+        "client_secret": "cs",
+    }
+    creds = parse_conversion(good)
+    assert creds.env()["GITHUB_APP_ID"] == "7" and "cs" not in repr(creds)
+    assert "GITHUB_WEBHOOK_SECRET" not in parse_conversion(good | {"webhook_secret": None}).env()
+    for bad in ({"id": True}, {"pem": "not a key"}, {"slug": ""}, {"webhook_secret": 5}):
+        with pytest.raises(ValueError):
+            parse_conversion(good | bad)
+    assert parse_conversion(good | {"pem": make_other_key()[0].decode()}).app_id == 7
+    with pytest.raises(ValueError):
+        parse_conversion([good])
