@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint migrate bench clean
+.PHONY: run test lint migrate bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/codegen-bot migrate
 
-test: $(STAMP)
+# The registration tests drive Debian's chromium (Playwright does not download a browser).
+browser:
+	@command -v chromium >/dev/null || (echo "installing Debian chromium for page tests"; \
+		apt-get update -q && apt-get install -y -q chromium)
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -32,6 +32,18 @@ class Settings:
     github_webhook_secret: str | None = field(default=None, repr=False)
     github_app_slug: str | None = None
     github_api_url: str = "https://api.github.com"
+    # Where people use GitHub in a browser (the manifest flow posts there); a
+    # GitHub Enterprise Server host has its own.
+    github_web_url: str = "https://github.com"
+    github_client_id: str | None = None
+    github_client_secret: str | None = field(default=None, repr=False)
+    # This server as GitHub reaches it (webhook URL in the manifest); unset: the
+    # request's forwarded host.
+    public_url: str | None = None
+    # A smee.io channel whose deliveries are fed to the intake (local development).
+    webhook_proxy_url: str | None = field(default=None, repr=False)
+    # The file the manifest flow writes the App's credentials to.
+    env_file: Path = Path(".env")
     github_write_interval: float = 1.0
     codegen_api_key: str | None = field(default=None, repr=False)
     codegen_org_id: int | None = None
@@ -73,9 +85,11 @@ class Settings:
         values = [
             self.github_private_key,
             self.github_webhook_secret,
+            self.github_client_secret,
             self.codegen_api_key,
             self.sentry_dsn,
             self.notify_webhook_url,
+            self.webhook_proxy_url,
             *self.api_keys,
         ]
         if self.database_url:
@@ -254,6 +268,14 @@ def load_settings(
         github_app_slug=env.get("GITHUB_APP_SLUG", "").strip() or None,
         github_api_url=_url(env, "GITHUB_API_URL", "https://api.github.com"),
         github_write_interval=_float(env, "GITHUB_WRITE_INTERVAL", 1.0),
+        github_web_url=_url(env, "GITHUB_WEB_URL", "https://github.com"),
+        github_client_id=env.get("GITHUB_CLIENT_ID", "").strip() or None,
+        github_client_secret=env.get("GITHUB_CLIENT_SECRET") or None,
+        public_url=_url(env, "PUBLIC_URL", "http://unset") if env.get("PUBLIC_URL") else None,
+        webhook_proxy_url=(
+            _url(env, "WEBHOOK_PROXY_URL", "http://unset") if env.get("WEBHOOK_PROXY_URL") else None
+        ),
+        env_file=dotenv if dotenv is not None else Path(".env"),
         codegen_api_key=env.get("CODEGEN_API_KEY") or None,
         codegen_org_id=_codegen_org(env),
         codegen_api_url=_url(env, "CODEGEN_API_URL", "https://api.codegen.com"),

@@ -24,13 +24,14 @@ from app.deliveries.dispatch import delivery_jobs
 from app.followups import flow as followup_flow
 from app.github.client import GitHubApp
 from app.observability.logs import redactor
+from app.onboarding.proxy import WebhookProxy
 from app.queue.registry import JobRegistry
 from app.queue.worker import Worker
 from app.repo_settings import labels
 from app.runtime import Runtime
 from app.tasks import flow as task_flow
 from app.validation import flow as validation_flow
-from app.web.server import RUNNER_OPTIONS, make_web_app
+from app.web.server import RUNNER_OPTIONS, WEBHOOK_PATH, make_web_app
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,15 @@ def build_runtime(
     )
 
 
+def loopback_intake_url(host: str, port: int) -> str:
+    """Where the webhook proxy reaches this process's own intake."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a wildcard; loopback is on it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{WEBHOOK_PATH}"
+
+
 def job_kinds() -> JobRegistry:
     """Every job kind this process can run: the one place the domains' job
     registries are joined (a kind declared twice fails here, at start-up)."""
@@ -189,6 +199,11 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
         runner: web.AppRunner | None = None
         worker: Worker | None = None
         runtime: Runtime | None = None
+        proxy: WebhookProxy | None = None
+        if settings.webhook_proxy_url and role in ("web", "all"):
+            proxy = WebhookProxy(settings.webhook_proxy_url)
+        elif settings.webhook_proxy_url:
+            log.warning("WEBHOOK_PROXY_URL is ignored by a worker: run it with a web role")
         try:
             async with pool.acquire() as conn:
                 applied = await migrations.migrate(conn)
@@ -197,7 +212,7 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
             runtime = build_runtime(settings, pool, dsn, session)
             if role in ("web", "all"):
                 runner = web.AppRunner(
-                    make_web_app(runtime),
+                    make_web_app(runtime, proxy=proxy),
                     **RUNNER_OPTIONS,
                     shutdown_timeout=settings.shutdown_grace_seconds,
                 )
@@ -205,6 +220,8 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                 site = web.TCPSite(runner, settings.host, port or settings.port)
                 await site.start()
                 log.info("listening on http://%s:%d", settings.host, port or settings.port)
+                if proxy is not None:
+                    await proxy.start(loopback_intake_url(settings.host, port or settings.port))
             if role in ("worker", "all"):
                 worker = build_worker(runtime)
                 await worker.start()
@@ -216,6 +233,8 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
             await stop.wait()
             log.info("shutting down")
         finally:
+            if proxy is not None:
+                await proxy.stop()
             if runner is not None:
                 await runner.cleanup()
             if worker is not None:

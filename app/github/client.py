@@ -282,6 +282,14 @@ class GitHubApp:
             self.tokens_minted += 1
             return answer["token"]
 
+    def reconfigure(self, *, app_id: int, private_key: str, app_slug: str | None) -> None:
+        """Act as another App identity from now on (the manifest flow registered
+        one while the server runs); tokens of the old identity are dropped."""
+        self.app_id = app_id
+        self._private_key = private_key
+        self._slug = app_slug
+        self._tokens.clear()
+
     def forget_token(self, installation_id: int) -> None:
         self._tokens.pop(installation_id, None)
 

@@ -189,3 +189,22 @@ async def counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
                   (SELECT count(*) FROM repositories WHERE removed_at IS NULL) AS repositories"""
     )
     return dict(row)
+
+
+async def installed_on(
+    conn: asyncpg.Connection | asyncpg.Pool, installation_id: int, *, limit: int = 100
+) -> tuple[str | None, list[str]]:
+    """The account an installation belongs to and the repositories it reaches
+    now, as the `installation` webhook told us (the post-install page)."""
+    account = await conn.fetchval(
+        "SELECT account_login FROM installations WHERE id = $1 AND deleted_at IS NULL",
+        installation_id,
+    )
+    rows = await conn.fetch(
+        """SELECT full_name FROM repositories
+           WHERE installation_id = $1 AND removed_at IS NULL
+           ORDER BY lower(full_name) LIMIT $2""",
+        installation_id,
+        limit,
+    )
+    return account, [r["full_name"] for r in rows]

@@ -83,3 +83,8 @@ def commit_check_runs(repository: str, sha: str, check_name: str | None = None) 
 
 def commit_status(repository: str, sha: str) -> str:
     return f"/repos/{repository}/commits/{sha}/status?per_page=100"
+
+
+def manifest_conversion(code: str) -> str:
+    """Trades the manifest flow's one-time code for the new App's credentials."""
+    return f"/app-manifests/{quote(code, safe='')}/conversions"

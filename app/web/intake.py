@@ -115,6 +115,11 @@ class WebhookIntake:
         self.secret = secret.encode() if secret else None
         self.writer = writer
 
+    def set_secret(self, secret: str | None) -> None:
+        """Verify from the next delivery on with `secret` (the manifest flow
+        registers the App while the server runs)."""
+        self.secret = secret.encode() if secret else None
+
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         event = request.headers.get("X-GitHub-Event", "")

@@ -15,6 +15,8 @@ from app.deliveries import store as deliveries
 from app.deliveries.store import BatchWriter
 from app.github import installations
 from app.observability import kpis, metrics
+from app.onboarding.proxy import WebhookProxy
+from app.onboarding.registration import Registration
 from app.queue import store as jobs
 from app.runtime import Runtime
 from app.web.intake import MAX_BODY_BYTES, WebhookIntake
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/api/github/webhooks"
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 WRITER_KEY = web.AppKey("writer", BatchWriter)
+REGISTRATION_KEY = web.AppKey("registration", Registration)
+PROXY_KEY = web.AppKey("proxy", WebhookProxy)
 _HEALTH_TIMEOUT = 3.0
 # AppRunner options: no access log (metrics count requests), and a short
 # lingering close so an oversized upload we refused does not hold shutdown.
@@ -75,8 +79,8 @@ async def index(request: web.Request) -> web.Response:
     problems = []
     if not runtime.github.configured:
         problems.append(
-            "GitHub App not configured: set GITHUB_APP_ID and GITHUB_PRIVATE_KEY "
-            "(or GITHUB_PRIVATE_KEY_PATH)."
+            "GitHub App not configured: register one below, or set GITHUB_APP_ID and "
+            "GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH)."
         )
     if not settings.github_webhook_secret:
         problems.append(
@@ -100,24 +104,33 @@ async def index(request: web.Request) -> web.Response:
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         facts = {"database": "not answering"}
+    proxy = request.app.get(PROXY_KEY)
+    if proxy is not None:
+        facts["webhook proxy"] = proxy.describe()
     rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in facts.items()
     )
     notes = "".join(f"<li>{html.escape(p)}</li>" for p in problems) or "<li>Configured.</li>"
+    offer, state = "", None
+    if not runtime.github.configured:
+        offer, state = request.app[REGISTRATION_KEY].offer(request)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>codegen-bot</title>
 <style>body{{font-family:sans-serif;max-width:48rem;margin:2rem auto}}
 th{{text-align:left;padding-right:1rem}}</style>
-</head><body><h1>codegen-bot</h1><h2>Set-up</h2><ul>{notes}</ul>
+</head><body><h1>codegen-bot</h1><h2>Set-up</h2><ul>{notes}</ul>{offer}
 <p>Webhook URL: <code>{html.escape(WEBHOOK_PATH)}</code> &middot; API root:
 <code>{html.escape(settings.github_api_url)}</code> &middot; trigger label:
 <code>{html.escape(settings.trigger_label)}</code></p>
 <h2>State</h2><table>{rows}</table>
 <p><a href="/health">/health</a> &middot; <a href="/metrics">/metrics</a></p></body></html>"""
-    return web.Response(text=page, content_type="text/html")
+    response = web.Response(text=page, content_type="text/html")
+    if state is not None:
+        request.app[REGISTRATION_KEY].bind_state(request, response, state)
+    return response
 
 
-def make_web_app(runtime: Runtime) -> web.Application:
+def make_web_app(runtime: Runtime, *, proxy: WebhookProxy | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[RUNTIME_KEY] = runtime
     writer = BatchWriter(runtime.dsn, job_max_attempts=runtime.settings.job_max_attempts)
@@ -127,6 +140,11 @@ def make_web_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/", index)
+    registration = Registration(runtime, intake.set_secret)
+    registration.add_routes(app)
+    app[REGISTRATION_KEY] = registration
+    if proxy is not None:
+        app[PROXY_KEY] = proxy
 
     async def writer_connections(_app: web.Application) -> AsyncIterator[None]:
         await writer.open()

@@ -52,6 +52,7 @@ OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/app/installations/{installation_id}"),
     ("GET", "/app/hook/deliveries"),
     ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
+    ("POST", "/app-manifests/{code}/conversions"),
     ("GET", "/repos/{owner}/{repo}"),
     ("POST", "/repos/{owner}/{repo}/labels"),
     ("GET", "/repos/{owner}/{repo}/labels/{name}"),
@@ -81,6 +82,12 @@ OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/status"),
 ]
+
+# Operations whose success response is pinned too (`response_status`, `response_schema`):
+# the fake's answer is checked against it, and the bot reads every field it needs from it.
+RESPONSE_SCHEMAS: dict[tuple[str, str], str] = {
+    ("POST", "/app-manifests/{code}/conversions"): "201",
+}
 
 # Schema keywords that carry no validation meaning (or are OpenAPI-only) and are dropped.
 _DROP_KEYWORDS = {
@@ -220,16 +227,20 @@ def build_subset(openapi: dict[str, Any]) -> dict[str, Any]:
             if media is None:
                 raise DataError(f"{method} {path}: request body has no application/json")
             schema = to_json_schema(openapi, media["schema"])
-        operations.append(
-            {
-                "method": method,
-                "path": path,
-                "operation_id": op.get("operationId"),
-                "documentation_url": op.get("externalDocs", {}).get("url"),
-                "request_body_required": required,
-                "request_body_schema": schema,
-            }
-        )
+        entry = {
+            "method": method,
+            "path": path,
+            "operation_id": op.get("operationId"),
+            "documentation_url": op.get("externalDocs", {}).get("url"),
+            "request_body_required": required,
+            "request_body_schema": schema,
+        }
+        status = RESPONSE_SCHEMAS.get((method, path))
+        if status is not None:
+            media = op["responses"][status]["content"]["application/json"]
+            entry["response_status"] = int(status)
+            entry["response_schema"] = to_json_schema(openapi, media["schema"])
+        operations.append(entry)
     return {
         "source": {
             "package": OPENAPI_PACKAGE,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import copy
+import html
+import json
+import re
 import secrets
 import time
 import zlib
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from tests.fakes.github.contract import _TOKEN_ALPHABET, PERMISSION_LEVELS, WEB
+from aiohttp import web
+from jsonschema import Draft202012Validator
+
+from tests.fakes.github.contract import _TOKEN_ALPHABET, PERMISSION_LEVELS, WEB, openapi_operations
 from tests.fakes.github.routing import Ctx, GitHubError, Reply, _Token
 from tests.fakes.github.util import _iso, _node_id
 
@@ -223,3 +229,110 @@ class AppsMixin:
         if selected is not None:
             answer["repositories"] = [copy.deepcopy(self.repos[f]) for f in sorted(selected)]
         return 201, answer
+
+    # ------------------------------------------------------------------ manifest flow
+
+    async def _web_new_app(self, request: web.Request) -> web.Response:
+        """GitHub's "Create GitHub App" page for a posted manifest: checks it as
+        GitHub does (a JSON object with `url` and `hook_attributes.url`), shows
+        the name and a button; `state` travels on to the redirect."""
+        form = await request.post()
+        org = request.match_info.get("org")
+        state = request.query.get("state", "")
+        try:
+            manifest = json.loads(str(form.get("manifest", "")))
+        except ValueError:
+            manifest = None
+        ok = (
+            isinstance(manifest, dict)
+            and isinstance(manifest.get("url"), str)
+            and isinstance(manifest.get("hook_attributes"), dict)
+            and isinstance(manifest["hook_attributes"].get("url"), str)
+        )
+        if not ok:
+            return web.Response(status=422, text="Invalid GitHub App manifest")
+        assert isinstance(manifest, dict)
+        self.manifests.append({"manifest": manifest, "state": state, "org": org})
+        owner = org or self.web_user
+        esc = html.escape
+        page = (
+            "<!doctype html><html><head><title>Create GitHub App</title></head><body>"
+            f"<h1>Create GitHub App for {esc(owner)}</h1>"
+            f"<p>GitHub App name: <strong>{esc(str(manifest.get('name', '')))}</strong></p>"
+            f"<p>Webhook URL: {esc(manifest['hook_attributes']['url'])}</p>"
+            '<form method="post" action="/settings/apps/fake-create">'
+            f'<input type="hidden" name="index" value="{len(self.manifests) - 1}">'
+            f'<button id="create" type="submit">Create GitHub App for {esc(owner)}</button>'
+            "</form></body></html>"
+        )
+        return web.Response(text=page, content_type="text/html")
+
+    async def _web_create_app(self, request: web.Request) -> web.Response:
+        """The button: the App exists, GitHub redirects to `redirect_url` with a
+        one-time `code` and the `state` it was given."""
+        form = await request.post()
+        posted = self.manifests[int(str(form["index"]))]
+        manifest = posted["manifest"]
+        code = secrets.token_hex(10)
+        self.manifest_apps[code] = self._new_manifest_app(manifest, posted["org"])
+        target = manifest.get("redirect_url") or manifest["url"]
+        query = urlencode({"code": code, "state": posted["state"]})
+        raise web.HTTPFound(f"{target}{'&' if '?' in target else '?'}{query}")
+
+    def _new_manifest_app(self, manifest: dict[str, Any], org: str | None) -> dict[str, Any]:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        app_id = self._next_id("app", 900_000)
+        name = str(manifest.get("name") or "my-app")
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "app"
+        return {
+            "id": app_id,
+            "slug": slug,
+            "name": name,
+            "owner": org or self.web_user,
+            "manifest": manifest,
+            "pem": key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            ).decode(),
+            "public_pem": key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+            "webhook_secret": secrets.token_hex(20),
+            "client_id": f"Iv23li{secrets.token_hex(7)}",
+            "client_secret": secrets.token_hex(20),
+        }
+
+    def _convert_manifest(self, ctx: Ctx) -> Reply:
+        """`POST /app-manifests/{code}/conversions`: no authentication, each code
+        once; from then on this fake is that App (its id, key and slug)."""
+        code = ctx.params["code"]
+        created = self.manifest_apps.get(code)
+        if created is None or code in self.spent_manifest_codes:
+            raise GitHubError(404, "Not Found")
+        self.spent_manifest_codes.add(code)
+        self.app_id = created["id"]
+        self.public_key_pem = created["public_pem"]
+        self.app_slug = created["slug"]
+        self.app_name = created["name"]
+        self.client_id = created["client_id"]
+        self.bot_login = f"{created['slug']}[bot]"
+        self.app_owner = created["owner"]
+        self.add_user(self.app_owner)
+        hook = created["manifest"].get("hook_attributes") or {}
+        self.app_permissions = dict(created["manifest"].get("default_permissions") or {})
+        self.app_events = list(created["manifest"].get("default_events") or [])
+        answer = self.app_object() | {
+            "external_url": created["manifest"].get("url"),
+            "description": created["manifest"].get("description"),
+            "client_secret": created["client_secret"],
+            "webhook_secret": created["webhook_secret"] if hook.get("active", True) else None,
+            "pem": created["pem"],
+        }
+        # the answer keeps to GitHub's published 201 schema (tests/data)
+        op = openapi_operations()[("POST", "/app-manifests/{code}/conversions")]
+        Draft202012Validator(op["response_schema"]).validate(answer)
+        return op["response_status"], answer

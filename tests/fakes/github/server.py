@@ -181,6 +181,12 @@ class FakeGitHub(
         self.deliveries: list[dict[str, Any]] = []
         self.redelivery_requests: list[int] = []
         self.on_redeliver: Callable[[dict[str, Any]], Any] | None = None
+        # manifest flow: what the "new GitHub App" page received, the Apps it
+        # created (with their secrets) by one-time code, and the codes spent
+        self.manifests: list[dict[str, Any]] = []
+        self.manifest_apps: dict[str, dict[str, Any]] = {}
+        self.spent_manifest_codes: set[str] = set()
+        self.web_user = "octocat"  # who is signed in on the fake's web pages
 
         self._repo_index: dict[str, str] = {}  # lower-case full name -> canonical
         self._repo_installation: dict[str, int] = {}
@@ -213,6 +219,7 @@ class FakeGitHub(
             R("POST", "/app/installations/{installation_id}/access_tokens", self._create_token),
             R("GET", "/app/hook/deliveries", self._list_deliveries),
             R("POST", "/app/hook/deliveries/{delivery_id}/attempts", self._redeliver),
+            R("POST", "/app-manifests/{code}/conversions", self._convert_manifest, auth="none"),
             R("GET", repo, self._get_repo, "metadata:read"),
             R("POST", f"{repo}/labels", self._create_label, iw),
             R("GET", f"{repo}/labels/{{name}}", self._get_label, ir),
@@ -335,6 +342,10 @@ class FakeGitHub(
 
     async def start(self) -> None:
         app = web.Application(client_max_size=32 * 1024 * 1024)
+        # GitHub's web pages of the manifest flow (a browser's, not the API's)
+        app.router.add_post("/settings/apps/new", self._web_new_app)
+        app.router.add_post("/organizations/{org}/settings/apps/new", self._web_new_app)
+        app.router.add_post("/settings/apps/fake-create", self._web_create_app)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
