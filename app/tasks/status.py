@@ -1,7 +1,8 @@
 """A task's status: its values, the sets the code asks about, and the moves
 between them. `tasks.transition`, the one function that changes a task's
 status, refuses a move this table does not list. Changes here must match the
-CHECK constraint on `tasks.status` (a test compares them)."""
+CHECK constraint on `tasks.status` and the state diagram in
+docs/ARCHITECTURE.md (tests compare them)."""
 
 from __future__ import annotations
 
