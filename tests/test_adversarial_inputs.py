@@ -27,9 +27,14 @@ from app.observability.logs import redactor
 from app.pull_requests import store as pull_requests
 from app.tasks import issue_spec as issue_task
 from app.tasks.issue_spec import missing_information, parse_issue
-from app.validation import analysis as pr_analysis
 from app.validation import report as check_report
-from app.validation.analysis import MAX_LINE_CHARS, PullFile, analyze, redact
+from app.validation.analysis import diff as pr_diff
+from app.validation.analysis import scan as pr_scan
+from app.validation.analysis.diff import MAX_LINE_CHARS
+from app.validation.analysis.model import PullFile
+from app.validation.analysis.redaction import redact
+from app.validation.analysis.rules import Rules
+from app.validation.analysis.scan import analyze
 from app.validation.ci import Check, CiState
 from tests.test_prompt_builder import REPO, TASK, build
 
@@ -81,7 +86,7 @@ SHAPES = [
         ),
         lambda result: (
             {(f.path, f.rule) for f in result[1]} == {("web/b.css", "review.todo")}
-            and result[0].not_scanned == (("web/app.min.css", pr_analysis._long_lines(1)),)
+            and result[0].not_scanned == (("web/app.min.css", pr_scan._long_lines(1)),)
         ),
     ),
     Shape(
@@ -110,7 +115,7 @@ SHAPES = [
     ),
     Shape(
         "hunk header: 65,000 digits",
-        lambda: pr_analysis.added_lines("@@ -1 +" + "1" * 65_000 + " @@\n+x\n@@ -1 +5 @@\n+y\n"),
+        lambda: pr_diff.added_lines("@@ -1 +" + "1" * 65_000 + " @@\n+x\n@@ -1 +5 @@\n+y\n"),
         lambda lines: lines[-1] == (5, "y"),
     ),
     Shape(
@@ -300,9 +305,7 @@ SHAPES = [
         "ignore_paths: 1,000 globs `*a*a…*b*a` on 3,000 paths of 200 a's",
         lambda: list(
             map(
-                pr_analysis.Rules(
-                    ignore_paths=tuple("*a" * 40 + f"*b{i}*a" for i in range(1000))
-                ).ignored,
+                Rules(ignore_paths=tuple("*a" * 40 + f"*b{i}*a" for i in range(1000))).ignored,
                 ["a" * 200 + str(i) + "a" for i in range(3000)],
             )
         ),
@@ -352,8 +355,8 @@ def test_files_without_a_patch_are_reported_as_not_scanned() -> None:
     ]
     analysis, _ = analyze(files)
     assert analysis.not_scanned == (
-        ("assets/logo.png", pr_analysis._NO_PATCH),
-        ("data/dump.sql", pr_analysis._NO_PATCH),
+        ("assets/logo.png", pr_scan._NO_PATCH),
+        ("data/dump.sql", pr_scan._NO_PATCH),
     )
     summary = check_report.summary(
         "success",
@@ -374,7 +377,7 @@ def test_a_long_line_is_still_checked_for_credentials_and_never_shown() -> None:
     analysis, findings = analyze([new_file("web/bundle.min.js", [line])])
     (finding,) = [f for f in findings if f.rule == "security.github_token"]
     assert GITHUB_TOKEN not in finding.line_text and len(finding.line_text) < 100
-    assert analysis.not_scanned == (("web/bundle.min.js", pr_analysis._long_lines(1)),)
+    assert analysis.not_scanned == (("web/bundle.min.js", pr_scan._long_lines(1)),)
 
 
 def test_hand_written_line_tests_agree_with_their_patterns() -> None:
@@ -417,8 +420,8 @@ def test_lines_dense_with_credential_names_are_cheap_and_reported() -> None:
     assert ("deploy/d.env", "security.secret_assignment") in {(f.path, f.rule) for f in findings}
     reported = dict(analysis.not_scanned)
     assert set(reported) == {*dense, "deploy/d.env"}
-    assert reported["deploy/a.env"] == pr_analysis._dense_lines(300)
-    assert reported["deploy/d.env"] == pr_analysis._dense_lines(1)
+    assert reported["deploy/a.env"] == pr_scan._dense_lines(300)
+    assert reported["deploy/d.env"] == pr_scan._dense_lines(1)
 
 
 def test_lines_full_of_sql_strings_are_cheap() -> None:

@@ -1,4 +1,4 @@
-"""app.pr_analysis: diff line numbering, detection rules, redaction and PR-level facts.
+"""app.validation.analysis: diff line numbering, detection rules, redaction and PR-level facts.
 
 Token-shaped test values are assembled at run time so this file itself holds no
 string that a secret scanner (or this module) would flag.
@@ -11,18 +11,12 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from app.validation.analysis import (
-    RULE_CATALOG,
-    Finding,
-    PullFile,
-    Rules,
-    added_lines,
-    analyze,
-    is_source_file,
-    is_test_file,
-    redact,
-    size_class,
-)
+from app.validation.analysis.diff import added_lines
+from app.validation.analysis.model import RULE_CATALOG, Finding, PullFile, size_class
+from app.validation.analysis.paths import is_source_file, is_test_file
+from app.validation.analysis.redaction import redact
+from app.validation.analysis.rules import Rules
+from app.validation.analysis.scan import analyze
 
 GITHUB_TOKEN = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # 36 after the prefix
 FINE_GRAINED = "github_" + "pat_" + "11ABCDEFG0" + "x1Y2z3_" * 8 + "abcdefgh12345678"  # 82

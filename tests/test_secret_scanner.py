@@ -15,7 +15,9 @@ import pytest
 
 from app.commands.replies import Location, fix_instructions
 from app.observability.logs import redactor, setup_logging
-from app.validation.analysis import PullFile, analyze, redact
+from app.validation.analysis.model import PullFile
+from app.validation.analysis.redaction import redact
+from app.validation.analysis.scan import analyze
 from app.validation.ci import Check
 from app.validation.report import ci_fix_prompt
 

@@ -15,7 +15,7 @@ from app.tasks.status import ACTIVE, PR_STAGES
 from app.tasks.store import Task
 from app.tasks.tracking import RUN_STATE, duration, pr_link, short_reason
 from app.text import inline as inline_text
-from app.validation.analysis import redact
+from app.validation.analysis.redaction import redact
 from app.validation.store import Validation
 from prompts.builder import clip, fence
 

@@ -46,10 +46,12 @@ from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.status import PR_STAGES, TaskStatus
 from app.tasks.tracking import job_failure_reason, short_reason
-from app.validation import analysis as pr_analysis
 from app.validation import ci
 from app.validation import report as check_report
 from app.validation import store as validations
+from app.validation.analysis.model import Finding, PullFile, size_class
+from app.validation.analysis.rules import Rules
+from app.validation.analysis.scan import analyze
 from app.validation.store import Validation
 
 log = logging.getLogger(__name__)
@@ -359,19 +361,19 @@ async def _analyse(
     config: RepoConfig,
 ) -> Validation:
     entries = [entry async for entry in gh.getiter(urls.pull_files(pr.repository, pr.number))]
-    files: list[pr_analysis.PullFile] = []
+    files: list[PullFile] = []
     for start in range(0, len(entries), 500):  # 3,000 take ~20 ms: let the loop run between
-        files += [pr_analysis.PullFile.from_api(entry) for entry in entries[start : start + 500]]
+        files += [PullFile.from_api(entry) for entry in entries[start : start + 500]]
         await asyncio.sleep(0)
     v = config.validation
-    rules = pr_analysis.Rules(
+    rules = Rules(
         large_file_additions=v.large_file_lines,
         disabled=v.disabled_rules,
         ignore_paths=v.ignore_paths,
     )
     try:
         # Off the event loop: a 3,000-file PR takes seconds of CPU.
-        analysis, found = await cpu.run(pr_analysis.analyze, files, rules, seconds=ANALYSIS_SECONDS)
+        analysis, found = await cpu.run(analyze, files, rules, seconds=ANALYSIS_SECONDS)
     except cpu.TooSlow:
         log.warning(
             "%s#%s: %d files not analysed within %g s",
@@ -390,9 +392,7 @@ async def _analyse(
     return fresh
 
 
-def not_analysed(
-    files: list[pr_analysis.PullFile], seconds: float
-) -> tuple[dict[str, Any], list[pr_analysis.Finding]]:
+def not_analysed(files: list[PullFile], seconds: float) -> tuple[dict[str, Any], list[Finding]]:
     """What a validation says of a diff it could not analyse in time: the sizes
     GitHub gave, every file as not scanned (as the analysis lists what it
     skips, so nothing that holds back unscanned files lets this one through),
@@ -404,11 +404,11 @@ def not_analysed(
         "files_changed": len(files),
         "additions": additions,
         "deletions": deletions,
-        "size_class": pr_analysis.size_class(additions + deletions),
+        "size_class": size_class(additions + deletions),
         "not_analysed": why,
         "not_scanned": [[f.filename, f"not analysed: {why}"] for f in files],
     }
-    finding = pr_analysis.Finding(
+    finding = Finding(
         rule="analysis.not_analysed",
         category="analysis",
         severity="warning",

@@ -1,14 +1,14 @@
 """What a validation tells reviewers: the check run's conclusion, title,
 summary, annotations and buttons, the PR review and its inline comments, and
 the follow-up prompts for the agent. Pure functions of stored findings (dicts
-from `pr_analysis.Finding`) and the CI state."""
+from `analysis.model.Finding`) and the CI state."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from app.validation.analysis import redact
+from app.validation.analysis.redaction import redact
 from app.validation.ci import Check, CiState, code_name
 from prompts.builder import clip, fence
 
