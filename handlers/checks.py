@@ -23,6 +23,7 @@ from app.validation import ci
 from app.validation import flow as validation_flow
 from app.validation import report as check_report
 from app.validation import store as validations
+from prompts.followups import findings_prompt
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
             kind="findings",
             key=f"action:{ctx.delivery_id}",
             instructions=await cpu.run(
-                check_report.findings_prompt,
+                findings_prompt,
                 validation.findings or [],
                 state.named("failed"),
                 validation.head_sha,

@@ -50,6 +50,7 @@ from app.tasks import store as tasks
 from app.tasks.status import STOPPABLE, TaskStatus
 from app.validation import flow as validation_flow
 from app.validation import store as validations
+from prompts import followups as followup_prompts
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -382,7 +383,7 @@ async def _fix(call: Call) -> Result:
         recorded = await pull_requests.find(pool, source.repository, source.number)
         pr_id = recorded.id if recorded else None
     instructions = await cpu.run(
-        command_replies.fix_instructions,
+        followup_prompts.fix_instructions,
         call.actor,
         source.number,
         source.is_pull,

@@ -22,7 +22,7 @@ import pytest
 
 from app.commands import parse as commands
 from app.commands.parse import parse_commands
-from app.commands.replies import Location, fix_instructions
+from app.commands.replies import Location
 from app.observability.logs import redactor
 from app.pull_requests import store as pull_requests
 from app.tasks import issue_spec as issue_task
@@ -36,6 +36,7 @@ from app.validation.analysis.redaction import redact
 from app.validation.analysis.rules import Rules
 from app.validation.analysis.scan import analyze
 from app.validation.ci import Check, CiState
+from prompts.followups import ci_fix_prompt, fix_instructions
 from tests.test_prompt_builder import REPO, TASK, build
 
 CPU_SECONDS = 0.5  # "well under a second"; the slow shapes took seconds to hours
@@ -131,7 +132,7 @@ SHAPES = [
     # -- redaction: CI output, logs, review hunks -----------------------------------
     Shape(
         "CI output: a 360-char JSON log line cut mid-string with 27 escapes",
-        lambda: check_report.ci_fix_prompt(
+        lambda: ci_fix_prompt(
             [Check("build", "check_run", "failed", "failure", None, f"{_CI_LOG}\n{GITHUB_TOKEN}")],
             "a" * 40,
             1,

@@ -53,6 +53,7 @@ from app.validation.analysis.model import Finding, PullFile, size_class
 from app.validation.analysis.rules import Rules
 from app.validation.analysis.scan import analyze
 from app.validation.store import Validation
+from prompts.followups import ci_fix_prompt
 
 log = logging.getLogger(__name__)
 registry = JobRegistry()  # this module's job kinds, joined in app.service
@@ -940,7 +941,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             task,
             kind="ci_fix",
             key=key,
-            instructions=await cpu.run(check_report.ci_fix_prompt, failures, sha, attempt, most),
+            instructions=await cpu.run(ci_fix_prompt, failures, sha, attempt, most),
             by="codegen-bot",
             pull_request_id=pr.id,
         )
