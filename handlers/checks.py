@@ -102,14 +102,10 @@ async def check_run_action(event: sansio.Event, gh: GitHubClient, ctx: HandlerCo
     repository = _repository(data)
     who = data["sender"]["login"]
     pool = ctx.runtime.pool
-    validation_id = await pool.fetchval(
-        "SELECT id FROM validations WHERE check_run_id = $1", run["id"]
-    )
-    if validation_id is None:
+    validation = await validations.for_check_run(pool, run["id"])
+    if validation is None:
         log.info("action %s on check run %s we do not know", identifier, run["id"])
         return
-    validation = await validations.get(pool, validation_id)
-    assert validation is not None
     pr = await pull_requests.get(pool, validation.pull_request_id)
     assert pr is not None
     task = await tasks.get(pool, pr.task_id) if pr.task_id else None

@@ -52,6 +52,7 @@ from app.validation import store as validations
 from app.validation.analysis.model import Finding, PullFile, size_class
 from app.validation.analysis.rules import Rules
 from app.validation.analysis.scan import analyze
+from app.validation.status import OPEN, ValidationStatus
 from app.validation.store import Validation
 from prompts.followups import ci_fix_prompt
 
@@ -151,12 +152,15 @@ async def ci_event(runtime: Runtime, repository: str, sha: str, delivery_id: str
     count = 0
     for pr in await pull_requests.with_head(runtime.pool, repository, sha):
         latest = await validations.latest(runtime.pool, pr.id, sha)
-        if latest is None or latest.status not in ("waiting_ci", "completed"):
+        if latest is None or latest.status not in (
+            ValidationStatus.WAITING_CI,
+            ValidationStatus.COMPLETED,
+        ):
             continue
         job_id = await jobs.enqueue(
             runtime.pool,
             RUN_JOB,
-            {"validation_id": latest.id, "refresh": latest.status == "completed"},
+            {"validation_id": latest.id, "refresh": latest.status == ValidationStatus.COMPLETED},
             dedup_key=f"validation:{latest.id}:ci:{delivery_id}",
         )
         count += job_id is not None
@@ -206,15 +210,13 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
             },
         )
     async with pool.acquire() as conn, conn.transaction():
-        await validations.update(
-            conn,
-            validation.id,
-            status="completed" if validation.status != "superseded" else "superseded",
-            conclusion="neutral",
-            title=title,
-            completed_at=_now(),
-        )
-        if pr.task_id is not None and validation.status != "superseded":
+        ended = {"conclusion": "neutral", "title": title, "completed_at": _now()}
+        # Superseded meanwhile (or before): it keeps that status, with the verdict.
+        if not await validations.transition(
+            conn, validation.id, from_status=OPEN, to_status=ValidationStatus.COMPLETED, **ended
+        ):
+            await validations.update(conn, validation.id, **ended)
+        if pr.task_id is not None and validation.status != ValidationStatus.SUPERSEDED:
             moved = await tasks.transition(
                 conn,
                 pr.task_id,
@@ -242,12 +244,12 @@ async def run_job(runtime: Runtime, job: Job) -> None:
         # Its writes would queue behind this installation's others while holding a
         # worker slot that another installation's work could use.
         raise RescheduleJob(backlog, "installation busy writing")
-    if validation.status == "superseded":
+    if validation.status == ValidationStatus.SUPERSEDED:
         await _cancel(runtime, gh, pr, validation)
         return
     config, _problems, _sha = await load_repo_config(gh, pr.repository, runtime.settings)
     task = await tasks.get(pool, pr.task_id) if pr.task_id else None
-    if validation.status == "completed":
+    if validation.status == ValidationStatus.COMPLETED:
         if job.payload.get("refresh"):
             await _refresh(runtime, gh, pr, validation, task, config)
         else:  # an earlier try died after the verdict: the review and what follows
@@ -255,7 +257,7 @@ async def run_job(runtime: Runtime, job: Job) -> None:
         return
     if validation.check_run_id is None:
         validation = await _start(runtime, gh, pr, validation, task, config)
-        if validation.status == "superseded":
+        if validation.status == ValidationStatus.SUPERSEDED:
             await _cancel(runtime, gh, pr, validation)
             return
     if validation.findings is None:
@@ -334,13 +336,13 @@ async def _start(
         await validations.update(
             conn, validation.id, check_run_id=run["id"], check_run_url=run.get("html_url")
         )
-        await conn.execute(
-            """UPDATE validations SET status = 'in_progress', started_at = $2,
-                      ci_deadline_at = $3
-               WHERE id = $1 AND status = 'queued'""",
+        await validations.transition(
+            conn,
             validation.id,
-            now,
-            now + timedelta(seconds=config.validation.ci_timeout_seconds),
+            from_status=(ValidationStatus.QUEUED,),
+            to_status=ValidationStatus.IN_PROGRESS,
+            started_at=now,
+            ci_deadline_at=now + timedelta(seconds=config.validation.ci_timeout_seconds),
         )
         if task is not None:
             moved = await tasks.transition(
@@ -438,8 +440,14 @@ async def _wait_for_ci(
     async with _locked(runtime, gh, pr, validation) as current:
         if current is None:
             return
-        first_wait = current.status == "in_progress"
-        await validations.update(pool, validation.id, status="waiting_ci", ci=state.to_json())
+        first_wait = current.status == ValidationStatus.IN_PROGRESS
+        await validations.transition(
+            pool,
+            validation.id,
+            from_status=(ValidationStatus.IN_PROGRESS, ValidationStatus.WAITING_CI),
+            to_status=ValidationStatus.WAITING_CI,
+            ci=state.to_json(),
+        )
         if first_wait:
             pending = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:10])
             await gh.patch(
@@ -509,7 +517,7 @@ async def _locked(
     async with advisory_lock(runtime.pool, lock_key(pr.repository, pr.number)):
         current = await validations.get(runtime.pool, validation.id)
         assert current is not None
-        if current.status == "superseded":
+        if current.status == ValidationStatus.SUPERSEDED:
             await _cancel(runtime, gh, pr, current)
             yield None
         else:
@@ -527,7 +535,7 @@ async def _conclude(
 ) -> None:
     pool = runtime.pool
     async with _locked(runtime, gh, pr, validation) as current:
-        if current is None or current.status == "completed":
+        if current is None or current.status == ValidationStatus.COMPLETED:
             return
         findings = current.findings or []
         verdict, title, summary = _verdict(current, task, config, state, _ci_note(state, config))
@@ -546,10 +554,11 @@ async def _conclude(
             await gh.patch(url, data=body)
             sent += len(chunk)
             await validations.update(pool, current.id, annotations_sent=sent)
-        await validations.update(
+        await validations.transition(
             pool,
             current.id,
-            status="completed",
+            from_status=OPEN,
+            to_status=ValidationStatus.COMPLETED,
             conclusion=verdict,
             title=title,
             summary=summary,
@@ -650,7 +659,11 @@ async def _refresh(
     async with _locked(runtime, gh, pr, validation) as current:
         head = await pull_requests.get(runtime.pool, pr.id)
         assert head is not None
-        if current is None or current.status != "completed" or current.head_sha != head.head_sha:
+        if (
+            current is None
+            or current.status != ValidationStatus.COMPLETED
+            or current.head_sha != head.head_sha
+        ):
             return
         verdict, title, summary = _verdict(current, task, config, state, None)
         if verdict == current.conclusion and ci.CiState.from_json(current.ci) == state:
@@ -916,7 +929,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
         if current is None or current.status not in PR_STAGES:
             return  # cancelled (or ended) since: under the lock a cancel takes too
         attempt = None
-        if await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key):
+        if await followups.exists(conn, key):
             attempt = pr.ci_fix_attempts  # sent by a try that died before its note
         busy = await followups.in_flight(conn, task.id) if attempt is None else None
         if busy is not None:
