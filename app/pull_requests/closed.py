@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from app.db import advisory_xact_lock
 from app.followups import store as followups
 from app.pull_requests import store as pull_requests
+from app.pull_requests.status import PullRequestState
 from app.queue import store as jobs
 from app.runtime import Runtime
 from app.tasks import flow as task_flow
@@ -29,9 +30,11 @@ async def pull_request_closed(
             return
         now = datetime.now(UTC)
         if merged:
-            await pull_requests.update(conn, pr.id, state="merged", merged_at=now, closed_at=now)
+            await pull_requests.update(
+                conn, pr.id, state=PullRequestState.MERGED, merged_at=now, closed_at=now
+            )
         else:
-            await pull_requests.update(conn, pr.id, state="closed", closed_at=now)
+            await pull_requests.update(conn, pr.id, state=PullRequestState.CLOSED, closed_at=now)
         await supersede(conn, pr.id)
         if pr.task_id is None:
             return

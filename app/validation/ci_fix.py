@@ -17,6 +17,7 @@ from app.followups import flow as task_actions
 from app.followups import store as followups
 from app.pull_requests import store as pull_requests
 from app.pull_requests.links import reported_by_agent
+from app.pull_requests.status import CiFixOutcome, PullRequestState
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.queue.worker import PermanentJobError, RescheduleJob
@@ -129,7 +130,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     pr = await pull_requests.get(pool, job.payload["pull_request_id"])
     sha = job.payload["head_sha"]
-    if pr is None or pr.task_id is None or pr.state != "open" or pr.head_sha != sha:
+    if pr is None or pr.task_id is None or pr.state != PullRequestState.OPEN or pr.head_sha != sha:
         return
     task = await tasks.get(pool, pr.task_id)
     if task is None or not reported_by_agent(task, pr) or task.status not in PR_STAGES:
@@ -162,7 +163,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
         if isinstance(decision, AgentBusy):
             raise RescheduleJob(task_flow.poll_delay_for(runtime, 1), "agent busy with a follow-up")
         if isinstance(decision, GiveUp):
-            await pull_requests.update(conn, pr.id, ci_fix_outcome="exhausted")
+            await pull_requests.update(conn, pr.id, ci_fix_outcome=CiFixOutcome.EXHAUSTED)
             await tasks.add_note(conn, task.id, decision.note)
             await task_flow.enqueue_render(conn, task.id, f"{key}:exhausted")
             return

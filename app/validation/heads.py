@@ -14,6 +14,7 @@ from app.db import advisory_xact_lock
 from app.github.client import GitHubClient
 from app.pull_requests import links as pr_links
 from app.pull_requests import store as pull_requests
+from app.pull_requests.status import PullRequestState
 from app.pull_requests.store import PullRequest
 from app.queue import store as jobs
 from app.repo_settings.config import load_repo_config
@@ -53,7 +54,7 @@ async def record_head(
         head_ref=head_ref,
         task_id=task_id,
     )
-    await pull_requests.update(conn, pr.id, state="open")
+    await pull_requests.update(conn, pr.id, state=PullRequestState.OPEN)
     return await _request(conn, pr, head_sha, trigger, again=again)
 
 

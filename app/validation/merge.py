@@ -13,6 +13,7 @@ from app.github.client import GitHubClient
 from app.pull_requests import store as pull_requests
 from app.pull_requests.closed import pull_request_closed
 from app.pull_requests.links import reported_by_agent
+from app.pull_requests.status import PullRequestState
 from app.pull_requests.store import PullRequest
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
@@ -39,7 +40,7 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     pr = await pull_requests.get(pool, job.payload["pull_request_id"])
     sha = job.payload["head_sha"]
-    if pr is None or pr.state != "open" or pr.task_id is None:
+    if pr is None or pr.state != PullRequestState.OPEN or pr.task_id is None:
         return
     task = await tasks.get(pool, pr.task_id)
     if task is None or not reported_by_agent(task, pr) or task.status not in PR_STAGES:

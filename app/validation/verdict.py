@@ -10,6 +10,7 @@ from typing import Any
 from app.github.client import GitHubClient
 from app.pull_requests import store as pull_requests
 from app.pull_requests.links import reported_by_agent
+from app.pull_requests.status import CiFixOutcome, PullRequestState
 from app.pull_requests.store import PullRequest
 from app.queue import store as jobs
 from app.repo_settings.config import RepoConfig
@@ -60,13 +61,13 @@ async def after_verdict(
     pool = runtime.pool
     fresh = await pull_requests.get(pool, pr.id)
     assert fresh is not None
-    if fresh.head_sha != validation.head_sha or fresh.state != "open":
+    if fresh.head_sha != validation.head_sha or fresh.state != PullRequestState.OPEN:
         return  # a newer commit's validation (or the PR's end) decides now
     if task is not None:
         async with pool.acquire() as conn, conn.transaction():
             await follow_verdict(conn, task.id, validation, verdict, PR_STAGES)
             if state.verdict == "passed" and fresh.ci_fix_attempts and not fresh.ci_fix_outcome:
-                await pull_requests.update(conn, pr.id, ci_fix_outcome="passed")
+                await pull_requests.update(conn, pr.id, ci_fix_outcome=CiFixOutcome.PASSED)
                 n = fresh.ci_fix_attempts
                 await tasks.add_note(
                     conn,
