@@ -125,6 +125,7 @@ def _ci_section(failures: Sequence[Check], budget: int) -> tuple[list[str], int]
 
 
 def ci_fix_prompt(failures: Sequence[Check], head_sha: str, attempt: int, most: int) -> str:
+    """What `validation.ci_fix` sends: the failing checks, fenced and capped."""
     lines = [
         _intro("followup_ci_fix.md", head_sha=head_sha[:12], attempt=attempt, most=most),
         "",
@@ -138,6 +139,8 @@ def ci_fix_prompt(failures: Sequence[Check], head_sha: str, attempt: int, most: 
 def findings_prompt(
     findings: Sequence[dict[str, Any]], failures: Sequence[Check], head_sha: str, by: str
 ) -> str:
+    """What "Fix with Codegen" sends: the findings worth fixing and the failing
+    checks, fenced and capped together."""
     lines = [
         _intro("followup_findings.md", by=by, head_sha=head_sha[:12]),
     ]

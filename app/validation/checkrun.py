@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
+    """Now, in UTC (what the check run and the table record)."""
     return datetime.now(UTC)
 
 
@@ -150,6 +151,8 @@ async def conclude(
     config: RepoConfig,
     state: ci.CiState,
 ) -> None:
+    """Post the verdict: annotations in batches (resumed where an earlier try
+    stopped), then the conclusion and buttons, the review, and what follows."""
     pool = runtime.pool
     async with locked(runtime, gh, pr, validation) as current:
         if current is None or current.status == ValidationStatus.COMPLETED:

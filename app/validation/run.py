@@ -113,6 +113,8 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
 
 @registry.job(RUN_JOB, on_dead=job_died)
 async def run_job(runtime: Runtime, job: Job) -> None:
+    """One step of a validation: cancel it if superseded, finish or refresh a
+    concluded one, else start, analyse, and wait for CI or conclude."""
     pool = runtime.pool
     validation = await validations.get(pool, job.payload["validation_id"])
     if validation is None:

@@ -72,6 +72,8 @@ def _pyproject_touches_dependencies(patch: str | None) -> bool:
 
 
 def missing_locks(files: list[PullFile]) -> list[tuple[str, str]]:
+    """(manifest, its lock files) for each manifest whose dependencies changed
+    while none of its lock files in the same directory did."""
     paths = {f.filename for f in files}
     missing = []
     for f in files:

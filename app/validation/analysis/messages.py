@@ -9,6 +9,8 @@ from app.validation.analysis.redaction import redacted_line
 
 
 def finding(rule: str, path: str, line: int | None, message: str, text: str = "") -> Finding:
+    """The finding of `rule` at `path`/`line`: its severity and title from the
+    catalogue, its line shown redacted (or, when too long, only its length)."""
     severity, title = RULE_CATALOG[rule]
     if len(text) > MAX_LINE_CHARS:  # not redacted (guessed credentials are not looked for)
         text = f"[a line of {len(text):,} characters, not shown]"

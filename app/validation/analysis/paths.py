@@ -38,6 +38,7 @@ _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
 
 
 def extension(path: str) -> str:
+    """The lower-case extension of the file name (none for `.env` or `Makefile`)."""
     base = posixpath.basename(path)
     return base.rsplit(".", 1)[1].lower() if "." in base.lstrip(".") else ""
 
@@ -56,6 +57,7 @@ def is_source_file(path: str) -> bool:
 
 
 def is_env_file(path: str) -> bool:
+    """`.env` or `.env.<name>`, but not a template (`.env.example`)."""
     base = posixpath.basename(path)
     if base == ".env":
         return True
@@ -65,6 +67,7 @@ def is_env_file(path: str) -> bool:
 
 
 def is_binary(f: PullFile) -> bool:
+    """Added or changed binary content, by extension or by GitHub giving no diff."""
     if f.status == "removed":
         return False
     if extension(f.filename) in _BINARY_EXTS:
