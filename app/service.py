@@ -30,7 +30,8 @@ from app.queue.worker import Worker
 from app.repo_settings import labels
 from app.runtime import Runtime
 from app.tasks import flow as task_flow
-from app.validation import flow as validation_flow
+from app.validation import ci_fix, link, merge
+from app.validation import run as validation_run
 from app.web.server import RUNNER_OPTIONS, WEBHOOK_PATH, make_web_app
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,10 @@ def job_kinds() -> JobRegistry:
         delivery_jobs(handlers.router),
         labels.registry,
         task_flow.registry,
-        validation_flow.registry,
+        validation_run.registry,
+        ci_fix.registry,
+        merge.registry,
+        link.registry,
         followup_flow.registry,
     )
 

@@ -24,7 +24,7 @@ starting worker processes) is not what is measured.
     .venv/bin/python benchmarks/loop_lag.py [--files 3000] [--lines 100]
     .venv/bin/python benchmarks/loop_lag.py --compare   # analysis alone: loop, thread, process
 
-`--compare` runs only the analysis (`pr_analysis.analyze`) of the same PR
+`--compare` runs only the analysis (`analyze`) of the same PR
 beside the ticker, three ways: on the loop, in a thread, in a worker process
 (`app.cpu`): the measurement behind `app/cpu.py`'s choice.
 
@@ -279,18 +279,19 @@ async def wait_concluded(github: Any, sha: str, seconds: float) -> float | None:
 async def compare(args: argparse.Namespace) -> None:
     """The analysis alone, beside the ticker: on the loop, in a thread, in a process."""
     from app import cpu
-    from app.validation import analysis as pr_analysis
+    from app.validation.analysis.model import PullFile
+    from app.validation.analysis.scan import analyze
 
-    parsed = [pr_analysis.PullFile.from_api(f) for f in pull_files(args.files, args.lines)]
+    parsed = [PullFile.from_api(f) for f in pull_files(args.files, args.lines)]
 
     async def on_loop() -> Any:
-        return pr_analysis.analyze(parsed)
+        return analyze(parsed)
 
     async def in_thread() -> Any:
-        return await asyncio.to_thread(pr_analysis.analyze, parsed)
+        return await asyncio.to_thread(analyze, parsed)
 
     async def in_process() -> Any:
-        return await cpu.run(pr_analysis.analyze, parsed, seconds=600)
+        return await cpu.run(analyze, parsed, seconds=600)
 
     await cpu.run(len, [])  # start a worker process before the clock
     for name, way in (("loop", on_loop), ("thread", in_thread), ("process", in_process)):

@@ -48,8 +48,9 @@ from app.tasks import requests_store as codegen_requests
 from app.tasks import start as task_start
 from app.tasks import store as tasks
 from app.tasks.status import STOPPABLE, TaskStatus
-from app.validation import flow as validation_flow
+from app.validation import heads as validation_heads
 from app.validation import store as validations
+from prompts import followups as followup_prompts
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -375,14 +376,14 @@ async def _fix(call: Call) -> Result:
     task = await _find_task(call)
     if task is None:
         return Result(False, command_replies.no_task(source.is_pull))
-    if source.is_pull and not validation_flow.agent_opened(task, source.repository, source.number):
-        return Result(False, validation_flow.not_the_agents(task, source.number))
+    if source.is_pull and not pr_links.agent_opened(task, source.repository, source.number):
+        return Result(False, pr_links.not_the_agents(task, source.number))
     pr_id = None
     if source.is_pull:
         recorded = await pull_requests.find(pool, source.repository, source.number)
         pr_id = recorded.id if recorded else None
     instructions = await cpu.run(
-        command_replies.fix_instructions,
+        followup_prompts.fix_instructions,
         call.actor,
         source.number,
         source.is_pull,
@@ -474,12 +475,12 @@ async def _validate_pull(call: Call, pull: dict[str, Any], task: tasks.Task | No
     head = pull["head"]["sha"]
     recorded = await pull_requests.find(runtime.pool, repository, pull["number"])
     if recorded is not None and recorded.head_sha == head and recorded.state == "open":
-        await validation_flow.revalidate(runtime, recorded, trigger, command_key=call.key)
+        await validation_heads.revalidate(runtime, recorded, trigger, command_key=call.key)
         return head
     linked = task or await pr_links.linked_task(runtime.pool, repository, pull, call.gh)
     async with runtime.pool.acquire() as conn, conn.transaction():
         await command_log.mark_started(conn, call.key)
-        await validation_flow.record_head(
+        await validation_heads.record_head(
             conn,
             installation_id=call.ctx.installation_id,
             repository=repository,

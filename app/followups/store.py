@@ -153,3 +153,8 @@ def lock_key(task_id: int) -> str:
     """One writer of a task's follow-ups at a time: two requests at once must not
     both find the agent free and both resume it, and a cancel must not pass a send."""
     return f"followups:task:{task_id}"
+
+
+async def exists(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> bool:
+    """A follow-up was recorded for this key (what asked for it), whatever became of it."""
+    return bool(await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key))

@@ -8,6 +8,7 @@ from typing import Any
 from app.github.client import GitHubClient
 from app.github.permissions import is_bot, meets, permission_of
 from app.pull_requests import store as pull_requests
+from app.pull_requests.store import PullRequest
 from app.tasks import store as tasks
 from app.tasks.status import WITH_AGENT
 
@@ -58,3 +59,38 @@ async def _trusted_author(gh: GitHubClient | None, repository: str, pull: dict[s
     if gh is None or not user.get("login"):
         return False
     return meets(await permission_of(gh, repository, user["login"]), "write")
+
+
+# ------------------------------------------------- the agent's own pull requests
+
+
+def reported_by_agent(task: tasks.Task, pr: PullRequest) -> bool:
+    """The PR is one the task's agent run reported (its URL), not merely linked
+    to the task by a branch name or `Fixes #N`: only those are merged or sent
+    back to the agent. Never for a simulated task."""
+    return agent_opened(task, pr.repository, pr.number)
+
+
+def agent_opened(task: tasks.Task, repository: str, number: int) -> bool:
+    """`reported_by_agent` for a PR known by its number only."""
+    return not task.simulated and any(
+        pull_requests.number_from_url(entry.get("url") or "", repository) == number
+        for entry in task.pull_requests
+    )
+
+
+def not_the_agents(task: tasks.Task, number: int) -> str:
+    """Why fixes for someone else's PR are not sent to the task's agent."""
+    theirs = [
+        f"#{n}"
+        for n in (
+            pull_requests.number_from_url(e.get("url") or "", task.repository)
+            for e in task.pull_requests
+        )
+        if n is not None
+    ]
+    where = f" ({', '.join(theirs)})" if theirs else ""
+    return (
+        f"#{number} was not opened by the agent of task {task.id}, so the agent is not sent "
+        f"to change it. Ask on the agent's own pull request{where} or on the issue."
+    )

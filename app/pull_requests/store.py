@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from app.pull_requests.status import CiFixOutcome, PullRequestState
 from app.text import linear_re
 
 
@@ -21,9 +22,9 @@ class PullRequest:
     task_id: int | None
     head_sha: str
     head_ref: str | None
-    state: str
+    state: PullRequestState
     ci_fix_attempts: int
-    ci_fix_outcome: str | None
+    ci_fix_outcome: CiFixOutcome | None
     commented: tuple[str, ...]
     opened_at: datetime
     merged_at: datetime | None
@@ -35,6 +36,9 @@ class PullRequest:
     def from_row(cls, row: asyncpg.Record) -> PullRequest:
         data = dict(row)
         data["commented"] = tuple(data["commented"])
+        data["state"] = PullRequestState(data["state"])
+        if data["ci_fix_outcome"] is not None:
+            data["ci_fix_outcome"] = CiFixOutcome(data["ci_fix_outcome"])
         return cls(**data)
 
 
@@ -138,9 +142,10 @@ async def with_head(
     """Open PRs whose current head is this commit (CI events name commits, not PRs)."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM pull_requests
-            WHERE lower(repository) = lower($1) AND head_sha = $2 AND state = 'open'""",  # noqa: S608
+            WHERE lower(repository) = lower($1) AND head_sha = $2 AND state = $3""",  # noqa: S608
         repository,
         head_sha,
+        str(PullRequestState.OPEN),
     )
     return [PullRequest.from_row(r) for r in rows]
 

@@ -27,7 +27,7 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.validation.analysis import MAX_GLOB_CHARS, MAX_GLOBS
+from app.validation.analysis.rules import MAX_GLOB_CHARS, MAX_GLOBS
 
 MERGE_METHODS = ("squash", "merge", "rebase")
 PERMISSIONS = ("triage", "write", "maintain", "admin")

@@ -1,8 +1,11 @@
 """The `validations` table: one row per validation of a PR's head commit
-(a re-run of the same commit is a new generation)."""
+(a re-run of the same commit is a new generation). A status changes only
+through `transition` (and `supersede_open`, which goes the same way), which
+enforces the table of app/validation/status.py."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +13,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-OPEN = ("queued", "in_progress", "waiting_ci")  # not yet concluded
+from app.validation.status import OPEN, ValidationStatus, check_transition
+
 _JSON = ("analysis", "findings", "ci")
 
 
@@ -21,7 +25,7 @@ class Validation:
     head_sha: str
     generation: int
     trigger: str
-    status: str
+    status: ValidationStatus
     check_run_id: int | None
     check_run_url: str | None
     conclusion: str | None
@@ -42,6 +46,7 @@ class Validation:
         data = dict(row)
         for name in _JSON:
             data[name] = orjson.loads(data[name]) if data[name] is not None else None
+        data["status"] = ValidationStatus(data["status"])
         return cls(**data)
 
 
@@ -87,15 +92,65 @@ async def supersede_open(
     conn: asyncpg.Connection, pull_request_id: int, except_id: int
 ) -> list[int]:
     """Mark the PR's other unfinished validations superseded; their ids."""
+    return await _move(
+        conn,
+        "pull_request_id = $1 AND id <> $2",
+        [pull_request_id, except_id],
+        OPEN,
+        ValidationStatus.SUPERSEDED,
+        {},
+    )
+
+
+async def transition(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    validation_id: int,
+    *,
+    from_status: Collection[ValidationStatus],
+    to_status: ValidationStatus,
+    **fields: Any,
+) -> bool:
+    """Move the validation to `to_status` (with `fields`) if its status is one of
+    `from_status`; whether it moved. Raises `IllegalTransition` before writing
+    anything when the table does not list a move from one of them."""
+    return bool(await _move(conn, "id = $1", [validation_id], from_status, to_status, fields))
+
+
+async def _move(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    where: str,
+    args: list[Any],
+    from_status: Collection[ValidationStatus],
+    to_status: ValidationStatus,
+    fields: dict[str, Any],
+) -> list[int]:
+    """The one place a status is written: checked against the table first."""
+    check_transition(from_status, to_status)
+    sets, values = _assignments(fields, len(args) + 2)
+    sets.insert(0, f"status = ${len(args) + 2}")
     rows = await conn.fetch(
-        """UPDATE validations SET status = 'superseded'
-           WHERE pull_request_id = $1 AND id <> $2 AND status = ANY($3::text[])
-           RETURNING id""",
-        pull_request_id,
-        except_id,
-        list(OPEN),
+        f"""UPDATE validations SET {", ".join(sets)}
+            WHERE {where} AND status = ANY(${len(args) + 1}::text[])
+            RETURNING id""",  # noqa: S608
+        *args,
+        [str(s) for s in from_status],
+        str(to_status),
+        *values,
     )
     return [r["id"] for r in rows]
+
+
+def _assignments(fields: dict[str, Any], after: int) -> tuple[list[str], list[Any]]:
+    """`name = $n` for each field, numbered after the `after` parameters before them."""
+    sets, values = [], []
+    for name, value in fields.items():
+        if name == "status":
+            raise ValueError("a validation's status changes only through transition()")
+        if name in _JSON:
+            value = orjson.dumps(value).decode()
+        values.append(value)
+        sets.append(f"{name} = ${after + len(values)}{'::jsonb' if name in _JSON else ''}")
+    return sets, values
 
 
 async def get(conn: asyncpg.Connection | asyncpg.Pool, validation_id: int) -> Validation | None:
@@ -122,16 +177,24 @@ async def latest(
 async def update(
     conn: asyncpg.Connection | asyncpg.Pool, validation_id: int, **fields: Any
 ) -> None:
-    sets, values = [], [validation_id]
-    for name, value in fields.items():
-        if name in _JSON:
-            value = orjson.dumps(value).decode()
-        values.append(value)
-        sets.append(f"{name} = ${len(values)}{'::jsonb' if name in _JSON else ''}")
+    """Set columns other than the status (see `transition`)."""
+    sets, values = _assignments(fields, 1)
     await conn.execute(
         f"UPDATE validations SET {', '.join(sets)} WHERE id = $1",  # noqa: S608
+        validation_id,
         *values,
     )
+
+
+async def for_check_run(
+    conn: asyncpg.Connection | asyncpg.Pool, check_run_id: int
+) -> Validation | None:
+    """The validation that created this check run (its buttons were clicked)."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM validations WHERE check_run_id = $1",  # noqa: S608
+        check_run_id,
+    )
+    return Validation.from_row(row) if row else None
 
 
 async def latest_for_task(
@@ -141,8 +204,9 @@ async def latest_for_task(
     row = await conn.fetchrow(
         f"""SELECT {_COLUMNS} FROM validations
             WHERE pull_request_id IN (SELECT id FROM pull_requests WHERE task_id = $1)
-              AND status <> 'superseded'
+              AND status <> $2
             ORDER BY id DESC LIMIT 1""",  # noqa: S608
         task_id,
+        str(ValidationStatus.SUPERSEDED),
     )
     return Validation.from_row(row) if row else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from app.validation.ci import CiState, classify
-from app.validation.flow import merge_blocker
+from app.validation.merge_rules import merge_blocker
 from tests.support.bot import running_bot
 from tests.support.events import check_run_event
 from tests.support.flow import INSTALLATION, REPO, bot_comments, wait_until

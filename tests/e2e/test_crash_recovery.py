@@ -101,7 +101,7 @@ async def test_a_validation_that_dies_after_its_verdict_does_not_leave_the_task_
     from datetime import UTC, datetime
 
     from app.queue.store import Job
-    from app.validation import flow as validation_flow
+    from app.validation import run as validation_run
     from tests.support.validation import validation_row
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
@@ -124,8 +124,8 @@ async def test_a_validation_that_dies_after_its_verdict_does_not_leave_the_task_
             )
         )
         # its last attempt fails the same way: the worker's clean-up runs
-        job = Job(0, validation_flow.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
-        await validation_flow.job_died(bot.runtime, job)
+        job = Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
+        await validation_run.job_died(bot.runtime, job)
         task = await task_row(bot)
     assert row["conclusion"] == "success"
     assert task["status"] != "validating", task["status_detail"]

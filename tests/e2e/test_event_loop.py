@@ -16,7 +16,7 @@ import time
 import pytest
 
 from app import cpu
-from app.validation import flow as validation_flow
+from app.validation import run as validation_run
 from tests.support.bot import delivery_headers, running_bot
 from tests.support.events import pull_request_event
 from tests.support.flow import INSTALLATION, QUICK, REPO, WRITER, wait_until
@@ -143,7 +143,7 @@ async def _concluded(bot) -> dict | None:
 async def test_an_analysis_past_its_time_limit_reports_the_pr_not_analysed(
     flow_settings, seeded, big_pull, monkeypatch
 ):
-    monkeypatch.setattr(validation_flow, "ANALYSIS_SECONDS", 0.05, raising=False)
+    monkeypatch.setattr(validation_run, "ANALYSIS_SECONDS", 0.05, raising=False)
     async with running_bot(flow_settings) as bot:
         event = pull_request_event(seeded, "opened", REPO, NUMBER, sender=WRITER)
         assert (await bot.deliver("pull_request", event))[0] == 202

@@ -157,7 +157,7 @@ async def test_cancel_of_a_passed_task_then_a_queued_merge_does_nothing(
 ):
     """A merge job that only runs after the cancel (as one queued before it would)."""
     from app.queue import store as jobs
-    from app.validation import flow as validation_flow
+    from app.validation import keys as validation_keys
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
     seeded.installations[INSTALLATION]["permissions"]["contents"] = "write"
@@ -172,12 +172,12 @@ async def test_cancel_of_a_passed_task_then_a_queued_merge_does_nothing(
         pr_id = await bot.runtime.pool.fetchval("SELECT id FROM pull_requests")
         await jobs.enqueue(
             bot.runtime.pool,
-            validation_flow.MERGE_JOB,
+            validation_keys.MERGE_JOB,
             {"pull_request_id": pr_id, "head_sha": sha},
         )
         await jobs.enqueue(
             bot.runtime.pool,
-            validation_flow.CI_FIX_JOB,
+            validation_keys.CI_FIX_JOB,
             {"pull_request_id": pr_id, "head_sha": sha},
         )
         await settle(bot)

@@ -199,7 +199,7 @@ async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_mo
     from datetime import UTC, datetime
 
     from app.queue.store import Job
-    from app.validation import flow as validation_flow
+    from app.validation import run as validation_run
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
     sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
@@ -210,8 +210,8 @@ async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_mo
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         row = await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
         await wait_until(lambda: _task_in(bot, "validating"))
-        job = Job(0, validation_flow.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
-        await validation_flow.job_died(bot.runtime, job)
+        job = Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
+        await validation_run.job_died(bot.runtime, job)
         await bot.wait_idle()
         task = await task_row(bot)
         stored = await validation_row(bot, sha)

@@ -154,7 +154,7 @@ _VALUES = {s.value for s in TaskStatus}
 # Names the code gives a task (other objects with a `.status` go by other names).
 _TASK_NAMES = {"task", "current", "active", "moved", "newest", "latest", "stopped"}
 # Functions whose arguments are task statuses.
-_STATUS_CALLS = {"transition", "cancel", "_finish", "_follow_verdict"}
+_STATUS_CALLS = {"transition", "cancel", "_finish", "follow_verdict"}
 
 
 def _statuses_in(node: ast.AST) -> Iterator[ast.Constant]:

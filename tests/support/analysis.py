@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.validation.analysis import PullFile
+from app.validation.analysis.model import PullFile
 
 
 def new_file(name: str, lines: list[str], status: str = "added") -> PullFile:

@@ -22,15 +22,21 @@ import pytest
 
 from app.commands import parse as commands
 from app.commands.parse import parse_commands
-from app.commands.replies import Location, fix_instructions
+from app.commands.replies import Location
 from app.observability.logs import redactor
 from app.pull_requests import store as pull_requests
 from app.tasks import issue_spec as issue_task
 from app.tasks.issue_spec import missing_information, parse_issue
-from app.validation import analysis as pr_analysis
 from app.validation import report as check_report
-from app.validation.analysis import MAX_LINE_CHARS, PullFile, analyze, redact
+from app.validation.analysis import diff as pr_diff
+from app.validation.analysis import scan as pr_scan
+from app.validation.analysis.diff import MAX_LINE_CHARS
+from app.validation.analysis.model import PullFile
+from app.validation.analysis.redaction import redact
+from app.validation.analysis.rules import Rules
+from app.validation.analysis.scan import analyze
 from app.validation.ci import Check, CiState
+from prompts.followups import ci_fix_prompt, fix_instructions
 from tests.support.analysis import new_file
 from tests.support.prompts import REPO, TASK, build
 
@@ -77,7 +83,7 @@ SHAPES = [
         ),
         lambda result: (
             {(f.path, f.rule) for f in result[1]} == {("web/b.css", "review.todo")}
-            and result[0].not_scanned == (("web/app.min.css", pr_analysis._long_lines(1)),)
+            and result[0].not_scanned == (("web/app.min.css", pr_scan._long_lines(1)),)
         ),
     ),
     Shape(
@@ -106,7 +112,7 @@ SHAPES = [
     ),
     Shape(
         "hunk header: 65,000 digits",
-        lambda: pr_analysis.added_lines("@@ -1 +" + "1" * 65_000 + " @@\n+x\n@@ -1 +5 @@\n+y\n"),
+        lambda: pr_diff.added_lines("@@ -1 +" + "1" * 65_000 + " @@\n+x\n@@ -1 +5 @@\n+y\n"),
         lambda lines: lines[-1] == (5, "y"),
     ),
     Shape(
@@ -122,7 +128,7 @@ SHAPES = [
     # -- redaction: CI output, logs, review hunks -----------------------------------
     Shape(
         "CI output: a 360-char JSON log line cut mid-string with 27 escapes",
-        lambda: check_report.ci_fix_prompt(
+        lambda: ci_fix_prompt(
             [Check("build", "check_run", "failed", "failure", None, f"{_CI_LOG}\n{GITHUB_TOKEN}")],
             "a" * 40,
             1,
@@ -296,9 +302,7 @@ SHAPES = [
         "ignore_paths: 1,000 globs `*a*a…*b*a` on 3,000 paths of 200 a's",
         lambda: list(
             map(
-                pr_analysis.Rules(
-                    ignore_paths=tuple("*a" * 40 + f"*b{i}*a" for i in range(1000))
-                ).ignored,
+                Rules(ignore_paths=tuple("*a" * 40 + f"*b{i}*a" for i in range(1000))).ignored,
                 ["a" * 200 + str(i) + "a" for i in range(3000)],
             )
         ),
@@ -348,8 +352,8 @@ def test_files_without_a_patch_are_reported_as_not_scanned() -> None:
     ]
     analysis, _ = analyze(files)
     assert analysis.not_scanned == (
-        ("assets/logo.png", pr_analysis._NO_PATCH),
-        ("data/dump.sql", pr_analysis._NO_PATCH),
+        ("assets/logo.png", pr_scan._NO_PATCH),
+        ("data/dump.sql", pr_scan._NO_PATCH),
     )
     summary = check_report.summary(
         "success",
@@ -370,7 +374,7 @@ def test_a_long_line_is_still_checked_for_credentials_and_never_shown() -> None:
     analysis, findings = analyze([new_file("web/bundle.min.js", [line])])
     (finding,) = [f for f in findings if f.rule == "security.github_token"]
     assert GITHUB_TOKEN not in finding.line_text and len(finding.line_text) < 100
-    assert analysis.not_scanned == (("web/bundle.min.js", pr_analysis._long_lines(1)),)
+    assert analysis.not_scanned == (("web/bundle.min.js", pr_scan._long_lines(1)),)
 
 
 def test_hand_written_line_tests_agree_with_their_patterns() -> None:
@@ -413,8 +417,8 @@ def test_lines_dense_with_credential_names_are_cheap_and_reported() -> None:
     assert ("deploy/d.env", "security.secret_assignment") in {(f.path, f.rule) for f in findings}
     reported = dict(analysis.not_scanned)
     assert set(reported) == {*dense, "deploy/d.env"}
-    assert reported["deploy/a.env"] == pr_analysis._dense_lines(300)
-    assert reported["deploy/d.env"] == pr_analysis._dense_lines(1)
+    assert reported["deploy/a.env"] == pr_scan._dense_lines(300)
+    assert reported["deploy/d.env"] == pr_scan._dense_lines(1)
 
 
 def test_lines_full_of_sql_strings_are_cheap() -> None:

@@ -1,4 +1,5 @@
-"""app.pr_analysis: diff line numbering, detection rules, redaction and PR-level facts.
+"""app.validation.analysis through `analyze`: detection rules, redaction and PR-level facts
+(hunk numbering is in test_analysis_diff.py, ignore globs in test_analysis_rules.py).
 
 Token-shaped test values are assembled at run time so this file itself holds no
 string that a secret scanner (or this module) would flag.
@@ -7,22 +8,15 @@ string that a secret scanner (or this module) would flag.
 from __future__ import annotations
 
 import dataclasses
-from fnmatch import fnmatchcase
 
 import pytest
 
-from app.validation.analysis import (
-    RULE_CATALOG,
-    Finding,
-    PullFile,
-    Rules,
-    added_lines,
-    analyze,
-    is_source_file,
-    is_test_file,
-    redact,
-    size_class,
-)
+from app.validation.analysis.diff import added_lines
+from app.validation.analysis.model import RULE_CATALOG, Finding, PullFile, size_class
+from app.validation.analysis.paths import is_source_file, is_test_file
+from app.validation.analysis.redaction import redact
+from app.validation.analysis.rules import Rules
+from app.validation.analysis.scan import analyze
 from tests.support.analysis import new_file
 
 GITHUB_TOKEN = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # 36 after the prefix
@@ -44,8 +38,9 @@ def findings_for(name: str, line: str) -> list[Finding]:
     return findings
 
 
-# --------------------------------------------------------------------------- added_lines
+# --------------------------------------------------------------------------- files
 
+# Three hunks; its added lines are new-file lines 2, 3, 22, 24 and 42.
 MULTI_HUNK = (
     "@@ -1,4 +1,5 @@\n"  # new lines 1..5
     " import os\n"  # 1
@@ -64,51 +59,6 @@ MULTI_HUNK = (
     "+x = 2\n"  # 42
     " y = 3\n"  # 43
 )
-
-
-def test_added_lines_multi_hunk_exact_numbers() -> None:
-    assert added_lines(MULTI_HUNK) == [
-        (2, "import re"),
-        (3, "import json"),
-        (22, "    b = 2"),
-        (24, "    d = 4"),
-        (42, "x = 2"),
-    ]
-
-
-def test_added_lines_no_newline_marker_does_not_shift_numbers() -> None:
-    patch = (
-        "@@ -1,2 +1,3 @@\n"
-        " first\n"
-        "-last\n"
-        "\\ No newline at end of file\n"
-        "+last\n"
-        "+extra\n"
-        "\\ No newline at end of file"
-    )
-    assert added_lines(patch) == [(2, "last"), (3, "extra")]
-
-
-def test_added_lines_omitted_counts_and_plus_content() -> None:
-    assert added_lines("@@ -1 +1 @@\n-old\n+new") == [(1, "new")]
-    assert added_lines("@@ -0,0 +1 @@\n++counter;") == [(1, "+counter;")]
-
-
-def test_added_lines_deletions_only_and_no_patch() -> None:
-    assert added_lines("@@ -1,3 +0,0 @@\n-a\n-b\n-c\n") == []
-    assert added_lines(None) == []
-    assert added_lines("") == []
-
-
-def test_added_lines_blank_context_without_space_and_crlf() -> None:
-    # A context line that lost its leading space still counts as a new-file line.
-    patch = "@@ -1,3 +1,4 @@\r\n a\r\n\r\n+b\r\n c\r\n\n"
-    assert added_lines(patch) == [(3, "b")]
-
-
-def test_added_lines_ignores_text_after_a_hunk_is_complete() -> None:
-    patch = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1,2 @@\n a\n+b\n+++ stray\n"
-    assert added_lines(patch) == [(2, "b")]
 
 
 def test_pull_file_from_api_defaults() -> None:
@@ -598,54 +548,6 @@ def test_ignore_paths_skips_findings_but_still_counts() -> None:
     assert analysis.files_changed == 2 and analysis.additions == 3
     assert "vendor/lib/x.py" in analysis.source_files
     assert {f.path for f in findings} == {"app/y.py"}
-
-
-@pytest.mark.parametrize(
-    "glob",
-    [
-        "vendor/*",
-        "*.min.js",
-        "docs/**",
-        "a?c",
-        "[!a]*",
-        "x[a-c]y",
-        "[]]",
-        "[!]]x",
-        "a[b",
-        "*[z-a]*",
-        "file[.]txt",
-        "(x)+|y$",
-        "\\d",
-        "**/*.py",
-        "*",
-    ],
-)
-def test_ignore_paths_globs_mean_what_fnmatch_says(glob: str) -> None:
-    paths = [
-        "vendor/lib/x.py",
-        "web/app.min.js",
-        "docs/a/b.md",
-        "abc",
-        "a/c",
-        "bcd",
-        "xby",
-        "xdy",
-        "]",
-        "!x",
-        "]x",
-        "a[b",
-        "ab",
-        "filextxt",
-        "file.txt",
-        "(x)+|y$",
-        "\\d",
-        "d",
-        "a\nb.py",
-        "",
-    ]
-    rules = Rules(ignore_paths=(glob,))
-    for path in paths:
-        assert rules.ignored(path) == fnmatchcase(path, glob), (glob, path)
 
 
 def test_disabled_rule_ids_and_category_prefix() -> None:

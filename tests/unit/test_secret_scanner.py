@@ -13,11 +13,13 @@ import logging
 
 import pytest
 
-from app.commands.replies import Location, fix_instructions
+from app.commands.replies import Location
 from app.observability.logs import redactor, setup_logging
-from app.validation.analysis import PullFile, analyze, redact
+from app.validation.analysis.model import PullFile
+from app.validation.analysis.redaction import redact
+from app.validation.analysis.scan import analyze
 from app.validation.ci import Check
-from app.validation.report import ci_fix_prompt
+from prompts.followups import ci_fix_prompt, fix_instructions
 
 GITHUB_TOKEN = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 INSTALLATION_TOKEN = "gh" + "s_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"

@@ -1,0 +1,280 @@
+"""The check run of a validation after its start: waiting for CI, the verdict
+with its annotations, a verdict changed by CI, and a superseded one cancelled.
+
+Everything is posted under the PR's lock after a fresh read of the validation:
+the handler that records a newer push takes the same lock and marks the older
+validation superseded, so an old result is never posted after a new push was
+seen, and the old check run is concluded `cancelled` instead."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from app.db import advisory_lock
+from app.github import urls
+from app.github.client import GitHubClient
+from app.pull_requests import store as pull_requests
+from app.pull_requests.store import PullRequest
+from app.queue import store as jobs
+from app.repo_settings.config import RepoConfig
+from app.runtime import Runtime
+from app.tasks import store as tasks
+from app.validation import ci
+from app.validation import report as check_report
+from app.validation import store as validations
+from app.validation.keys import RUN_JOB, lock_key
+from app.validation.review import review
+from app.validation.status import OPEN, ValidationStatus
+from app.validation.store import Validation
+from app.validation.verdict import after_verdict
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """Now, in UTC (what the check run and the table record)."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """A time as GitHub's check runs take it."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def wait_for_ci(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    validation: Validation,
+    state: ci.CiState,
+    wake: datetime,
+) -> None:
+    """Free the worker until CI reports (an event) or the wait ends (a job)."""
+    pool = runtime.pool
+    async with locked(runtime, gh, pr, validation) as current:
+        if current is None:
+            return
+        first_wait = current.status == ValidationStatus.IN_PROGRESS
+        await validations.transition(
+            pool,
+            validation.id,
+            from_status=(ValidationStatus.IN_PROGRESS, ValidationStatus.WAITING_CI),
+            to_status=ValidationStatus.WAITING_CI,
+            ci=state.to_json(),
+        )
+        if first_wait:
+            pending = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:10])
+            await gh.patch(
+                urls.check_run(pr.repository, validation.check_run_id),
+                data={
+                    "output": {
+                        "title": "Waiting for CI",
+                        "summary": f"Analysis done; waiting for the repository's CI: {state.line()}"
+                        + (f" ({pending})" if pending else "."),
+                    }
+                },
+            )
+    delay = max(0.0, (wake - utcnow()).total_seconds()) + 0.2
+    await jobs.enqueue(
+        pool,
+        RUN_JOB,
+        {"validation_id": validation.id},
+        delay=delay,
+        dedup_key=f"validation:{validation.id}:wake:{int(wake.timestamp())}",
+    )
+
+
+def _ci_note(state: ci.CiState, config: RepoConfig) -> str | None:
+    if state.verdict == "pending":
+        minutes = config.validation.ci_timeout_seconds // 60
+        names = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:5])
+        return f"not finished after {minutes} min ({names}); concluded without it"
+    if state.verdict == "none":
+        return "nothing reported within the wait"
+    return None
+
+
+def _verdict(
+    current: Validation,
+    task: tasks.Task | None,
+    config: RepoConfig,
+    state: ci.CiState,
+    ci_note: str | None,
+) -> tuple[str, str, str]:
+    """(conclusion, title, summary) of a validation given the CI it saw."""
+    findings = current.findings or []
+    verdict = check_report.conclusion(
+        findings,
+        state,
+        ci_timed_out=ci_note is not None and state.verdict == "pending",
+        warnings_conclusion=config.validation.warnings_conclusion,
+    )
+    summary = check_report.summary(
+        verdict,
+        analysis=current.analysis or {},
+        findings=findings,
+        ci=state,
+        ci_note=ci_note,
+        criteria=task.acceptance_criteria if task else (),
+        head_sha=current.head_sha,
+        task_ref=f"{task.issue_url} (task {task.id})" if task else None,
+    )
+    return verdict, check_report.title(verdict, findings, state), summary
+
+
+@contextlib.asynccontextmanager
+async def locked(
+    runtime: Runtime, gh: GitHubClient, pr: PullRequest, validation: Validation
+) -> AsyncIterator[Validation | None]:
+    """Hold the PR's lock with a fresh read of the validation: None (once it is
+    concluded `cancelled`) when a newer push superseded it."""
+    async with advisory_lock(runtime.pool, lock_key(pr.repository, pr.number)):
+        current = await validations.get(runtime.pool, validation.id)
+        assert current is not None
+        if current.status == ValidationStatus.SUPERSEDED:
+            await cancel(runtime, gh, pr, current)
+            yield None
+        else:
+            yield current
+
+
+async def conclude(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    validation: Validation,
+    task: tasks.Task | None,
+    config: RepoConfig,
+    state: ci.CiState,
+) -> None:
+    """Post the verdict: annotations in batches (resumed where an earlier try
+    stopped), then the conclusion and buttons, the review, and what follows."""
+    pool = runtime.pool
+    async with locked(runtime, gh, pr, validation) as current:
+        if current is None or current.status == ValidationStatus.COMPLETED:
+            return
+        findings = current.findings or []
+        verdict, title, summary = _verdict(current, task, config, state, _ci_note(state, config))
+        output = {"title": title, "summary": summary, "text": check_report.details(findings)}
+        annotations = check_report.annotations(findings)
+        pending = annotations[current.annotations_sent :]
+        chunks = list(check_report.batches(pending)) or [[]]
+        url = urls.check_run(pr.repository, current.check_run_id)
+        sent = current.annotations_sent
+        for index, chunk in enumerate(chunks):
+            body: dict[str, Any] = {"output": {**output, "annotations": chunk}}
+            if index == len(chunks) - 1:
+                body.update(status="completed", conclusion=verdict, completed_at=iso(utcnow()))
+                if task is not None:
+                    body["actions"] = list(check_report.ACTIONS)
+            await gh.patch(url, data=body)
+            sent += len(chunk)
+            await validations.update(pool, current.id, annotations_sent=sent)
+        await validations.transition(
+            pool,
+            current.id,
+            from_status=OPEN,
+            to_status=ValidationStatus.COMPLETED,
+            conclusion=verdict,
+            title=title,
+            summary=summary,
+            ci=state.to_json(),
+            completed_at=utcnow(),
+        )
+        if config.validation.review:
+            await review(runtime, gh, pr, current, verdict, findings, state, config)
+    await after_verdict(runtime, gh, pr, current, task, config, verdict, state)
+
+
+async def finish(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    validation: Validation,
+    task: tasks.Task | None,
+    config: RepoConfig,
+) -> None:
+    """The review and what follows a verdict, for a validation whose earlier try
+    stored its verdict and then failed."""
+    state = ci.CiState.from_json(validation.ci)
+    verdict = validation.conclusion or "neutral"
+    async with locked(runtime, gh, pr, validation) as current:
+        head = await pull_requests.get(runtime.pool, pr.id)
+        if current is None or head is None or head.head_sha != current.head_sha:
+            return  # a newer push came meanwhile: this commit's review is moot
+        if current.review_id is None and config.validation.review:
+            await review(runtime, gh, pr, current, verdict, current.findings or [], state, config)
+    await after_verdict(runtime, gh, pr, validation, task, config, verdict, state)
+
+
+async def refresh(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    validation: Validation,
+    task: tasks.Task | None,
+    config: RepoConfig,
+) -> None:
+    """CI changed after the verdict (a late result, a re-run): update the verdict."""
+    state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
+    if state.verdict == "pending":
+        return  # a re-run started: the next event finishes it
+    async with locked(runtime, gh, pr, validation) as current:
+        head = await pull_requests.get(runtime.pool, pr.id)
+        assert head is not None
+        if (
+            current is None
+            or current.status != ValidationStatus.COMPLETED
+            or current.head_sha != head.head_sha
+        ):
+            return
+        verdict, title, summary = _verdict(current, task, config, state, None)
+        if verdict == current.conclusion and ci.CiState.from_json(current.ci) == state:
+            return
+        await gh.patch(
+            urls.check_run(pr.repository, current.check_run_id),
+            data={
+                "conclusion": verdict,
+                "completed_at": iso(utcnow()),
+                "output": {"title": title, "summary": summary},
+            },
+        )
+        await validations.update(
+            runtime.pool,
+            current.id,
+            conclusion=verdict,
+            title=title,
+            summary=summary,
+            ci=state.to_json(),
+        )
+    await after_verdict(runtime, gh, pr, current, task, config, verdict, state)
+
+
+async def cancel(
+    runtime: Runtime, gh: GitHubClient, pr: PullRequest, validation: Validation
+) -> None:
+    """A superseded validation's check run ends `cancelled` (Apps cannot set `stale`)."""
+    if validation.check_run_id is None or validation.conclusion is not None:
+        return
+    fresh = await pull_requests.get(runtime.pool, pr.id)
+    newer = (fresh or pr).head_sha
+    reason = (
+        f"A newer commit (`{newer[:7]}`) was pushed; its validation replaces this one."
+        if newer != validation.head_sha
+        else "Replaced by a newer validation of this commit, or the pull request was closed."
+    )
+    await gh.patch(
+        urls.check_run(pr.repository, validation.check_run_id),
+        data={
+            "conclusion": "cancelled",
+            "completed_at": iso(utcnow()),
+            "output": {"title": "Superseded", "summary": reason},
+        },
+    )
+    await validations.update(
+        runtime.pool, validation.id, conclusion="cancelled", completed_at=utcnow()
+    )

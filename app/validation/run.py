@@ -1,0 +1,310 @@
+"""The `validation.run` job: one validation of a head commit, from the check
+run's creation to its verdict.
+
+The job creates the `codegen/validation` check run at once, analyses the diff,
+waits (without holding a worker) for the repository's CI on that commit, then
+concludes (app/validation/checkrun.py). A job that fails for good concludes the
+check run `neutral` rather than leave it `in_progress`."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from app import cpu
+from app.github import urls
+from app.github.client import GitHubClient
+from app.pull_requests import store as pull_requests
+from app.pull_requests.store import PullRequest
+from app.queue import store as jobs
+from app.queue.registry import JobRegistry
+from app.queue.store import Job
+from app.queue.worker import PermanentJobError, RescheduleJob
+from app.repo_settings.config import RepoConfig, load_repo_config
+from app.runtime import Runtime
+from app.tasks import flow as task_flow
+from app.tasks import store as tasks
+from app.tasks import workflows_store as workflows
+from app.tasks.status import PR_STAGES, TaskStatus
+from app.tasks.tracking import job_failure_reason
+from app.validation import ci
+from app.validation import report as check_report
+from app.validation import store as validations
+from app.validation.analysis.model import Finding, PullFile, size_class
+from app.validation.analysis.rules import Rules
+from app.validation.analysis.scan import analyze
+from app.validation.checkrun import cancel, conclude, finish, iso, refresh, utcnow, wait_for_ci
+from app.validation.keys import RUN_JOB
+from app.validation.status import OPEN, ValidationStatus
+from app.validation.store import Validation
+from app.validation.verdict import follow_verdict
+
+log = logging.getLogger(__name__)
+registry = JobRegistry()  # this module's job kinds, joined in app.service
+
+BUSY_SECONDS = 3.0  # an installation's write queue longer than this: come back later
+# The diff analysis of one validation, at most (a 3,000-file PR takes 10-50 s
+# on 2 shared cores); past it the PR is reported not analysed.
+ANALYSIS_SECONDS = 120.0
+
+
+async def job_died(runtime: Runtime, job: Job) -> None:
+    """The job failed for good (an error on its last attempt, or its worker kept
+    dying): the worker calls this clean-up."""
+    error = await jobs.last_error(runtime.pool, job.id)
+    await give_up(runtime, job, job_failure_reason(error, None))
+
+
+async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
+    """A validation that cannot finish must not stay `in_progress` on GitHub nor
+    leave its task `validating`: conclude it `neutral`, saying why."""
+    pool = runtime.pool
+    validation = await validations.get(pool, job.payload["validation_id"])
+    if validation is None:
+        return
+    pr = await pull_requests.get(pool, validation.pull_request_id)
+    assert pr is not None
+    if validation.conclusion is not None:
+        # The verdict is on GitHub; what failed came after it: the task follows it.
+        if pr.task_id is not None and validation.conclusion != "cancelled":
+            async with pool.acquire() as conn, conn.transaction():
+                moved = await follow_verdict(
+                    conn, pr.task_id, validation, validation.conclusion, (TaskStatus.VALIDATING,)
+                )
+                if moved:
+                    await task_flow.enqueue_render(
+                        conn, moved.id, f"validation:{validation.id}:end"
+                    )
+        return
+    title = "Validation could not finish"
+    if validation.check_run_id is not None:
+        gh = await runtime.github.for_installation(pr.installation_id)
+        await gh.patch(
+            urls.check_run(pr.repository, validation.check_run_id),
+            data={
+                "conclusion": "neutral",
+                "completed_at": iso(utcnow()),
+                "output": {"title": title, "summary": f"The bot gave up: {reason}"},
+            },
+        )
+    async with pool.acquire() as conn, conn.transaction():
+        ended = {"conclusion": "neutral", "title": title, "completed_at": utcnow()}
+        # Superseded meanwhile (or before): it keeps that status, with the verdict.
+        if not await validations.transition(
+            conn, validation.id, from_status=OPEN, to_status=ValidationStatus.COMPLETED, **ended
+        ):
+            await validations.update(conn, validation.id, **ended)
+        if pr.task_id is not None and validation.status != ValidationStatus.SUPERSEDED:
+            moved = await tasks.transition(
+                conn,
+                pr.task_id,
+                from_status=(TaskStatus.VALIDATING,),
+                to_status=TaskStatus.PR_OPEN,
+                detail=f"validation of {validation.head_sha[:7]} could not finish: {reason}",
+            )
+            if moved:
+                await task_flow.enqueue_render(
+                    conn, moved.id, f"validation:{validation.id}:gave_up"
+                )
+
+
+@registry.job(RUN_JOB, on_dead=job_died)
+async def run_job(runtime: Runtime, job: Job) -> None:
+    """One step of a validation: cancel it if superseded, finish or refresh a
+    concluded one, else start, analyse, and wait for CI or conclude."""
+    pool = runtime.pool
+    validation = await validations.get(pool, job.payload["validation_id"])
+    if validation is None:
+        raise PermanentJobError(f"validation {job.payload['validation_id']} does not exist")
+    pr = await pull_requests.get(pool, validation.pull_request_id)
+    assert pr is not None
+    gh = await runtime.github.for_installation(pr.installation_id)
+    backlog = gh.write_backlog()
+    if backlog > BUSY_SECONDS:
+        # Its writes would queue behind this installation's others while holding a
+        # worker slot that another installation's work could use.
+        raise RescheduleJob(backlog, "installation busy writing")
+    if validation.status == ValidationStatus.SUPERSEDED:
+        await cancel(runtime, gh, pr, validation)
+        return
+    config, _problems, _sha = await load_repo_config(gh, pr.repository, runtime.settings)
+    task = await tasks.get(pool, pr.task_id) if pr.task_id else None
+    if validation.status == ValidationStatus.COMPLETED:
+        if job.payload.get("refresh"):
+            await refresh(runtime, gh, pr, validation, task, config)
+        else:  # an earlier try died after the verdict: the review and what follows
+            await finish(runtime, gh, pr, validation, task, config)
+        return
+    if validation.check_run_id is None:
+        validation = await _start(runtime, gh, pr, validation, task, config)
+        if validation.status == ValidationStatus.SUPERSEDED:
+            await cancel(runtime, gh, pr, validation)
+            return
+    if validation.findings is None:
+        validation = await _analyse(runtime, gh, pr, validation, config)
+    state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
+    wake = _ci_wait_until(validation, state, config)
+    if wake is not None:
+        await wait_for_ci(runtime, gh, pr, validation, state, wake)
+        return
+    await conclude(runtime, gh, pr, validation, task, config, state)
+
+
+def _ci_wait_until(
+    validation: Validation, state: ci.CiState, config: RepoConfig
+) -> datetime | None:
+    """When to look again if CI has not finished (or not started), else None."""
+    now = utcnow()
+    started = validation.started_at or now
+    if state.verdict == "none":
+        until = started + timedelta(seconds=config.validation.ci_start_seconds)
+        return until if now < until else None
+    if state.verdict == "pending":
+        deadline = validation.ci_deadline_at or started
+        return deadline if now < deadline else None
+    return None
+
+
+def _details_url(pr: PullRequest, task: tasks.Task | None) -> str | None:
+    if task is None:
+        return None
+    if task.tracking_comment_id:
+        return f"{task.issue_url}#issuecomment-{task.tracking_comment_id}"
+    return task.issue_url
+
+
+def _external_id(validation: Validation, task: tasks.Task | None) -> str:
+    prefix = f"task:{task.id}:" if task else ""
+    return f"{prefix}validation:{validation.id}"
+
+
+async def _start(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    validation: Validation,
+    task: tasks.Task | None,
+    config: RepoConfig,
+) -> Validation:
+    """Create the check run (or find the one an earlier try created)."""
+    pool = runtime.pool
+    external_id = _external_id(validation, task)
+    found = await gh.getitem(
+        urls.commit_check_runs(pr.repository, validation.head_sha, check_report.CHECK_NAME)
+    )
+    run = next(
+        (r for r in found.get("check_runs") or [] if r.get("external_id") == external_id), None
+    )
+    now = utcnow()
+    if run is None:
+        body: dict[str, Any] = {
+            "name": check_report.CHECK_NAME,
+            "head_sha": validation.head_sha,
+            "status": "in_progress",
+            "started_at": iso(now),
+            "external_id": external_id,
+            "output": {
+                "title": "Validating",
+                "summary": "Analysing the changes and waiting for the repository's CI.",
+            },
+        }
+        details = _details_url(pr, task)
+        if details:
+            body["details_url"] = details
+        run = await gh.post(urls.check_runs(pr.repository), data=body)
+    async with pool.acquire() as conn, conn.transaction():
+        await validations.update(
+            conn, validation.id, check_run_id=run["id"], check_run_url=run.get("html_url")
+        )
+        await validations.transition(
+            conn,
+            validation.id,
+            from_status=(ValidationStatus.QUEUED,),
+            to_status=ValidationStatus.IN_PROGRESS,
+            started_at=now,
+            ci_deadline_at=now + timedelta(seconds=config.validation.ci_timeout_seconds),
+        )
+        if task is not None:
+            moved = await tasks.transition(
+                conn, task.id, from_status=PR_STAGES, to_status=TaskStatus.VALIDATING
+            )
+            if moved:
+                await workflows.step(conn, task.id, "validate_pr", "running")
+                await task_flow.enqueue_render(conn, task.id, f"validation:{validation.id}")
+    fresh = await validations.get(pool, validation.id)
+    assert fresh is not None
+    return fresh
+
+
+async def _analyse(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    validation: Validation,
+    config: RepoConfig,
+) -> Validation:
+    entries = [entry async for entry in gh.getiter(urls.pull_files(pr.repository, pr.number))]
+    files: list[PullFile] = []
+    for start in range(0, len(entries), 500):  # 3,000 take ~20 ms: let the loop run between
+        files += [PullFile.from_api(entry) for entry in entries[start : start + 500]]
+        await asyncio.sleep(0)
+    v = config.validation
+    rules = Rules(
+        large_file_additions=v.large_file_lines,
+        disabled=v.disabled_rules,
+        ignore_paths=v.ignore_paths,
+    )
+    try:
+        # Off the event loop: a 3,000-file PR takes seconds of CPU.
+        analysis, found = await cpu.run(analyze, files, rules, seconds=ANALYSIS_SECONDS)
+    except cpu.TooSlow:
+        log.warning(
+            "%s#%s: %d files not analysed within %g s",
+            pr.repository,
+            pr.number,
+            len(files),
+            ANALYSIS_SECONDS,
+        )
+        facts, found = not_analysed(files, ANALYSIS_SECONDS)
+    else:
+        facts = dataclasses.asdict(analysis)
+    findings = [{**dataclasses.asdict(f), "fingerprint": f.fingerprint} for f in found]
+    await validations.update(runtime.pool, validation.id, analysis=facts, findings=findings)
+    fresh = await validations.get(runtime.pool, validation.id)
+    assert fresh is not None
+    return fresh
+
+
+def not_analysed(files: list[PullFile], seconds: float) -> tuple[dict[str, Any], list[Finding]]:
+    """What a validation says of a diff it could not analyse in time: the sizes
+    GitHub gave, every file as not scanned (as the analysis lists what it
+    skips, so nothing that holds back unscanned files lets this one through),
+    and one warning, so the check run never passes it as clean."""
+    additions = sum(f.additions for f in files)
+    deletions = sum(f.deletions for f in files)
+    why = f"too large or slow: not finished within {seconds:g} s"
+    facts = {
+        "files_changed": len(files),
+        "additions": additions,
+        "deletions": deletions,
+        "size_class": size_class(additions + deletions),
+        "not_analysed": why,
+        "not_scanned": [[f.filename, f"not analysed: {why}"] for f in files],
+    }
+    finding = Finding(
+        rule="analysis.not_analysed",
+        category="analysis",
+        severity="warning",
+        title="Not analysed: too large or slow",
+        message=(
+            f"The diff ({len(files)} files, +{additions} -{deletions}) could not be analysed "
+            f"within {seconds:g} s, so it was not checked for credentials or risky code. "
+            "Review it by hand, or split the pull request."
+        ),
+        path=files[0].filename if files else "",
+        line=None,
+    )
+    return facts, [finding]
