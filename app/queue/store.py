@@ -213,8 +213,12 @@ async def last_error(conn: asyncpg.Connection | asyncpg.Pool, job_id: int) -> st
 
 
 async def seconds_until_next(pool: asyncpg.Pool) -> float | None:
+    """Seconds until the next queued job is due; None when none is queued (the
+    worker then waits for a NOTIFY or its poll). `greatest` skips NULLs, so an
+    empty queue must not reach it: it would say 0 and the worker would spin."""
     return await pool.fetchval(
-        """SELECT greatest(0, extract(epoch FROM min(run_at) - now()))::float8
+        """SELECT CASE WHEN min(run_at) IS NOT NULL
+                       THEN greatest(0, extract(epoch FROM min(run_at) - now()))::float8 END
            FROM jobs WHERE status = 'queued'"""
     )
 
