@@ -71,7 +71,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
-    url = args.url or _default_url(settings, "/health")
+    url = args.url or f"http://127.0.0.1:{settings.health_port}/health"
     if not url.rstrip("/").endswith("/health"):
         url = url.rstrip("/") + "/health"
     try:
@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.log_format, settings.secrets)
     try:
         return args.func(settings, args)
+    except ConfigError as exc:  # e.g. no DATABASE_URL where there is no embedded server
+        print(f"codegen-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
     except MigrationError as exc:
         print(f"codegen-bot: {exc}", file=sys.stderr)
         return 1
