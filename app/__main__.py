@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import logging
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,8 @@ def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
     url = args.url or f"http://127.0.0.1:{settings.health_port}/health"
     if not url.rstrip("/").endswith("/health"):
         url = url.rstrip("/") + "/health"
+    # Run every 30 s by the HEALTHCHECK: its one line of output is enough.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         response = httpx.get(url, timeout=10)
     except httpx.HTTPError as exc:
