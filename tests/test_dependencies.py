@@ -20,7 +20,11 @@ TENACITY_ADDED = {
 
 def _imported_from(module: str) -> set[str]:
     names: set[str] = set()
-    for path in [*ROOT.glob("app/*.py"), *ROOT.glob("handlers/*.py"), *ROOT.glob("prompts/*.py")]:
+    for path in [
+        *ROOT.glob("app/**/*.py"),
+        *ROOT.glob("handlers/*.py"),
+        *ROOT.glob("prompts/*.py"),
+    ]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module == module:
                 names.update(alias.name for alias in node.names)
