@@ -11,16 +11,19 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,12 +111,19 @@ async def _python_for_the_image() -> str:
 
 
 @pytest.fixture
-async def tcp_database(dsn) -> AsyncIterator[str]:
-    """The test database over TCP on 127.0.0.1. The embedded server listens on a
-    Unix socket in a directory only its own user may enter; this relays bytes
-    to it, so a process of any user can connect as a container would."""
-    parts = urlsplit(dsn)
-    socket_dir = parse_qs(parts.query)["host"][0]
+async def tcp_database(postgres) -> AsyncIterator[str]:
+    """An empty database (no migrations: the image must bring its own) over TCP
+    on 127.0.0.1. The embedded server listens on a Unix socket in a directory
+    only its own user may enter; this relays bytes to it, so a process of any
+    user can connect as a container would."""
+    admin_dsn = postgres.uri("postgres")
+    name = f"image_{os.getpid()}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    socket_dir = parse_qs(urlsplit(admin_dsn).query)["host"][0]
     path = f"{socket_dir}/.s.PGSQL.5432"
     assert os.path.exists(path), path
     tasks: set[asyncio.Task] = set()
@@ -139,11 +149,16 @@ async def tcp_database(dsn) -> AsyncIterator[str]:
 
     server = await asyncio.start_server(relay, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    yield f"postgresql://postgres@127.0.0.1:{port}{parts.path}"
+    yield f"postgresql://postgres@127.0.0.1:{port}/{name}"
     server.close()
     for task in list(tasks):
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def _free_port() -> int:
@@ -206,6 +221,14 @@ async def test_image_steps_install_from_the_lock_and_serve_as_non_root(tcp_datab
         assert "no embedded PostgreSQL" in out and "fly postgres attach" in out
 
         env["DATABASE_URL"] = tcp_database
+        # Fly's release command, on an empty database: the migrations ship in the
+        # install (they live beside app/, not inside it).
+        fly = tomllib.loads((ROOT / "fly.toml").read_text())
+        release = shlex.split(fly["deploy"]["release_command"])
+        code, out = await _run(_as_non_root(release, env), cwd=root)
+        shipped = len(list((ROOT / "migrations").glob("*.sql")))
+        assert code == 0 and f"applied {shipped} migration(s)" in out, out
+
         proc = await asyncio.create_subprocess_exec(
             *_as_non_root(cmd, env),
             cwd=root,
