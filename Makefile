@@ -3,12 +3,27 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: run test lint migrate bench clean browser
+# The locks pin every package, with hashes, for CPython 3.11 on Linux x86_64:
+# requirements.lock is what the Docker image installs (no test tools, no
+# embedded PostgreSQL); requirements-dev.lock adds both, at the same versions.
+LOCK_FLAGS := --quiet --generate-hashes --python-version 3.11 \
+              --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
+UV_VERSION := 0.13.9
+LOCK_TOOLS := .venv-lock
+# The build backend is locked too (the installs use no build isolation).
+BUILD_REQUIRES := $(PYTHON) -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
 
-$(STAMP): pyproject.toml
+.PHONY: run test lint migrate bench lock clean browser
+
+# From the lock, hashes required; then the project itself with no dependencies
+# of its own to resolve (setuptools, its build backend, is in the lock too).
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP) install --require-hashes --no-deps -r requirements-dev.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -32,5 +47,17 @@ lint: $(STAMP)
 bench: $(STAMP)
 	benchmarks/run.sh
 
+# Rewrite both locks from pyproject.toml, keeping the versions already pinned
+# where the ranges still allow them; `make lock LOCK_UPGRADE=--upgrade` takes
+# the newest release of everything instead.
+LOCK_UPGRADE ?=
+lock:
+	$(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/python -m pip --quiet --disable-pip-version-check install uv==$(UV_VERSION)
+	$(BUILD_REQUIRES) | $(LOCK_TOOLS)/bin/uv pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) \
+		pyproject.toml - -o requirements.lock
+	$(BUILD_REQUIRES) | $(LOCK_TOOLS)/bin/uv pip compile $(LOCK_FLAGS) $(LOCK_UPGRADE) \
+		pyproject.toml - --extra test -c requirements.lock -o requirements-dev.lock
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(LOCK_TOOLS) .pytest_cache .ruff_cache *.egg-info

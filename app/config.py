@@ -53,6 +53,7 @@ class Settings:
     data_dir: Path = Path(".data")
     host: str = "0.0.0.0"  # noqa: S104 - a server is meant to be reachable
     port: int = 3000
+    metrics_port: int | None = None
     trigger_label: str = "codegen"
     max_concurrent_workflows: int = 5
     workflow_timeout_ms: int = 300_000
@@ -73,6 +74,12 @@ class Settings:
     @property
     def github_app_configured(self) -> bool:
         return self.github_app_id is not None and self.github_private_key is not None
+
+    @property
+    def health_port(self) -> int:
+        """Where `/health` and `/metrics` answer: METRICS_PORT when set (every role
+        listens there), else the web port, which a worker alone listens on too."""
+        return self.metrics_port or self.port
 
     @property
     def codegen_simulated(self) -> bool:
@@ -96,6 +103,10 @@ class Settings:
             password = urlsplit(self.database_url).password
             values.append(password)
         return tuple(v for v in values if v and len(v) >= 4)
+
+
+# Spellings other tools use for the same levels (`warn` is Node's, and Probot's).
+_LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 
 
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
@@ -254,12 +265,18 @@ def load_settings(
     if log_format not in {"text", "json"}:
         raise ConfigError("LOG_FORMAT", f"must be text or json, got {log_format!r}")
     log_level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    log_level = _LOG_LEVEL_ALIASES.get(log_level, log_level)
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        raise ConfigError(
+            "LOG_LEVEL", f"must be DEBUG, INFO, WARNING (or WARN) or ERROR, got {log_level!r}"
+        )
 
     port = _int(env, "PORT", 3000, minimum=1)
     if port > 65535:
         raise ConfigError("PORT", f"must be at most 65535, got {port}")
+    metrics_port = _int(env, "METRICS_PORT", 0, minimum=1) or None
+    if metrics_port is not None and metrics_port > 65535:
+        raise ConfigError("METRICS_PORT", f"must be at most 65535, got {metrics_port}")
 
     return Settings(
         github_app_id=app_id,
@@ -284,6 +301,7 @@ def load_settings(
         data_dir=Path(env.get("DATA_DIR", "").strip() or ".data"),
         host=env.get("HOST", "").strip() or "0.0.0.0",  # noqa: S104
         port=port,
+        metrics_port=metrics_port,
         trigger_label=env.get("TRIGGER_LABEL", "").strip() or "codegen",
         max_concurrent_workflows=_int(env, "MAX_CONCURRENT_WORKFLOWS", 5, minimum=1),
         workflow_timeout_ms=_int(env, "WORKFLOW_TIMEOUT", 300_000, minimum=1000),

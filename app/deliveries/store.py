@@ -216,3 +216,22 @@ class BatchWriter:
         """Wait for every delivery already submitted to be written."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def replay(
+    conn: asyncpg.Connection | asyncpg.Pool, delivery_id: str, max_attempts: int
+) -> int | None:
+    """Queue a stored delivery again (its handlers run on the stored payload);
+    returns the new job's id, None when no delivery has that id. Status and job
+    change in one statement, so the job never finds the old outcome and skips."""
+    return await conn.fetchval(
+        """WITH delivery AS (
+               UPDATE webhook_deliveries SET status = 'queued', error = NULL, processed_at = NULL
+               WHERE id = $1 RETURNING id)
+           INSERT INTO jobs (kind, payload, max_attempts)
+           SELECT $3, jsonb_build_object('delivery_id', id), $2 FROM delivery
+           RETURNING id""",
+        delivery_id,
+        max_attempts,
+        DELIVERY_JOB_KIND,
+    )

@@ -213,8 +213,12 @@ async def last_error(conn: asyncpg.Connection | asyncpg.Pool, job_id: int) -> st
 
 
 async def seconds_until_next(pool: asyncpg.Pool) -> float | None:
+    """Seconds until the next queued job is due; None when none is queued (the
+    worker then waits for a NOTIFY or its poll). `greatest` skips NULLs, so an
+    empty queue must not reach it: it would say 0 and the worker would spin."""
     return await pool.fetchval(
-        """SELECT greatest(0, extract(epoch FROM min(run_at) - now()))::float8
+        """SELECT CASE WHEN min(run_at) IS NOT NULL
+                       THEN greatest(0, extract(epoch FROM min(run_at) - now()))::float8 END
            FROM jobs WHERE status = 'queued'"""
     )
 
@@ -240,3 +244,60 @@ async def queue_stats(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, Any]
     many jobs have finished."""
     row = await conn.fetchrow(QUEUE_STATS)
     return dict(row)
+
+
+# For operators (`codegen-bot jobs ...`).
+JOB_STATUSES = ("queued", "running", "done", "dead")
+RETRYABLE = ("dead", "queued")
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    id: int
+    kind: str
+    status: str
+    attempts: int
+    max_attempts: int
+    run_at: datetime
+    updated_at: datetime
+    last_error: str | None
+
+
+async def list_jobs(
+    conn: asyncpg.Connection | asyncpg.Pool, status: str | None, limit: int
+) -> list[JobSummary]:
+    """Newest first; with no status, the unfinished ones (queued, running, dead),
+    each status read through its partial index."""
+    rows = await conn.fetch(
+        """SELECT id, kind, status, attempts, max_attempts, run_at, updated_at,
+                  split_part(last_error, E'\\n', 1) AS last_error
+           FROM jobs
+           WHERE CASE WHEN $1::text IS NULL THEN status <> 'done' ELSE status = $1 END
+           ORDER BY id DESC
+           LIMIT $2""",
+        status,
+        limit,
+    )
+    return [JobSummary(**{**dict(r), "last_error": r["last_error"] or None}) for r in rows]
+
+
+async def retry(conn: asyncpg.Connection | asyncpg.Pool, job_id: int) -> str | None:
+    """Run a dead or waiting job now, with all its attempts again. Returns the
+    status it had (a running or done job is left alone), None when there is no
+    such job."""
+    status = await conn.fetchval(
+        """WITH target AS (SELECT id, status FROM jobs WHERE id = $1 FOR UPDATE),
+                retried AS (
+                    UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(),
+                           finished_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                           updated_at = now()
+                    FROM target
+                    WHERE jobs.id = target.id AND target.status IN ('dead', 'queued')
+                    RETURNING jobs.id)
+           SELECT status FROM target""",
+        job_id,
+    )
+    if status in RETRYABLE:
+        # The trigger wakes workers on INSERT only; this job was updated.
+        await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    return status

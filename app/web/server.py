@@ -130,6 +130,16 @@ th{{text-align:left;padding-right:1rem}}</style>
     return response
 
 
+def make_health_app(runtime: Runtime) -> web.Application:
+    """Only `/health` and `/metrics`: what a worker serves (it takes no webhooks),
+    and what any role serves on METRICS_PORT."""
+    app = web.Application()
+    app[RUNTIME_KEY] = runtime
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_view)
+    return app
+
+
 def make_web_app(runtime: Runtime, *, proxy: WebhookProxy | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[RUNTIME_KEY] = runtime

@@ -172,6 +172,19 @@ async def test_notify_wakes_an_idle_worker_before_its_poll(pool, dsn):
         await worker.stop(1)
 
 
+async def test_an_empty_queue_has_no_next_job_so_an_idle_worker_waits(pool):
+    """No queued job means no time to wake for: None, not 0 (an idle worker
+    re-queried the table every 50 ms when this said 0)."""
+    assert await jobs.seconds_until_next(pool) is None
+    done = await jobs.enqueue(pool, "t")
+    await pool.execute("UPDATE jobs SET status = 'done' WHERE id = $1", done)
+    assert await jobs.seconds_until_next(pool) is None
+    await jobs.enqueue(pool, "t", delay=30)
+    assert 25 < await jobs.seconds_until_next(pool) <= 30
+    await jobs.enqueue(pool, "t")
+    assert await jobs.seconds_until_next(pool) == 0
+
+
 async def test_dedup_key_enqueues_once(pool):
     first = await jobs.enqueue(pool, "t", dedup_key="task:1:attempt:1")
     second = await jobs.enqueue(pool, "t", dedup_key="task:1:attempt:1")
