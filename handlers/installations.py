@@ -14,7 +14,7 @@ import asyncpg
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.github import installations
+from app.github import installations_store as installations
 from app.github.client import GitHubClient
 from app.queue import store as jobs
 from app.repo_settings import labels

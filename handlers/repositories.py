@@ -11,7 +11,7 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.github import installations
+from app.github import installations_store as installations
 from app.github.client import GitHubClient
 from app.pull_requests import store as pull_requests
 from app.runtime import HandlerContext

@@ -689,7 +689,7 @@ async def _note_containing(bot, text):
 
 
 async def test_kpis_come_from_the_stored_tasks_prs_and_validations(pool):
-    from app.observability import kpis
+    from app.observability import kpis_store as kpis
 
     empty = await kpis.compute(pool)
     assert all(empty[name] is None for name in kpis.RATES)
