@@ -1,46 +1,18 @@
 """`installation` and `installation_repositories`: keep track of where the App
-is installed, and create the trigger label in every repository it gains.
-
-Each handler first records the installation as its delivery saw it; what a
-newer delivery already recorded is left alone (deliveries can be handled out
-of order), for the installation and for each repository."""
+is installed, and create the trigger label in every repository it gains
+(app/installations/service.py records each event; an older delivery never
+undoes what a newer one recorded)."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-import asyncpg
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.github import installations
 from app.github.client import GitHubClient
-from app.queue import store as jobs
-from app.repo_settings import labels
+from app.installations import service
 from app.runtime import HandlerContext
 
 router = Router()
-log = logging.getLogger(__name__)
-
-
-async def _add_repositories(
-    ctx: HandlerContext, conn: asyncpg.Connection, installation_id: int, repos: list[dict[str, Any]]
-) -> None:
-    added = await installations.add_repositories(conn, installation_id, repos, ctx.received_at)
-    for repo in added:
-        await jobs.enqueue(
-            conn,
-            labels.ENSURE_LABEL_JOB,
-            {
-                "installation_id": installation_id,
-                "repository": repo["full_name"],
-                "repository_id": repo["id"],
-                "label": ctx.runtime.settings.trigger_label,
-            },
-            dedup_key=f"label:{ctx.delivery_id}:{repo['id']}",
-            max_attempts=ctx.runtime.settings.job_max_attempts,
-        )
 
 
 @router.register("installation", action="created")
@@ -49,19 +21,14 @@ async def _add_repositories(
 async def installation_current(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
-    installation = event.data["installation"]
-    async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        fresh = await installations.upsert_installation(conn, installation, ctx.received_at)
-        if fresh and event.data["action"] == "unsuspend":
-            await installations.set_suspended(conn, installation["id"], False)
-        if event.data["action"] == "created":  # repositories keep their own order
-            repos = event.data.get("repositories") or []
-            await _add_repositories(ctx, conn, installation["id"], repos)
-            log.info(
-                "installed on %s (%d repositories)",
-                (installation.get("account") or {}).get("login"),
-                len(repos),
-            )
+    action = event.data["action"]
+    await service.installed(
+        ctx,
+        event.data["installation"],
+        created=action == "created",
+        unsuspended=action == "unsuspend",
+        repositories=event.data.get("repositories") or [],
+    )
 
 
 @router.register("installation", action="deleted")
@@ -69,34 +36,21 @@ async def installation_current(
 async def installation_gone(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
-    installation = event.data["installation"]
-    async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        if not await installations.upsert_installation(conn, installation, ctx.received_at):
-            return
-        if event.data["action"] == "deleted":
-            await installations.mark_deleted(conn, installation["id"], ctx.received_at)
-        else:
-            await installations.set_suspended(conn, installation["id"], True)
-    ctx.runtime.github.forget_token(installation["id"])
+    deleted = event.data["action"] == "deleted"
+    await service.gone(ctx, event.data["installation"], deleted=deleted)
 
 
 @router.register("installation_repositories", action="added")
 async def repositories_added(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
-    installation = event.data["installation"]
-    async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        await installations.upsert_installation(conn, installation, ctx.received_at)
-        repos = event.data.get("repositories_added") or []
-        await _add_repositories(ctx, conn, installation["id"], repos)
+    added = event.data.get("repositories_added") or []
+    await service.repositories_added(ctx, event.data["installation"], added)
 
 
 @router.register("installation_repositories", action="removed")
 async def repositories_removed(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
-    installation = event.data["installation"]
     removed = [r["id"] for r in event.data.get("repositories_removed") or [] if r.get("id")]
-    async with ctx.runtime.pool.acquire() as conn, conn.transaction():
-        await installations.upsert_installation(conn, installation, ctx.received_at)
-        await installations.remove_repositories(conn, installation["id"], removed, ctx.received_at)
+    await service.repositories_removed(ctx, event.data["installation"], removed)

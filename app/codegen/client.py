@@ -4,7 +4,8 @@ Contract: Codegen's published OpenAPI description (pinned for the tests in
 tests/data/codegen-openapi-subset.json). Every call carries `Authorization: Bearer
 <key>`; the org id is part of each path.
 
-Failures are sorted by what helps the user: rate limits (429) wait -- `Retry-After`
+Failures are sorted by what helps the user (the policy is app/codegen/pacing.py,
+the API's vocabulary app/codegen/runs.py): rate limits (429) wait -- `Retry-After`
 when the API sends it -- and retry; 5xx, timeouts and connection errors retry with
 exponential backoff and jitter, bounded in attempts and in total time; 401/402/403/
 404/422 are answers a retry cannot change and raise `CodegenError` at once, carrying the
@@ -25,23 +26,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import cachetools
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
+
+from app.codegen import pacing
+from app.codegen.pacing import RetryPolicy, SlidingWindowLimiter
+from app.codegen.runs import (
+    AgentRun,
+    CodegenError,
+    PullRequestRef,
+    error_message,
+    metadata_matches,
+    run_state,
 )
+
+# The API's vocabulary, importable from the client as before.
+__all__ = [
+    "AgentRun",
+    "CodegenClient",
+    "CodegenError",
+    "PullRequestRef",
+    "SlidingWindowLimiter",
+    "error_message",
+    "metadata_matches",
+    "run_state",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,190 +62,8 @@ LIST_LIMIT = 100  # the API's maximum page size for runs and repos
 REPO_CACHE_SECONDS = 600.0
 FIND_RUN_PAGES = 2  # newest runs scanned for a lost create (200 runs)
 
-_RUNNING = frozenset({"PENDING", "ACTIVE", "RUNNING"})
-_COMPLETE = frozenset({"COMPLETE", "COMPLETED"})
-_FAILED = frozenset({"FAILED", "ERROR"})
-_CANCELLED = frozenset({"CANCELLED", "CANCELED", "STOPPED"})
-# A retry cannot change these answers.
-_FINAL_STATUSES = frozenset({400, 401, 402, 403, 404, 405, 409, 410, 413, 422})
 # Transport errors raised before the request could have reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def run_state(status: str | None) -> str:
-    """Collapse Codegen's run status into "running", "complete", "failed" or "cancelled".
-
-    Case-insensitive. Values not seen before count as still running, so a new status
-    never ends a task early; the caller's overall timeout bounds the wait."""
-    value = (status or "").strip().upper()
-    if value in _COMPLETE:
-        return "complete"
-    if value in _FAILED:
-        return "failed"
-    if value in _CANCELLED:
-        return "cancelled"
-    return "running"
-
-
-class CodegenError(Exception):
-    """Codegen refused or could not answer a call.
-
-    `message` is the API's own message (fit to show a user); `retryable` says whether
-    trying the same call later can succeed (rate limits, 5xx, network) or not."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        retryable: bool = False,
-        retry_after: float | None = None,
-        ambiguous: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retryable = retryable
-        self.retry_after = retry_after
-        # the request may have been processed although no answer arrived
-        self.ambiguous = ambiguous
-
-    def __str__(self) -> str:
-        if self.status is None:
-            return self.message
-        return f"{self.message} (HTTP {self.status})"
-
-
-@dataclass(frozen=True)
-class PullRequestRef:
-    """A pull request an agent run opened (GithubPullRequestResponse)."""
-
-    id: int | None
-    url: str
-    title: str | None
-    head_branch: str | None
-
-
-@dataclass(frozen=True)
-class AgentRun:
-    """The parts of AgentRunResponse the bot acts on."""
-
-    id: int
-    status: str
-    web_url: str | None
-    summary: str | None
-    result: str | None
-    pull_requests: tuple[PullRequestRef, ...]
-    metadata: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> AgentRun:
-        """Parse an AgentRunResponse body; pull requests without a URL are dropped."""
-        prs = tuple(
-            PullRequestRef(
-                id=pr.get("id"),
-                url=pr["url"],
-                title=pr.get("title"),
-                head_branch=pr.get("head_branch_name"),
-            )
-            for pr in data.get("github_pull_requests") or ()
-            if isinstance(pr, Mapping) and pr.get("url")
-        )
-        return cls(
-            id=int(data["id"]),
-            status=str(data.get("status") or ""),
-            web_url=data.get("web_url"),
-            summary=data.get("summary"),
-            result=data.get("result"),
-            pull_requests=prs,
-            metadata=dict(data.get("metadata") or {}),
-        )
-
-
-def error_message(status: int, body: bytes, reason: str = "") -> str:
-    """The API's own words for a failed call, readable by a person.
-
-    Handles Codegen's `{"message": ..., "status_code": ...}`, FastAPI's
-    `{"detail": "..."}` and `{"detail": [{"loc", "msg", ...}]}` (422), and non-JSON
-    bodies from proxies."""
-    fallback = f"Codegen answered HTTP {status}" + (f" {reason}" if reason else "")
-    try:
-        data = httpx.Response(status, content=body).json()
-    except ValueError:
-        text = body.decode("utf-8", "replace").strip()
-        if text and len(text) <= 300 and not text.startswith("<"):
-            return text
-        return fallback
-    if isinstance(data, dict):
-        if isinstance(data.get("message"), str) and data["message"].strip():
-            return data["message"].strip()
-        detail = data.get("detail")
-        if isinstance(detail, str) and detail.strip():
-            return detail.strip()
-        if isinstance(detail, list) and detail:
-            parts = [_validation_item(item) for item in detail]
-            return "Invalid request: " + "; ".join(p for p in parts if p)
-    return fallback
-
-
-def _validation_item(item: Any) -> str:
-    if not isinstance(item, Mapping):
-        return str(item)
-    loc = [str(p) for p in item.get("loc") or ()]
-    if len(loc) > 1 and loc[0] in ("body", "query", "path", "header"):
-        loc = loc[1:]
-    msg = str(item.get("msg") or item.get("type") or "invalid")
-    return f"{'.'.join(loc)}: {msg}" if loc else msg
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-def metadata_matches(run_metadata: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> bool:
-    """True when every key of `wanted` is in the run's metadata with the same value.
-
-    Empty `wanted` matches nothing: it cannot identify a request."""
-    if not run_metadata or not wanted:
-        return False
-    return all(k in run_metadata and run_metadata[k] == v for k, v in wanted.items())
-
-
-class SlidingWindowLimiter:
-    """At most `limit` acquisitions in any `window` seconds; waits for a free slot."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = max(1, limit)
-        self.window = window
-        self._times: deque[float] = deque()
-        self._lock = asyncio.Lock()
-
-    def delay(self) -> float:
-        """Seconds until an acquisition would not wait (0 when one is free now)."""
-        now = time.monotonic()
-        live = [t for t in self._times if now - t < self.window]
-        if len(live) < self.limit:
-            return 0.0
-        return live[len(live) - self.limit] + self.window - now
-
-    async def acquire(self) -> None:
-        async with self._lock:  # first come, first served
-            while True:
-                now = time.monotonic()
-                while self._times and now - self._times[0] >= self.window:
-                    self._times.popleft()
-                if len(self._times) < self.limit:
-                    self._times.append(now)
-                    return
-                await asyncio.sleep(self._times[0] + self.window - now)
 
 
 class CodegenClient:
@@ -265,10 +95,9 @@ class CodegenClient:
         self.org_id = int(org_id)
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0))
-        self._max_attempts = max(1, max_attempts)
-        self._max_retry_seconds = max_retry_seconds
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+        self._policy = RetryPolicy(
+            max(1, max_attempts), max_retry_seconds, backoff_base, backoff_max
+        )
         self._create_limiter = SlidingWindowLimiter(creates_per_minute, window_seconds)
         self._repo_cache: cachetools.TTLCache[str, dict[str, int]] = cachetools.TTLCache(
             maxsize=1, ttl=REPO_CACHE_SECONDS
@@ -297,7 +126,7 @@ class CodegenClient:
         await self._create_limiter.acquire()
         first = True
         lost_answer = False
-        async for attempt in self._retrying():
+        async for attempt in self._policy.retrying():
             with attempt:
                 if lost_answer and metadata:
                     existing = await self._find_run_once(metadata, pages=1)
@@ -350,7 +179,7 @@ class CodegenClient:
         """The newest run whose metadata contains `metadata` (among the newest
         `pages` x 100 runs), e.g. to recover a run whose create answer was lost."""
         found: AgentRun | None = None
-        async for attempt in self._retrying():
+        async for attempt in self._policy.retrying():
             with attempt:
                 found = await self._find_run_once(metadata, pages=pages)
         return found
@@ -415,33 +244,10 @@ class CodegenClient:
     ) -> Any:
         """One API call with the retry policy (`retry_ambiguous=False`: a request
         that may have been carried out is not sent again)."""
-        async for attempt in self._retrying(retry_ambiguous):
+        async for attempt in self._policy.retrying(retry_ambiguous):
             with attempt:
                 return await self._send(method, path, json=json, params=params)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
-
-    def _retrying(self, retry_ambiguous: bool = True) -> AsyncRetrying:
-        def again(exc: BaseException) -> bool:
-            if not isinstance(exc, CodegenError) or not exc.retryable:
-                return False
-            return retry_ambiguous or not exc.ambiguous
-
-        return AsyncRetrying(
-            retry=retry_if_exception(again),
-            wait=self._wait,
-            stop=stop_after_attempt(self._max_attempts)
-            | stop_before_delay(self._max_retry_seconds),
-            reraise=True,
-            sleep=asyncio.sleep,
-        )
-
-    def _wait(self, state: RetryCallState) -> float:
-        """`Retry-After` when given, else exponential backoff with full jitter."""
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, CodegenError) and exc.retry_after is not None:
-            return exc.retry_after
-        ceiling = min(self._backoff_max, self._backoff_base * 2 ** (state.attempt_number - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     async def _send(
         self,
@@ -480,10 +286,8 @@ class CodegenClient:
                     "Codegen answered with an unreadable body", status=status, retryable=True
                 ) from None
         message = error_message(status, response.content, response.reason_phrase)
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        retryable = status == 429 or (status >= 500 and status not in (501, 505))
-        if status in _FINAL_STATUSES:
-            retryable = False
+        retry_after = pacing.retry_after(response.headers.get("Retry-After"))
+        retryable = pacing.retryable_status(status)
         log.info(
             "Codegen %s %s answered %s%s",
             method,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from app.codegen.client import AgentRun
+from app.codegen.runs import AgentRun
 
 
 class Codegen(Protocol):

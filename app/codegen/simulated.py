@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from app.codegen import simulated_store as simulated_runs
-from app.codegen.client import AgentRun, CodegenError, metadata_matches
+from app.codegen.runs import AgentRun, CodegenError, metadata_matches
 from app.codegen.simulated_store import SimulatedRun
 
 SIM_HOST = "https://codegen.invalid"

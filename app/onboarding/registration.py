@@ -22,7 +22,8 @@ import cachetools
 import gidgethub
 from aiohttp import web
 
-from app.github import installations, urls
+from app.github import installations_store as installations
+from app.github import urls
 from app.observability.logs import redactor
 from app.onboarding import pages
 from app.onboarding.credentials import ENV_KEYS, Credentials, parse_conversion

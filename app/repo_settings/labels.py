@@ -6,7 +6,8 @@ import logging
 
 from gidgethub import InvalidField, ValidationError
 
-from app.github import installations, urls
+from app.github import installations_store as installations
+from app.github import urls
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.runtime import Runtime

@@ -1,6 +1,8 @@
 """The shapes of credentials: one list, read by the PR secret scanner
-(app/pr_analysis.py) and by redaction of logs, CI output and review hunks
-(app/logs.py, app/pr_analysis.redact), so what one finds the other hides.
+(app/validation/analysis.py) and by redaction of logs, CI output and review
+hunks (app/observability/logs.py, app/validation/analysis.redact), so what one
+finds the other hides. tests/test_architecture.py checks no other module
+keeps a credential pattern of its own.
 
 Two families:
 
@@ -14,7 +16,7 @@ Two families:
   references (`${X}`, `os.environ`), identifiers (`client_secret_basic`) and
   words (`"Passwort"`, a translation) are not credentials.
 
-Every pattern is RE2 (app/linear_re.py): this text is from GitHub and CI.
+Every pattern is RE2 (app/text/linear_re.py): this text is from GitHub and CI.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.deliveries import store as deliveries
 from app.deliveries.store import BatchWriter
-from app.github import installations
-from app.observability import kpis, metrics
+from app.github import installations_store as installations
+from app.observability import kpis_store as kpis
+from app.observability import metrics
 from app.onboarding.proxy import WebhookProxy
 from app.onboarding.registration import Registration
 from app.queue import store as jobs

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from app import migrations
-from handlers.repositories import previous_name
+from app.installations.moves import old_names, previous_name
 from tests.support.bot import running_bot
 from tests.support.events import pull_request_event
 from tests.support.flow import (
@@ -209,6 +209,13 @@ def test_previous_name_from_githubs_examples(webhook_examples, action, index, ex
     # GitHub's renamed example names the repository `Hello-World` before and after.
     assert previous_name(payload) == expected
     assert previous_name({"action": "renamed", "repository": {}}) is None
+
+
+def test_old_names_are_every_known_name_but_the_current_one():
+    current = "octo-org/Gizmos"
+    known = ("octo-org/widgets", None, "octo-org/gizmos", "Octo-Org/Widgets", "")
+    assert old_names(current, known) == {"octo-org/widgets", "Octo-Org/Widgets"}
+    assert old_names(current, (None, current)) == set()
 
 
 async def test_migration_006_backfills_ids_from_the_repositories_table(postgres, tmp_path):

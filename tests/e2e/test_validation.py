@@ -612,7 +612,7 @@ async def test_auto_merge_without_the_permission_says_so(
 
 
 async def test_kpis_come_from_the_stored_tasks_prs_and_validations(pool):
-    from app.observability import kpis
+    from app.observability import kpis_store as kpis
 
     empty = await kpis.compute(pool)
     assert all(empty[name] is None for name in kpis.RATES)

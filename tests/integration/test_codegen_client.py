@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.codegen.client import AgentRun, CodegenClient, CodegenError, PullRequestRef, run_state
+from app.codegen.client import CodegenClient
+from app.codegen.runs import AgentRun, CodegenError, PullRequestRef, run_state
 from app.codegen.simulated import SIM_HOST, SimulatedCodegen
 from tests.fakes.codegen import FakeCodegen
 
@@ -414,7 +415,7 @@ def test_simulator_has_the_client_interface() -> None:
 async def test_limiter_delay_tells_how_long_a_create_would_wait():
     import asyncio
 
-    from app.codegen.client import SlidingWindowLimiter
+    from app.codegen.pacing import SlidingWindowLimiter
 
     limiter = SlidingWindowLimiter(2, 0.5)
     assert limiter.delay() == 0.0

@@ -1,7 +1,11 @@
 """The figures that say whether the bot is useful, computed from the stored
 tasks, PRs and validations (so they survive restarts and agree across
 processes): how fast a label becomes a PR and a PR a merge, and how often
-validation, automatic CI fixes and retries succeed."""
+validation, automatic CI fixes and retries succeed.
+
+A read model over several tables (`tasks`, `pull_requests`, `validations`):
+it owns no table and writes nothing, but it is SQL, so it is a store module
+and the one place those tables are read together."""
 
 from __future__ import annotations
 

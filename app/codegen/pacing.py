@@ -1,0 +1,113 @@
+"""How the Codegen client paces itself and when it tries again, without I/O of
+its own: creates are paced on our side (a sliding 60-second window), a status a
+retry cannot change is final, `Retry-After` is honoured, and otherwise retries
+back off exponentially with jitter, bounded in attempts and in total time. A
+request that may have been carried out (its answer lost) is retried only where
+the caller says that is safe."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+)
+
+from app.codegen.runs import CodegenError
+
+# A retry cannot change these answers.
+FINAL_STATUSES = frozenset({400, 401, 402, 403, 404, 405, 409, 410, 413, 422})
+
+
+def retryable_status(status: int) -> bool:
+    """Rate limits and server errors may pass; what a retry cannot change is final."""
+    if status in FINAL_STATUSES:
+        return False
+    return status == 429 or (status >= 500 and status not in (501, 505))
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds a `Retry-After` header asks for (a number or an HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts and time allowed for one call, and the backoff between tries."""
+
+    max_attempts: int = 5
+    max_retry_seconds: float = 120
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+
+    def retrying(self, retry_ambiguous: bool = True) -> AsyncRetrying:
+        """A tenacity loop for one call (`retry_ambiguous=False`: a request that
+        may have been carried out is not sent again)."""
+
+        def again(exc: BaseException) -> bool:
+            if not isinstance(exc, CodegenError) or not exc.retryable:
+                return False
+            return retry_ambiguous or not exc.ambiguous
+
+        return AsyncRetrying(
+            retry=retry_if_exception(again),
+            wait=self.wait,
+            stop=stop_after_attempt(max(1, self.max_attempts))
+            | stop_before_delay(self.max_retry_seconds),
+            reraise=True,
+            sleep=asyncio.sleep,
+        )
+
+    def wait(self, state: RetryCallState) -> float:
+        """`Retry-After` when given, else exponential backoff with full jitter."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, CodegenError) and exc.retry_after is not None:
+            return exc.retry_after
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class SlidingWindowLimiter:
+    """At most `limit` acquisitions in any `window` seconds; waits for a free slot."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = max(1, limit)
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    def delay(self) -> float:
+        """Seconds until an acquisition would not wait (0 when one is free now)."""
+        now = time.monotonic()
+        live = [t for t in self._times if now - t < self.window]
+        if len(live) < self.limit:
+            return 0.0
+        return live[len(live) - self.limit] + self.window - now
+
+    async def acquire(self) -> None:
+        async with self._lock:  # first come, first served
+            while True:
+                now = time.monotonic()
+                while self._times and now - self._times[0] >= self.window:
+                    self._times.popleft()
+                if len(self._times) < self.limit:
+                    self._times.append(now)
+                    return
+                await asyncio.sleep(self._times[0] + self.window - now)
