@@ -96,3 +96,35 @@ def test_the_deployment_figures_quoted_are_fly_toml_s():
     assert f"--time {fly['kill_timeout']}" in README
     assert NO_DATABASE.startswith("is not set, and this install has no embedded PostgreSQL")
     assert "DATABASE_URL: is not set, and this install has no embedded PostgreSQL" in README
+
+
+def test_the_layout_section_matches_the_tree():
+    """Every package of app/, every top-level module, and every top-level folder
+    is in the layout, and the layout names nothing that is not there."""
+    tree = _section("Layout").split("```", 2)[1]
+    listed = set(re.findall(r"^  (\w+)/", tree, re.MULTILINE))
+    packages = {p.parent.name for p in (ROOT / "app").glob("*/__init__.py")}
+    assert listed == packages
+    modules = {p.name for p in (ROOT / "app").glob("*.py") if p.name != "__init__.py"}
+    assert modules <= set(re.findall(r"\b(\w+\.py)\b", tree))
+    folders = set(re.findall(r"^(\w+)/", tree, re.MULTILINE)) - {"app"}
+    tracked = {"handlers", "prompts", "migrations", "docs", "tests", "benchmarks"}
+    assert folders == tracked and all((ROOT / f).is_dir() for f in folders)
+
+
+def test_every_source_path_the_docs_name_exists():
+    """A file renamed or moved is renamed in the prose too."""
+    docs = {
+        "README.md": README,
+        "docs/ARCHITECTURE.md": (ROOT / "docs" / "ARCHITECTURE.md").read_text(),
+        "tests/README.md": (ROOT / "tests" / "README.md").read_text(),
+        "benchmarks/README.md": (ROOT / "benchmarks" / "README.md").read_text(),
+    }
+    pattern = re.compile(r"`((?:app|handlers|prompts|tests|docs|migrations)/[\w./]*)`")
+    missing = [
+        f"{name}: {path}"
+        for name, text in docs.items()
+        for path in pattern.findall(text)
+        if "*" not in path and not (ROOT / path).exists()
+    ]
+    assert missing == []
