@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.tasks.issue_spec import TaskSpec, missing_information, parse_issue
+from app.tasks.issue_spec import parse_issue
+from app.tasks.readiness import missing_information
+from app.tasks.spec import TaskSpec
 
 ISSUES = Path(__file__).parent / "data" / "issues"
 NO_DESCRIPTION = "The issue has no description: say what should change and why."

@@ -30,8 +30,9 @@ from app.tasks import requests_store as codegen_requests
 from app.tasks import store as tasks
 from app.tasks import tracking
 from app.tasks import workflows_store as workflows
-from app.tasks.issue_spec import TaskSpec, missing_information
+from app.tasks.readiness import missing_information
 from app.tasks.repo_context import fetch_repo_context
+from app.tasks.spec import TaskSpec
 from app.tasks.status import ACTIVE, PR_STAGES, WORKING, TaskStatus
 from app.validation import store as validations
 from prompts.builder import STRATEGIES, PromptOptions, build_prompt
