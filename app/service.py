@@ -28,7 +28,7 @@ from app.queue.registry import JobRegistry
 from app.queue.worker import Worker
 from app.repo_settings import labels
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import advance, polling, reporting, stopping
 from app.validation import flow as validation_flow
 from app.web.server import RUNNER_OPTIONS, make_web_app
 
@@ -139,7 +139,10 @@ def job_kinds() -> JobRegistry:
     return JobRegistry(
         delivery_jobs(handlers.router),
         labels.registry,
-        task_flow.registry,
+        advance.registry,
+        polling.registry,
+        stopping.registry,
+        reporting.registry,
         validation_flow.registry,
         followup_flow.registry,
     )

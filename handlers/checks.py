@@ -17,7 +17,7 @@ from app.github.permissions import is_bot, meets, permission_of
 from app.pull_requests import store as pull_requests
 from app.repo_settings.config import load_repo_config
 from app.runtime import HandlerContext
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.validation import ci
 from app.validation import flow as validation_flow

@@ -14,7 +14,7 @@ from app.github.client import GitHubClient
 from app.github.permissions import is_bot, meets, permission_of
 from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext
-from app.tasks import flow as task_flow
+from app.tasks import schedule, stopping
 from app.tasks import start as task_start
 from app.tasks import store as tasks
 from app.tasks.status import TaskStatus
@@ -69,14 +69,14 @@ async def issue_edited(event: sansio.Event, gh: GitHubClient, ctx: HandlerContex
         if not permitted:
             login = sender["login"]
             await tasks.add_note(conn, active.id, edit_ignored_note(login, config))
-            await task_flow.enqueue_render(conn, active.id, f"edit-ignored:{login.lower()}")
+            await schedule.enqueue_render(conn, active.id, f"edit-ignored:{login.lower()}")
             return
         await tasks.refresh_from_issue(conn, active.id, await task_start.spec_fields(issue))
         moved = await tasks.transition(
             conn, active.id, from_status=(TaskStatus.NEEDS_INFO,), to_status=TaskStatus.QUEUED
         )
         if moved:
-            await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
+            await schedule.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
 
 
 def edit_ignored_note(login: str, config: RepoConfig) -> str:
@@ -96,11 +96,11 @@ async def _cancel_active(ctx: HandlerContext, data: dict[str, Any], reason: str)
     number = data["issue"]["number"]
     active = await tasks.active_for_issue(pool, repository, number)
     if active is not None:
-        await task_flow.cancel(ctx.runtime, active, reason)
+        await stopping.cancel(ctx.runtime, active, reason)
         return
     latest = await tasks.latest_for_issue(pool, repository, number)
-    if latest is not None and task_flow.watched_late(latest, datetime.now(UTC)):
-        await task_flow.cancel(ctx.runtime, latest, reason, from_status=(TaskStatus.TIMED_OUT,))
+    if latest is not None and stopping.watched_late(latest, datetime.now(UTC)):
+        await stopping.cancel(ctx.runtime, latest, reason, from_status=(TaskStatus.TIMED_OUT,))
 
 
 @router.register("issues", action="closed")

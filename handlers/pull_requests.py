@@ -12,7 +12,7 @@ from app.github.client import GitHubClient
 from app.pull_requests import links as pr_links
 from app.repo_settings.config import load_repo_config
 from app.runtime import HandlerContext
-from app.tasks import flow as task_flow
+from app.tasks import polling
 from app.validation import flow as validation_flow
 
 router = Router()
@@ -33,7 +33,7 @@ async def pull_request_changed(event: sansio.Event, gh: GitHubClient, ctx: Handl
     task = await pr_links.linked_task(pool, repository, pull, gh)
     if task is None:
         # Perhaps the late PR of a run that timed out: its task takes it if so.
-        await task_flow.late_pull_request(ctx.runtime, repository, pull)
+        await polling.late_pull_request(ctx.runtime, repository, pull)
         config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
         if config.validation.scope != "all":
             return

@@ -24,8 +24,8 @@ from app.queue.store import Job
 from app.queue.worker import PermanentJobError
 from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
 from app.tasks import requests_store as codegen_requests
+from app.tasks import schedule
 from app.tasks import store as tasks
 from app.tasks.status import PR_STAGES, RETRYABLE, WORKING, TaskStatus
 from app.tasks.tracking import job_failure_reason, short_reason
@@ -84,14 +84,14 @@ async def retry(
                 detail=f"@{by} asked for a new attempt"
                 + (f" ({chosen.replace('_', ' ')})" if chosen else ""),
                 next_strategy=chosen,
-                deadline_at=task_flow.deadline_from_now(timeout_ms),
+                deadline_at=schedule.deadline_from_now(timeout_ms),
             )
             if moved is None:
                 return Outcome(False, "the task changed state meanwhile; nothing was started.")
             if command_key is not None:
                 await command_log.mark_started(conn, command_key)
-            await task_flow.enqueue_advance(conn, task.id, f"attempt:{task.attempt + 1}")
-            await task_flow.enqueue_render(conn, task.id, f"retry:{task.attempt + 1}")
+            await schedule.enqueue_advance(conn, task.id, f"attempt:{task.attempt + 1}")
+            await schedule.enqueue_render(conn, task.id, f"retry:{task.attempt + 1}")
     except asyncpg.UniqueViolationError:
         return Outcome(False, "another task is already active on this issue; nothing was started.")
     how = f" with strategy `{chosen}`" if chosen else ""
@@ -202,7 +202,7 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
         return
     async with runtime.pool.acquire() as conn, conn.transaction():
         await followups.update(conn, followup.id, status="failed", error=reason[:300])
-        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:gave_up")
+        await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:gave_up")
 
 
 async def job_died(runtime: Runtime, job: Job) -> None:
@@ -240,7 +240,7 @@ async def send_job(runtime: Runtime, job: Job) -> None:
                 "failed",
                 f"not sent: the task is {task.status if task else 'gone'}",
             )
-            await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:off")
+            await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:off")
             return
         if not await followups.move(conn, followup.id, ("pending", "sending"), "sending"):
             return
@@ -250,7 +250,7 @@ async def send_job(runtime: Runtime, job: Job) -> None:
         if exc.retryable:
             raise
         await followups.update(pool, followup.id, status="failed", error=exc.message)
-        await task_flow.note(
+        await schedule.note(
             runtime,
             followup.task_id,
             f"Codegen refused the follow-up from @{followup.requested_by}: "
@@ -268,7 +268,7 @@ async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
             # resumed after the stop, so ask Codegen to stop it once more.
             task = await tasks.get(conn, followup.task_id)
             if task is not None and task.status == TaskStatus.CANCELLED:
-                await task_flow.enqueue_ban(
+                await schedule.enqueue_ban(
                     conn, task.id, followup.agent_run_id, f"followup:{followup.id}"
                 )
             return
@@ -276,10 +276,10 @@ async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
             conn,
             POLL_JOB,
             {"followup_id": followup.id, "poll": 0},
-            delay=task_flow.poll_delay_for(runtime, 0),
+            delay=schedule.poll_delay_for(runtime, 0),
             dedup_key=f"followup:{followup.id}:poll:0",
         )
-        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:sent")
+        await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:sent")
 
 
 @registry.job(POLL_JOB, on_dead=job_died)
@@ -295,7 +295,7 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         if exc.retryable:
             raise
         await followups.update(pool, followup.id, status="failed", error=exc.message)
-        await task_flow.enqueue_render(pool, followup.task_id, f"followup:{followup.id}:done")
+        await schedule.enqueue_render(pool, followup.task_id, f"followup:{followup.id}:done")
         return
     state = run_state(run.status)
     await followups.update(pool, followup.id, polls=poll + 1)
@@ -310,14 +310,14 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
                 "failed",
                 f"still working after {round(limit / 60)} min; stopped following",
             )
-            await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
+            await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
         return
     if state == "running":
         await jobs.enqueue(
             pool,
             POLL_JOB,
             {"followup_id": followup.id, "poll": poll + 1},
-            delay=task_flow.poll_delay_for(runtime, poll + 1),
+            delay=schedule.poll_delay_for(runtime, poll + 1),
             dedup_key=f"followup:{followup.id}:poll:{poll + 1}",
         )
         return
@@ -325,7 +325,7 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     error = None if status == "complete" else (run.summary or run.result or run.status)
     async with pool.acquire() as conn, conn.transaction():
         await followups.move(conn, followup.id, ("running",), status, error)
-        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
+        await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
 
 
 async def _run_timeout_seconds(runtime: Runtime, task_id: int) -> float:

@@ -12,7 +12,7 @@ from app.github import comments
 from app.github.client import GitHubClient
 from app.repo_settings.config import CONFIG_PATH, RepoConfig
 from app.runtime import HandlerContext
-from app.tasks import flow as task_flow
+from app.tasks import schedule
 from app.tasks import store as tasks
 from app.tasks.issue_spec import parse_issue
 from app.tasks.status import TaskStatus
@@ -66,7 +66,7 @@ async def start_task(
     issue = payload["issue"]
     repository = payload["repository"]["full_name"]
     spec = await spec_fields(issue)
-    deadline = task_flow.deadline_from_now(config.timeout_ms)
+    deadline = schedule.deadline_from_now(config.timeout_ms)
     async with runtime.pool.acquire() as conn, conn.transaction():
         if await tasks.started_by(conn, repository, issue["number"], ctx.delivery_id):
             return
@@ -93,7 +93,7 @@ async def start_task(
             deadline_at=deadline,
         )
         if task is not None:
-            await task_flow.enqueue_advance(conn, task.id, "validate")
+            await schedule.enqueue_advance(conn, task.id, "validate")
             log.info("task %s created for %s#%s", task.id, repository, issue["number"])
             return
         active = await tasks.active_for_issue(conn, repository, issue["number"])
@@ -108,11 +108,11 @@ async def start_task(
                 to_status=TaskStatus.QUEUED,
                 deadline_at=deadline,
             )
-            await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
+            await schedule.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
             return
         await tasks.add_note(
             conn,
             active.id,
             f"@{triggered_by} asked again; this task is already under way, so nothing new started.",
         )
-        await task_flow.enqueue_render(conn, active.id, ctx.delivery_id)
+        await schedule.enqueue_render(conn, active.id, ctx.delivery_id)

@@ -41,7 +41,7 @@ from app.queue.store import Job
 from app.queue.worker import PermanentJobError, RescheduleJob
 from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.status import PR_STAGES, TaskStatus
