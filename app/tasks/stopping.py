@@ -8,14 +8,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from app.codegen.client import CodegenError
 from app.db import advisory_lock, advisory_xact_lock
 from app.followups import store as followups
+from app.github.client import GitHubClient
 from app.pull_requests import store as pull_requests
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
+from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
 from app.tasks import requests_store as codegen_requests
 from app.tasks import store as tasks
@@ -132,6 +135,29 @@ async def cancel(
                 await tasks.add_note(conn, task.id, cancel_note(stopped, reason))
             await enqueue_render(conn, task.id, "cancelled")
     return stopped
+
+
+async def stop_for_issue(runtime: Runtime, repository: str, number: int, reason: str) -> None:
+    """Stop the issue's active task, or its newest one whose timed-out run is
+    still watched for a late pull request."""
+    pool = runtime.pool
+    active = await tasks.active_for_issue(pool, repository, number)
+    if active is not None:
+        await cancel(runtime, active, reason)
+        return
+    latest = await tasks.latest_for_issue(pool, repository, number)
+    if latest is not None and watched_late(latest, datetime.now(UTC)):
+        await cancel(runtime, latest, reason, from_status=(TaskStatus.TIMED_OUT,))
+
+
+async def stop_on_unlabel(runtime: Runtime, gh: GitHubClient, data: dict[str, Any]) -> None:
+    """An `issues.unlabeled` event: removing the repository's trigger label stops
+    the issue's task (any other label changes nothing)."""
+    repository = data["repository"]["full_name"]
+    config, _, _ = await load_repo_config(gh, repository, runtime.settings)
+    if data["label"]["name"].lower() == config.trigger_label.lower():
+        reason = f"@{data['sender']['login']} removed the label"
+        await stop_for_issue(runtime, repository, data["issue"]["number"], reason)
 
 
 async def ban_died(runtime: Runtime, job: Job) -> None:
