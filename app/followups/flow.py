@@ -18,6 +18,8 @@ from app.codegen.client import CodegenError, run_state
 from app.commands import log_store as command_log
 from app.db import advisory_xact_lock
 from app.followups import store as followups
+from app.followups.decisions import FollowupPollAction, decide_poll
+from app.followups.status import IN_FLIGHT, UNSENT, FollowupStatus
 from app.queue import store as jobs
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
@@ -198,10 +200,10 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
     """A follow-up whose job cannot go on must not stay "sending" for good: it
     would block every later follow-up of its task."""
     followup = await followups.get(runtime.pool, job.payload["followup_id"])
-    if followup is None or followup.status not in ("pending", "sending", "running"):
+    if followup is None or followup.status not in IN_FLIGHT:
         return
     async with runtime.pool.acquire() as conn, conn.transaction():
-        await followups.update(conn, followup.id, status="failed", error=reason[:300])
+        await followups.move(conn, followup.id, IN_FLIGHT, FollowupStatus.FAILED, reason[:300])
         await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:gave_up")
 
 
@@ -218,10 +220,10 @@ async def send_job(runtime: Runtime, job: Job) -> None:
     followup = await followups.get(pool, job.payload["followup_id"])
     if followup is None:
         raise PermanentJobError(f"follow-up {job.payload['followup_id']} does not exist")
-    if followup.status not in ("pending", "sending"):
+    if followup.status not in UNSENT:
         return
     codegen = runtime.codegen
-    if followup.status == "sending":
+    if followup.status == FollowupStatus.SENDING:
         # An earlier try may have sent it and died before recording so.
         run = await codegen.get_run(followup.agent_run_id)
         if run_state(run.status) == "running":
@@ -236,20 +238,22 @@ async def send_job(runtime: Runtime, job: Job) -> None:
             await followups.move(
                 conn,
                 followup.id,
-                ("pending", "sending"),
-                "failed",
+                UNSENT,
+                FollowupStatus.FAILED,
                 f"not sent: the task is {task.status if task else 'gone'}",
             )
             await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:off")
             return
-        if not await followups.move(conn, followup.id, ("pending", "sending"), "sending"):
+        if not await followups.move(conn, followup.id, UNSENT, FollowupStatus.SENDING):
             return
     try:
         await codegen.resume_run(followup.agent_run_id, followup.instructions)
     except CodegenError as exc:
         if exc.retryable:
             raise
-        await followups.update(pool, followup.id, status="failed", error=exc.message)
+        await followups.move(
+            pool, followup.id, (FollowupStatus.SENDING,), FollowupStatus.FAILED, exc.message
+        )
         await schedule.note(
             runtime,
             followup.task_id,
@@ -263,7 +267,9 @@ async def send_job(runtime: Runtime, job: Job) -> None:
 
 async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
     async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await followups.move(conn, followup.id, ("sending",), "running"):
+        if not await followups.move(
+            conn, followup.id, (FollowupStatus.SENDING,), FollowupStatus.RUNNING
+        ):
             # Stopped while the instructions were on their way: the agent was
             # resumed after the stop, so ask Codegen to stop it once more.
             task = await tasks.get(conn, followup.task_id)
@@ -286,7 +292,7 @@ async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
 async def poll_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])
-    if followup is None or followup.status != "running":
+    if followup is None or followup.status != FollowupStatus.RUNNING:
         return
     poll = job.payload["poll"]
     try:
@@ -294,37 +300,39 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     except CodegenError as exc:
         if exc.retryable:
             raise
-        await followups.update(pool, followup.id, status="failed", error=exc.message)
+        await followups.move(
+            pool, followup.id, (FollowupStatus.RUNNING,), FollowupStatus.FAILED, exc.message
+        )
         await schedule.enqueue_render(pool, followup.task_id, f"followup:{followup.id}:done")
         return
     state = run_state(run.status)
     await followups.update(pool, followup.id, polls=poll + 1)
     limit = await _run_timeout_seconds(runtime, followup.task_id)
     sent = followup.sent_at or followup.created_at
-    if state == "running" and (datetime.now(UTC) - sent).total_seconds() > limit:
-        async with pool.acquire() as conn, conn.transaction():
-            await followups.move(
-                conn,
-                followup.id,
-                ("running",),
-                "failed",
-                f"still working after {round(limit / 60)} min; stopped following",
-            )
-            await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
-        return
-    if state == "running":
+    decision = decide_poll(
+        state=state,
+        working_seconds=(datetime.now(UTC) - sent).total_seconds(),
+        limit_seconds=limit,
+        next_delay=schedule.poll_delay_for(runtime, poll + 1),
+    )
+    if decision.action == FollowupPollAction.KEEP_POLLING:
         await jobs.enqueue(
             pool,
             POLL_JOB,
             {"followup_id": followup.id, "poll": poll + 1},
-            delay=schedule.poll_delay_for(runtime, poll + 1),
+            delay=decision.delay,
             dedup_key=f"followup:{followup.id}:poll:{poll + 1}",
         )
         return
-    status = "complete" if state == "complete" else "failed"
-    error = None if status == "complete" else (run.summary or run.result or run.status)
+    if decision.action == FollowupPollAction.TIME_OUT:
+        status = FollowupStatus.FAILED
+        error = f"still working after {round(limit / 60)} min; stopped following"
+    elif decision.action == FollowupPollAction.COMPLETE:
+        status, error = FollowupStatus.COMPLETE, None
+    else:
+        status, error = FollowupStatus.FAILED, (run.summary or run.result or run.status)
     async with pool.acquire() as conn, conn.transaction():
-        await followups.move(conn, followup.id, ("running",), status, error)
+        await followups.move(conn, followup.id, (FollowupStatus.RUNNING,), status, error)
         await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from app.followups.status import FollowupStatus
 from app.followups.store import Followup
 from app.observability.logs import redactor
 from app.tasks.requests_store import CodegenRequest
@@ -120,11 +121,11 @@ _FOLLOWUP_KIND = {
     "findings": "validation findings",
 }
 _FOLLOWUP_STATE = {
-    "pending": "sending",
-    "sending": "sending",
-    "running": "agent working",
-    "complete": "done",
-    "failed": "failed",
+    FollowupStatus.PENDING: "sending",
+    FollowupStatus.SENDING: "sending",
+    FollowupStatus.RUNNING: "agent working",
+    FollowupStatus.COMPLETE: "done",
+    FollowupStatus.FAILED: "failed",
 }
 
 
@@ -193,10 +194,11 @@ def render(
     for followup in followups:
         who = f"@{followup.requested_by}"
         state = _FOLLOWUP_STATE[followup.status]
-        failed = followup.error and followup.status == "failed"
+        failed = followup.error and followup.status == FollowupStatus.FAILED
         error = f" ({short_reason(followup.error)})" if failed else ""
+        done = _check(followup.status == FollowupStatus.COMPLETE)
         lines.append(
-            f"- {_check(followup.status == 'complete')} Follow-up ({_FOLLOWUP_KIND[followup.kind]}"
+            f"- {done} Follow-up ({_FOLLOWUP_KIND[followup.kind]}"
             f", {who}) to agent run {followup.agent_run_id}: {state}{error}"
         )
     lines.append("")
