@@ -36,6 +36,7 @@ from app.tasks.endings import finish, job_died, minutes
 from app.tasks.readiness import missing_information
 from app.tasks.repo_context import fetch_repo_context
 from app.tasks.reporting import render_comment
+from app.tasks.request_status import UNMADE, RequestStatus
 from app.tasks.schedule import (
     ADVANCE_JOB,
     deadline_from_now,
@@ -50,6 +51,7 @@ from app.tasks.status import TaskStatus
 from prompts.builder import PromptOptions, build_prompt
 
 log = logging.getLogger(__name__)
+CREATING = (RequestStatus.CREATING,)  # a run is made, or found, only once so marked
 registry = JobRegistry()  # this module's job kinds, joined in app.service
 
 
@@ -201,13 +203,13 @@ async def _create_run(
     pool = runtime.pool
     current = await tasks.get(pool, task.id)
     if current is None or not still_waiting_for_run(current.status, current.attempt, task.attempt):
-        if request.agent_run_id is None and request.status in ("prepared", "creating"):
-            await codegen_requests.update(pool, request.id, status="cancelled")
+        if request.agent_run_id is None and request.status in UNMADE:
+            await codegen_requests.move(pool, request.id, UNMADE, RequestStatus.CANCELLED)
         return None  # stopped (or moved on) while the prompt was being built
     codegen = runtime.codegen
     metadata = run_metadata(current, attempt)
     run = None
-    if request.status == "creating":
+    if request.status == RequestStatus.CREATING:
         # An earlier try may have created the run and died before storing it
         # (perhaps before a rename: the repository is looked up by its id).
         run = await codegen.find_run(run_lookup(metadata))
@@ -218,7 +220,7 @@ async def _create_run(
         create_delay=codegen.create_delay(),
     )
     if decision.action == StartAction.GIVE_UP:
-        await codegen_requests.update(pool, request.id, status="cancelled")
+        await codegen_requests.move(pool, request.id, (request.status,), RequestStatus.CANCELLED)
         await finish(
             runtime,
             gh,
@@ -232,14 +234,16 @@ async def _create_run(
     if decision.action == StartAction.WAIT:  # free the worker slot meanwhile
         raise RescheduleJob(decision.wait, "waiting for Codegen's create rate limit")
     if decision.action == StartAction.CREATE:
-        await codegen_requests.update(pool, request.id, status="creating")
+        await codegen_requests.move(pool, request.id, (request.status,), RequestStatus.CREATING)
         try:
             repo_id = await codegen.repo_id(task.repository)
             run = await codegen.create_run(request.prompt, metadata=metadata, repo_id=repo_id)
         except CodegenError as exc:
             if exc.retryable:
                 raise
-            await codegen_requests.update(pool, request.id, status="failed", error=exc.message)
+            await codegen_requests.move(
+                pool, request.id, CREATING, RequestStatus.FAILED, error=exc.message
+            )
             await finish(
                 runtime,
                 gh,
@@ -262,10 +266,11 @@ async def _create_run(
         )
         if run is not None:
             # Never over a stop: a run the task no longer wants is recorded as stopped.
-            await codegen_requests.update(
+            await codegen_requests.move(
                 conn,
                 request.id,
-                status="running" if moved else "cancelled",
+                CREATING,
+                RequestStatus.RUNNING if moved else RequestStatus.CANCELLED,
                 agent_run_id=run.id,
                 web_url=run.web_url,
                 run_created_at=datetime.now(UTC),

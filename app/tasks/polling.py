@@ -25,6 +25,7 @@ from app.tasks import tracking
 from app.tasks.decisions import PollAction, decide_poll
 from app.tasks.endings import SIMULATED_ENDING, finish, job_died, minutes
 from app.tasks.reporting import render_comment
+from app.tasks.request_status import LATE, RequestStatus
 from app.tasks.schedule import (
     LATE_WINDOW,
     POLL_JOB,
@@ -59,7 +60,9 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     except CodegenError as exc:
         if exc.retryable:
             raise
-        await codegen_requests.update(pool, request.id, status="failed", error=exc.message)
+        await codegen_requests.move(
+            pool, request.id, (request.status,), RequestStatus.FAILED, error=exc.message
+        )
         await finish(
             runtime, gh, task.id, to_status=TaskStatus.FAILED, detail=f"Codegen: {exc.message}"
         )
@@ -86,7 +89,9 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     elif action == PollAction.FINISH_SIMULATED:
         # A simulated run opens nothing: whatever it reports, no pull request is
         # taken from it, so none is linked, validated, fixed or merged.
-        await codegen_requests.update(pool, request.id, status="complete", summary=run.summary)
+        await codegen_requests.move(
+            pool, request.id, (request.status,), RequestStatus.COMPLETE, summary=run.summary
+        )
         await finish(
             runtime,
             gh,
@@ -97,8 +102,13 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         )
     elif action == PollAction.FINISH_WITH_PR:
         prs = _taken(run)
-        await codegen_requests.update(
-            pool, request.id, status="complete", pull_requests=prs, summary=run.summary
+        await codegen_requests.move(
+            pool,
+            request.id,
+            (request.status,),
+            RequestStatus.COMPLETE,
+            pull_requests=prs,
+            summary=run.summary,
         )
         # A real run's PRs: the task is no longer a simulated one (a `/codegen retry`
         # after an API key was configured), so they are linked.
@@ -113,7 +123,9 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         )
     elif action == PollAction.FINISH_WITHOUT_PR:
         summary = (run.summary or run.result or "no summary").strip()
-        await codegen_requests.update(pool, request.id, status="complete", summary=summary)
+        await codegen_requests.move(
+            pool, request.id, (request.status,), RequestStatus.COMPLETE, summary=summary
+        )
         await finish(
             runtime,
             gh,
@@ -122,7 +134,9 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
             detail=f"Codegen finished without opening a pull request: “{summary[:500]}”",
         )
     elif action == PollAction.FINISH_CANCELLED:
-        await codegen_requests.update(pool, request.id, status="cancelled", summary=run.summary)
+        await codegen_requests.move(
+            pool, request.id, (request.status,), RequestStatus.CANCELLED, summary=run.summary
+        )
         await finish(
             runtime,
             gh,
@@ -132,8 +146,13 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
         )
     else:  # the run failed
         reason = (run.summary or run.result or run.status).strip()
-        await codegen_requests.update(
-            pool, request.id, status="failed", error=reason[:500], summary=run.summary
+        await codegen_requests.move(
+            pool,
+            request.id,
+            (request.status,),
+            RequestStatus.FAILED,
+            error=reason[:500],
+            summary=run.summary,
         )
         if action == PollAction.RETRY:
             await _retry(runtime, gh, task, attempt, reason)
@@ -193,7 +212,9 @@ async def _run_timed_out(
     assert task.deadline_at is not None
     started = request.run_created_at or request.created_at
     allowed = minutes((task.deadline_at - started).total_seconds() * 1000)
-    await codegen_requests.update(runtime.pool, request.id, status="timed_out")
+    await codegen_requests.move(
+        runtime.pool, request.id, (request.status,), RequestStatus.TIMED_OUT
+    )
     await finish(
         runtime,
         gh,
@@ -234,7 +255,7 @@ async def _poll_late(
     # took it (a cancel marks the attempt `cancelled`).
     if request is None or request.agent_run_id is None:
         return
-    if request.status not in ("timed_out", "complete"):
+    if request.status not in LATE:
         return
     if task.deadline_at is not None and datetime.now(UTC) > task.deadline_at + LATE_WINDOW:
         return
@@ -258,8 +279,8 @@ async def _poll_late(
     if task.deadline_at is not None:
         past = tracking.duration((datetime.now(UTC) - task.deadline_at).total_seconds())
         when = f"about {past} after its run timeout"
-    await codegen_requests.update(
-        pool, request.id, status="complete", pull_requests=prs, summary=run.summary
+    await codegen_requests.move(
+        pool, request.id, LATE, RequestStatus.COMPLETE, pull_requests=prs, summary=run.summary
     )
     await finish(
         runtime,

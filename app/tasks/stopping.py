@@ -24,6 +24,8 @@ from app.tasks import requests_store as codegen_requests
 from app.tasks import store as tasks
 from app.tasks import tracking
 from app.tasks import workflows_store as workflows
+from app.tasks.request_status import STOPPABLE as STOPPABLE_ATTEMPTS
+from app.tasks.request_status import RequestStatus
 from app.tasks.schedule import (
     BAN_JOB,
     LATE_WINDOW,
@@ -111,8 +113,10 @@ async def cancel(
             run_id = None
             for request in await codegen_requests.for_task(conn, task.id):
                 # `timed_out`: a run still watched for a late PR is no longer watched.
-                if request.status in ("prepared", "creating", "running", "timed_out"):
-                    await codegen_requests.update(conn, request.id, status="cancelled")
+                if request.status in STOPPABLE_ATTEMPTS:
+                    await codegen_requests.move(
+                        conn, request.id, STOPPABLE_ATTEMPTS, RequestStatus.CANCELLED
+                    )
                 if request.agent_run_id is not None:
                     run_id = request.agent_run_id
             stopped_followups = await followups.stop_for_task(conn, task.id, reason)
