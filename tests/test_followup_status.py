@@ -1,8 +1,7 @@
 """The follow-up state machine has one owner (`app/followups/status.py`): each
 status says what it means, the schema allows exactly the enum's values, the one
-function that changes a status refuses a move the table does not list, no
-other module spells a follow-up status as a string, and the poll loop's
-decisions are values tested without a database."""
+function that changes a status refuses a move the table does not list, and no
+other module spells a follow-up status as a string."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from app.followups import store as followups
-from app.followups.decisions import FollowupPollAction, FollowupPollDecision, decide_poll
 from app.followups.status import (
     FINAL,
     IN_FLIGHT,
@@ -117,32 +115,6 @@ async def test_listed_moves_happen_and_stamp_their_times(pool):
     assert await followups.move(pool, followup.id, (F.RUNNING,), F.COMPLETE)
     done = await followups.get(pool, followup.id)
     assert done.status is F.COMPLETE and done.finished_at is not None
-
-
-# ------------------------------------------------------------ the poll decision
-
-
-def test_a_working_agent_is_followed_until_the_run_timeout():
-    facts = {"state": "running", "limit_seconds": 600.0, "next_delay": 30.0}
-    assert decide_poll(working_seconds=600.0, **facts) == FollowupPollDecision(
-        FollowupPollAction.KEEP_POLLING, delay=30.0
-    )
-    assert decide_poll(working_seconds=600.5, **facts) == FollowupPollDecision(
-        FollowupPollAction.TIME_OUT
-    )
-
-
-@pytest.mark.parametrize(
-    ("state", "action"),
-    [
-        ("complete", FollowupPollAction.COMPLETE),
-        ("failed", FollowupPollAction.FAIL),
-        ("cancelled", FollowupPollAction.FAIL),
-    ],
-)
-def test_an_ended_run_ends_the_follow_up_whatever_the_time(state, action):
-    decision = decide_poll(state=state, working_seconds=9e9, limit_seconds=1.0, next_delay=5.0)
-    assert decision == FollowupPollDecision(action)
 
 
 # ------------------------------------------------------ no status spelled elsewhere
