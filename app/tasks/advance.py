@@ -36,7 +36,7 @@ from app.tasks.endings import finish, job_died, minutes
 from app.tasks.readiness import missing_information
 from app.tasks.repo_context import fetch_repo_context
 from app.tasks.reporting import render_comment
-from app.tasks.request_status import UNMADE, RequestStatus
+from app.tasks.request_status import UNMADE, WITHOUT_RUN, RequestStatus
 from app.tasks.schedule import (
     ADVANCE_JOB,
     deadline_from_now,
@@ -202,6 +202,8 @@ async def _create_run(
     the run is recorded, and then it stops it with the task."""
     pool = runtime.pool
     current = await tasks.get(pool, task.id)
+    # Read again under the lock: a cancel may have stopped the attempt meanwhile.
+    request = await codegen_requests.get(pool, task.id, attempt) or request
     if current is None or not still_waiting_for_run(current.status, current.attempt, task.attempt):
         if request.agent_run_id is None and request.status in UNMADE:
             await codegen_requests.move(pool, request.id, UNMADE, RequestStatus.CANCELLED)
@@ -220,7 +222,7 @@ async def _create_run(
         create_delay=codegen.create_delay(),
     )
     if decision.action == StartAction.GIVE_UP:
-        await codegen_requests.move(pool, request.id, (request.status,), RequestStatus.CANCELLED)
+        await codegen_requests.move(pool, request.id, WITHOUT_RUN, RequestStatus.CANCELLED)
         await finish(
             runtime,
             gh,
@@ -234,7 +236,7 @@ async def _create_run(
     if decision.action == StartAction.WAIT:  # free the worker slot meanwhile
         raise RescheduleJob(decision.wait, "waiting for Codegen's create rate limit")
     if decision.action == StartAction.CREATE:
-        await codegen_requests.move(pool, request.id, (request.status,), RequestStatus.CREATING)
+        await codegen_requests.move(pool, request.id, WITHOUT_RUN, RequestStatus.CREATING)
         try:
             repo_id = await codegen.repo_id(task.repository)
             run = await codegen.create_run(request.prompt, metadata=metadata, repo_id=repo_id)

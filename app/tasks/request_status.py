@@ -26,6 +26,9 @@ _S = RequestStatus
 
 # No run was made yet: a stop before the create leaves nothing to follow.
 UNMADE = frozenset({_S.PREPARED, _S.CREATING})
+# The statuses an attempt whose run was never made can have: the create (or a
+# give-up at the deadline) takes it from any of them, whatever an earlier read said.
+WITHOUT_RUN = UNMADE | {_S.FAILED, _S.CANCELLED}
 # A cancel of the task stops these (a timed-out run is no longer watched).
 STOPPABLE = UNMADE | {_S.RUNNING, _S.TIMED_OUT}
 # A late look at a timed-out run may still take its pull request.
