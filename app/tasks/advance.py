@@ -48,6 +48,7 @@ from app.tasks.schedule import (
 )
 from app.tasks.spec import TaskSpec
 from app.tasks.status import TaskStatus
+from app.tasks.workflow_status import StepStatus
 from prompts.builder import PromptOptions, build_prompt
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def task_spec(task: tasks.Task) -> TaskSpec:
 async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> None:
     pool = runtime.pool
     await workflows.start(pool, task.id)
-    await workflows.step(pool, task.id, "validate_task", "running")
+    await workflows.step(pool, task.id, "validate_task", StepStatus.RUNNING)
     await render_comment(runtime, gh, task)  # first: writes to one installation are paced
     await comments.react(gh, urls.issue(task.repository, task.issue_number), "eyes")
     missing = await cpu.run(missing_information, task_spec(task))
@@ -95,7 +96,9 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
                 detail=" ".join(missing),
             )
             if moved:
-                await workflows.step(conn, task.id, "validate_task", "failed", " ".join(missing))
+                await workflows.step(
+                    conn, task.id, "validate_task", StepStatus.FAILED, " ".join(missing)
+                )
         else:
             # The workflow timeout bounds the bot's own steps from here to the run.
             moved = await tasks.transition(
@@ -106,7 +109,7 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
                 deadline_at=deadline_from_now(config.timeout_ms),
             )
             if moved:
-                await workflows.step(conn, task.id, "validate_task", "completed")
+                await workflows.step(conn, task.id, "validate_task", StepStatus.COMPLETED)
                 await enqueue_advance(conn, task.id, "attempt:1")
     if moved:
         await render_comment(runtime, gh, moved)
@@ -118,7 +121,7 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
     request = await codegen_requests.get(pool, task.id, attempt)
     if request is None:
         request = await _prepare(runtime, gh, task, attempt)
-    await workflows.step(pool, task.id, "create_pr", "running")
+    await workflows.step(pool, task.id, "create_pr", StepStatus.RUNNING)
     config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
     async with advisory_lock(pool, task_lock(task.id)):
         moved = await _create_run(runtime, gh, task, request, attempt, config)
@@ -131,7 +134,7 @@ async def _prepare(
 ) -> codegen_requests.CodegenRequest:
     """Build the attempt's prompt and store it with what it was built from."""
     pool = runtime.pool
-    await workflows.step(pool, task.id, "generate_prompt", "running")
+    await workflows.step(pool, task.id, "generate_prompt", StepStatus.RUNNING)
     config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
     context, tree_sha = await fetch_repo_context(gh, task.repository)
     strategy = attempt_strategy(attempt, task.next_strategy)
@@ -162,7 +165,7 @@ async def _prepare(
         prompt=prompt.text,
         context={**prompt.context_used, "tree_sha": tree_sha},
     )
-    await workflows.step(pool, task.id, "generate_prompt", "completed")
+    await workflows.step(pool, task.id, "generate_prompt", StepStatus.COMPLETED)
     return request
 
 

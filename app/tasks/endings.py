@@ -18,16 +18,17 @@ from app.tasks import workflows_store as workflows
 from app.tasks.reporting import render_comment
 from app.tasks.schedule import enqueue_link, enqueue_notify, enqueue_render
 from app.tasks.status import WORKING, TaskStatus
+from app.tasks.workflow_status import StepStatus, WorkflowStatus
 
 # How a task whose run was simulated ends (no key: no agent, no pull request).
 SIMULATED_ENDING = "simulated run: no pull request was opened"
 
 # The workflow record's ending for each way an attempt ends.
 _WORKFLOW_ENDING = {
-    TaskStatus.PR_OPEN: "completed",
-    TaskStatus.FAILED: "failed",
-    TaskStatus.CANCELLED: "cancelled",
-    TaskStatus.TIMED_OUT: "timed_out",
+    TaskStatus.PR_OPEN: WorkflowStatus.COMPLETED,
+    TaskStatus.FAILED: WorkflowStatus.FAILED,
+    TaskStatus.CANCELLED: WorkflowStatus.CANCELLED,
+    TaskStatus.TIMED_OUT: WorkflowStatus.TIMED_OUT,
 }
 
 
@@ -49,7 +50,7 @@ async def job_died(runtime: Runtime, job: Job) -> None:
             conn, task.id, from_status=WORKING, to_status=TaskStatus.FAILED, detail=reason[:500]
         )
         if moved:
-            await workflows.finish(conn, task.id, "failed", moved.status_detail)
+            await workflows.finish(conn, task.id, WorkflowStatus.FAILED, moved.status_detail)
             await enqueue_notify(conn, task.id, moved.attempt, TaskStatus.FAILED)
             await enqueue_render(conn, task.id, "final")
 
@@ -87,10 +88,10 @@ async def finish(
             conn,
             task_id,
             "create_pr",
-            "completed" if to_status == TaskStatus.PR_OPEN else "failed",
+            StepStatus.COMPLETED if to_status == TaskStatus.PR_OPEN else StepStatus.FAILED,
             detail,
         )
-        await workflows.step(conn, task_id, "notify_completion", "completed")
+        await workflows.step(conn, task_id, "notify_completion", StepStatus.COMPLETED)
         await workflows.finish(conn, task_id, _WORKFLOW_ENDING[to_status], detail)
         await enqueue_notify(conn, task_id, moved.attempt, to_status)
         if to_status == TaskStatus.PR_OPEN:

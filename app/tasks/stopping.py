@@ -35,6 +35,7 @@ from app.tasks.schedule import (
     task_lock,
 )
 from app.tasks.status import ACTIVE, PR_STAGES, TaskStatus
+from app.tasks.workflow_status import WorkflowStatus
 
 log = logging.getLogger(__name__)
 registry = JobRegistry()  # this module's job kinds, joined in app.service
@@ -109,7 +110,7 @@ async def cancel(
             )
             if moved is None:
                 return None
-            await workflows.finish(conn, task.id, "cancelled", reason)
+            await workflows.finish(conn, task.id, WorkflowStatus.CANCELLED, reason)
             run_id = None
             for request in await codegen_requests.for_task(conn, task.id):
                 # `timed_out`: a run still watched for a late PR is no longer watched.

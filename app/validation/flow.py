@@ -46,6 +46,7 @@ from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.status import PR_STAGES, TaskStatus
 from app.tasks.tracking import job_failure_reason, short_reason
+from app.tasks.workflow_status import StepStatus
 from app.validation import analysis as pr_analysis
 from app.validation import ci
 from app.validation import report as check_report
@@ -344,7 +345,7 @@ async def _start(
                 conn, task.id, from_status=PR_STAGES, to_status=TaskStatus.VALIDATING
             )
             if moved:
-                await workflows.step(conn, task.id, "validate_pr", "running")
+                await workflows.step(conn, task.id, "validate_pr", StepStatus.RUNNING)
                 await task_flow.enqueue_render(conn, task.id, f"validation:{validation.id}")
     fresh = await validations.get(pool, validation.id)
     assert fresh is not None
@@ -719,7 +720,10 @@ async def _follow_verdict(
     )
     if moved:
         await workflows.step(
-            conn, task_id, "validate_pr", "failed" if verdict == "failure" else "completed"
+            conn,
+            task_id,
+            "validate_pr",
+            StepStatus.FAILED if verdict == "failure" else StepStatus.COMPLETED,
         )
     return moved
 
