@@ -35,7 +35,7 @@ from app.queue.registry import JobRegistry
 from app.queue.worker import Worker
 from app.repo_settings import labels
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import advance, polling, reporting, stopping
 from app.validation import ci_fix, link, merge
 from app.validation import run as validation_run
 from app.web.server import RUNNER_OPTIONS, WEBHOOK_PATH, make_health_app, make_web_app
@@ -168,7 +168,10 @@ def job_kinds() -> JobRegistry:
     return JobRegistry(
         delivery_jobs(handlers.router),
         labels.registry,
-        task_flow.registry,
+        advance.registry,
+        polling.registry,
+        stopping.registry,
+        reporting.registry,
         validation_run.registry,
         ci_fix.registry,
         merge.registry,

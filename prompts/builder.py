@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 
-from app.tasks.issue_spec import TaskSpec
+from app.tasks.spec import TaskSpec
 from app.text import linear_re
 
 STYLES = ("comprehensive", "concise")

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.commands.parse import Command
 from app.followups.store import Followup
+from app.tasks.request_status import RequestStatus
 from app.tasks.requests_store import CodegenRequest
 from app.tasks.status import ACTIVE, PR_STAGES
 from app.tasks.store import Task
@@ -130,7 +131,7 @@ def status_text(
     for request in requests:
         strategy = f", strategy `{request.strategy}`" if request.strategy else ""
         state = RUN_STATE.get(request.status, request.status)
-        failed = request.error and request.status == "failed"
+        failed = request.error and request.status == RequestStatus.FAILED
         error = f" ({short_reason(request.error)})" if failed else ""
         lines.append(
             f"- Attempt {request.attempt} of {total}{strategy}: {_run_link(request)}, "

@@ -24,9 +24,9 @@ from app.pull_requests import links as pr_links
 from app.pull_requests import store as pull_requests
 from app.repo_settings.config import RepoConfig
 from app.runtime import HandlerContext
-from app.tasks import flow as task_flow
 from app.tasks import requests_store as codegen_requests
 from app.tasks import start as task_start
+from app.tasks import stopping
 from app.tasks import store as tasks
 from app.tasks.status import STOPPABLE, TaskStatus
 from app.validation import heads as validation_heads
@@ -182,12 +182,12 @@ async def _cancel(call: Call) -> Result:
     # review fixes, the agent's own work on the PR) and its auto-merge stop; and
     # after a run timeout, while a late PR of the run would still be taken.
     stoppable: frozenset[TaskStatus] = STOPPABLE
-    if task_flow.watched_late(task, datetime.now(UTC)):
+    if stopping.watched_late(task, datetime.now(UTC)):
         stoppable = stoppable | {TaskStatus.TIMED_OUT}
     if task.status not in stoppable:
         return Result(False, f"task {task.id} is not running (`{task.status}`); nothing to cancel.")
     reason = f"cancelled by @{call.actor} with `/codegen cancel`"
-    stopped = await task_flow.cancel(call.ctx.runtime, task, reason, from_status=stoppable)
+    stopped = await stopping.cancel(call.ctx.runtime, task, reason, from_status=stoppable)
     if stopped is None:
         return Result(False, f"task {task.id} changed state meanwhile; nothing was cancelled.")
     return Result(

@@ -18,14 +18,16 @@ from app.codegen.client import CodegenError, run_state
 from app.commands import log_store as command_log
 from app.db import advisory_xact_lock
 from app.followups import store as followups
+from app.followups.decisions import FollowupPollAction, decide_poll
+from app.followups.status import IN_FLIGHT, UNSENT, FollowupStatus
 from app.queue import store as jobs
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.queue.worker import PermanentJobError
 from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
 from app.tasks import requests_store as codegen_requests
+from app.tasks import schedule
 from app.tasks import store as tasks
 from app.tasks.status import PR_STAGES, RETRYABLE, WORKING, TaskStatus
 from app.tasks.tracking import job_failure_reason, short_reason
@@ -84,14 +86,14 @@ async def retry(
                 detail=f"@{by} asked for a new attempt"
                 + (f" ({chosen.replace('_', ' ')})" if chosen else ""),
                 next_strategy=chosen,
-                deadline_at=task_flow.deadline_from_now(timeout_ms),
+                deadline_at=schedule.deadline_from_now(timeout_ms),
             )
             if moved is None:
                 return Outcome(False, "the task changed state meanwhile; nothing was started.")
             if command_key is not None:
                 await command_log.mark_started(conn, command_key)
-            await task_flow.enqueue_advance(conn, task.id, f"attempt:{task.attempt + 1}")
-            await task_flow.enqueue_render(conn, task.id, f"retry:{task.attempt + 1}")
+            await schedule.enqueue_advance(conn, task.id, f"attempt:{task.attempt + 1}")
+            await schedule.enqueue_render(conn, task.id, f"retry:{task.attempt + 1}")
     except asyncpg.UniqueViolationError:
         return Outcome(False, "another task is already active on this issue; nothing was started.")
     how = f" with strategy `{chosen}`" if chosen else ""
@@ -198,11 +200,11 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
     """A follow-up whose job cannot go on must not stay "sending" for good: it
     would block every later follow-up of its task."""
     followup = await followups.get(runtime.pool, job.payload["followup_id"])
-    if followup is None or followup.status not in ("pending", "sending", "running"):
+    if followup is None or followup.status not in IN_FLIGHT:
         return
     async with runtime.pool.acquire() as conn, conn.transaction():
-        await followups.update(conn, followup.id, status="failed", error=reason[:300])
-        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:gave_up")
+        await followups.move(conn, followup.id, IN_FLIGHT, FollowupStatus.FAILED, reason[:300])
+        await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:gave_up")
 
 
 async def job_died(runtime: Runtime, job: Job) -> None:
@@ -218,10 +220,10 @@ async def send_job(runtime: Runtime, job: Job) -> None:
     followup = await followups.get(pool, job.payload["followup_id"])
     if followup is None:
         raise PermanentJobError(f"follow-up {job.payload['followup_id']} does not exist")
-    if followup.status not in ("pending", "sending"):
+    if followup.status not in UNSENT:
         return
     codegen = runtime.codegen
-    if followup.status == "sending":
+    if followup.status == FollowupStatus.SENDING:
         # An earlier try may have sent it and died before recording so.
         run = await codegen.get_run(followup.agent_run_id)
         if run_state(run.status) == "running":
@@ -236,21 +238,23 @@ async def send_job(runtime: Runtime, job: Job) -> None:
             await followups.move(
                 conn,
                 followup.id,
-                ("pending", "sending"),
-                "failed",
+                UNSENT,
+                FollowupStatus.FAILED,
                 f"not sent: the task is {task.status if task else 'gone'}",
             )
-            await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:off")
+            await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:off")
             return
-        if not await followups.move(conn, followup.id, ("pending", "sending"), "sending"):
+        if not await followups.move(conn, followup.id, UNSENT, FollowupStatus.SENDING):
             return
     try:
         await codegen.resume_run(followup.agent_run_id, followup.instructions)
     except CodegenError as exc:
         if exc.retryable:
             raise
-        await followups.update(pool, followup.id, status="failed", error=exc.message)
-        await task_flow.note(
+        await followups.move(
+            pool, followup.id, (FollowupStatus.SENDING,), FollowupStatus.FAILED, exc.message
+        )
+        await schedule.note(
             runtime,
             followup.task_id,
             f"Codegen refused the follow-up from @{followup.requested_by}: "
@@ -263,12 +267,14 @@ async def send_job(runtime: Runtime, job: Job) -> None:
 
 async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
     async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await followups.move(conn, followup.id, ("sending",), "running"):
+        if not await followups.move(
+            conn, followup.id, (FollowupStatus.SENDING,), FollowupStatus.RUNNING
+        ):
             # Stopped while the instructions were on their way: the agent was
             # resumed after the stop, so ask Codegen to stop it once more.
             task = await tasks.get(conn, followup.task_id)
             if task is not None and task.status == TaskStatus.CANCELLED:
-                await task_flow.enqueue_ban(
+                await schedule.enqueue_ban(
                     conn, task.id, followup.agent_run_id, f"followup:{followup.id}"
                 )
             return
@@ -276,17 +282,17 @@ async def _sent(runtime: Runtime, followup: followups.Followup) -> None:
             conn,
             POLL_JOB,
             {"followup_id": followup.id, "poll": 0},
-            delay=task_flow.poll_delay_for(runtime, 0),
+            delay=schedule.poll_delay_for(runtime, 0),
             dedup_key=f"followup:{followup.id}:poll:0",
         )
-        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:sent")
+        await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:sent")
 
 
 @registry.job(POLL_JOB, on_dead=job_died)
 async def poll_job(runtime: Runtime, job: Job) -> None:
     pool = runtime.pool
     followup = await followups.get(pool, job.payload["followup_id"])
-    if followup is None or followup.status != "running":
+    if followup is None or followup.status != FollowupStatus.RUNNING:
         return
     poll = job.payload["poll"]
     try:
@@ -294,38 +300,40 @@ async def poll_job(runtime: Runtime, job: Job) -> None:
     except CodegenError as exc:
         if exc.retryable:
             raise
-        await followups.update(pool, followup.id, status="failed", error=exc.message)
-        await task_flow.enqueue_render(pool, followup.task_id, f"followup:{followup.id}:done")
+        await followups.move(
+            pool, followup.id, (FollowupStatus.RUNNING,), FollowupStatus.FAILED, exc.message
+        )
+        await schedule.enqueue_render(pool, followup.task_id, f"followup:{followup.id}:done")
         return
     state = run_state(run.status)
     await followups.update(pool, followup.id, polls=poll + 1)
     limit = await _run_timeout_seconds(runtime, followup.task_id)
     sent = followup.sent_at or followup.created_at
-    if state == "running" and (datetime.now(UTC) - sent).total_seconds() > limit:
-        async with pool.acquire() as conn, conn.transaction():
-            await followups.move(
-                conn,
-                followup.id,
-                ("running",),
-                "failed",
-                f"still working after {round(limit / 60)} min; stopped following",
-            )
-            await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
-        return
-    if state == "running":
+    decision = decide_poll(
+        state=state,
+        working_seconds=(datetime.now(UTC) - sent).total_seconds(),
+        limit_seconds=limit,
+        next_delay=schedule.poll_delay_for(runtime, poll + 1),
+    )
+    if decision.action == FollowupPollAction.KEEP_POLLING:
         await jobs.enqueue(
             pool,
             POLL_JOB,
             {"followup_id": followup.id, "poll": poll + 1},
-            delay=task_flow.poll_delay_for(runtime, poll + 1),
+            delay=decision.delay,
             dedup_key=f"followup:{followup.id}:poll:{poll + 1}",
         )
         return
-    status = "complete" if state == "complete" else "failed"
-    error = None if status == "complete" else (run.summary or run.result or run.status)
+    if decision.action == FollowupPollAction.TIME_OUT:
+        status = FollowupStatus.FAILED
+        error = f"still working after {round(limit / 60)} min; stopped following"
+    elif decision.action == FollowupPollAction.COMPLETE:
+        status, error = FollowupStatus.COMPLETE, None
+    else:
+        status, error = FollowupStatus.FAILED, (run.summary or run.result or run.status)
     async with pool.acquire() as conn, conn.transaction():
-        await followups.move(conn, followup.id, ("running",), status, error)
-        await task_flow.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
+        await followups.move(conn, followup.id, (FollowupStatus.RUNNING,), status, error)
+        await schedule.enqueue_render(conn, followup.task_id, f"followup:{followup.id}:done")
 
 
 async def _run_timeout_seconds(runtime: Runtime, task_id: int) -> float:

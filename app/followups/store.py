@@ -4,11 +4,14 @@ each keyed by what asked for it so it is sent once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from app.followups.status import FINAL, IN_FLIGHT, FollowupStatus, check_move, values
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class Followup:
     agent_run_id: int
     instructions: str
     requested_by: str
-    status: str
+    status: FollowupStatus
     error: str | None
     polls: int
     created_at: datetime
@@ -30,7 +33,9 @@ class Followup:
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Followup:
-        return cls(**dict(row))
+        data = dict(row)
+        data["status"] = FollowupStatus(data["status"])
+        return cls(**data)
 
 
 _COLUMNS = """id, task_id, pull_request_id, kind, key, agent_run_id, instructions, requested_by,
@@ -92,36 +97,39 @@ async def in_flight(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> Fo
     """A follow-up the agent is still working on, if any."""
     row = await conn.fetchrow(
         f"""SELECT {_COLUMNS} FROM agent_followups
-            WHERE task_id = $1 AND status IN ('pending', 'sending', 'running')
+            WHERE task_id = $1 AND status = ANY($2::text[])
             ORDER BY id DESC LIMIT 1""",  # noqa: S608
         task_id,
+        values(IN_FLIGHT),
     )
     return Followup.from_row(row) if row else None
 
 
 async def update(conn: asyncpg.Connection | asyncpg.Pool, followup_id: int, **fields: Any) -> None:
-    sets, values = [], [followup_id]
+    """Change other columns (the poll count); the status changes only by `move`."""
+    if "status" in fields:
+        raise ValueError("a follow-up's status changes only by `move`")
+    sets, params = [], [followup_id]
     for name, value in fields.items():
-        values.append(value)
-        sets.append(f"{name} = ${len(values)}")
-    if fields.get("status") == "running":
-        sets.append("sent_at = coalesce(sent_at, now())")
-    if fields.get("status") in ("complete", "failed"):
-        sets.append("finished_at = coalesce(finished_at, now())")
+        params.append(value)
+        sets.append(f"{name} = ${len(params)}")
     await conn.execute(
         f"UPDATE agent_followups SET {', '.join(sets)} WHERE id = $1",  # noqa: S608
-        *values,
+        *params,
     )
 
 
 async def stop_for_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, reason: str) -> int:
     """End the task's unfinished follow-ups: their jobs see it and stop. How many."""
+    check_move(IN_FLIGHT, FollowupStatus.FAILED)
     result = await conn.execute(
-        """UPDATE agent_followups SET status = 'failed', error = $2,
+        """UPDATE agent_followups SET status = $3, error = $2,
                   finished_at = coalesce(finished_at, now())
-           WHERE task_id = $1 AND status IN ('pending', 'sending', 'running')""",
+           WHERE task_id = $1 AND status = ANY($4::text[])""",
         task_id,
         reason,
+        FollowupStatus.FAILED.value,
+        values(IN_FLIGHT),
     )
     return int(result.split()[-1])
 
@@ -129,22 +137,27 @@ async def stop_for_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, r
 async def move(
     conn: asyncpg.Connection | asyncpg.Pool,
     followup_id: int,
-    from_status: tuple[str, ...],
-    to_status: str,
+    from_status: Iterable[FollowupStatus],
+    to_status: FollowupStatus,
     error: str | None = None,
 ) -> bool:
-    """Change the status only from the ones given: False when something else (a
-    cancel, the PR's end) stopped the follow-up first, which must stand."""
+    """The one change of a follow-up's status, and only from the ones given: False
+    when something else (a cancel, the PR's end) stopped the follow-up first,
+    which must stand. A move the transition table does not list raises
+    `IllegalFollowupMove` before anything is written."""
+    from_status = tuple(from_status)
+    check_move(from_status, to_status)
     result = await conn.execute(
         """UPDATE agent_followups SET status = $3, error = coalesce($4, error),
-                  sent_at = CASE WHEN $3 = 'running' THEN coalesce(sent_at, now()) ELSE sent_at END,
-                  finished_at = CASE WHEN $3 IN ('complete', 'failed')
-                                     THEN coalesce(finished_at, now()) ELSE finished_at END
+                  sent_at = CASE WHEN $5 THEN coalesce(sent_at, now()) ELSE sent_at END,
+                  finished_at = CASE WHEN $6 THEN coalesce(finished_at, now()) ELSE finished_at END
            WHERE id = $1 AND status = ANY($2::text[])""",
         followup_id,
-        list(from_status),
-        to_status,
+        [FollowupStatus(s).value for s in from_status],
+        FollowupStatus(to_status).value,
         error,
+        to_status == FollowupStatus.RUNNING,
+        to_status in FINAL,
     )
     return result.endswith(" 1")
 

@@ -11,7 +11,7 @@ from app.pull_requests import store as pull_requests
 from app.pull_requests.status import PullRequestState
 from app.queue import store as jobs
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.tasks.status import PR_STAGES, TaskStatus
 from app.validation.heads import supersede

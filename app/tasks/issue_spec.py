@@ -2,7 +2,15 @@
 priority and complexity, read from the issue body and its labels.
 
 Pure functions only (no I/O), so the same issue always gives the same task and
-the parser can be tested against real issue shapes.
+the parser can be tested against real issue shapes. What a level word or label
+means is in `app.tasks.levels`, the spec's shape in `app.tasks.spec`, and
+whether the spec says enough to act on in `app.tasks.readiness`.
+
+This module stays whole although it is longer than the others: it is one
+pure parser of markdown bodies, whose line patterns, heading table and section
+rules below only make sense together (a line's meaning depends on the section
+it is in, and a section's on its heading), and each pattern's hand-written
+pre-check must agree with it, side by side.
 
 How the body is read
 --------------------
@@ -64,61 +72,29 @@ change)               preflight checklist, are you willing to submit a pr,
   description. Empty sections (no text, only ``_No response_``, ``N/A``,
   ``None``) vanish with their heading, and so do the hint lines of GitHub's
   default markdown templates ("A clear and concise description of ...").
-
-Labels (case-insensitive) set priority and complexity; **labels win over form
-fields and prose lines**, because labels are what maintainers set when they
-triage, and they can be changed after the issue is written. When several labels
-disagree, the highest value wins: under-rating urgency or size is the costlier
-mistake.
-
-====================  =========================================================
-priority label        meaning
-====================  =========================================================
-``P0`` ``P1`` ``P2``   critical, high, medium, low (``P4`` is low too)
-``P3``
-``priority: X``       also ``priority/X``, ``priority-X``, ``prio: X``, ``pri: X``;
-                      X is low/lowest/minor/trivial, medium/normal/moderate,
-                      high/major/important, critical/urgent/highest/blocker,
-                      or P0-P4
-``X-priority``        ``high-priority``, ``low priority``, ...
-``critical``          also ``urgent``, ``blocker``: critical
-====================  =========================================================
-
-====================  =========================================================
-complexity label      meaning
-====================  =========================================================
-``complexity: X``     also ``effort: X``, ``difficulty: X``, ``estimate: X``,
-                      with ``/`` or ``-``; X is low/easy/small/simple/trivial,
-                      medium/moderate/normal, high/hard/large/complex/difficult
-``size/S``            ``size: XS|S|M|L|XL|XXL`` (XS, S low; M medium; L and up high),
-                      also small/medium/large
-``X-complexity``      ``low-complexity``, ``high effort``, ...
-good first issue      also ``beginner friendly``, ``easy``: low
-====================  =========================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import islice
 
+from app.tasks.levels import (
+    COMPLEXITY,
+    DEFAULT_COMPLEXITY,
+    DEFAULT_PRIORITY,
+    PRIORITY,
+    complexity_from_labels,
+    priority_from_labels,
+    read_value,
+)
+from app.tasks.spec import TaskSpec
 from app.text import linear_re
-
-PRIORITIES = ("low", "medium", "high", "critical")
-COMPLEXITIES = ("low", "medium", "high")
-DEFAULT_PRIORITY = "medium"
-DEFAULT_COMPLEXITY = "medium"
-
-#: Fewer words than this (outside code and headings) is too little to act on.
-MIN_WORDS = 3
 
 # -- heading table ---------------------------------------------------------
 
 REQUIREMENTS = "requirements"
 CRITERIA = "acceptance_criteria"
-PRIORITY = "priority"
-COMPLEXITY = "complexity"
 DESCRIPTION = "description"
 IGNORED = "ignored"
 PROSE = "prose"
@@ -214,62 +190,14 @@ _HEADINGS: dict[str, str] = {
 _LIST_KINDS = (REQUIREMENTS, CRITERIA)
 _CONTROL_KINDS = (PRIORITY, COMPLEXITY)
 
-# -- values ----------------------------------------------------------------
-
-_PRIORITY_WORDS: dict[str, str] = {
-    **dict.fromkeys(("low", "lowest", "minor", "trivial", "p3", "p4"), "low"),
-    **dict.fromkeys(("medium", "normal", "moderate", "mid", "med", "p2"), "medium"),
-    **dict.fromkeys(("high", "major", "important", "p1"), "high"),
-    **dict.fromkeys(
-        ("critical", "crit", "urgent", "highest", "blocker", "showstopper", "p0"), "critical"
-    ),
-}
-_COMPLEXITY_WORDS: dict[str, str] = {
-    **dict.fromkeys(("low", "easy", "small", "simple", "trivial", "minor", "xs", "s"), "low"),
-    **dict.fromkeys(("medium", "moderate", "normal", "mid", "med", "m"), "medium"),
-    **dict.fromkeys(
-        ("high", "hard", "large", "big", "complex", "difficult", "l", "xl", "xxl", "huge"), "high"
-    ),
-}
-# Issue text is anyone's: every pattern below is RE2 (linear time, see app/linear_re.py),
+# Issue text is anyone's: every pattern below is RE2 (linear time, see app/text/linear_re.py),
 # with Python's Unicode \s and \w spelled out where RE2's ASCII ones would differ.
 _S = linear_re.USPACE
 _SC = linear_re.USPACE_CHARS
-_W = linear_re.UWORD
-_SEP = rf"{_S}*[:/_\- ]{_S}*"
-_PRIORITY_LABEL = linear_re.compile(rf"^(?:priority|prio|pri){_SEP}(.+)$")
-_P_LABEL = linear_re.compile(r"^(p[0-4])(?:[^\pL\pN_]|$)")
-_PRIORITY_SUFFIX = linear_re.compile(rf"^({_W}+)[{_SC}_\-]+priority$")
-_PRIORITY_ALONE = {"critical": "critical", "urgent": "critical", "blocker": "critical"}
-_COMPLEXITY_LABEL = linear_re.compile(
-    rf"^(?:complexity|effort|difficulty|estimate|size){_SEP}(.+)$"
-)
-_COMPLEXITY_SUFFIX = linear_re.compile(rf"^({_W}+)[{_SC}_\-]+(?:complexity|effort)$")
-_COMPLEXITY_ALONE = {"good first issue": "low", "beginner friendly": "low", "easy": "low"}
 
 #: Text that stands for "nothing here" when it is all a section or item says.
 _PLACEHOLDERS = frozenset(
     {"_no response_", "no response", "n/a", "na", "none", "nothing", "tbd", "todo", "-", "..."}
-)
-#: Whole descriptions that only point elsewhere.
-_FILLER = frozenset(
-    {
-        "see title",
-        "title says it all",
-        "as per title",
-        "as title",
-        "same as title",
-        "see above",
-        "fix it",
-        "fix this",
-        "please fix",
-        "please fix this",
-        "asap",
-        "bump",
-        "any update",
-        "any updates",
-        "wip",
-    }
 )
 #: Hint lines of GitHub's default markdown issue templates, left in by people
 #: who fill the template in around them (or not at all).
@@ -303,13 +231,8 @@ _KEY_VALUE = linear_re.compile(
     rf"^{_S}*(?:[-*+]{_S}+)?(?P<key>[A-Za-z][A-Za-z \-]{{0,30}}?){_S}*:{_S}*"
     rf"(?P<value>[^{_SC}].*?){_S}*$"
 )
-_WORD = linear_re.compile(r"[\pL\pN][\pL\pN_'\x{2019}-]*")
 _HEADING_SEPARATORS = str.maketrans(dict.fromkeys("&|,(", "/"))
 _BOLD_MARKS = linear_re.compile(r"\*\*|__")
-_ALNUM_RUN = linear_re.compile(r"[a-z0-9]+")
-_LABEL_JUNK = linear_re.compile(rf"[^\pL\pN_{_SC}:/\-]")
-_TITLE_PREFIX = linear_re.compile(rf"^{_S}*(\[[^\]]*\]{_S}*:?{_S}*|{_W}+(\([^{_SC}]*\))?:{_S})")
-_TAG_LIKE = linear_re.compile(r"<[^>]*>")
 
 # Each line of a body is tested against several patterns, and a call into RE2 costs
 # microseconds: 65,536 blank lines took 2.3 s. A pattern is tried only on a line
@@ -385,42 +308,6 @@ def _template_hint(stripped: str) -> bool:
     return may and _TEMPLATE_HINT.match(stripped) is not None
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """What an issue asks for, in the shape the tasks table stores and the prompt
-    builder reads. Sequences are tuples so a spec can be hashed and compared."""
-
-    title: str
-    description: str
-    requirements: tuple[str, ...] = field(default=())
-    acceptance_criteria: tuple[str, ...] = field(default=())
-    priority: str = DEFAULT_PRIORITY
-    estimated_complexity: str = DEFAULT_COMPLEXITY
-
-    def __post_init__(self) -> None:
-        # Rows come back from PostgreSQL with lists; keep the spec hashable.
-        object.__setattr__(self, "requirements", tuple(self.requirements))
-        object.__setattr__(self, "acceptance_criteria", tuple(self.acceptance_criteria))
-        if self.priority not in PRIORITIES:
-            raise ValueError(f"priority must be one of {PRIORITIES}, not {self.priority!r}")
-        if self.estimated_complexity not in COMPLEXITIES:
-            raise ValueError(
-                f"estimated_complexity must be one of {COMPLEXITIES}, "
-                f"not {self.estimated_complexity!r}"
-            )
-
-    def to_json(self) -> dict:
-        """Plain JSON types (lists, not tuples) for a jsonb or text[] column."""
-        return {
-            "title": self.title,
-            "description": self.description,
-            "requirements": list(self.requirements),
-            "acceptance_criteria": list(self.acceptance_criteria),
-            "priority": self.priority,
-            "estimated_complexity": self.estimated_complexity,
-        }
-
-
 # -- public functions ------------------------------------------------------
 
 
@@ -440,7 +327,7 @@ def parse_issue(title: str, body: str | None, labels: Iterable[str]) -> TaskSpec
             (requirements if section.kind == REQUIREMENTS else criteria).extend(items)
         elif section.kind in _CONTROL_KINDS:
             text = " ".join(t for t, code in section.lines if not code)
-            value = _read_value(section.kind, text)
+            value = read_value(section.kind, text)
             if value is not None:
                 found.setdefault(section.kind, value)
         else:
@@ -448,16 +335,8 @@ def parse_issue(title: str, body: str | None, labels: Iterable[str]) -> TaskSpec
             if rendered:
                 prose.append(rendered)
     labels = list(labels)
-    priority = (
-        _from_labels(labels, _priority_of_label, PRIORITIES)
-        or found.get(PRIORITY)
-        or DEFAULT_PRIORITY
-    )
-    complexity = (
-        _from_labels(labels, _complexity_of_label, COMPLEXITIES)
-        or found.get(COMPLEXITY)
-        or DEFAULT_COMPLEXITY
-    )
+    priority = priority_from_labels(labels) or found.get(PRIORITY) or DEFAULT_PRIORITY
+    complexity = complexity_from_labels(labels) or found.get(COMPLEXITY) or DEFAULT_COMPLEXITY
     return TaskSpec(
         title=" ".join(title.split()),
         description="\n\n".join(prose),
@@ -466,49 +345,6 @@ def parse_issue(title: str, body: str | None, labels: Iterable[str]) -> TaskSpec
         priority=priority,
         estimated_complexity=complexity,
     )
-
-
-def missing_information(task: TaskSpec) -> list[str]:
-    """Sentences for the issue author saying what to add before an agent can
-    work on it; ``[]`` when the task is actionable.
-
-    Actionable means: a title that is more than a template prefix, and at least
-    one real sentence of intent, i.e. ``MIN_WORDS`` words of description prose
-    (headings, code and placeholders do not count) or one requirement or
-    criterion of that length. The rules are counts, not judgement, so the same
-    task always gets the same answer and the answer can be explained."""
-    problems: list[str] = []
-    if not _real_title(task.title):
-        problems.append("The issue has no real title: give it a one-line summary of the change.")
-    prose = _prose_text(task.description)
-    words = _count_words(prose)
-    item_words = max(
-        (_count_words(i) for i in (*task.requirements, *task.acceptance_criteria)),
-        default=0,
-    )
-    if item_words >= MIN_WORDS:
-        return problems
-    normalised = _normalise(prose)
-    if normalised in _FILLER:
-        problems.append(
-            f"The description only says “{prose.strip()}”: describe the change you want "
-            "in at least one full sentence."
-        )
-    elif words == 0:
-        problems.append("The issue has no description: say what should change and why.")
-    elif words < MIN_WORDS:
-        plural = "" if words == 1 else "s"
-        problems.append(
-            f"The description is too short to act on ({words} word{plural}): write at "
-            "least one full sentence saying what should change."
-        )
-    return problems
-
-
-def _count_words(text: str) -> int:
-    """Words in `text`, counted up to MIN_WORDS: only "enough" or the few there are
-    matter, and counting stops early on a 65,536-word body."""
-    return sum(1 for _ in islice(_WORD.finditer(text), MIN_WORDS))
 
 
 # -- body scanning ---------------------------------------------------------
@@ -599,7 +435,7 @@ def _bold_text(line: str) -> str | None:
     return rest[:end]
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "").replace("'", "")
     # `[^\w\s]|_` -> " ", char by char: exact, and linear without a call per match.
     text = "".join(ch if ch.isalnum() or ch.isspace() else " " for ch in text)
@@ -607,14 +443,14 @@ def _normalise(text: str) -> str:
 
 
 def _kind_of(heading: str) -> str:
-    kind = _HEADINGS.get(_normalise(heading))
+    kind = _HEADINGS.get(normalise(heading))
     if kind:
         return kind
     parts = heading.lower().replace(" and ", "/").translate(_HEADING_SEPARATORS)
     if "/" not in parts:
         return PROSE  # one part, the heading itself: looked up above
     for part in parts.split("/"):
-        kind = _HEADINGS.get(_normalise(part))
+        kind = _HEADINGS.get(normalise(part))
         if kind:
             return kind
     return PROSE
@@ -639,7 +475,7 @@ def _sections(lines: list[tuple[str, bool]]) -> list[_Section]:
 # -- list sections ---------------------------------------------------------
 
 
-def _is_placeholder(text: str) -> bool:
+def is_placeholder(text: str) -> bool:
     stripped = text.strip()
     return not stripped.strip(".…_-* ") or stripped.lower() in _PLACEHOLDERS
 
@@ -659,14 +495,14 @@ def _items(lines: list[tuple[str, bool]]) -> list[str]:
         nonlocal current
         if current is not None:
             text = "".join(current).strip()
-            if not _is_placeholder(text):
+            if not is_placeholder(text):
                 items.append(prefix + text)
         current = None
 
     def close_paragraph() -> None:
         text = "".join(paragraph).strip()
         paragraph.clear()
-        if text and not _is_placeholder(text) and not text.endswith(":"):
+        if text and not is_placeholder(text) and not text.endswith(":"):
             items.append(prefix + text)  # a paragraph ending in ":" introduces a list
 
     for raw, code in lines:
@@ -780,7 +616,7 @@ def _render_prose(section: _Section, found: dict[str, str]) -> str:
         kept.pop()
     if not kept:
         return ""
-    if not any(code for _, code in kept) and _is_placeholder(" ".join(_bare(t) for t, _ in kept)):
+    if not any(code for _, code in kept) and is_placeholder(" ".join(_bare(t) for t, _ in kept)):
         return ""  # nothing but "_No response_", "N/A" or empty bullets
     out: list[str] = []
     if section.heading is not None and section.kind != DESCRIPTION:
@@ -815,73 +651,14 @@ def _control_line(line: str) -> tuple[str, str] | None:
     if not m:
         return None
     key, text = m.groups()  # "key", "value" (the binding looks names up slowly)
-    kind = _HEADINGS.get(_normalise(key))
+    kind = _HEADINGS.get(normalise(key))
     if kind not in _CONTROL_KINDS or len(text.split()) > 5:
         return None
-    value = _read_value(kind, text)
+    value = read_value(kind, text)
     return (kind, value) if value is not None else None
 
 
-def _read_value(kind: str, text: str) -> str | None:
-    """The first word of a form value that names a level ("P1 - soon" -> high)."""
-    words = _PRIORITY_WORDS if kind == PRIORITY else _COMPLEXITY_WORDS
-    for token in _ALNUM_RUN.findall(text.lower()):
-        if token in words:
-            return words[token]
-    return None
-
-
-# -- labels ------------------------------------------------------------------
-
-
-def _label_key(label: str) -> str:
-    text = _LABEL_JUNK.sub(" ", label.lower())
-    return " ".join(text.split())
-
-
-def _priority_of_label(label: str) -> str | None:
-    key = _label_key(label)
-    m = _PRIORITY_LABEL.match(key)
-    if m:
-        return _read_value(PRIORITY, m.group(1))
-    m = _P_LABEL.match(key)
-    if m:
-        return _PRIORITY_WORDS[m.group(1)]
-    m = _PRIORITY_SUFFIX.match(key)
-    if m:
-        return _PRIORITY_WORDS.get(m.group(1))
-    return _PRIORITY_ALONE.get(key)
-
-
-def _complexity_of_label(label: str) -> str | None:
-    key = _label_key(label)
-    m = _COMPLEXITY_LABEL.match(key)
-    if m:
-        return _read_value(COMPLEXITY, m.group(1))
-    m = _COMPLEXITY_SUFFIX.match(key)
-    if m:
-        return _COMPLEXITY_WORDS.get(m.group(1))
-    return _COMPLEXITY_ALONE.get(key.replace("-", " ").replace("_", " "))
-
-
-def _from_labels(
-    labels: list[str], read: Callable[[str], str | None], order: tuple[str, ...]
-) -> str | None:
-    values = [v for v in (read(label) for label in labels) if v is not None]
-    return max(values, key=order.index) if values else None
-
-
-# -- missing information -------------------------------------------------------
-
-
-def _real_title(title: str) -> bool:
-    """A title with words left after template prefixes and placeholders."""
-    text = _TITLE_PREFIX.sub("", title, count=1)
-    text = _TAG_LIKE.sub("", text)
-    return bool(_WORD.search(text)) and not _is_placeholder(text)
-
-
-def _prose_text(description: str) -> str:
+def prose_text(description: str) -> str:
     """The words of a description: no code, headings, placeholders or markup."""
     kept: list[str] = []
     fence: str | None = None
@@ -895,7 +672,7 @@ def _prose_text(description: str) -> str:
         if opened:
             fence = opened.group(1)
             continue
-        if _heading(line) is not None or _is_placeholder(stripped):
+        if _heading(line) is not None or is_placeholder(stripped):
             continue
         kept.append(stripped)
     return " ".join(" ".join(kept).split())

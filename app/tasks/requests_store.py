@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
+
+from app.tasks.request_status import ENDED, RequestStatus, check_move
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class CodegenRequest:
     style: str
     prompt: str
     context: dict[str, Any]
-    status: str
+    status: RequestStatus
     agent_run_id: int | None
     web_url: str | None
     pull_requests: tuple[dict[str, Any], ...]
@@ -35,6 +38,7 @@ class CodegenRequest:
         data = dict(row)
         data["context"] = orjson.loads(data["context"])
         data["pull_requests"] = tuple(orjson.loads(data["pull_requests"]))
+        data["status"] = RequestStatus(data["status"])
         return cls(**data)
 
 
@@ -88,17 +92,50 @@ async def for_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> lis
     return [CodegenRequest.from_row(r) for r in rows]
 
 
-async def update(conn: asyncpg.Connection | asyncpg.Pool, request_id: int, **fields: Any) -> None:
-    sets, values = [], [request_id]
+def _assignments(fields: dict[str, Any], params: list[Any]) -> list[str]:
+    sets = []
     for name, value in fields.items():
         if name in ("pull_requests", "context"):
             value = orjson.dumps(value).decode()
-        values.append(value)
+        params.append(value)
         cast = "::jsonb" if name in ("pull_requests", "context") else ""
-        sets.append(f"{name} = ${len(values)}{cast}")
-    if fields.get("status") in ("complete", "failed", "cancelled", "timed_out"):
-        sets.append("finished_at = coalesce(finished_at, now())")
+        sets.append(f"{name} = ${len(params)}{cast}")
+    return sets
+
+
+async def update(conn: asyncpg.Connection | asyncpg.Pool, request_id: int, **fields: Any) -> None:
+    """Change other columns (polls, the run's link); the status changes only by `move`."""
+    if "status" in fields:
+        raise ValueError("an attempt's status changes only by `move`")
+    params: list[Any] = [request_id]
+    sets = _assignments(fields, params)
     await conn.execute(
         f"UPDATE codegen_requests SET {', '.join(sets)} WHERE id = $1",  # noqa: S608
-        *values,
+        *params,
     )
+
+
+async def move(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    request_id: int,
+    from_status: Iterable[RequestStatus],
+    to_status: RequestStatus,
+    **fields: Any,
+) -> bool:
+    """The one change of an attempt's status (with other columns), and only from
+    the ones given: False when something else (a cancel) changed it first, which
+    must stand. A move the transition table does not list raises
+    `IllegalRequestMove` before anything is written."""
+    from_status = tuple(from_status)
+    check_move(from_status, to_status)
+    params: list[Any] = [request_id, [RequestStatus(s).value for s in from_status]]
+    params.append(RequestStatus(to_status).value)
+    sets = [f"status = ${len(params)}", *_assignments(fields, params)]
+    if to_status in ENDED:
+        sets.append("finished_at = coalesce(finished_at, now())")
+    result = await conn.execute(
+        f"""UPDATE codegen_requests SET {", ".join(sets)}
+            WHERE id = $1 AND status = ANY($2::text[])""",  # noqa: S608
+        *params,
+    )
+    return result.endswith(" 1")

@@ -1,5 +1,6 @@
 """Starting a task from an issue (a label or `/codegen run`), once per request,
-and the issue comments said on the way: a refusal, the settings file's problems."""
+resuming one that waits for information when its issue is edited, and the
+issue comments said on the way: a refusal, the settings file's problems."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from app import cpu
 from app.commands import log_store as command_log
 from app.github import comments
 from app.github.client import GitHubClient
-from app.repo_settings.config import CONFIG_PATH, RepoConfig
+from app.github.permissions import is_bot, meets, permission_of
+from app.repo_settings.config import CONFIG_PATH, RepoConfig, load_repo_config
 from app.runtime import HandlerContext
-from app.tasks import flow as task_flow
+from app.tasks import schedule
 from app.tasks import store as tasks
 from app.tasks.issue_spec import parse_issue
 from app.tasks.status import TaskStatus
@@ -66,7 +68,7 @@ async def start_task(
     issue = payload["issue"]
     repository = payload["repository"]["full_name"]
     spec = await spec_fields(issue)
-    deadline = task_flow.deadline_from_now(config.timeout_ms)
+    deadline = schedule.deadline_from_now(config.timeout_ms)
     async with runtime.pool.acquire() as conn, conn.transaction():
         if await tasks.started_by(conn, repository, issue["number"], ctx.delivery_id):
             return
@@ -93,7 +95,7 @@ async def start_task(
             deadline_at=deadline,
         )
         if task is not None:
-            await task_flow.enqueue_advance(conn, task.id, "validate")
+            await schedule.enqueue_advance(conn, task.id, "validate")
             log.info("task %s created for %s#%s", task.id, repository, issue["number"])
             return
         active = await tasks.active_for_issue(conn, repository, issue["number"])
@@ -108,11 +110,74 @@ async def start_task(
                 to_status=TaskStatus.QUEUED,
                 deadline_at=deadline,
             )
-            await task_flow.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
+            await schedule.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
             return
         await tasks.add_note(
             conn,
             active.id,
             f"@{triggered_by} asked again; this task is already under way, so nothing new started.",
         )
-        await task_flow.enqueue_render(conn, active.id, ctx.delivery_id)
+        await schedule.enqueue_render(conn, active.id, ctx.delivery_id)
+
+
+async def start_from_label(ctx: HandlerContext, gh: GitHubClient, data: dict[str, Any]) -> None:
+    """An `issues.labeled` event by a person: the repository's trigger label,
+    added by someone with the configured permission, starts a task; anyone else
+    is told why nothing started."""
+    sender = data["sender"]
+    repository = data["repository"]["full_name"]
+    number = data["issue"]["number"]
+    config, problems, sha = await load_repo_config(gh, repository, ctx.runtime.settings)
+    if data["label"]["name"].lower() != config.trigger_label.lower():
+        return
+    level = await permission_of(gh, repository, sender["login"])
+    if not meets(level, config.permission):
+        text = (
+            f"@{sender['login']} only people with **{config.permission}** access (or more) "
+            f"to {repository} can ask codegen-bot to work on an issue, so nothing was "
+            f"started. A maintainer can add the `{config.trigger_label}` label instead."
+        )
+        key = f"denied:{sender['login'].lower()}"
+        await post_once(ctx, gh, repository, number, key, text)
+        return
+    if problems:  # said to people who may act on it, not to whoever can add a label
+        await report_config_problems(ctx, gh, repository, number, problems, sha)
+    await start_task(ctx, gh, data, config, sender["login"])
+
+
+async def resume_after_edit(ctx: HandlerContext, gh: GitHubClient, data: dict[str, Any]) -> None:
+    """An edit resumes a task waiting for information only when its author may
+    start tasks (the label's permission): anyone may edit their own issue, and a
+    reader must not replace the text a writer approved and start a run with it.
+    Other edits are noted on the task once per person and change nothing."""
+    repository = data["repository"]["full_name"]
+    issue, sender = data["issue"], data["sender"]
+    active = await tasks.active_for_issue(ctx.runtime.pool, repository, issue["number"])
+    if active is None or active.status != TaskStatus.NEEDS_INFO:
+        return
+    config, _, _ = await load_repo_config(gh, repository, ctx.runtime.settings)
+    permitted = not is_bot(sender) and meets(
+        await permission_of(gh, repository, sender["login"]), config.permission
+    )
+    async with ctx.runtime.pool.acquire() as conn, conn.transaction():
+        if not permitted:
+            login = sender["login"]
+            await tasks.add_note(conn, active.id, edit_ignored_note(login, config))
+            await schedule.enqueue_render(conn, active.id, f"edit-ignored:{login.lower()}")
+            return
+        await tasks.refresh_from_issue(conn, active.id, await spec_fields(issue))
+        moved = await tasks.transition(
+            conn, active.id, from_status=(TaskStatus.NEEDS_INFO,), to_status=TaskStatus.QUEUED
+        )
+        if moved:
+            await schedule.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
+
+
+def edit_ignored_note(login: str, config: RepoConfig) -> str:
+    """The task's one note per person whose edit could not resume it."""
+    return (
+        f"@{login} edited the issue, but only people with **{config.permission}** access "
+        "(or more) can resume this task by editing it, so the edit was not used. Someone "
+        "with that access can edit the issue or comment `/codegen run` to resume it with "
+        "the issue as it stands."
+    )

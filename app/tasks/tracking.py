@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from app.followups.status import FollowupStatus
 from app.followups.store import Followup
 from app.observability.logs import redactor
+from app.tasks.request_status import RequestStatus
 from app.tasks.requests_store import CodegenRequest
 from app.tasks.status import WITH_AGENT, TaskStatus
 from app.tasks.store import Task
@@ -57,13 +59,13 @@ def _check(done: bool) -> str:
 
 # An agent run's stored status, in words.
 RUN_STATE = {
-    "prepared": "starting",
-    "creating": "starting",
-    "running": "working",
-    "complete": "complete",
-    "failed": "failed",
-    "cancelled": "stopped",
-    "timed_out": "timed out",
+    RequestStatus.PREPARED: "starting",
+    RequestStatus.CREATING: "starting",
+    RequestStatus.RUNNING: "working",
+    RequestStatus.COMPLETE: "complete",
+    RequestStatus.FAILED: "failed",
+    RequestStatus.CANCELLED: "stopped",
+    RequestStatus.TIMED_OUT: "timed out",
 }
 
 
@@ -120,11 +122,11 @@ _FOLLOWUP_KIND = {
     "findings": "validation findings",
 }
 _FOLLOWUP_STATE = {
-    "pending": "sending",
-    "sending": "sending",
-    "running": "agent working",
-    "complete": "done",
-    "failed": "failed",
+    FollowupStatus.PENDING: "sending",
+    FollowupStatus.SENDING: "sending",
+    FollowupStatus.RUNNING: "agent working",
+    FollowupStatus.COMPLETE: "done",
+    FollowupStatus.FAILED: "failed",
 }
 
 
@@ -165,9 +167,9 @@ def render(
         run = inline_text.run_link(request.agent_run_id, request.web_url)
         sim = " — simulated, no real agent ran" if task.simulated else ""
         outcome = RUN_STATE[request.status]
-        done = request.status in ("complete",)
+        done = request.status == RequestStatus.COMPLETE
         label = f"Codegen attempt {request.attempt} of {total}: {run} {outcome}{sim}"
-        if request.error and request.status == "failed":
+        if request.error and request.status == RequestStatus.FAILED:
             label += f" ({short_reason(request.error)})"
         lines.append(f"- {_check(done)} {label}")
     if not attempts:
@@ -193,10 +195,11 @@ def render(
     for followup in followups:
         who = f"@{followup.requested_by}"
         state = _FOLLOWUP_STATE[followup.status]
-        failed = followup.error and followup.status == "failed"
+        failed = followup.error and followup.status == FollowupStatus.FAILED
         error = f" ({short_reason(followup.error)})" if failed else ""
+        done = _check(followup.status == FollowupStatus.COMPLETE)
         lines.append(
-            f"- {_check(followup.status == 'complete')} Follow-up ({_FOLLOWUP_KIND[followup.kind]}"
+            f"- {done} Follow-up ({_FOLLOWUP_KIND[followup.kind]}"
             f", {who}) to agent run {followup.agent_run_id}: {state}{error}"
         )
     lines.append("")

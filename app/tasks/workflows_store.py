@@ -7,11 +7,13 @@ from typing import Any
 import asyncpg
 import orjson
 
+from app.tasks.workflow_status import StepStatus, WorkflowStatus, check_move
+
 STEPS = ("validate_task", "generate_prompt", "create_pr", "validate_pr", "notify_completion")
 
 
 async def start(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> None:
-    steps = [{"name": name, "status": "pending"} for name in STEPS]
+    steps = [{"name": name, "status": StepStatus.PENDING.value} for name in STEPS]
     await conn.execute(
         """INSERT INTO workflow_executions (task_id, steps) VALUES ($1, $2::jsonb)
            ON CONFLICT (task_id, workflow_type) DO NOTHING""",
@@ -24,12 +26,12 @@ async def step(
     conn: asyncpg.Connection | asyncpg.Pool,
     task_id: int,
     name: str,
-    status: str,
+    status: StepStatus,
     detail: str | None = None,
 ) -> None:
-    """Mark a step running / completed / failed / skipped, timing it."""
-    stamp = "started_at" if status == "running" else "finished_at"
-    patch: dict[str, Any] = {"status": status}
+    """Mark a step running, completed or failed, timing it."""
+    stamp = "started_at" if status == StepStatus.RUNNING else "finished_at"
+    patch: dict[str, Any] = {"status": StepStatus(status).value}
     if detail is not None:
         patch["detail"] = detail
     await conn.execute(
@@ -47,12 +49,18 @@ async def step(
 
 
 async def finish(
-    conn: asyncpg.Connection | asyncpg.Pool, task_id: int, status: str, error: str | None = None
+    conn: asyncpg.Connection | asyncpg.Pool,
+    task_id: int,
+    status: WorkflowStatus,
+    error: str | None = None,
 ) -> None:
+    """End the record, once: a later ending leaves the first one standing. An
+    ending the transition table does not list raises `IllegalWorkflowMove`."""
+    check_move((WorkflowStatus.RUNNING,), status)
     await conn.execute(
         """UPDATE workflow_executions SET status = $2, error = $3, finished_at = now()
            WHERE task_id = $1 AND workflow_type = 'task_to_pr' AND finished_at IS NULL""",
         task_id,
-        status,
+        WorkflowStatus(status).value,
         error,
     )

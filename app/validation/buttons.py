@@ -16,7 +16,7 @@ from app.pull_requests import store as pull_requests
 from app.pull_requests.links import not_the_agents, reported_by_agent
 from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.validation import ci
 from app.validation import report as check_report

@@ -23,7 +23,7 @@ from app.queue.store import Job
 from app.queue.worker import PermanentJobError, RescheduleJob
 from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.tasks.status import PR_STAGES
 from app.validation import ci

@@ -19,7 +19,7 @@ from app.pull_requests.store import PullRequest
 from app.queue import store as jobs
 from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import polling
 from app.validation import store as validations
 from app.validation.keys import RUN_JOB, lock_key
 from app.validation.status import ValidationStatus
@@ -131,7 +131,7 @@ async def pull_request_changed(
     task = await pr_links.linked_task(pool, repository, pull, gh)
     if task is None:
         # Perhaps the late PR of a run that timed out: its task takes it if so.
-        await task_flow.late_pull_request(runtime, repository, pull)
+        await polling.late_pull_request(runtime, repository, pull)
         config, _, _ = await load_repo_config(gh, repository, runtime.settings)
         if config.validation.scope != "all":
             return None

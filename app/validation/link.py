@@ -12,7 +12,7 @@ from app.pull_requests import store as pull_requests
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.tasks.status import TaskStatus
 from app.validation import store as validations

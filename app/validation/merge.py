@@ -19,7 +19,7 @@ from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.tasks.status import PR_STAGES
 from app.tasks.tracking import short_reason

@@ -25,11 +25,12 @@ from app.queue.store import Job
 from app.queue.worker import PermanentJobError, RescheduleJob
 from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.status import PR_STAGES, TaskStatus
 from app.tasks.tracking import job_failure_reason
+from app.tasks.workflow_status import StepStatus
 from app.validation import ci
 from app.validation import report as check_report
 from app.validation import store as validations
@@ -232,7 +233,7 @@ async def _start(
                 conn, task.id, from_status=PR_STAGES, to_status=TaskStatus.VALIDATING
             )
             if moved:
-                await workflows.step(conn, task.id, "validate_pr", "running")
+                await workflows.step(conn, task.id, "validate_pr", StepStatus.RUNNING)
                 await task_flow.enqueue_render(conn, task.id, f"validation:{validation.id}")
     fresh = await validations.get(pool, validation.id)
     assert fresh is not None

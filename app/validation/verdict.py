@@ -15,10 +15,11 @@ from app.pull_requests.store import PullRequest
 from app.queue import store as jobs
 from app.repo_settings.config import RepoConfig
 from app.runtime import Runtime
-from app.tasks import flow as task_flow
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.status import PR_STAGES, TaskStatus
+from app.tasks.workflow_status import StepStatus
 from app.validation import ci
 from app.validation.keys import CI_FIX_JOB, MERGE_JOB
 from app.validation.merge_rules import stored_merge_blocker
@@ -42,7 +43,10 @@ async def follow_verdict(
     )
     if moved:
         await workflows.step(
-            conn, task_id, "validate_pr", "failed" if verdict == "failure" else "completed"
+            conn,
+            task_id,
+            "validate_pr",
+            StepStatus.FAILED if verdict == "failure" else StepStatus.COMPLETED,
         )
     return moved
 

@@ -26,7 +26,8 @@ from app.commands.replies import Location
 from app.observability.logs import redactor
 from app.pull_requests import store as pull_requests
 from app.tasks import issue_spec as issue_task
-from app.tasks.issue_spec import missing_information, parse_issue
+from app.tasks.issue_spec import parse_issue
+from app.tasks.readiness import missing_information
 from app.validation import report as check_report
 from app.validation.analysis import diff as pr_diff
 from app.validation.analysis import scan as pr_scan

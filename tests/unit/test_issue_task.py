@@ -1,5 +1,7 @@
-"""parse_issue and missing_information against realistic issue bodies
-(tests/data/issues/) and small inline ones for each rule."""
+"""parse_issue against realistic issue bodies (tests/data/issues/) and small
+inline ones for each rule; whether the fixture bodies say enough to act on.
+Levels, TaskSpec and the missing-information rules have their own files
+(test_levels.py, test_task_spec.py, test_readiness.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app.tasks.issue_spec import TaskSpec, missing_information, parse_issue
+from app.tasks.issue_spec import parse_issue
+from app.tasks.readiness import missing_information
+from app.tasks.spec import TaskSpec
 
 ISSUES = Path(__file__).parents[1] / "data" / "issues"
 NO_DESCRIPTION = "The issue has no description: say what should change and why."
@@ -357,186 +361,3 @@ def test_crlf_and_none_bodies():
 
 def test_title_whitespace_is_collapsed():
     assert parse("", title="  Add   CSV\texport \n").title == "Add CSV export"
-
-
-# -- priority and complexity ---------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("label", "priority"),
-    [
-        ("priority: high", "high"),
-        ("Priority: High", "high"),
-        ("priority/low", "low"),
-        ("priority-critical", "critical"),
-        ("prio: urgent", "critical"),
-        ("priority: P1", "high"),
-        ("P0", "critical"),
-        ("p1", "high"),
-        ("P2", "medium"),
-        ("P3", "low"),
-        ("P0 - drop everything", "critical"),
-        ("high-priority", "high"),
-        ("low priority", "low"),
-        ("critical", "critical"),
-        ("urgent", "critical"),
-        ("🔥 priority: critical", "critical"),
-    ],
-)
-def test_priority_labels(label, priority):
-    assert parse("Some text here.", (label,)).priority == priority
-
-
-@pytest.mark.parametrize(
-    ("label", "complexity"),
-    [
-        ("complexity: low", "low"),
-        ("complexity/high", "high"),
-        ("effort: high", "high"),
-        ("effort/small", "low"),
-        ("difficulty: hard", "high"),
-        ("size/XS", "low"),
-        ("size/S", "low"),
-        ("size/M", "medium"),
-        ("size/L", "high"),
-        ("size/XL", "high"),
-        ("size: large", "high"),
-        ("good first issue", "low"),
-        ("good-first-issue", "low"),
-        ("low-complexity", "low"),
-    ],
-)
-def test_complexity_labels(label, complexity):
-    assert parse("Some text here.", (label,)).estimated_complexity == complexity
-
-
-@pytest.mark.parametrize(
-    "label", ["bug", "enhancement", "p2p", "priority-queue", "size", "codegen"]
-)
-def test_unrelated_labels_leave_the_defaults(label):
-    task = parse("Some text here.", (label,))
-    assert (task.priority, task.estimated_complexity) == ("medium", "medium")
-
-
-def test_when_labels_disagree_the_highest_wins():
-    task = parse("Some text here.", ("P3", "priority: high", "good first issue", "size/L"))
-    assert (task.priority, task.estimated_complexity) == ("high", "high")
-
-
-def test_labels_win_over_form_fields():
-    form = "### Description\n\nAdd a flag.\n\n### Priority\n\nLow\n\n### Complexity\n\nHigh\n"
-    assert (parse(form).priority, parse(form).estimated_complexity) == ("low", "high")
-    labelled = parse(form, ("priority: critical", "size/S"))
-    assert (labelled.priority, labelled.estimated_complexity) == ("critical", "low")
-    assert labelled.description == "Add a flag."
-
-
-@pytest.mark.parametrize(
-    ("line", "field", "value"),
-    [
-        ("Priority: high", "priority", "high"),
-        ("**Priority:** Critical", "priority", "critical"),
-        ("- Effort: small", "estimated_complexity", "low"),
-        ("Size: L", "estimated_complexity", "high"),
-    ],
-)
-def test_priority_and_complexity_lines_in_prose(line, field, value):
-    task = parse(f"Add retries to the uploader.\n\n{line}\n")
-    assert getattr(task, field) == value
-    assert task.description == "Add retries to the uploader."
-
-
-def test_a_sentence_starting_with_priority_is_prose():
-    text = "Priority: the queue must drain high-value jobs before the rest of the batch."
-    task = parse(text)
-    assert task.priority == "medium"
-    assert task.description == text
-
-
-def test_unreadable_form_value_leaves_the_default():
-    task = parse("### Description\n\nAdd a flag.\n\n### Priority\n\nwhenever\n")
-    assert task.priority == "medium"
-    assert task.description == "Add a flag."
-
-
-# -- TaskSpec ----------------------------------------------------------------------
-
-
-def test_to_json_uses_lists():
-    task = parse(body("headed_markdown"), ("size/S",), title="Dry run")
-    data = task.to_json()
-    assert data == {
-        "title": "Dry run",
-        "description": task.description,
-        "requirements": list(task.requirements),
-        "acceptance_criteria": list(task.acceptance_criteria),
-        "priority": "high",
-        "estimated_complexity": "low",
-    }
-    assert isinstance(data["requirements"], list)
-    assert TaskSpec(**data) == task  # rows with lists come back as the same spec
-
-
-def test_task_spec_rejects_unknown_levels():
-    with pytest.raises(ValueError, match="priority"):
-        TaskSpec(title="t", description="d", priority="asap")
-    with pytest.raises(ValueError, match="estimated_complexity"):
-        TaskSpec(title="t", description="d", estimated_complexity="huge")
-
-
-# -- missing information --------------------------------------------------------------
-
-
-def test_one_clear_sentence_is_enough():
-    task = parse("Add a `--version` flag to the CLI.", title="--version flag")
-    assert missing_information(task) == []
-
-
-def test_requirements_without_description_are_enough():
-    task = parse("## Tasks\n- [ ] Add the `/healthz` endpoint returning 200\n")
-    assert task.description == ""
-    assert missing_information(task) == []
-
-
-def test_too_short_description():
-    task = parse("csv export", title="CSV")
-    assert missing_information(task) == [
-        "The description is too short to act on (2 words): write at least one full "
-        "sentence saying what should change."
-    ]
-
-
-def test_description_that_only_points_at_the_title():
-    task = parse("See title.", title="Add CSV export")
-    assert missing_information(task) == [
-        "The description only says “See title.”: describe the change you want in at "
-        "least one full sentence."
-    ]
-
-
-def test_headings_code_and_placeholders_are_not_words():
-    task = TaskSpec(
-        title="Crash",
-        description="### Logs\n\n```\nTraceback (most recent call last): boom\n```\n\nN/A",
-    )
-    assert missing_information(task) == [NO_DESCRIPTION]
-
-
-@pytest.mark.parametrize("title", ["", "   ", "[Feature]: ", "[BUG] <short description>", "…"])
-def test_template_or_empty_title(title):
-    task = parse("Add a `--version` flag to the CLI.", title=title)
-    assert missing_information(task) == [
-        "The issue has no real title: give it a one-line summary of the change."
-    ]
-
-
-def test_title_and_description_problems_together():
-    assert missing_information(parse("", title="[Bug]: ")) == [
-        "The issue has no real title: give it a one-line summary of the change.",
-        NO_DESCRIPTION,
-    ]
-
-
-def test_missing_information_is_deterministic():
-    task = parse(body("issue_form_untouched"))
-    assert missing_information(task) == missing_information(task) == [NO_DESCRIPTION]

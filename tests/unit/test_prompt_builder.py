@@ -11,7 +11,7 @@ from importlib.resources import files
 
 import pytest
 
-from app.tasks.issue_spec import TaskSpec
+from app.tasks.spec import TaskSpec
 from prompts.builder import (
     BUDGET_ORDER,
     README_CHARS,

@@ -1,0 +1,285 @@
+"""The workflow's steps up to the agent run (`task.advance`): check that the
+issue says enough, build the attempt's prompt, and create its agent run. Each
+step is keyed and re-reads the task, so a crash at any point resumes from the
+database and a retry never makes a second run. What to do is decided in
+`app.tasks.decisions`; these steps persist it and call out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app import cpu
+from app.codegen.client import CodegenError
+from app.db import advisory_lock
+from app.github import comments, urls
+from app.github.client import GitHubClient
+from app.queue.registry import JobRegistry
+from app.queue.store import Job
+from app.queue.worker import RescheduleJob
+from app.repo_settings.config import RepoConfig, load_repo_config
+from app.runtime import Runtime
+from app.tasks import requests_store as codegen_requests
+from app.tasks import store as tasks
+from app.tasks import workflows_store as workflows
+from app.tasks.decisions import (
+    AdvanceStep,
+    StartAction,
+    advance_step,
+    after_validation,
+    attempt_strategy,
+    decide_start,
+    still_waiting_for_run,
+)
+from app.tasks.endings import finish, job_died, minutes
+from app.tasks.readiness import missing_information
+from app.tasks.repo_context import fetch_repo_context
+from app.tasks.reporting import render_comment
+from app.tasks.request_status import UNMADE, WITHOUT_RUN, RequestStatus
+from app.tasks.schedule import (
+    ADVANCE_JOB,
+    deadline_from_now,
+    enqueue_advance,
+    enqueue_poll,
+    job_task,
+    poll_delay_for,
+    task_lock,
+)
+from app.tasks.spec import TaskSpec
+from app.tasks.status import TaskStatus
+from app.tasks.workflow_status import StepStatus
+from prompts.builder import PromptOptions, build_prompt
+
+log = logging.getLogger(__name__)
+CREATING = (RequestStatus.CREATING,)  # a run is made, or found, only once so marked
+registry = JobRegistry()  # this module's job kinds, joined in app.service
+
+
+@registry.job(ADVANCE_JOB, on_dead=job_died)
+async def advance_job(runtime: Runtime, job: Job) -> None:
+    task, gh = await job_task(runtime, job)
+    step = advance_step(task.status)
+    if step == AdvanceStep.VALIDATE:
+        await _validate(runtime, gh, task)
+    elif step == AdvanceStep.START_ATTEMPT:
+        await _start_attempt(runtime, gh, task)
+
+
+def task_spec(task: tasks.Task) -> TaskSpec:
+    """The task's stored fields as the spec the checks and the prompt read."""
+    return TaskSpec(
+        title=task.title,
+        description=task.description,
+        requirements=task.requirements,
+        acceptance_criteria=task.acceptance_criteria,
+        priority=task.priority,
+        estimated_complexity=task.estimated_complexity,
+    )
+
+
+async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> None:
+    pool = runtime.pool
+    await workflows.start(pool, task.id)
+    await workflows.step(pool, task.id, "validate_task", StepStatus.RUNNING)
+    await render_comment(runtime, gh, task)  # first: writes to one installation are paced
+    await comments.react(gh, urls.issue(task.repository, task.issue_number), "eyes")
+    missing = await cpu.run(missing_information, task_spec(task))
+    config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
+    async with pool.acquire() as conn, conn.transaction():
+        if after_validation(missing) == TaskStatus.NEEDS_INFO:
+            moved = await tasks.transition(
+                conn,
+                task.id,
+                from_status=(TaskStatus.QUEUED,),
+                to_status=TaskStatus.NEEDS_INFO,
+                detail=" ".join(missing),
+            )
+            if moved:
+                await workflows.step(
+                    conn, task.id, "validate_task", StepStatus.FAILED, " ".join(missing)
+                )
+        else:
+            # The workflow timeout bounds the bot's own steps from here to the run.
+            moved = await tasks.transition(
+                conn,
+                task.id,
+                from_status=(TaskStatus.QUEUED,),
+                to_status=TaskStatus.GENERATING_PROMPT,
+                deadline_at=deadline_from_now(config.timeout_ms),
+            )
+            if moved:
+                await workflows.step(conn, task.id, "validate_task", StepStatus.COMPLETED)
+                await enqueue_advance(conn, task.id, "attempt:1")
+    if moved:
+        await render_comment(runtime, gh, moved)
+
+
+async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> None:
+    pool = runtime.pool
+    attempt = task.attempt + 1
+    request = await codegen_requests.get(pool, task.id, attempt)
+    if request is None:
+        request = await _prepare(runtime, gh, task, attempt)
+    await workflows.step(pool, task.id, "create_pr", StepStatus.RUNNING)
+    config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
+    async with advisory_lock(pool, task_lock(task.id)):
+        moved = await _create_run(runtime, gh, task, request, attempt, config)
+    if moved:
+        await render_comment(runtime, gh, moved)
+
+
+async def _prepare(
+    runtime: Runtime, gh: GitHubClient, task: tasks.Task, attempt: int
+) -> codegen_requests.CodegenRequest:
+    """Build the attempt's prompt and store it with what it was built from."""
+    pool = runtime.pool
+    await workflows.step(pool, task.id, "generate_prompt", StepStatus.RUNNING)
+    config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
+    context, tree_sha = await fetch_repo_context(gh, task.repository)
+    strategy = attempt_strategy(attempt, task.next_strategy)
+    previous = await codegen_requests.get(pool, task.id, attempt - 1) if attempt > 1 else None
+    options = PromptOptions(
+        style=config.prompt_style,
+        include_codebase_context=config.include_codebase_context,
+        include_dependencies=config.include_dependencies,
+        include_validation_criteria=config.include_validation_criteria,
+    )
+    prompt = await cpu.run(
+        build_prompt,
+        task_spec(task),
+        issue_number=task.issue_number,
+        issue_url=task.issue_url,
+        requester=task.issue_author,
+        repo=context,
+        options=options,
+        strategy=strategy,
+        previous_attempt=(previous.error or previous.summary) if previous else None,
+    )
+    request = await codegen_requests.prepare(
+        pool,
+        task_id=task.id,
+        attempt=attempt,
+        strategy=strategy,
+        style=options.style,
+        prompt=prompt.text,
+        context={**prompt.context_used, "tree_sha": tree_sha},
+    )
+    await workflows.step(pool, task.id, "generate_prompt", StepStatus.COMPLETED)
+    return request
+
+
+def run_metadata(task: tasks.Task, attempt: int) -> dict[str, Any]:
+    """What an agent run carries to say which task and attempt made it."""
+    metadata: dict[str, Any] = {
+        "task_id": task.id,
+        "repository": task.repository,
+        "issue": task.issue_number,
+        "attempt": attempt,
+        "source": "codegen-bot",
+    }
+    if task.repository_id is not None:
+        metadata["repository_id"] = task.repository_id
+    return metadata
+
+
+def run_lookup(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What finds the run again: the repository by its id when known, since its
+    name changes with a rename or transfer (the id never does)."""
+    if "repository_id" not in metadata:
+        return metadata
+    return {k: v for k, v in metadata.items() if k != "repository"}
+
+
+async def _create_run(
+    runtime: Runtime,
+    gh: GitHubClient,
+    task: tasks.Task,
+    request: codegen_requests.CodegenRequest,
+    attempt: int,
+    config: RepoConfig,
+) -> tasks.Task | None:
+    """Create the attempt's agent run and move the task to `running`, under the
+    task's lock and only if the task is still waiting for it: a cancel (which
+    takes the same lock) lands either before, and then no run is made, or after
+    the run is recorded, and then it stops it with the task."""
+    pool = runtime.pool
+    current = await tasks.get(pool, task.id)
+    # Read again under the lock: a cancel may have stopped the attempt meanwhile.
+    request = await codegen_requests.get(pool, task.id, attempt) or request
+    if current is None or not still_waiting_for_run(current.status, current.attempt, task.attempt):
+        if request.agent_run_id is None and request.status in UNMADE:
+            await codegen_requests.move(pool, request.id, UNMADE, RequestStatus.CANCELLED)
+        return None  # stopped (or moved on) while the prompt was being built
+    codegen = runtime.codegen
+    metadata = run_metadata(current, attempt)
+    run = None
+    if request.status == RequestStatus.CREATING:
+        # An earlier try may have created the run and died before storing it
+        # (perhaps before a rename: the repository is looked up by its id).
+        run = await codegen.find_run(run_lookup(metadata))
+    decision = decide_start(
+        has_run=run is not None or request.agent_run_id is not None,
+        deadline_at=current.deadline_at,
+        now=datetime.now(UTC),
+        create_delay=codegen.create_delay(),
+    )
+    if decision.action == StartAction.GIVE_UP:
+        await codegen_requests.move(pool, request.id, WITHOUT_RUN, RequestStatus.CANCELLED)
+        await finish(
+            runtime,
+            gh,
+            task.id,
+            to_status=TaskStatus.TIMED_OUT,
+            detail="the bot could not start the agent run within the workflow timeout "
+            f"({minutes(config.timeout_ms)}); nothing was spent",
+            from_status=(TaskStatus.GENERATING_PROMPT,),
+        )
+        return None
+    if decision.action == StartAction.WAIT:  # free the worker slot meanwhile
+        raise RescheduleJob(decision.wait, "waiting for Codegen's create rate limit")
+    if decision.action == StartAction.CREATE:
+        await codegen_requests.move(pool, request.id, WITHOUT_RUN, RequestStatus.CREATING)
+        try:
+            repo_id = await codegen.repo_id(task.repository)
+            run = await codegen.create_run(request.prompt, metadata=metadata, repo_id=repo_id)
+        except CodegenError as exc:
+            if exc.retryable:
+                raise
+            await codegen_requests.move(
+                pool, request.id, CREATING, RequestStatus.FAILED, error=exc.message
+            )
+            await finish(
+                runtime,
+                gh,
+                task.id,
+                to_status=TaskStatus.FAILED,
+                detail=f"Codegen refused the run: {exc.message}",
+                from_status=(TaskStatus.GENERATING_PROMPT,),
+            )
+            return None
+    async with pool.acquire() as conn, conn.transaction():
+        moved = await tasks.transition(
+            conn,
+            task.id,
+            from_status=(TaskStatus.GENERATING_PROMPT,),
+            to_status=TaskStatus.RUNNING,
+            attempt=attempt,
+            # From here the agent run's own timeout applies, not the workflow's.
+            deadline_at=datetime.now(UTC) + timedelta(milliseconds=config.run_timeout_ms),
+            next_strategy=None,
+        )
+        if run is not None:
+            # Never over a stop: a run the task no longer wants is recorded as stopped.
+            await codegen_requests.move(
+                conn,
+                request.id,
+                CREATING,
+                RequestStatus.RUNNING if moved else RequestStatus.CANCELLED,
+                agent_run_id=run.id,
+                web_url=run.web_url,
+                run_created_at=datetime.now(UTC),
+            )
+        if moved:
+            await enqueue_poll(conn, task.id, attempt, 0, poll_delay_for(runtime, 0))
+    return moved
