@@ -258,6 +258,9 @@ async def _create_run(
                 from_status=(TaskStatus.GENERATING_PROMPT,),
             )
             return None
+    # One clock reading: the run's timeout counts from the moment recorded as its
+    # creation, so the task never ends before run_created_at + the run timeout.
+    created_at = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         moved = await tasks.transition(
             conn,
@@ -266,7 +269,7 @@ async def _create_run(
             to_status=TaskStatus.RUNNING,
             attempt=attempt,
             # From here the agent run's own timeout applies, not the workflow's.
-            deadline_at=datetime.now(UTC) + timedelta(milliseconds=config.run_timeout_ms),
+            deadline_at=created_at + timedelta(milliseconds=config.run_timeout_ms),
             next_strategy=None,
         )
         if run is not None:
@@ -278,7 +281,7 @@ async def _create_run(
                 RequestStatus.RUNNING if moved else RequestStatus.CANCELLED,
                 agent_run_id=run.id,
                 web_url=run.web_url,
-                run_created_at=datetime.now(UTC),
+                run_created_at=created_at,
             )
         if moved:
             await enqueue_poll(conn, task.id, attempt, 0, poll_delay_for(runtime, 0))
