@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.validation.analysis.redaction import redact
 from app.validation.ci import Check
-from prompts.builder import clip, fence
+from prompts.fences import clip, fence
 
 if TYPE_CHECKING:  # a command's place in the diff; only its fields are read
     from app.commands.replies import Location

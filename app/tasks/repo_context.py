@@ -10,7 +10,7 @@ from gidgethub import BadRequest
 from app.github import urls
 from app.github.client import GitHubClient
 from app.repo_settings.config import decode_content, fetch_file
-from prompts.builder import RepoContext
+from prompts.repository import RepoContext
 
 MANIFEST_PATTERNS = (
     "pyproject.toml",

@@ -4,7 +4,8 @@ the prompt-builder tests use."""
 from __future__ import annotations
 
 from app.tasks.issue_spec import TaskSpec
-from prompts.builder import Prompt, PromptOptions, RepoContext, build_prompt
+from prompts.builder import Prompt, PromptOptions, build_prompt
+from prompts.repository import RepoContext
 
 TASK = TaskSpec(
     title="Export the table as CSV",

@@ -12,15 +12,9 @@ from importlib.resources import files
 import pytest
 
 from app.tasks.spec import TaskSpec
-from prompts.builder import (
-    BUDGET_ORDER,
-    README_CHARS,
-    STRATEGIES,
-    PromptOptions,
-    RepoContext,
-    build_prompt,
-    fence,
-)
+from prompts.builder import BUDGET_ORDER, STRATEGIES, PromptOptions, build_prompt
+from prompts.fences import fence
+from prompts.repository import README_CHARS, RepoContext
 from tests.support.prompts import REPO, TASK, URL, build
 
 PREVIOUS = "Ran out of time: the e2e suite failed in toolbar.spec.ts (selector not found)."
