@@ -21,6 +21,7 @@ from tests.support.validation import (
     QUICK,
     ci_run,
     open_pull,
+    our_runs,
     start_task_with_pr,
     task_row,
     validation_row,
@@ -221,3 +222,50 @@ async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_mo
     assert "failed too many times" in run["output"]["summary"]
     assert stored["conclusion"] == "neutral"
     assert task["status"] == "pr_open" and "could not finish" in task["status_detail"]
+
+
+async def test_a_validation_superseded_while_its_job_gives_up_stays_superseded(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The clean-up of a dead job reads the validation, concludes its check run
+    `neutral` on GitHub, then stores that. A push that supersedes it meanwhile
+    wins: the row keeps `superseded` (a status the transition table never leaves),
+    concluded (`neutral`, or `cancelled` by its superseded job if that comes last),
+    and the new head's validation goes on."""
+    from datetime import UTC, datetime
+
+    from app.queue.store import Job
+    from app.validation import run as validation_run
+
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    old = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_check_run(
+        REPO, name="build", head_sha=old, status="queued", conclusion=None, app_slug="ci"
+    )
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, old, "waiting_ci"))
+        await bot.wait_idle()
+        check_run = rf"/check-runs/{row['check_run_id']}$"
+        before = len(seeded.calls("PATCH", check_run))
+        seeded.delay_next("PATCH", check_run, 3.0)  # room for the push under load
+        job = Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
+        dying = asyncio.create_task(validation_run.job_died(bot.runtime, job))
+        # It has read the row (`waiting_ci`) and waits on GitHub: now the push.
+        await wait_until(lambda: len(seeded.calls("PATCH", check_run)) > before)
+        new = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        event = pull_request_event(seeded, "synchronize", REPO, PR_NUMBER, sender="codegen-agent")
+        assert (await bot.deliver("pull_request", event))[0] == 202
+        await wait_until(lambda: validation_row(bot, old, "superseded"))
+        assert not dying.done()
+        await dying
+        await wait_until(lambda: validation_row(bot, new))
+        await bot.wait_idle()
+        stale = await bot.runtime.pool.fetchrow(
+            "SELECT * FROM validations WHERE head_sha = $1", old
+        )
+    assert stale["status"] == "superseded"
+    assert stale["conclusion"] in ("neutral", "cancelled")
+    assert stale["title"] == "Validation could not finish"
+    [new_run] = our_runs(seeded, new)
+    assert new_run["conclusion"] == "success"
