@@ -10,7 +10,7 @@ import dataclasses
 
 from app.followups import flow as task_actions
 from tests.support.bot import APP_SLUG, running_bot
-from tests.support.events import pull_request_event
+from tests.support.events import pull_request_event, status_event
 from tests.support.flow import INSTALLATION, READER, REPO, fail_once, settle, wait_until
 from tests.support.validation import (
     AUTO_MERGE,
@@ -269,3 +269,49 @@ async def test_a_validation_superseded_while_its_job_gives_up_stays_superseded(
     assert stale["title"] == "Validation could not finish"
     [new_run] = our_runs(seeded, new)
     assert new_run["conclusion"] == "success"
+
+
+async def test_a_late_look_at_pending_ci_does_not_reopen_a_concluded_validation(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Two looks at one waiting validation (its wake-up and a CI event) can
+    overlap: one reads CI still pending, the other reads it finished and
+    concludes first. The late one then takes the PR's lock to wait again: the
+    concluded validation stays `completed` with the CI it concluded on, and
+    its check run is not set back to "Waiting for CI"."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.pull_requests import store as pull_requests
+    from app.validation import ci
+    from app.validation import store as validations
+    from app.validation.checkrun import wait_for_ci
+
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_status(REPO, sha, context="ci/jenkins", state="pending")
+    async with running_bot(flow_settings) as bot:
+        pool = bot.runtime.pool
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
+        await bot.wait_idle()
+        # The late look: the validation and CI as it read them, still pending.
+        late = await validations.get(pool, row["id"])
+        pending = ci.CiState.from_json(late.ci)
+        assert pending.verdict == "pending"
+        # The other look: CI finished, the validation is concluded.
+        event = status_event(seeded, REPO, sha, context="ci/jenkins", state="success")
+        assert (await bot.deliver("status", event))[0] == 202
+        done = await wait_until(lambda: validation_row(bot, sha))
+        await bot.wait_idle()
+        patches = len(seeded.calls("PATCH", rf"/check-runs/{row['check_run_id']}$"))
+        pr = await pull_requests.get(pool, row["pull_request_id"])
+        gh = await bot.runtime.github.for_installation(INSTALLATION)
+        wake = datetime.now(UTC) + timedelta(minutes=30)
+        await wait_for_ci(bot.runtime, gh, pr, late, pending, wake)
+        after = await validations.get(pool, row["id"])
+    assert done["conclusion"] == "success"
+    assert after.status == "completed" and after.conclusion == "success"
+    assert ci.CiState.from_json(after.ci).verdict == "passed"
+    assert len(seeded.calls("PATCH", rf"/check-runs/{row['check_run_id']}$")) == patches
+    [run] = our_runs(seeded, sha)
+    assert run["status"] == "completed" and run["conclusion"] == "success"
