@@ -10,7 +10,7 @@ import dataclasses
 
 from app.followups import flow as task_actions
 from tests.support.bot import APP_SLUG, running_bot
-from tests.support.events import pull_request_event
+from tests.support.events import pull_request_event, status_event
 from tests.support.flow import INSTALLATION, READER, REPO, fail_once, settle, wait_until
 from tests.support.validation import (
     AUTO_MERGE,
@@ -21,6 +21,7 @@ from tests.support.validation import (
     QUICK,
     ci_run,
     open_pull,
+    our_runs,
     start_task_with_pr,
     task_row,
     validation_row,
@@ -221,3 +222,96 @@ async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_mo
     assert "failed too many times" in run["output"]["summary"]
     assert stored["conclusion"] == "neutral"
     assert task["status"] == "pr_open" and "could not finish" in task["status_detail"]
+
+
+async def test_a_validation_superseded_while_its_job_gives_up_stays_superseded(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The clean-up of a dead job reads the validation, concludes its check run
+    `neutral` on GitHub, then stores that. A push that supersedes it meanwhile
+    wins: the row keeps `superseded` (a status the transition table never leaves),
+    concluded (`neutral`, or `cancelled` by its superseded job if that comes last),
+    and the new head's validation goes on."""
+    from datetime import UTC, datetime
+
+    from app.queue.store import Job
+    from app.validation import run as validation_run
+
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    old = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_check_run(
+        REPO, name="build", head_sha=old, status="queued", conclusion=None, app_slug="ci"
+    )
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, old, "waiting_ci"))
+        await bot.wait_idle()
+        check_run = rf"/check-runs/{row['check_run_id']}$"
+        before = len(seeded.calls("PATCH", check_run))
+        seeded.delay_next("PATCH", check_run, 3.0)  # room for the push under load
+        job = Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
+        dying = asyncio.create_task(validation_run.job_died(bot.runtime, job))
+        # It has read the row (`waiting_ci`) and waits on GitHub: now the push.
+        await wait_until(lambda: len(seeded.calls("PATCH", check_run)) > before)
+        new = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        event = pull_request_event(seeded, "synchronize", REPO, PR_NUMBER, sender="codegen-agent")
+        assert (await bot.deliver("pull_request", event))[0] == 202
+        await wait_until(lambda: validation_row(bot, old, "superseded"))
+        assert not dying.done()
+        await dying
+        await wait_until(lambda: validation_row(bot, new))
+        await bot.wait_idle()
+        stale = await bot.runtime.pool.fetchrow(
+            "SELECT * FROM validations WHERE head_sha = $1", old
+        )
+    assert stale["status"] == "superseded"
+    assert stale["conclusion"] in ("neutral", "cancelled")
+    assert stale["title"] == "Validation could not finish"
+    [new_run] = our_runs(seeded, new)
+    assert new_run["conclusion"] == "success"
+
+
+async def test_a_late_look_at_pending_ci_does_not_reopen_a_concluded_validation(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Two looks at one waiting validation (its wake-up and a CI event) can
+    overlap: one reads CI still pending, the other reads it finished and
+    concludes first. The late one then takes the PR's lock to wait again: the
+    concluded validation stays `completed` with the CI it concluded on, and
+    its check run is not set back to "Waiting for CI"."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.pull_requests import store as pull_requests
+    from app.validation import ci
+    from app.validation import store as validations
+    from app.validation.checkrun import wait_for_ci
+
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_status(REPO, sha, context="ci/jenkins", state="pending")
+    async with running_bot(flow_settings) as bot:
+        pool = bot.runtime.pool
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
+        await bot.wait_idle()
+        # The late look: the validation and CI as it read them, still pending.
+        late = await validations.get(pool, row["id"])
+        pending = ci.CiState.from_json(late.ci)
+        assert pending.verdict == "pending"
+        # The other look: CI finished, the validation is concluded.
+        event = status_event(seeded, REPO, sha, context="ci/jenkins", state="success")
+        assert (await bot.deliver("status", event))[0] == 202
+        done = await wait_until(lambda: validation_row(bot, sha))
+        await bot.wait_idle()
+        patches = len(seeded.calls("PATCH", rf"/check-runs/{row['check_run_id']}$"))
+        pr = await pull_requests.get(pool, row["pull_request_id"])
+        gh = await bot.runtime.github.for_installation(INSTALLATION)
+        wake = datetime.now(UTC) + timedelta(minutes=30)
+        await wait_for_ci(bot.runtime, gh, pr, late, pending, wake)
+        after = await validations.get(pool, row["id"])
+    assert done["conclusion"] == "success"
+    assert after.status == "completed" and after.conclusion == "success"
+    assert ci.CiState.from_json(after.ci).verdict == "passed"
+    assert len(seeded.calls("PATCH", rf"/check-runs/{row['check_run_id']}$")) == patches
+    [run] = our_runs(seeded, sha)
+    assert run["status"] == "completed" and run["conclusion"] == "success"
