@@ -3,7 +3,7 @@ redaction of text sent to the agent) run here, in worker processes, so that
 the event loop that answers webhooks and `/health` and renews job leases keeps
 running while they work.
 
-    analysis, found = await cpu.run(pr_analysis.analyze, files, rules, seconds=120)
+    analysis, found = await cpu.run(scan.analyze, files, rules, seconds=120)
 
 Processes, not threads, by measurement (`benchmarks/loop_lag.py --compare`:
 the analysis of a 3,000-file, 300,000-line PR beside a 10 ms ticker, uvloop,

@@ -22,7 +22,7 @@ POLL_JOB = "task.poll"  # app.tasks.polling: follow the agent run (also late)
 RENDER_JOB = "task.render"  # app.tasks.reporting: the tracking comment
 NOTIFY_JOB = "task.notify"  # app.tasks.reporting: the outside webhook
 BAN_JOB = "task.ban"  # app.tasks.stopping: stop a cancelled run's agents on its PR
-LINK_JOB = "task.link_pull_requests"  # run by validation_flow: validate the task's PRs
+LINK_JOB = "task.link_pull_requests"  # run by app.validation.link: validate the PRs
 
 # A run past its timeout is still looked at now and then for this long: a pull
 # request it opens late is linked to its task rather than lost.
