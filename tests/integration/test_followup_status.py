@@ -16,22 +16,13 @@ from app.followups.status import (
     FollowupStatus,
     IllegalFollowupMove,
 )
-from tests.support.states import (
-    ROOT,
-    LiteralFinder,
-    assert_documented,
-    check_values,
-    new_task,
-    reachable,
-    spelled_outside,
-    values_of,
-)
+from tests.support import states
 
 F = FollowupStatus
 
 
 def test_every_status_has_a_line_of_documentation():
-    assert_documented(ROOT / "app" / "followups" / "status.py", FollowupStatus)
+    states.assert_documented("app/followups/status.py", FollowupStatus)
 
 
 def test_the_sets_divide_the_statuses():
@@ -41,20 +32,20 @@ def test_the_sets_divide_the_statuses():
 
 def test_every_status_is_reachable_and_only_final_ones_are_never_left():
     assert set(TRANSITIONS) == set(FollowupStatus)
-    assert reachable(TRANSITIONS, F.PENDING) == set(FollowupStatus)
+    assert states.reachable(TRANSITIONS, F.PENDING) == set(FollowupStatus)
     assert {s for s, targets in TRANSITIONS.items() if not targets} == FINAL
     for status in IN_FLIGHT:  # a cancel stops any follow-up still in flight
         assert F.FAILED in TRANSITIONS[status], status
 
 
 async def test_the_enum_is_what_the_schema_allows(pool):
-    assert await check_values(pool, "agent_followups", "status") == {
+    assert await states.check_values(pool, "agent_followups", "status") == {
         s.value for s in FollowupStatus
     }
 
 
 async def _new_followup(pool) -> followups.Followup:
-    task = await new_task(pool)
+    task = await states.new_task(pool)
     followup, created = await followups.create(
         pool,
         task_id=task.id,
@@ -101,8 +92,8 @@ async def test_listed_moves_happen_and_stamp_their_times(pool):
 # statuses, and its keywords that take one. A status compared with a
 # follow-up's, given to the follow-ups store, or gathered in a tuple, set, list
 # or dict keys holding a status only follow-ups have, is spelled.
-status_literals = LiteralFinder(
-    values=values_of(FollowupStatus),
+status_literals = states.LiteralFinder(
+    values=states.values_of(FollowupStatus),
     subject_names={"followup", "busy"},
     store_names={"followups"},
     store_calls={"move", "check_move"},
@@ -134,5 +125,5 @@ if task.status == "failed" or request.status in ("running", "complete"):
 
 
 def test_no_followup_status_is_spelled_outside_its_module():
-    spelled = spelled_outside(ROOT / "app" / "followups" / "status.py", status_literals)
+    spelled = states.spelled_outside("app/followups/status.py", status_literals)
     assert not spelled, spelled

@@ -10,19 +10,19 @@ import pytest
 
 from app.pull_requests import store as pull_requests
 from app.pull_requests.status import CiFixOutcome, PullRequestState
-from tests.support.states import ROOT, assert_documented, check_values
+from tests.support import states
 
 
 @pytest.mark.parametrize("enum", [PullRequestState, CiFixOutcome])
 def test_every_value_has_a_line_of_documentation(enum: type[StrEnum]):
-    assert_documented(ROOT / "app" / "pull_requests" / "status.py", enum)
+    states.assert_documented("app/pull_requests/status.py", enum)
 
 
 @pytest.mark.parametrize(
     ("column", "enum"), [("state", PullRequestState), ("ci_fix_outcome", CiFixOutcome)]
 )
 async def test_the_enums_are_what_the_schema_allows(pool, column: str, enum: type[StrEnum]):
-    assert await check_values(pool, "pull_requests", column) == {m.value for m in enum}
+    assert await states.check_values(pool, "pull_requests", column) == {m.value for m in enum}
 
 
 async def test_a_stored_pull_request_reads_back_as_the_enums(pool):

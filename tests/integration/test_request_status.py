@@ -19,22 +19,13 @@ from app.tasks.request_status import (
     IllegalRequestMove,
     RequestStatus,
 )
-from tests.support.states import (
-    ROOT,
-    LiteralFinder,
-    assert_documented,
-    check_values,
-    new_task,
-    reachable,
-    spelled_outside,
-    values_of,
-)
+from tests.support import states
 
 R = RequestStatus
 
 
 def test_every_status_has_a_line_of_documentation():
-    assert_documented(ROOT / "app" / "tasks" / "request_status.py", RequestStatus)
+    states.assert_documented("app/tasks/request_status.py", RequestStatus)
 
 
 def test_the_sets_mean_what_their_names_say():
@@ -47,7 +38,7 @@ def test_the_sets_mean_what_their_names_say():
 
 def test_every_status_is_reachable_and_a_made_run_is_never_made_again():
     assert set(TRANSITIONS) == set(RequestStatus)
-    assert reachable(TRANSITIONS, R.PREPARED) == set(RequestStatus)
+    assert states.reachable(TRANSITIONS, R.PREPARED) == set(RequestStatus)
     for status in STOPPABLE:  # a cancel of the task stops the attempt
         assert R.CANCELLED in TRANSITIONS[status], status
     # Only an attempt whose run was never made (or stopped) is created again.
@@ -58,13 +49,13 @@ def test_every_status_is_reachable_and_a_made_run_is_never_made_again():
 
 
 async def test_the_enum_is_what_the_schema_allows(pool):
-    assert await check_values(pool, "codegen_requests", "status") == {
+    assert await states.check_values(pool, "codegen_requests", "status") == {
         s.value for s in RequestStatus
     }
 
 
 async def _new_request(pool) -> codegen_requests.CodegenRequest:
-    task = await new_task(pool)
+    task = await states.new_task(pool)
     request = await codegen_requests.prepare(
         pool, task_id=task.id, attempt=1, strategy=None, style="x", prompt="Do it.", context={}
     )
@@ -103,8 +94,8 @@ async def test_listed_moves_happen_only_from_the_statuses_given(pool):
 # names). A status compared with an attempt's, given to the attempts store
 # (`move`'s arguments, any `status=`), or gathered in a tuple, set, list or
 # dict keys holding a status only attempts have, is spelled.
-status_literals = LiteralFinder(
-    values=values_of(RequestStatus),
+status_literals = states.LiteralFinder(
+    values=states.values_of(RequestStatus),
     subject_names={"request", "previous", "latest"},
     store_names={"codegen_requests"},
     store_calls={"move"},
@@ -134,5 +125,5 @@ if task.status == "failed" or followup.status in ("running", "complete"):
 
 
 def test_no_attempt_status_is_spelled_outside_its_module():
-    spelled = spelled_outside(ROOT / "app" / "tasks" / "request_status.py", status_literals)
+    spelled = states.spelled_outside("app/tasks/request_status.py", status_literals)
     assert not spelled, spelled

@@ -22,23 +22,13 @@ from app.tasks.status import (
     IllegalTransition,
     TaskStatus,
 )
-from tests.support.states import (
-    ROOT,
-    LiteralFinder,
-    assert_documented,
-    check_values,
-    index_values,
-    new_task,
-    reachable,
-    spelled_outside,
-    values_of,
-)
+from tests.support import states
 
 S = TaskStatus
 
 
 def test_every_status_has_a_line_of_documentation():
-    assert_documented(ROOT / "app" / "tasks" / "status.py", TaskStatus)
+    states.assert_documented("app/tasks/status.py", TaskStatus)
 
 
 def test_active_pr_stages_and_final_divide_the_statuses():
@@ -81,18 +71,20 @@ def test_every_retryable_status_can_be_retried_and_no_other():
 
 
 def test_every_status_is_reachable_from_queued_and_every_one_can_end():
-    assert reachable(TRANSITIONS, S.QUEUED) == set(TaskStatus)
+    assert states.reachable(TRANSITIONS, S.QUEUED) == set(TaskStatus)
     for status in TaskStatus:
-        assert reachable(TRANSITIONS, status) & FINAL, status
+        assert states.reachable(TRANSITIONS, status) & FINAL, status
 
 
 async def test_the_enum_is_what_the_schema_allows(pool):
-    assert await check_values(pool, "tasks", "status") == {s.value for s in TaskStatus}
-    assert await index_values(pool, "tasks_one_active_per_issue") == {s.value for s in ACTIVE}
+    assert await states.check_values(pool, "tasks", "status") == {s.value for s in TaskStatus}
+    assert await states.index_values(pool, "tasks_one_active_per_issue") == {
+        s.value for s in ACTIVE
+    }
 
 
 async def _new_task(pool) -> tasks.Task:
-    task = await new_task(pool)
+    task = await states.new_task(pool)
     assert task.status == S.QUEUED
     return task
 
@@ -129,8 +121,8 @@ async def test_a_listed_move_still_happens(pool):
 # functions whose arguments are task statuses, and their keywords. A status
 # compared with a task's, given to one of these, or gathered in a tuple, set or
 # list, or as the keys of a dict, of task statuses only, is spelled.
-status_literals = LiteralFinder(
-    values=values_of(TaskStatus),
+status_literals = states.LiteralFinder(
+    values=states.values_of(TaskStatus),
     subject_names={"task", "current", "active", "moved", "newest", "latest", "stopped"},
     status_calls={"transition", "cancel", "_finish", "follow_verdict"},
     status_keywords={"from_status", "to_status"},
@@ -163,5 +155,5 @@ if followup.status == "failed" or request.status in ("prepared", "running"):
 
 
 def test_no_task_status_is_spelled_outside_its_module():
-    spelled = spelled_outside(ROOT / "app" / "tasks" / "status.py", status_literals)
+    spelled = states.spelled_outside("app/tasks/status.py", status_literals)
     assert not spelled, spelled

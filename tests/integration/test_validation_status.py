@@ -17,22 +17,13 @@ from app.validation.status import (
     IllegalTransition,
     ValidationStatus,
 )
-from tests.support.states import (
-    ROOT,
-    LiteralFinder,
-    assert_documented,
-    check_values,
-    index_values,
-    reachable,
-    spelled_outside,
-    values_of,
-)
+from tests.support import states
 
 S = ValidationStatus
 
 
 def test_every_status_has_a_line_of_documentation():
-    assert_documented(ROOT / "app" / "validation" / "status.py", ValidationStatus)
+    states.assert_documented("app/validation/status.py", ValidationStatus)
 
 
 def test_open_and_final_divide_the_statuses():
@@ -54,14 +45,16 @@ def test_every_open_status_can_be_superseded_or_concluded():
 
 
 def test_every_status_is_reachable_from_queued_and_every_one_can_end():
-    assert reachable(TRANSITIONS, S.QUEUED) == set(ValidationStatus)
+    assert states.reachable(TRANSITIONS, S.QUEUED) == set(ValidationStatus)
     for status in ValidationStatus:
-        assert reachable(TRANSITIONS, status) & FINAL, status
+        assert states.reachable(TRANSITIONS, status) & FINAL, status
 
 
 async def test_the_enum_is_what_the_schema_allows(pool):
-    assert await check_values(pool, "validations", "status") == {s.value for s in ValidationStatus}
-    assert await index_values(pool, "validations_open") == {s.value for s in OPEN}
+    assert await states.check_values(pool, "validations", "status") == {
+        s.value for s in ValidationStatus
+    }
+    assert await states.index_values(pool, "validations_open") == {s.value for s in OPEN}
 
 
 async def _new_validation(pool, sha: str = "a" * 40) -> validations.Validation:
@@ -144,8 +137,8 @@ async def test_the_validation_behind_a_check_run_is_found_by_its_id(pool):
 # tuple, set or list, or as the keys of a dict, of validation statuses only, is
 # spelled. (GitHub's own check-run `status` field uses some of the same words;
 # a check-run body is none of these.)
-status_literals = LiteralFinder(
-    values=values_of(ValidationStatus),
+status_literals = states.LiteralFinder(
+    values=states.values_of(ValidationStatus),
     subject_names={"validation", "current", "latest", "done", "old", "fresh"},
     store_names={"validations"},
 )
@@ -176,5 +169,5 @@ if followup.status == "failed" or r.get("status") == "completed":
 
 
 def test_no_validation_status_is_spelled_outside_its_module():
-    spelled = spelled_outside(ROOT / "app" / "validation" / "status.py", status_literals)
+    spelled = states.spelled_outside("app/validation/status.py", status_literals)
     assert not spelled, spelled

@@ -17,22 +17,14 @@ from app.tasks.workflow_status import (
     StepStatus,
     WorkflowStatus,
 )
-from tests.support.states import (
-    ROOT,
-    LiteralFinder,
-    assert_documented,
-    check_values,
-    new_task,
-    spelled_outside,
-    values_of,
-)
+from tests.support import states
 
 W = WorkflowStatus
 
 
 @pytest.mark.parametrize("enum", [WorkflowStatus, StepStatus])
 def test_every_status_has_a_line_of_documentation(enum):
-    assert_documented(ROOT / "app" / "tasks" / "workflow_status.py", enum, words=2)
+    states.assert_documented("app/tasks/workflow_status.py", enum, words=2)
 
 
 def test_a_record_ends_once_from_running():
@@ -42,13 +34,13 @@ def test_a_record_ends_once_from_running():
 
 
 async def test_the_enum_is_what_the_schema_allows(pool):
-    assert await check_values(pool, "workflow_executions", "status") == {
+    assert await states.check_values(pool, "workflow_executions", "status") == {
         s.value for s in WorkflowStatus
     }
 
 
 async def _record(pool) -> int:
-    task = await new_task(pool)
+    task = await states.new_task(pool)
     await workflows.start(pool, task.id)
     return task.id
 
@@ -82,11 +74,11 @@ async def test_an_ending_not_listed_raises_and_the_first_ending_stands(pool):
 # A status given as a string to the workflow record's functions
 # (`workflows.step`, `workflows.finish`), or as a value of a dict whose values
 # are all record statuses (a mapping onto them), is spelled.
-status_literals = LiteralFinder(
-    values=values_of(WorkflowStatus, StepStatus),
+status_literals = states.LiteralFinder(
+    values=states.values_of(WorkflowStatus, StepStatus),
     store_names={"workflows"},
     gatherings=False,
-    mapping_values=values_of(WorkflowStatus),
+    mapping_values=states.values_of(WorkflowStatus),
 )
 
 
@@ -107,5 +99,5 @@ await tasks.transition(conn, 1, from_status=("running",), to_status="failed")
 
 
 def test_no_workflow_status_is_spelled_outside_its_module():
-    spelled = spelled_outside(ROOT / "app" / "tasks" / "workflow_status.py", status_literals)
+    spelled = states.spelled_outside("app/tasks/workflow_status.py", status_literals)
     assert not spelled, spelled

@@ -54,10 +54,11 @@ async def index_values(conn: Any, index: str) -> set[str]:
 # --------------------------------------------------------- the enum's own module
 
 
-def assert_documented(module: Path, enum: type[StrEnum], words: int = 3) -> None:
-    """Each member stands on its own line of `module` as `NAME = "value"  #: ...`
-    with a comment of at least `words` words saying what it means."""
-    source = module.read_text()
+def assert_documented(module: str, enum: type[StrEnum], words: int = 3) -> None:
+    """Each member stands on its own line of `module` (a path from the
+    repository's root) as `NAME = "value"  #: ...` with a comment of at least
+    `words` words saying what it means."""
+    source = (ROOT / module).read_text()
     for member in enum:
         line = re.search(rf'^    {member.name} = "{member.value}"  #: (.+)$', source, re.M)
         assert line is not None and len(line[1].split()) >= words, member
@@ -182,14 +183,14 @@ def values_of(*enums: type[StrEnum]) -> frozenset[str]:
     return frozenset(member.value for enum in enums for member in enum)
 
 
-def spelled_outside(owner: Path, find: LiteralFinder) -> list[str]:
+def spelled_outside(owner: str, find: LiteralFinder) -> list[str]:
     """`path:line: value` of each status `find` sees in app/ and handlers/,
-    except in `owner`, the enum's own module."""
+    except in `owner`, the enum's own module (a path from the repository's root)."""
     files = [*(ROOT / "app").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]
     spelled = {
         f"{path.relative_to(ROOT)}:{line}: {value}"
         for path in files
-        if path != owner
+        if path != ROOT / owner
         for line, value in find(path.read_text())
     }
     return sorted(spelled)
