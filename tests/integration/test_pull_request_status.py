@@ -4,36 +4,25 @@ allows exactly the enums' values."""
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
-from pathlib import Path
 
 import pytest
 
 from app.pull_requests import store as pull_requests
 from app.pull_requests.status import CiFixOutcome, PullRequestState
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import states
 
 
 @pytest.mark.parametrize("enum", [PullRequestState, CiFixOutcome])
 def test_every_value_has_a_line_of_documentation(enum: type[StrEnum]):
-    source = (ROOT / "app" / "pull_requests" / "status.py").read_text()
-    for member in enum:
-        line = re.search(rf'^    {member.name} = "{member.value}"  #: (.+)$', source, re.M)
-        assert line is not None and len(line[1].split()) >= 3, member
+    states.assert_documented("app/pull_requests/status.py", enum)
 
 
 @pytest.mark.parametrize(
     ("column", "enum"), [("state", PullRequestState), ("ci_fix_outcome", CiFixOutcome)]
 )
 async def test_the_enums_are_what_the_schema_allows(pool, column: str, enum: type[StrEnum]):
-    checks = await pool.fetch(
-        """SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint
-           WHERE conrelid = 'pull_requests'::regclass AND contype = 'c'"""
-    )
-    [check] = [r["def"] for r in checks if f"({column} =" in r["def"]]
-    assert set(re.findall(r"'([a-z_]+)'", check)) == {m.value for m in enum}
+    assert await states.check_values(pool, "pull_requests", column) == {m.value for m in enum}
 
 
 async def test_a_stored_pull_request_reads_back_as_the_enums(pool):

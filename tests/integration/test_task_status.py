@@ -6,11 +6,6 @@ status as a string."""
 
 from __future__ import annotations
 
-import ast
-import re
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from app.tasks import store as tasks
@@ -27,16 +22,13 @@ from app.tasks.status import (
     IllegalTransition,
     TaskStatus,
 )
+from tests.support import states
 
-ROOT = Path(__file__).resolve().parents[2]
 S = TaskStatus
 
 
 def test_every_status_has_a_line_of_documentation():
-    source = (ROOT / "app" / "tasks" / "status.py").read_text()
-    for status in TaskStatus:
-        line = re.search(rf'^    {status.name} = "{status.value}"  #: (.+)$', source, re.M)
-        assert line is not None and len(line[1].split()) >= 3, status
+    states.assert_documented("app/tasks/status.py", TaskStatus)
 
 
 def test_active_pr_stages_and_final_divide_the_statuses():
@@ -78,47 +70,22 @@ def test_every_retryable_status_can_be_retried_and_no_other():
     assert retried == RETRYABLE | {S.QUEUED, S.RUNNING}
 
 
-def _reachable(start: TaskStatus) -> set[TaskStatus]:
-    seen, todo = {start}, [start]
-    while todo:
-        for target in TRANSITIONS[todo.pop()]:
-            if target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return seen
-
-
 def test_every_status_is_reachable_from_queued_and_every_one_can_end():
-    assert _reachable(S.QUEUED) == set(TaskStatus)
+    assert states.reachable(TRANSITIONS, S.QUEUED) == set(TaskStatus)
     for status in TaskStatus:
-        assert _reachable(status) & FINAL, status
+        assert states.reachable(TRANSITIONS, status) & FINAL, status
 
 
 async def test_the_enum_is_what_the_schema_allows(pool):
-    check = await pool.fetchval(
-        """SELECT pg_get_constraintdef(oid) FROM pg_constraint
-           WHERE conrelid = 'tasks'::regclass AND conname = 'tasks_status_check'"""
-    )
-    assert set(re.findall(r"'([a-z_]+)'", check)) == {s.value for s in TaskStatus}
-    index = await pool.fetchval(
-        "SELECT indexdef FROM pg_indexes WHERE indexname = 'tasks_one_active_per_issue'"
-    )
-    predicate = index.split(" WHERE ", 1)[1]
-    assert set(re.findall(r"'([a-z_]+)'", predicate)) == {s.value for s in ACTIVE}
+    assert await states.check_values(pool, "tasks", "status") == {s.value for s in TaskStatus}
+    assert await states.index_values(pool, "tasks_one_active_per_issue") == {
+        s.value for s in ACTIVE
+    }
 
 
 async def _new_task(pool) -> tasks.Task:
-    task = await tasks.create(
-        pool,
-        installation_id=1,
-        repository="octo/widgets",
-        issue_number=7,
-        issue_url="https://github.com/octo/widgets/issues/7",
-        issue_author="reporter-rae",
-        title="Export",
-        triggered_by="writer-wes",
-    )
-    assert task is not None and task.status == S.QUEUED
+    task = await states.new_task(pool)
+    assert task.status == S.QUEUED
     return task
 
 
@@ -150,63 +117,16 @@ async def test_a_listed_move_still_happens(pool):
 
 # ------------------------------------------------------ no status spelled elsewhere
 
-_VALUES = {s.value for s in TaskStatus}
-# Names the code gives a task (other objects with a `.status` go by other names).
-_TASK_NAMES = {"task", "current", "active", "moved", "newest", "latest", "stopped"}
-# Functions whose arguments are task statuses.
-_STATUS_CALLS = {"transition", "cancel", "_finish", "follow_verdict"}
-
-
-def _statuses_in(node: ast.AST) -> Iterator[ast.Constant]:
-    for child in ast.walk(node):
-        if isinstance(child, ast.Constant) and child.value in _VALUES:
-            yield child
-
-
-def _is_task_status(node: ast.AST) -> bool:
-    """`task.status`, `self.task.status` and the like."""
-    if not (isinstance(node, ast.Attribute) and node.attr == "status"):
-        return False
-    base = node.value
-    name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
-    return name in _TASK_NAMES
-
-
-def _call_name(node: ast.Call) -> str | None:
-    func = node.func
-    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-
-
-def status_literals(source: str) -> list[tuple[int, str]]:
-    """(line, value) of each task status spelled as a string: compared with a
-    task's status, given to a function that takes one, or gathered in a tuple,
-    set or list, or as the keys of a dict, of task statuses only."""
-    found: set[tuple[int, str]] = set()
-
-    def add(node: ast.AST) -> None:
-        found.update((c.lineno, c.value) for c in _statuses_in(node))
-
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Compare):
-            operands = [node.left, *node.comparators]
-            if any(_is_task_status(op) for op in operands):
-                for op in operands:
-                    add(op)
-        elif isinstance(node, ast.Call):
-            for keyword in node.keywords:
-                if keyword.arg in ("from_status", "to_status"):
-                    add(keyword.value)
-            if _call_name(node) in _STATUS_CALLS:
-                for arg in node.args:
-                    add(arg)
-        elif isinstance(node, ast.Tuple | ast.Set | ast.List | ast.Dict):
-            items = node.keys if isinstance(node, ast.Dict) else node.elts
-            strings = {i.value for i in items if isinstance(i, ast.Constant)}
-            if len(strings) >= 2 and strings <= _VALUES:
-                for item in items:
-                    if item is not None:
-                        add(item)
-    return sorted(found)
+# Names the code gives a task (other objects with a `.status` go by other names);
+# functions whose arguments are task statuses, and their keywords. A status
+# compared with a task's, given to one of these, or gathered in a tuple, set or
+# list, or as the keys of a dict, of task statuses only, is spelled.
+status_literals = states.LiteralFinder(
+    values=states.values_of(TaskStatus),
+    subject_names={"task", "current", "active", "moved", "newest", "latest", "stopped"},
+    status_calls={"transition", "cancel", "_finish", "follow_verdict"},
+    status_keywords={"from_status", "to_status"},
+)
 
 
 def test_the_finder_sees_each_way_a_status_was_spelled():
@@ -235,11 +155,5 @@ if followup.status == "failed" or request.status in ("prepared", "running"):
 
 
 def test_no_task_status_is_spelled_outside_its_module():
-    files = [*(ROOT / "app").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]
-    spelled = {
-        f"{path.relative_to(ROOT)}:{line}: {value}"
-        for path in files
-        if path != ROOT / "app" / "tasks" / "status.py"
-        for line, value in status_literals(path.read_text())
-    }
-    assert not spelled, sorted(spelled)
+    spelled = states.spelled_outside("app/tasks/status.py", status_literals)
+    assert not spelled, spelled

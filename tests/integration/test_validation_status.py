@@ -6,11 +6,6 @@ validation status as a string."""
 
 from __future__ import annotations
 
-import ast
-import re
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from app.pull_requests import store as pull_requests
@@ -22,16 +17,13 @@ from app.validation.status import (
     IllegalTransition,
     ValidationStatus,
 )
+from tests.support import states
 
-ROOT = Path(__file__).resolve().parents[2]
 S = ValidationStatus
 
 
 def test_every_status_has_a_line_of_documentation():
-    source = (ROOT / "app" / "validation" / "status.py").read_text()
-    for status in ValidationStatus:
-        line = re.search(rf'^    {status.name} = "{status.value}"  #: (.+)$', source, re.M)
-        assert line is not None and len(line[1].split()) >= 3, status
+    states.assert_documented("app/validation/status.py", ValidationStatus)
 
 
 def test_open_and_final_divide_the_statuses():
@@ -52,34 +44,17 @@ def test_every_open_status_can_be_superseded_or_concluded():
         assert {S.SUPERSEDED, S.COMPLETED} <= TRANSITIONS[status], status
 
 
-def _reachable(start: ValidationStatus) -> set[ValidationStatus]:
-    seen, todo = {start}, [start]
-    while todo:
-        for target in TRANSITIONS[todo.pop()]:
-            if target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return seen
-
-
 def test_every_status_is_reachable_from_queued_and_every_one_can_end():
-    assert _reachable(S.QUEUED) == set(ValidationStatus)
+    assert states.reachable(TRANSITIONS, S.QUEUED) == set(ValidationStatus)
     for status in ValidationStatus:
-        assert _reachable(status) & FINAL, status
+        assert states.reachable(TRANSITIONS, status) & FINAL, status
 
 
 async def test_the_enum_is_what_the_schema_allows(pool):
-    check = await pool.fetchval(
-        """SELECT pg_get_constraintdef(oid) FROM pg_constraint
-           WHERE conrelid = 'validations'::regclass AND contype = 'c'
-             AND pg_get_constraintdef(oid) LIKE '%status%'"""
-    )
-    assert set(re.findall(r"'([a-z_]+)'", check)) == {s.value for s in ValidationStatus}
-    index = await pool.fetchval(
-        "SELECT indexdef FROM pg_indexes WHERE indexname = 'validations_open'"
-    )
-    predicate = index.split(" WHERE ", 1)[1]
-    assert set(re.findall(r"'([a-z_]+)'", predicate)) == {s.value for s in OPEN}
+    assert await states.check_values(pool, "validations", "status") == {
+        s.value for s in ValidationStatus
+    }
+    assert await states.index_values(pool, "validations_open") == {s.value for s in OPEN}
 
 
 async def _new_validation(pool, sha: str = "a" * 40) -> validations.Validation:
@@ -156,65 +131,17 @@ async def test_the_validation_behind_a_check_run_is_found_by_its_id(pool):
 
 # ------------------------------------------------------ no status spelled elsewhere
 
-_VALUES = {s.value for s in ValidationStatus}
 # Names the code gives a validation (tasks and follow-ups go by other names,
-# and their statuses have their own owners).
-_VALIDATION_NAMES = {"validation", "current", "latest", "done", "old", "fresh"}
-
-
-def _statuses_in(node: ast.AST) -> Iterator[ast.Constant]:
-    for child in ast.walk(node):
-        if isinstance(child, ast.Constant) and child.value in _VALUES:
-            yield child
-
-
-def _is_validation_status(node: ast.AST) -> bool:
-    """`validation.status`, `self.current.status` and the like."""
-    if not (isinstance(node, ast.Attribute) and node.attr == "status"):
-        return False
-    base = node.value
-    name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
-    return name in _VALIDATION_NAMES
-
-
-def _on_the_store(node: ast.Call) -> bool:
-    """`validations.update(...)`, `validations.transition(...)`: the table's functions."""
-    func = node.func
-    return (
-        isinstance(func, ast.Attribute)
-        and isinstance(func.value, ast.Name)
-        and func.value.id == "validations"
-    )
-
-
-def status_literals(source: str) -> list[tuple[int, str]]:
-    """(line, value) of each validation status spelled as a string: compared
-    with a validation's status, given to a function of the validations store,
-    or gathered in a tuple, set or list, or as the keys of a dict, of
-    validation statuses only. (GitHub's own check-run `status` field uses some
-    of the same words; a check-run body is none of these.)"""
-    found: set[tuple[int, str]] = set()
-
-    def add(node: ast.AST) -> None:
-        found.update((c.lineno, c.value) for c in _statuses_in(node))
-
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Compare):
-            operands = [node.left, *node.comparators]
-            if any(_is_validation_status(op) for op in operands):
-                for op in operands:
-                    add(op)
-        elif isinstance(node, ast.Call) and _on_the_store(node):
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                add(arg)
-        elif isinstance(node, ast.Tuple | ast.Set | ast.List | ast.Dict):
-            items = node.keys if isinstance(node, ast.Dict) else node.elts
-            strings = {i.value for i in items if isinstance(i, ast.Constant)}
-            if len(strings) >= 2 and strings <= _VALUES:
-                for item in items:
-                    if item is not None:
-                        add(item)
-    return sorted(found)
+# and their statuses have their own owners). A status compared with a
+# validation's, given to a function of the validations store, or gathered in a
+# tuple, set or list, or as the keys of a dict, of validation statuses only, is
+# spelled. (GitHub's own check-run `status` field uses some of the same words;
+# a check-run body is none of these.)
+status_literals = states.LiteralFinder(
+    values=states.values_of(ValidationStatus),
+    subject_names={"validation", "current", "latest", "done", "old", "fresh"},
+    store_names={"validations"},
+)
 
 
 def test_the_finder_sees_each_way_a_status_was_spelled():
@@ -242,12 +169,5 @@ if followup.status == "failed" or r.get("status") == "completed":
 
 
 def test_no_validation_status_is_spelled_outside_its_module():
-    files = [*(ROOT / "app").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]
-    owner = ROOT / "app" / "validation" / "status.py"
-    spelled = {
-        f"{path.relative_to(ROOT)}:{line}: {value}"
-        for path in files
-        if path != owner
-        for line, value in status_literals(path.read_text())
-    }
-    assert not spelled, sorted(spelled)
+    spelled = states.spelled_outside("app/validation/status.py", status_literals)
+    assert not spelled, spelled

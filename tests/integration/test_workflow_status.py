@@ -6,14 +6,9 @@ gives the record's functions a status spelled as a string."""
 
 from __future__ import annotations
 
-import ast
-import re
-from pathlib import Path
-
 import orjson
 import pytest
 
-from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.workflow_status import (
     ENDINGS,
@@ -22,17 +17,14 @@ from app.tasks.workflow_status import (
     StepStatus,
     WorkflowStatus,
 )
+from tests.support import states
 
-ROOT = Path(__file__).resolve().parents[2]
 W = WorkflowStatus
 
 
 @pytest.mark.parametrize("enum", [WorkflowStatus, StepStatus])
 def test_every_status_has_a_line_of_documentation(enum):
-    source = (ROOT / "app" / "tasks" / "workflow_status.py").read_text()
-    for status in enum:
-        line = re.search(rf'^    {status.name} = "{status.value}"  #: (.+)$', source, re.M)
-        assert line is not None and len(line[1].split()) >= 2, status
+    states.assert_documented("app/tasks/workflow_status.py", enum, words=2)
 
 
 def test_a_record_ends_once_from_running():
@@ -42,26 +34,13 @@ def test_a_record_ends_once_from_running():
 
 
 async def test_the_enum_is_what_the_schema_allows(pool):
-    check = await pool.fetchval(
-        """SELECT pg_get_constraintdef(oid) FROM pg_constraint
-           WHERE conrelid = 'workflow_executions'::regclass AND contype = 'c'
-             AND pg_get_constraintdef(oid) LIKE '%status%'"""
-    )
-    assert set(re.findall(r"'([a-z_]+)'", check)) == {s.value for s in WorkflowStatus}
+    assert await states.check_values(pool, "workflow_executions", "status") == {
+        s.value for s in WorkflowStatus
+    }
 
 
 async def _record(pool) -> int:
-    task = await tasks.create(
-        pool,
-        installation_id=1,
-        repository="octo/widgets",
-        issue_number=7,
-        issue_url="https://github.com/octo/widgets/issues/7",
-        issue_author="reporter-rae",
-        title="Export",
-        triggered_by="writer-wes",
-    )
-    assert task is not None
+    task = await states.new_task(pool)
     await workflows.start(pool, task.id)
     return task.id
 
@@ -92,33 +71,15 @@ async def test_an_ending_not_listed_raises_and_the_first_ending_stands(pool):
 
 # ------------------------------------------------------ no status spelled elsewhere
 
-_VALUES = {s.value for s in WorkflowStatus} | {s.value for s in StepStatus}
-
-
-def status_literals(source: str) -> list[tuple[int, str]]:
-    """(line, value) of each status given as a string to the workflow record's
-    functions (`workflows.step`, `workflows.finish`), or as a value of a dict
-    whose values are all such statuses (a mapping onto them)."""
-    found: set[tuple[int, str]] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call):
-            func = node.func
-            if not (
-                isinstance(func, ast.Attribute)
-                and isinstance(func.value, ast.Name)
-                and func.value.id == "workflows"
-            ):
-                continue
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                for child in ast.walk(arg):
-                    if isinstance(child, ast.Constant) and child.value in _VALUES:
-                        found.add((child.lineno, child.value))
-        elif isinstance(node, ast.Dict):
-            values = [v for v in node.values if isinstance(v, ast.Constant)]
-            strings = {v.value for v in values}
-            if len(values) == len(node.values) >= 2 and strings <= {s.value for s in W}:
-                found.update((v.lineno, v.value) for v in values)
-    return sorted(found)
+# A status given as a string to the workflow record's functions
+# (`workflows.step`, `workflows.finish`), or as a value of a dict whose values
+# are all record statuses (a mapping onto them), is spelled.
+status_literals = states.LiteralFinder(
+    values=states.values_of(WorkflowStatus, StepStatus),
+    store_names={"workflows"},
+    gatherings=False,
+    mapping_values=states.values_of(WorkflowStatus),
+)
 
 
 def test_the_finder_sees_each_way_a_status_was_spelled():
@@ -138,12 +99,5 @@ await tasks.transition(conn, 1, from_status=("running",), to_status="failed")
 
 
 def test_no_workflow_status_is_spelled_outside_its_module():
-    files = [*(ROOT / "app").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]
-    owner = ROOT / "app" / "tasks" / "workflow_status.py"
-    spelled = {
-        f"{path.relative_to(ROOT)}:{line}: {value}"
-        for path in files
-        if path != owner
-        for line, value in status_literals(path.read_text())
-    }
-    assert not spelled, sorted(spelled)
+    spelled = states.spelled_outside("app/tasks/workflow_status.py", status_literals)
+    assert not spelled, spelled
