@@ -171,8 +171,9 @@ def delivery_from_event(data: str) -> tuple[dict[str, str], bytes]:
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Seconds before reconnect number `attempt` (1, 2, ...): doubling, capped,
-    with up to 10 % jitter so that restarted laptops do not stampede."""
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    with up to 10 % jitter so that restarted laptops do not stampede. The
+    exponent stops growing long before 2**1024, which is no float."""
+    delay = min(cap, base * 2.0 ** min(max(0, attempt - 1), 64))
     return delay * (1 + random.random() / 10)
 
 
