@@ -124,7 +124,7 @@ def _top_level_spans(text: str) -> dict[str, tuple[int, int]]:
     while True:
         try:
             key, i = decoder.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProxyError("the event's data is not valid JSON") from None
         i = ws.match(text, i).end()  # type: ignore[union-attr]
         if not isinstance(key, str) or text[i : i + 1] != ":":
@@ -132,7 +132,7 @@ def _top_level_spans(text: str) -> dict[str, tuple[int, int]]:
         i = ws.match(text, i + 1).end()  # type: ignore[union-attr]
         try:
             _, end = decoder.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting deeper than the decoder's stack
             raise ProxyError("the event's data is not valid JSON") from None
         spans[key] = (i, end)
         i = ws.match(text, end).end()  # type: ignore[union-attr]

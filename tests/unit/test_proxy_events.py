@@ -3,10 +3,24 @@ who knows its URL can post to it) or a long outage can feed them."""
 
 from __future__ import annotations
 
-from app.onboarding.proxy import backoff
+import pytest
+
+from app.onboarding.proxy import ProxyError, backoff, delivery_from_event
 
 
 def test_backoff_stays_capped_after_a_night_of_failures():
     # ~1,000 attempts at the 60 s cap is 17 hours offline: 2**1024 is no float.
     for attempt in (1024, 1025, 5000, 10**6):
         assert 60.0 <= backoff(attempt, 1.0, 60.0) <= 66.0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"body":' + "[" * 5000 + "]" * 5000 + "}",
+        '{"body":{},"x-deep":' + "{" + '"a":{' * 5000 + "}" * 5001 + "}",
+    ],
+)
+def test_a_deeply_nested_event_is_refused_not_raised(data):
+    with pytest.raises(ProxyError):
+        delivery_from_event(data)
