@@ -208,7 +208,7 @@ class Registration:
                 return self._already_registered()
             if self._pending.pop(state, None) is None:
                 return self.callback_replayed()
-            return await self._exchange(code, env_file)
+            return await self._exchange(code, env_file, state)
 
     def callback_replayed(self) -> web.Response:
         return _html(
@@ -220,7 +220,7 @@ class Registration:
             409,
         )
 
-    async def _exchange(self, code: str, env_file: Path) -> web.Response:
+    async def _exchange(self, code: str, env_file: Path, state: str) -> web.Response:
         client = self.runtime.github.app_client()
         try:
             answer = await client.post(urls.manifest_conversion(code), data=b"")
@@ -238,6 +238,7 @@ class Registration:
             )
         except (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("could not reach GitHub for the manifest code: %s", type(exc).__name__)
+            self._pending[state] = True  # the page says to reload: the state must still hold
             return _html(
                 pages.problem(
                     "GitHub did not answer",

@@ -263,6 +263,23 @@ async def test_a_replayed_code_is_explained(new_bot, fake_github, browser_sessio
     assert unregistered.env_file.read_text() == EXISTING_ENV
 
 
+async def test_github_down_during_the_exchange_leaves_the_reload_it_advises(
+    new_bot, fake_github, browser_session
+):
+    code, callback = await _code_from_github(browser_session, new_bot.url)
+    fake_github.fail_next(
+        "POST", r"^/app-manifests/.+/conversions$", 503, headers={"retry-after": "0"}, times=5
+    )
+    status, page = await _get(browser_session, callback)
+    assert status == 502 and "Reload this page in a minute" in _text(page)
+    assert fake_github.spent_manifest_codes == set()
+    # The page said to reload: the reload goes through, not "not recognised".
+    status, page = await _get(browser_session, callback)
+    assert status == 200, _text(page)
+    assert code in fake_github.spent_manifest_codes
+    assert new_bot.runtime.github.configured
+
+
 async def test_a_reloaded_callback_after_success_is_refused(new_bot, browser_session):
     _, callback = await _code_from_github(browser_session, new_bot.url)
     status, _ = await _get(browser_session, callback)
