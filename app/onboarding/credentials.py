@@ -62,6 +62,12 @@ def parse_conversion(answer: Any) -> Credentials:
     secret = answer.get("webhook_secret")
     if secret is not None and not isinstance(secret, str):
         raise ValueError("the answer's webhook_secret is not a string")
+    html_url = answer.get("html_url") or ""
+    if html_url and not (
+        isinstance(html_url, str) and html_url.startswith(("https://", "http://"))
+    ):
+        # It becomes the success page's "install the App" link: no javascript: URL.
+        raise ValueError("the answer's html_url is not an http(s) URL")
     try:
         key = load_pem_private_key(answer["pem"].encode(), password=None)
     except (ValueError, TypeError):
@@ -72,7 +78,7 @@ def parse_conversion(answer: Any) -> Credentials:
         app_id=app_id,
         slug=answer["slug"],
         name=str(answer.get("name") or answer["slug"]),
-        html_url=str(answer.get("html_url") or ""),
+        html_url=html_url,
         pem=answer["pem"],
         webhook_secret=secret or None,
         client_id=answer["client_id"],

@@ -50,3 +50,21 @@ def test_an_accepted_answer_round_trips_through_env(key, value):
     env = creds.env()
     text = merge_env("KEEP=1\n", env)
     assert parse_dotenv(text) == {"KEEP": "1", **env}
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(document.cookie)//", "data:text/html,x", "//evil.example", 5]
+)
+def test_an_html_url_that_is_no_web_page_is_refused(url):
+    """html_url becomes the success page's "install the App" link."""
+    answer = {
+        "id": 7,
+        "slug": "s",
+        "pem": make_app_key()[0].decode(),
+        "client_id": "c",
+        "client_secret": "cs",
+        "html_url": url,
+    }
+    with pytest.raises(ValueError):
+        parse_conversion(answer)
+    assert parse_conversion(answer | {"html_url": "https://github.com/apps/s"}).html_url
