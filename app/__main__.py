@@ -171,11 +171,18 @@ def cmd_jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_deliveries_replay(settings: Settings, args: argparse.Namespace) -> int:
     from app.deliveries import store
 
-    job_id = asyncio.run(
-        _on_database(
-            settings, lambda pool: store.replay(pool, args.guid, settings.job_max_attempts)
+    async def replay(pool: asyncpg.Pool) -> tuple[int | None, tuple[int, str] | None]:
+        job_id = await store.replay(pool, args.guid, settings.job_max_attempts)
+        return job_id, (await store.unfinished_job(pool, args.guid) if job_id is None else None)
+
+    job_id, busy = asyncio.run(_on_database(settings, replay))
+    if busy is not None:
+        print(
+            f"codegen-bot: delivery {args.guid} is still being handled: job {busy[0]} is "
+            f"{busy[1]}; replay it once that job is done",
+            file=sys.stderr,
         )
-    )
+        return 1
     if job_id is None:
         print(f"codegen-bot: no stored delivery {args.guid}", file=sys.stderr)
         return 1

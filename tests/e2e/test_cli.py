@@ -250,3 +250,31 @@ async def test_migrate_and_health_commands(dsn, tmp_path, app_bot):
     assert code == 0 and out.startswith('200 {"status": "ok"')
     code, _, err = await cli("health", "--url", "http://127.0.0.1:9/health", cwd=tmp_path)
     assert code == 1 and err.startswith("unhealthy: could not reach")
+
+
+async def test_deliveries_replay_refuses_a_delivery_whose_job_is_unfinished(
+    intake_only, example_payload, tmp_path, dsn
+):
+    """Its job still queued (or running): a second job would run the handlers
+    twice at once, or find the first one's outcome and do nothing while the
+    operator was told it ran again."""
+    guid = str(uuid.uuid4())
+    await intake_only.deliver("installation", example_payload("installation", "created"), guid)
+    pool = intake_only.runtime.pool
+    [job_id] = [
+        r["id"]
+        for r in await pool.fetch("SELECT id FROM jobs WHERE payload->>'delivery_id' = $1", guid)
+    ]
+    env = {"DATABASE_URL": dsn}
+    for status in ("queued", "running"):
+        await pool.execute("UPDATE jobs SET status = $2 WHERE id = $1", job_id, status)
+        code, out, err = await cli("deliveries", "replay", guid, cwd=tmp_path, env=env)
+        assert code == 1, (out, err)
+        assert f"job {job_id}" in err and status in err, err
+        assert await pool.fetchval("SELECT count(*) FROM jobs") == 1
+    # Once that job is finished, the replay goes ahead.
+    await pool.execute("UPDATE jobs SET status = 'done' WHERE id = $1", job_id)
+    await pool.execute("UPDATE webhook_deliveries SET status = 'processed' WHERE id = $1", guid)
+    code, out, err = await cli("deliveries", "replay", guid, cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 2
