@@ -280,6 +280,21 @@ async def test_github_down_during_the_exchange_leaves_the_reload_it_advises(
     assert new_bot.runtime.github.configured
 
 
+async def test_other_visitors_do_not_push_out_this_browsers_registration(
+    new_bot, fake_github, browser_session
+):
+    """Every visit without the cookie is handed a state: an uptime check or a
+    crawler opening the page while the operator is on GitHub must not make
+    GitHub's answer "not recognised" (the App would exist, unsaved)."""
+    _, callback = await _code_from_github(browser_session, new_bot.url)
+    for _ in range(300):
+        status, _page = await _get(new_bot.session, new_bot.url + "/setup/organization?org=x")
+        assert status == 200
+    status, page = await _get(browser_session, callback)
+    assert status == 200, _text(page)
+    assert new_bot.runtime.github.configured
+
+
 async def test_a_reloaded_callback_after_success_is_refused(new_bot, browser_session):
     _, callback = await _code_from_github(browser_session, new_bot.url)
     status, _ = await _get(browser_session, callback)
