@@ -130,6 +130,10 @@ class Registration:
         return f"{body}.{self._sign(body)}"
 
     def bind_state(self, request: web.Request, response: web.Response, state: str) -> None:
+        """Give this browser `state` (a cookie). The page carrying it, with a
+        manifest built from the request's forwarded host, is never cached."""
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
         response.set_cookie(
             COOKIE,
             state,

@@ -295,6 +295,16 @@ async def test_other_visitors_do_not_push_out_this_browsers_registration(
     assert new_bot.runtime.github.configured
 
 
+async def test_the_offer_on_the_status_page_is_never_cached(new_bot, browser_session):
+    """`/` carries this browser's state and a manifest built from the request's
+    forwarded host: a shared cache must neither hand them to someone else nor
+    keep a forged host's manifest for the operator."""
+    async with browser_session.get(new_bot.url + "/") as response:
+        assert "Register GitHub App" in await response.text()
+        assert "no-store" in response.headers.get("Cache-Control", "")
+        assert response.headers.get("Referrer-Policy") == "no-referrer"
+
+
 async def test_a_reloaded_callback_after_success_is_refused(new_bot, browser_session):
     _, callback = await _code_from_github(browser_session, new_bot.url)
     status, _ = await _get(browser_session, callback)
