@@ -354,8 +354,10 @@ class Registration:
                 ),
                 400,
             )
-        account, repos = await installations.installed_on(self.runtime.pool, int(raw))
+        account, repos, unnamed = await installations.installed_on(self.runtime.pool, int(raw))
         settings = self.runtime.settings
         return _html(
-            pages.installed(account, repos, settings.trigger_label, settings.github_web_url)
+            pages.installed(
+                account, repos, settings.trigger_label, settings.github_web_url, unnamed
+            )
         )

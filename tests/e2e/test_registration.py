@@ -370,6 +370,25 @@ async def test_the_installed_page_before_the_webhook_arrives(new_bot):
     assert status == 400
 
 
+async def test_the_installed_page_names_private_repositories_only_just_after_install(new_bot):
+    """The page answers anyone who names an installation id (GitHub's ids are
+    sequential): a private repository's name is shown only in the minutes after
+    the install, when GitHub has just sent its installer here."""
+    pool = new_bot.runtime.pool
+    await pool.execute("INSERT INTO installations (id, account_login) VALUES (77, 'octo-org')")
+    await pool.execute(
+        """INSERT INTO repositories (id, installation_id, full_name, private)
+           VALUES (1, 77, 'octo-org/open', false), (2, 77, 'octo-org/secret-plans', true)"""
+    )
+    url = new_bot.url + "/setup/installed?installation_id=77"
+    status, page = await _get(new_bot.session, url)
+    assert status == 200 and "octo-org/secret-plans" in page and "octo-org/open" in page
+    await pool.execute("UPDATE installations SET created_at = now() - interval '2 hours'")
+    status, page = await _get(new_bot.session, url)
+    assert status == 200 and "octo-org/open" in page
+    assert "secret-plans" not in page and "1 private repository" in _text(page)
+
+
 async def test_pages_escape_what_they_show(new_bot, browser_session):
     status, page = await _get(
         browser_session, new_bot.url + "/setup/organization?org=<script>alert(1)</script>"
