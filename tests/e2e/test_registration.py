@@ -305,6 +305,23 @@ async def test_the_offer_on_the_status_page_is_never_cached(new_bot, browser_ses
         assert response.headers.get("Referrer-Policy") == "no-referrer"
 
 
+async def test_the_one_time_code_is_never_logged(new_bot, fake_github, browser_session, caplog):
+    """For its hour the code is as good as the App's private key: whoever
+    trades it first gets the credentials. A failed exchange must not print it."""
+    from app.observability.logs import JsonFormatter, TextFormatter
+
+    caplog.set_level(logging.DEBUG)
+    code, callback = await _code_from_github(browser_session, new_bot.url)
+    fake_github.fail_next(
+        "POST", r"^/app-manifests/.+/conversions$", 503, headers={"retry-after": "0"}, times=5
+    )
+    status, _ = await _get(browser_session, callback)
+    assert status == 502
+    assert any("app-manifests" in r.getMessage() for r in caplog.records)
+    for formatter in (TextFormatter(), JsonFormatter()):
+        assert all(code not in formatter.format(r) for r in caplog.records)
+
+
 async def test_a_reloaded_callback_after_success_is_refused(new_bot, browser_session):
     _, callback = await _code_from_github(browser_session, new_bot.url)
     status, _ = await _get(browser_session, callback)
