@@ -121,17 +121,31 @@ def cmd_check_config(_settings: Settings | None, args: argparse.Namespace) -> in
     if problems:
         # The lines the bot posts on an issue when it cannot use the file.
         print(f"{args.file}: the bot could not use this {CONFIG_PATH}; its defaults would apply:")
-        print("\n".join(f"- {problem}" for problem in problems))
+        print("\n".join(f"- {_printable(problem)}" for problem in problems))
         return 1
     print(
-        f"{args.file}: no problems (trigger label `{config.trigger_label}`, "
-        f"prompt style {config.prompt_style}, permission {config.permission})"
+        _printable(
+            f"{args.file}: no problems (trigger label `{config.trigger_label}`, "
+            f"prompt style {config.prompt_style}, permission {config.permission})"
+        )
     )
     return 0
 
 
+def _printable(text: str) -> str:
+    """`text` safe for a terminal: what the CLI prints often comes from a
+    repository or GitHub, and an ESC sequence in it would act on the operator's
+    terminal (clear it, retitle it, hide lines). Such characters are shown
+    escaped; line breaks are kept."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode() for c in text
+    )
+
+
 def _one_line(text: str | None, width: int = 60) -> str:
-    text = (text or "").replace("\t", " ")
+    text = _printable((text or "").replace("\t", " ").replace("\n", " "))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -278,3 +278,29 @@ async def test_deliveries_replay_refuses_a_delivery_whose_job_is_unfinished(
     code, out, err = await cli("deliveries", "replay", guid, cwd=tmp_path, env=env)
     assert code == 0, err
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 2
+
+
+async def test_output_carries_no_terminal_control_sequences(pool, dsn, tmp_path):
+    """A repository's settings file and a job's error (often GitHub's text) are
+    hostile input: printed raw, ESC sequences would clear the operator's
+    screen, retitle the window or hide lines."""
+    hostile = "\x1b]0;pwned\x07\x1b[2J\x1b[8mhidden\u202e"
+    config = tmp_path / "codegen.yml"
+    config.write_text(f'prompt_style: "{hostile.encode("unicode_escape").decode()}"\n')
+    code, out, err = await cli("check-config", str(config), cwd=tmp_path)
+    assert code == 1 and "prompt_style" in out
+    assert not any(c in out + err for c in "\x1b\x07\u202e")
+    assert "\\x1b" in out  # shown, escaped
+
+    job = await jobs.enqueue(pool, "task.start", {"task_id": 1}, max_attempts=1)
+    await pool.execute(
+        "UPDATE jobs SET status = 'dead', last_error = $2, kind = $3 WHERE id = $1",
+        job,
+        f"RuntimeError: {hostile}",
+        f"task.{hostile}",
+    )
+    code, out, err = await cli(
+        "jobs", "list", "--status", "dead", cwd=tmp_path, env={"DATABASE_URL": dsn}
+    )
+    assert code == 0 and str(job) in out
+    assert not any(c in out + err for c in "\x1b\x07\u202e")
