@@ -189,7 +189,8 @@ class WebhookProxy:
         idle_timeout: float = 90.0,
     ) -> None:
         self.source = source
-        self.host = urlsplit(source).netloc  # the channel itself is a secret: not shown
+        # The channel (its path, any user:password) is a secret: only the host is shown.
+        self.host = urlsplit(source).netloc.rpartition("@")[2]
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.idle_timeout = idle_timeout  # smee.io pings every 30 s

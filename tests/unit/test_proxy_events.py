@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.onboarding.proxy import ProxyError, backoff, delivery_from_event
+from app.onboarding.proxy import ProxyError, WebhookProxy, backoff, delivery_from_event
 
 
 def test_backoff_stays_capped_after_a_night_of_failures():
@@ -24,3 +24,11 @@ def test_backoff_stays_capped_after_a_night_of_failures():
 def test_a_deeply_nested_event_is_refused_not_raised(data):
     with pytest.raises(ProxyError):
         delivery_from_event(data)
+
+
+def test_the_status_line_names_the_channel_host_only():
+    """`/` shows it to anyone: no channel path, no credentials in the URL."""
+    proxy = WebhookProxy("https://bot:hunter2@proxy.example:8443/Abc123channel")
+    line = proxy.describe()
+    assert "proxy.example:8443" in line
+    assert "hunter2" not in line and "bot:" not in line and "Abc123" not in line
