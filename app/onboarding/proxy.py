@@ -160,7 +160,9 @@ def delivery_from_event(data: str) -> tuple[dict[str, str], bytes]:
         lower = name.lower()
         if lower in _NOT_HEADERS or lower in _DROPPED or not isinstance(value, str):
             continue
-        if not _HEADER_NAME.match(name) or any(c in value for c in "\r\n\0"):
+        if not _HEADER_NAME.match(name) or not value.isprintable():
+            # A control character (CR, LF, DEL...) could split the request, and
+            # aiohttp refuses it with a ValueError that would end the proxy.
             continue
         if len(headers) >= MAX_HEADERS:
             break

@@ -32,3 +32,18 @@ def test_the_status_line_names_the_channel_host_only():
     line = proxy.describe()
     assert "proxy.example:8443" in line
     assert "hunter2" not in line and "bot:" not in line and "Abc123" not in line
+
+
+def test_a_header_value_aiohttp_would_refuse_is_dropped():
+    """aiohttp raises ValueError (not a ClientError) for a control character in
+    a header: forwarded, it would end the proxy's task."""
+    data = (
+        '{"x-github-event":"issues","x-ctl":"a\\u0001b","x-del":"a\\u007fb",'
+        '"x-c1":"a\\u0085b","x-tab":"a\\tb","x-ok":"caf\\u00e9","body":{}}'
+    )
+    headers, _ = delivery_from_event(data)
+    assert headers == {
+        "x-github-event": "issues",
+        "x-ok": "café",
+        "Content-Type": "application/json",
+    }
