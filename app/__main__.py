@@ -107,13 +107,19 @@ async def _on_database(settings: Settings, use: Callable[[asyncpg.Pool], Awaitab
 
 
 def cmd_check_config(_settings: Settings | None, args: argparse.Namespace) -> int:
-    from app.repo_settings.config import CONFIG_PATH, RepoConfig, parse_config
+    from app.repo_settings.config import CONFIG_PATH, MAX_CONFIG_CHARS, RepoConfig, parse_config
 
+    # As much as the bot would look at: past 4 bytes a character, the file is
+    # too long whatever it holds (and /dev/zero is never read to the end).
+    cap = 4 * MAX_CONFIG_CHARS + 4
     try:
-        text = Path(args.file).read_bytes().decode("utf-8")
+        with open(args.file, "rb") as fh:
+            raw = fh.read(cap + 1)
     except OSError as exc:
         print(f"codegen-bot: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    try:
+        text = raw.decode("utf-8") if len(raw) <= cap else raw.decode("utf-8", "replace")
     except UnicodeDecodeError:
         print(f"{args.file}: not UTF-8 text; the bot would ignore it", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -304,3 +305,13 @@ async def test_output_carries_no_terminal_control_sequences(pool, dsn, tmp_path)
     )
     assert code == 0 and str(job) in out
     assert not any(c in out + err for c in "\x1b\x07\u202e")
+
+
+async def test_check_config_reads_no_more_than_the_bot_would(tmp_path):
+    """The bot never reads past its size cap; `check-config /dev/zero` (or a
+    multi-gigabyte file) must not read until memory runs out either."""
+    started = time.monotonic()
+    code, out, err = await cli("check-config", "/dev/zero", cwd=tmp_path)
+    assert code == 1, err
+    assert "longer than the 32,768 characters" in out
+    assert time.monotonic() - started < 20
