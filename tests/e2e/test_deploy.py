@@ -183,6 +183,12 @@ def test_env_example_documents_every_setting_and_gives_the_defaults():
 def test_secrets_and_artifacts_are_ignored_and_the_licence_is_mit():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert {".env", "*.pem", "tests/artifacts/"} <= set(ignored)
+    # What the manifest flow leaves beside .env if it dies mid-write (the
+    # temporary file holds the private key) or mid-check.
+    from fnmatch import fnmatch
+
+    for leftover in ("..env.tmp-0a1b2c3d", "..env.probe-0a1b2c3d"):
+        assert any(fnmatch(leftover, pattern) for pattern in ignored), leftover
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert (project["license"], project["license-files"]) == ("MIT", ["LICENSE"])
