@@ -138,7 +138,7 @@ class Registration:
             COOKIE,
             state,
             max_age=int(STATE_TTL),
-            path="/setup",
+            path="/",  # `/` hands out states too: it must see this one to reuse it
             httponly=True,
             samesite="Lax",  # sent on GitHub's top-level redirect back
             secure=self._base_url(request).startswith("https://"),

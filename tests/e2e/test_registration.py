@@ -322,6 +322,17 @@ async def test_the_one_time_code_is_never_logged(new_bot, fake_github, browser_s
         assert all(code not in formatter.format(r) for r in caplog.records)
 
 
+async def test_opening_the_status_page_again_keeps_the_registration_going(new_bot, browser_session):
+    """While GitHub's page is open, the operator looks at / again (another tab,
+    a reload): that browser's registration must still be recognised."""
+    _, callback = await _code_from_github(browser_session, new_bot.url)
+    status, page = await _get(browser_session, new_bot.url + "/")
+    assert status == 200 and "Register GitHub App" in page
+    status, page = await _get(browser_session, callback)
+    assert status == 200, _text(page)
+    assert new_bot.runtime.github.configured
+
+
 async def test_a_reloaded_callback_after_success_is_refused(new_bot, browser_session):
     _, callback = await _code_from_github(browser_session, new_bot.url)
     status, _ = await _get(browser_session, callback)
