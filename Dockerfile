@@ -30,6 +30,8 @@ COPY --from=build /opt/venv /opt/venv
 RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home codegen
 USER codegen
 WORKDIR /app
+# The manifest the status page registers the App from (the package has no copy).
+COPY app.yml ./
 EXPOSE 3000
 # SIGTERM: stop taking work, let running jobs finish within
 # SHUTDOWN_GRACE_SECONDS (25 s), exit 0. Give `docker stop` more than that:

@@ -107,13 +107,19 @@ async def _on_database(settings: Settings, use: Callable[[asyncpg.Pool], Awaitab
 
 
 def cmd_check_config(_settings: Settings | None, args: argparse.Namespace) -> int:
-    from app.repo_settings.config import CONFIG_PATH, RepoConfig, parse_config
+    from app.repo_settings.config import CONFIG_PATH, MAX_CONFIG_CHARS, RepoConfig, parse_config
 
+    # As much as the bot would look at: past 4 bytes a character, the file is
+    # too long whatever it holds (and /dev/zero is never read to the end).
+    cap = 4 * MAX_CONFIG_CHARS + 4
     try:
-        text = Path(args.file).read_bytes().decode("utf-8")
+        with open(args.file, "rb") as fh:
+            raw = fh.read(cap + 1)
     except OSError as exc:
         print(f"codegen-bot: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    try:
+        text = raw.decode("utf-8") if len(raw) <= cap else raw.decode("utf-8", "replace")
     except UnicodeDecodeError:
         print(f"{args.file}: not UTF-8 text; the bot would ignore it", file=sys.stderr)
         return 1
@@ -121,17 +127,31 @@ def cmd_check_config(_settings: Settings | None, args: argparse.Namespace) -> in
     if problems:
         # The lines the bot posts on an issue when it cannot use the file.
         print(f"{args.file}: the bot could not use this {CONFIG_PATH}; its defaults would apply:")
-        print("\n".join(f"- {problem}" for problem in problems))
+        print("\n".join(f"- {_printable(problem)}" for problem in problems))
         return 1
     print(
-        f"{args.file}: no problems (trigger label `{config.trigger_label}`, "
-        f"prompt style {config.prompt_style}, permission {config.permission})"
+        _printable(
+            f"{args.file}: no problems (trigger label `{config.trigger_label}`, "
+            f"prompt style {config.prompt_style}, permission {config.permission})"
+        )
     )
     return 0
 
 
+def _printable(text: str) -> str:
+    """`text` safe for a terminal: what the CLI prints often comes from a
+    repository or GitHub, and an ESC sequence in it would act on the operator's
+    terminal (clear it, retitle it, hide lines). Such characters are shown
+    escaped; line breaks are kept."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode() for c in text
+    )
+
+
 def _one_line(text: str | None, width: int = 60) -> str:
-    text = (text or "").replace("\t", " ")
+    text = _printable((text or "").replace("\t", " ").replace("\n", " "))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -171,11 +191,18 @@ def cmd_jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_deliveries_replay(settings: Settings, args: argparse.Namespace) -> int:
     from app.deliveries import store
 
-    job_id = asyncio.run(
-        _on_database(
-            settings, lambda pool: store.replay(pool, args.guid, settings.job_max_attempts)
+    async def replay(pool: asyncpg.Pool) -> tuple[int | None, tuple[int, str] | None]:
+        job_id = await store.replay(pool, args.guid, settings.job_max_attempts)
+        return job_id, (await store.unfinished_job(pool, args.guid) if job_id is None else None)
+
+    job_id, busy = asyncio.run(_on_database(settings, replay))
+    if busy is not None:
+        print(
+            f"codegen-bot: delivery {args.guid} is still being handled: job {busy[0]} is "
+            f"{busy[1]}; replay it once that job is done",
+            file=sys.stderr,
         )
-    )
+        return 1
     if job_id is None:
         print(f"codegen-bot: no stored delivery {args.guid}", file=sys.stderr)
         return 1

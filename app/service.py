@@ -270,10 +270,19 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
         finally:
             if proxy is not None:
                 await proxy.stop()
-            if runner is not None:
-                await runner.cleanup()
-            if worker is not None:
-                await worker.stop(settings.shutdown_grace_seconds)
+            # Both roles stop at once and share one grace period: the worker
+            # takes no new job while the web server drains its requests.
+            stopping = (
+                asyncio.create_task(worker.stop(settings.shutdown_grace_seconds))
+                if worker is not None
+                else None
+            )
+            try:
+                if runner is not None:
+                    await runner.cleanup()
+            finally:
+                if stopping is not None:
+                    await stopping
             if health_runner is not None:  # answers while the worker drains
                 await health_runner.cleanup()
             # After the worker: its jobs' CPU work finishes within the grace period.

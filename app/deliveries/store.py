@@ -222,12 +222,16 @@ async def replay(
     conn: asyncpg.Connection | asyncpg.Pool, delivery_id: str, max_attempts: int
 ) -> int | None:
     """Queue a stored delivery again (its handlers run on the stored payload);
-    returns the new job's id, None when no delivery has that id. Status and job
+    returns the new job's id, None when no delivery has that id or one of its
+    jobs is still queued or running (see `unfinished_job`). Status and job
     change in one statement, so the job never finds the old outcome and skips."""
     return await conn.fetchval(
         """WITH delivery AS (
                UPDATE webhook_deliveries SET status = 'queued', error = NULL, processed_at = NULL
-               WHERE id = $1 RETURNING id)
+               WHERE id = $1 AND NOT EXISTS (
+                   SELECT 1 FROM jobs WHERE kind = $3 AND payload->>'delivery_id' = $1
+                                      AND status IN ('queued', 'running'))
+               RETURNING id)
            INSERT INTO jobs (kind, payload, max_attempts)
            SELECT $3, jsonb_build_object('delivery_id', id), $2 FROM delivery
            RETURNING id""",
@@ -235,3 +239,19 @@ async def replay(
         max_attempts,
         DELIVERY_JOB_KIND,
     )
+
+
+async def unfinished_job(
+    conn: asyncpg.Connection | asyncpg.Pool, delivery_id: str
+) -> tuple[int, str] | None:
+    """(id, status) of a delivery's job that is still queued or running: a
+    replay then would run its handlers twice at once, or find the first job's
+    outcome and do nothing."""
+    row = await conn.fetchrow(
+        """SELECT id, status FROM jobs
+           WHERE kind = $2 AND payload->>'delivery_id' = $1 AND status IN ('queued', 'running')
+           ORDER BY id LIMIT 1""",
+        delivery_id,
+        DELIVERY_JOB_KIND,
+    )
+    return (row["id"], row["status"]) if row is not None else None

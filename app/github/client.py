@@ -28,6 +28,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from app.github import urls
 from app.github.caches import ReadCaches
 from app.observability import metrics
 
@@ -194,7 +195,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
                 int(remaining)
             )
         if status >= 400:
-            log.info("GitHub answered %s to %s %s", status, method, url.split("?")[0])
+            log.info("GitHub answered %s to %s %s", status, method, urls.loggable(url))
         return status, resp_headers, data
 
 

@@ -192,19 +192,30 @@ async def counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
 
 
 async def installed_on(
-    conn: asyncpg.Connection | asyncpg.Pool, installation_id: int, *, limit: int = 100
-) -> tuple[str | None, list[str]]:
-    """The account an installation belongs to and the repositories it reaches
-    now, as the `installation` webhook told us (the post-install page)."""
+    conn: asyncpg.Connection | asyncpg.Pool,
+    installation_id: int,
+    *,
+    limit: int = 100,
+    private_names_for: float = 900.0,
+) -> tuple[str | None, list[str], int]:
+    """The account an installation belongs to, the repositories it reaches now
+    (as the `installation` webhook told us) and how many private ones are left
+    unnamed: the post-install page answers anyone who names an installation,
+    so a private repository is named only `private_names_for` seconds after
+    the install, when GitHub has just sent its installer there."""
     account = await conn.fetchval(
         "SELECT account_login FROM installations WHERE id = $1 AND deleted_at IS NULL",
         installation_id,
     )
     rows = await conn.fetch(
-        """SELECT full_name FROM repositories
-           WHERE installation_id = $1 AND removed_at IS NULL
-           ORDER BY lower(full_name) LIMIT $2""",
+        """SELECT r.full_name,
+                  r.private AND i.created_at <= now() - make_interval(secs => $3) AS hidden
+           FROM repositories r JOIN installations i ON i.id = r.installation_id
+           WHERE r.installation_id = $1 AND r.removed_at IS NULL
+           ORDER BY lower(r.full_name) LIMIT $2""",
         installation_id,
         limit,
+        private_names_for,
     )
-    return account, [r["full_name"] for r in rows]
+    names = [r["full_name"] for r in rows if not r["hidden"]]
+    return account, names, len(rows) - len(names)

@@ -3,7 +3,10 @@ never spell a URL, so a path GitHub changes (or a typo) is fixed once here."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
+
+_MANIFEST_CODE = re.compile(r"/app-manifests/[^/?#]*")
 
 
 def repo(repository: str) -> str:
@@ -88,3 +91,9 @@ def commit_status(repository: str, sha: str) -> str:
 def manifest_conversion(code: str) -> str:
     """Trades the manifest flow's one-time code for the new App's credentials."""
     return f"/app-manifests/{quote(code, safe='')}/conversions"
+
+
+def loggable(url: str) -> str:
+    """`url` fit for a log line: no query, and no manifest code, which for its
+    hour is as good as the new App's private key to whoever trades it first."""
+    return _MANIFEST_CODE.sub("/app-manifests/[code]", url.split("?")[0])

@@ -9,6 +9,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from app.config import ConfigError, parse_dotenv
+from app.onboarding.env_file import quote_value
+
 ENV_KEYS = (
     "GITHUB_APP_ID",
     "GITHUB_APP_SLUG",
@@ -59,19 +62,39 @@ def parse_conversion(answer: Any) -> Credentials:
     secret = answer.get("webhook_secret")
     if secret is not None and not isinstance(secret, str):
         raise ValueError("the answer's webhook_secret is not a string")
+    html_url = answer.get("html_url") or ""
+    if html_url and not (
+        isinstance(html_url, str) and html_url.startswith(("https://", "http://"))
+    ):
+        # It becomes the success page's "install the App" link: no javascript: URL.
+        raise ValueError("the answer's html_url is not an http(s) URL")
     try:
         key = load_pem_private_key(answer["pem"].encode(), password=None)
     except (ValueError, TypeError):
         raise ValueError("the answer's pem is not a private key") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the answer's pem is not an RSA key")
-    return Credentials(
+    creds = Credentials(
         app_id=app_id,
         slug=answer["slug"],
         name=str(answer.get("name") or answer["slug"]),
-        html_url=str(answer.get("html_url") or ""),
+        html_url=html_url,
         pem=answer["pem"],
         webhook_secret=secret or None,
         client_id=answer["client_id"],
         client_secret=answer["client_secret"],
     )
+    for name, value in creds.env().items():
+        if not _survives_env(name, value):
+            raise ValueError(f"the answer's {name} cannot be written to .env as it is")
+    return creds
+
+
+def _survives_env(name: str, value: str) -> bool:
+    """Whether `value` comes back from `.env` exactly as written: a quote, a
+    backslash or a line break `str.splitlines` knows would corrupt the file or
+    change the value by the next start."""
+    try:
+        return parse_dotenv(f"{name}={quote_value(value)}\n").get(name) == value
+    except (ValueError, ConfigError):
+        return False

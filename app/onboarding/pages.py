@@ -110,6 +110,7 @@ def installed(
     repositories: Sequence[str],
     label: str,
     web_url: str,
+    unnamed_private: int = 0,
 ) -> str:
     if account is None:
         return page(
@@ -126,9 +127,15 @@ def installed(
     )
     listing = (
         f"<ul>{items}</ul>"
-        if items
+        if items or unnamed_private
         else "<p>It reaches no repository yet: add some in the installation's settings.</p>"
     )
+    if unnamed_private:
+        plural = "repository" if unnamed_private == 1 else "repositories"
+        listing += (
+            f"<p>and {unnamed_private} private {plural}, named on this page only in the "
+            "first minutes after the install (anyone can open it).</p>"
+        )
     return page(
         "Installed",
         f"<p>The App is installed on <strong>{escape(account)}</strong>, on these "

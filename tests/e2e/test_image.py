@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -206,6 +207,12 @@ async def test_image_steps_install_from_the_lock_and_serve_as_non_root(tcp_datab
         assert [a for w, a in final if w == "USER"] != ["root"]
         cmd = json.loads(next(a for w, a in final if w == "CMD"))
         check = json.loads(next(a for w, a in final if w == "HEALTHCHECK").split(" CMD ", 1)[1])
+        # Its WORKDIR with what the stage copies there (app.yml, for registration).
+        [final_workdir] = [a for w, a in final if w == "WORKDIR"]
+        assert final_workdir == "/app"
+        app_dir = root / "app"
+        app_dir.mkdir()
+        _copy_build_context(final, app_dir)
         port = _free_port()
         env = {
             **_env_of(final, venv),
@@ -231,7 +238,7 @@ async def test_image_steps_install_from_the_lock_and_serve_as_non_root(tcp_datab
 
         proc = await asyncio.create_subprocess_exec(
             *_as_non_root(cmd, env),
-            cwd=root,
+            cwd=app_dir,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -247,6 +254,11 @@ async def test_image_steps_install_from_the_lock_and_serve_as_non_root(tcp_datab
             status = Path(f"/proc/{proc.pid}/status").read_text()
             [uid] = re.findall(r"^Uid:\s+(\d+)", status, re.M)
             assert int(uid) != 0 and (os.geteuid() != 0 or int(uid) == NOBODY)
+            # No App yet: the status page offers to register one from app.yml.
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{port}/") as response:
+                    page = await response.text()
+            assert 'id="register-personal"' in page, page[-2000:]
         finally:
             grace = float(env.get("SHUTDOWN_GRACE_SECONDS", "25"))
             stopping = time.monotonic()

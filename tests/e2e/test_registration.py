@@ -263,6 +263,76 @@ async def test_a_replayed_code_is_explained(new_bot, fake_github, browser_sessio
     assert unregistered.env_file.read_text() == EXISTING_ENV
 
 
+async def test_github_down_during_the_exchange_leaves_the_reload_it_advises(
+    new_bot, fake_github, browser_session
+):
+    code, callback = await _code_from_github(browser_session, new_bot.url)
+    fake_github.fail_next(
+        "POST", r"^/app-manifests/.+/conversions$", 503, headers={"retry-after": "0"}, times=5
+    )
+    status, page = await _get(browser_session, callback)
+    assert status == 502 and "Reload this page in a minute" in _text(page)
+    assert fake_github.spent_manifest_codes == set()
+    # The page said to reload: the reload goes through, not "not recognised".
+    status, page = await _get(browser_session, callback)
+    assert status == 200, _text(page)
+    assert code in fake_github.spent_manifest_codes
+    assert new_bot.runtime.github.configured
+
+
+async def test_other_visitors_do_not_push_out_this_browsers_registration(
+    new_bot, fake_github, browser_session
+):
+    """Every visit without the cookie is handed a state: an uptime check or a
+    crawler opening the page while the operator is on GitHub must not make
+    GitHub's answer "not recognised" (the App would exist, unsaved)."""
+    _, callback = await _code_from_github(browser_session, new_bot.url)
+    for _ in range(300):
+        status, _page = await _get(new_bot.session, new_bot.url + "/setup/organization?org=x")
+        assert status == 200
+    status, page = await _get(browser_session, callback)
+    assert status == 200, _text(page)
+    assert new_bot.runtime.github.configured
+
+
+async def test_the_offer_on_the_status_page_is_never_cached(new_bot, browser_session):
+    """`/` carries this browser's state and a manifest built from the request's
+    forwarded host: a shared cache must neither hand them to someone else nor
+    keep a forged host's manifest for the operator."""
+    async with browser_session.get(new_bot.url + "/") as response:
+        assert "Register GitHub App" in await response.text()
+        assert "no-store" in response.headers.get("Cache-Control", "")
+        assert response.headers.get("Referrer-Policy") == "no-referrer"
+
+
+async def test_the_one_time_code_is_never_logged(new_bot, fake_github, browser_session, caplog):
+    """For its hour the code is as good as the App's private key: whoever
+    trades it first gets the credentials. A failed exchange must not print it."""
+    from app.observability.logs import JsonFormatter, TextFormatter
+
+    caplog.set_level(logging.DEBUG)
+    code, callback = await _code_from_github(browser_session, new_bot.url)
+    fake_github.fail_next(
+        "POST", r"^/app-manifests/.+/conversions$", 503, headers={"retry-after": "0"}, times=5
+    )
+    status, _ = await _get(browser_session, callback)
+    assert status == 502
+    assert any("app-manifests" in r.getMessage() for r in caplog.records)
+    for formatter in (TextFormatter(), JsonFormatter()):
+        assert all(code not in formatter.format(r) for r in caplog.records)
+
+
+async def test_opening_the_status_page_again_keeps_the_registration_going(new_bot, browser_session):
+    """While GitHub's page is open, the operator looks at / again (another tab,
+    a reload): that browser's registration must still be recognised."""
+    _, callback = await _code_from_github(browser_session, new_bot.url)
+    status, page = await _get(browser_session, new_bot.url + "/")
+    assert status == 200 and "Register GitHub App" in page
+    status, page = await _get(browser_session, callback)
+    assert status == 200, _text(page)
+    assert new_bot.runtime.github.configured
+
+
 async def test_a_reloaded_callback_after_success_is_refused(new_bot, browser_session):
     _, callback = await _code_from_github(browser_session, new_bot.url)
     status, _ = await _get(browser_session, callback)
@@ -326,6 +396,25 @@ async def test_the_installed_page_before_the_webhook_arrives(new_bot):
     assert status == 200 and "Reload this page" in _text(page)
     status, _ = await _get(new_bot.session, new_bot.url + "/setup/installed?installation_id=x")
     assert status == 400
+
+
+async def test_the_installed_page_names_private_repositories_only_just_after_install(new_bot):
+    """The page answers anyone who names an installation id (GitHub's ids are
+    sequential): a private repository's name is shown only in the minutes after
+    the install, when GitHub has just sent its installer here."""
+    pool = new_bot.runtime.pool
+    await pool.execute("INSERT INTO installations (id, account_login) VALUES (77, 'octo-org')")
+    await pool.execute(
+        """INSERT INTO repositories (id, installation_id, full_name, private)
+           VALUES (1, 77, 'octo-org/open', false), (2, 77, 'octo-org/secret-plans', true)"""
+    )
+    url = new_bot.url + "/setup/installed?installation_id=77"
+    status, page = await _get(new_bot.session, url)
+    assert status == 200 and "octo-org/secret-plans" in page and "octo-org/open" in page
+    await pool.execute("UPDATE installations SET created_at = now() - interval '2 hours'")
+    status, page = await _get(new_bot.session, url)
+    assert status == 200 and "octo-org/open" in page
+    assert "secret-plans" not in page and "1 private repository" in _text(page)
 
 
 async def test_pages_escape_what_they_show(new_bot, browser_session):

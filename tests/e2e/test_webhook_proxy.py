@@ -242,6 +242,46 @@ async def test_a_dropped_stream_reconnects_and_delivers_the_next_event(
         assert "connected to 127.0.0.1" in await bot.status_page()
 
 
+async def test_a_deeply_nested_event_does_not_stop_the_proxy(
+    settings, smee, fake_github, example_payload
+):
+    """Anyone who knows the channel can post to it: an event Python's JSON
+    decoder cannot nest that deep is skipped, and the next one still arrives."""
+    async with proxied_bot(settings, smee.channel()) as bot:
+        await wait_until(lambda: bot.proxy.connected, timeout=10)
+        smee.emit('{"x-github-event":"issues","body":' + "[" * 5000 + "]" * 5000 + "}")
+        guid = str(uuid.uuid4())
+        await fake_github.send_webhook(
+            smee.channel(),
+            "issues",
+            _compact(example_payload("issues", "opened")),
+            secret=WEBHOOK_SECRET,
+            guid=guid,
+        )
+        await wait_until(lambda: bot.proxy.forwarded >= 1, timeout=10)
+        assert await bot.stored(guid) == 1
+        assert bot.proxy.connected and bot.proxy.reconnects == 0
+
+
+async def test_a_header_with_a_control_character_does_not_stop_the_proxy(
+    settings, smee, fake_github, example_payload
+):
+    async with proxied_bot(settings, smee.channel()) as bot:
+        await wait_until(lambda: bot.proxy.connected, timeout=10)
+        smee.emit('{"x-github-event":"issues","x-bad":"a\\u0001b","body":{}}')
+        guid = str(uuid.uuid4())
+        await fake_github.send_webhook(
+            smee.channel(),
+            "issues",
+            _compact(example_payload("issues", "opened")),
+            secret=WEBHOOK_SECRET,
+            guid=guid,
+        )
+        await wait_until(lambda: bot.proxy.forwarded >= 2, timeout=10)
+        assert await bot.stored(guid) == 1
+        assert bot.proxy.connected and bot.proxy.reconnects == 0
+
+
 async def test_without_the_variable_the_status_page_has_no_proxy(bot):
     async with bot.session.get(bot.url + "/") as response:
         assert "webhook proxy" not in await response.text()
