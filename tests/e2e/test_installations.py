@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from app.github import urls
+
 INSTALLATION = 957387  # the id in @octokit/webhooks-examples
 
 
@@ -132,6 +134,32 @@ async def test_suspend_unsuspend_and_delete(app_bot, fake_github, example_payloa
     assert await pool.fetchval("SELECT bool_and(removed_at IS NOT NULL) FROM repositories")
     statuses = {r["status"] for r in await _rows(pool, "SELECT status FROM webhook_deliveries")}
     assert statuses == {"processed"}
+
+
+async def test_a_suspension_forgets_the_installation_token(app_bot, fake_github, example_payload):
+    """GitHub revokes an installation's tokens when it is suspended: after the
+    unsuspension the bot asks for a new token instead of using the one it held."""
+    created = example_payload("installation", "created")
+    full_name = created["repositories"][0]["full_name"]
+    _seed(fake_github, full_name)
+    await app_bot.deliver("installation", created)
+    await app_bot.wait_idle()
+    github = app_bot.runtime.github
+    assert github.tokens_minted == 1  # the label was created with it
+
+    fake_github.suspend_installation(INSTALLATION)
+    fake_github.expire_tokens(INSTALLATION)
+    for action in ("suspend", "unsuspend"):
+        if action == "unsuspend":
+            fake_github.suspend_installation(INSTALLATION, suspended=False)
+        event = example_payload("installation", action)
+        event["installation"]["id"] = INSTALLATION
+        await app_bot.deliver("installation", event)
+        await app_bot.wait_idle()
+
+    gh = await github.for_installation(INSTALLATION)
+    assert (await gh.getitem(urls.repo(full_name)))["full_name"] == full_name
+    assert github.tokens_minted == 2
 
 
 async def test_new_permissions_accepted_updates_permissions(app_bot, fake_github, example_payload):
