@@ -208,6 +208,26 @@ async def test_a_readers_edit_of_a_waiting_task_is_noted_and_starts_nothing(
     assert f"@{READER} edited the issue" in tracking
 
 
+async def test_an_apps_edit_of_a_waiting_task_starts_nothing_whatever_its_access(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """An App that edits issues (a template filler, a sync bot) is not obeyed,
+    even with admin access: its edit is noted, and the task keeps waiting."""
+    other = "issue-sync[bot]"
+    seeded.set_permission(REPO, other, "admin")
+    fake_codegen.script_run(statuses=FOREVER)
+    async with running_bot(flow_settings) as bot:
+        task = await _needs_info(bot, seeded, example_payload)
+        edited = _edited(seeded, example_payload, other, ISSUE_BODY)
+        edited["sender"] = {"login": other, "id": 77, "type": "Bot"}
+        await deliver(bot, "issues", edited)
+        await settle(bot)
+        after = await bot.runtime.pool.fetchrow("SELECT * FROM tasks WHERE id = $1", task["id"])
+    assert after["status"] == "needs_info" and fake_codegen.created == []
+    assert after["description"] == task["description"]
+    assert [n for n in after["notes"] if f"@{other} edited" in n]
+
+
 async def test_after_a_readers_edit_a_writers_run_resumes_the_task(
     flow_settings, seeded, fake_codegen, example_payload
 ):
