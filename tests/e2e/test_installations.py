@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from app.github import urls
 
 INSTALLATION = 957387  # the id in @octokit/webhooks-examples
@@ -242,3 +244,47 @@ async def test_an_older_delivery_handled_late_does_not_undo_a_newer_one(
         assert json.loads(permissions) == {"issues": "write"}
         # The repositories of the older "created" are still recorded and labeled.
         assert await bot.runtime.pool.fetchval("SELECT count(*) FROM repositories") == 1
+
+
+@pytest.mark.parametrize(("older", "newer"), [("suspend", "unsuspend"), ("unsuspend", "suspend")])
+async def test_an_older_suspension_change_handled_late_does_not_undo_a_newer_one(
+    app_settings, fake_github, example_payload, older, newer
+):
+    """A suspension and its end can be handled in either order: the installation
+    stays as the newer delivery left it."""
+    from tests.support.bot import running_bot
+    from tests.support.flow import wait_until
+
+    created = example_payload("installation", "created")
+    _seed(fake_github, created["repositories"][0]["full_name"])
+    events = {}
+    for action in (older, newer):
+        events[action] = example_payload("installation", action)
+        events[action]["installation"]["id"] = INSTALLATION
+    async with running_bot(app_settings) as bot:
+        await bot.deliver("installation", created)
+        await bot.wait_idle()
+    async with running_bot(app_settings, worker=False) as intake:
+        for action in (older, newer):
+            await intake.deliver("installation", events[action])
+        # The newer delivery's job runs first, the older one's after it.
+        await intake.runtime.pool.execute(
+            """UPDATE jobs SET run_at = CASE d.action WHEN $1 THEN now() - interval '1 hour'
+                                                      ELSE now() + interval '1 second' END
+               FROM webhook_deliveries d
+               WHERE jobs.payload->>'delivery_id' = d.id AND d.action IN ($1, $2)""",
+            newer,
+            older,
+        )
+    async with running_bot(app_settings) as bot:
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT count(*) = 3 FROM webhook_deliveries WHERE status = 'processed'"
+            )
+        )
+        suspended = await bot.runtime.pool.fetchval("SELECT suspended_at FROM installations")
+        handled = await bot.runtime.pool.fetch(
+            "SELECT action FROM webhook_deliveries WHERE status = 'processed' ORDER BY processed_at"
+        )
+    assert [h["action"] for h in handled] == ["created", newer, older]
+    assert (suspended is not None) == (newer == "suspend")
