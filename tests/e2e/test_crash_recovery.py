@@ -200,6 +200,43 @@ async def test_a_retry_click_that_dies_after_starting_the_attempt_starts_it_once
     assert task["attempt"] == 2 and task["status"] == "failed", task["status"]
 
 
+async def test_a_retry_click_handled_to_the_end_before_a_crash_is_not_handled_again(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The "Retry task" click starts attempt 2 and is recorded, then the job dies
+    before the delivery is; attempt 2 fails meanwhile (no retries left). The
+    job's retry finds the click done and must not start attempt 3."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK + "retries: 0\n")
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    settings = dataclasses.replace(flow_settings, job_retry_base_seconds=4.0)
+    async with running_bot(settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: _task_in(bot, "passed"))
+        await settle(bot)
+        [check_run] = our_runs(seeded, sha)
+        fake_codegen.script_run(statuses=["FAILED"])
+        await fail_once(
+            bot.runtime.pool,
+            "webhook_deliveries",
+            "UPDATE",
+            "NEW.status = 'processed' AND NEW.event = 'check_run'",
+        )
+        await click(bot, seeded, check_run["id"], WRITER, "retry")
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT status = 'done' AND attempts = 2 FROM jobs "
+                "WHERE kind = 'delivery' ORDER BY id DESC LIMIT 1"
+            ),
+            timeout=30,
+        )
+        await bot.wait_idle()  # attempt 3, if it were started, is created by now
+        task = await task_row(bot)
+        clicks = await bot.runtime.pool.fetch("SELECT status FROM commands")
+    assert len(fake_codegen.created) == 2, "the click's retry started a second new run"
+    assert task["attempt"] == 2 and task["status"] == "failed", task["status"]
+    assert [c["status"] for c in clicks] == ["done"]
+
+
 async def test_a_label_handled_twice_after_a_crash_starts_one_task(
     flow_settings, seeded, fake_codegen, example_payload
 ):

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from app.github import urls
+
 INSTALLATION = 957387  # the id in @octokit/webhooks-examples
 
 
@@ -134,6 +138,32 @@ async def test_suspend_unsuspend_and_delete(app_bot, fake_github, example_payloa
     assert statuses == {"processed"}
 
 
+async def test_a_suspension_forgets_the_installation_token(app_bot, fake_github, example_payload):
+    """GitHub revokes an installation's tokens when it is suspended: after the
+    unsuspension the bot asks for a new token instead of using the one it held."""
+    created = example_payload("installation", "created")
+    full_name = created["repositories"][0]["full_name"]
+    _seed(fake_github, full_name)
+    await app_bot.deliver("installation", created)
+    await app_bot.wait_idle()
+    github = app_bot.runtime.github
+    assert github.tokens_minted == 1  # the label was created with it
+
+    fake_github.suspend_installation(INSTALLATION)
+    fake_github.expire_tokens(INSTALLATION)
+    for action in ("suspend", "unsuspend"):
+        if action == "unsuspend":
+            fake_github.suspend_installation(INSTALLATION, suspended=False)
+        event = example_payload("installation", action)
+        event["installation"]["id"] = INSTALLATION
+        await app_bot.deliver("installation", event)
+        await app_bot.wait_idle()
+
+    gh = await github.for_installation(INSTALLATION)
+    assert (await gh.getitem(urls.repo(full_name)))["full_name"] == full_name
+    assert github.tokens_minted == 2
+
+
 async def test_new_permissions_accepted_updates_permissions(app_bot, fake_github, example_payload):
     created = example_payload("installation", "created")
     _seed(fake_github, created["repositories"][0]["full_name"])
@@ -214,3 +244,47 @@ async def test_an_older_delivery_handled_late_does_not_undo_a_newer_one(
         assert json.loads(permissions) == {"issues": "write"}
         # The repositories of the older "created" are still recorded and labeled.
         assert await bot.runtime.pool.fetchval("SELECT count(*) FROM repositories") == 1
+
+
+@pytest.mark.parametrize(("older", "newer"), [("suspend", "unsuspend"), ("unsuspend", "suspend")])
+async def test_an_older_suspension_change_handled_late_does_not_undo_a_newer_one(
+    app_settings, fake_github, example_payload, older, newer
+):
+    """A suspension and its end can be handled in either order: the installation
+    stays as the newer delivery left it."""
+    from tests.support.bot import running_bot
+    from tests.support.flow import wait_until
+
+    created = example_payload("installation", "created")
+    _seed(fake_github, created["repositories"][0]["full_name"])
+    events = {}
+    for action in (older, newer):
+        events[action] = example_payload("installation", action)
+        events[action]["installation"]["id"] = INSTALLATION
+    async with running_bot(app_settings) as bot:
+        await bot.deliver("installation", created)
+        await bot.wait_idle()
+    async with running_bot(app_settings, worker=False) as intake:
+        for action in (older, newer):
+            await intake.deliver("installation", events[action])
+        # The newer delivery's job runs first, the older one's after it.
+        await intake.runtime.pool.execute(
+            """UPDATE jobs SET run_at = CASE d.action WHEN $1 THEN now() - interval '1 hour'
+                                                      ELSE now() + interval '1 second' END
+               FROM webhook_deliveries d
+               WHERE jobs.payload->>'delivery_id' = d.id AND d.action IN ($1, $2)""",
+            newer,
+            older,
+        )
+    async with running_bot(app_settings) as bot:
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT count(*) = 3 FROM webhook_deliveries WHERE status = 'processed'"
+            )
+        )
+        suspended = await bot.runtime.pool.fetchval("SELECT suspended_at FROM installations")
+        handled = await bot.runtime.pool.fetch(
+            "SELECT action FROM webhook_deliveries WHERE status = 'processed' ORDER BY processed_at"
+        )
+    assert [h["action"] for h in handled] == ["created", newer, older]
+    assert (suspended is not None) == (newer == "suspend")

@@ -208,6 +208,26 @@ async def test_a_readers_edit_of_a_waiting_task_is_noted_and_starts_nothing(
     assert f"@{READER} edited the issue" in tracking
 
 
+async def test_an_apps_edit_of_a_waiting_task_starts_nothing_whatever_its_access(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """An App that edits issues (a template filler, a sync bot) is not obeyed,
+    even with admin access: its edit is noted, and the task keeps waiting."""
+    other = "issue-sync[bot]"
+    seeded.set_permission(REPO, other, "admin")
+    fake_codegen.script_run(statuses=FOREVER)
+    async with running_bot(flow_settings) as bot:
+        task = await _needs_info(bot, seeded, example_payload)
+        edited = _edited(seeded, example_payload, other, ISSUE_BODY)
+        edited["sender"] = {"login": other, "id": 77, "type": "Bot"}
+        await deliver(bot, "issues", edited)
+        await settle(bot)
+        after = await bot.runtime.pool.fetchrow("SELECT * FROM tasks WHERE id = $1", task["id"])
+    assert after["status"] == "needs_info" and fake_codegen.created == []
+    assert after["description"] == task["description"]
+    assert [n for n in after["notes"] if f"@{other} edited" in n]
+
+
 async def test_after_a_readers_edit_a_writers_run_resumes_the_task(
     flow_settings, seeded, fake_codegen, example_payload
 ):
@@ -428,6 +448,32 @@ async def test_re_run_takes_the_commands_permission_as_codegen_validate_does(
         )
         await wait_until(lambda: len(our_runs(seeded, sha)) == refused + 1 or None)
     assert refused == 1, "Re-run by people below the commands permission validated again"
+
+
+async def test_a_re_run_asked_by_another_app_is_not_obeyed_whatever_its_access(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Any App with checks access can ask GitHub to re-run our check run; what a
+    bot asks is never obeyed (as for commands and the label), even when GitHub
+    would say it has admin access to the repository."""
+    other = "ci-orchestrator[bot]"
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    seeded.set_permission(REPO, other, "admin")
+    async with running_bot(flow_settings) as bot:
+        sha = open_pull(seeded)["head"]["sha"]
+        fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+        await deliver(bot, "issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "passed"), timeout=60)
+        await settle(bot)
+        [first] = our_runs(seeded, sha)
+        run = check_run_event(seeded, "rerequested", REPO, first["id"], sender=other)
+        assert run["sender"]["type"] == "Bot"
+        await deliver(bot, "check_run", run)
+        suite = check_suite_event(seeded, "rerequested", REPO, sha, sender=other)
+        await deliver(bot, "check_suite", suite)
+        await settle(bot)
+        after = len(our_runs(seeded, sha))
+    assert after == 1, "a Re-run asked by another App validated again"
 
 
 # ---------------------------------------------------------------- other people's PRs

@@ -199,6 +199,34 @@ async def test_a_rename_handled_after_a_newer_one_leaves_the_newest_name(
     assert await pool.fetchval("SELECT full_name FROM repositories") == "octo-org/third"
 
 
+async def test_a_move_forgets_what_was_cached_under_each_name_it_had(
+    bot, example_payload, fake_github
+):
+    """Permission levels, settings files and repository contexts cached under
+    the old name (which someone may now create again) or the new one (cached
+    before the move reached us) are dropped; another repository's stay."""
+    fake_github.add_repo("octo-org/first", repo_id=556, installation_id=INSTALLATION)
+    fake_github.rename_repo("octo-org/first", "octo-org/second")
+    caches = bot.runtime.github.caches
+    for name in ("octo-org/first", "octo-org/second", "octo-org/other"):
+        caches.permissions[(name, "mia")] = "write"
+        caches.settings_files[name] = ("x: 1", "sha")
+        caches.repo_contexts[(name, "tree")] = object()
+    renamed = moved_event(
+        example_payload,
+        fake_github,
+        "renamed",
+        "octo-org/second",
+        repository={"name": {"from": "first"}},
+    )
+    assert (await bot.deliver("repository", renamed))[0] == 202
+    await bot.wait_idle()
+    assert await bot.runtime.pool.fetchval("SELECT status FROM webhook_deliveries") == "processed"
+    assert list(caches.permissions) == [("octo-org/other", "mia")]
+    assert list(caches.settings_files) == ["octo-org/other"]
+    assert list(caches.repo_contexts) == [("octo-org/other", "tree")]
+
+
 @pytest.mark.parametrize(
     ("action", "index", "expected"),
     [("renamed", 0, "Octocoders/Hello-World"), ("transferred", 0, "octocat/Hello-World")],

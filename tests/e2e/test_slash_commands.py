@@ -398,6 +398,40 @@ async def test_an_edited_comment_runs_nothing(flow_settings, seeded, fake_codege
     assert reactions(seeded, payload) == [] and fake_codegen.created == []
 
 
+async def test_on_a_locked_issue_the_command_is_handled_once_and_its_reply_kept(
+    flow_settings, seeded, fake_codegen
+):
+    """GitHub refuses the bot's reply on a locked conversation (403): the command
+    still ends once, the delivery is not failed and retried, and the reply's
+    text stays in the commands table."""
+    async with running_bot(flow_settings) as bot:
+        payload = issue_comment_event(seeded, "created", REPO, 7, "/codegen status", user=WRITER)
+        seeded.issues[REPO][7]["locked"] = True
+        await deliver(bot, "issue_comment", payload)
+        rows = await logged(bot)
+        attempts = await bot.runtime.pool.fetchval("SELECT max(attempts) FROM jobs")
+    assert replies(seeded) == [] and attempts == 1
+    assert [(r["verb"], r["status"]) for r in rows] == [("status", "done")]
+    assert "no codegen-bot task for this issue yet" in rows[0]["reply"]
+    assert reactions(seeded, payload) == ["eyes", "rocket"]
+
+
+async def test_a_comment_deleted_before_its_reactions_still_gets_its_reply(
+    flow_settings, seeded, fake_codegen
+):
+    """The comment is gone when the bot reacts (404): the reactions are skipped,
+    the command is carried out and answered once, and the delivery succeeds."""
+    async with running_bot(flow_settings) as bot:
+        payload = issue_comment_event(seeded, "created", REPO, 7, "/codegen help", user=WRITER)
+        seeded.delete_comment(payload["comment"]["id"])
+        await deliver(bot, "issue_comment", payload)
+        rows = await logged(bot)
+        attempts = await bot.runtime.pool.fetchval("SELECT max(attempts) FROM jobs")
+    [reply] = replies(seeded)
+    assert reply.startswith("> /codegen help") and attempts == 1
+    assert [(r["verb"], r["status"]) for r in rows] == [("help", "done")]
+
+
 async def test_tracking_comment_counts_attempts_past_the_configured_retries(
     flow_settings, seeded, fake_codegen, example_payload
 ):

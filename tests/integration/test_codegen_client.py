@@ -148,6 +148,22 @@ async def test_429_then_500_then_success_creates_one_run(
     assert len(cg.created) == 1 and list(cg.runs) == [run.id]
 
 
+async def test_each_try_of_a_create_takes_its_own_place_in_the_pacing_window(
+    cg: FakeCodegen,
+) -> None:
+    """The client paces creates so that a burst waits its turn instead of
+    collecting 429s: a create's second and third tries are sends like the first,
+    so each takes a place in the window."""
+    c = make_client(cg, creates_per_minute=3, window_seconds=60)
+    cg.fail_next("POST", RUN, 429, headers={"Retry-After": "0"}, times=2)
+    try:
+        await c.create_run("p", metadata={"task_id": 9})
+        assert [p.status for p in cg.calls("POST", RUN)] == [429, 429, 200]
+        assert c.create_delay() > 50  # the window is full until the first try ages out
+    finally:
+        await c.aclose()
+
+
 async def test_retry_after_is_honoured(cg: FakeCodegen, client: CodegenClient) -> None:
     run = await client.create_run("p", metadata={})
     cg.fail_next("GET", r"/agent/run/\d+$", 429, headers={"Retry-After": "1"})

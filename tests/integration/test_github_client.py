@@ -11,8 +11,11 @@ import gidgethub
 import jwt
 import pytest
 
+from app.config import Settings
 from app.github.client import GitHubApp, make_app_jwt, retry_delay
+from app.github.permissions import permission_of
 from app.observability import metrics
+from app.repo_settings.config import load_repo_config
 from tests.fakes.keys import make_app_key
 from tests.support.bot import APP_ID, APP_SLUG
 
@@ -235,6 +238,25 @@ async def test_rate_limit_remaining_is_exported(fake_github, session):
     await _get_repo(app, 11)
     gauge = metrics.GITHUB_RATE_REMAINING.labels(installation="11")._value.get()
     assert 0 < gauge < 5000
+
+
+async def test_every_client_of_an_app_reads_through_its_caches(fake_github, session):
+    """A delivery or a job builds its own client: the answers cached for one
+    (a person's access a minute, .github/codegen.yml two) serve the next, and
+    they are the App's, so a repository move forgets them for all."""
+    fake_github.add_repo(REPO, installation_id=11)
+    fake_github.set_permission(REPO, "mia", "write")
+    fake_github.set_file(REPO, ".github/codegen.yml", "max_retries: 1\n")
+    app = make_app(fake_github, session)
+    settings = Settings(github_webhook_secret="unused")
+    for _ in range(3):
+        gh = await app.for_installation(11)
+        assert await permission_of(gh, REPO, "Mia") == "write"
+        config, problems, _ = await load_repo_config(gh, REPO, settings)
+        assert config.max_retries == 1 and problems == []
+    assert len(fake_github.calls("GET", r"(?i)/collaborators/mia/permission$")) == 1
+    assert len(fake_github.calls("GET", r"/contents/\.github/codegen\.yml$")) == 1
+    assert ("octo-org/widgets", "mia") in app.caches.permissions
 
 
 def test_read_caches_are_per_app_and_forget_a_moved_repository():
