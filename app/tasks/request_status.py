@@ -48,12 +48,17 @@ TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     _S.CREATING: frozenset({_S.CREATING, _S.RUNNING, _S.CANCELLED, _S.FAILED}),
     # The run's end, as a poll sees it; a cancel of the task.
     _S.RUNNING: frozenset({_S.COMPLETE, _S.FAILED, _S.CANCELLED, _S.TIMED_OUT}),
-    # Its late pull request is taken; a cancel stops the watch.
-    _S.TIMED_OUT: frozenset({_S.COMPLETE, _S.CANCELLED}),
-    # A late pull request recorded again by a retried look.
-    _S.COMPLETE: frozenset({_S.COMPLETE}),
-    # Refused by Codegen: a retry creates its run after all (or times out).
-    _S.FAILED: frozenset({_S.CREATING, _S.CANCELLED}),
+    # Its late pull request is taken; a cancel stops the watch. A poll that
+    # died after recording the timeout, before the task took it, is retried:
+    # it records the run's end as it sees it again (or Codegen's refusal).
+    _S.TIMED_OUT: frozenset({_S.COMPLETE, _S.CANCELLED, _S.TIMED_OUT, _S.FAILED}),
+    # A late pull request recorded again by a retried look; a retried poll
+    # that Codegen now refuses to answer.
+    _S.COMPLETE: frozenset({_S.COMPLETE, _S.FAILED}),
+    # Refused by Codegen: a retry creates its run after all (or times out). A
+    # poll that died after recording the run's failure is retried and records
+    # it again before the task's retry or ending.
+    _S.FAILED: frozenset({_S.CREATING, _S.CANCELLED, _S.FAILED}),
     # Stopped: a retry creates its run after all (or times out); or, when its
     # run had been made, follows that run to its end.
     _S.CANCELLED: frozenset({_S.CREATING, _S.CANCELLED, _S.COMPLETE, _S.FAILED, _S.TIMED_OUT}),

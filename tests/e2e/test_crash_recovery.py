@@ -262,3 +262,56 @@ async def test_a_label_handled_twice_after_a_crash_starts_one_task(
         tasks = await bot.runtime.pool.fetch("SELECT status FROM tasks")
     assert [t["status"] for t in tasks] == ["failed"], "the label started a second task"
     assert len(fake_codegen.calls("POST", r"/agent/run$")) == 1
+
+
+async def test_a_poll_that_dies_after_recording_a_failed_run_still_retries(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The poll records the failed run, then dies starting the next attempt: its
+    retry sees the run failed again and starts that attempt, rather than being
+    refused the attempt's move from `failed` to `failed` until the job dies."""
+    fake_codegen.script_run(statuses=["FAILED"], summary="tests did not pass")
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+    async with running_bot(flow_settings) as bot:
+        await fail_once(
+            bot.runtime.pool,
+            "tasks",
+            "UPDATE",
+            "OLD.status = 'running' AND NEW.status = 'generating_prompt'",
+        )
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        task = await wait_until(lambda: _task_in(bot, "pr_open"), timeout=30)
+        await settle(bot)
+        requests = await bot.runtime.pool.fetch(
+            "SELECT attempt, status FROM codegen_requests ORDER BY attempt"
+        )
+        first_poll_attempts = await bot.runtime.pool.fetchval(
+            "SELECT attempts FROM jobs WHERE kind = 'task.poll' ORDER BY id LIMIT 1"
+        )
+    assert first_poll_attempts == 2  # the crash happened and the poll was retried
+    assert [(r["attempt"], r["status"]) for r in requests] == [(1, "failed"), (2, "complete")]
+    assert task["attempt"] == 2
+
+
+async def test_a_poll_that_dies_after_recording_a_timeout_still_times_out(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The poll records the attempt as timed out, then dies ending the task: its
+    retry ends the task `timed_out` (the attempt's move from `timed_out` to
+    `timed_out` is a retried look, not a bug) instead of failing it when the job
+    dies for good."""
+    fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+    settings = dataclasses.replace(flow_settings, agent_run_timeout_ms=1500)
+    async with running_bot(settings) as bot:
+        await fail_once(bot.runtime.pool, "tasks", "UPDATE", "NEW.status = 'timed_out'")
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT status IN ('timed_out', 'failed') FROM tasks ORDER BY id DESC LIMIT 1"
+            ),
+            timeout=60,
+        )
+        task = await task_row(bot)
+        request = await bot.runtime.pool.fetchrow("SELECT status FROM codegen_requests")
+    assert task["status"] == "timed_out", task["status_detail"]
+    assert request["status"] == "timed_out"

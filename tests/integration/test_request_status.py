@@ -48,6 +48,16 @@ def test_every_status_is_reachable_and_a_made_run_is_never_made_again():
         assert R.CANCELLED in TRANSITIONS[status], status
 
 
+def test_a_retried_poll_may_record_its_ending_again():
+    """The poll moves the attempt, then the task, in two transactions: its retry
+    after a crash in between moves the attempt from the ending it recorded to
+    the same one again, or to failed when Codegen refuses the retried look."""
+    for ending in ENDED:
+        assert ending in TRANSITIONS[ending], ending
+        assert R.FAILED in TRANSITIONS[ending], ending
+    assert R.COMPLETE in TRANSITIONS[R.TIMED_OUT]  # the run ended in between
+
+
 async def test_the_enum_is_what_the_schema_allows(pool):
     assert await states.check_values(pool, "codegen_requests", "status") == {
         s.value for s in RequestStatus
