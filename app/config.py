@@ -42,6 +42,9 @@ class Settings:
     public_url: str | None = None
     # A smee.io channel whose deliveries are fed to the intake (local development).
     webhook_proxy_url: str | None = field(default=None, repr=False)
+    # Pins the one-time token that lets a non-local browser register the App
+    # (unset: a random one, printed in the log at start-up).
+    setup_token: str | None = field(default=None, repr=False)
     # The file the manifest flow writes the App's credentials to.
     env_file: Path = Path(".env")
     github_write_interval: float = 1.0
@@ -97,6 +100,7 @@ class Settings:
             self.sentry_dsn,
             self.notify_webhook_url,
             self.webhook_proxy_url,
+            self.setup_token,
             *self.api_keys,
         ]
         if self.database_url:
@@ -241,6 +245,13 @@ def _codegen_org(env: Mapping[str, str]) -> int | None:
     return int(raw) if raw else None
 
 
+def _setup_token(env: Mapping[str, str]) -> str | None:
+    raw = env.get("SETUP_TOKEN", "").strip()
+    if raw and len(raw) < 16:
+        raise ConfigError("SETUP_TOKEN", "must be at least 16 characters (it guards registration)")
+    return raw or None
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
 ) -> Settings:
@@ -292,6 +303,7 @@ def load_settings(
         webhook_proxy_url=(
             _url(env, "WEBHOOK_PROXY_URL", "http://unset") if env.get("WEBHOOK_PROXY_URL") else None
         ),
+        setup_token=_setup_token(env),
         env_file=dotenv if dotenv is not None else Path(".env"),
         codegen_api_key=env.get("CODEGEN_API_KEY") or None,
         codegen_org_id=_codegen_org(env),

@@ -58,6 +58,28 @@ def cannot_offer(reason: str) -> str:
     )
 
 
+def locked_section() -> str:
+    """What `/` says to anyone but the operator: no form, no manifest, no URL."""
+    return (
+        "<h2>Register GitHub App</h2>"
+        '<div class="problem" id="register-locked"><p>This server has no GitHub App '
+        "yet. Only its operator can register one.</p><p><strong>What to do:</strong> "
+        "open the set-up URL the server printed in its log at start-up (a WARNING line "
+        "with <code>/setup?t=</code>), or open this page from the server's own "
+        "machine.</p></div>"
+    )
+
+
+def not_operator(setup_hint: str) -> str:
+    """The 403 page of every registration step for anyone but the operator."""
+    return problem(
+        "Registration is for the operator",
+        "This server has no GitHub App yet, and only its operator may register one.",
+        "Open the set-up URL this server printed in its log at start-up (a WARNING "
+        f"line with {setup_hint}), or open the status page from the server's own machine.",
+    )
+
+
 def organization_page(org: str, action: str, manifest: dict[str, Any]) -> str:
     return page(
         "Register GitHub App",

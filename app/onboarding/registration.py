@@ -1,11 +1,16 @@
-"""The manifest flow's routes: the offer on `/`, the organization page, the
-callback that trades GitHub's code for credentials, and the post-install page.
+"""The manifest flow's routes: the offer on `/`, the set-up token's page, the
+organization page, the callback that trades GitHub's code for credentials, and
+the post-install page.
+
+Only the operator may register (app/onboarding/gate.py): a request from this
+machine, or a browser that opened the set-up URL printed in the log. Everyone
+else sees no form and gets 403 from every step, the callback included.
 
 The callback checks, in this order, before anything is spent: the App is not
-configured yet, the `state` is the one this browser was given (HttpOnly
-cookie), signed by this process, under an hour old and still unused, and
-`.env` can be written. Only then is the state consumed and the one-time code
-exchanged. States are signed rather than kept: a visitor (a crawler, an
+configured yet, the request is the operator's, the `state` is the one this
+browser was given (HttpOnly cookie), signed by this process, under an hour old
+and still unused, and `.env` can be written. Only then is the state consumed
+and the one-time code exchanged. States are signed rather than kept: a visitor (a crawler, an
 uptime check) is handed one on each visit, and no number of them can push
 out the one the operator is using."""
 
@@ -34,6 +39,7 @@ from app.observability.logs import redactor
 from app.onboarding import pages
 from app.onboarding.credentials import ENV_KEYS, Credentials, parse_conversion
 from app.onboarding.env_file import EnvFileError, check_writable, write_env
+from app.onboarding.gate import SETUP_PATH, TOKEN_PARAM, SetupGate
 from app.onboarding.manifest import (
     CALLBACK_PATH,
     INSTALLED_PATH,
@@ -83,11 +89,45 @@ class Registration:
             maxsize=_MAX_USED, ttl=STATE_TTL
         )
         self._lock = asyncio.Lock()
+        settings = runtime.settings
+        pinned = settings.setup_token
+        self._pinned = pinned is not None
+        configured = runtime.github.configured
+        self.gate = SetupGate(None if configured else pinned or secrets.token_urlsafe(32))
 
     def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(SETUP_PATH, self.setup)
         app.router.add_get("/setup/organization", self.organization)
         app.router.add_get(CALLBACK_PATH, self.callback)
         app.router.add_get(INSTALLED_PATH, self.installed)
+        app.on_startup.append(self._announce)
+
+    # ------------------------------------------------------------ the operator
+
+    async def _announce(self, _app: web.Application) -> None:
+        s = self.runtime.settings
+        self.gate.announce(s.public_url, s.host, s.port, pinned=self._pinned)
+
+    def _not_operator(self) -> web.Response:
+        return _html(pages.not_operator(f"{SETUP_PATH}?{TOKEN_PARAM}="), 403)
+
+    async def setup(self, request: web.Request) -> web.Response:
+        """Trade the token from the log for the operator's cookie, then go to `/`."""
+        if self.runtime.github.configured:
+            return self._already_registered()
+        if not self.gate.accepts(request.query.get(TOKEN_PARAM, "")):
+            log.info("a set-up URL with a wrong or missing token was refused")
+            return self._not_operator()
+        response = web.Response(
+            status=303,
+            headers={
+                "Location": "/",
+                "Cache-Control": "no-store",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+        self.gate.grant(response, secure=self._base_url(request).startswith("https://"))
+        return response
 
     # ------------------------------------------------------------ the offer
 
@@ -145,7 +185,10 @@ class Registration:
         )
 
     def offer(self, request: web.Request) -> tuple[str, str | None]:
-        """The "Register GitHub App" section of `/` and the state it carries."""
+        """The "Register GitHub App" section of `/` and the state it carries;
+        for anyone but the operator, only how the operator registers."""
+        if not self.gate.may_register(request):
+            return pages.locked_section(), None
         try:
             manifest = self._manifest(request)
         except ManifestError as exc:
@@ -160,6 +203,8 @@ class Registration:
     async def organization(self, request: web.Request) -> web.Response:
         if self.runtime.github.configured:
             return self._already_registered()
+        if not self.gate.may_register(request):
+            return self._not_operator()
         org = request.query.get("org", "").strip()
         if not valid_org(org):
             return _html(
@@ -198,6 +243,8 @@ class Registration:
     async def callback(self, request: web.Request) -> web.Response:
         if self.runtime.github.configured:
             return self._already_registered()
+        if not self.gate.may_register(request):
+            return self._not_operator()
         code = request.query.get("code", "")
         state = request.query.get("state", "")
         if not code or not state or len(code) > 200:
@@ -318,7 +365,9 @@ class Registration:
 
     def apply(self, creds: Credentials) -> None:
         """Switch this process to the new App: the intake's secret, the GitHub
-        client's identity, the settings the pages read, the log redactor."""
+        client's identity, the settings the pages read, the log redactor; the
+        set-up token stops working."""
+        self.gate.close()
         redactor.secrets = tuple(
             sorted(
                 {*redactor.secrets, creds.pem, creds.client_secret, creds.webhook_secret or ""}

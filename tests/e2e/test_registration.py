@@ -7,8 +7,10 @@ headless Chromium (Playwright) and keeps screenshots in tests/artifacts/."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
+import io
 import json
 import logging
 import os
@@ -23,9 +25,10 @@ import aiohttp
 import pytest
 from playwright.async_api import async_playwright
 
-from app.config import load_settings
+from app.config import ConfigError, load_settings
 from app.observability.logs import redactor
 from app.onboarding.env_file import merge_env, quote_value
+from app.onboarding.gate import is_local, setup_url
 from app.onboarding.manifest import ManifestError, build_manifest, load_app_yml, new_app_url
 from app.onboarding.manifest import public_base_url as base_url
 from tests.support.bot import running_bot
@@ -580,3 +583,185 @@ def test_a_conversion_answer_is_checked_before_anything_is_written():
     assert parse_conversion(good | {"pem": make_other_key()[0].decode()}).app_id == 7
     with pytest.raises(ValueError):
         parse_conversion([good])
+
+
+# --------------------------------------------------------------------------- only the operator
+
+ELSEWHERE = {"X-Forwarded-For": "203.0.113.7"}  # what a proxy in front of the server adds
+
+
+@contextlib.asynccontextmanager
+async def _visitor(headers: dict[str, str] = ELSEWHERE) -> AsyncIterator[aiohttp.ClientSession]:
+    """A browser on another machine: through a proxy, as on Fly, the peer is
+    loopback but the proxy names the client."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar, headers=headers) as session:
+        yield session
+
+
+def _token_from_log(records: list[logging.LogRecord]) -> tuple[logging.LogRecord, str]:
+    """The start-up line with the set-up URL, and the token in it."""
+    [line] = [r for r in records if "/setup?t=" in r.getMessage()]
+    token = re.search(r"/setup\?t=([A-Za-z0-9_-]+)", line.getMessage()).group(1)  # type: ignore[union-attr]
+    return line, token
+
+
+async def test_a_visitor_from_elsewhere_sees_no_form_and_every_step_refuses(
+    unregistered, fake_github, browser_session
+):
+    channel = "https://smee.io/aBcDeF123"
+    settings = dataclasses.replace(unregistered, webhook_proxy_url=channel)
+    async with running_bot(settings, worker=False) as bot:
+        for headers in (ELSEWHERE, {"Forwarded": "for=203.0.113.7"}, {"X-Real-IP": "10.1.2.3"}):
+            async with _visitor(headers) as visitor:
+                async with visitor.get(bot.url + "/") as response:
+                    page = await response.text()
+                    assert response.status == 200
+                    assert "codegen_bot_setup" not in response.headers.get("Set-Cookie", "")
+                text = _text(page)
+                assert "Only its operator can register one" in text
+                assert "open the set-up URL the server printed in its log" in text
+                assert "<form" not in page and "manifest" not in page and channel not in page
+                assert "smee" not in page and "/settings/apps/new" not in page
+                status, page = await _get(visitor, bot.url + "/setup/organization?org=octo-org")
+                assert status == 403 and "<form" not in page
+                assert "What to do: Open the set-up URL" in _text(page)
+
+        # The operator's browser, on this machine, started a registration and holds
+        # its state cookie. The same browser through a proxy is refused at the
+        # callback: the check is the server's, not the page's.
+        code, callback = await _code_from_github(browser_session, bot.url)
+        async with browser_session.get(callback, headers=ELSEWHERE) as response:
+            assert response.status == 403
+            assert "What to do: Open the set-up URL" in _text(await response.text())
+        async with _visitor() as visitor:  # someone who made a manifest of their own
+            status, _ = await _get(visitor, callback)
+            assert status == 403
+        assert fake_github.spent_manifest_codes == set()
+        assert not bot.runtime.github.configured
+        assert code not in unregistered.env_file.read_text()
+
+
+async def test_a_wrong_token_is_refused(new_bot):
+    async with _visitor() as visitor:
+        for query in ("?t=not-the-token", "?t=", ""):
+            async with visitor.get(
+                new_bot.url + "/setup" + query, allow_redirects=False
+            ) as response:
+                assert response.status == 403
+                assert "Set-Cookie" not in response.headers
+                assert "What to do: Open the set-up URL" in _text(await response.text())
+        status, _ = await _get(visitor, new_bot.url + "/setup/organization?org=octo-org")
+        assert status == 403
+
+
+async def test_with_the_token_from_the_log_the_operator_registers_from_elsewhere(
+    unregistered, fake_github, caplog
+):
+    from app.observability.logs import JsonFormatter, TextFormatter
+
+    caplog.set_level(logging.DEBUG)
+    pages: list[str] = []
+    # The log output the operator reads, in both formats, written as each line is logged.
+    outputs = [io.StringIO(), io.StringIO()]
+    handlers = [logging.StreamHandler(out) for out in outputs]
+    for handler, formatter in zip(handlers, (TextFormatter(), JsonFormatter()), strict=True):
+        handler.setFormatter(formatter)
+        logging.getLogger().addHandler(handler)
+    try:
+        async with running_bot(unregistered, worker=False) as bot, _visitor() as visitor:
+            line, token = _token_from_log(caplog.records)
+            pages = await _register_from_elsewhere(bot, visitor, token, fake_github)
+            assert "GITHUB_APP_ID=" in unregistered.env_file.read_text()
+    finally:
+        for handler in handlers:
+            logging.getLogger().removeHandler(handler)
+    assert line.levelno == logging.WARNING and len(token) >= 40
+    assert "http://localhost:3000/setup?t=" in line.getMessage()
+    for out in outputs:
+        # Whole in its one line of the real output, and in no other.
+        assert [x for x in out.getvalue().splitlines() if token in x] == [
+            x for x in out.getvalue().splitlines() if "/setup?t=" in x
+        ]
+        assert out.getvalue().count(token) == 1
+    # Nowhere else in any record or page; a later line would be scrubbed.
+    assert [r for r in caplog.records if token in r.getMessage()] == [line]
+    assert all(token not in page for page in pages)
+    assert token not in redactor.scrub(f"someone logs {token}")
+
+
+async def _register_from_elsewhere(
+    bot: Any, visitor: aiohttp.ClientSession, token: str, fake_github: Any
+) -> list[str]:
+    """Trade the token, register end to end, check the token is then spent;
+    every page seen, for the caller to search."""
+    pages: list[str] = []
+    async with visitor.get(f"{bot.url}/setup?t={token}", allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/"
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+        set_cookie = r.headers["Set-Cookie"]
+    assert "codegen_bot_operator=" in set_cookie and token not in set_cookie
+    assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
+    async with visitor.get(bot.url + "/") as response:
+        pages.append(await response.text())
+    assert "Register GitHub App" in pages[-1] and "<form" in pages[-1]
+    code, callback = await _code_from_github(visitor, bot.url)
+    async with visitor.get(callback) as response:
+        pages.append(await response.text())
+        assert response.status == 200, _text(pages[-1])
+    assert code in fake_github.spent_manifest_codes
+    assert bot.runtime.github.configured
+
+    # Registered: the token buys nothing any more, from anywhere.
+    for session in (visitor, bot.session):
+        async with session.get(f"{bot.url}/setup?t={token}", allow_redirects=False) as r:
+            pages.append(await r.text())
+            assert r.status == 409 and "Set-Cookie" not in r.headers
+    async with visitor.get(bot.url + "/") as response:
+        pages.append(await response.text())
+    assert "Register GitHub App" not in pages[-1]
+    return pages
+
+
+async def test_a_pinned_setup_token_works_and_is_never_printed(unregistered, caplog):
+    pinned = "operator-chosen-setup-token-1234"
+    caplog.set_level(logging.DEBUG)
+    async with (
+        running_bot(dataclasses.replace(unregistered, setup_token=pinned), worker=False) as bot,
+        _visitor() as visitor,
+    ):
+        [line] = [r for r in caplog.records if "/setup?t=" in r.getMessage()]
+        assert "/setup?t=<SETUP_TOKEN>" in line.getMessage()
+        async with visitor.get(f"{bot.url}/setup?t={pinned}", allow_redirects=False) as r:
+            assert r.status == 303 and "codegen_bot_operator=" in r.headers["Set-Cookie"]
+        status, page = await _get(visitor, bot.url + "/setup/organization?org=octo-org")
+        assert status == 200 and "register-org-go" in page
+    assert all(pinned not in r.getMessage() for r in caplog.records)
+    assert pinned in load_settings(environ={"SETUP_TOKEN": pinned}, dotenv=None).secrets
+    with pytest.raises(ConfigError, match="SETUP_TOKEN"):
+        load_settings(environ={"SETUP_TOKEN": "short"}, dotenv=None)
+
+
+async def test_a_configured_server_has_no_setup_token(app_bot, caplog):
+    status, page = await _get(app_bot.session, app_bot.url + "/setup?t=anything")
+    assert status == 409 and "already registered" in page
+    assert not any("/setup?t=" in r.getMessage() for r in caplog.get_records("setup"))
+
+
+def test_only_a_loopback_peer_without_proxy_headers_is_local():
+    assert is_local("127.0.0.1", {}) and is_local("::1", {}) and is_local("127.0.0.2", {})
+    assert is_local("::ffff:127.0.0.1", {})
+    for proxy_header in ("X-Forwarded-For", "Forwarded", "X-Real-IP", "Fly-Client-IP"):
+        assert not is_local("127.0.0.1", {proxy_header: "127.0.0.1"})
+    for remote in ("10.0.0.5", "172.16.0.1", "203.0.113.7", "::ffff:10.0.0.1", "", None, "x"):
+        assert not is_local(remote, {})
+
+
+def test_the_setup_url_printed_in_the_log():
+    anywhere = "0.0.0.0"  # noqa: S104 - HOST's default, shown as localhost
+    assert setup_url("https://bot.example.com/", anywhere, 8080, "T") == (
+        "https://bot.example.com/setup?t=T"
+    )
+    assert setup_url(None, anywhere, 3000, "T") == "http://localhost:3000/setup?t=T"
+    assert setup_url(None, "10.0.0.2", 3000, "T") == "http://10.0.0.2:3000/setup?t=T"
+    assert setup_url(None, "::1", 3000, "T") == "http://[::1]:3000/setup?t=T"
