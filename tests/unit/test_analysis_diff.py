@@ -4,25 +4,7 @@ unified diff is, the lines a review comment may target."""
 from __future__ import annotations
 
 from app.validation.analysis.diff import added_lines
-
-MULTI_HUNK = (
-    "@@ -1,4 +1,5 @@\n"  # new lines 1..5
-    " import os\n"  # 1
-    "-import sys\n"
-    "+import re\n"  # 2
-    "+import json\n"  # 3
-    " \n"  # 4
-    " def f():\n"  # 5
-    "@@ -20,3 +21,4 @@ def g():\n"  # new lines 21..24
-    "     a = 1\n"  # 21
-    "+    b = 2\n"  # 22
-    "     c = 3\n"  # 23
-    "+    d = 4\n"  # 24
-    "@@ -40,2 +42,2 @@\n"  # new lines 42..43
-    "-x = 1\n"
-    "+x = 2\n"  # 42
-    " y = 3\n"  # 43
-)
+from tests.support.analysis import MULTI_HUNK
 
 
 def test_added_lines_multi_hunk_exact_numbers() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.commands.replies import Location
 from app.validation import ci
 from prompts.followups import FOLLOWUP_DATA_CHARS, ci_fix_prompt, findings_prompt, fix_instructions
+from tests.support.analysis import finding
 
 
 def run(name, conclusion, *, run_id=1, **output):
@@ -19,21 +20,6 @@ def run(name, conclusion, *, run_id=1, **output):
         "app": {"slug": "ci-app"},
         "details_url": f"https://ci.example/{run_id}",
         "output": output,
-    }
-
-
-def finding(severity="warning", line=3, rule="review.todo", path="app.py", text="x = 1"):
-    """A stored finding, as a validation keeps it."""
-    return {
-        "rule": rule,
-        "category": rule.split(".")[0],
-        "severity": severity,
-        "title": f"{rule} title",
-        "message": f"{rule} message",
-        "path": path,
-        "line": line,
-        "line_text": text,
-        "fingerprint": f"{rule}:{path}:{text}",
     }
 
 

@@ -17,7 +17,7 @@ from app.validation.analysis.paths import is_source_file, is_test_file
 from app.validation.analysis.redaction import redact
 from app.validation.analysis.rules import Rules
 from app.validation.analysis.scan import analyze
-from tests.support.analysis import new_file
+from tests.support.analysis import MULTI_HUNK, new_file
 
 GITHUB_TOKEN = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # 36 after the prefix
 FINE_GRAINED = "github_" + "pat_" + "11ABCDEFG0" + "x1Y2z3_" * 8 + "abcdefgh12345678"  # 82
@@ -39,26 +39,6 @@ def findings_for(name: str, line: str) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------- files
-
-# Three hunks; its added lines are new-file lines 2, 3, 22, 24 and 42.
-MULTI_HUNK = (
-    "@@ -1,4 +1,5 @@\n"  # new lines 1..5
-    " import os\n"  # 1
-    "-import sys\n"
-    "+import re\n"  # 2
-    "+import json\n"  # 3
-    " \n"  # 4
-    " def f():\n"  # 5
-    "@@ -20,3 +21,4 @@ def g():\n"  # new lines 21..24
-    "     a = 1\n"  # 21
-    "+    b = 2\n"  # 22
-    "     c = 3\n"  # 23
-    "+    d = 4\n"  # 24
-    "@@ -40,2 +42,2 @@\n"  # new lines 42..43
-    "-x = 1\n"
-    "+x = 2\n"  # 42
-    " y = 3\n"  # 43
-)
 
 
 def test_pull_file_from_api_defaults() -> None:

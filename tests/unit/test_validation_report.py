@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.validation import ci
 from app.validation import report as check_report
 from app.validation.config import parse_validation
+from tests.support.analysis import finding
 
 
 def run(name, conclusion, *, status="completed", run_id=1, app="ci-app", started="", **output):
@@ -18,20 +19,6 @@ def run(name, conclusion, *, status="completed", run_id=1, app="ci-app", started
         "app": {"slug": app},
         "details_url": f"https://ci.example/{run_id}",
         "output": output,
-    }
-
-
-def finding(severity="warning", line=3, rule="review.todo", path="app.py", text="x = 1"):
-    return {
-        "rule": rule,
-        "category": rule.split(".")[0],
-        "severity": severity,
-        "title": f"{rule} title",
-        "message": f"{rule} message",
-        "path": path,
-        "line": line,
-        "line_text": text,
-        "fingerprint": f"{rule}:{path}:{text}",
     }
 
 
