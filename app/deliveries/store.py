@@ -255,3 +255,29 @@ async def unfinished_job(
         DELIVERY_JOB_KIND,
     )
     return (row["id"], row["status"]) if row is not None else None
+
+
+# Retention (app/retention): one batch of deliveries received before the cutoff
+# that are finished with — not `queued`, and no job of theirs queued or running
+# (a replay sets `queued` in the statement that adds its job, so the re-check of
+# a locked row sees it). No ORDER BY: the BRIN index on received_at (migration
+# 001) finds old rows in physical order, which is arrival order, without a sort.
+_DELETE_OLD = """
+DELETE FROM webhook_deliveries WHERE id IN (
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.received_at < $1 AND d.status <> 'queued'
+      AND NOT EXISTS (SELECT 1 FROM jobs j
+                      WHERE j.kind = $3 AND j.payload->>'delivery_id' = d.id
+                        AND j.status IN ('queued', 'running'))
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED)
+"""
+
+
+async def delete_old_batch(
+    conn: asyncpg.Connection | asyncpg.Pool, cutoff: datetime, limit: int
+) -> int:
+    """Delete at most `limit` finished deliveries received before `cutoff`; returns
+    how many (fewer than `limit`: nothing older is left to delete now)."""
+    result = await conn.execute(_DELETE_OLD, cutoff, limit, DELIVERY_JOB_KIND)
+    return int(result.split()[-1])
