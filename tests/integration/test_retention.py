@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from app.commands import denials_store, log_store
 from app.deliveries import store as deliveries
 from app.observability import metrics
@@ -216,17 +214,34 @@ async def test_deletes_skip_rows_another_transaction_holds(pool):
     assert await deliveries.get(pool, "free") is None
 
 
-@pytest.mark.parametrize("table", ["jobs", "commands"])
-async def test_old_rows_are_found_through_an_index(pool, table):
-    """The batches read an index, not the whole table (migration 008)."""
-    plans = {
-        "jobs": """EXPLAIN SELECT id FROM jobs WHERE status IN ('done', 'dead')
-                   AND finished_at < now() ORDER BY finished_at LIMIT 3""",
-        "commands": "EXPLAIN SELECT id FROM commands WHERE created_at < now() "
-        "ORDER BY created_at LIMIT 3",
-    }
+async def _plan(pool, sql: str, *args) -> str:
     async with pool.acquire() as conn:
         await conn.execute("SET enable_seqscan = off")
-        plan = "\n".join(r[0] for r in await conn.fetch(plans[table]))
+        plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {sql}", *args))
         await conn.execute("RESET enable_seqscan")
-    assert "jobs_finished" in plan if table == "jobs" else "commands_created_at" in plan
+    return plan
+
+
+async def test_old_rows_are_found_through_an_index(pool):
+    """The batches read an index, not the whole table (migration 008)."""
+    jobs_plan = await _plan(
+        pool,
+        """SELECT id FROM jobs WHERE status IN ('done', 'dead') AND finished_at < now()
+           ORDER BY finished_at LIMIT 3""",
+    )
+    assert "jobs_finished" in jobs_plan
+    commands_plan = await _plan(
+        pool, "SELECT id FROM commands WHERE created_at < now() ORDER BY created_at LIMIT 3"
+    )
+    assert "commands_created_at" in commands_plan
+
+
+async def test_deliveries_read_only_the_unfinished_jobs(pool):
+    """Whether a delivery's job is unfinished is read from the queued and running
+    jobs' partial indexes, never from the finished jobs (nearly all the table)."""
+    plan = await _plan(pool, deliveries._DELETE_OLD, cutoff(), 3, deliveries.DELIVERY_JOB_KIND)
+    assert "jobs_ready" in plan
+    assert "jobs_leased" in plan
+    assert "on jobs " not in plan.replace("using jobs_ready on jobs ", "").replace(
+        "using jobs_leased on jobs ", ""
+    )
