@@ -73,6 +73,13 @@ class Settings:
     shutdown_grace_seconds: float = 25.0
     run_poll_first_seconds: float = 10.0
     run_poll_max_seconds: float = 120.0
+    # Retention (app/retention): deliveries, finished jobs and command ledgers
+    # older than this many days are deleted; 0 keeps everything.
+    retention_days: int = 30
+    retention_batch_size: int = 500
+    retention_pause_seconds: float = 0.05
+    # How often a pass should run, for the scheduler to hook up.
+    retention_seconds: float = 86_400.0
 
     @property
     def github_app_configured(self) -> bool:
@@ -334,4 +341,25 @@ def load_settings(
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 25.0),
         run_poll_first_seconds=_float(env, "RUN_POLL_FIRST_SECONDS", 10.0),
         run_poll_max_seconds=_float(env, "RUN_POLL_MAX_SECONDS", 120.0),
+        retention_days=_retention_days(env),
+        retention_batch_size=_int(env, "RETENTION_BATCH_SIZE", 500, minimum=1),
+        retention_pause_seconds=_float(env, "RETENTION_PAUSE_SECONDS", 0.05),
+        retention_seconds=_float(env, "RETENTION_SECONDS", 86_400.0),
     )
+
+
+# GitHub lets a delivery be redelivered for 3 days; a command's ledger row is what
+# keeps a redelivered comment from acting twice, so nothing is deleted younger
+# than a week (app/retention/jobs.py).
+RETENTION_MIN_DAYS = 7
+
+
+def _retention_days(env: Mapping[str, str]) -> int:
+    days = _int(env, "RETENTION_DAYS", 30)
+    if 0 < days < RETENTION_MIN_DAYS:
+        raise ConfigError(
+            "RETENTION_DAYS",
+            f"must be 0 (keep everything) or at least {RETENTION_MIN_DAYS}, got {days}: "
+            "GitHub redelivers for 3 days and the command ledger must outlive that",
+        )
+    return days

@@ -34,6 +34,7 @@ from app.onboarding.proxy import WebhookProxy
 from app.queue.registry import JobRegistry
 from app.queue.worker import Worker
 from app.repo_settings import labels
+from app.retention import jobs as retention
 from app.runtime import Runtime
 from app.tasks import advance, polling, reporting, stopping
 from app.validation import ci_fix, link, merge
@@ -177,6 +178,7 @@ def job_kinds() -> JobRegistry:
         merge.registry,
         link.registry,
         followup_flow.registry,
+        retention.registry,
     )
 
 

@@ -5,6 +5,8 @@ write for a refused comment, and anyone can comment without limit)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 REPLY_EVERY_SECONDS = 3600
@@ -39,3 +41,22 @@ async def may_reply(
         float(every_seconds),
     )
     return got is not None
+
+
+async def delete_old_batch(
+    conn: asyncpg.Connection | asyncpg.Pool, cutoff: datetime, limit: int
+) -> int:
+    """Retention (app/retention): delete at most `limit` denial rows last replied
+    before `cutoff` (far past `REPLY_EVERY_SECONDS`, so none still holds a reply
+    back); returns how many."""
+    result = await conn.execute(
+        """DELETE FROM command_denials WHERE (repository, number, actor) IN (
+               SELECT repository, number, actor FROM command_denials
+               WHERE replied_at < $1
+               ORDER BY replied_at
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED)""",
+        cutoff,
+        limit,
+    )
+    return int(result.split()[-1])

@@ -104,3 +104,26 @@ async def mark_started(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Non
     await conn.execute(
         "UPDATE commands SET reply = $2 WHERE key = $1 AND status = 'received'", key, STARTED
     )
+
+
+async def delete_old_batch(
+    conn: asyncpg.Connection | asyncpg.Pool, cutoff: datetime, limit: int
+) -> int:
+    """Retention (app/retention): delete at most `limit` ledger rows made before
+    `cutoff` whose delivery is no longer stored; returns how many. A row is what
+    makes its comment act once, so it goes only when nothing can bring the comment
+    back: GitHub redelivers for 3 days (the cutoff is at least a week old),
+    edited comments are not obeyed, and an operator's replay needs the stored
+    delivery, which retention deletes first and only once its job has finished."""
+    result = await conn.execute(
+        """DELETE FROM commands WHERE id IN (
+               SELECT c.id FROM commands c
+               WHERE c.created_at < $1
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = c.delivery_id)
+               ORDER BY c.created_at
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED)""",
+        cutoff,
+        limit,
+    )
+    return int(result.split()[-1])

@@ -255,3 +255,35 @@ async def unfinished_job(
         DELIVERY_JOB_KIND,
     )
     return (row["id"], row["status"]) if row is not None else None
+
+
+# Retention (app/retention): one batch of deliveries received before the cutoff
+# that are finished with — not `queued`, and no job of theirs queued or running
+# (a replay sets `queued` in the statement that adds its job, so the re-check of
+# a locked row sees it). The unfinished jobs are read through their partial
+# indexes (jobs_ready, jobs_leased), one status each, never the finished ones: a
+# status list matched neither and read the whole jobs table every batch. No
+# ORDER BY, no index on received_at: old rows come first in physical (arrival)
+# order, and the scan stops once it has the batch (migration 008).
+_DELETE_OLD = """
+WITH busy AS MATERIALIZED (
+    SELECT payload->>'delivery_id' AS id FROM jobs WHERE status = 'queued' AND kind = $3
+    UNION ALL
+    SELECT payload->>'delivery_id' FROM jobs WHERE status = 'running' AND kind = $3
+)
+DELETE FROM webhook_deliveries WHERE id IN (
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.received_at < $1 AND d.status <> 'queued'
+      AND NOT EXISTS (SELECT 1 FROM busy WHERE busy.id = d.id)
+    LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED)
+"""
+
+
+async def delete_old_batch(
+    conn: asyncpg.Connection | asyncpg.Pool, cutoff: datetime, limit: int
+) -> int:
+    """Delete at most `limit` finished deliveries received before `cutoff`; returns
+    how many (fewer than `limit`: nothing older is left to delete now)."""
+    result = await conn.execute(_DELETE_OLD, cutoff, limit, DELIVERY_JOB_KIND)
+    return int(result.split()[-1])

@@ -62,3 +62,14 @@ KPI = Gauge(
     ["name"],
     registry=REGISTRY,
 )
+RETENTION_DELETED = Counter(
+    "codegen_bot_retention_deleted_total",
+    "Rows deleted by retention, per table (webhook_deliveries, jobs, commands, command_denials)",
+    ["table"],
+    registry=REGISTRY,
+)
+RETENTION_BATCHES = Counter(
+    "codegen_bot_retention_batches_total",
+    "Retention DELETE statements run (each its own short transaction)",
+    registry=REGISTRY,
+)

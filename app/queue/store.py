@@ -301,3 +301,23 @@ async def retry(conn: asyncpg.Connection | asyncpg.Pool, job_id: int) -> str | N
         # The trigger wakes workers on INSERT only; this job was updated.
         await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
     return status
+
+
+async def delete_finished_batch(
+    conn: asyncpg.Connection | asyncpg.Pool, cutoff: datetime, limit: int
+) -> int:
+    """Retention (app/retention): delete at most `limit` jobs that ended (`done` or
+    `dead`) before `cutoff`, oldest first through `jobs_finished` (migration 008);
+    returns how many. A job retried meanwhile is `queued` again when its locked
+    row is re-checked, so it is skipped; queued and running jobs are never read."""
+    result = await conn.execute(
+        """DELETE FROM jobs WHERE id IN (
+               SELECT id FROM jobs
+               WHERE status IN ('done', 'dead') AND finished_at < $1
+               ORDER BY finished_at
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED)""",
+        cutoff,
+        limit,
+    )
+    return int(result.split()[-1])

@@ -1,0 +1,1 @@
+"""Retention: deleting what is no longer needed, in small batches."""
