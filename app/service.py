@@ -182,7 +182,8 @@ def job_kinds() -> JobRegistry:
 
 def build_worker(runtime: Runtime) -> Worker:
     settings = runtime.settings
-    run, on_dead = job_kinds().bind(runtime)
+    kinds = job_kinds()
+    run, on_dead = kinds.bind(runtime)
     return Worker(
         runtime.pool,
         runtime.dsn,
@@ -192,6 +193,7 @@ def build_worker(runtime: Runtime) -> Worker:
         poll_seconds=settings.job_poll_seconds,
         retry_base_seconds=settings.job_retry_base_seconds,
         on_dead=on_dead,
+        schedules=kinds.schedules(settings),
     )
 
 

@@ -62,3 +62,16 @@ KPI = Gauge(
     ["name"],
     registry=REGISTRY,
 )
+PERIODIC_RUNS = Counter(
+    "codegen_bot_periodic_runs_total",
+    "Occurrences of periodic jobs started, by kind (one per period across all processes)",
+    ["kind"],
+    registry=REGISTRY,
+)
+PERIODIC_LAG = Histogram(
+    "codegen_bot_periodic_lag_seconds",
+    "How late a periodic job's occurrence started behind its schedule",
+    ["kind"],
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
+    registry=REGISTRY,
+)
