@@ -26,6 +26,7 @@ from app.db import (
     embedded_available,
     ensure_database,
 )
+from app.deliveries import sweep as delivery_sweep
 from app.deliveries.dispatch import delivery_jobs
 from app.followups import flow as followup_flow
 from app.github.client import GitHubApp
@@ -177,6 +178,7 @@ def job_kinds() -> JobRegistry:
         merge.registry,
         link.registry,
         followup_flow.registry,
+        delivery_sweep.registry,
     )
 
 

@@ -75,3 +75,10 @@ PERIODIC_LAG = Histogram(
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
     registry=REGISTRY,
 )
+LOST_DELIVERIES = Counter(
+    "codegen_bot_lost_deliveries_total",
+    "The delivery sweep's lost deliveries (failed at GitHub, never stored): found, "
+    "redelivered, and failed (GitHub refused to redeliver)",
+    ["outcome"],
+    registry=REGISTRY,
+)

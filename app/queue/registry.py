@@ -5,6 +5,7 @@ two modules can never silently answer to the same job."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ def _occurrence(name: str, fn: JobFunction) -> JobFunction:
     """Run one occurrence: add the next one first, so that neither a failure nor
     a crash of this run breaks the chain, then do the work."""
 
+    @functools.wraps(fn)  # named as the job function and its module (docs/ARCHITECTURE.md)
     async def run(runtime: Any, job: Job) -> None:
         every = float(job.payload["every"])
         period = int(job.payload["period"])
