@@ -76,7 +76,7 @@ class JobRegistry:
         processes, as rows of this queue (app/queue/periodic.py)."""
 
         def register(fn: JobFunction) -> JobFunction:
-            self._add(JobKind(name, _occurrence(name, fn), on_dead, every))
+            self._add(JobKind(name, _occurrence(name, every, fn), on_dead, every))
             return fn
 
         return register
@@ -90,7 +90,7 @@ class JobRegistry:
         for kind in self:
             if kind.every is None:
                 continue
-            every = float(kind.every(settings) if callable(kind.every) else kind.every)
+            every = _seconds(kind.every, settings)
             if every > 0:
                 found.append(periodic.Schedule(kind.name, every))
         return found
@@ -107,17 +107,27 @@ class JobRegistry:
         return handlers, on_dead
 
 
-def _occurrence(name: str, fn: JobFunction) -> JobFunction:
+def _seconds(every: Period, settings: Any) -> float:
+    return float(every(settings) if callable(every) else every)
+
+
+def _occurrence(name: str, every: Period, fn: JobFunction) -> JobFunction:
     """Run one occurrence: add the next one first, so that neither a failure nor
-    a crash of this run breaks the chain, then do the work."""
+    a crash of this run breaks the chain, then do the work. The period is read
+    from the settings now: after a deploy that changed it, the chain follows;
+    after one that turned the kind off, the pending occurrence does nothing."""
 
     @functools.wraps(fn)  # named as the job function and its module (docs/ARCHITECTURE.md)
     async def run(runtime: Any, job: Job) -> None:
-        every = float(job.payload["every"])
-        period = int(job.payload["period"])
+        seconds = _seconds(every, runtime.settings)
+        if seconds <= 0:
+            return
         now = time.time()
-        following = periodic.next_period(period, now, every)
-        await periodic.enqueue_occurrence(runtime.pool, name, every, following, now=now)
+        period = int(job.payload["period"])
+        if float(job.payload["every"]) != seconds:  # counted in another period length
+            period = periodic.period_of(now, seconds)
+        following = periodic.next_period(period, now, seconds)
+        await periodic.enqueue_occurrence(runtime.pool, name, seconds, following, now=now)
         metrics.PERIODIC_RUNS.labels(kind=name).inc()
         metrics.PERIODIC_LAG.labels(kind=name).observe(max(0.0, now - job.payload["due"]))
         await fn(runtime, job)

@@ -154,3 +154,49 @@ async def test_a_long_stale_occurrence_runs_once_and_schedules_from_now(pool, ds
         (str(stale), "done"),
         (str(current + 1), "queued"),
     ]
+
+
+async def test_a_changed_period_takes_effect_and_zero_stops_the_chain(pool, dsn):
+    """A deploy that changes the period: the pending occurrence (counted in the
+    old one) runs and schedules the next in the new one; a deploy that turns the
+    kind off: the pending occurrence does nothing and adds none."""
+    runs: list[tuple[int, str]] = []
+    settings = SimpleNamespace(every=120.0)
+    registry = JobRegistry()
+
+    @registry.periodic(KIND, every=lambda s: s.every)
+    async def tick(runtime, job):
+        runs.append((job.payload["period"], runtime.name))
+
+    old = periodic.period_of(time.time(), 60.0)
+    await periodic.enqueue_occurrence(pool, KIND, 60.0, old)
+    run, _ = registry.bind(SimpleNamespace(pool=pool, settings=settings, name="w"))
+    worker = Worker(pool, dsn, run, poll_seconds=0.1, schedules=registry.schedules(settings))
+    await worker.start()
+    try:
+        for _ in range(100):
+            if len(await rows(pool)) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop(1)
+    assert runs == [(old, "w")]
+    queued = [r for r in await rows(pool) if r["status"] == "queued"]
+    assert [r["dedup_key"] for r in queued] == [
+        periodic.dedup_key(KIND, periodic.period_of(time.time(), 120.0) + 1)
+    ]
+
+    settings.every = 0.0
+    assert registry.schedules(settings) == []
+    await pool.execute("UPDATE jobs SET run_at = now() WHERE kind = $1", KIND)
+    worker = Worker(pool, dsn, run, poll_seconds=0.1, schedules=registry.schedules(settings))
+    await worker.start()
+    try:
+        for _ in range(100):
+            if not any(r["status"] == "queued" for r in await rows(pool)):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop(1)
+    assert runs == [(old, "w")]
+    assert [r["status"] for r in await rows(pool)] == ["done", "done"]
