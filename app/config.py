@@ -69,6 +69,10 @@ class Settings:
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 8
     job_poll_seconds: float = 5.0
+    # Lost-delivery recovery: how often to sweep GitHub's delivery log (0: never),
+    # and the pause between two redeliveries a process asks for.
+    delivery_sweep_seconds: float = 600.0
+    delivery_redeliver_interval: float = 1.0
     job_retry_base_seconds: float = 2.0
     shutdown_grace_seconds: float = 25.0
     run_poll_first_seconds: float = 10.0
@@ -337,6 +341,8 @@ def load_settings(
         job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0),
         job_max_attempts=_int(env, "JOB_MAX_ATTEMPTS", 8, minimum=1),
         job_poll_seconds=_float(env, "JOB_POLL_SECONDS", 5.0),
+        delivery_sweep_seconds=_float(env, "DELIVERY_SWEEP_SECONDS", 600.0),
+        delivery_redeliver_interval=_float(env, "DELIVERY_REDELIVER_INTERVAL", 1.0),
         job_retry_base_seconds=_float(env, "JOB_RETRY_BASE_SECONDS", 2.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 25.0),
         run_poll_first_seconds=_float(env, "RUN_POLL_FIRST_SECONDS", 10.0),

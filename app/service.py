@@ -26,6 +26,7 @@ from app.db import (
     embedded_available,
     ensure_database,
 )
+from app.deliveries import sweep as delivery_sweep
 from app.deliveries.dispatch import delivery_jobs
 from app.followups import flow as followup_flow
 from app.github.client import GitHubApp
@@ -179,12 +180,14 @@ def job_kinds() -> JobRegistry:
         link.registry,
         followup_flow.registry,
         retention.registry,
+        delivery_sweep.registry,
     )
 
 
 def build_worker(runtime: Runtime) -> Worker:
     settings = runtime.settings
-    run, on_dead = job_kinds().bind(runtime)
+    kinds = job_kinds()
+    run, on_dead = kinds.bind(runtime)
     return Worker(
         runtime.pool,
         runtime.dsn,
@@ -194,6 +197,7 @@ def build_worker(runtime: Runtime) -> Worker:
         poll_seconds=settings.job_poll_seconds,
         retry_base_seconds=settings.job_retry_base_seconds,
         on_dead=on_dead,
+        schedules=kinds.schedules(settings),
     )
 
 

@@ -103,6 +103,9 @@ def settings(dsn, tmp_path) -> Settings:
         job_lease_seconds=5.0,
         job_retry_base_seconds=0.05,
         shutdown_grace_seconds=5.0,
+        # The lost-delivery sweep runs only in the tests that ask for it.
+        delivery_sweep_seconds=0.0,
+        retention_seconds=0.0,
     )
 
 

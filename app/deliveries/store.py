@@ -75,6 +75,12 @@ async def insert_batch(
     return {r["id"] for r in rows}
 
 
+async def stored_ids(conn: asyncpg.Connection | asyncpg.Pool, guids: list[str]) -> set[str]:
+    """Which of these delivery GUIDs are stored (the lost-delivery sweep asks)."""
+    rows = await conn.fetch("SELECT id FROM webhook_deliveries WHERE id = ANY($1::text[])", guids)
+    return {r["id"] for r in rows}
+
+
 async def get(conn: asyncpg.Connection | asyncpg.Pool, delivery_id: str) -> StoredDelivery | None:
     row = await conn.fetchrow(
         """SELECT id, event, action, installation_id, payload, received_at, status

@@ -93,6 +93,17 @@ def manifest_conversion(code: str) -> str:
     return f"/app-manifests/{quote(code, safe='')}/conversions"
 
 
+def hook_deliveries() -> str:
+    """The App's webhook delivery log, newest first, 100 a page (the most
+    GitHub serves); later pages follow the `Link` header's cursor."""
+    return "/app/hook/deliveries?per_page=100"
+
+
+def hook_redelivery(delivery_id: int) -> str:
+    """Asks GitHub to deliver a delivery again (answered 202)."""
+    return f"/app/hook/deliveries/{int(delivery_id)}/attempts"
+
+
 def loggable(url: str) -> str:
     """`url` fit for a log line: no query, and no manifest code, which for its
     hour is as good as the new App's private key to whoever trades it first."""

@@ -73,3 +73,23 @@ RETENTION_BATCHES = Counter(
     "Retention DELETE statements run (each its own short transaction)",
     registry=REGISTRY,
 )
+PERIODIC_RUNS = Counter(
+    "codegen_bot_periodic_runs_total",
+    "Occurrences of periodic jobs started, by kind (one per period across all processes)",
+    ["kind"],
+    registry=REGISTRY,
+)
+PERIODIC_LAG = Histogram(
+    "codegen_bot_periodic_lag_seconds",
+    "How late a periodic job's occurrence started behind its schedule",
+    ["kind"],
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
+    registry=REGISTRY,
+)
+LOST_DELIVERIES = Counter(
+    "codegen_bot_lost_deliveries_total",
+    "The delivery sweep's lost deliveries (failed at GitHub, never stored): found, "
+    "redelivered, and failed (GitHub refused to redeliver)",
+    ["outcome"],
+    registry=REGISTRY,
+)

@@ -67,6 +67,16 @@ async def enqueue(
     )
 
 
+async def has_pending(conn: asyncpg.Connection | asyncpg.Pool, kind: str) -> bool:
+    """Whether a job of `kind` is queued or running (read through the partial
+    indexes of both states, never the finished jobs)."""
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND kind = $1)
+               OR EXISTS (SELECT 1 FROM jobs WHERE status = 'running' AND kind = $1)""",
+        kind,
+    )
+
+
 async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float) -> list[Job]:
     rows = await pool.fetch(
         """UPDATE jobs SET status = 'running', attempts = attempts + 1,

@@ -11,12 +11,13 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
 from app.observability import metrics
 from app.observability.logs import job_id_var, redactor
+from app.queue import periodic
 from app.queue import store as jobs_sql
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Worker:
         poll_seconds: float = 5.0,
         retry_base_seconds: float = 2.0,
         on_dead: dict[str, JobHandler] | None = None,
+        schedules: Sequence[periodic.Schedule] = (),
     ) -> None:
         self.pool = pool
         self.dsn = dsn
@@ -61,6 +63,9 @@ class Worker:
         # Called for jobs that died with their worker on their last attempt (their
         # handler never got to clean up), by kind.
         self.on_dead = on_dead or {}
+        # Periodic kinds: each worker makes sure their next occurrence exists.
+        self.schedules = list(schedules)
+        self._scheduled = not self.schedules
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -126,6 +131,8 @@ class Worker:
                             await jobs_sql.bury(self.pool, job.id, self.owner)
                         if self._listener is None or self._listener.is_closed():
                             await self._listen()
+                    if not self._scheduled:  # at start-up, or until the database answers
+                        await self._ensure_schedules()
                     free = self.concurrency - len(self._running)
                     claimed = []
                     if free > 0:
@@ -152,6 +159,13 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+
+    async def _ensure_schedules(self) -> None:
+        for schedule in self.schedules:
+            added = await periodic.ensure(self.pool, schedule)
+            if added is not None:
+                log.info("scheduled periodic job %s (every %.0fs)", schedule.kind, schedule.every)
+        self._scheduled = True
 
     async def _after_death(self, job: jobs_sql.Job) -> None:
         handler = self.on_dead.get(job.kind)

@@ -69,7 +69,10 @@ async def run_pass(
     return deleted
 
 
-@registry.job(RETENTION_JOB)
+@registry.periodic(
+    RETENTION_JOB,
+    every=lambda settings: settings.retention_seconds if settings.retention_days else 0.0,
+)
 async def retention_pass(runtime: Runtime, job: Job) -> None:
     settings = runtime.settings
     deleted = await run_pass(

@@ -77,3 +77,43 @@ def test_jobs_that_spend_or_hold_a_task_clean_up_when_they_die():
         "followup.send",
         "followup.poll",
     }
+
+
+def test_periodic_kinds_read_their_period_from_settings_and_zero_turns_them_off():
+    from types import SimpleNamespace
+
+    from app.queue.periodic import Schedule
+
+    registry = JobRegistry()
+    registry.periodic("p.fixed", every=60)(_noop)
+    registry.periodic("p.set", every=lambda s: s.sweep)(_noop)
+    registry.add("p.plain", _noop)
+    assert "p.fixed" in registry and "p.set" in registry
+    assert registry.schedules(SimpleNamespace(sweep=600)) == [
+        Schedule("p.fixed", 60.0),
+        Schedule("p.set", 600.0),
+    ]
+    assert registry.schedules(SimpleNamespace(sweep=0)) == [Schedule("p.fixed", 60.0)]
+    with pytest.raises(DuplicateJobKind):
+        registry.periodic("p.plain", every=1)(_noop)
+
+
+def test_periods_are_counted_from_the_epoch_and_a_late_run_schedules_from_now():
+    from app.queue.periodic import dedup_key, next_period, period_of
+
+    assert period_of(1200.0, 600) == 2
+    assert period_of(1799.9, 600) == 2
+    assert next_period(2, 1300.0, 600) == 3
+    # Hours late: the next one is the period after now, not the one after its own.
+    assert next_period(2, 60_000.0, 600) == 101
+    assert dedup_key("deliveries.sweep", 7) == "periodic:deliveries.sweep:7"
+
+
+def test_retention_and_the_sweep_are_periodic_and_follow_their_settings():
+    from app.config import Settings
+
+    on = {s.kind: s.every for s in job_kinds().schedules(Settings())}
+    assert on["maintenance.retention"] == Settings().retention_seconds
+    assert on["deliveries.sweep"] == Settings().delivery_sweep_seconds
+    off = job_kinds().schedules(Settings(retention_days=0, delivery_sweep_seconds=0))
+    assert {s.kind for s in off}.isdisjoint({"maintenance.retention", "deliveries.sweep"})
