@@ -496,6 +496,22 @@ class FakeCodegen:
         method = method.upper()
         return [r for r in self.requests if method in ("*", r.method) and rx.search(r.path)]
 
+    def max_creates_in(self, seconds: float) -> int:
+        """The most successful creates that any window of `seconds` saw (what the
+        bot's own pacing must keep at or under the published limit)."""
+        times = sorted(
+            r.started_at
+            for r in self.requests
+            if r.method == "POST" and r.path.endswith("/agent/run") and r.status == 200
+        )
+        most = 0
+        start = 0
+        for end, t in enumerate(times):
+            while start <= end and t - times[start] >= seconds:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
+
     def _make_script(
         self,
         statuses: list[str] | None,

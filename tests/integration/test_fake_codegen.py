@@ -291,3 +291,14 @@ async def test_fail_next_uses_the_api_error_bodies(
 async def test_unknown_routes(http: httpx.AsyncClient) -> None:
     assert (await http.get(f"{BASE}/nope", headers=AUTH)).json() == {"detail": "Not Found"}
     assert (await http.delete(f"{BASE}/agent/run/1", headers=AUTH)).status_code == 405
+
+
+async def test_max_creates_in_a_window_counts_only_successful_creates(
+    cg: FakeCodegen, http: httpx.AsyncClient
+) -> None:
+    for i in range(3):
+        r = await http.post(f"{BASE}/agent/run", json={"prompt": str(i)}, headers=AUTH)
+        assert r.status_code == 200
+    await http.post(f"{BASE}/agent/run", json={}, headers=AUTH)  # 422: not a create
+    assert cg.max_creates_in(60) == 3
+    assert cg.max_creates_in(0) == 0

@@ -1285,3 +1285,36 @@ async def test_combined_status(gh, http):
     assert combined["state"] == "failure"  # failure/error wins over pending
     with pytest.raises(ValueError):
         gh.add_status(REPO, SHA, context="x", state="passed")
+
+
+async def test_write_overlaps_are_found_per_installation(gh, http):
+    """Two label writes at once with one installation's token overlap; the same
+    with two installations, or one after the other, do not."""
+
+    async def token(installation: int) -> dict[str, str]:
+        _, body, _ = await call(
+            http,
+            gh,
+            "POST",
+            f"/app/installations/{installation}/access_tokens",
+            headers=bearer(app_jwt()),
+        )
+        return token_auth(body["token"])
+
+    seven, eight = await token(7), await token(8)
+
+    async def label(repo: str, name: str, auth: dict[str, str]) -> int:
+        status, _, _ = await call(
+            http, gh, "POST", f"/repos/{repo}/labels", headers=auth, json={"name": name}
+        )
+        return status
+
+    gh.delay_next("POST", r"/labels$", 0.2, times=4)
+    assert await label(REPO, "a", seven) == 201
+    assert await label(REPO, "b", seven) == 201
+    assert await asyncio.gather(label(REPO, "c", seven), label(OTHER_REPO, "d", eight)) == [201] * 2
+    assert gh.write_overlaps() == []
+    gh.delay_next("POST", r"/labels$", 0.2, times=2)
+    await asyncio.gather(label(REPO, "e", seven), label(REPO, "f", seven))
+    [(first, second)] = gh.write_overlaps()
+    assert {first.json["name"], second.json["name"]} == {"e", "f"}

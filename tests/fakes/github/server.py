@@ -96,6 +96,9 @@ from tests.fakes.github.webhooks import WebhooksMixin
 # --------------------------------------------------------------------------- the fake
 
 
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
 class FakeGitHub(
     AuthMixin,
     AppsMixin,
@@ -373,6 +376,24 @@ class FakeGitHub(
         rx = re.compile(path_regex)
         method = method.upper()
         return [r for r in self.requests if method in ("*", r.method) and rx.search(r.path)]
+
+    def write_overlaps(self) -> list[tuple[Recorded, Recorded]]:
+        """Pairs of writes (POST, PATCH, PUT, DELETE) made with one installation's
+        tokens whose times overlap: GitHub asks for writes one at a time."""
+        writes: dict[int, list[Recorded]] = {}
+        for r in self.requests:
+            if r.method in WRITE_METHODS and r.installation_id is not None and r.finished_at:
+                writes.setdefault(r.installation_id, []).append(r)
+        overlaps = []
+        for recs in writes.values():
+            recs.sort(key=lambda r: r.started_at)
+            latest = recs[0]  # the write that ends last among those started so far
+            for after in recs[1:]:
+                if after.started_at < latest.finished_at:
+                    overlaps.append((latest, after))
+                if after.finished_at > latest.finished_at:
+                    latest = after
+        return overlaps
 
     def _next_id(self, kind: str, start: int = 1000) -> int:
         value = self._counters.get(kind, start) + 1
