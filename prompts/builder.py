@@ -53,11 +53,13 @@ from app.text import linear_re
 from prompts.fences import clip, neutralise
 from prompts.repository import (
     CONTRIBUTING_CHARS,
+    INSTRUCTIONS_CHARS,
     MANIFESTS_CHARS,
     README_CHARS,
     TREE_CHARS,
     RepoContext,
     dependencies_section,
+    instructions_section,
     repository_section,
 )
 
@@ -67,7 +69,7 @@ STRATEGIES = ("regenerate_prompt", "different_approach", "simplified_scope")
 PREVIOUS_ATTEMPT_CHARS = 2_000
 
 #: What goes first when the prompt is over budget: largest and least needed first.
-BUDGET_ORDER = ("manifests", "readme", "contributing", "tree")
+BUDGET_ORDER = ("manifests", "readme", "contributing", "tree", "instructions")
 
 _LOGIN_JUNK = linear_re.compile(r"[^A-Za-z0-9_.\-\[\]]")
 _BLOCK_LINE = re.compile(r"^\s*\$(\w+)\s*$")
@@ -133,6 +135,7 @@ def build_prompt(
         "readme": README_CHARS,
         "contributing": CONTRIBUTING_CHARS,
         "tree": TREE_CHARS,
+        "instructions": INSTRUCTIONS_CHARS,
     }
     text, cuts, sections, kept = _render(fixed, repo, options, limits)
     excerpts = dict(cuts)  # what the excerpt caps alone cut
@@ -150,6 +153,7 @@ def build_prompt(
         "strategy": strategy,
         "sections": sections,
         "manifests": sorted(repo.manifests) if "dependencies" in sections else [],
+        "instructions": repo.instructions[0] if "instructions" in sections else None,
         "requirements": len(task.requirements),
         "acceptance_criteria": len(task.acceptance_criteria),
         "truncated": dict(sorted(truncated.items())),
@@ -339,6 +343,11 @@ def _render(
     contributing_shown = False
     if comprehensive and options.include_codebase_context:
         repository, contributing_shown = repository_section(repo, limits, cuts, kept, sections)
+    # The repository's own rules for agents, whatever the style: they say how
+    # its changes are built and checked.
+    instructions = instructions_section(repo, limits["instructions"], cuts, kept)
+    if instructions:
+        sections.append("instructions")
     dependencies = ""
     if comprehensive and options.include_dependencies and repo.manifests:
         dependencies = dependencies_section(repo, limits["manifests"], cuts, kept)
@@ -360,6 +369,7 @@ def _render(
         sections.append("definition_of_done")
     values["repository"] = repository
     values["dependencies"] = dependencies
+    values["instructions"] = instructions
     text = _fill(_template(f"{options.style}.md"), values)
     return text.rstrip("\n") + "\n", cuts, sections, kept
 

@@ -16,6 +16,7 @@ from gidgethub import BadRequest
 from app.config import Settings
 from app.github import urls
 from app.github.client import GitHubClient
+from app.text import linear_re
 from app.validation.config import ValidationConfig, echo, parse_validation
 
 CONFIG_PATH = ".github/codegen.yml"
@@ -23,6 +24,16 @@ MAX_CONFIG_CHARS = 32 * 1024  # a settings file is a few hundred bytes
 MAX_PROBLEMS = 20
 STYLES = ("comprehensive", "concise")
 PERMISSIONS = ("triage", "write", "maintain", "admin")
+# Where repositories keep instructions for coding agents, in the order looked
+# for: the first that exists on the default branch goes into the prompt.
+INSTRUCTION_FILES = (
+    "AGENTS.md",
+    ".github/copilot-instructions.md",
+    "CLAUDE.md",
+    ".github/codegen-instructions.md",
+)
+MAX_INSTRUCTION_FILES = 5
+_INSTRUCTION_PATH = linear_re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+){0,7}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,9 @@ class RepoConfig:
     timeout_ms: int = 300_000  # the bot's own steps, up to creating the agent run
     run_timeout_ms: int = 3_600_000  # the agent run, from its creation
     permission: str = "write"
+    # The files looked for, in order, for the repository's instructions to agents
+    # (empty: none are read).
+    instructions: tuple[str, ...] = INSTRUCTION_FILES
     extra: dict[str, Any] = field(default_factory=dict)  # the raw keys parsed below
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
@@ -165,6 +179,9 @@ def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]
         elif norm in ("permission", "minimum_permission"):
             if (v := text_value(str(key), value, PERMISSIONS)) is not None:
                 changes["permission"] = v
+        elif norm in ("instructions", "agent_instructions", "instructions_files"):
+            if (paths := instruction_files(str(key), value, errors)) is not None:
+                changes["instructions"] = paths
         elif norm in _VALIDATION_KEYS:
             extra[norm] = value
         else:
@@ -175,6 +192,30 @@ def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]
         more = len(problems) - MAX_PROBLEMS
         problems = [*problems[:MAX_PROBLEMS], f"… and {more} more problem{'s' * (more != 1)}"]
     return replace(defaults, **changes, extra=extra, validation=validation), problems
+
+
+def instruction_files(key: str, value: Any, errors: list[str]) -> tuple[str, ...] | None:
+    """`instructions: false` (read none), one path, or a list of paths looked for
+    in order; each a plain path inside the repository."""
+    if value is False:
+        return ()
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not paths or len(paths) > MAX_INSTRUCTION_FILES:
+        errors.append(
+            f"`{key}` must be false, a path, or a list of 1 to {MAX_INSTRUCTION_FILES} paths"
+        )
+        return None
+    out = []
+    for path in paths:
+        ok = isinstance(path, str) and len(path) <= 200 and _INSTRUCTION_PATH.fullmatch(path)
+        if not ok or any(part in (".", "..") for part in path.split("/")):
+            errors.append(
+                f"`{key}`: `{echo(path)}` is not a path inside the repository "
+                "(letters, digits, `._-` and `/`, no `..`)"
+            )
+            return None
+        out.append(path)
+    return tuple(dict.fromkeys(out))
 
 
 def decode_content(content: dict[str, Any]) -> str | None:
