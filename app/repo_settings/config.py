@@ -16,10 +16,19 @@ from gidgethub import BadRequest
 from app.config import Settings
 from app.github import urls
 from app.github.client import GitHubClient
+from app.repo_settings.layers import (
+    CONFIG_PATH,
+    EXTENDS,
+    MAX_DEPTH,
+    Source,
+    extends_of,
+    extends_target,
+    merge,
+    organisation_defaults,
+)
 from app.text import linear_re
 from app.validation.config import ValidationConfig, echo, parse_validation
 
-CONFIG_PATH = ".github/codegen.yml"
 MAX_CONFIG_CHARS = 32 * 1024  # a settings file is a few hundred bytes
 MAX_PROBLEMS = 20
 STYLES = ("comprehensive", "concise")
@@ -109,15 +118,30 @@ _BOOL_KEYS = {
 _VALIDATION_KEYS = {"validate", "validation", "auto_merge", "automerge", "ci_fix", "commands"}
 
 
-def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]]:
-    """The config a file gives, and what was wrong with it (defaults fill any gap)."""
+def load_mapping(text: str) -> tuple[dict[str, Any], str | None]:
+    """A settings file's mapping ({} when empty), or ({}, the problem)."""
     data, problem = _load(text)
     if problem is not None:
-        return defaults, [problem]
+        return {}, problem
     if data is None:
-        return defaults, []
+        return {}, None
     if not isinstance(data, dict):
-        return defaults, [f"{CONFIG_PATH} must be a mapping of settings, not {type(data).__name__}"]
+        return {}, f"{CONFIG_PATH} must be a mapping of settings, not {type(data).__name__}"
+    return data, None
+
+
+def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]]:
+    """The config a file gives, and what was wrong with it (defaults fill any gap)."""
+    data, problem = load_mapping(text)
+    if problem is not None:
+        return defaults, [problem]
+    return parse_mapping(data, defaults)
+
+
+def parse_mapping(data: dict[str, Any], defaults: RepoConfig) -> tuple[RepoConfig, list[str]]:
+    """The config a settings mapping gives, and what was wrong with it."""
+    if not data:
+        return defaults, []
     errors: list[str] = []
     changes: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -184,6 +208,8 @@ def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]
                 changes["instructions"] = paths
         elif norm in _VALIDATION_KEYS:
             extra[norm] = value
+        elif norm == EXTENDS:
+            continue  # read by the loader (app/repo_settings/layers.py)
         else:
             errors.append(f"unknown setting `{key}`")
     validation, problems = parse_validation(extra)
@@ -243,19 +269,65 @@ async def fetch_file(
     return decode_content(content), content.get("sha")
 
 
+async def _read(gh: GitHubClient, source: Source) -> tuple[str | None, str | None]:
+    """(text, blob sha) of a settings file, cached briefly."""
+    cache = gh.caches.settings_files
+    if source.cache_key not in cache:
+        text, sha = await fetch_file(gh, source.repository, source.path)
+        # Enough to tell it is too long; a 1 MB file is not kept per repository.
+        cache[source.cache_key] = (text[: MAX_CONFIG_CHARS + 1] if text else text), sha
+    return cache[source.cache_key]
+
+
 async def load_repo_config(
     gh: GitHubClient, repository: str, settings: Settings
 ) -> tuple[RepoConfig, list[str], str | None]:
-    """(config, problems, blob sha of the file) for a repository, cached briefly."""
+    """(config, problems, the blob shas of the files read) for a repository: its
+    own file over the one it builds on (`_extends`, else the organisation's
+    `.github` repository), each cached briefly. A problem in a file it builds on
+    is named with that file; a file that cannot be read adds nothing."""
     defaults = RepoConfig.defaults(settings)
-    key = repository.lower()
-    cache = gh.caches.settings_files
-    if key not in cache:
-        text, sha = await fetch_file(gh, repository, CONFIG_PATH)
-        # Enough to tell it is too long; a 1 MB file is not kept per repository.
-        cache[key] = (text[: MAX_CONFIG_CHARS + 1] if text else text), sha
-    text, sha = cache[key]
-    if text is None:
-        return defaults, [], sha
-    config, errors = parse_config(text, defaults)
-    return config, errors, sha
+    own = Source(repository)
+    text, sha = await _read(gh, own)
+    data, problem = load_mapping(text) if text is not None else ({}, None)
+    layers: list[tuple[Source, dict[str, Any], str | None]] = [(own, data, sha)]
+    problems = [problem] if problem else []
+    present, value = extends_of(data)
+    target, problem = extends_target(value, repository) if present else (None, None)
+    if problem:
+        problems.append(problem)
+    base = target if present else organisation_defaults(repository)
+    seen = {own.cache_key}
+    while base is not None:
+        if base.cache_key in seen or len(layers) > MAX_DEPTH:
+            problems.append(
+                f"`_extends`: `{base.label}` would make a loop or a chain longer than "
+                f"{MAX_DEPTH} files; it was not read"
+            )
+            break
+        seen.add(base.cache_key)
+        text, sha = await _read(gh, base)
+        if text is None:
+            if present:  # named on purpose: say it is not there
+                problems.append(
+                    f"`_extends`: `{base.label}` does not exist or the App cannot read it"
+                )
+            break
+        data, problem = load_mapping(text)
+        if problem:
+            problems.append(f"`{base.label}`: {problem}")
+            break
+        layers.append((base, data, sha))
+        present, value = extends_of(data)
+        base, problem = extends_target(value, base.repository) if present else (None, None)
+        if problem:
+            problems.append(f"`{layers[-1][0].label}`: {problem}")
+    for source, data, _ in layers:
+        _, errors = parse_mapping(data, defaults)
+        problems += errors if source == own else [f"`{source.label}`: {e}" for e in errors]
+    config, _ = parse_mapping(merge([data for _, data, _ in reversed(layers)]), defaults)
+    shas = [sha for _, _, sha in layers if sha]
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        problems = [*problems[:MAX_PROBLEMS], f"… and {more} more problem{'s' * (more != 1)}"]
+    return config, problems, "+".join(shas) or None
