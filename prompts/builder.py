@@ -50,7 +50,7 @@ from importlib.resources import files
 
 from app.tasks.spec import TaskSpec
 from app.text import linear_re
-from prompts.fences import clip, neutralise
+from prompts.fences import clip, cut_note, fence, neutralise
 from prompts.repository import (
     CONTRIBUTING_CHARS,
     INSTRUCTIONS_CHARS,
@@ -67,6 +67,7 @@ STYLES = ("comprehensive", "concise")
 STRATEGIES = ("regenerate_prompt", "different_approach", "simplified_scope")
 
 PREVIOUS_ATTEMPT_CHARS = 2_000
+MENTION_CHARS = 4_000  # each person's words added by a mention
 
 #: What goes first when the prompt is over budget: largest and least needed first.
 BUDGET_ORDER = ("manifests", "readme", "contributing", "tree", "instructions")
@@ -217,6 +218,9 @@ def _fixed_parts(
         sections.append("strategy")
     issue_text = _fill(_template("issue.md"), {**common, "issue_text": _issue_text(task)})
     sections.append("issue")
+    if task.instructions:
+        issue_text += "\n\n" + _mention_text(task, cuts)
+        sections.append("mention_instructions")
     values = {
         **common,
         "priority": task.priority,
@@ -323,6 +327,29 @@ def _issue_text(task: TaskSpec) -> str:
             lines.append(f"</{tag}>")
             parts.append("\n".join(lines))
     return "\n".join(parts)
+
+
+def _mention_text(task: TaskSpec, cuts: dict[str, dict]) -> str:
+    """What the people who asked for the task by a mention added, each in their
+    own fence, capped (they were never shortened on the way in)."""
+    blocks = []
+    for index, (by, words) in enumerate(task.instructions):
+        login = _LOGIN_JUNK.sub("", by) or "unknown"
+        words = words.strip()
+        excerpt = clip(words, MENTION_CHARS)
+        block = _fill(
+            _template("mention.md"),
+            {"by": login, "instructions": fence("requester_instructions", excerpt, author=login)},
+        )
+        if len(excerpt) < len(words):
+            cuts[f"mention:{index}"] = {
+                "from_chars": len(words),
+                "kept_chars": len(excerpt),
+                "reason": "excerpt",
+            }
+            block += "\n\n" + cut_note(f"@{login}'s words", len(excerpt), len(words))
+        blocks.append(block)
+    return "\n\n".join(blocks)
 
 
 # -- context sections, rendered under limits -----------------------------------

@@ -75,6 +75,7 @@ def task_spec(task: tasks.Task) -> TaskSpec:
         acceptance_criteria=task.acceptance_criteria,
         priority=task.priority,
         estimated_complexity=task.estimated_complexity,
+        instructions=tuple((i["by"], i["text"]) for i in task.instructions),
     )
 
 
