@@ -99,11 +99,11 @@ def _load(text: str) -> tuple[Any, str | None]:
     except RecursionError:
         return None, f"{CONFIG_PATH} is nested too deeply to be a settings file"
     except yaml.YAMLError as exc:
-        return None, f"{CONFIG_PATH} is not valid YAML: {echo(str(exc))}"
+        return None, f"{CONFIG_PATH} is not valid YAML: `{echo(str(exc))}`"
     except (ValueError, OverflowError) as exc:
         # Well-formed YAML whose scalar cannot be built: a 13th month, an
         # integer past Python's digit limit. The constructors raise these bare.
-        return None, f"{CONFIG_PATH} is not valid YAML: a value cannot be read ({echo(str(exc))})"
+        return None, f"{CONFIG_PATH} is not valid YAML: a value cannot be read (`{echo(str(exc))}`)"
 
 
 # YAML key (snake_case or the seed's camelCase) -> field
