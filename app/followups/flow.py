@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from app.budgets.decide import review_fix_refusal
 from app.codegen.client import CodegenError, run_state
 from app.commands import log_store as command_log
 from app.db import advisory_xact_lock
@@ -141,6 +142,8 @@ async def request_followup(
             f"task {task.id} is `{task.status}`: there is no open pull request to change. "
             "`/codegen retry` starts a new attempt.",
         )
+    # The per-task cap on review fixes, on every path that sends one (command, button).
+    most = await review_fix_max(runtime, task) if kind in followups.REVIEW_FIX_KINDS else None
     async with runtime.pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, followup_lock(task.id))
         current = await tasks.get(conn, task.id)
@@ -153,6 +156,11 @@ async def request_followup(
                 f"the agent is still working on earlier instructions (from @{busy.requested_by}); "
                 "try again when it has finished.",
             )
+        if most is not None and not await followups.exists(conn, key):
+            # Counted under the lock: two requests at once cannot both take the last one.
+            used = await followups.review_fixes_used(conn, task.id)
+            if (refusal := review_fix_refusal(task.id, used, most)) is not None:
+                return Outcome(False, refusal)
         return await add_followup(
             conn,
             task,
@@ -162,6 +170,13 @@ async def request_followup(
             by=by,
             pull_request_id=pull_request_id,
         )
+
+
+async def review_fix_max(runtime: Runtime, task: tasks.Task) -> int | None:
+    """The repository's `review_fix.max` (None: no limit)."""
+    gh = await runtime.github.for_installation(task.installation_id)
+    config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
+    return config.review_fix_max
 
 
 async def add_followup(
