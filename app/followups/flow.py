@@ -93,8 +93,12 @@ async def retry(
                 return Outcome(False, "the task changed state meanwhile; nothing was started.")
             if command_key is not None:
                 await command_log.mark_started(conn, command_key)
-            await schedule.enqueue_advance(conn, task.id, f"attempt:{task.attempt + 1}")
-            await schedule.enqueue_render(conn, task.id, f"retry:{task.attempt + 1}")
+            # Keyed by this retry, not only the attempt's number: an attempt that
+            # made no run (cancelled while queued for budget, or while its prompt
+            # was built) is asked for again under the same number.
+            step = f"{task.attempt + 1}:{int(moved.updated_at.timestamp() * 1_000_000)}"
+            await schedule.enqueue_advance(conn, task.id, f"attempt:{step}")
+            await schedule.enqueue_render(conn, task.id, f"retry:{step}")
     except asyncpg.UniqueViolationError:
         return Outcome(False, "another task is already active on this issue; nothing was started.")
     how = f" with strategy `{chosen}`" if chosen else ""

@@ -22,6 +22,14 @@ from tests.support.flow import ISSUE_BODY, REPO, WRITER, labeled_event, wait_unt
 ISSUES = range(101, 121)
 
 
+def _settings(flow_settings, **budgets):
+    """Runs that stay active are looked at every 2 s at most: several of them
+    polled faster would meet Codegen's read rate limit (429s and retries)."""
+    return dataclasses.replace(
+        flow_settings, run_poll_first_seconds=0.5, run_poll_max_seconds=2.0, **budgets
+    )
+
+
 def _issues(fake, numbers=ISSUES) -> None:
     for n in numbers:
         fake.add_issue(REPO, n, title=f"Export table {n} as CSV", body=ISSUE_BODY, user="rae")
@@ -59,9 +67,7 @@ async def test_twenty_labels_at_once_against_a_budget_of_five_make_exactly_five_
     flow_settings, seeded, fake_codegen, example_payload
 ):
     _issues(seeded)
-    settings = dataclasses.replace(
-        flow_settings, max_concurrent_workflows=8, budget_repo_runs_per_day=5
-    )
+    settings = _settings(flow_settings, max_concurrent_workflows=8, budget_repo_runs_per_day=5)
     async with running_bot(settings) as bot:
         answers = await asyncio.gather(
             *(bot.deliver("issues", _labeled(seeded, example_payload, n)) for n in ISSUES)
@@ -100,7 +106,7 @@ async def test_a_task_held_by_the_concurrent_limit_starts_when_a_run_ends(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     _issues(seeded, (101, 102))
-    settings = dataclasses.replace(flow_settings, budget_repo_concurrent_runs=1)
+    settings = _settings(flow_settings, budget_repo_concurrent_runs=1)
     async with running_bot(settings) as bot:
         await bot.deliver("issues", _labeled(seeded, example_payload, 101))
         await wait_until(lambda: len(fake_codegen.created) == 1 or None)
@@ -140,7 +146,7 @@ async def test_the_day_rolls_over_and_a_cancel_takes_a_task_out_of_the_queue(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     _issues(seeded, (101, 102, 103))
-    settings = dataclasses.replace(flow_settings, budget_runs_per_day=1)
+    settings = _settings(flow_settings, budget_runs_per_day=1)
     async with running_bot(settings) as bot:
         await bot.deliver("issues", _labeled(seeded, example_payload, 101))
         await wait_until(lambda: len(fake_codegen.created) == 1 or None)
@@ -171,6 +177,12 @@ async def test_the_day_rolls_over_and_a_cancel_takes_a_task_out_of_the_queue(
         assert len(fake_codegen.created) == 2
         assert "Export table 103" in fake_codegen.created[1]["prompt"]
         assert "Cancelled" in _tracking(seeded, 102)
+        # The cancelled task is retried: it joins the queue again (today's run is used).
+        await say(bot, seeded, "/codegen retry", number=102)
+        await wait_until(lambda: "Waiting for budget" in (_tracking(seeded, 102) or ""))
+        assert "first in line" in _tracking(seeded, 102)
+        assert await _admissions(bot) == {"admitted": 2, "waiting": 1}
+        assert len(fake_codegen.created) == 2
 
 
 async def test_a_review_fix_over_its_cap_is_refused_with_the_reason(
