@@ -203,7 +203,8 @@ async def _create_run(
     """Create the attempt's agent run and move the task to `running`, under the
     task's lock and only if the task is still waiting for it: a cancel (which
     takes the same lock) lands either before, and then no run is made, or after
-    the run is recorded, and then it stops it with the task."""
+    the run is recorded, and then it stops it with the task. Returns the task
+    to show in its tracking comment (moved on, or waiting for budget), or None."""
     pool = runtime.pool
     current = await tasks.get(pool, task.id)
     # Read again under the lock: a cancel may have stopped the attempt meanwhile.
@@ -234,9 +235,9 @@ async def _create_run(
             now=datetime.now(UTC),
         )
         if not verdict.admitted:
-            if verdict.limit is not None:
-                await render_comment(runtime, gh, current)
-            return None
+            # Waiting: its comment says so, rendered once the task's lock is let go
+            # (a render under it would hold three connections at once).
+            return current if verdict.limit is not None else None
         current = await tasks.get(pool, task.id) or current  # its deadline may have moved
     decision = decide_start(
         has_run=run is not None or request.agent_run_id is not None,

@@ -106,7 +106,9 @@ async def test_a_task_held_by_the_concurrent_limit_starts_when_a_run_ends(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     _issues(seeded, (101, 102))
-    settings = _settings(flow_settings, budget_repo_concurrent_runs=1)
+    # A short workflow timeout, which the wait in the queue outlasts: it counts
+    # from the admission, so the waiting task still starts.
+    settings = _settings(flow_settings, budget_repo_concurrent_runs=1, workflow_timeout_ms=4000)
     async with running_bot(settings) as bot:
         await bot.deliver("issues", _labeled(seeded, example_payload, 101))
         await wait_until(lambda: len(fake_codegen.created) == 1 or None)
@@ -129,7 +131,7 @@ async def test_a_task_held_by_the_concurrent_limit_starts_when_a_run_ends(
             in status
         )
         assert "- Daily budgets reset at " in status
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(4.5)  # past the waiting task's first workflow deadline
         assert len(fake_codegen.created) == 1
         # The first run ends: the waiting task starts by itself.
         [first] = fake_codegen.runs
