@@ -3,7 +3,8 @@ Codegen. 20 labels at once against a daily budget of 5 make exactly 5 runs and
 a queue whose tracking comments say each task's place; a task held by the
 concurrent limit starts when a run ends; one held by the daily limit starts
 when the day rolls over (the date given to the periodic admission); a cancel
-takes a task out of the queue; a review fix over its cap is refused; and
+takes a task out of the queue (and a retry puts it back); a review fix over
+its cap is refused, by command or button; and
 `/codegen status` says what is left today."""
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from datetime import UTC, datetime, timedelta
 from app.budgets import decide
 from app.budgets import jobs as budget_jobs
 from tests.support.bot import running_bot
-from tests.support.commands import PR_NUMBER, replies, say, task_with_validated_pr
+from tests.support.commands import (
+    PR_NUMBER,
+    our_runs,
+    replies,
+    say,
+    task_with_validated_pr,
+)
 from tests.support.flow import ISSUE_BODY, REPO, WRITER, labeled_event, wait_until
+from tests.support.validation import click
 
 ISSUES = range(101, 121)
 
@@ -192,7 +200,7 @@ async def test_a_review_fix_over_its_cap_is_refused_with_the_reason(
 ):
     settings = dataclasses.replace(flow_settings, budget_review_fixes_per_task=1)
     async with running_bot(settings) as bot:
-        await task_with_validated_pr(bot, seeded, fake_codegen, example_payload)
+        sha = await task_with_validated_pr(bot, seeded, fake_codegen, example_payload)
         fake_codegen.script_resume(statuses=["COMPLETE"])
         await say(bot, seeded, "/codegen fix rename ROWS", number=PR_NUMBER)
         await wait_until(lambda: len(fake_codegen.resumed) == 1 or None)
@@ -204,7 +212,15 @@ async def test_a_review_fix_over_its_cap_is_refused_with_the_reason(
         await say(bot, seeded, "/codegen fix and also this", number=PR_NUMBER)
         await bot.wait_idle()
         await say(bot, seeded, "/codegen status", number=PR_NUMBER)
+        # The check run's "Fix with Codegen" is a review fix too: refused, in the
+        # tracking comment.
+        [check_run] = our_runs(seeded, sha)
+        await click(bot, seeded, check_run["id"], WRITER, "fix")
+        await wait_until(lambda: "clicked “Fix with Codegen”" in (_tracking(seeded, 7) or ""))
+        await bot.wait_idle()
     assert len(fake_codegen.resumed) == 1
+    [note] = [ln for ln in _tracking(seeded, 7).splitlines() if "Fix with Codegen" in ln]
+    assert "has had its 1 review fix " in note and "nothing was sent" in note
     refused, status = replies(seeded, PR_NUMBER)  # a fix that was sent gets a 🚀, no reply
     assert "has had its 1 review fix " in refused and "`review_fix.max`" in refused
     assert "nothing was sent to the agent" in refused
