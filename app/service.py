@@ -15,6 +15,7 @@ from aiohttp import web
 
 import handlers
 from app import cpu, migrations
+from app.budgets import jobs as budget_jobs
 from app.codegen.client import CodegenClient
 from app.codegen.protocol import Codegen
 from app.codegen.simulated import SimulatedCodegen
@@ -181,6 +182,7 @@ def job_kinds() -> JobRegistry:
         followup_flow.registry,
         retention.registry,
         delivery_sweep.registry,
+        budget_jobs.registry,
     )
 
 
