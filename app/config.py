@@ -84,6 +84,12 @@ class Settings:
     retention_pause_seconds: float = 0.05
     # How often a pass should run, for the scheduler to hook up.
     retention_seconds: float = 86_400.0
+    # Limits shared by every process (app/limits): Codegen creates per
+    # organization in any window, and how long a process keeps an installation's
+    # GitHub write lease while others may be waiting for it.
+    codegen_creates_per_minute: int = 10
+    codegen_create_window_seconds: float = 60.0
+    github_write_hold_seconds: float = 5.0
 
     @property
     def github_app_configured(self) -> bool:
@@ -351,6 +357,9 @@ def load_settings(
         retention_batch_size=_int(env, "RETENTION_BATCH_SIZE", 500, minimum=1),
         retention_pause_seconds=_float(env, "RETENTION_PAUSE_SECONDS", 0.05),
         retention_seconds=_float(env, "RETENTION_SECONDS", 86_400.0),
+        codegen_creates_per_minute=_int(env, "CODEGEN_CREATES_PER_MINUTE", 10, minimum=1),
+        codegen_create_window_seconds=_float(env, "CODEGEN_CREATE_WINDOW_SECONDS", 60.0),
+        github_write_hold_seconds=_float(env, "GITHUB_WRITE_HOLD_SECONDS", 5.0),
     )
 
 
