@@ -60,10 +60,18 @@ CREATE FUNCTION take_github_write_lease(p_installation bigint)
 RETURNS double precision
 LANGUAGE plpgsql AS $$
 DECLARE
+    lock_key bigint := hashtextextended('github-writes:' || p_installation, 0);
     was_released boolean;
     was_written timestamptz;
 BEGIN
-    IF NOT pg_try_advisory_lock(hashtextextended('github-writes:' || p_installation, 0)) THEN
+    -- Session locks stack: a session that already holds the lease (its holder
+    -- gave up waiting for this answer once) must not take it twice, or one
+    -- release would leave it held.
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1
+          AND ((classid::bigint << 32) | objid::bigint) = lock_key
+    ) AND NOT pg_try_advisory_lock(lock_key) THEN
         RETURN NULL;
     END IF;
     SELECT released, last_write_at INTO was_released, was_written

@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 HOLD_SECONDS = 5.0  # the longest a process keeps a lease while another may want it
 POLL_SECONDS = 0.05  # how often a lease held elsewhere is asked for again
+COMMAND_TIMEOUT = 30.0  # a lease statement that takes longer drops the connection
 # Added to the spacing a new holder reads from the database: the clocks of two
 # processes are compared through the database's, each reading off by up to
 # half a round trip.
@@ -258,7 +259,9 @@ class SharedWritePacing:
                 if not connect or self._closed:
                     raise ConnectionError("the lock connection is closed")
                 self._conn = await asyncpg.connect(
-                    self._dsn, server_settings={"application_name": "codegen-bot write leases"}
+                    self._dsn,
+                    command_timeout=COMMAND_TIMEOUT,
+                    server_settings={"application_name": "codegen-bot write leases"},
                 )
                 self._generation += 1
             conn = self._conn
