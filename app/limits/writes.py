@@ -111,8 +111,11 @@ class SharedWritePacing:
                 lane.last = time.monotonic()
                 lane.wrote = True
             if lane.queued and time.monotonic() - lane.held_since >= self.hold_seconds:
-                await asyncio.shield(self._release(installation_id, lane))
                 lane.stand_aside_until = time.monotonic() + self.stand_aside
+                try:
+                    await asyncio.shield(self._release(installation_id, lane))
+                except Exception:  # the write was made; the dropped connection let go
+                    log.warning("could not let go of a GitHub write lease", exc_info=True)
         finally:
             if self._holds(lane) and not lane.queued and not self._closed:
                 lane.release_timer = asyncio.create_task(self._release_later(installation_id, lane))
