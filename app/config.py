@@ -98,6 +98,12 @@ class Settings:
     # How often the budget queue is looked at without a run ending (the daily
     # limits reset at 00:00 UTC); 0 turns the periodic look off.
     budget_check_seconds: float = 60.0
+    # Limits shared by every process (app/limits): Codegen creates per
+    # organization in any window, and how long a process keeps an installation's
+    # GitHub write lease while others may be waiting for it.
+    codegen_creates_per_minute: int = 10
+    codegen_create_window_seconds: float = 60.0
+    github_write_hold_seconds: float = 5.0
 
     @property
     def github_app_configured(self) -> bool:
@@ -372,6 +378,9 @@ def load_settings(
         budget_ci_fixes_per_task=_int(env, "BUDGET_CI_FIXES_PER_TASK", 0),
         budget_review_fixes_per_task=_int(env, "BUDGET_REVIEW_FIXES_PER_TASK", 3),
         budget_check_seconds=_float(env, "BUDGET_CHECK_SECONDS", 60.0),
+        codegen_creates_per_minute=_int(env, "CODEGEN_CREATES_PER_MINUTE", 10, minimum=1),
+        codegen_create_window_seconds=_float(env, "CODEGEN_CREATE_WINDOW_SECONDS", 60.0),
+        github_write_hold_seconds=_float(env, "GITHUB_WRITE_HOLD_SECONDS", 5.0),
     )
 
 

@@ -244,7 +244,7 @@ async def _create_run(
         has_run=run is not None or request.agent_run_id is not None,
         deadline_at=current.deadline_at,
         now=datetime.now(UTC),
-        create_delay=codegen.create_delay(),
+        create_delay=await codegen.create_delay(),
     )
     if decision.action == StartAction.GIVE_UP:
         await codegen_requests.move(pool, request.id, WITHOUT_RUN, RequestStatus.CANCELLED)
