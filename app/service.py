@@ -30,6 +30,7 @@ from app.db import (
 from app.deliveries import sweep as delivery_sweep
 from app.deliveries.dispatch import delivery_jobs
 from app.followups import flow as followup_flow
+from app.followups import reviews as review_feedback
 from app.github.client import GitHubApp
 from app.limits.creates import SharedWindow, create_window_key
 from app.limits.writes import SharedWritePacing
@@ -201,6 +202,7 @@ def job_kinds() -> JobRegistry:
         retention.registry,
         delivery_sweep.registry,
         budget_jobs.registry,
+        review_feedback.registry,
     )
 
 

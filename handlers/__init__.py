@@ -6,7 +6,15 @@ installation-authenticated client (None for App-level events) and a
 
 from gidgethub.routing import Router
 
-from handlers import checks, commands, installations, issues, pull_requests, repositories
+from handlers import (
+    checks,
+    commands,
+    installations,
+    issues,
+    pull_requests,
+    repositories,
+    reviews,
+)
 
 router = Router(
     installations.router,
@@ -15,6 +23,7 @@ router = Router(
     pull_requests.router,
     checks.router,
     commands.router,
+    reviews.router,
 )
 
 __all__ = ["router"]

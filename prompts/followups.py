@@ -14,6 +14,7 @@ file                       role
 followup_ci_fix.md         CI failed on the agent's commit: automatic fix N of M
 followup_findings.md       someone clicked "Fix with Codegen" on the check run
 followup_fix.md            someone commented `/codegen fix <instructions>`
+followup_review.md         a person submitted a review asking for changes
 =========================  ====================================================
 """
 
@@ -183,22 +184,70 @@ def fix_instructions(
             f"{len(instructions.strip()):,} characters shown.)"
         )
     if location is not None:
-        path = location.path[:300]
-        if location.line is None:
-            spot = f"File: {path}"
-        elif location.start_line:
-            spot = f"File: {path}, lines {location.start_line} to {location.line}"
-        else:
-            spot = f"File: {path}, line {location.line}"
-        raw = (location.diff_hunk or "").strip("\n")
-        hunk = ""
-        if len(raw) <= 2 * HUNK_MAX_CHARS and raw.count("\n") < HUNK_MAX_LINES:
-            # The hunk is the PR's text: a credential in it must not reach the agent.
-            # Whole, not line by line: a private key's body lines are judged by its armour.
-            hunk = redact(raw) if raw else ""
-        if hunk and len(hunk) <= HUNK_MAX_CHARS:
-            spot += f"\nThe diff around it:\n{hunk}"
-        elif raw:
-            spot += "\n(The diff around it is too long to include here.)"
-        parts += ["", fence("diff_hunk", spot)]
+        parts += ["", fence("diff_hunk", _spot(location))]
+    return "\n".join(parts)
+
+
+def _spot(location: Location) -> str:
+    """Where in the diff a comment points, with the diff around it when short
+    (credentials in it redacted)."""
+    path = location.path[:300]
+    if location.line is None:
+        spot = f"File: {path}"
+    elif location.start_line:
+        spot = f"File: {path}, lines {location.start_line} to {location.line}"
+    else:
+        spot = f"File: {path}, line {location.line}"
+    raw = (location.diff_hunk or "").strip("\n")
+    hunk = ""
+    if len(raw) <= 2 * HUNK_MAX_CHARS and raw.count("\n") < HUNK_MAX_LINES:
+        # The hunk is the PR's text: a credential in it must not reach the agent.
+        # Whole, not line by line: a private key's body lines are judged by its armour.
+        hunk = redact(raw) if raw else ""
+    if hunk and len(hunk) <= HUNK_MAX_CHARS:
+        spot += f"\nThe diff around it:\n{hunk}"
+    elif raw:
+        spot += "\n(The diff around it is too long to include here.)"
+    return spot
+
+
+MAX_REVIEW_COMMENTS = 30
+REVIEW_BODY_CHARS = 4_000
+REVIEW_COMMENT_CHARS = 1_500
+
+
+def _words(text: str, limit: int) -> tuple[str, bool]:
+    """A person's words for the agent: credentials redacted (a reviewer may paste
+    one), then cut; whether anything was cut."""
+    whole = redact(text.strip()[: 2 * limit])
+    shown = clip(whole, limit)
+    return shown, len(shown) < len(text.strip())
+
+
+def review_instructions(
+    actor: str,
+    number: int,
+    changes_requested: bool,
+    body: str,
+    comments: Sequence[tuple[str, Location | None]],
+) -> str:
+    """What a review asking for changes sends to the agent run: its body and
+    each comment with its place in the diff, fenced, redacted and capped."""
+    verdict = "requested changes" if changes_requested else "left comments on it"
+    parts = [_intro("followup_review.md", actor=actor, number=number, verdict=verdict)]
+    if body.strip():
+        words, cut = _words(body, REVIEW_BODY_CHARS)
+        parts += ["", "The review:", "", fence("requester_instructions", words)]
+        if cut:
+            parts.append(f"(The review's text was cut to its first {len(words):,} characters.)")
+    blocks = []
+    for text, location in comments[:MAX_REVIEW_COMMENTS]:
+        words, cut = _words(text, REVIEW_COMMENT_CHARS)
+        block = fence("requester_instructions", words + ("\n(cut here)" if cut else ""))
+        if location is not None:
+            block = fence("diff_hunk", _spot(location)) + "\n" + block
+        blocks.append(block)
+    if blocks:
+        kept, note, _ = _capped(blocks, len(comments), FOLLOWUP_DATA_CHARS, "review comment")
+        parts += ["", "Its comments on the diff:", "", *kept] + ([note] if note else [])
     return "\n".join(parts)

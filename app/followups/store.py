@@ -173,8 +173,9 @@ async def exists(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key))
 
 
-# Follow-ups that fix what a review found: `/codegen fix` and "Fix with Codegen".
-REVIEW_FIX_KINDS = ("fix", "findings")
+# Follow-ups that fix what a review found: `/codegen fix`, "Fix with Codegen" and a
+# review asking for changes (app/followups/reviews.py).
+REVIEW_FIX_KINDS = ("fix", "findings", "review")
 
 
 async def review_fixes_used(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> int:

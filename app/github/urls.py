@@ -66,6 +66,11 @@ def pull_reviews(repository: str, number: int) -> str:
     return f"/repos/{repository}/pulls/{number}/reviews"
 
 
+def review_comments(repository: str, number: int, review_id: int) -> str:
+    """The comments of one review, oldest first."""
+    return f"/repos/{repository}/pulls/{number}/reviews/{review_id}/comments"
+
+
 def pull_merge(repository: str, number: int) -> str:
     return f"/repos/{repository}/pulls/{number}/merge"
 

@@ -123,6 +123,7 @@ _FOLLOWUP_KIND = {
     "fix": "instructions",
     "ci_fix": "CI failure",
     "findings": "validation findings",
+    "review": "review",
 }
 _FOLLOWUP_STATE = {
     FollowupStatus.PENDING: "sending",
@@ -207,7 +208,7 @@ def render(
         error = f" ({short_reason(followup.error)})" if failed else ""
         done = _check(followup.status == FollowupStatus.COMPLETE)
         lines.append(
-            f"- {done} Follow-up ({_FOLLOWUP_KIND[followup.kind]}"
+            f"- {done} Follow-up ({_FOLLOWUP_KIND.get(followup.kind, followup.kind)}"
             f", {who}) to agent run {followup.agent_run_id}: {state}{error}"
         )
     lines.append("")

@@ -9,7 +9,7 @@ from tests.fakes.github.contract import REVIEW_STATES
 from tests.fakes.github.issues import _reaction_summary
 from tests.fakes.github.pulls import _HUNK, diff_lines
 from tests.fakes.github.routing import Ctx, GitHubError, Reply
-from tests.fakes.github.util import _iso, _node_id
+from tests.fakes.github.util import _int_or, _iso, _node_id
 
 
 def _diff_hunk(patch: str, line: int, side: str = "RIGHT") -> tuple[str, int | None]:
@@ -261,6 +261,21 @@ class ReviewsMixin:
                 extra=extra,
             )
         return 200, copy.deepcopy(review)
+
+    def _list_review_comments(self, ctx: Ctx) -> Reply:
+        """GET .../pulls/{pull_number}/reviews/{review_id}/comments: 404 for a
+        review of another pull, like GitHub."""
+        assert ctx.full_name is not None
+        pull = self._pull(ctx)
+        review_id = _int_or(ctx.params["review_id"], None)
+        if review_id not in self.reviews or self._review_pull[review_id] != (
+            self._canonical(ctx.full_name),
+            pull["number"],
+        ):
+            raise GitHubError(404, "Not Found")
+        comments = self.review_comments_on(ctx.full_name, pull["number"], review_id=review_id)
+        chunk, headers = self._paginate(ctx, comments)
+        return 200, copy.deepcopy(chunk), headers
 
     def _list_reviews(self, ctx: Ctx) -> Reply:
         assert ctx.full_name is not None

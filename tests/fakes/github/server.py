@@ -295,6 +295,12 @@ class FakeGitHub(
                 self._list_reviews,
                 "pull_requests:read",
             ),
+            R(
+                "GET",
+                f"{repo}/pulls/{{pull_number}}/reviews/{{review_id}}/comments",
+                self._list_review_comments,
+                "pull_requests:read",
+            ),
             R("PUT", f"{repo}/pulls/{{pull_number}}/merge", self._merge_pull, "contents:write"),
             R(
                 "POST",
