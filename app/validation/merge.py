@@ -1,14 +1,17 @@
 """The `pull_request.merge` job: auto-merge at the validated commit, never
-past it, and only when the task still wants it."""
+past it, only when the task still wants it, and the way the base branch wants
+(merge_way.py): GitHub's native auto-merge or the merge queue where reviews or
+checks are required, a direct merge only where nothing is."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from gidgethub import BadRequest
+from gidgethub import BadRequest, QueryError
 
 from app.db import advisory_lock
-from app.github import urls
+from app.github import graphql, urls
 from app.github.client import GitHubClient
 from app.pull_requests import store as pull_requests
 from app.pull_requests.closed import pull_request_closed
@@ -27,6 +30,7 @@ from app.validation import ci
 from app.validation import store as validations
 from app.validation.keys import MERGE_JOB
 from app.validation.merge_rules import stored_merge_blocker
+from app.validation.merge_way import MergeWay, Requirements, choose, requirements
 
 log = logging.getLogger(__name__)
 registry = JobRegistry()  # this module's job kinds, joined in app.service
@@ -65,7 +69,12 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
         state = await ci.read(gh, pr.repository, sha, await runtime.github.slug())
         why = stored_merge_blocker(validation, validation.conclusion, state, config)
     if why is None:
-        why = await _merge(runtime, gh, pr, sha, config.validation.merge_method)
+        method = config.validation.merge_method
+        way, reason = choose(await _requirements(gh, pr.repository, pull))
+        if way is MergeWay.DIRECT:
+            why = await _merge(runtime, gh, pr, sha, method, reason)
+        else:
+            why = await _auto_merge(runtime, gh, pr, pull, sha, method, way, reason)
     if why is None:
         return
     log.info("not merging %s#%s: %s", pr.repository, pr.number, why)
@@ -74,8 +83,103 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
     )
 
 
+async def _requirements(gh: GitHubClient, repository: str, pull: dict[str, Any]) -> Requirements:
+    """What the base branch requires, read with the App's own permissions: the
+    rules of its rulesets (`metadata`), its classic protection as far as an App
+    without `administration` sees it (`contents`), the pull's `mergeable_state`."""
+    base = str(pull["base"]["ref"])
+    rules = await _read(gh, urls.branch_rules(repository, base))
+    branch = await _read(gh, urls.branch(repository, base))
+    return requirements(
+        base,
+        rules if isinstance(rules, list) else [],
+        branch if isinstance(branch, dict) else None,
+        pull.get("mergeable_state"),
+    )
+
+
+async def _read(gh: GitHubClient, path: str) -> Any:
+    """GitHub's answer, or None where it has none for us (no rulesets on a GitHub
+    Enterprise Server too old for them, no branch, no permission to look)."""
+    try:
+        return await gh.getitem(path)
+    except BadRequest as exc:
+        if exc.status_code in (403, 404):
+            return None
+        raise
+
+
+async def _auto_merge(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    pull: dict[str, Any],
+    sha: str,
+    method: str,
+    way: MergeWay,
+    reason: str,
+) -> str | None:
+    """Hand the merge to GitHub at `sha` (`expectedHeadOid`: refused once the head
+    moved): auto-merge, or the merge queue when its requirements are met already.
+    Where GitHub answers that nothing is left to wait for, merge directly."""
+    endpoint = graphql.endpoint(gh.base_url)
+    node_id = pull["node_id"]
+    queue_now = way is MergeWay.MERGE_QUEUE and pull.get("mergeable_state") == "clean"
+    try:
+        async with advisory_lock(runtime.pool, task_flow.task_lock(pr.task_id)):
+            current = await tasks.get(runtime.pool, pr.task_id)
+            if current is None or current.status not in PR_STAGES:
+                log.info("not merging %s#%s: its task stopped", pr.repository, pr.number)
+                return None
+            if queue_now:
+                await gh.graphql(
+                    graphql.ENQUEUE, endpoint=endpoint, pullRequestId=node_id, expectedHeadOid=sha
+                )
+            else:
+                await gh.graphql(
+                    graphql.ENABLE_AUTO_MERGE,
+                    endpoint=endpoint,
+                    pullRequestId=node_id,
+                    mergeMethod=method.upper(),
+                    expectedHeadOid=sha,
+                )
+    except QueryError as exc:
+        text = "; ".join(graphql.error_messages(exc.response))
+        if "FORBIDDEN" in graphql.error_types(exc.response):
+            return "the App may not merge here: grant it the `contents: write` permission"
+        if "is in clean status" in text or "is in unstable status" in text:
+            # Met already (an approval came first): nothing for auto-merge to wait for.
+            if way is MergeWay.MERGE_QUEUE:
+                return f"{reason}, and GitHub refused to queue it: {short_reason(text)}"
+            met = f"{reason}, met already, so GitHub's auto-merge had nothing to wait for"
+            return await _merge(runtime, gh, pr, sha, method, met)
+        if "auto merge is not allowed" in text.lower():
+            return (
+                f"{reason}, and GitHub's auto-merge is off in this repository "
+                "(Settings → General → Allow auto-merge); the bot does not merge around a "
+                "requirement"
+            )
+        return f"{reason}, and GitHub refused auto-merge: {short_reason(text)}"
+    n = pr.number
+    if queue_now:
+        text = f"Added #{n} to the merge queue at `{sha[:7]}` after validation passed: {reason}."
+    elif way is MergeWay.MERGE_QUEUE:
+        text = (
+            f"Auto-merge enabled on #{n} at `{sha[:7]}` after validation passed: {reason}; "
+            "GitHub queues it once its requirements are met."
+        )
+    else:
+        text = (
+            f"Auto-merge enabled on #{n} ({method}) at `{sha[:7]}` after validation passed: "
+            f"{reason}, so GitHub merges it once that is met (not a direct merge)."
+        )
+    log.info("%s %s#%s at %s", way, pr.repository, n, sha[:7])
+    await task_flow.note(runtime, pr.task_id, text, f"merge:{pr.id}:{sha}:{way}")
+    return None
+
+
 async def _merge(
-    runtime: Runtime, gh: GitHubClient, pr: PullRequest, sha: str, method: str
+    runtime: Runtime, gh: GitHubClient, pr: PullRequest, sha: str, method: str, reason: str
 ) -> str | None:
     """Merge at `sha`, ending the PR and its task; why not, when GitHub refuses.
 
@@ -106,7 +210,8 @@ async def _merge(
         await task_flow.note(
             runtime,
             pr.task_id,
-            f"Auto-merged #{pr.number} ({method}) at `{sha[:7]}` after validation passed.",
+            f"Auto-merged #{pr.number} ({method}) at `{sha[:7]}` after validation passed: "
+            f"{reason}.",
             f"merge:{pr.id}:{sha}",
         )
     return None
