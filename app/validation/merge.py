@@ -6,6 +6,7 @@ checks are required, a direct merge only where nothing is."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from gidgethub import BadRequest, QueryError
@@ -18,8 +19,10 @@ from app.pull_requests.closed import pull_request_closed
 from app.pull_requests.links import reported_by_agent
 from app.pull_requests.status import PullRequestState
 from app.pull_requests.store import PullRequest
+from app.queue import store as jobs
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
+from app.queue.worker import RescheduleJob
 from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
 from app.tasks import schedule as task_flow
@@ -28,7 +31,7 @@ from app.tasks.status import PR_STAGES
 from app.tasks.tracking import short_reason
 from app.validation import ci
 from app.validation import store as validations
-from app.validation.keys import MERGE_JOB
+from app.validation.keys import AUTO_MERGE_WATCH_JOB, MERGE_JOB
 from app.validation.merge_rules import stored_merge_blocker
 from app.validation.merge_way import MergeWay, Requirements, choose, requirements
 
@@ -77,6 +80,8 @@ async def merge_job(runtime: Runtime, job: Job) -> None:
             why = await _auto_merge(runtime, gh, pr, pull, sha, method, way, reason)
     if why is None:
         return
+    if await _turn_off_ours(runtime, gh, pull):
+        why += "; the auto-merge the bot had turned on for an earlier commit is off"
     log.info("not merging %s#%s: %s", pr.repository, pr.number, why)
     await task_flow.note(
         runtime, pr.task_id, f"Not auto-merged #{pr.number}: {why}.", f"merge:{pr.id}:{sha}:no"
@@ -175,6 +180,14 @@ async def _auto_merge(
         )
     log.info("%s %s#%s at %s", way, pr.repository, n, sha[:7])
     await task_flow.note(runtime, pr.task_id, text, f"merge:{pr.id}:{sha}:{way}")
+    if not queue_now:
+        await jobs.enqueue(
+            runtime.pool,
+            AUTO_MERGE_WATCH_JOB,
+            {"pull_request_id": pr.id, "head_sha": sha, "since": time.time()},
+            delay=watch_delay(0.0),
+            dedup_key=f"merge-watch:{pr.id}:{sha}",
+        )
     return None
 
 
@@ -215,3 +228,72 @@ async def _merge(
             f"merge:{pr.id}:{sha}",
         )
     return None
+
+
+def watch_delay(waited: float) -> float:
+    """How long until the next look at a pull that GitHub's auto-merge holds:
+    a minute at first, then a sixth of the time waited so far, at most an hour
+    (a review can take days; a look is one GET)."""
+    return min(max(60.0, waited / 6), 3600.0)
+
+
+@registry.job(AUTO_MERGE_WATCH_JOB)
+async def auto_merge_watch(runtime: Runtime, job: Job) -> None:
+    """Look after a pull that GitHub's auto-merge will merge (`head_sha`: the
+    validated commit it was turned on at) or whose head moved (`moved_to`).
+
+    GitHub merges as the user who turned auto-merge on -- our bot, whose
+    `closed` event the dispatcher drops -- so the merge is recorded here. And
+    GitHub keeps auto-merge on across a push by someone with write access: a
+    head the bot has not passed has it turned off (the merge job turns it on
+    again at that head once it passes)."""
+    pool = runtime.pool
+    pr = await pull_requests.get(pool, job.payload["pull_request_id"])
+    if pr is None or pr.state != PullRequestState.OPEN:
+        return
+    gh = await runtime.github.for_installation(pr.installation_id)
+    pull = await gh.getitem(urls.pull(pr.repository, pr.number))
+    bot = await runtime.github.bot_login()
+    if pull.get("merged"):
+        await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
+        return
+    if pull.get("state") != "open" or not _ours(pull.get("auto_merge"), bot):
+        return  # closed, or auto-merge is off (a person turned it off, or GitHub did)
+    head = pull["head"]["sha"]
+    if job.payload.get("moved_to") is not None:
+        latest = await validations.latest(pool, pr.id, head)
+        if latest is not None and latest.conclusion == "success":
+            return  # passed: the merge job decides about this head
+    elif head == job.payload["head_sha"]:
+        waited = time.time() - float(job.payload.get("since") or time.time())
+        raise RescheduleJob(watch_delay(waited), "waiting for GitHub's auto-merge")
+    if await _turn_off_ours(runtime, gh, pull) and pr.task_id is not None:
+        await task_flow.note(
+            runtime,
+            pr.task_id,
+            f"Auto-merge turned off on #{pr.number}: the head moved to `{head[:7]}`, "
+            "which is not validated yet (GitHub would merge it as it is).",
+            f"merge:{pr.id}:{head}:auto-off",
+        )
+
+
+def _ours(auto: Any, bot: str) -> bool:
+    """Auto-merge that our bot turned on (GitHub names who did: `enabled_by`)."""
+    enabled_by = auto.get("enabled_by") if isinstance(auto, dict) else None
+    return isinstance(enabled_by, dict) and enabled_by.get("login") == bot
+
+
+async def _turn_off_ours(runtime: Runtime, gh: GitHubClient, pull: dict[str, Any]) -> bool:
+    """Turn off the auto-merge our bot turned on; whether it did."""
+    if not _ours(pull.get("auto_merge"), await runtime.github.bot_login()):
+        return False
+    try:
+        await gh.graphql(
+            graphql.DISABLE_AUTO_MERGE,
+            endpoint=graphql.endpoint(gh.base_url),
+            pullRequestId=pull["node_id"],
+        )
+    except QueryError as exc:
+        log.warning("could not turn auto-merge off: %s", graphql.error_messages(exc.response))
+        return False
+    return True

@@ -7,8 +7,11 @@ against GitHub's published schema) and the fake Codegen."""
 
 from __future__ import annotations
 
+from app.tasks.status import TaskStatus
+from app.validation.keys import AUTO_MERGE_WATCH_JOB
 from tests.fakes.github.repos import merge_queue_rule, pull_request_rule, required_checks_rule
 from tests.support.bot import running_bot
+from tests.support.events import pull_request_event
 from tests.support.flow import INSTALLATION, PR_NUMBER, REPO, bot_comments, wait_until
 from tests.support.validation import (
     AUTO_MERGE,
@@ -16,6 +19,7 @@ from tests.support.validation import (
     ci_run,
     open_pull,
     start_task_with_pr,
+    task_in,
 )
 from tests.support.validation import note_containing as _note_containing
 
@@ -231,3 +235,63 @@ async def test_requirements_met_already_fall_back_to_the_direct_merge(
     [merge] = [r.json for r in _direct_merges(seeded)]
     assert merge == {"merge_method": "squash", "sha": sha}
     assert any("met already" in n for n in task["notes"])
+
+
+async def _watch_now(bot) -> None:
+    """The watch looks again after a minute or more: make it due now."""
+    await bot.runtime.pool.execute(
+        "UPDATE jobs SET run_at = now() WHERE kind = $1 AND status = 'queued'",
+        AUTO_MERGE_WATCH_JOB,
+    )
+
+
+async def test_the_merge_github_makes_later_ends_the_task(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """GitHub merges as the user who turned auto-merge on, our bot, whose
+    `closed` event is dropped: the watch records the merge."""
+    _allow_merging(seeded)
+    seeded.set_branch_rules(REPO, "main", [pull_request_rule(1)])
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    async with running_bot(flow_settings) as bot:
+        await _validated_pull(bot, seeded, fake_codegen, example_payload, "Auto-merge enabled")
+        await _watch_now(bot)  # nothing merged yet: it looks again later
+        await bot.wait_idle()
+        assert await task_in(bot, TaskStatus.MERGED) is None
+        seeded.add_review(REPO, PR_NUMBER, "", user="maintainer", state="APPROVED")
+        [merged] = seeded.settle_auto_merges(REPO)
+        event = pull_request_event(seeded, "closed", REPO, PR_NUMBER, sender=seeded.bot_login)
+        assert event["pull_request"]["merged"] is True
+        await bot.deliver("pull_request", event)  # ours: dropped
+        await bot.wait_idle()
+        assert await task_in(bot, TaskStatus.MERGED) is None
+        await _watch_now(bot)
+        task = await wait_until(lambda: task_in(bot, TaskStatus.MERGED))
+    assert merged["head_sha"] == sha
+    assert task["status"] == TaskStatus.MERGED
+
+
+async def test_a_push_after_auto_merge_turns_it_off(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """GitHub keeps auto-merge on across a writer's push: the bot turns its own
+    off until the new head passes, so an approval cannot merge an unvalidated head."""
+    _allow_merging(seeded)
+    seeded.set_branch_rules(REPO, "main", [pull_request_rule(1)])
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    async with running_bot(flow_settings) as bot:
+        await _validated_pull(bot, seeded, fake_codegen, example_payload, "Auto-merge enabled")
+        new = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        event = pull_request_event(seeded, "synchronize", REPO, PR_NUMBER, sender="codegen-agent")
+        assert event["pull_request"]["auto_merge"] is not None
+        await bot.deliver("pull_request", event)
+        task = await wait_until(lambda: _note_containing(bot, "Auto-merge turned off"))
+        await bot.wait_idle()
+    assert seeded.auto_merge_disabled == [{"repo": REPO, "number": PR_NUMBER}]
+    assert seeded.pulls[REPO][PR_NUMBER]["auto_merge"] is None
+    assert any(f"the head moved to `{new[:7]}`" in n for n in task["notes"])
+    seeded.add_review(REPO, PR_NUMBER, "", user="maintainer", state="APPROVED")
+    assert seeded.settle_auto_merges(REPO) == []  # nothing merges past the validated head
+    assert _direct_merges(seeded) == []
