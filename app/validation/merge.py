@@ -126,45 +126,53 @@ async def _auto_merge(
 ) -> str | None:
     """Hand the merge to GitHub at `sha` (`expectedHeadOid`: refused once the head
     moved): auto-merge, or the merge queue when its requirements are met already.
-    Where GitHub answers that nothing is left to wait for, merge directly."""
-    endpoint = graphql.endpoint(gh.base_url)
+    Where GitHub answers that nothing is left to wait for, merge directly (or,
+    on a merge-queue branch, queue it)."""
     node_id = pull["node_id"]
     queue_now = way is MergeWay.MERGE_QUEUE and pull.get("mergeable_state") == "clean"
     try:
-        async with advisory_lock(runtime.pool, task_flow.task_lock(pr.task_id)):
-            current = await tasks.get(runtime.pool, pr.task_id)
-            if current is None or current.status not in PR_STAGES:
-                log.info("not merging %s#%s: its task stopped", pr.repository, pr.number)
-                return None
-            if queue_now:
-                await gh.graphql(
-                    graphql.ENQUEUE, endpoint=endpoint, pullRequestId=node_id, expectedHeadOid=sha
-                )
-            else:
-                await gh.graphql(
-                    graphql.ENABLE_AUTO_MERGE,
-                    endpoint=endpoint,
-                    pullRequestId=node_id,
-                    mergeMethod=method.upper(),
-                    expectedHeadOid=sha,
-                )
+        if queue_now:
+            sent = await _send(
+                runtime, gh, pr, graphql.ENQUEUE, pullRequestId=node_id, expectedHeadOid=sha
+            )
+        else:
+            sent = await _send(
+                runtime,
+                gh,
+                pr,
+                graphql.ENABLE_AUTO_MERGE,
+                pullRequestId=node_id,
+                mergeMethod=method.upper(),
+                expectedHeadOid=sha,
+            )
     except QueryError as exc:
         text = "; ".join(graphql.error_messages(exc.response))
         if "FORBIDDEN" in graphql.error_types(exc.response):
             return "the App may not merge here: grant it the `contents: write` permission"
-        if "is in clean status" in text or "is in unstable status" in text:
-            # Met already (an approval came first): nothing for auto-merge to wait for.
-            if way is MergeWay.MERGE_QUEUE:
-                return f"{reason}, and GitHub refused to queue it: {short_reason(text)}"
-            met = f"{reason}, met already, so GitHub's auto-merge had nothing to wait for"
-            return await _merge(runtime, gh, pr, sha, method, met)
         if "auto merge is not allowed" in text.lower():
             return (
                 f"{reason}, and GitHub's auto-merge is off in this repository "
                 "(Settings → General → Allow auto-merge); the bot does not merge around a "
                 "requirement"
             )
-        return f"{reason}, and GitHub refused auto-merge: {short_reason(text)}"
+        if "is in clean status" not in text and "is in unstable status" not in text:
+            return f"{reason}, and GitHub refused auto-merge: {short_reason(text)}"
+        # Met already (an approval came first): nothing for auto-merge to wait for.
+        if way is not MergeWay.MERGE_QUEUE:
+            met = f"{reason}, met already, so GitHub's auto-merge had nothing to wait for"
+            return await _merge(runtime, gh, pr, sha, method, met)
+        if queue_now:
+            return f"{reason}, and GitHub refused to queue it: {short_reason(text)}"
+        queue_now = True
+        try:
+            sent = await _send(
+                runtime, gh, pr, graphql.ENQUEUE, pullRequestId=node_id, expectedHeadOid=sha
+            )
+        except QueryError as again:
+            why = "; ".join(graphql.error_messages(again.response))
+            return f"{reason}, and GitHub refused to queue it: {short_reason(why)}"
+    if not sent:
+        return None
     n = pr.number
     if queue_now:
         text = f"Added #{n} to the merge queue at `{sha[:7]}` after validation passed: {reason}."
@@ -180,15 +188,28 @@ async def _auto_merge(
         )
     log.info("%s %s#%s at %s", way, pr.repository, n, sha[:7])
     await task_flow.note(runtime, pr.task_id, text, f"merge:{pr.id}:{sha}:{way}")
-    if not queue_now:
-        await jobs.enqueue(
-            runtime.pool,
-            AUTO_MERGE_WATCH_JOB,
-            {"pull_request_id": pr.id, "head_sha": sha, "since": time.time()},
-            delay=watch_delay(0.0),
-            dedup_key=f"merge-watch:{pr.id}:{sha}",
-        )
+    await jobs.enqueue(
+        runtime.pool,
+        AUTO_MERGE_WATCH_JOB,
+        {"pull_request_id": pr.id, "head_sha": sha, "since": time.time(), "queued": queue_now},
+        delay=watch_delay(0.0),
+        dedup_key=f"merge-watch:{pr.id}:{sha}",
+    )
     return None
+
+
+async def _send(
+    runtime: Runtime, gh: GitHubClient, pr: PullRequest, mutation: str, **variables: Any
+) -> bool:
+    """Send a merge mutation under the lock a cancel takes, after a fresh look at
+    the task: a cancel that came after this job was queued stops it. Whether sent."""
+    async with advisory_lock(runtime.pool, task_flow.task_lock(pr.task_id)):
+        current = await tasks.get(runtime.pool, pr.task_id)
+        if current is None or current.status not in PR_STAGES:
+            log.info("not merging %s#%s: its task stopped", pr.repository, pr.number)
+            return False
+        await gh.graphql(mutation, endpoint=graphql.endpoint(gh.base_url), **variables)
+    return True
 
 
 async def _merge(
@@ -257,9 +278,21 @@ async def auto_merge_watch(runtime: Runtime, job: Job) -> None:
     if pull.get("merged"):
         await pull_request_closed(runtime, pr.repository, pr.number, True, bot)
         return
-    if pull.get("state") != "open" or not _ours(pull.get("auto_merge"), bot):
+    queued = bool(job.payload.get("queued"))
+    if pull.get("state") != "open" or not (queued or _ours(pull.get("auto_merge"), bot)):
         return  # closed, or auto-merge is off (a person turned it off, or GitHub did)
     head = pull["head"]["sha"]
+    task = await tasks.get(pool, pr.task_id) if pr.task_id is not None else None
+    if task is None or task.status not in PR_STAGES:
+        # cancelled, or a retry makes a new PR: GitHub must not merge this one
+        if await _turn_off_ours(runtime, gh, pull) and task is not None:
+            await task_flow.note(
+                runtime,
+                task.id,
+                f"Auto-merge turned off on #{pr.number}: the task stopped.",
+                f"merge:{pr.id}:{head}:auto-off:stopped",
+            )
+        return
     if job.payload.get("moved_to") is not None:
         latest = await validations.latest(pool, pr.id, head)
         if latest is not None and latest.conclusion == "success":

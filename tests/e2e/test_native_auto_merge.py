@@ -11,6 +11,7 @@ from app.tasks.status import TaskStatus
 from app.validation.keys import AUTO_MERGE_WATCH_JOB
 from tests.fakes.github.repos import merge_queue_rule, pull_request_rule, required_checks_rule
 from tests.support.bot import running_bot
+from tests.support.commands import say
 from tests.support.events import pull_request_event
 from tests.support.flow import INSTALLATION, PR_NUMBER, REPO, bot_comments, wait_until
 from tests.support.validation import (
@@ -295,3 +296,45 @@ async def test_a_push_after_auto_merge_turns_it_off(
     seeded.add_review(REPO, PR_NUMBER, "", user="maintainer", state="APPROVED")
     assert seeded.settle_auto_merges(REPO) == []  # nothing merges past the validated head
     assert _direct_merges(seeded) == []
+
+
+async def test_a_queue_branch_with_nothing_left_to_wait_for_queues_the_pull(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """GitHub still computing `mergeable_state` ("unknown"): the bot asks for
+    auto-merge, GitHub answers "clean status", and the bot queues the pull."""
+    _allow_merging(seeded)
+    seeded.set_branch_rules(REPO, "main", [merge_queue_rule()])
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.pulls[REPO][PR_NUMBER]["mergeable_state"] = "unknown"
+    ci_run(seeded, sha, "tests", "success")
+    async with running_bot(flow_settings) as bot:
+        task = await _validated_pull(bot, seeded, fake_codegen, example_payload, "merge queue")
+    [enable] = _mutations(seeded, "enablePullRequestAutoMerge")
+    assert "is in clean status" in enable["errors"][0]["message"]
+    [enqueue] = _mutations(seeded, "enqueuePullRequest")
+    assert enqueue["variables"]["expectedHeadOid"] == sha and "errors" not in enqueue
+    assert _direct_merges(seeded) == [] and seeded.auto_merges[0]["via"] == "merge_queue"
+    assert any(f"Added #{PR_NUMBER} to the merge queue" in n for n in task["notes"])
+
+
+async def test_a_cancel_turns_the_bots_auto_merge_off(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """`/codegen cancel` after auto-merge is on: GitHub must not merge it."""
+    _allow_merging(seeded)
+    seeded.set_branch_rules(REPO, "main", [pull_request_rule(1)])
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    async with running_bot(flow_settings) as bot:
+        await _validated_pull(bot, seeded, fake_codegen, example_payload, "Auto-merge enabled")
+        await say(bot, seeded, "/codegen cancel")
+        await wait_until(lambda: task_in(bot, TaskStatus.CANCELLED))
+        await bot.wait_idle()
+        await _watch_now(bot)
+        task = await wait_until(lambda: _note_containing(bot, "the task stopped"))
+        await bot.wait_idle()
+    assert seeded.pulls[REPO][PR_NUMBER]["auto_merge"] is None
+    assert any(f"Auto-merge turned off on #{PR_NUMBER}" in n for n in task["notes"])
+    seeded.add_review(REPO, PR_NUMBER, "", user="maintainer", state="APPROVED")
+    assert seeded.settle_auto_merges(REPO) == []
