@@ -32,7 +32,8 @@ This module is the core: state, the route table and dispatch. `FakeGitHub` gets
 each resource's seeding, inspection and route handlers from a mixin in its own
 module: apps (the App, installations, tokens, users), repos (contents, trees,
 permissions), issues (labels, comments, reactions), pulls, reviews, checks (runs
-and suites), statuses, webhooks (examples, deliveries, seeding from a payload);
+and suites), statuses, webhooks (examples, deliveries, seeding from a payload),
+graphql (`POST /graphql`, a branch's merge requirements, auto-merge);
 auth checks tokens, permissions and rate limits; scripts makes requests fail or
 wait; contract holds the OpenAPI subset and GitHub's documented limits; routing
 the small types (`Route`, `Ctx`, ...).
