@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.validation.ci import code_name
+
 
 class MergeWay(StrEnum):
     DIRECT = "direct"  #: nothing required: PUT .../merge at the validated head
@@ -83,7 +85,7 @@ def requirements(
 
 def choose(req: Requirements) -> tuple[MergeWay, str]:
     """The way to merge and why, in words for the tracking comment."""
-    where = f"`{req.branch[:100]}`"
+    where = code_name(req.branch)  # names are anyone's: a code span they cannot end
     if req.merge_queue:
         return MergeWay.MERGE_QUEUE, f"{where} merges through a merge queue (a ruleset)"
     needs = []
@@ -91,7 +93,7 @@ def choose(req: Requirements) -> tuple[MergeWay, str]:
         s = "s" if req.approvals != 1 else ""
         needs.append(f"{req.approvals} approving review{s}")
     if req.checks:
-        names = ", ".join(f"`{c[:60]}`" for c in req.checks[:5])
+        names = ", ".join(code_name(c) for c in req.checks[:5])
         more = f" and {len(req.checks) - 5} more" if len(req.checks) > 5 else ""
         needs.append(f"the checks {names}{more}")
     if needs:

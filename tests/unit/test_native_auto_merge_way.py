@@ -73,6 +73,14 @@ def test_the_reason_is_bounded():
     assert way is MergeWay.AUTO_MERGE and "and 35 more" in reason and len(reason) < 700
 
 
+def test_names_cannot_break_out_of_their_code_span():
+    hostile = "x` @org/team [click](https://evil.example)\n# heading"
+    way, reason = choose(requirements(hostile, [required_checks_rule(hostile)], None, None))
+    assert way is MergeWay.AUTO_MERGE
+    assert reason.count("`") == 4  # two code spans, opened and closed by the bot
+    assert "\n" not in reason
+
+
 def test_the_same_check_required_twice_is_named_once():
     req = requirements("main", [required_checks_rule("tests")], PROTECTED, "clean")
     req2 = requirements(
