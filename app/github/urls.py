@@ -75,6 +75,16 @@ def pull_merge(repository: str, number: int) -> str:
     return f"/repos/{repository}/pulls/{number}/merge"
 
 
+def branch(repository: str, name: str) -> str:
+    """A branch, with what of its classic protection an App may see."""
+    return f"/repos/{repository}/branches/{quote(name, safe='')}"
+
+
+def branch_rules(repository: str, name: str) -> str:
+    """The ruleset rules that apply to a branch (readable with `metadata`)."""
+    return f"/repos/{repository}/rules/branches/{quote(name, safe='')}?per_page=100"
+
+
 def check_runs(repository: str) -> str:
     return f"/repos/{repository}/check-runs"
 

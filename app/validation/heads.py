@@ -21,7 +21,7 @@ from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
 from app.tasks import polling
 from app.validation import store as validations
-from app.validation.keys import RUN_JOB, lock_key
+from app.validation.keys import AUTO_MERGE_WATCH_JOB, RUN_JOB, lock_key
 from app.validation.status import ValidationStatus
 from app.validation.store import Validation
 
@@ -148,4 +148,14 @@ async def pull_request_changed(
         )
     if created is not None:
         log.info("validating %s#%s at %s", repository, pull["number"], pull["head"]["sha"][:7])
+        if isinstance(pull.get("auto_merge"), dict):
+            # GitHub keeps auto-merge on across a writer's push: the watch turns
+            # off the bot's until this head passes (app/validation/merge.py).
+            head = pull["head"]["sha"]
+            await jobs.enqueue(
+                pool,
+                AUTO_MERGE_WATCH_JOB,
+                {"pull_request_id": created.pull_request_id, "moved_to": head},
+                dedup_key=f"merge-watch:{created.pull_request_id}:moved:{head}",
+            )
     return created

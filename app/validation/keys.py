@@ -6,6 +6,7 @@ from __future__ import annotations
 RUN_JOB = "validation.run"  # app/validation/run.py
 CI_FIX_JOB = "validation.ci_fix"  # app/validation/ci_fix.py
 MERGE_JOB = "pull_request.merge"  # app/validation/merge.py
+AUTO_MERGE_WATCH_JOB = "pull_request.auto_merge_watch"  # app/validation/merge.py
 
 
 def lock_key(repository: str, number: int) -> str:

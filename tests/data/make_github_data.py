@@ -82,12 +82,16 @@ OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/status"),
+    ("GET", "/repos/{owner}/{repo}/rules/branches/{branch}"),
+    ("GET", "/repos/{owner}/{repo}/branches/{branch}"),
 ]
 
 # Operations whose success response is pinned too (`response_status`, `response_schema`):
 # the fake's answer is checked against it, and the bot reads every field it needs from it.
 RESPONSE_SCHEMAS: dict[tuple[str, str], str] = {
     ("POST", "/app-manifests/{code}/conversions"): "201",
+    # the rules the bot reads to choose how to merge (pull_request, required checks, queue)
+    ("GET", "/repos/{owner}/{repo}/rules/branches/{branch}"): "200",
 }
 
 # Schema keywords that carry no validation meaning (or are OpenAPI-only) and are dropped.

@@ -1,5 +1,5 @@
 """Repositories: seeding and renames, collaborator permissions, contents, README,
-languages and git trees.
+languages and git trees; the rules of a branch (rulesets, classic protection).
 """
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ import copy
 from typing import Any
 from urllib.parse import quote
 
+from jsonschema import Draft202012Validator
+
 from tests.fakes.github.contract import (
     CONTENT_MAX_INLINE,
     PERMISSION_LEVELS,
     ROLE_TO_PERMISSION,
     WEB,
+    openapi_operations,
 )
 from tests.fakes.github.routing import Ctx, GitHubError, Reply
 from tests.fakes.github.util import _fake_sha, _git_blob_sha, _node_id
@@ -316,3 +319,120 @@ class ReposMixin:
             "tree": tree,
             "truncated": False,
         }
+
+    # branch rules: rulesets and classic protection
+
+    def set_branch_rules(
+        self, full_name: str, branch: str, rules: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The ruleset rules that apply to `branch`, as `GET .../rules/branches/{branch}`
+        answers them (build them with `pull_request_rule`, `required_checks_rule`,
+        `merge_queue_rule`); each gets its ruleset's source fields."""
+        full = self._canonical(full_name)
+        out = []
+        for i, rule in enumerate(rules, start=1):
+            source = {"ruleset_source_type": "Repository", "ruleset_source": full, "ruleset_id": i}
+            out.append(source | copy.deepcopy(rule))
+        self.branch_rules[(full, branch)] = out
+        return out
+
+    def protect_branch(
+        self,
+        full_name: str,
+        branch: str,
+        *,
+        required_checks: list[str] | tuple[str, ...] = (),
+        required_reviews: int = 0,
+    ) -> dict[str, Any]:
+        """Classic branch protection. Without the `administration` permission GitHub
+        shows an App only `protected` and the required status checks of it (on
+        `GET .../branches/{branch}`); the required reviews stay hidden, and show as
+        the pull's `mergeable_state` "blocked" until they are given."""
+        full = self._canonical(full_name)
+        rule = {"required_checks": list(required_checks), "required_reviews": required_reviews}
+        self.branch_protection[(full, branch)] = rule
+        return rule
+
+    def set_allow_auto_merge(self, full_name: str, allowed: bool = True) -> None:
+        """The repository setting "Allow auto-merge" (off by default on GitHub)."""
+        self.repos[self._canonical(full_name)]["allow_auto_merge"] = allowed
+
+    def _get_branch_rules(self, ctx: Ctx) -> Reply:
+        assert ctx.full_name is not None
+        rules = self.branch_rules.get((ctx.full_name, ctx.params["branch"]), [])
+        chunk, headers = self._paginate(ctx, copy.deepcopy(rules))
+        # the answer keeps to GitHub's published 200 schema (tests/data)
+        op = openapi_operations()[("GET", "/repos/{owner}/{repo}/rules/branches/{branch}")]
+        Draft202012Validator(op["response_schema"]).validate(chunk)
+        return 200, chunk, headers
+
+    def _get_branch(self, ctx: Ctx) -> Reply:
+        assert ctx.full_name is not None
+        branch = ctx.params["branch"]
+        sha = self.refs.get((ctx.full_name, branch))
+        if sha is None:
+            raise GitHubError(404, "Branch not found")
+        api = f"{self.url}/repos/{ctx.full_name}/branches/{quote(branch, safe='')}"
+        rule = self.branch_protection.get((ctx.full_name, branch))
+        protection: dict[str, Any] = {"enabled": False, "required_status_checks": None}
+        if rule is not None:
+            checks = rule["required_checks"]
+            protection = {
+                "enabled": True,
+                "required_status_checks": {
+                    "enforcement_level": "non_admins" if checks else "off",
+                    "contexts": list(checks),
+                    "checks": [{"context": c, "app_id": None} for c in checks],
+                },
+            }
+        if protection["required_status_checks"] is None:
+            del protection["required_status_checks"]
+        return 200, {
+            "name": branch,
+            "commit": {"sha": sha, "url": f"{self.url}/repos/{ctx.full_name}/commits/{sha}"},
+            "_links": {"self": api, "html": f"{WEB}/{ctx.full_name}/tree/{branch}"},
+            "protected": rule is not None,
+            "protection": protection,
+            "protection_url": f"{api}/protection",
+        }
+
+
+def pull_request_rule(approvals: int = 1) -> dict[str, Any]:
+    """A ruleset's `pull_request` rule: `approvals` approving reviews required."""
+    return {
+        "type": "pull_request",
+        "parameters": {
+            "dismiss_stale_reviews_on_push": False,
+            "require_code_owner_review": False,
+            "require_last_push_approval": False,
+            "required_approving_review_count": approvals,
+            "required_review_thread_resolution": False,
+        },
+    }
+
+
+def required_checks_rule(*contexts: str) -> dict[str, Any]:
+    """A ruleset's `required_status_checks` rule."""
+    return {
+        "type": "required_status_checks",
+        "parameters": {
+            "required_status_checks": [{"context": c} for c in contexts],
+            "strict_required_status_checks_policy": False,
+        },
+    }
+
+
+def merge_queue_rule(method: str = "SQUASH") -> dict[str, Any]:
+    """A ruleset's `merge_queue` rule (the queue's own merge method wins)."""
+    return {
+        "type": "merge_queue",
+        "parameters": {
+            "check_response_timeout_minutes": 60,
+            "grouping_strategy": "ALLGREEN",
+            "max_entries_to_build": 5,
+            "max_entries_to_merge": 5,
+            "merge_method": method,
+            "min_entries_to_merge": 1,
+            "min_entries_to_merge_wait_minutes": 5,
+        },
+    }

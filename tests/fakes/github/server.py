@@ -32,7 +32,8 @@ This module is the core: state, the route table and dispatch. `FakeGitHub` gets
 each resource's seeding, inspection and route handlers from a mixin in its own
 module: apps (the App, installations, tokens, users), repos (contents, trees,
 permissions), issues (labels, comments, reactions), pulls, reviews, checks (runs
-and suites), statuses, webhooks (examples, deliveries, seeding from a payload);
+and suites), statuses, webhooks (examples, deliveries, seeding from a payload),
+graphql (`POST /graphql`, a branch's merge requirements, auto-merge);
 auth checks tokens, permissions and rate limits; scripts makes requests fail or
 wait; contract holds the OpenAPI subset and GitHub's documented limits; routing
 the small types (`Route`, `Ctx`, ...).
@@ -73,6 +74,7 @@ from tests.fakes.github.contract import (
     _describe,
     openapi_operations,
 )
+from tests.fakes.github.graphql import GraphQLMixin
 from tests.fakes.github.issues import IssuesMixin
 from tests.fakes.github.pulls import PullsMixin
 from tests.fakes.github.repos import ReposMixin
@@ -110,6 +112,7 @@ class FakeGitHub(
     StatusesMixin,
     WebhooksMixin,
     ScriptsMixin,
+    GraphQLMixin,
 ):
     """A fake api.github.com. See the module docstring."""
 
@@ -174,6 +177,12 @@ class FakeGitHub(
         # (full, pull number) -> head SHAs pushed to the pull, oldest first (push())
         self.pull_commits: dict[tuple[str, int], list[str]] = {}
         self.merges: list[dict[str, Any]] = []  # {"repo", "number", **merge body, ...}
+        # branch requirements (repos.py) and auto-merge (graphql.py)
+        self.branch_rules: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.branch_protection: dict[tuple[str, str], dict[str, Any]] = {}
+        self.auto_merges: list[dict[str, Any]] = []  # merges GitHub's auto-merge made
+        self.auto_merge_disabled: list[dict[str, Any]] = []
+        self.graphql_requests: list[dict[str, Any]] = []
         self.check_suites: dict[int, dict[str, Any]] = {}
         self.statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.files: dict[str, dict[str, bytes]] = {}
@@ -275,7 +284,12 @@ class FakeGitHub(
             R("GET", f"{repo}/readme", self._get_readme, "contents:read"),
             R("GET", f"{repo}/languages", self._get_languages, "metadata:read"),
             R("GET", f"{repo}/git/trees/{{tree_sha}}", self._get_tree, "contents:read"),
-            R("GET", f"{repo}/pulls/{{pull_number}}", self._get_pull, "pull_requests:read"),
+            R(
+                "GET",
+                f"{repo}/pulls/{{pull_number}}",
+                self._get_pull_with_rules,
+                "pull_requests:read",
+            ),
             R(
                 "GET",
                 f"{repo}/pulls/{{pull_number}}/files",
@@ -301,7 +315,16 @@ class FakeGitHub(
                 self._list_review_comments,
                 "pull_requests:read",
             ),
-            R("PUT", f"{repo}/pulls/{{pull_number}}/merge", self._merge_pull, "contents:write"),
+            R(
+                "PUT",
+                f"{repo}/pulls/{{pull_number}}/merge",
+                self._merge_pull_with_rules,
+                "contents:write",
+            ),
+            R("GET", f"{repo}/rules/branches/{{branch}}", self._get_branch_rules, "metadata:read"),
+            R("GET", f"{repo}/branches/{{branch}}", self._get_branch, "contents:read"),
+            # GraphQL: each field checks its own permission (graphql.py)
+            R("POST", "/graphql", self._graphql),
             R(
                 "POST",
                 f"{repo}/check-runs",
