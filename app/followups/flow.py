@@ -99,6 +99,8 @@ async def retry(
             step = f"{task.attempt + 1}:{int(moved.updated_at.timestamp() * 1_000_000)}"
             await schedule.enqueue_advance(conn, task.id, f"attempt:{step}")
             await schedule.enqueue_render(conn, task.id, f"retry:{step}")
+            if task.status in PR_STAGES:  # the new attempt makes a new PR
+                await schedule.enqueue_auto_merge_off(conn, task.id, f"retry:{step}")
     except asyncpg.UniqueViolationError:
         return Outcome(False, "another task is already active on this issue; nothing was started.")
     how = f" with strategy `{chosen}`" if chosen else ""

@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.github.client import GitHubClient
+from app.pull_requests import store as pull_requests
+from app.pull_requests.status import PullRequestState
 from app.queue import store as jobs
 from app.queue.store import Job
 from app.queue.worker import PermanentJobError
 from app.runtime import Runtime
 from app.tasks import store as tasks
 from app.tasks.status import TaskStatus
+from app.validation.keys import AUTO_MERGE_WATCH_JOB
 
 ADVANCE_JOB = "task.advance"  # app.tasks.advance: check the issue, start an attempt
 POLL_JOB = "task.poll"  # app.tasks.polling: follow the agent run (also late)
@@ -124,3 +127,17 @@ async def job_task(runtime: Runtime, job: Job) -> tuple[tasks.Task, GitHubClient
         raise PermanentJobError(f"task {job.payload['task_id']} does not exist")
     gh = await runtime.github.for_installation(task.installation_id)
     return task, gh
+
+
+async def enqueue_auto_merge_off(conn: Any, task_id: int, reason: str) -> None:
+    """The task stopped, or a retry makes a new PR: GitHub's auto-merge, if the
+    bot turned it on for one of the task's open PRs, must not merge it now. The
+    watch (app/validation/merge.py) turns it off at once, not at its next look."""
+    for pr in await pull_requests.for_task(conn, task_id):
+        if pr.state == PullRequestState.OPEN:
+            await jobs.enqueue(
+                conn,
+                AUTO_MERGE_WATCH_JOB,
+                {"pull_request_id": pr.id},
+                dedup_key=f"merge-watch:{pr.id}:{reason}",
+            )

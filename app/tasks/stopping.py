@@ -31,6 +31,7 @@ from app.tasks.request_status import RequestStatus
 from app.tasks.schedule import (
     BAN_JOB,
     LATE_WINDOW,
+    enqueue_auto_merge_off,
     enqueue_ban,
     enqueue_render,
     note,
@@ -143,6 +144,9 @@ async def cancel(
                 if run_id is not None:
                     banned = run_id
                     await enqueue_ban(conn, task.id, run_id, f"cancel:{current.attempt}")
+                await enqueue_auto_merge_off(
+                    conn, task.id, f"cancel:{moved.updated_at.timestamp()}"
+                )
             stopped = Cancelled(moved, current.status, numbers, stopped_followups, banned)
             if numbers:
                 await tasks.add_note(conn, task.id, cancel_note(stopped, reason))

@@ -293,6 +293,8 @@ async def auto_merge_watch(runtime: Runtime, job: Job) -> None:
                 f"merge:{pr.id}:{head}:auto-off:stopped",
             )
         return
+    if "head_sha" not in job.payload and job.payload.get("moved_to") is None:
+        return  # asked to look because the task stopped; it is at work again
     if job.payload.get("moved_to") is not None:
         latest = await validations.latest(pool, pr.id, head)
         if latest is not None and latest.conclusion == "success":

@@ -7,6 +7,8 @@ against GitHub's published schema) and the fake Codegen."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.tasks.status import TaskStatus
 from app.validation.keys import AUTO_MERGE_WATCH_JOB
 from tests.fakes.github.repos import merge_queue_rule, pull_request_rule, required_checks_rule
@@ -336,5 +338,27 @@ async def test_a_cancel_turns_the_bots_auto_merge_off(
         await bot.wait_idle()
     assert seeded.pulls[REPO][PR_NUMBER]["auto_merge"] is None
     assert any(f"Auto-merge turned off on #{PR_NUMBER}" in n for n in task["notes"])
+    seeded.add_review(REPO, PR_NUMBER, "", user="maintainer", state="APPROVED")
+    assert seeded.settle_auto_merges(REPO) == []
+
+
+@pytest.mark.parametrize("command", ["/codegen retry", "/codegen cancel"])
+async def test_a_cancel_or_a_retry_turns_auto_merge_off_at_once(
+    command, flow_settings, seeded, fake_codegen, example_payload
+):
+    """Not at the watch's next look (up to an hour away): a cancel, or a retry
+    that makes a new PR, turns the bot's auto-merge off in the same breath."""
+    _allow_merging(seeded)
+    seeded.set_branch_rules(REPO, "main", [pull_request_rule(1)])
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    async with running_bot(flow_settings) as bot:
+        await _validated_pull(bot, seeded, fake_codegen, example_payload, "Auto-merge enabled")
+        assert seeded.pulls[REPO][PR_NUMBER]["auto_merge"] is not None
+        fake_codegen.script_run(statuses=["ACTIVE"] * 1000)
+        await say(bot, seeded, command)
+        await bot.wait_idle()
+        off_after_retry = seeded.pulls[REPO][PR_NUMBER]["auto_merge"] is None
+    assert off_after_retry
     seeded.add_review(REPO, PR_NUMBER, "", user="maintainer", state="APPROVED")
     assert seeded.settle_auto_merges(REPO) == []
