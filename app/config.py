@@ -84,6 +84,10 @@ class Settings:
     retention_pause_seconds: float = 0.05
     # How often a pass should run, for the scheduler to hook up.
     retention_seconds: float = 86_400.0
+    # The REST API (app/api): requests per window, per API key and per client
+    # address, counted in PostgreSQL so every replica shares the count.
+    api_rate_limit: int = 100
+    api_rate_window_seconds: float = 900.0
 
     @property
     def github_app_configured(self) -> bool:
@@ -112,7 +116,7 @@ class Settings:
             self.notify_webhook_url,
             self.webhook_proxy_url,
             self.setup_token,
-            *self.api_keys,
+            *(entry.split(":", 2)[-1] for entry in self.api_keys),  # name:scope:key
         ]
         if self.database_url:
             password = urlsplit(self.database_url).password
@@ -329,7 +333,7 @@ def load_settings(
         max_concurrent_workflows=_int(env, "MAX_CONCURRENT_WORKFLOWS", 5, minimum=1),
         workflow_timeout_ms=_int(env, "WORKFLOW_TIMEOUT", 300_000, minimum=1000),
         agent_run_timeout_ms=_int(env, "AGENT_RUN_TIMEOUT", 3_600_000, minimum=60_000),
-        api_keys=tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()),
+        api_keys=_api_keys(env),
         sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
         notify_webhook_url=(
             _url(env, "NOTIFY_WEBHOOK_URL", "http://unset")
@@ -351,6 +355,8 @@ def load_settings(
         retention_batch_size=_int(env, "RETENTION_BATCH_SIZE", 500, minimum=1),
         retention_pause_seconds=_float(env, "RETENTION_PAUSE_SECONDS", 0.05),
         retention_seconds=_float(env, "RETENTION_SECONDS", 86_400.0),
+        api_rate_limit=_int(env, "API_RATE_LIMIT", 100, minimum=1),
+        api_rate_window_seconds=_api_window(env),
     )
 
 
@@ -369,3 +375,22 @@ def _retention_days(env: Mapping[str, str]) -> int:
             "GitHub redelivers for 3 days and the command ledger must outlive that",
         )
     return days
+
+
+def _api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """`name:scope:key` entries, comma separated, checked now (app/api/keys.py)."""
+    from app.api.keys import KeyFormatError, parse_keys
+
+    entries = tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip())
+    try:
+        parse_keys(entries)
+    except KeyFormatError as exc:
+        raise ConfigError("API_KEYS", str(exc)) from None
+    return entries
+
+
+def _api_window(env: Mapping[str, str]) -> float:
+    seconds = _float(env, "API_RATE_WINDOW_SECONDS", 900.0)
+    if seconds < 1:
+        raise ConfigError("API_RATE_WINDOW_SECONDS", f"must be at least 1, got {seconds:g}")
+    return seconds
