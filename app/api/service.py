@@ -26,8 +26,8 @@ from app.pull_requests import store as pull_requests
 from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext, Runtime
 from app.tasks import requests_store as codegen_requests
-from app.tasks import schedule, stopping
 from app.tasks import start as task_start
+from app.tasks import stopping
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.advance import task_spec
@@ -344,7 +344,3 @@ async def status(runtime: Runtime, task_id: int) -> dict[str, Any]:
         "validation": await validations.latest_for_task(pool, task.id),
         "followups": await followups.for_task(pool, task.id),
     }
-
-
-async def note_retry(runtime: Runtime, task: tasks.Task, text: str) -> None:
-    await schedule.note(runtime, task.id, text, f"api:{uuid.uuid4()}")
