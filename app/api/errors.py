@@ -38,3 +38,28 @@ def conflict(message: str) -> ApiError:
 
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(422, "invalid", f"{field}: {message}", field=field)
+
+
+def from_github(exc: Exception) -> ApiError | None:
+    """What a GitHub refusal the endpoint did not expect means to the API's
+    caller: GitHub's rate limits are the caller's to wait out (429 with GitHub's
+    Retry-After), anything else GitHub refused or failed is a 502. None for an
+    exception that is not GitHub's."""
+    from gidgethub import GitHubBroken, HTTPException, RateLimitExceeded
+
+    if not isinstance(exc, HTTPException | RateLimitExceeded):
+        return None
+    status = getattr(exc, "status_code", None)
+    headers = getattr(exc, "headers", None) or {}
+    text = str(exc).lower()
+    if isinstance(exc, RateLimitExceeded) or (status in (403, 429) and "rate limit" in text):
+        wait = str(headers.get("retry-after") or headers.get("Retry-After") or 60)
+        return ApiError(
+            429,
+            "github_rate_limited",
+            f"GitHub is rate-limiting the App's installation; try again in {wait} s",
+            headers={"Retry-After": wait if wait.isdigit() else "60"},
+        )
+    if isinstance(exc, GitHubBroken) or status is not None:
+        return ApiError(502, "github_error", f"GitHub did not do what was asked (HTTP {status})")
+    return None

@@ -32,6 +32,22 @@ class _In(BaseModel):
 
 
 class TaskCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Export the table as CSV",
+                    "description": "The export button should produce a CSV of the visible rows.",
+                    "requirements": ["Add an 'Export CSV' button to the table toolbar"],
+                    "acceptance_criteria": ["Clicking the button downloads `widgets.csv`"],
+                    "priority": "medium",
+                    "estimated_complexity": "low",
+                    "repository": "octo-org/widgets",
+                }
+            ]
+        },
+    )
     title: str = Field(min_length=1, max_length=256, pattern=r"\S")
     description: str = Field(default="", max_length=TEXT_CHARS)
     requirements: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
@@ -103,6 +119,12 @@ class ContextOptions(_In):
 
 
 class GeneratePrompt(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"task_id": 1, "context_options": {"promptStyle": "concise"}}]
+        },
+    )
     task_id: int = Field(ge=1, le=BIGINT)
     context_options: ContextOptions = Field(default_factory=ContextOptions)
 
@@ -135,6 +157,18 @@ class PrOptions(_In):
 
 
 class CreatePr(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_id": 1,
+                    "prompt_data": {"id": 1},
+                    "options": {"branchName": "codegen/export-csv", "autoMerge": False},
+                }
+            ]
+        },
+    )
     task_id: int = Field(ge=1, le=BIGINT)
     prompt_data: PromptRef | None = None
     options: PrOptions = Field(default_factory=PrOptions)
@@ -145,6 +179,10 @@ class RetryOptions(_In):
 
 
 class Retry(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"retry_options": {"strategy": "different_approach"}}]},
+    )
     retry_options: RetryOptions = Field(default_factory=RetryOptions)
 
 

@@ -32,6 +32,7 @@ _REFUSALS = {
     403: "A read-only key on an endpoint that writes",
     404: "No task with that id",
     409: "The task's state does not allow this now (e.g. an attempt is running)",
+    502: "GitHub refused or failed a call the operation needed",
     503: "The GitHub App is not configured on this server",
 }
 

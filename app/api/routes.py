@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from app.api import guard, models
 from app.api import service as api
-from app.api.errors import ApiError
+from app.api.errors import ApiError, from_github
 from app.api.keys import ApiKey, Scope, parse_keys
 from app.runtime import Runtime
 
@@ -148,7 +148,7 @@ OPERATIONS: tuple[Operation, ...] = (
         _create_task,
         {201: (models.TaskOut, "The task, started as a labeled issue's is")},
         body=models.TaskCreate,
-        refusals=(409, 503),
+        refusals=(409, 502, 503),
     ),
     Operation(
         "GET",
@@ -188,6 +188,7 @@ OPERATIONS: tuple[Operation, ...] = (
         _generate_prompt,
         {201: (models.PromptOut, "The stored prompt")},
         body=models.GeneratePrompt,
+        refusals=(502,),
     ),
     Operation(
         "POST",
@@ -198,7 +199,7 @@ OPERATIONS: tuple[Operation, ...] = (
         _create_pr,
         {202: (models.Started, "The attempt, started; a job creates its agent run")},
         body=models.CreatePr,
-        refusals=(409,),
+        refusals=(409, 502),
     ),
     Operation(
         "GET",
@@ -218,7 +219,7 @@ OPERATIONS: tuple[Operation, ...] = (
         _retry,
         {202: (models.Started, "The attempt, started; a job builds its prompt and run")},
         body=models.Retry,
-        refusals=(409,),
+        refusals=(409, 502),
     ),
 )
 
@@ -270,7 +271,11 @@ def handler(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamRespon
             return _json(status, payload, {guard.REPLAYED_HEADER: "true"} if replayed else None)
         except ApiError as exc:
             return _json(exc.status, orjson.dumps(exc.body()), exc.headers)
-        except Exception:
+        except Exception as exc:
+            mapped = from_github(exc)
+            if mapped is not None:
+                log.warning("API %s %s: GitHub answered %s", op.method, op.path, mapped.status)
+                return _json(mapped.status, orjson.dumps(mapped.body()), mapped.headers)
             log.exception("API %s %s failed", op.method, op.path)
             error = ApiError(500, "internal", "the server could not complete the request")
             return _json(500, orjson.dumps(error.body()))

@@ -203,3 +203,19 @@ async def test_the_openapi_document_is_3_1_and_describes_every_route(api_setting
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             assert {"401", "422", "429"} <= set(op["responses"]), (method, path)
+
+
+async def test_github_refusals_are_429_with_its_wait_or_502_and_start_nothing(
+    api_settings, seeded, fake_codegen
+):
+    limited = {"message": "You have exceeded a secondary rate limit. Please wait."}
+    seeded.fail_next("POST", r"/issues$", 403, body=limited, headers={"Retry-After": "120"})
+    seeded.fail_next("POST", r"/issues$", 422, body={"message": "Validation Failed"})
+    async with running_bot(api_settings) as bot:
+        status, error, headers = await call(bot, "POST", "/api/v1/tasks", json=task_body())
+        assert status == 429 and error["error"] == "github_rate_limited", error
+        assert headers["Retry-After"] == "120"
+        status, error, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body())
+        assert status == 502 and error["error"] == "github_error", error
+        assert await bot.runtime.pool.fetchval("SELECT count(*) FROM tasks") == 0
+    assert fake_codegen.created == []
