@@ -88,6 +88,9 @@ class Settings:
     # address, counted in PostgreSQL so every replica shares the count.
     api_rate_limit: int = 100
     api_rate_window_seconds: float = 900.0
+    # A header the proxy in front sets to the client's address (`Fly-Client-IP` on
+    # Fly.io); unset: the TCP peer, which behind a proxy is the proxy.
+    api_client_address_header: str | None = None
 
     @property
     def github_app_configured(self) -> bool:
@@ -357,6 +360,7 @@ def load_settings(
         retention_seconds=_float(env, "RETENTION_SECONDS", 86_400.0),
         api_rate_limit=_int(env, "API_RATE_LIMIT", 100, minimum=1),
         api_rate_window_seconds=_api_window(env),
+        api_client_address_header=env.get("API_CLIENT_ADDRESS_HEADER", "").strip() or None,
     )
 
 

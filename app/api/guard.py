@@ -30,21 +30,27 @@ MAX_BODY_BYTES = 1024 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _IDEMPOTENCY_CHARS = 255
-_CLEAN_EVERY = 500  # about one request in this many deletes old rate-limit windows
+_CLEAN_EVERY = 500  # about one request in this many deletes old windows and answers
+IDEMPOTENCY_KEPT = timedelta(hours=24)
+_ADDRESS_CHARS = 64
 
 
 @dataclass(frozen=True)
 class Limits:
     requests: int  # per window, per key and per client address
     window_seconds: float
+    address_header: str | None = None  # set by the proxy in front: the client's address
 
 
 async def check_rate(runtime: Runtime, bucket: str, limits: Limits) -> None:
     """Count the request; 429 past the limit, with the seconds until the window ends."""
     hits, remaining = await api_store.hit(runtime.pool, bucket, limits.window_seconds)
     if random.randrange(_CLEAN_EVERY) == 0:
-        before = datetime.now(UTC) - timedelta(seconds=2 * limits.window_seconds)
-        await api_store.forget_windows(runtime.pool, before)
+        now = datetime.now(UTC)
+        await api_store.forget_windows(
+            runtime.pool, now - timedelta(seconds=2 * limits.window_seconds)
+        )
+        await api_store.forget_answers(runtime.pool, now - IDEMPOTENCY_KEPT)
     if hits > limits.requests:
         wait = max(1, math.ceil(remaining))
         raise ApiError(
@@ -54,6 +60,16 @@ async def check_rate(runtime: Runtime, bucket: str, limits: Limits) -> None:
             f"try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
+
+
+def client_address(request: web.Request, header: str | None) -> str:
+    """Whom the per-address limit counts: the address the trusted proxy names in
+    `header` (its last entry, the one the proxy itself added), else the TCP peer."""
+    if header:
+        named = request.headers.get(header, "").rsplit(",", 1)[-1].strip()
+        if named:
+            return named[:_ADDRESS_CHARS]
+    return request.remote or "unknown"
 
 
 def key_for(keys: tuple[ApiKey, ...], request: web.Request, needed: Scope) -> ApiKey:

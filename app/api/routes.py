@@ -248,7 +248,8 @@ def handler(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamRespon
         app = request.app
         runtime, limits = app[RUNTIME], app[LIMITS]
         try:
-            await guard.check_rate(runtime, f"address:{request.remote}", limits)
+            address = guard.client_address(request, limits.address_header)
+            await guard.check_rate(runtime, f"address:{address}", limits)
             key = guard.key_for(app[KEYS], request, op.scope)
             await guard.check_rate(runtime, f"key:{key.name}", limits)
             raw = await guard.read_body(request)
@@ -288,6 +289,10 @@ def add_routes(app: web.Application, runtime: Runtime) -> None:
     settings = runtime.settings
     app[RUNTIME] = runtime
     app[KEYS] = parse_keys(settings.api_keys)
-    app[LIMITS] = guard.Limits(settings.api_rate_limit, settings.api_rate_window_seconds)
+    app[LIMITS] = guard.Limits(
+        settings.api_rate_limit,
+        settings.api_rate_window_seconds,
+        settings.api_client_address_header,
+    )
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, handler(op))

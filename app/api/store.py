@@ -78,6 +78,12 @@ async def remember_answer(conn: Conn, key_name: str, key: str, status: int, body
     )
 
 
+async def forget_answers(conn: Conn, before: datetime) -> int:
+    """Idempotency keys are kept a day at least; older ones may be used afresh."""
+    result = await conn.execute("DELETE FROM api_idempotency WHERE created_at < $1", before)
+    return int(result.split()[-1])
+
+
 async def release_idempotency(conn: Conn, key_name: str, key: str) -> None:
     """The request failed on our side: a repeat may try again."""
     await conn.execute(

@@ -191,3 +191,28 @@ async def test_idempotency_keys_of_two_api_keys_do_not_meet(flow_settings, seede
         two = await call(bot, "POST", "/api/v1/tasks", key=other, json=task_body(), headers=headers)
         assert one[0] == two[0] == 201 and one[1]["id"] != two[1]["id"]
         assert two[1]["triggered_by"] == "api-key:deploys"
+
+
+async def test_behind_a_proxy_the_address_is_the_one_its_header_names(api_settings, seeded):
+    settings = dataclasses.replace(
+        api_settings, api_rate_limit=2, api_client_address_header="Fly-Client-IP"
+    )
+    async with running_bot(settings) as bot:
+
+        async def get(key: str, address: str) -> int:
+            headers = {"Fly-Client-IP": address}
+            return (await call(bot, "GET", "/api/v1/tasks", key=key, headers=headers))[0]
+
+        assert [await get(READ_KEY, "203.0.113.7"), await get(READ_KEY, "203.0.113.7")] == [
+            200,
+            200,
+        ]
+        assert await get(WRITE_KEY, "203.0.113.7") == 429  # that client is at its limit
+        assert await get(WRITE_KEY, "198.51.100.4") == 200  # another client is not
+        buckets = await bot.runtime.pool.fetch("SELECT bucket, hits FROM api_rate_limits")
+    assert {r["bucket"]: r["hits"] for r in buckets} == {
+        "address:203.0.113.7": 3,
+        "address:198.51.100.4": 1,
+        "key:dashboard": 2,
+        "key:ci-runner": 1,
+    }
