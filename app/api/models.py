@@ -7,14 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.tasks.status import TaskStatus
 from prompts.builder import STRATEGIES, STYLES
 
 Priority = Literal["low", "medium", "high", "critical"]
 Complexity = Literal["low", "medium", "high"]
 Strategy = Literal[STRATEGIES]  # type: ignore[valid-type]
 Style = Literal[STYLES]  # type: ignore[valid-type]
+StatusName = Literal[tuple(s.value for s in TaskStatus)]  # type: ignore[valid-type]
 
 MAX_ITEMS = 50
 ITEM_CHARS = 2_000
@@ -68,10 +70,14 @@ class TaskCreate(_In):
 class TaskFilter(_In):
     """`GET /api/v1/tasks` query parameters."""
 
-    status: str | None = Field(default=None, max_length=40)
+    status: StatusName | None = None
     repository: str | None = Field(default=None, pattern=REPOSITORY_PATTERN)
-    created_since: datetime | None = None
-    cursor: str | None = Field(default=None, max_length=40, pattern=r"^[0-9]{1,19}$")
+    created_since: AwareDatetime | None = Field(
+        default=None, description="an RFC 3339 time with its offset, e.g. 2026-11-30T12:00:00Z"
+    )
+    cursor: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the previous page"
+    )
     limit: int = Field(default=50, ge=1, le=200)
 
 

@@ -5,6 +5,7 @@ the document. Pure: the same table always gives the same documents."""
 from __future__ import annotations
 
 import copy
+import json
 from functools import cache
 from typing import Any
 
@@ -71,7 +72,7 @@ def _error(description: str, status: int) -> dict[str, Any]:
     return answer
 
 
-def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=_REF)
     return [
         {"name": name, "in": "query", "required": False, "schema": prop}
@@ -99,7 +100,7 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], Any]) -> d
             }
         )
     if op.query is not None:
-        parameters += _query_parameters(op.query, {})
+        parameters += _query_parameters(op.query)
     if op.method == "POST":
         parameters.append(
             {
@@ -215,7 +216,7 @@ def postman_collection(doc: dict[str, Any]) -> dict[str, Any]:
                 request["header"].append({"key": "Content-Type", "value": "application/json"})
                 request["body"] = {
                     "mode": "raw",
-                    "raw": _dumps(_example(schema, schemas)),
+                    "raw": json.dumps(_example(schema, schemas), indent=2),
                     "options": {"raw": {"language": "json"}},
                 }
             items.append({"name": op["operationId"], "request": request})
@@ -231,9 +232,3 @@ def postman_collection(doc: dict[str, Any]) -> dict[str, Any]:
             {"key": "apiKey", "value": ""},
         ],
     }
-
-
-def _dumps(value: Any) -> str:
-    import json
-
-    return json.dumps(value, indent=2)

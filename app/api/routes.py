@@ -19,6 +19,7 @@ from app.api import service as api
 from app.api.errors import ApiError, from_github
 from app.api.keys import ApiKey, Scope, parse_keys
 from app.runtime import Runtime
+from app.tasks.status import TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def _started(started: api.Started) -> models.Started:
         task_id=started.task.id,
         request_id=started.request_id,
         attempt=started.attempt,
-        status="generating_prompt",
+        status=TaskStatus.GENERATING_PROMPT,
         message=started.message,
     )
 

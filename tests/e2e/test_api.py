@@ -219,3 +219,18 @@ async def test_github_refusals_are_429_with_its_wait_or_502_and_start_nothing(
         assert status == 502 and error["error"] == "github_error", error
         assert await bot.runtime.pool.fetchval("SELECT count(*) FROM tasks") == 0
     assert fake_codegen.created == []
+
+
+async def test_list_filters_refuse_what_the_database_could_not_take(api_settings, seeded):
+    async with running_bot(api_settings) as bot:
+        for query, field in (
+            ("created_since=2026-01-01T00:00:00", "created_since"),  # no offset
+            ("cursor=9999999999999999999", "cursor"),  # past bigint
+            ("cursor=-1", "cursor"),
+            ("status=Merged", "status"),
+            ("colour=red", "colour"),
+        ):
+            status, error, _ = await call(bot, "GET", f"/api/v1/tasks?{query}", key=READ_KEY)
+            assert status == 422, (query, error)
+            assert error["details"][0]["field"] == field, (query, error)
+            assert error["message"].startswith(f"query {field}"), error
