@@ -126,7 +126,8 @@ th{{text-align:left;padding-right:1rem}}</style>
 <code>{html.escape(settings.github_api_url)}</code> &middot; trigger label:
 <code>{html.escape(settings.trigger_label)}</code></p>
 <h2>State</h2><table>{rows}</table>
-<p><a href="/health">/health</a> &middot; <a href="/metrics">/metrics</a></p></body></html>"""
+<p><a href="/health">/health</a> &middot; <a href="/metrics">/metrics</a> &middot;
+<a href="/api-docs">REST API</a></p></body></html>"""
     response = web.Response(text=page, content_type="text/html")
     if state is not None:
         request.app[REGISTRATION_KEY].bind_state(request, response, state)
