@@ -50,14 +50,16 @@ from importlib.resources import files
 
 from app.tasks.spec import TaskSpec
 from app.text import linear_re
-from prompts.fences import clip, neutralise
+from prompts.fences import clip, cut_note, fence, neutralise
 from prompts.repository import (
     CONTRIBUTING_CHARS,
+    INSTRUCTIONS_CHARS,
     MANIFESTS_CHARS,
     README_CHARS,
     TREE_CHARS,
     RepoContext,
     dependencies_section,
+    instructions_section,
     repository_section,
 )
 
@@ -65,9 +67,10 @@ STYLES = ("comprehensive", "concise")
 STRATEGIES = ("regenerate_prompt", "different_approach", "simplified_scope")
 
 PREVIOUS_ATTEMPT_CHARS = 2_000
+MENTION_CHARS = 4_000  # each person's words added by a mention
 
 #: What goes first when the prompt is over budget: largest and least needed first.
-BUDGET_ORDER = ("manifests", "readme", "contributing", "tree")
+BUDGET_ORDER = ("manifests", "readme", "contributing", "tree", "instructions")
 
 _LOGIN_JUNK = linear_re.compile(r"[^A-Za-z0-9_.\-\[\]]")
 _BLOCK_LINE = re.compile(r"^\s*\$(\w+)\s*$")
@@ -133,6 +136,7 @@ def build_prompt(
         "readme": README_CHARS,
         "contributing": CONTRIBUTING_CHARS,
         "tree": TREE_CHARS,
+        "instructions": INSTRUCTIONS_CHARS,
     }
     text, cuts, sections, kept = _render(fixed, repo, options, limits)
     excerpts = dict(cuts)  # what the excerpt caps alone cut
@@ -150,6 +154,7 @@ def build_prompt(
         "strategy": strategy,
         "sections": sections,
         "manifests": sorted(repo.manifests) if "dependencies" in sections else [],
+        "instructions": repo.instructions[0] if "instructions" in sections else None,
         "requirements": len(task.requirements),
         "acceptance_criteria": len(task.acceptance_criteria),
         "truncated": dict(sorted(truncated.items())),
@@ -213,6 +218,9 @@ def _fixed_parts(
         sections.append("strategy")
     issue_text = _fill(_template("issue.md"), {**common, "issue_text": _issue_text(task)})
     sections.append("issue")
+    if task.instructions:
+        issue_text += "\n\n" + _mention_text(task, cuts)
+        sections.append("mention_instructions")
     values = {
         **common,
         "priority": task.priority,
@@ -321,6 +329,29 @@ def _issue_text(task: TaskSpec) -> str:
     return "\n".join(parts)
 
 
+def _mention_text(task: TaskSpec, cuts: dict[str, dict]) -> str:
+    """What the people who asked for the task by a mention added, each in their
+    own fence, capped (they were never shortened on the way in)."""
+    blocks = []
+    for index, (by, words) in enumerate(task.instructions):
+        login = _LOGIN_JUNK.sub("", by) or "unknown"
+        words = words.strip()
+        excerpt = clip(words, MENTION_CHARS)
+        block = _fill(
+            _template("mention.md"),
+            {"by": login, "instructions": fence("requester_instructions", excerpt, author=login)},
+        )
+        if len(excerpt) < len(words):
+            cuts[f"mention:{index}"] = {
+                "from_chars": len(words),
+                "kept_chars": len(excerpt),
+                "reason": "excerpt",
+            }
+            block += "\n\n" + cut_note(f"@{login}'s words", len(excerpt), len(words))
+        blocks.append(block)
+    return "\n\n".join(blocks)
+
+
 # -- context sections, rendered under limits -----------------------------------
 
 
@@ -339,6 +370,11 @@ def _render(
     contributing_shown = False
     if comprehensive and options.include_codebase_context:
         repository, contributing_shown = repository_section(repo, limits, cuts, kept, sections)
+    # The repository's own rules for agents, whatever the style: they say how
+    # its changes are built and checked.
+    instructions = instructions_section(repo, limits["instructions"], cuts, kept)
+    if instructions:
+        sections.append("instructions")
     dependencies = ""
     if comprehensive and options.include_dependencies and repo.manifests:
         dependencies = dependencies_section(repo, limits["manifests"], cuts, kept)
@@ -360,6 +396,7 @@ def _render(
         sections.append("definition_of_done")
     values["repository"] = repository
     values["dependencies"] = dependencies
+    values["instructions"] = instructions
     text = _fill(_template(f"{options.style}.md"), values)
     return text.rstrip("\n") + "\n", cuts, sections, kept
 

@@ -148,12 +148,13 @@ async def _build_prompt(
     gh: GitHubClient,
     task: tasks.Task,
     options: PromptOptions,
+    config: RepoConfig,
     strategy: str | None = None,
     previous: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The prompt as the workflow builds it (`app.tasks.advance`): the same
-    repository context, builder and fences."""
-    context, tree_sha = await fetch_repo_context(gh, task.repository)
+    repository context (its instructions to agents included), builder and fences."""
+    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
     prompt = await cpu.run(
         build_prompt,
         task_spec(task),
@@ -181,7 +182,8 @@ async def generate_prompt(
         include_dependencies=wanted.includeDependencies,
         include_validation_criteria=wanted.includeValidationCriteria,
     )
-    text, used = await _build_prompt(runtime, gh, task, options)
+    config, _, _ = await load_repo_config(gh, task.repository, runtime.settings)
+    text, used = await _build_prompt(runtime, gh, task, options, config)
     return await api_store.save_prompt(
         runtime.pool,
         task_id=task.id,
@@ -249,6 +251,7 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
             gh,
             task,
             options,
+            config,
             strategy,
             (previous.error or previous.summary) if previous else None,
         )

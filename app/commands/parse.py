@@ -38,6 +38,10 @@ Arguments:
 * `help`, `run`, `status`, `cancel`, `validate`: trailing text is kept in
   `args` (a note such as "please") but is never an error, so a polite
   sentence does not block the command.
+* A comment with no command whose visible line starts with `@<app-slug>` (or
+  `@<app-slug>[bot]`) is one command (`parse_mention`): `fix` with the words
+  after it on a pull request (`help` when there are none), `run` with them as
+  the task's instructions on an issue.
 * Any other verb gives verb `"unknown"`, with `suggestion` the nearest valid
   verb when it is close (`stauts` -> `status`) and an `error` sentence.
 """
@@ -73,6 +77,11 @@ _USAGE: tuple[tuple[str, str], ...] = (
         "Stop the current task: no further agent runs, polls or follow-ups from the bot.",
     ),
     ("/codegen validate", "Validate the pull request again."),
+    (
+        "@<app> <instructions>",
+        "At the start of a line, mentioning the app: on its pull request the same as "
+        "`/codegen fix`, on an issue `/codegen run` with the instructions added to the task.",
+    ),
 )
 
 _STRATEGY_HELP: tuple[tuple[str, str], ...] = (
@@ -102,6 +111,7 @@ class Command:
     raw: str  # the verb as written (for unknown: the word after /codegen, may be "")
     suggestion: str | None  # for unknown: the nearest valid verb, else None
     error: str | None  # a sentence for the commenter when the command is malformed
+    mention: bool = False  # written as `@<app-slug> ...`, not `/codegen ...`
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,56 @@ def parse_commands(body: str | None) -> list[Command]:
             continue
         commands.append(_build(rest, line.number, lines[index + 1 :]))
     return commands
+
+
+def parse_mention(body: str | None, slug: str, on_pull: bool) -> list[Command]:
+    """A comment with no `/codegen` line that starts a visible line with
+    `@<slug>` (or `@<slug>[bot]`): on a pull request it means `/codegen fix`
+    with the words after it (the mention alone: `help`), on an issue
+    `/codegen run` with them as instructions. The first such line only; the
+    same rules of visibility as commands (not in code, quotes or comments)."""
+    if not body or "@" not in body or not slug:
+        return []
+    handle = "@" + slug.lower()
+    lines = _visible_lines(body)
+    for index, line in enumerate(lines):
+        rest = _mention_rest(line.text, handle)
+        if rest is None:
+            continue
+        raw = "@" + slug
+        if not on_pull:
+            words = _continued(rest, lines[index + 1 :])
+            return [Command("run", words, line.number, raw, None, None, mention=True)]
+        if not rest and not _continued("", lines[index + 1 :]):
+            return [Command("help", "", line.number, raw, None, None, mention=True)]
+        fix = _fix(rest, line.number, raw, lines[index + 1 :])
+        return [Command("fix", fix.args, fix.line, raw, None, fix.error, mention=True)]
+    return []
+
+
+def _mention_rest(text: str | None, handle: str) -> str | None:
+    """The words after a mention that opens the line, else None."""
+    if text is None:
+        return None
+    stripped = text.strip()
+    if stripped[: len(handle)].lower() != handle:
+        return None
+    rest = stripped[len(handle) :]
+    if rest[:5].lower() == "[bot]":
+        rest = rest[5:]
+    if rest and not (rest[0].isspace() or rest[0] in _VERB_PUNCTUATION):
+        return None  # `@codegen-bots` is someone else
+    return rest.lstrip(_VERB_PUNCTUATION).strip()
+
+
+def _continued(first: str, following: list[_Line]) -> str:
+    """`first` and the plain lines after it, up to a blank line or a command."""
+    words = [first] if first else []
+    for line in following:
+        if line.text is None or not line.text.strip() or _command_rest(line.text) is not None:
+            break
+        words.append(line.text.strip())
+    return "\n".join(words)
 
 
 def help_text() -> str:
@@ -187,18 +247,14 @@ def _retry(args: str, number: int, raw: str) -> Command:
 
 def _fix(args: str, number: int, raw: str, following: list[_Line]) -> Command:
     """Instructions often run over several lines; a fix without any cannot be acted on."""
-    instructions = [args] if args else []
-    for line in following:
-        if line.text is None or not line.text.strip() or _command_rest(line.text) is not None:
-            break
-        instructions.append(line.text.strip())
+    instructions = _continued(args, following)
     if not instructions:
         error = (
             "`/codegen fix` needs instructions: write what to change after it, "
             "e.g. `/codegen fix rename the helper and add a test`."
         )
         return Command("fix", "", number, raw, None, error)
-    return Command("fix", "\n".join(instructions), number, raw, None, None)
+    return Command("fix", instructions, number, raw, None, None)
 
 
 def _suggest(word: str) -> str | None:

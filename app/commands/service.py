@@ -14,7 +14,9 @@ most one reply per person per conversation an hour
 every line worked or 😕 with a reply saying why. A review has no reactions, so
 there the reply is the feedback. Only the first `MAX_PER_COMMENT` commands of a
 comment are acted on; a reply says how many more were ignored. The decisions
-are in app/commands/decide.py, the verbs in app/commands/verbs.py."""
+are in app/commands/decide.py, the verbs in app/commands/verbs.py. A comment
+without a command that opens a line by mentioning the App is one command, by
+the same rules (app/commands/parse.py `parse_mention`)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from app.commands import denials_store as command_denials
 from app.commands import log_store as command_log
 from app.commands import replies as command_replies
 from app.commands.decide import Result, Step
-from app.commands.parse import MAX_PER_COMMENT, Command, parse_commands
+from app.commands.parse import MAX_PER_COMMENT, Command, parse_commands, parse_mention
 from app.commands.source import Source
 from app.db import advisory_lock
 from app.github import comments
@@ -47,6 +49,9 @@ async def handle(
 ) -> None:
     """Act on the commands of one comment, review comment or review."""
     found = parse_commands(source.body)
+    if not found and source.body and "@" in source.body:
+        # `@<app-slug> ...` is `/codegen fix` on a PR, `/codegen run` on an issue.
+        found = parse_mention(source.body, await ctx.runtime.github.slug(), source.is_pull)
     if not found:
         return
     commands = found[:MAX_PER_COMMENT]

@@ -87,8 +87,17 @@ async def _start(call: Call) -> Result:
         await task_start.report_config_problems(
             call.ctx, call.gh, source.repository, source.number, call.problems, call.config_sha
         )
+    # A mention's words are instructions for the task; `/codegen run`'s trailing
+    # text is a note ("please"), never sent to the agent.
+    words = call.command.args if call.command.mention else None
     await task_start.start_task(
-        call.ctx, call.gh, call.data, call.config, call.actor, command_key=call.key
+        call.ctx,
+        call.gh,
+        call.data,
+        call.config,
+        call.actor,
+        command_key=call.key,
+        instructions=words or None,
     )
     return Result(True, f"started a task for #{source.number}.", say=False)
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +32,15 @@ SWEEP_JOB = "deliveries.sweep"
 # GitHub keeps an App's delivery log for 3 days: older entries cannot be redelivered.
 LOG_RETENTION = timedelta(days=3)
 
+# How long one sweep may hold the sweep without renewing (renewed every third of it).
+LEASE_SECONDS = 300.0
+
 registry = JobRegistry()
+
+
+class SweepLeaseLost(Exception):
+    """The sweep outlived its lease (another may have started): nothing is saved,
+    and the redeliveries already asked for are found stored by the next sweep."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,9 @@ async def read_log(
     return entries, newest
 
 
-async def sweep(runtime: Any, *, now: datetime | None = None) -> SweepResult | None:
+async def sweep(
+    runtime: Any, *, now: datetime | None = None, lease_seconds: float = LEASE_SECONDS
+) -> SweepResult | None:
     """One sweep; None when the App is not configured or another process is
     sweeping. A GitHub error while reading the log, or a 5xx or rate limit
     while redelivering, raises with the position unchanged (the job retries);
@@ -109,22 +123,31 @@ async def sweep(runtime: Any, *, now: datetime | None = None) -> SweepResult | N
         return None
     now = now or datetime.now(UTC)
     interval = runtime.settings.delivery_redeliver_interval
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        stop_at = await sweep_store.lock_position(conn)
-        if stop_at is sweep_store.BUSY:
-            log.info("another process is sweeping the delivery log")
-            return None
-        assert stop_at is None or isinstance(stop_at, int)
+    pool = runtime.pool
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    stop_at = await sweep_store.take(pool, owner, lease_seconds)
+    if stop_at is sweep_store.BUSY:
+        log.info("another process is sweeping the delivery log")
+        return None
+    assert stop_at is None or isinstance(stop_at, int)
+    try:
         client = github.app_client()
         entries, newest = await read_log(client, github.app_jwt(), stop_at, now - LOG_RETENTION)
         failures = list({e["guid"] for e in entries if failed(e)})
-        stored = await deliveries_sql.stored_ids(conn, failures) if failures else set()
+        stored = await deliveries_sql.stored_ids(pool, failures) if failures else set()
         todo = lost(entries, stored)
         metrics.LOST_DELIVERIES.labels(outcome="found").inc(len(todo))
         redelivered = refused = 0
+        renewed = time.monotonic()
         for i, delivery in enumerate(todo):
             if i and interval:
                 await asyncio.sleep(interval)
+            if time.monotonic() - renewed > lease_seconds / 3:
+                if not await sweep_store.extend(pool, owner, lease_seconds):
+                    raise SweepLeaseLost(
+                        "the delivery sweep's lease ran out; the next one redoes it"
+                    )
+                renewed = time.monotonic()
             try:
                 await client.post(urls.hook_redelivery(delivery.id), data=b"", jwt=github.app_jwt())
             except gidgethub.RateLimitExceeded:
@@ -136,7 +159,11 @@ async def sweep(runtime: Any, *, now: datetime | None = None) -> SweepResult | N
                 continue
             redelivered += 1
             metrics.LOST_DELIVERIES.labels(outcome="redelivered").inc()
-        await sweep_store.save_position(conn, newest)
+    except BaseException:
+        await asyncio.shield(sweep_store.release(pool, owner))
+        raise
+    if not await sweep_store.finish(pool, owner, newest):
+        raise SweepLeaseLost("the delivery sweep's lease ran out; the next one redoes it")
     if todo:
         log.info(
             "delivery sweep: %d lost, %d redelivered, %d refused", len(todo), redelivered, refused

@@ -1,33 +1,63 @@
 """The `delivery_sweep` row: where the last complete sweep of GitHub's delivery
-log ended. A sweep holds the row locked in its transaction, which is also what
-keeps two processes from sweeping at once."""
+log ended, and the lease of the sweep under way. The lease (not a row lock held
+in an open transaction) is what keeps two processes from sweeping at once: each
+statement here is its own short transaction, and a lease whose process died
+runs out by itself."""
 
 from __future__ import annotations
 
 import asyncpg
 
-# Returned by `lock_position` when another process is sweeping.
+# Returned by `take` when another process is sweeping.
 BUSY = object()
 
 
-async def lock_position(conn: asyncpg.Connection) -> int | object | None:
-    """In the caller's transaction: the newest delivery id the last sweep read
-    (None before the first), or BUSY when another sweep holds the row."""
-    row = await conn.fetchrow(
-        "SELECT last_delivery_id FROM delivery_sweep WHERE id = 1 FOR UPDATE SKIP LOCKED"
+async def take(pool: asyncpg.Pool, owner: str, seconds: float) -> int | object | None:
+    """Lease the sweep for `seconds`: the newest delivery id the last sweep read
+    (None before the first), or BUSY while another live sweep holds the lease."""
+    row = await pool.fetchrow(
+        """UPDATE delivery_sweep
+              SET lease_owner = $1, leased_until = now() + make_interval(secs => $2)
+            WHERE id = 1 AND (leased_until IS NULL OR leased_until < now())
+        RETURNING last_delivery_id""",
+        owner,
+        seconds,
     )
     if row is None:
         return BUSY
     return row["last_delivery_id"]
 
 
-async def save_position(conn: asyncpg.Connection, last_delivery_id: int | None) -> None:
-    """In the caller's transaction, after a sweep that completed."""
-    await conn.execute(
-        """UPDATE delivery_sweep SET last_delivery_id = coalesce($1, last_delivery_id),
-                  swept_at = now()
-           WHERE id = 1""",
+async def extend(pool: asyncpg.Pool, owner: str, seconds: float) -> bool:
+    """Keep the lease for `seconds` more; False if it ran out and was taken."""
+    done = await pool.execute(
+        """UPDATE delivery_sweep SET leased_until = now() + make_interval(secs => $2)
+            WHERE id = 1 AND lease_owner = $1 AND leased_until >= now()""",
+        owner,
+        seconds,
+    )
+    return done == "UPDATE 1"
+
+
+async def finish(pool: asyncpg.Pool, owner: str, last_delivery_id: int | None) -> bool:
+    """After a sweep that completed: save where it ended and free the lease.
+    False (nothing saved) if the lease was lost meanwhile."""
+    done = await pool.execute(
+        """UPDATE delivery_sweep SET last_delivery_id = coalesce($2, last_delivery_id),
+                  swept_at = now(), lease_owner = NULL, leased_until = NULL
+            WHERE id = 1 AND lease_owner = $1""",
+        owner,
         last_delivery_id,
+    )
+    return done == "UPDATE 1"
+
+
+async def release(pool: asyncpg.Pool, owner: str) -> None:
+    """After a sweep that failed: free the lease, the position unchanged."""
+    await pool.execute(
+        """UPDATE delivery_sweep SET lease_owner = NULL, leased_until = NULL
+            WHERE id = 1 AND lease_owner = $1""",
+        owner,
     )
 
 

@@ -20,7 +20,7 @@ def _settings_files() -> cachetools.TTLCache[str, tuple[str | None, str | None]]
     return cachetools.TTLCache(maxsize=2048, ttl=120)
 
 
-def _repo_contexts() -> cachetools.LRUCache[tuple[str, str], Any]:
+def _repo_contexts() -> cachetools.LRUCache[tuple[Any, ...], Any]:
     # (repository, tree sha) -> RepoContext: keyed by content, so never stale.
     return cachetools.LRUCache(maxsize=256)
 
@@ -33,7 +33,7 @@ class ReadCaches:
     settings_files: cachetools.TTLCache[str, tuple[str | None, str | None]] = field(
         default_factory=_settings_files
     )
-    repo_contexts: cachetools.LRUCache[tuple[str, str], Any] = field(default_factory=_repo_contexts)
+    repo_contexts: cachetools.LRUCache[tuple[Any, ...], Any] = field(default_factory=_repo_contexts)
 
     def forget(self, repository: str) -> None:
         """Drop all the repository has cached (it was renamed or transferred)."""

@@ -16,13 +16,33 @@ from gidgethub import BadRequest
 from app.config import Settings
 from app.github import urls
 from app.github.client import GitHubClient
+from app.repo_settings.layers import (
+    CONFIG_PATH,
+    EXTENDS,
+    MAX_DEPTH,
+    Source,
+    extends_of,
+    extends_target,
+    merge,
+    organisation_defaults,
+)
+from app.text import linear_re
 from app.validation.config import ValidationConfig, echo, parse_validation
 
-CONFIG_PATH = ".github/codegen.yml"
 MAX_CONFIG_CHARS = 32 * 1024  # a settings file is a few hundred bytes
 MAX_PROBLEMS = 20
 STYLES = ("comprehensive", "concise")
 PERMISSIONS = ("triage", "write", "maintain", "admin")
+# Where repositories keep instructions for coding agents, in the order looked
+# for: the first that exists on the default branch goes into the prompt.
+INSTRUCTION_FILES = (
+    "AGENTS.md",
+    ".github/copilot-instructions.md",
+    "CLAUDE.md",
+    ".github/codegen-instructions.md",
+)
+MAX_INSTRUCTION_FILES = 5
+_INSTRUCTION_PATH = linear_re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+){0,7}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,9 @@ class RepoConfig:
     timeout_ms: int = 300_000  # the bot's own steps, up to creating the agent run
     run_timeout_ms: int = 3_600_000  # the agent run, from its creation
     permission: str = "write"
+    # The files looked for, in order, for the repository's instructions to agents
+    # (empty: none are read).
+    instructions: tuple[str, ...] = INSTRUCTION_FILES
     extra: dict[str, Any] = field(default_factory=dict)  # the raw keys parsed below
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
@@ -76,11 +99,11 @@ def _load(text: str) -> tuple[Any, str | None]:
     except RecursionError:
         return None, f"{CONFIG_PATH} is nested too deeply to be a settings file"
     except yaml.YAMLError as exc:
-        return None, f"{CONFIG_PATH} is not valid YAML: {echo(str(exc))}"
+        return None, f"{CONFIG_PATH} is not valid YAML: `{echo(str(exc))}`"
     except (ValueError, OverflowError) as exc:
         # Well-formed YAML whose scalar cannot be built: a 13th month, an
         # integer past Python's digit limit. The constructors raise these bare.
-        return None, f"{CONFIG_PATH} is not valid YAML: a value cannot be read ({echo(str(exc))})"
+        return None, f"{CONFIG_PATH} is not valid YAML: a value cannot be read (`{echo(str(exc))}`)"
 
 
 # YAML key (snake_case or the seed's camelCase) -> field
@@ -95,15 +118,30 @@ _BOOL_KEYS = {
 _VALIDATION_KEYS = {"validate", "validation", "auto_merge", "automerge", "ci_fix", "commands"}
 
 
-def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]]:
-    """The config a file gives, and what was wrong with it (defaults fill any gap)."""
+def load_mapping(text: str) -> tuple[dict[str, Any], str | None]:
+    """A settings file's mapping ({} when empty), or ({}, the problem)."""
     data, problem = _load(text)
     if problem is not None:
-        return defaults, [problem]
+        return {}, problem
     if data is None:
-        return defaults, []
+        return {}, None
     if not isinstance(data, dict):
-        return defaults, [f"{CONFIG_PATH} must be a mapping of settings, not {type(data).__name__}"]
+        return {}, f"{CONFIG_PATH} must be a mapping of settings, not {type(data).__name__}"
+    return data, None
+
+
+def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]]:
+    """The config a file gives, and what was wrong with it (defaults fill any gap)."""
+    data, problem = load_mapping(text)
+    if problem is not None:
+        return defaults, [problem]
+    return parse_mapping(data, defaults)
+
+
+def parse_mapping(data: dict[str, Any], defaults: RepoConfig) -> tuple[RepoConfig, list[str]]:
+    """The config a settings mapping gives, and what was wrong with it."""
+    if not data:
+        return defaults, []
     errors: list[str] = []
     changes: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -165,8 +203,13 @@ def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]
         elif norm in ("permission", "minimum_permission"):
             if (v := text_value(str(key), value, PERMISSIONS)) is not None:
                 changes["permission"] = v
+        elif norm in ("instructions", "agent_instructions", "instructions_files"):
+            if (paths := instruction_files(str(key), value, errors)) is not None:
+                changes["instructions"] = paths
         elif norm in _VALIDATION_KEYS:
             extra[norm] = value
+        elif norm == EXTENDS:
+            continue  # read by the loader (app/repo_settings/layers.py)
         else:
             errors.append(f"unknown setting `{key}`")
     validation, problems = parse_validation(extra)
@@ -175,6 +218,30 @@ def parse_config(text: str, defaults: RepoConfig) -> tuple[RepoConfig, list[str]
         more = len(problems) - MAX_PROBLEMS
         problems = [*problems[:MAX_PROBLEMS], f"… and {more} more problem{'s' * (more != 1)}"]
     return replace(defaults, **changes, extra=extra, validation=validation), problems
+
+
+def instruction_files(key: str, value: Any, errors: list[str]) -> tuple[str, ...] | None:
+    """`instructions: false` (read none), one path, or a list of paths looked for
+    in order; each a plain path inside the repository."""
+    if value is False:
+        return ()
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not paths or len(paths) > MAX_INSTRUCTION_FILES:
+        errors.append(
+            f"`{key}` must be false, a path, or a list of 1 to {MAX_INSTRUCTION_FILES} paths"
+        )
+        return None
+    out = []
+    for path in paths:
+        ok = isinstance(path, str) and len(path) <= 200 and _INSTRUCTION_PATH.fullmatch(path)
+        if not ok or any(part in (".", "..") for part in path.split("/")):
+            errors.append(
+                f"`{key}`: `{echo(path)}` is not a path inside the repository "
+                "(letters, digits, `._-` and `/`, no `..`)"
+            )
+            return None
+        out.append(path)
+    return tuple(dict.fromkeys(out))
 
 
 def decode_content(content: dict[str, Any]) -> str | None:
@@ -202,19 +269,65 @@ async def fetch_file(
     return decode_content(content), content.get("sha")
 
 
+async def _read(gh: GitHubClient, source: Source) -> tuple[str | None, str | None]:
+    """(text, blob sha) of a settings file, cached briefly."""
+    cache = gh.caches.settings_files
+    if source.cache_key not in cache:
+        text, sha = await fetch_file(gh, source.repository, source.path)
+        # Enough to tell it is too long; a 1 MB file is not kept per repository.
+        cache[source.cache_key] = (text[: MAX_CONFIG_CHARS + 1] if text else text), sha
+    return cache[source.cache_key]
+
+
 async def load_repo_config(
     gh: GitHubClient, repository: str, settings: Settings
 ) -> tuple[RepoConfig, list[str], str | None]:
-    """(config, problems, blob sha of the file) for a repository, cached briefly."""
+    """(config, problems, the blob shas of the files read) for a repository: its
+    own file over the one it builds on (`_extends`, else the organisation's
+    `.github` repository), each cached briefly. A problem in a file it builds on
+    is named with that file; a file that cannot be read adds nothing."""
     defaults = RepoConfig.defaults(settings)
-    key = repository.lower()
-    cache = gh.caches.settings_files
-    if key not in cache:
-        text, sha = await fetch_file(gh, repository, CONFIG_PATH)
-        # Enough to tell it is too long; a 1 MB file is not kept per repository.
-        cache[key] = (text[: MAX_CONFIG_CHARS + 1] if text else text), sha
-    text, sha = cache[key]
-    if text is None:
-        return defaults, [], sha
-    config, errors = parse_config(text, defaults)
-    return config, errors, sha
+    own = Source(repository)
+    text, sha = await _read(gh, own)
+    data, problem = load_mapping(text) if text is not None else ({}, None)
+    layers: list[tuple[Source, dict[str, Any], str | None]] = [(own, data, sha)]
+    problems = [problem] if problem else []
+    present, value = extends_of(data)
+    target, problem = extends_target(value, repository) if present else (None, None)
+    if problem:
+        problems.append(problem)
+    base = target if present else organisation_defaults(repository)
+    seen = {own.cache_key}
+    while base is not None:
+        if base.cache_key in seen or len(layers) > MAX_DEPTH:
+            problems.append(
+                f"`_extends`: `{base.label}` would make a loop or a chain longer than "
+                f"{MAX_DEPTH} files; it was not read"
+            )
+            break
+        seen.add(base.cache_key)
+        text, sha = await _read(gh, base)
+        if text is None:
+            if present:  # named on purpose: say it is not there
+                problems.append(
+                    f"`_extends`: `{base.label}` does not exist or the App cannot read it"
+                )
+            break
+        data, problem = load_mapping(text)
+        if problem:
+            problems.append(f"`{base.label}`: {problem}")
+            break
+        layers.append((base, data, sha))
+        present, value = extends_of(data)
+        base, problem = extends_target(value, base.repository) if present else (None, None)
+        if problem:
+            problems.append(f"`{layers[-1][0].label}`: {problem}")
+    for source, data, _ in layers:
+        _, errors = parse_mapping(data, defaults)
+        problems += errors if source == own else [f"`{source.label}`: {e}" for e in errors]
+    config, _ = parse_mapping(merge([data for _, data, _ in reversed(layers)]), defaults)
+    shas = [sha for _, _, sha in layers if sha]
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        problems = [*problems[:MAX_PROBLEMS], f"… and {more} more problem{'s' * (more != 1)}"]
+    return config, problems, "+".join(shas) or None

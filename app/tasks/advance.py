@@ -75,6 +75,7 @@ def task_spec(task: tasks.Task) -> TaskSpec:
         acceptance_criteria=task.acceptance_criteria,
         priority=task.priority,
         estimated_complexity=task.estimated_complexity,
+        instructions=tuple((i["by"], i["text"]) for i in task.instructions),
     )
 
 
@@ -136,7 +137,7 @@ async def _prepare(
     pool = runtime.pool
     await workflows.step(pool, task.id, "generate_prompt", StepStatus.RUNNING)
     config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
-    context, tree_sha = await fetch_repo_context(gh, task.repository)
+    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
     strategy = attempt_strategy(attempt, task.next_strategy)
     previous = await codegen_requests.get(pool, task.id, attempt - 1) if attempt > 1 else None
     options = PromptOptions(

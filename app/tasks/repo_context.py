@@ -1,5 +1,6 @@
 """What the prompt says about a repository, read through the API and cached
-per repository and commit tree (a new push means new context)."""
+per repository, commit tree and instruction files looked for (a new push
+means new context)."""
 
 from __future__ import annotations
 
@@ -44,12 +45,15 @@ def _clip(text: str | None) -> str | None:
     return text[:MAX_FILE_CHARS] if text is not None else None
 
 
-async def fetch_repo_context(gh: GitHubClient, repository: str) -> tuple[RepoContext, str]:
-    """(context, tree sha) for the default branch's head."""
+async def fetch_repo_context(
+    gh: GitHubClient, repository: str, instruction_files: tuple[str, ...] = ()
+) -> tuple[RepoContext, str]:
+    """(context, tree sha) for the default branch's head; the first of
+    `instruction_files` that exists is the repository's instructions to agents."""
     repo = await gh.getitem(urls.repo(repository))
     branch = repo["default_branch"]
     tree = await gh.getitem(urls.tree(repository, branch))
-    key = (repository.lower(), tree["sha"])
+    key = (repository.lower(), tree["sha"], instruction_files)
     cached = gh.caches.repo_contexts.get(key)
     if cached is not None:
         return cached, tree["sha"]
@@ -79,6 +83,14 @@ async def fetch_repo_context(gh: GitHubClient, repository: str) -> tuple[RepoCon
         text, _ = await fetch_file(gh, repository, path)
         if text is not None:
             manifests[path] = text[:MAX_FILE_CHARS]
+    instructions = None
+    for candidate in instruction_files:
+        if candidate.split("/", 1)[0] not in names:
+            continue  # not in the tree: no request spent on it
+        text, _ = await fetch_file(gh, repository, candidate)
+        if text is not None:
+            instructions = (candidate, text[:MAX_FILE_CHARS])
+            break
     context = RepoContext(
         full_name=repo["full_name"],
         description=repo.get("description"),
@@ -88,6 +100,7 @@ async def fetch_repo_context(gh: GitHubClient, repository: str) -> tuple[RepoCon
         readme=_clip(readme),
         contributing=_clip(contributing),
         manifests=manifests,
+        instructions=instructions,
     )
     gh.caches.repo_contexts[key] = context
     return context, tree["sha"]

@@ -19,11 +19,14 @@ class TaskSpec:
     acceptance_criteria: tuple[str, ...] = field(default=())
     priority: str = DEFAULT_PRIORITY
     estimated_complexity: str = DEFAULT_COMPLEXITY
+    # (login, text): what the person who started the task added in their mention
+    instructions: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
         # Rows come back from PostgreSQL with lists; keep the spec hashable.
         object.__setattr__(self, "requirements", tuple(self.requirements))
         object.__setattr__(self, "acceptance_criteria", tuple(self.acceptance_criteria))
+        object.__setattr__(self, "instructions", tuple(tuple(i) for i in self.instructions))
         if self.priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {PRIORITIES}, not {self.priority!r}")
         if self.estimated_complexity not in COMPLEXITIES:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
+
 from app import cpu
 from app.commands import log_store as command_log
 from app.github import comments
@@ -59,12 +61,14 @@ async def start_task(
     config: RepoConfig,
     triggered_by: str,
     command_key: str | None = None,
+    instructions: str | None = None,
     spec: dict[str, Any] | None = None,
 ) -> None:
     """Make a task for the issue, or (one active task per issue) note the request
     on the active one, resuming it when it was waiting for information. Once per
     request: a delivery (or `/codegen run`, by `command_key`) handled again after
     its job died does nothing more, even if the task it started has ended.
+    `instructions` (a mention's words) go with the task into the prompt;
     `spec`: the task's fields as given (the REST API) instead of the issue's."""
     runtime = ctx.runtime
     issue = payload["issue"]
@@ -95,6 +99,9 @@ async def start_task(
             max_retries=config.max_retries,
             simulated=runtime.codegen_simulated,
             deadline_at=deadline,
+            instructions=orjson.dumps(
+                [{"by": triggered_by, "text": instructions}] if instructions else []
+            ).decode(),
         )
         if task is not None:
             await schedule.enqueue_advance(conn, task.id, "validate")
@@ -105,6 +112,8 @@ async def start_task(
             raise RuntimeError("an active task blocked the insert but cannot be found")
         if active.status == TaskStatus.NEEDS_INFO:
             await tasks.refresh_from_issue(conn, active.id, spec)
+            if instructions:
+                await tasks.add_instructions(conn, active.id, triggered_by, instructions)
             await tasks.transition(
                 conn,
                 active.id,

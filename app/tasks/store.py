@@ -14,6 +14,8 @@ from app.tasks.status import ACTIVE, ATTEMPTS_OVER, TaskStatus, check_transition
 from app.tasks.status import PR_STAGES as PR_STAGES
 from app.tasks.status import WORKING as WORKING
 
+MAX_INSTRUCTIONS = 5  # a task's instructions from mentions, the newest kept
+
 # The partial unique index's predicate: one active task per issue.
 _ACTIVE_SQL = sql_list(ACTIVE)
 
@@ -51,6 +53,8 @@ class Task:
     updated_at: datetime
     finished_at: datetime | None
     repository_id: int | None = None  # GitHub's id: the name changes on a rename
+    # Added by whoever started the task with a mention: ({"by", "text"}, ...)
+    instructions: tuple[dict[str, str], ...] = ()
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Task:
@@ -59,6 +63,7 @@ class Task:
         data["acceptance_criteria"] = tuple(data["acceptance_criteria"])
         data["pull_requests"] = tuple(orjson.loads(data["pull_requests"]))
         data["notes"] = tuple(data["notes"])
+        data["instructions"] = tuple(orjson.loads(data["instructions"]))
         data["status"] = TaskStatus(data["status"])
         return cls(**data)
 
@@ -67,7 +72,8 @@ _COLUMNS = """id, installation_id, repository, issue_number, issue_url, issue_au
     description, requirements, acceptance_criteria, priority, estimated_complexity, status,
     status_detail, triggered_by, trigger_delivery_id, tracking_comment_id, attempt, max_retries,
     simulated, pull_requests::text AS pull_requests, notes, deadline_at, next_strategy, auto_merge,
-    pr_opened_at, merged_at, created_at, updated_at, finished_at, repository_id"""
+    pr_opened_at, merged_at, created_at, updated_at, finished_at, repository_id,
+    instructions::text AS instructions"""
 
 
 async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:
@@ -246,6 +252,29 @@ async def refresh_from_issue(
         spec["acceptance_criteria"],
         spec["priority"],
         spec["estimated_complexity"],
+    )
+
+
+async def add_instructions(
+    conn: asyncpg.Connection | asyncpg.Pool, task_id: int, by: str, text: str
+) -> None:
+    """Add what a person said when asking for the task again (a mention on an
+    issue waiting for information); the newest `MAX_INSTRUCTIONS` are kept."""
+    await conn.execute(
+        """UPDATE tasks
+              SET instructions = (
+                    SELECT coalesce(jsonb_agg(e ORDER BY n), '[]'::jsonb)
+                      FROM jsonb_array_elements(
+                             instructions || jsonb_build_array(
+                               jsonb_build_object('by', $2::text, 'text', $3::text)))
+                           WITH ORDINALITY AS x(e, n)
+                     WHERE n > jsonb_array_length(instructions) + 1 - $4),
+                  updated_at = now()
+            WHERE id = $1""",
+        task_id,
+        by,
+        text,
+        MAX_INSTRUCTIONS,
     )
 
 

@@ -140,6 +140,13 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
     most = config.validation.ci_fix_attempts
     state = await ci.read(gh, pr.repository, sha, await runtime.github.slug())
     key = f"ci_fix:{pr.id}:{sha}"
+    # Off the event loop and before the lock: the prompt redacts and cuts CI
+    # output of any size, and a task's lock must not wait for a CPU worker. It
+    # is decided again under the lock only if what it rests on moved meanwhile.
+    inputs = (pr.ci_fix_attempts, False, False)
+    likely = await cpu.run(
+        decide, state, sha, attempts=inputs[0], most=most, already_sent=False, agent_busy=False
+    )
     # Counting the attempt and recording the follow-up commit together, so a
     # crash between them can neither spend an attempt nor lose the fix.
     async with pool.acquire() as conn, conn.transaction():
@@ -150,16 +157,18 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             return  # cancelled (or ended) since: under the lock a cancel takes too
         already_sent = await followups.exists(conn, key)
         busy = not already_sent and await followups.in_flight(conn, task.id) is not None
-        # Off the event loop: the prompt redacts and cuts CI output of any size.
-        decision = await cpu.run(
-            decide,
-            state,
-            sha,
-            attempts=fresh.ci_fix_attempts,
-            most=most,
-            already_sent=already_sent,
-            agent_busy=busy,
-        )
+        if (fresh.ci_fix_attempts, already_sent, busy) == inputs:
+            decision = likely
+        else:  # rare: the count or the follow-ups moved while CI was read
+            decision = await cpu.run(
+                decide,
+                state,
+                sha,
+                attempts=fresh.ci_fix_attempts,
+                most=most,
+                already_sent=already_sent,
+                agent_busy=busy,
+            )
         if isinstance(decision, AgentBusy):
             raise RescheduleJob(task_flow.poll_delay_for(runtime, 1), "agent busy with a follow-up")
         if isinstance(decision, GiveUp):

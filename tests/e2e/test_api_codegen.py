@@ -42,6 +42,7 @@ def _tracking(fake, number: int) -> str:
 async def test_a_previewed_prompt_is_stored_and_sent_by_create_pr_with_its_options(
     api_settings, seeded, fake_codegen
 ):
+    seeded.set_file(REPO, "AGENTS.md", "Run `make check` before every commit.\n")
     fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
     fake_codegen.script_run(statuses=["ACTIVE"] * 100)
     async with running_bot(api_settings) as bot:
@@ -55,6 +56,9 @@ async def test_a_previewed_prompt_is_stored_and_sent_by_create_pr_with_its_optio
         data = answer["prompt_data"]
         assert data["task_id"] == task["id"] and data["style"] == "concise"
         assert "Export the table as JSON" in data["prompt"]
+        # the repository's instructions to agents, as in the workflow's own prompt
+        assert "Run `make check` before every commit." in data["prompt"]
+        assert "Run `make check` before every commit." in fake_codegen.created[0]["prompt"]
         assert isinstance(data["context_used"], dict)
         assert len(fake_codegen.created) == 1  # nothing sent to Codegen
         options = {"branchName": "feature/export-json", "prTitle": "Export JSON", "autoMerge": True}

@@ -4,6 +4,7 @@ reach the bot's real intake and worker through a proxy that was down."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 import uuid
@@ -257,3 +258,47 @@ def test_the_log_window_is_githubs_three_days():
     assert delivered_at({"delivered_at": "2026-11-30T15:00:00Z"}) == datetime(
         2026, 11, 30, 15, tzinfo=UTC
     )
+
+
+async def test_one_sweep_at_a_time_by_lease_without_an_open_transaction(runtime, fake_github):
+    """While a sweep paces its redeliveries, a second finds it busy, and no
+    connection of ours sits in an open transaction (the sweep holds a lease on
+    its row, not a row lock); a sweep whose process died frees the row by the
+    lease running out."""
+    runtime.settings = dataclasses.replace(runtime.settings, delivery_redeliver_interval=0.15)
+    failed = log_failures(fake_github, 8)
+    first = asyncio.create_task(sweep(runtime, lease_seconds=0.6))  # renewed as it goes
+    idle_in_transaction = []
+    await wait_until(lambda: fake_github.redelivery_requests or None)
+    while not first.done():
+        other = await sweep(runtime)
+        assert other is None or first.done()  # busy while the lease is held (and renewed)
+        idle_in_transaction += await runtime.pool.fetch(
+            """SELECT query FROM pg_stat_activity
+                WHERE datname = current_database() AND state = 'idle in transaction'"""
+        )
+        await asyncio.sleep(0.1)
+    result = await first
+    assert result is not None and result.redelivered == 8
+    assert sorted(fake_github.redelivery_requests) == [d["id"] for d in failed]
+    assert idle_in_transaction == []
+
+    # A process that died mid-sweep: its lease runs out and the next sweep runs.
+    assert await sweep_store.take(runtime.pool, "dead-process", 0.3) == result.position
+    assert await sweep(runtime) is None
+    await asyncio.sleep(0.4)
+    later = log_failures(fake_github, 1)
+    again = await sweep(runtime)
+    assert again is not None and again.redelivered == 1
+    assert fake_github.redelivery_requests[-1] == later[0]["id"]
+
+
+async def test_a_failed_sweep_frees_its_lease_and_keeps_the_position(runtime, fake_github):
+    log_failures(fake_github, 2)
+    fake_github.fail_next("POST", r"/attempts$", 502)
+    with pytest.raises(gidgethub.GitHubBroken):
+        await sweep(runtime)
+    assert await sweep_store.position(runtime.pool) is None
+    fake_github.requests.clear()
+    result = await sweep(runtime)  # not BUSY: the failed sweep gave the lease back
+    assert result is not None and result.redelivered == 2

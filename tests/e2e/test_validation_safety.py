@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
+from app import cpu
 from app.followups import flow as task_actions
 from tests.support.bot import APP_SLUG, running_bot
 from tests.support.events import pull_request_event, status_event
@@ -315,3 +317,53 @@ async def test_a_late_look_at_pending_ci_does_not_reopen_a_concluded_validation(
     assert len(seeded.calls("PATCH", rf"/check-runs/{row['check_run_id']}$")) == patches
     [run] = our_runs(seeded, sha)
     assert run["status"] == "completed" and run["conclusion"] == "success"
+
+
+async def test_a_ci_fix_does_not_hold_the_tasks_lock_while_waiting_for_a_cpu_worker(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The CI-fix prompt is built in a CPU worker process; with every worker
+    busy the job waits for one, and must not wait holding the task's follow-up
+    lock, which a `/codegen cancel` or fix on the same task would queue behind."""
+    seeded.set_file(REPO, ".github/codegen.yml", CI_FIX)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    ci_run(seeded, sha, "tests", "failure")
+    fake_codegen.script_resume(statuses=["COMPLETE"])
+    done = asyncio.Event()
+
+    async def occupy() -> None:  # every CPU worker busy, a second at a time
+        while not done.is_set():
+            await cpu.run(time.sleep, 1.0)
+
+    async with running_bot(flow_settings) as bot:
+        busy = [asyncio.create_task(occupy()) for _ in range(cpu.WORKERS)]
+        started = asyncio.create_task(
+            start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        )
+        await wait_until(lambda: task_row(bot))
+        task_id = (await task_row(bot))["id"]
+        key = await bot.runtime.pool.fetchval(
+            "SELECT hashtextextended($1, 0)", task_actions.followup_lock(task_id)
+        )
+        longest = held_since = 0.0
+        while not fake_codegen.resumed:
+            held = await bot.runtime.pool.fetchval(
+                """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+                      AND classid = (($1::bigint >> 32) & 4294967295)::oid
+                      AND objid = ($1::bigint & 4294967295)::oid
+                      AND objsubid = 1""",
+                key,
+            )
+            now = time.monotonic()
+            if held:
+                held_since = held_since or now
+                longest = max(longest, now - held_since)
+            else:
+                held_since = 0.0
+            await asyncio.sleep(0.02)
+        done.set()
+        await asyncio.gather(started, *busy)
+        await settle(bot)
+        pr = await bot.runtime.pool.fetchrow("SELECT * FROM pull_requests")
+    assert pr["ci_fix_attempts"] == 1 and len(fake_codegen.resumed) == 1
+    assert longest < 0.5, f"the follow-up lock was held {longest:.2f}s"

@@ -255,7 +255,7 @@ async def test_every_client_of_an_app_reads_through_its_caches(fake_github, sess
         config, problems, _ = await load_repo_config(gh, REPO, settings)
         assert config.max_retries == 1 and problems == []
     assert len(fake_github.calls("GET", r"(?i)/collaborators/mia/permission$")) == 1
-    assert len(fake_github.calls("GET", r"/contents/\.github/codegen\.yml$")) == 1
+    assert len(fake_github.calls("GET", rf"^/repos/{REPO}/contents/\.github/codegen\.yml$")) == 1
     assert ("octo-org/widgets", "mia") in app.caches.permissions
 
 

@@ -117,6 +117,7 @@ def test_comprehensive_prompt_content():
             "definition_of_done",
         ],
         "manifests": ["package.json", "pyproject.toml"],
+        "instructions": None,
         "requirements": 3,
         "acceptance_criteria": 2,
         "truncated": {},
@@ -542,7 +543,7 @@ def test_budget_cuts_manifests_first():
 def test_budget_order_under_a_tight_budget():
     prompt = build(repo=big_repo(), options=PromptOptions(max_chars=9_000))
     used = prompt.context_used
-    assert BUDGET_ORDER == ("manifests", "readme", "contributing", "tree")
+    assert BUDGET_ORDER == ("manifests", "readme", "contributing", "tree", "instructions")
     assert len(prompt.text) <= 9_000
     cuts = used["truncated"]
     # Manifests are gone entirely before the README is touched; the README went

@@ -17,6 +17,12 @@ NOT_ROUTED = ("opened", "reopened", "assigned", "deleted", "transferred", "locke
 CONFIG = "/repos/{}/contents/.github/codegen.yml"
 
 
+def settings_reads(repository: str) -> list[tuple[str, str]]:
+    """The repository's settings file, then its organisation's, which it builds on."""
+    owner = repository.split("/")[0]
+    return [("GET", CONFIG.format(repository)), ("GET", CONFIG.format(f"{owner}/.github"))]
+
+
 def labeled(example_payload, action: str = "labeled", label: str = "codegen") -> dict:
     payload = example_payload("issues", action)
     payload["label"] = {"id": 1, "name": label, "color": "5319e7", "default": False}
@@ -67,7 +73,7 @@ async def test_another_label_only_reads_the_settings(example_payload, action):
     payload = labeled(example_payload, action, label="bug")
     gh = await dispatch(issues.router, "issues", payload)
     repository = payload["repository"]["full_name"]
-    assert [(c.method, c.url) for c in gh.calls] == [("GET", CONFIG.format(repository))]
+    assert [(c.method, c.url) for c in gh.calls] == settings_reads(repository)
     assert gh.writes == []
 
 
@@ -78,4 +84,6 @@ async def test_the_default_label_is_not_the_trigger_when_the_repository_renames_
     settings = CONFIG.format(payload["repository"]["full_name"])
     gh = RecordingGitHub({settings: config_file("trigger_label: agent\n")})
     await dispatch(issues.router, "issues", payload, gh)
-    assert [(c.method, c.url) for c in gh.calls] == [("GET", settings)]
+    assert [(c.method, c.url) for c in gh.calls] == settings_reads(
+        payload["repository"]["full_name"]
+    )
