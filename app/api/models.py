@@ -24,7 +24,9 @@ TEXT_CHARS = 60_000
 BIGINT = 2**63 - 1
 REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 BRANCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"
-Item = Annotated[str, Field(min_length=1, max_length=ITEM_CHARS)]
+# PostgreSQL's text holds no NUL character: refused here (422), not by the database (500).
+NO_NUL = r"^[^\x00]*$"
+Item = Annotated[str, Field(min_length=1, max_length=ITEM_CHARS, pattern=NO_NUL)]
 
 
 class _In(BaseModel):
@@ -50,8 +52,8 @@ class TaskCreate(_In):
             ]
         },
     )
-    title: str = Field(min_length=1, max_length=256, pattern=r"\S")
-    description: str = Field(default="", max_length=TEXT_CHARS)
+    title: str = Field(min_length=1, max_length=256, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")
+    description: str = Field(default="", max_length=TEXT_CHARS, pattern=NO_NUL)
     requirements: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
     acceptance_criteria: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
     priority: Priority = "medium"
@@ -158,7 +160,9 @@ class PromptRef(BaseModel):
 
 class PrOptions(_In):
     branchName: str | None = Field(default=None, pattern=BRANCH_PATTERN)
-    prTitle: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\r\n]+$")
+    prTitle: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[^\r\n\x00]+$"
+    )
     autoMerge: bool | None = None
 
 

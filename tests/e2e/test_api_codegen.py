@@ -109,6 +109,7 @@ async def test_create_pr_without_a_prompt_builds_one_and_refuses_a_foreign_promp
         for bad, field in (
             ({"options": {"branchName": "-x; rm"}}, "options.branchName"),
             ({"options": {"prTitle": "two\nlines"}}, "options.prTitle"),
+            ({"options": {"prTitle": "nul\x00"}}, "options.prTitle"),
             ({"options": {"colour": "red"}}, "options.colour"),
         ):
             status, error, _ = await call(
