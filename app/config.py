@@ -104,6 +104,13 @@ class Settings:
     codegen_creates_per_minute: int = 10
     codegen_create_window_seconds: float = 60.0
     github_write_hold_seconds: float = 5.0
+    # The REST API (app/api): requests per window, per API key and per client
+    # address, counted in PostgreSQL so every replica shares the count.
+    api_rate_limit: int = 100
+    api_rate_window_seconds: float = 900.0
+    # A header the proxy in front sets to the client's address (`Fly-Client-IP` on
+    # Fly.io); unset: the TCP peer, which behind a proxy is the proxy.
+    api_client_address_header: str | None = None
 
     @property
     def github_app_configured(self) -> bool:
@@ -132,7 +139,7 @@ class Settings:
             self.notify_webhook_url,
             self.webhook_proxy_url,
             self.setup_token,
-            *self.api_keys,
+            *(entry.split(":", 2)[-1] for entry in self.api_keys),  # name:scope:key
         ]
         if self.database_url:
             password = urlsplit(self.database_url).password
@@ -349,7 +356,7 @@ def load_settings(
         max_concurrent_workflows=_int(env, "MAX_CONCURRENT_WORKFLOWS", 5, minimum=1),
         workflow_timeout_ms=_int(env, "WORKFLOW_TIMEOUT", 300_000, minimum=1000),
         agent_run_timeout_ms=_int(env, "AGENT_RUN_TIMEOUT", 3_600_000, minimum=60_000),
-        api_keys=tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()),
+        api_keys=_api_keys(env),
         sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
         notify_webhook_url=(
             _url(env, "NOTIFY_WEBHOOK_URL", "http://unset")
@@ -381,6 +388,9 @@ def load_settings(
         codegen_creates_per_minute=_int(env, "CODEGEN_CREATES_PER_MINUTE", 10, minimum=1),
         codegen_create_window_seconds=_float(env, "CODEGEN_CREATE_WINDOW_SECONDS", 60.0),
         github_write_hold_seconds=_float(env, "GITHUB_WRITE_HOLD_SECONDS", 5.0),
+        api_rate_limit=_int(env, "API_RATE_LIMIT", 100, minimum=1),
+        api_rate_window_seconds=_api_window(env),
+        api_client_address_header=env.get("API_CLIENT_ADDRESS_HEADER", "").strip() or None,
     )
 
 
@@ -399,3 +409,22 @@ def _retention_days(env: Mapping[str, str]) -> int:
             "GitHub redelivers for 3 days and the command ledger must outlive that",
         )
     return days
+
+
+def _api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """`name:scope:key` entries, comma separated, checked now (app/api/keys.py)."""
+    from app.api.keys import KeyFormatError, parse_keys
+
+    entries = tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip())
+    try:
+        parse_keys(entries)
+    except KeyFormatError as exc:
+        raise ConfigError("API_KEYS", str(exc)) from None
+    return entries
+
+
+def _api_window(env: Mapping[str, str]) -> float:
+    seconds = _float(env, "API_RATE_WINDOW_SECONDS", 900.0)
+    if seconds < 1:
+        raise ConfigError("API_RATE_WINDOW_SECONDS", f"must be at least 1, got {seconds:g}")
+    return seconds

@@ -8,6 +8,7 @@ never starts a second attempt or sends the same instructions twice."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,7 @@ from app.tasks import requests_store as codegen_requests
 from app.tasks import schedule
 from app.tasks import store as tasks
 from app.tasks.status import PR_STAGES, RETRYABLE, WORKING, TaskStatus
-from app.tasks.tracking import job_failure_reason, short_reason
+from app.tasks.tracking import job_failure_reason, mention, short_reason
 from prompts.builder import STRATEGIES
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,14 @@ async def retry(
     by: str,
     timeout_ms: int,
     command_key: str | None = None,
+    *,
+    prepare: Callable[[Any, tasks.Task], Awaitable[None]] | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> Outcome:
     """Start the next attempt of a task that is not working; a command that asked
-    is marked as acted on in the same transaction, so its retry never repeats it."""
+    is marked as acted on in the same transaction, so its retry never repeats it.
+    `prepare(conn, task)` runs in that transaction once the task has moved (the
+    REST API stores the attempt's prompt there); `fields` are set on the task."""
     if task.status in WORKING:
         return Outcome(
             False,
@@ -84,13 +90,16 @@ async def retry(
                 task.id,
                 from_status=RETRYABLE,
                 to_status=TaskStatus.GENERATING_PROMPT,
-                detail=f"@{by} asked for a new attempt"
+                detail=f"{mention(by)} asked for a new attempt"
                 + (f" ({chosen.replace('_', ' ')})" if chosen else ""),
                 next_strategy=chosen,
                 deadline_at=schedule.deadline_from_now(timeout_ms),
+                **(fields or {}),
             )
             if moved is None:
                 return Outcome(False, "the task changed state meanwhile; nothing was started.")
+            if prepare is not None:
+                await prepare(conn, moved)
             if command_key is not None:
                 await command_log.mark_started(conn, command_key)
             # Keyed by this retry, not only the attempt's number: an attempt that

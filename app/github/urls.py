@@ -123,3 +123,13 @@ def loggable(url: str) -> str:
     """`url` fit for a log line: no query, and no manifest code, which for its
     hour is as good as the new App's private key to whoever trades it first."""
     return _MANIFEST_CODE.sub("/app-manifests/[code]", url.split("?")[0])
+
+
+def issues(repository: str) -> str:
+    """Where an issue is opened (the REST API's tasks without an issue)."""
+    return f"/repos/{repository}/issues"
+
+
+def repo_installation(repository: str) -> str:
+    """The App's installation on a repository (asked with the App's JWT)."""
+    return f"/repos/{repository}/installation"

@@ -16,7 +16,7 @@ from app.github.client import GitHubClient
 from app.github.permissions import is_bot, meets, permission_of
 from app.repo_settings.config import CONFIG_PATH, RepoConfig, load_repo_config
 from app.runtime import HandlerContext
-from app.tasks import schedule
+from app.tasks import schedule, tracking
 from app.tasks import store as tasks
 from app.tasks.issue_spec import parse_issue
 from app.tasks.status import TaskStatus
@@ -62,16 +62,18 @@ async def start_task(
     triggered_by: str,
     command_key: str | None = None,
     instructions: str | None = None,
+    spec: dict[str, Any] | None = None,
 ) -> None:
     """Make a task for the issue, or (one active task per issue) note the request
     on the active one, resuming it when it was waiting for information. Once per
     request: a delivery (or `/codegen run`, by `command_key`) handled again after
     its job died does nothing more, even if the task it started has ended.
-    `instructions` (a mention's words) go with the task into the prompt."""
+    `instructions` (a mention's words) go with the task into the prompt;
+    `spec`: the task's fields as given (the REST API) instead of the issue's."""
     runtime = ctx.runtime
     issue = payload["issue"]
     repository = payload["repository"]["full_name"]
-    spec = await spec_fields(issue)
+    spec = spec or await spec_fields(issue)
     deadline = schedule.deadline_from_now(config.timeout_ms)
     async with runtime.pool.acquire() as conn, conn.transaction():
         if await tasks.started_by(conn, repository, issue["number"], ctx.delivery_id):
@@ -124,7 +126,8 @@ async def start_task(
         await tasks.add_note(
             conn,
             active.id,
-            f"@{triggered_by} asked again; this task is already under way, so nothing new started.",
+            f"{tracking.mention(triggered_by)} asked again; this task is already under way, "
+            "so nothing new started.",
         )
         await schedule.enqueue_render(conn, active.id, ctx.delivery_id)
 

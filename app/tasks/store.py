@@ -123,6 +123,32 @@ async def latest_for_issue(
     return Task.from_row(row) if row else None
 
 
+async def page(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    status: str | None,
+    repository: str | None,
+    created_since: datetime | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Task]:
+    """Tasks newest first, filtered, from below `before_id` (the REST API's cursor)."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM tasks
+            WHERE ($1::text IS NULL OR status = $1)
+              AND ($2::text IS NULL OR lower(repository) = lower($2))
+              AND ($3::timestamptz IS NULL OR created_at >= $3)
+              AND ($4::bigint IS NULL OR id < $4)
+            ORDER BY id DESC LIMIT $5""",  # noqa: S608
+        status,
+        repository,
+        created_since,
+        before_id,
+        limit,
+    )
+    return [Task.from_row(r) for r in rows]
+
+
 async def started_by(
     conn: asyncpg.Connection | asyncpg.Pool, repository: str, issue_number: int, delivery_id: str
 ) -> Task | None:

@@ -16,6 +16,17 @@ from app.tasks.store import Task
 from app.text import inline as inline_text
 
 REASON_CHARS = 300
+# A task's `triggered_by` (and `issue_author`) when the REST API started it: an
+# API key's name, shown as such and never as an @mention (app/api/keys.py).
+API_ACTOR = "api-key:"
+
+
+def mention(login: str) -> str:
+    """`@login` for a person; an API key's name in words (it mentions nobody)."""
+    if login.startswith(API_ACTOR):
+        return f"API key `{login.removeprefix(API_ACTOR)}`"
+    return f"@{login}"
+
 
 _HEADLINE: dict[str, str] = {
     TaskStatus.QUEUED: "👀 Picked up: checking the issue",
@@ -217,7 +228,7 @@ def render(
     if simulated_end:
         lines.append(SIMULATED_TEXT)
         lines.append(
-            f"@{task.triggered_by} once the bot has a Codegen API key, comment "
+            f"{mention(task.triggered_by)} once the bot has a Codegen API key, comment "
             "`/codegen retry` (or label the issue again) for a real run."
         )
     elif status == TaskStatus.NEEDS_INFO:
@@ -228,7 +239,7 @@ def render(
             "not used."
         )
     elif status in (TaskStatus.PR_OPEN, TaskStatus.PASSED):
-        lines.append(f"@{task.issue_author} the pull request is ready for review.")
+        lines.append(f"{mention(task.issue_author)} the pull request is ready for review.")
     elif status == TaskStatus.CHANGES_REQUESTED:
         lines.append("Validation found problems; see the pull request's checks and review.")
     elif status == TaskStatus.MERGED:
@@ -242,17 +253,17 @@ def render(
     elif status == TaskStatus.FAILED:
         lines.append(f"**Why:** {short_reason(task.status_detail) or 'unknown error'}")
         lines.append(
-            f"@{task.issue_author} nothing more will happen on its own. "
-            f"@{task.triggered_by} or a maintainer can label the issue again "
+            f"{mention(task.issue_author)} nothing more will happen on its own. "
+            f"{mention(task.triggered_by)} or a maintainer can label the issue again "
             "(or comment `/codegen retry`) to start over."
         )
     elif status == TaskStatus.CANCELLED:
         lines.append(f"Stopped: {task.status_detail or 'cancelled'}. No further runs.")
     elif status == TaskStatus.TIMED_OUT:
         lines.append(f"**Why:** {short_reason(task.status_detail) or 'the workflow took too long'}")
-        lines.append(f"@{task.issue_author} label the issue again to start over.")
+        lines.append(f"{mention(task.issue_author)} label the issue again to start over.")
     for note in task.notes:
         lines.append(f"> {note}")
     lines.append("")
-    lines.append(f"<sub>task {task.id} · requested by @{task.triggered_by}</sub>")
+    lines.append(f"<sub>task {task.id} · requested by {mention(task.triggered_by)}</sub>")
     return "\n".join(lines)

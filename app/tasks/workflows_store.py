@@ -22,6 +22,18 @@ async def start(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> None:
     )
 
 
+async def get(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> dict[str, Any] | None:
+    """The task's workflow record with its steps (for the REST API's status)."""
+    row = await conn.fetchrow(
+        """SELECT status, started_at, finished_at, error, steps::text AS steps
+           FROM workflow_executions WHERE task_id = $1 AND workflow_type = 'task_to_pr'""",
+        task_id,
+    )
+    if row is None:
+        return None
+    return {**dict(row), "steps": orjson.loads(row["steps"])}
+
+
 async def step(
     conn: asyncpg.Connection | asyncpg.Pool,
     task_id: int,

@@ -11,6 +11,8 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.api import docs as api_docs
+from app.api import routes as api_routes
 from app.deliveries import store as deliveries
 from app.deliveries.store import BatchWriter
 from app.github import installations_store as installations
@@ -124,7 +126,8 @@ th{{text-align:left;padding-right:1rem}}</style>
 <code>{html.escape(settings.github_api_url)}</code> &middot; trigger label:
 <code>{html.escape(settings.trigger_label)}</code></p>
 <h2>State</h2><table>{rows}</table>
-<p><a href="/health">/health</a> &middot; <a href="/metrics">/metrics</a></p></body></html>"""
+<p><a href="/health">/health</a> &middot; <a href="/metrics">/metrics</a> &middot;
+<a href="/api-docs">REST API</a></p></body></html>"""
     response = web.Response(text=page, content_type="text/html")
     if state is not None:
         request.app[REGISTRATION_KEY].bind_state(request, response, state)
@@ -154,6 +157,9 @@ def make_web_app(runtime: Runtime, *, proxy: WebhookProxy | None = None) -> web.
     registration = Registration(runtime, intake.set_secret)
     registration.add_routes(app)
     app[REGISTRATION_KEY] = registration
+    # The REST API (/api/v1/...) and its documents (/api-docs, /postman-collection).
+    api_routes.add_routes(app, runtime)
+    api_docs.add_routes(app)
     if proxy is not None:
         app[PROXY_KEY] = proxy
 

@@ -84,6 +84,10 @@ OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/status"),
     ("GET", "/repos/{owner}/{repo}/rules/branches/{branch}"),
     ("GET", "/repos/{owner}/{repo}/branches/{branch}"),
+    # The REST API (app/api): a task given as fields opens its issue; the App's
+    # installation on a repository is asked with its JWT.
+    ("POST", "/repos/{owner}/{repo}/issues"),
+    ("GET", "/repos/{owner}/{repo}/installation"),
 ]
 
 # Operations whose success response is pinned too (`response_status`, `response_schema`):

@@ -32,18 +32,9 @@ from app.onboarding.gate import is_local, setup_url
 from app.onboarding.manifest import ManifestError, build_manifest, load_app_yml, new_app_url
 from app.onboarding.manifest import public_base_url as base_url
 from tests.support.bot import running_bot
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 EXISTING_ENV = (
     "# the operator's own settings\n"
     "TRIGGER_LABEL=codegen\n"

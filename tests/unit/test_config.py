@@ -45,7 +45,7 @@ def test_full_configuration_is_read():
             "DATABASE_URL": "postgresql://bot:pw@db.internal:5432/bot",
             "PORT": "8080",
             "MAX_CONCURRENT_WORKFLOWS": "9",
-            "API_KEYS": "a-key-1, a-key-2",
+            "API_KEYS": "ci:write:a-key-1-0123456789ab, dash:read:a-key-2-0123456789ab",
             "CODEGEN_ENABLE_MOCK_MODE": "true",
         },
         dotenv=None,
@@ -54,10 +54,10 @@ def test_full_configuration_is_read():
     assert s.github_private_key.startswith("-----BEGIN")
     assert s.github_api_url == "https://ghe.example.com/api/v3"
     assert s.port == 8080 and s.max_concurrent_workflows == 9
-    assert s.api_keys == ("a-key-1", "a-key-2")
+    assert s.api_keys == ("ci:write:a-key-1-0123456789ab", "dash:read:a-key-2-0123456789ab")
     assert s.codegen_enable_mock_mode is True
     assert ":pw@" not in repr(s) and "hook-secret" not in repr(s)
-    assert {"hook-secret", "a-key-1", "a-key-2"} <= set(s.secrets)
+    assert {"hook-secret", "a-key-1-0123456789ab", "a-key-2-0123456789ab"} <= set(s.secrets)
 
 
 @pytest.mark.parametrize(

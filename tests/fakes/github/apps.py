@@ -180,6 +180,13 @@ class AppsMixin:
     def _get_installation(self, ctx: Ctx) -> Reply:
         return 200, copy.deepcopy(self._installation_or_404(ctx))
 
+    def _get_repo_installation(self, ctx: Ctx) -> Reply:
+        """`GET /repos/{owner}/{repo}/installation`: the App's installation there (JWT)."""
+        full = self._repo_index.get(f"{ctx.params['owner']}/{ctx.params['repo']}".lower())
+        if full is None or full not in self._repo_installation:
+            raise GitHubError(404, "Not Found")
+        return 200, copy.deepcopy(self.installations[self._repo_installation[full]])
+
     def _create_token(self, ctx: Ctx) -> Reply:
         inst = self._installation_or_404(ctx)
         if inst["suspended_at"]:

@@ -233,6 +233,22 @@ class IssuesMixin:
     def _get_issue(self, ctx: Ctx) -> Reply:
         return 200, copy.deepcopy(self._issue(ctx))
 
+    def _create_issue(self, ctx: Ctx) -> Reply:
+        """`POST /repos/{owner}/{repo}/issues`, opened by the App's bot user."""
+        assert ctx.full_name is not None
+        body = ctx.body or {}
+        title = body.get("title")
+        if not isinstance(title, str | int) or not str(title).strip():
+            raise GitHubError(
+                422, "Validation Failed", errors=[{"field": "title", "code": "missing_field"}]
+            )
+        if body.get("body") is not None:
+            _check_comment_body(body["body"])
+        issue = self.add_issue(
+            ctx.full_name, title=str(title), body=body.get("body"), user=self.bot_login
+        )
+        return 201, copy.deepcopy(issue)
+
     def _create_comment(self, ctx: Ctx) -> Reply:
         assert ctx.full_name is not None
         issue = self._issue(ctx)

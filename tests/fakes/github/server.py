@@ -233,6 +233,8 @@ class FakeGitHub(
             R("POST", "/app/hook/deliveries/{delivery_id}/attempts", self._redeliver),
             R("POST", "/app-manifests/{code}/conversions", self._convert_manifest, auth="none"),
             R("GET", repo, self._get_repo, "metadata:read"),
+            R("GET", f"{repo}/installation", self._get_repo_installation, auth="jwt"),
+            R("POST", f"{repo}/issues", self._create_issue, iw, creates_content=True),
             R("POST", f"{repo}/labels", self._create_label, iw),
             R("GET", f"{repo}/labels/{{name}}", self._get_label, ir),
             R("POST", f"{repo}/issues/{{issue_number}}/labels", self._add_issue_labels, iw),

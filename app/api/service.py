@@ -1,0 +1,347 @@
+"""What each endpoint does, through the services the webhook handlers use: a
+task starts as a labeled issue's does (`app.tasks.start`), a new attempt as
+`/codegen retry` (`app.followups.flow.retry`), a stop as `/codegen cancel`
+(`app.tasks.stopping`); the prompt comes from the same builder and context."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gidgethub import BadRequest
+
+from app import cpu
+from app.api import errors
+from app.api import store as api_store
+from app.api.keys import ApiKey
+from app.api.models import CreatePr, GeneratePrompt, PrOptions, TaskCreate, TaskFilter
+from app.api.texts import delivery_details, issue_body
+from app.followups import flow as task_actions
+from app.followups import store as followups
+from app.github import urls
+from app.github.client import GitHubClient, GitHubNotConfigured
+from app.pull_requests import store as pull_requests
+from app.repo_settings.config import RepoConfig, load_repo_config
+from app.runtime import HandlerContext, Runtime
+from app.tasks import requests_store as codegen_requests
+from app.tasks import start as task_start
+from app.tasks import stopping
+from app.tasks import store as tasks
+from app.tasks import workflows_store as workflows
+from app.tasks.advance import task_spec
+from app.tasks.repo_context import fetch_repo_context
+from app.tasks.request_status import WITHOUT_RUN
+from app.tasks.status import RETRYABLE, STOPPABLE, WORKING, TaskStatus
+from app.tasks.tracking import mention
+from app.validation import store as validations
+from prompts.builder import PromptOptions, build_prompt
+
+
+async def _installation(runtime: Runtime, repository: str) -> int:
+    """The App's installation on the repository, or a 422 naming the field."""
+    try:
+        answer = await runtime.github.app_client().getitem(
+            urls.repo_installation(repository), jwt=runtime.github.app_jwt()
+        )
+    except GitHubNotConfigured:
+        raise errors.ApiError(
+            503, "unavailable", "the GitHub App is not configured on this server"
+        ) from None
+    except BadRequest as exc:
+        if exc.status_code == 404:
+            raise errors.invalid(
+                "repository", f"the App is not installed on {repository}"
+            ) from None
+        raise
+    return int(answer["id"])
+
+
+async def task_or_404(runtime: Runtime, task_id: int) -> tasks.Task:
+    task = await tasks.get(runtime.pool, task_id)
+    if task is None:
+        raise errors.not_found(task_id)
+    return task
+
+
+async def _client(runtime: Runtime, task: tasks.Task) -> GitHubClient:
+    return await runtime.github.for_installation(task.installation_id)
+
+
+async def _issue(gh: GitHubClient, repository: str, number: int) -> dict[str, Any]:
+    try:
+        issue = await gh.getitem(urls.issue(repository, number))
+    except BadRequest as exc:
+        if exc.status_code in (404, 410):
+            raise errors.invalid("issue_number", f"{repository} has no issue #{number}") from None
+        raise
+    if "pull_request" in issue:
+        raise errors.invalid("issue_number", f"#{number} is a pull request, not an issue")
+    if issue.get("state") == "closed":
+        raise errors.invalid("issue_number", f"#{number} is closed; reopen it to start a task")
+    return issue
+
+
+async def create_task(runtime: Runtime, key: ApiKey, body: TaskCreate) -> tasks.Task:
+    """Open the issue (unless one is named) and start its task as a label by a
+    permitted person would; the key's name is who asked."""
+    installation_id = await _installation(runtime, body.repository)
+    gh = await runtime.github.for_installation(installation_id)
+    repo = await gh.getitem(urls.repo(body.repository))
+    repository = repo["full_name"]
+    config, problems, sha = await load_repo_config(gh, repository, runtime.settings)
+    if body.issue_number is not None:
+        issue = await _issue(gh, repository, body.issue_number)
+        active = await tasks.active_for_issue(runtime.pool, repository, body.issue_number)
+        if active is not None:
+            raise errors.conflict(
+                f"task {active.id} is already under way on #{body.issue_number} ({active.status})"
+            )
+    else:
+        opened = await gh.post(
+            urls.issues(repository), data={"title": body.title, "body": issue_body(body, key.name)}
+        )
+        issue = {**opened, "user": None}  # the bot opened it: the key is its author
+    ctx = HandlerContext(
+        runtime=runtime,
+        delivery_id=f"api:{uuid.uuid4()}",
+        installation_id=installation_id,
+        received_at=datetime.now(UTC),
+    )
+    if problems:
+        await task_start.report_config_problems(ctx, gh, repository, issue["number"], problems, sha)
+    spec = body.model_dump(
+        include={
+            "title",
+            "description",
+            "requirements",
+            "acceptance_criteria",
+            "priority",
+            "estimated_complexity",
+        }
+    )
+    payload = {"issue": issue, "repository": repo}
+    await task_start.start_task(ctx, gh, payload, config, key.actor, spec=spec)
+    task = await tasks.started_by(runtime.pool, repository, issue["number"], ctx.delivery_id)
+    if task is None:  # another request started one first
+        raise errors.conflict(f"a task is already under way on #{issue['number']}")
+    return task
+
+
+async def list_tasks(runtime: Runtime, query: TaskFilter) -> tuple[list[tasks.Task], str | None]:
+    found = await tasks.page(
+        runtime.pool,
+        status=query.status,
+        repository=query.repository,
+        created_since=query.created_since,
+        before_id=int(query.cursor) if query.cursor else None,
+        limit=query.limit + 1,
+    )
+    more = len(found) > query.limit
+    found = found[: query.limit]
+    return found, (str(found[-1].id) if more else None)
+
+
+async def _build_prompt(
+    runtime: Runtime,
+    gh: GitHubClient,
+    task: tasks.Task,
+    options: PromptOptions,
+    config: RepoConfig,
+    strategy: str | None = None,
+    previous: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The prompt as the workflow builds it (`app.tasks.advance`): the same
+    repository context (its instructions to agents included), builder and fences."""
+    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
+    prompt = await cpu.run(
+        build_prompt,
+        task_spec(task),
+        issue_number=task.issue_number,
+        issue_url=task.issue_url,
+        requester=task.issue_author,
+        repo=context,
+        options=options,
+        strategy=strategy,
+        previous_attempt=previous,
+    )
+    return prompt.text, {**prompt.context_used, "tree_sha": tree_sha}
+
+
+async def generate_prompt(
+    runtime: Runtime, key: ApiKey, body: GeneratePrompt
+) -> api_store.StoredPrompt:
+    """Build and store a prompt for the task; nothing is sent to Codegen."""
+    task = await task_or_404(runtime, body.task_id)
+    gh = await _client(runtime, task)
+    wanted = body.context_options
+    options = PromptOptions(
+        style=wanted.promptStyle,
+        include_codebase_context=wanted.includeCodebaseContext,
+        include_dependencies=wanted.includeDependencies,
+        include_validation_criteria=wanted.includeValidationCriteria,
+    )
+    config, _, _ = await load_repo_config(gh, task.repository, runtime.settings)
+    text, used = await _build_prompt(runtime, gh, task, options, config)
+    return await api_store.save_prompt(
+        runtime.pool,
+        task_id=task.id,
+        prompt=text,
+        style=options.style,
+        context_used=used,
+        by=key.actor,
+    )
+
+
+@dataclass(frozen=True)
+class Started:
+    task: tasks.Task
+    request_id: int | None
+    attempt: int
+    message: str
+
+
+def _refuse_while_working(task: tasks.Task) -> None:
+    if task.status in WORKING:
+        raise errors.conflict(
+            f"attempt {max(task.attempt, 1)} of task {task.id} is still running "
+            f"({task.status}); cancel it first"
+        )
+    if task.status == TaskStatus.NEEDS_INFO:
+        raise errors.conflict(
+            f"task {task.id} is waiting for more information: edit issue #{task.issue_number}"
+        )
+    if task.status not in RETRYABLE:
+        raise errors.conflict(f"task {task.id} is {task.status}; nothing more can be started")
+
+
+def _repo_options(config: RepoConfig) -> PromptOptions:
+    return PromptOptions(
+        style=config.prompt_style,
+        include_codebase_context=config.include_codebase_context,
+        include_dependencies=config.include_dependencies,
+        include_validation_criteria=config.include_validation_criteria,
+    )
+
+
+async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
+    """A new attempt of the task's workflow with this prompt (the one named, or
+    one built now) and the pull request details asked for: the prompt is stored
+    as the attempt's in the transaction that starts it, and the workflow's job
+    sends it to Codegen as for any attempt."""
+    task = await task_or_404(runtime, body.task_id)
+    _refuse_while_working(task)
+    gh = await _client(runtime, task)
+    config, _, _ = await load_repo_config(gh, task.repository, runtime.settings)
+    strategy = task_actions.next_strategy(task)
+    if body.prompt_data is not None:
+        stored = await api_store.get_prompt(runtime.pool, body.prompt_data.id, task.id)
+        if stored is None:
+            raise errors.invalid(
+                "prompt_data.id", f"task {task.id} has no prompt {body.prompt_data.id}"
+            )
+        text, style, used = stored.prompt, stored.style, dict(stored.context_used)
+        used["prompt_id"] = stored.id
+    else:
+        options = _repo_options(config)
+        previous = await codegen_requests.get(runtime.pool, task.id, task.attempt)
+        text, used = await _build_prompt(
+            runtime,
+            gh,
+            task,
+            options,
+            config,
+            strategy,
+            (previous.error or previous.summary) if previous else None,
+        )
+        style = options.style
+    text += delivery_details(body.options)
+    used["requested_by"] = key.actor
+    made: dict[str, int] = {}
+
+    async def store_prompt(conn: Any, moved: tasks.Task) -> None:
+        attempt = moved.attempt + 1
+        request = await codegen_requests.prepare(
+            conn,
+            task_id=moved.id,
+            attempt=attempt,
+            strategy=strategy,
+            style=style,
+            prompt=text,
+            context=used,
+        )
+        if request.agent_run_id is None and request.status in WITHOUT_RUN:
+            # An attempt stopped before its run was made left its row: this prompt wins.
+            await codegen_requests.update(
+                conn, request.id, prompt=text, style=style, context=used, strategy=strategy
+            )
+        made["request_id"] = request.id
+        await tasks.add_note(
+            conn, moved.id, _attribution(key, f"started attempt {attempt}", body.options)
+        )
+
+    fields = {} if body.options.autoMerge is None else {"auto_merge": body.options.autoMerge}
+    outcome = await task_actions.retry(
+        runtime, task, strategy, key.actor, config.timeout_ms, prepare=store_prompt, fields=fields
+    )
+    if not outcome.ok:
+        raise errors.conflict(outcome.message)
+    return Started(task, made.get("request_id"), task.attempt + 1, outcome.message)
+
+
+def _attribution(key: ApiKey, what: str, options: PrOptions | None = None) -> str:
+    """The tracking comment's line naming the key that asked."""
+    extra = ""
+    if options is not None and options.autoMerge is not None:
+        extra = f" (auto-merge {'on' if options.autoMerge else 'off'})"
+    return f"{mention(key.actor)} {what} through the REST API{extra}."
+
+
+async def retry(runtime: Runtime, key: ApiKey, task_id: int, strategy: str | None) -> Started:
+    """`/codegen retry [strategy]`, asked by a key."""
+    task = await task_or_404(runtime, task_id)
+    _refuse_while_working(task)
+    gh = await _client(runtime, task)
+    config, _, _ = await load_repo_config(gh, task.repository, runtime.settings)
+    attempt = task.attempt + 1
+
+    async def note(conn: Any, moved: tasks.Task) -> None:
+        how = f" with strategy `{strategy}`" if strategy else ""
+        await tasks.add_note(conn, moved.id, _attribution(key, f"retried (attempt {attempt}){how}"))
+
+    outcome = await task_actions.retry(
+        runtime, task, strategy, key.actor, config.timeout_ms, prepare=note
+    )
+    if not outcome.ok:
+        raise errors.conflict(outcome.message)
+    return Started(task, None, attempt, outcome.message)
+
+
+async def cancel(runtime: Runtime, key: ApiKey, task_id: int) -> tuple[tasks.Task, str]:
+    """`/codegen cancel`, asked by a key: the same stop, the same statuses."""
+    task = await task_or_404(runtime, task_id)
+    stoppable: frozenset[TaskStatus] = STOPPABLE
+    if stopping.watched_late(task, datetime.now(UTC)):
+        stoppable = stoppable | {TaskStatus.TIMED_OUT}
+    if task.status not in stoppable:
+        raise errors.conflict(f"task {task.id} is not running ({task.status}); nothing to cancel")
+    reason = f"cancelled by {mention(key.actor)} through the REST API"
+    stopped = await stopping.cancel(runtime, task, reason, from_status=stoppable)
+    if stopped is None:
+        raise errors.conflict(f"task {task.id} changed state meanwhile; nothing was cancelled")
+    return stopped.task, f"cancelled task {task.id}: {stopped.summary()}"
+
+
+async def status(runtime: Runtime, task_id: int) -> dict[str, Any]:
+    """The task and everything recorded about its work, as stored."""
+    pool = runtime.pool
+    task = await task_or_404(runtime, task_id)
+    return {
+        "task": task,
+        "workflow": await workflows.get(pool, task.id),
+        "agent_runs": await codegen_requests.for_task(pool, task.id),
+        "pull_requests": await pull_requests.for_task(pool, task.id),
+        "validation": await validations.latest_for_task(pool, task.id),
+        "followups": await followups.for_task(pool, task.id),
+    }
