@@ -109,6 +109,22 @@ async def test_a_window_frees_its_places_as_they_age_out(pool):
     assert 0.3 < time.monotonic() - started < 1.0
 
 
+async def test_a_bounded_acquire_gives_up_taking_nothing(pool):
+    window = SharedWindow(pool, "test-window", limit=1, window=30.0)
+    assert await window.acquire(max_wait=0.5) == 0.0
+    started = time.monotonic()
+    assert 25 < await window.acquire(max_wait=0.5) <= 30  # told how long, not made to wait
+    assert time.monotonic() - started < 0.5
+    assert len(await pool.fetchval("SELECT taken FROM shared_windows")) == 1
+    # Behind another waiter of this process, the bound holds too.
+    first = asyncio.create_task(window.acquire())
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    assert await window.acquire(max_wait=0.3) > 0
+    assert time.monotonic() - started < 1.0
+    first.cancel()
+
+
 # ---------------------------------------------------------------- GitHub writes
 
 
