@@ -1,19 +1,19 @@
-"""GitHub writes per installation, one at a time and spaced by the write
-interval across every process on the database, without a round trip per write.
+"""GitHub writes per installation, one at a time and spaced by the write interval
+across every process on the database, without a round trip per write.
 
 A process writes to an installation only while it holds the installation's
 lease: a session advisory lock taken on one connection of its own (the "lock
 connection"). It takes the lease when a write is queued there, writes serially
 with the interval while it holds it, and lets go when nothing more is queued
 (after lingering one interval, which costs the next holder nothing since it
-would have to wait that long anyway) or after `hold_seconds` while writes are
-still queued, then stands aside briefly so another process can take it. On
-letting go it records when its last write ended, so the next holder keeps the
-spacing; a holder that vanished without letting go makes the next one wait a
-whole interval. A lost lock connection frees every lease it held (the server
-lets go of a dead session's locks): the process stops writing and takes the
-lease again first. Round trips: one to take a lease (and one a poll while
-another process holds it), two to let go, none per write."""
+would have to wait that long anyway) or after `hold_seconds` while writes go on
+(queued, or coming one after another), then stands aside briefly so another
+process can take it. On letting go it records when its last write ended, so the
+next holder keeps the spacing; a holder that vanished without letting go makes
+the next one wait a whole interval. A lost lock connection frees every lease it
+held (the server lets go of a dead session's locks): the process stops writing
+and takes the lease again first. Round trips: one to take a lease (and one a
+poll while another process holds it), two to let go, none per write."""
 
 from __future__ import annotations
 
@@ -110,7 +110,10 @@ class SharedWritePacing:
             finally:
                 lane.last = time.monotonic()
                 lane.wrote = True
-            if lane.queued and time.monotonic() - lane.held_since >= self.hold_seconds:
+            # Over its hold, let go even with nothing queued here this instant: the
+            # next write may come within the linger (a job's writes one after
+            # another), and would keep the lease from a waiting process for good.
+            if time.monotonic() - lane.held_since >= self.hold_seconds:
                 lane.stand_aside_until = time.monotonic() + self.stand_aside
                 try:
                     await asyncio.shield(self._release(installation_id, lane))

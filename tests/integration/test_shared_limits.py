@@ -233,6 +233,27 @@ async def test_a_process_with_a_long_queue_lets_another_take_a_turn(apps, fake_g
     assert fake_github.write_overlaps() == []
 
 
+async def test_a_process_writing_one_after_another_lets_another_take_a_turn(apps, fake_github):
+    # a's writes come one at a time (a job's writes in sequence): none is queued
+    # when a turn ends, yet the next comes within the linger, so a holds on.
+    fake_github.add_repo(REPO, installation_id=11)
+    a, b = apps(0.05, hold=0.3)
+    fake_github.delay_next("POST", r"/labels$", 0.05, times=31)
+
+    async def one_after_another() -> None:
+        for n in range(30):  # ~3 s
+            await label(a, 11, REPO, f"a{n}")
+
+    busy = asyncio.create_task(one_after_another())
+    await wait_until(lambda: a.write_pacing.holds(11), timeout=5)
+    started = time.monotonic()
+    await label(b, 11, REPO, "b0")
+    assert time.monotonic() - started < 1.2  # within a's hold and a few polls
+    await busy
+    assert spans(fake_github, REPO)[-1][2] != "b0"  # a went on after b's turn
+    assert fake_github.write_overlaps() == []
+
+
 async def test_a_lease_held_by_a_killed_connection_is_freed(apps, fake_github, pool):
     fake_github.add_repo(REPO, installation_id=11)
     a, b = apps(1.0)
