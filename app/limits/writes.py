@@ -95,8 +95,14 @@ class SharedWritePacing:
         lane.queued += 1
         try:
             await lane.lock.acquire()
-        finally:
+        except BaseException:
             lane.queued -= 1
+            # Cancelled (perhaps just as its turn came): the turn before kept the
+            # lease for it when it was the last one queued, so it lets go later.
+            if not lane.queued and not lane.lock.locked() and lane.release_timer is None:
+                self._linger(installation_id, lane)
+            raise
+        lane.queued -= 1
         try:
             if lane.release_timer is not None:
                 lane.release_timer.cancel()  # sleeping or waiting for `lock`: safe
@@ -120,9 +126,14 @@ class SharedWritePacing:
                 except Exception:  # the write was made; the dropped connection let go
                     log.warning("could not let go of a GitHub write lease", exc_info=True)
         finally:
-            if self._holds(lane) and not lane.queued and not self._closed:
-                lane.release_timer = asyncio.create_task(self._release_later(installation_id, lane))
+            if not lane.queued:
+                self._linger(installation_id, lane)
             lane.lock.release()
+
+    def _linger(self, installation_id: int, lane: _Lane) -> None:
+        """Nothing more queued here: let go of a held lease after lingering."""
+        if self._holds(lane) and not self._closed:
+            lane.release_timer = asyncio.create_task(self._release_later(installation_id, lane))
 
     def backlog(self, installation_id: int) -> float:
         """Seconds before a write made now would start: the spacing still due, one

@@ -254,6 +254,30 @@ async def test_a_process_writing_one_after_another_lets_another_take_a_turn(apps
     assert fake_github.write_overlaps() == []
 
 
+async def test_a_write_cancelled_as_its_turn_came_does_not_keep_the_lease(dsn, pool):
+    # The turn before it left the lease held for it (it was queued), and it was
+    # cancelled (a job stopped) before it ran: nothing else lets go then.
+    pacing = SharedWritePacing(dsn, interval=0.05)
+    try:
+        entered = asyncio.Event()
+
+        async def queued_write() -> None:
+            async with pacing.turn(11):
+                entered.set()
+
+        async with pacing.turn(11):
+            second = asyncio.create_task(queued_write())
+            await asyncio.sleep(0.05)  # queued behind this turn
+        second.cancel()  # its turn came, but it has not run yet
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert not entered.is_set()
+        await wait_until(lambda: not pacing.holds(11), timeout=2)
+        assert await store.lease_holder(pool, 11) is None
+    finally:
+        await pacing.aclose()
+
+
 async def test_a_lease_held_by_a_killed_connection_is_freed(apps, fake_github, pool):
     fake_github.add_repo(REPO, installation_id=11)
     a, b = apps(1.0)
