@@ -278,6 +278,41 @@ async def test_a_write_cancelled_as_its_turn_came_does_not_keep_the_lease(dsn, p
         await pacing.aclose()
 
 
+async def test_waiting_for_a_lease_held_elsewhere_asks_cheaply(dsn, pool):
+    # take_github_write_lease looks through pg_locks (every lock in the
+    # server) before trying: a wait polls 20 times a second, so a poll must
+    # not call it while the lease is held elsewhere.
+    database = await pool.fetchval("SELECT current_database()")
+    await pool.execute(f"ALTER DATABASE {database} SET track_functions = 'pl'")
+    a = SharedWritePacing(dsn, interval=0.0)
+    b = SharedWritePacing(dsn, interval=0.0)
+
+    async def b_write() -> None:
+        async with b.turn(11):
+            pass
+
+    try:
+        async with a.turn(11):
+            waiting = asyncio.create_task(b_write())
+            await asyncio.sleep(1.0)  # ~20 polls
+        await waiting
+    finally:
+        await a.aclose()
+        await b.aclose()
+    # Their sessions end, and their counts reach the statistics.
+    await wait_until(
+        lambda: pool.fetchval(
+            """SELECT count(*) = 0 FROM pg_stat_activity
+               WHERE application_name = 'codegen-bot write leases'"""
+        ),
+        timeout=5,
+    )
+    calls = await pool.fetchval(
+        "SELECT calls FROM pg_stat_user_functions WHERE funcname = 'take_github_write_lease'"
+    )
+    assert 2 <= calls <= 3  # a's take and b's, and perhaps one lost race
+
+
 async def test_a_lease_held_by_a_killed_connection_is_freed(apps, fake_github, pool):
     fake_github.add_repo(REPO, installation_id=11)
     a, b = apps(1.0)
