@@ -40,6 +40,7 @@ from app.codegen.pacing import CreateLimiter, RetryPolicy, SlidingWindowLimiter
 from app.codegen.runs import (
     AgentRun,
     CodegenError,
+    CreateDeferred,
     PullRequestRef,
     error_message,
     metadata_matches,
@@ -52,6 +53,7 @@ __all__ = [
     "AgentRun",
     "CodegenClient",
     "CodegenError",
+    "CreateDeferred",
     "PullRequestRef",
     "SlidingWindowLimiter",
     "error_message",
@@ -125,15 +127,21 @@ class CodegenClient:
         return await self._create_limiter.wait_seconds()
 
     async def create_run(
-        self, prompt: str, *, metadata: dict, repo_id: int | None = None
+        self,
+        prompt: str,
+        *,
+        metadata: dict,
+        repo_id: int | None = None,
+        max_wait: float | None = None,
     ) -> AgentRun:
         """Start an agent run. `metadata` is stored with the run and identifies the
         request: if an answer is lost, a run with the same metadata is returned rather
-        than a second one made."""
+        than a second one made. `max_wait`: the longest to wait for a place in the
+        create limit before giving up with `CreateDeferred` (None: as long as it takes)."""
         body: dict[str, Any] = {"prompt": prompt, "metadata": metadata}
         if repo_id is not None:
             body["repo_id"] = repo_id
-        await self._take_create_place()
+        await self._take_create_place(max_wait)
         first = True
         lost_answer = False
         async for attempt in self._policy.retrying():
@@ -144,7 +152,7 @@ class CodegenClient:
                         log.info("Codegen create: found run %s from a lost answer", existing.id)
                         return existing
                 if not first:
-                    await self._take_create_place()
+                    await self._take_create_place(max_wait)
                 first = False
                 try:
                     data = await self._send("POST", "/agent/run", json=body)
@@ -216,9 +224,11 @@ class CodegenClient:
 
     # ------------------------------------------------------------------ internals
 
-    async def _take_create_place(self) -> None:
+    async def _take_create_place(self, max_wait: float | None) -> None:
         started = time.monotonic()
-        await self._create_limiter.acquire()
+        wait = await self._create_limiter.acquire(max_wait)
+        if wait > 0:
+            raise CreateDeferred(wait)
         metrics.LIMIT_WAIT_SECONDS.labels(limit="codegen_create").observe(
             time.monotonic() - started
         )

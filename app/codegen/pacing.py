@@ -86,12 +86,34 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+# What a limiter that gave up while others in this process were ahead answers.
+MIN_RETRY_WAIT = 0.1
+
+
+async def lock_before(lock: asyncio.Lock, give_up_at: float | None) -> bool:
+    """Take `lock`, waiting until monotonic `give_up_at` at most (None: forever)."""
+    if give_up_at is None:
+        await lock.acquire()
+        return True
+    try:
+        async with asyncio.timeout_at(
+            asyncio.get_running_loop().time() + give_up_at - time.monotonic()
+        ):
+            await lock.acquire()
+    except TimeoutError:
+        return False
+    return True
+
+
 class CreateLimiter(Protocol):
     """Paces Codegen creates: the in-process `SlidingWindowLimiter`, or the window
     every process shares (app/limits/creates.py `SharedWindow`)."""
 
-    async def acquire(self) -> None:
-        """Wait for a place in the window and take it."""
+    async def acquire(self, max_wait: float | None = None) -> float:
+        """Wait for a place in the window and take it (0.0). With `max_wait`, give
+        up when the place is further off than that, taking nothing, and answer
+        the seconds until one is expected: a caller holding a worker slot comes
+        back later instead."""
         ...
 
     async def wait_seconds(self) -> float:
@@ -121,13 +143,22 @@ class SlidingWindowLimiter:
         """`delay()`, as the `CreateLimiter` protocol asks."""
         return self.delay()
 
-    async def acquire(self) -> None:
-        async with self._lock:  # first come, first served
+    async def acquire(self, max_wait: float | None = None) -> float:
+        """Take a place (0.0), waiting for one; see `CreateLimiter.acquire`."""
+        give_up_at = None if max_wait is None else time.monotonic() + max_wait
+        if not await lock_before(self._lock, give_up_at):  # first come, first served
+            return max(MIN_RETRY_WAIT, self.delay())
+        try:
             while True:
                 now = time.monotonic()
                 while self._times and now - self._times[0] >= self.window:
                     self._times.popleft()
                 if len(self._times) < self.limit:
                     self._times.append(now)
-                    return
-                await asyncio.sleep(self._times[0] + self.window - now)
+                    return 0.0
+                wait = self._times[0] + self.window - now
+                if give_up_at is not None and now + wait > give_up_at:
+                    return wait
+                await asyncio.sleep(wait)
+        finally:
+            self._lock.release()

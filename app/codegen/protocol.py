@@ -16,9 +16,16 @@ class Codegen(Protocol):
         ...
 
     async def create_run(
-        self, prompt: str, *, metadata: dict, repo_id: int | None = None
+        self,
+        prompt: str,
+        *,
+        metadata: dict,
+        repo_id: int | None = None,
+        max_wait: float | None = None,
     ) -> AgentRun:
-        """Start an agent run; with the same metadata after a lost answer, the same run."""
+        """Start an agent run; with the same metadata after a lost answer, the same run.
+        Raises `CreateDeferred` when no place in the create limit is free within
+        `max_wait` seconds (None: waits as long as it takes)."""
         ...
 
     async def get_run(self, run_id: int) -> AgentRun: ...

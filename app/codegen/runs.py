@@ -61,6 +61,17 @@ class CodegenError(Exception):
         return f"{self.message} (HTTP {self.status})"
 
 
+class CreateDeferred(Exception):
+    """A create gave up waiting for its place in the create limit (another process
+    took it) after `max_wait`: this try sent nothing, and a place is expected in
+    `wait` seconds. An earlier try of the same create may have been sent, so the
+    caller looks for the run before creating again."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"no place in Codegen's create limit for {wait:.1f}s")
+        self.wait = wait
+
+
 @dataclass(frozen=True)
 class PullRequestRef:
     """A pull request an agent run opened (GithubPullRequestResponse)."""

@@ -86,9 +86,14 @@ class SimulatedCodegen:
         return 0.0
 
     async def create_run(
-        self, prompt: str, *, metadata: dict, repo_id: int | None = None
+        self,
+        prompt: str,
+        *,
+        metadata: dict,
+        repo_id: int | None = None,
+        max_wait: float | None = None,
     ) -> AgentRun:
-        """Record the run; it starts PENDING."""
+        """Record the run; it starts PENDING (no limit: `max_wait` is never reached)."""
         run = await simulated_runs.create(
             self._pool, org_id=self.org_id, prompt=prompt, metadata=metadata, repo_id=repo_id
         )

@@ -10,9 +10,11 @@ head of the queue asks the database."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 
+from app.codegen.pacing import MIN_RETRY_WAIT, lock_before
 from app.limits import store
 
 
@@ -40,12 +42,21 @@ class SharedWindow:
         """Seconds until an acquisition would not wait, from the shared state."""
         return await store.window_delay(self._pool, self.key, self.limit, self.window)
 
-    async def acquire(self) -> None:
-        """Wait for a place in the window and take it: one round trip when one is
-        free, and one more each time the wait it was told about has passed."""
-        async with self._lock:
+    async def acquire(self, max_wait: float | None = None) -> float:
+        """Wait for a place in the window and take it (0.0): one round trip when
+        one is free, and one more each time the wait it was told about has passed.
+        With `max_wait`, give up when the place is further off, taking nothing,
+        and answer the seconds until one is expected."""
+        give_up_at = None if max_wait is None else time.monotonic() + max_wait
+        if not await lock_before(self._lock, give_up_at):
+            return max(MIN_RETRY_WAIT, await self.wait_seconds())
+        try:
             while True:
                 wait = await store.take_window_slot(self._pool, self.key, self.limit, self.window)
                 if wait <= 0:
-                    return
+                    return 0.0
+                if give_up_at is not None and time.monotonic() + wait > give_up_at:
+                    return wait
                 await asyncio.sleep(wait)
+        finally:
+            self._lock.release()

@@ -38,6 +38,20 @@ async def take_write_lease(conn: asyncpg.Connection, installation_id: int) -> fl
     return float(value) if value is not None else None
 
 
+async def write_lease_free(conn: asyncpg.Connection, installation_id: int) -> bool:
+    """Whether no other session holds the installation's write lease, taking
+    nothing (a transaction lock, let go as the statement ends) and without the
+    look through pg_locks `take_write_lease` makes: what a wait polls with.
+    A statement of its own: the function would take this statement's lock
+    for one its session already holds."""
+    return bool(
+        await conn.fetchval(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('github-writes:' || $1::bigint, 0))",
+            installation_id,
+        )
+    )
+
+
 async def record_last_write(
     conn: asyncpg.Connection, installation_id: int, seconds_ago: float | None
 ) -> None:

@@ -1,19 +1,20 @@
-"""GitHub writes per installation, one at a time and spaced by the write
-interval across every process on the database, without a round trip per write.
+"""GitHub writes per installation, one at a time and spaced by the write interval
+across every process on the database, without a round trip per write.
 
 A process writes to an installation only while it holds the installation's
 lease: a session advisory lock taken on one connection of its own (the "lock
 connection"). It takes the lease when a write is queued there, writes serially
 with the interval while it holds it, and lets go when nothing more is queued
 (after lingering one interval, which costs the next holder nothing since it
-would have to wait that long anyway) or after `hold_seconds` while writes are
-still queued, then stands aside briefly so another process can take it. On
-letting go it records when its last write ended, so the next holder keeps the
-spacing; a holder that vanished without letting go makes the next one wait a
-whole interval. A lost lock connection frees every lease it held (the server
-lets go of a dead session's locks): the process stops writing and takes the
-lease again first. Round trips: one to take a lease (and one a poll while
-another process holds it), two to let go, none per write."""
+would have to wait that long anyway) or after `hold_seconds` while writes go on
+(queued, or coming one after another), then stands aside briefly so another
+process can take it. On letting go it records when its last write ended, so the
+next holder keeps the spacing; a holder that vanished without letting go makes
+the next one wait a whole interval. A lost lock connection frees every lease it
+held (the server lets go of a dead session's locks): the process stops writing
+and takes the lease again first. Round trips: two to take a lease (a cheap look,
+then the take; one look a poll while another process holds it), two to let go,
+none per write."""
 
 from __future__ import annotations
 
@@ -95,8 +96,14 @@ class SharedWritePacing:
         lane.queued += 1
         try:
             await lane.lock.acquire()
-        finally:
+        except BaseException:
             lane.queued -= 1
+            # Cancelled (perhaps just as its turn came): the turn before kept the
+            # lease for it when it was the last one queued, so it lets go later.
+            if not lane.queued and not lane.lock.locked() and lane.release_timer is None:
+                self._linger(installation_id, lane)
+            raise
+        lane.queued -= 1
         try:
             if lane.release_timer is not None:
                 lane.release_timer.cancel()  # sleeping or waiting for `lock`: safe
@@ -110,16 +117,24 @@ class SharedWritePacing:
             finally:
                 lane.last = time.monotonic()
                 lane.wrote = True
-            if lane.queued and time.monotonic() - lane.held_since >= self.hold_seconds:
+            # Over its hold, let go even with nothing queued here this instant: the
+            # next write may come within the linger (a job's writes one after
+            # another), and would keep the lease from a waiting process for good.
+            if time.monotonic() - lane.held_since >= self.hold_seconds:
                 lane.stand_aside_until = time.monotonic() + self.stand_aside
                 try:
                     await asyncio.shield(self._release(installation_id, lane))
                 except Exception:  # the write was made; the dropped connection let go
                     log.warning("could not let go of a GitHub write lease", exc_info=True)
         finally:
-            if self._holds(lane) and not lane.queued and not self._closed:
-                lane.release_timer = asyncio.create_task(self._release_later(installation_id, lane))
+            if not lane.queued:
+                self._linger(installation_id, lane)
             lane.lock.release()
+
+    def _linger(self, installation_id: int, lane: _Lane) -> None:
+        """Nothing more queued here: let go of a held lease after lingering."""
+        if self._holds(lane) and not self._closed:
+            lane.release_timer = asyncio.create_task(self._release_later(installation_id, lane))
 
     def backlog(self, installation_id: int) -> float:
         """Seconds before a write made now would start: the spacing still due, one
@@ -183,14 +198,19 @@ class SharedWritePacing:
     async def _take(self, installation_id: int, lane: _Lane) -> None:
         """Wait for the lease, asking again every `poll_seconds` while another
         process holds it."""
+
+        async def take(conn: asyncpg.Connection) -> float | None:
+            # A cheap look first: a poll while another holds it costs one statement.
+            if not await store.write_lease_free(conn, installation_id):
+                return None
+            return await store.take_write_lease(conn, installation_id)
+
         try:
             while True:
                 pause = lane.stand_aside_until - time.monotonic()
                 if pause > 0:
                     await asyncio.sleep(pause)
-                attempt = asyncio.ensure_future(
-                    self._query(lambda conn: store.take_write_lease(conn, installation_id))
-                )
+                attempt = asyncio.ensure_future(self._query(take))
                 try:
                     generation, since = await asyncio.shield(attempt)
                 except asyncio.CancelledError:

@@ -12,7 +12,7 @@ from typing import Any
 
 from app import cpu
 from app.budgets import admission
-from app.codegen.client import CodegenError
+from app.codegen.client import CodegenError, CreateDeferred
 from app.db import advisory_lock
 from app.github import comments, urls
 from app.github.client import GitHubClient
@@ -25,6 +25,7 @@ from app.tasks import requests_store as codegen_requests
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.decisions import (
+    MOST_CREATE_WAIT_IN_PLACE,
     AdvanceStep,
     StartAction,
     advance_step,
@@ -264,7 +265,17 @@ async def _create_run(
         await codegen_requests.move(pool, request.id, WITHOUT_RUN, RequestStatus.CREATING)
         try:
             repo_id = await codegen.repo_id(task.repository)
-            run = await codegen.create_run(request.prompt, metadata=metadata, repo_id=repo_id)
+            run = await codegen.create_run(
+                request.prompt,
+                metadata=metadata,
+                repo_id=repo_id,
+                max_wait=MOST_CREATE_WAIT_IN_PLACE,
+            )
+        except CreateDeferred as exc:
+            # Another process took the place `create_delay` saw free: wait with the
+            # worker slot given back. The attempt stays `creating`, so the next try
+            # looks for a run first (an earlier try of this create may have made one).
+            raise RescheduleJob(exc.wait, "waiting for Codegen's create rate limit") from exc
         except CodegenError as exc:
             if exc.retryable:
                 raise

@@ -68,6 +68,53 @@ async def test_a_task_waiting_for_the_shared_create_limit_gives_its_worker_slot_
         await other.close()
 
 
+async def test_a_create_whose_place_another_process_took_gives_its_worker_slot_back(
+    flow_settings, seeded, fake_codegen, example_payload, dsn
+):
+    # The window has room when the task decides to create, and none by the time
+    # it asks for its place: another process took the last one in between (here
+    # while the task looks up the repository's Codegen id).
+    settings = dataclasses.replace(
+        flow_settings,
+        codegen_creates_per_minute=2,
+        codegen_create_window_seconds=60.0,
+        max_concurrent_workflows=1,
+    )
+    fake_codegen.hold_answer_next("GET", r"/repos$", 1.0)
+    other = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        window = SharedWindow(other, create_window_key(7), limit=2, window=60.0)
+        await window.acquire()
+        async with running_bot(settings) as bot:
+            pool = bot.runtime.pool
+            await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+            await wait_until(lambda: fake_codegen.calls("GET", r"/repos$"))
+            await window.acquire()  # the last place, while the task is between the two
+            waiting = await wait_until(
+                lambda: pool.fetchrow(
+                    """SELECT * FROM jobs WHERE kind = $1 AND status = 'queued'
+                         AND last_error LIKE '%create rate limit%'""",
+                    ADVANCE_JOB,
+                ),
+                timeout=5,  # not a minute spent waiting in place
+            )
+            assert waiting["attempts"] == 0
+            assert fake_codegen.created == []
+            # Its attempt stays `creating`: the next try looks for a run first.
+            assert await pool.fetchval("SELECT status FROM codegen_requests") == "creating"
+            # Once the window has room again, exactly one run is made.
+            await other.execute("UPDATE shared_windows SET taken = '{}'")
+            await pool.execute("UPDATE jobs SET run_at = now() WHERE id = $1", waiting["id"])
+            await wait_until(lambda: len(fake_codegen.created) == 1)
+            await wait_until(
+                lambda: pool.fetchval("SELECT status = 'running' FROM codegen_requests")
+            )
+            await bot.wait_idle(timeout=10)
+            assert len(fake_codegen.created) == 1
+    finally:
+        await other.close()
+
+
 REPOS = [f"octo-org/repo-{n}" for n in range(8)]
 
 

@@ -444,6 +444,28 @@ async def test_limiter_delay_tells_how_long_a_create_would_wait():
     assert limiter.delay() == 0.0
 
 
+async def test_a_create_past_its_longest_wait_gives_up_and_sends_nothing(cg: FakeCodegen):
+    """In this process's own limiter too: a create that would wait longer than
+    `max_wait` for its place says so (`CreateDeferred`) instead of waiting, and
+    takes no place; the caller gives its worker slot back."""
+    import time
+
+    from app.codegen.client import CreateDeferred
+
+    c = make_client(cg, creates_per_minute=1)
+    try:
+        await c.create_run("p", metadata={"task_id": 1}, max_wait=1.0)
+        started = time.monotonic()
+        with pytest.raises(CreateDeferred) as deferred:
+            await c.create_run("p", metadata={"task_id": 2}, max_wait=1.0)
+        assert time.monotonic() - started < 0.5
+        assert 55 < deferred.value.wait <= 60
+        assert len(cg.created) == 1
+        assert 55 < await c.create_delay() <= 60  # and took no place
+    finally:
+        await c.aclose()
+
+
 async def test_a_lost_resume_answer_is_not_sent_again(cg: FakeCodegen) -> None:
     """A resume Codegen carried out whose answer was lost (a timeout, a 502)
     must not be sent again by the client: the agent would do the follow-up

@@ -109,6 +109,22 @@ async def test_a_window_frees_its_places_as_they_age_out(pool):
     assert 0.3 < time.monotonic() - started < 1.0
 
 
+async def test_a_bounded_acquire_gives_up_taking_nothing(pool):
+    window = SharedWindow(pool, "test-window", limit=1, window=30.0)
+    assert await window.acquire(max_wait=0.5) == 0.0
+    started = time.monotonic()
+    assert 25 < await window.acquire(max_wait=0.5) <= 30  # told how long, not made to wait
+    assert time.monotonic() - started < 0.5
+    assert len(await pool.fetchval("SELECT taken FROM shared_windows")) == 1
+    # Behind another waiter of this process, the bound holds too.
+    first = asyncio.create_task(window.acquire())
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    assert await window.acquire(max_wait=0.3) > 0
+    assert time.monotonic() - started < 1.0
+    first.cancel()
+
+
 # ---------------------------------------------------------------- GitHub writes
 
 
@@ -215,6 +231,86 @@ async def test_a_process_with_a_long_queue_lets_another_take_a_turn(apps, fake_g
     await busy
     assert spans(fake_github, REPO)[-1][2] != "b0"  # a went on after b's turn
     assert fake_github.write_overlaps() == []
+
+
+async def test_a_process_writing_one_after_another_lets_another_take_a_turn(apps, fake_github):
+    # a's writes come one at a time (a job's writes in sequence): none is queued
+    # when a turn ends, yet the next comes within the linger, so a holds on.
+    fake_github.add_repo(REPO, installation_id=11)
+    a, b = apps(0.05, hold=0.3)
+    fake_github.delay_next("POST", r"/labels$", 0.05, times=31)
+
+    async def one_after_another() -> None:
+        for n in range(30):  # ~3 s
+            await label(a, 11, REPO, f"a{n}")
+
+    busy = asyncio.create_task(one_after_another())
+    await wait_until(lambda: a.write_pacing.holds(11), timeout=5)
+    started = time.monotonic()
+    await label(b, 11, REPO, "b0")
+    assert time.monotonic() - started < 1.2  # within a's hold and a few polls
+    await busy
+    assert spans(fake_github, REPO)[-1][2] != "b0"  # a went on after b's turn
+    assert fake_github.write_overlaps() == []
+
+
+async def test_a_write_cancelled_as_its_turn_came_does_not_keep_the_lease(dsn, pool):
+    # The turn before it left the lease held for it (it was queued), and it was
+    # cancelled (a job stopped) before it ran: nothing else lets go then.
+    pacing = SharedWritePacing(dsn, interval=0.05)
+    try:
+        entered = asyncio.Event()
+
+        async def queued_write() -> None:
+            async with pacing.turn(11):
+                entered.set()
+
+        async with pacing.turn(11):
+            second = asyncio.create_task(queued_write())
+            await asyncio.sleep(0.05)  # queued behind this turn
+        second.cancel()  # its turn came, but it has not run yet
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert not entered.is_set()
+        await wait_until(lambda: not pacing.holds(11), timeout=2)
+        assert await store.lease_holder(pool, 11) is None
+    finally:
+        await pacing.aclose()
+
+
+async def test_waiting_for_a_lease_held_elsewhere_asks_cheaply(dsn, pool):
+    # take_github_write_lease looks through pg_locks (every lock in the
+    # server) before trying: a wait polls 20 times a second, so a poll must
+    # not call it while the lease is held elsewhere.
+    database = await pool.fetchval("SELECT current_database()")
+    await pool.execute(f"ALTER DATABASE {database} SET track_functions = 'pl'")
+    a = SharedWritePacing(dsn, interval=0.0)
+    b = SharedWritePacing(dsn, interval=0.0)
+
+    async def b_write() -> None:
+        async with b.turn(11):
+            pass
+
+    try:
+        async with a.turn(11):
+            waiting = asyncio.create_task(b_write())
+            await asyncio.sleep(1.0)  # ~20 polls
+        await waiting
+    finally:
+        await a.aclose()
+        await b.aclose()
+    # Their sessions end, and their counts reach the statistics.
+    await wait_until(
+        lambda: pool.fetchval(
+            """SELECT count(*) = 0 FROM pg_stat_activity
+               WHERE application_name = 'codegen-bot write leases'"""
+        ),
+        timeout=5,
+    )
+    calls = await pool.fetchval(
+        "SELECT calls FROM pg_stat_user_functions WHERE funcname = 'take_github_write_lease'"
+    )
+    assert 2 <= calls <= 3  # a's take and b's, and perhaps one lost race
 
 
 async def test_a_lease_held_by_a_killed_connection_is_freed(apps, fake_github, pool):
