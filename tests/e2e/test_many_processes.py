@@ -345,3 +345,18 @@ async def test_every_process_left_stops_cleanly_on_sigterm(fleet_run):
     del codes[killed[0]]
     assert codes == dict.fromkeys(codes, 0), f"{codes}\n{fleet_run.logs}"
     assert fleet_run.errors == [], fleet_run.errors[:10]
+
+
+def test_creates_asked_in_counts_every_create_in_any_window():
+    """The check above counts refused creates too, over a sliding window."""
+    from types import SimpleNamespace as R
+
+    def create(at: float, status: int = 200) -> R:
+        return R(method="POST", path="/v1/organizations/7/agent/run", started_at=at, status=status)
+
+    requests = [create(0.0), create(0.5, 429), create(1.0), create(2.9), create(3.0, 429)]
+    requests.append(R(method="GET", path="/v1/organizations/7/agent/run/1", started_at=0.1))
+    assert creates_asked_in(requests, 1.5) == 3  # 0.0, 0.5 (refused) and 1.0
+    assert creates_asked_in(requests, 1.0) == 2  # a window is half-open: 0.0 leaves at 1.0
+    assert creates_asked_in(requests, 0.05) == 1
+    assert creates_asked_in([], 60) == 0
