@@ -199,6 +199,12 @@ async def fleet_run(postgres, tmp_path_factory) -> Any:
                 github.url,
                 codegen.url,
                 MAX_CONCURRENT_WORKFLOWS="8",
+                # No budget in the way: the runs stay ACTIVE, 10 at once per
+                # repository (budgets have their own test).
+                BUDGET_RUNS_PER_DAY="0",
+                BUDGET_CONCURRENT_RUNS="0",
+                BUDGET_REPO_RUNS_PER_DAY="0",
+                BUDGET_REPO_CONCURRENT_RUNS="0",
                 # Runs stay ACTIVE: their polls come after the test.
                 RUN_POLL_FIRST_SECONDS="3600",
                 RUN_POLL_MAX_SECONDS="3600",
