@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from tests.support.flow import REPO, WRITER, labeled_event, wait_until
-from tests.support.processes import Fleet, delivery, env_for, post_deliveries
+from tests.support.processes import Fleet, busy_jobs, delivery, env_for, post_deliveries
 
 TRACKING_MARK = "codegen-bot:task:"
 
@@ -31,6 +31,18 @@ async def fetchrow(dsn: str, query: str, *args: object) -> asyncpg.Record:
     conn = await asyncpg.connect(dsn)
     try:
         return await conn.fetchrow(query, *args)
+    finally:
+        await conn.close()
+
+
+async def idle(dsn: str) -> bool:
+    return await busy_jobs(dsn) == 0
+
+
+async def fetchrows(dsn: str, query: str) -> list[dict]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [dict(r) for r in await conn.fetch(query)]
     finally:
         await conn.close()
 
@@ -125,15 +137,12 @@ async def test_sigterm_to_a_worker_mid_job(
         code = await fleet.terminate(holder)
         exited_at = datetime.now(UTC)
         stop_seconds = time.monotonic() - started
-        await wait_until(lambda: fake_codegen.created, timeout=30)
-        await wait_until(
-            lambda: fetchval(
-                dsn,
-                """SELECT count(*) = 0 FROM jobs WHERE status = 'running'
-                      OR (status = 'queued' AND run_at < now() + interval '10 minutes')""",
-            ),
-            timeout=30,
-        )
+        try:
+            await wait_until(lambda: fake_codegen.created, timeout=30)
+        except TimeoutError:
+            jobs = await fetchrows(dsn, "SELECT id, kind, status, run_at, last_error FROM jobs")
+            raise AssertionError(f"no agent run: {jobs}\n{fleet.logs()}") from None
+        await wait_until(lambda: idle(dsn), timeout=30)
         await asyncio.sleep(0.5)  # anything done twice would show by now
         logs = {m.name: m.log.read_text() for m in (holder, other)}
     assert code == 0, logs[holder.name]

@@ -37,6 +37,7 @@ from tests.support.processes import (
     Delivery,
     Fleet,
     Outcome,
+    busy_jobs,
     creates_asked_in,
     delivery,
     env_for,
@@ -152,16 +153,16 @@ async def settled(dsn: str, codegen: FakeCodegen) -> bool:
     runs' polls are scheduled an hour out and do not count)."""
     conn = await asyncpg.connect(dsn)
     try:
-        busy = await conn.fetchval(
-            """SELECT count(*) FROM jobs WHERE status = 'running'
-                  OR (status = 'queued' AND run_at < now() + interval '10 minutes')"""
-        )
         unfinished = await conn.fetchval(
             "SELECT count(*) FROM webhook_deliveries WHERE status NOT IN ('processed', 'ignored')"
         )
     finally:
         await conn.close()
-    return busy == 0 and unfinished == 0 and len(codegen.created) >= INSTALLATIONS * ISSUES_PER_REPO
+    return (
+        unfinished == 0
+        and await busy_jobs(dsn) == 0
+        and len(codegen.created) >= INSTALLATIONS * ISSUES_PER_REPO
+    )
 
 
 async def jobs_held_by(dsn: str, pid: int) -> list[int]:

@@ -219,6 +219,25 @@ async def scratch_database(postgres: Any) -> AsyncIterator[str]:
             await admin.close()
 
 
+async def busy_jobs(dsn: str, horizon_seconds: float = 600.0) -> int:
+    """Jobs running, or queued to run within `horizon_seconds`: the work still
+    to do. Periodic jobs (the sweep, retention, the budget check) always have
+    their next occurrence queued and are left out."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await conn.fetchval(
+                """SELECT count(*) FROM jobs
+                   WHERE (status = 'running'
+                          OR (status = 'queued' AND run_at < now() + make_interval(secs => $1)))
+                     AND (dedup_key IS NULL OR dedup_key NOT LIKE 'periodic:%')""",
+                horizon_seconds,
+            )
+        )
+    finally:
+        await conn.close()
+
+
 # ---------------------------------------------------------------- deliveries
 
 
@@ -330,6 +349,7 @@ __all__ = [
     "Fleet",
     "Member",
     "Outcome",
+    "busy_jobs",
     "creates_asked_in",
     "delivery",
     "env_for",
