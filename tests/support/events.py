@@ -42,6 +42,7 @@ __all__ = [
     "check_run_event",
     "check_suite_event",
     "issue_comment_event",
+    "issue_event",
     "pull_request_event",
     "review_comment_event",
     "review_event",
@@ -504,6 +505,53 @@ def review_event(
     if action == "edited":
         payload["changes"] = {"body": {"from": old_body}}
     return _finish(fake, payload, full, sender or user, installation_id, subs, {})
+
+
+def issue_event(
+    fake: FakeGitHub,
+    action: str,
+    repo: str,
+    number: int,
+    *,
+    sender: str = "octocat",
+    label: str | None = None,
+    installation_id: int | None = None,
+) -> dict[str, Any]:
+    """`issues` delivery (opened, labeled, ...) for the fake's issue `number`.
+
+    labeled: `label` is added to the issue in the fake first (created in the
+    repository if missing), and the payload carries it as `label`, as GitHub
+    sends it after the label is on the issue."""
+    full = fake.canonical(repo)
+    if number not in fake.issues[full]:
+        raise KeyError(f"no issue #{number} in {full}")
+    issue = fake.issues[full][number]
+    if "pull_request" in issue:
+        raise ValueError(f"#{number} in {full} is a pull request; GitHub sends pull_request")
+    the_label = None
+    if action in ("labeled", "unlabeled"):
+        if label is None:
+            raise ValueError(f"issues.{action} needs label=")
+        the_label = fake._ensure_label(full, label)
+        names = [item["name"].lower() for item in issue["labels"]]
+        if action == "labeled" and label.lower() not in names:
+            issue["labels"].append(the_label)
+        elif action == "unlabeled":
+            issue["labels"] = [
+                item for item in issue["labels"] if item["name"].lower() != label.lower()
+            ]
+    elif label is not None:
+        raise ValueError("label is only for issues.labeled and issues.unlabeled")
+
+    payload = _example("issues", action)
+    subs = _subs(fake, payload, full)
+    payload["issue"] = _overlay(payload["issue"], copy.deepcopy(issue), subs)
+    if the_label is not None:
+        payload["label"] = copy.deepcopy(the_label)
+    else:
+        payload.pop("label", None)
+    payload.pop("changes", None)
+    return _finish(fake, payload, full, sender, installation_id, subs, {})
 
 
 # --------------------------------------------------------------------------- helpers
