@@ -141,7 +141,7 @@ class CodegenClient:
         body: dict[str, Any] = {"prompt": prompt, "metadata": metadata}
         if repo_id is not None:
             body["repo_id"] = repo_id
-        await self._take_create_place(max_wait)
+        await self._take_create_place(max_wait, sent=False)
         first = True
         lost_answer = False
         async for attempt in self._policy.retrying():
@@ -152,7 +152,7 @@ class CodegenClient:
                         log.info("Codegen create: found run %s from a lost answer", existing.id)
                         return existing
                 if not first:
-                    await self._take_create_place(max_wait)
+                    await self._take_create_place(max_wait, sent=True)
                 first = False
                 try:
                     data = await self._send("POST", "/agent/run", json=body)
@@ -224,11 +224,11 @@ class CodegenClient:
 
     # ------------------------------------------------------------------ internals
 
-    async def _take_create_place(self, max_wait: float | None) -> None:
+    async def _take_create_place(self, max_wait: float | None, *, sent: bool) -> None:
         started = time.monotonic()
         wait = await self._create_limiter.acquire(max_wait)
         if wait > 0:
-            raise CreateDeferred(wait)
+            raise CreateDeferred(wait, sent=sent)
         metrics.LIMIT_WAIT_SECONDS.labels(limit="codegen_create").observe(
             time.monotonic() - started
         )

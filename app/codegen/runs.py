@@ -64,12 +64,14 @@ class CodegenError(Exception):
 class CreateDeferred(Exception):
     """A create gave up waiting for its place in the create limit (another process
     took it) after `max_wait`: this try sent nothing, and a place is expected in
-    `wait` seconds. An earlier try of the same create may have been sent, so the
-    caller looks for the run before creating again."""
+    `wait` seconds. `sent`: an earlier try within the same call was sent and its
+    answer lost, so the caller looks for the run before creating again; when
+    False nothing of this create ever left, and there is nothing to look for."""
 
-    def __init__(self, wait: float) -> None:
+    def __init__(self, wait: float, *, sent: bool = True) -> None:
         super().__init__(f"no place in Codegen's create limit for {wait:.1f}s")
         self.wait = wait
+        self.sent = sent
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,7 @@ async def _create_run(
     if decision.action == StartAction.WAIT:  # free the worker slot meanwhile
         raise RescheduleJob(decision.wait, "waiting for Codegen's create rate limit")
     if decision.action == StartAction.CREATE:
+        was_creating = request.status == RequestStatus.CREATING
         await codegen_requests.move(pool, request.id, WITHOUT_RUN, RequestStatus.CREATING)
         try:
             repo_id = await codegen.repo_id(task.repository)
@@ -273,8 +274,14 @@ async def _create_run(
             )
         except CreateDeferred as exc:
             # Another process took the place `create_delay` saw free: wait with the
-            # worker slot given back. The attempt stays `creating`, so the next try
-            # looks for a run first (an earlier try of this create may have made one).
+            # worker slot given back. If a create of this attempt may have been sent
+            # (this try's, or an earlier one's) it stays `creating`, so the next try
+            # looks for the run first; if none ever was, it is `prepared` again, and
+            # the next try spends no call looking for a run that cannot exist.
+            if not exc.sent and not was_creating:
+                await codegen_requests.move(
+                    pool, request.id, (RequestStatus.CREATING,), RequestStatus.PREPARED
+                )
             raise RescheduleJob(exc.wait, "waiting for Codegen's create rate limit") from exc
         except CodegenError as exc:
             if exc.retryable:

@@ -44,8 +44,10 @@ TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     # The create starts; the task stopped, or its workflow timed out, first.
     _S.PREPARED: frozenset({_S.CREATING, _S.CANCELLED}),
     # A retried create marks it again; the run is recorded (or, the task having
-    # stopped, recorded as stopped); Codegen refused it; the deadline passed.
-    _S.CREATING: frozenset({_S.CREATING, _S.RUNNING, _S.CANCELLED, _S.FAILED}),
+    # stopped, recorded as stopped); Codegen refused it; the deadline passed; the
+    # create limit deferred it before anything was sent (prepared again, so the
+    # next try does not look for a run that cannot exist).
+    _S.CREATING: frozenset({_S.CREATING, _S.RUNNING, _S.CANCELLED, _S.FAILED, _S.PREPARED}),
     # The run's end, as a poll sees it; a cancel of the task.
     _S.RUNNING: frozenset({_S.COMPLETE, _S.FAILED, _S.CANCELLED, _S.TIMED_OUT}),
     # Its late pull request is taken; a cancel stops the watch. A poll that

@@ -100,8 +100,10 @@ async def test_a_create_whose_place_another_process_took_gives_its_worker_slot_b
             )
             assert waiting["attempts"] == 0
             assert fake_codegen.created == []
-            # Its attempt stays `creating`: the next try looks for a run first.
-            assert await pool.fetchval("SELECT status FROM codegen_requests") == "creating"
+            # Nothing was sent: the attempt is `prepared` again, so the next try
+            # does not spend a call (rate-limited itself) looking for a run.
+            assert await pool.fetchval("SELECT status FROM codegen_requests") == "prepared"
+            list_calls = len(fake_codegen.calls("GET", r"/agent/runs$"))
             # Once the window has room again, exactly one run is made.
             await other.execute("UPDATE shared_windows SET taken = '{}'")
             await pool.execute("UPDATE jobs SET run_at = now() WHERE id = $1", waiting["id"])
@@ -111,6 +113,7 @@ async def test_a_create_whose_place_another_process_took_gives_its_worker_slot_b
             )
             await bot.wait_idle(timeout=10)
             assert len(fake_codegen.created) == 1
+            assert len(fake_codegen.calls("GET", r"/agent/runs$")) == list_calls
     finally:
         await other.close()
 
