@@ -126,6 +126,7 @@ async def sweep(
     pool = runtime.pool
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     stop_at = await sweep_store.take(pool, owner, lease_seconds)
+    renewed = time.monotonic()  # the lease runs from here, the log read included
     if stop_at is sweep_store.BUSY:
         log.info("another process is sweeping the delivery log")
         return None
@@ -138,7 +139,6 @@ async def sweep(
         todo = lost(entries, stored)
         metrics.LOST_DELIVERIES.labels(outcome="found").inc(len(todo))
         redelivered = refused = 0
-        renewed = time.monotonic()
         for i, delivery in enumerate(todo):
             if i and interval:
                 await asyncio.sleep(interval)

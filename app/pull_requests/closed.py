@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.budgets import admission
 from app.db import advisory_xact_lock
 from app.followups import store as followups
 from app.pull_requests import store as pull_requests
@@ -66,3 +67,7 @@ async def pull_request_closed(
                 dedup_key=f"task:{moved.id}:notify:{moved.attempt}:{moved.status}",
             )
             await task_flow.enqueue_render(conn, moved.id, f"pr:{number}:{moved.status}")
+            # Merged while its run still worked: the slot it held goes to the queue.
+            await admission.enqueue_admit(
+                conn, moved.installation_id, f"task:{moved.id}:{moved.attempt}:{moved.status}"
+            )

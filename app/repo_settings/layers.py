@@ -65,7 +65,10 @@ def extends_target(value: Any, repository: str) -> tuple[Source | None, str | No
         return None, "`_extends` must name a repository of the same owner (`name` or `name:path`)"
     match = _REFERENCE.fullmatch(value.strip())
     path = match.group(3) if match else None
-    if match is None or (path is not None and ".." in path.split("/")):
+    # No repository is named `.` or `..`, and the HTTP client resolves such a
+    # segment in the URL: `octo-org/..` would read another owner's repository.
+    dots = match is not None and match.group(2).strip(".") == ""
+    if match is None or dots or (path is not None and ".." in path.split("/")):
         return None, f"`_extends`: `{echo(value)}` is not `name` or `name:path`"
     if match.group(1) and match.group(1).lower() != owner.lower():
         return None, (

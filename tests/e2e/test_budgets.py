@@ -18,12 +18,15 @@ from app.budgets import decide
 from app.budgets import jobs as budget_jobs
 from tests.support.bot import running_bot
 from tests.support.commands import (
+    FOREVER,
     PR_NUMBER,
+    open_pull,
     our_runs,
     replies,
     say,
     task_with_validated_pr,
 )
+from tests.support.events import pull_request_event
 from tests.support.flow import ISSUE_BODY, REPO, WRITER, labeled_event, wait_until
 from tests.support.validation import click
 
@@ -226,3 +229,37 @@ async def test_a_review_fix_over_its_cap_is_refused_with_the_reason(
     assert "nothing was sent to the agent" in refused
     assert "- Review fixes: 1 of 1 used" in status
     assert "- Budget, this repository: 49 of 50 agent runs left today, 0 of 5 at once" in status
+
+
+async def test_a_pr_merged_while_its_run_works_frees_the_runs_slot(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A PR that closes the issue can be merged while the agent run still works
+    (the task goes from `running` to `merged`): the slot it held goes to the
+    queue at once, not at the next periodic look (off here, as it may be)."""
+    _issues(seeded, (101,))
+    fake_codegen.script_run(statuses=FOREVER)
+    settings = _settings(flow_settings, budget_repo_concurrent_runs=1)
+    async with running_bot(settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: len(fake_codegen.created) == 1 or None)
+        await bot.deliver("issues", _labeled(seeded, example_payload, 101))
+        await wait_until(lambda: "Waiting for budget" in (_tracking(seeded, 101) or ""))
+        # A writer's PR that says `Fixes #7` is the task's, while its run still works.
+        open_pull(seeded, user=WRITER)
+        opened = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
+        await bot.deliver("pull_request", opened)
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT task_id IS NOT NULL FROM pull_requests WHERE number = $1", PR_NUMBER
+            )
+        )
+        merged = pull_request_event(seeded, "closed", REPO, PR_NUMBER, sender=WRITER, merged=True)
+        await bot.deliver("pull_request", merged)
+        await wait_until(
+            lambda: bot.runtime.pool.fetchval(
+                "SELECT status = 'merged' FROM tasks WHERE issue_number = 7"
+            )
+        )
+        await wait_until(lambda: len(fake_codegen.created) == 2 or None, timeout=10)
+        assert "Export table 101" in fake_codegen.created[1]["prompt"]

@@ -302,3 +302,20 @@ async def test_a_failed_sweep_frees_its_lease_and_keeps_the_position(runtime, fa
     fake_github.requests.clear()
     result = await sweep(runtime)  # not BUSY: the failed sweep gave the lease back
     assert result is not None and result.redelivered == 2
+
+
+async def test_a_slow_log_read_counts_against_the_lease(runtime, fake_github):
+    """The lease runs from its taking: a log read that takes most of it is
+    followed by a renewal before the first redelivery, so no second sweep
+    takes the row while the first still redelivers (each asked for once)."""
+    runtime.settings = dataclasses.replace(runtime.settings, delivery_redeliver_interval=0.3)
+    failed = log_failures(fake_github, 4)
+    fake_github.delay_next("GET", r"^/app/hook/deliveries$", 1.2)  # 4/5 of the lease
+    first = asyncio.create_task(sweep(runtime, lease_seconds=1.5))
+    while not first.done():
+        await asyncio.sleep(0.1)
+        other = await sweep(runtime)
+        assert other is None or first.done()  # busy while the first one works
+    result = await first
+    assert result is not None and result.redelivered == 4
+    assert sorted(fake_github.redelivery_requests) == sorted(d["id"] for d in failed)

@@ -9,7 +9,7 @@ import pytest
 
 from app.config import Settings
 from app.github.client import GitHubApp
-from app.repo_settings.config import load_repo_config
+from app.repo_settings.config import RepoConfig, load_repo_config
 from app.repo_settings.layers import Source, extends_target, merge
 from tests.fakes.keys import make_app_key
 from tests.support.bot import APP_ID
@@ -134,3 +134,23 @@ async def test_a_chain_is_followed_at_most_three_files_deep(fake_github, gh):
     assert config.max_retries == 0
     assert len(fake_github.calls("GET", r"^/repos/octo-org/s\d/contents/")) == 3
     assert any("longer than 3 files" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("name", ["..", "."])
+async def test_extends_cannot_leave_the_owner_by_a_dot_segment(fake_github, gh, name):
+    """The HTTP client resolves `..` in a URL: `/repos/octo-org/../contents/x/...`
+    is `/repos/contents/x/...`, another owner's repository (a public one is
+    readable by any token). No repository is named `.` or `..`."""
+    fake_github.add_repo("contents/x", installation_id=11)
+    fake_github.set_file("contents/x", PATH, "trigger_label: theirs\n")
+    fake_github.add_repo("octo-org/contents", installation_id=11)
+    fake_github.set_file("octo-org/contents", "x/contents/.github/codegen.yml", "retries: 5\n")
+    fake_github.set_file(REPO, PATH, f"_extends: '{name}:x/contents/{PATH}'\n")
+    config, problems, _ = await load_repo_config(gh, REPO, SETTINGS)
+    assert (config.trigger_label, config.max_retries) == (
+        SETTINGS.trigger_label,
+        RepoConfig.defaults(SETTINGS).max_retries,
+    )
+    assert not fake_github.calls("GET", r"^/repos/contents/")
+    assert not fake_github.calls("GET", r"^/repos/octo-org/contents/")
+    assert any("is not `name` or `name:path`" in p for p in problems), problems
