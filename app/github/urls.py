@@ -108,3 +108,21 @@ def loggable(url: str) -> str:
     """`url` fit for a log line: no query, and no manifest code, which for its
     hour is as good as the new App's private key to whoever trades it first."""
     return _MANIFEST_CODE.sub("/app-manifests/[code]", url.split("?")[0])
+
+
+# The signed-in person's own view (a user access token, for the dashboard).
+def authenticated_user() -> str:
+    return "/user"
+
+
+def user_installations() -> str:
+    return "/user/installations?per_page=100"
+
+
+def user_installation_repositories(installation_id: int) -> str:
+    return f"/user/installations/{installation_id}/repositories?per_page=100"
+
+
+# GitHub's web flow for a GitHub App's user authorization: paths on the web host.
+OAUTH_AUTHORIZE = "/login/oauth/authorize"
+OAUTH_ACCESS_TOKEN = "/login/oauth/access_token"  # noqa: S105 - a path

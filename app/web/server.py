@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.dashboard import routes as dashboard
 from app.deliveries import store as deliveries
 from app.deliveries.store import BatchWriter
 from app.github import installations_store as installations
@@ -77,6 +78,8 @@ async def metrics_view(request: web.Request) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME_KEY]
     settings = runtime.settings
+    if runtime.github.configured and dashboard.signed_in(request, runtime):
+        raise web.HTTPSeeOther("/dashboard")
     problems = []
     if not runtime.github.configured:
         problems.append(
@@ -124,7 +127,8 @@ th{{text-align:left;padding-right:1rem}}</style>
 <code>{html.escape(settings.github_api_url)}</code> &middot; trigger label:
 <code>{html.escape(settings.trigger_label)}</code></p>
 <h2>State</h2><table>{rows}</table>
-<p><a href="/health">/health</a> &middot; <a href="/metrics">/metrics</a></p></body></html>"""
+<p><a href="/login">Sign in to the dashboard</a> &middot; <a href="/health">/health</a>
+&middot; <a href="/metrics">/metrics</a></p></body></html>"""
     response = web.Response(text=page, content_type="text/html")
     if state is not None:
         request.app[REGISTRATION_KEY].bind_state(request, response, state)
@@ -154,6 +158,7 @@ def make_web_app(runtime: Runtime, *, proxy: WebhookProxy | None = None) -> web.
     registration = Registration(runtime, intake.set_secret)
     registration.add_routes(app)
     app[REGISTRATION_KEY] = registration
+    dashboard.add_routes(app, runtime)
     if proxy is not None:
         app[PROXY_KEY] = proxy
 
