@@ -12,7 +12,7 @@ from aiohttp import web
 
 from app.dashboard import charts, filters, series_store, store
 from app.dashboard.access import Viewer, viewer_for
-from app.dashboard.render import HERE, age, render
+from app.dashboard.render import HERE, age, render, safe_url
 from app.dashboard.sessions import csrf_token
 from app.dashboard.web import SESSION, current_session, secured, session_key
 from app.followups import store as followups
@@ -28,6 +28,7 @@ STATIC = {
     "live.js": "text/javascript",
 }
 KPI_DAYS = 30
+LIVE_EVERY_MS = 3000  # how often a page polls its JSON twin
 KPI_UNITS = {
     "prompt_quality": "share",
     "label_to_pr_p50": "seconds",
@@ -95,7 +96,14 @@ class Pages:
             assert key is not None
             return csrf_token(key, session, action)
 
-        text = render(name, viewer=viewer, csrf=csrf, now=datetime.now(UTC), **context)
+        text = render(
+            name,
+            viewer=viewer,
+            csrf=csrf,
+            now=datetime.now(UTC),
+            live_every=LIVE_EVERY_MS,
+            **context,
+        )
         return web.Response(text=text, content_type="text/html")
 
     async def static(self, request: web.Request) -> web.Response:
@@ -130,18 +138,42 @@ class Pages:
             statuses=list(TaskStatus),
             repositories=repos,
             live_url="/dashboard/tasks.json?" + request.query_string,
+            # New tasks appear at the top of the first page only (later pages are history).
+            live_rows=flt.before is None,
         )
 
     async def task_list_json(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """Each shown task's changing cells by element id, and the rows themselves
+        (as data, never markup) for the script to add tasks that are new."""
         _flt, rows = await self._tasks(request, viewer)
         now = datetime.now(UTC)
         text: dict[str, str] = {}
-        for row in rows[: filters.PAGE_SIZE]:
+        shown = rows[: filters.PAGE_SIZE]
+        for row in shown:
             text[f"task-{row.id}-status"] = row.status
             text[f"task-{row.id}-attempt"] = str(row.attempt)
             text[f"task-{row.id}-in-state"] = age(row.updated_at, now)
         return web.json_response(
-            {"text": text, "ids": [r.id for r in rows[: filters.PAGE_SIZE]]},
+            {
+                "text": text,
+                "ids": [r.id for r in shown],
+                "rows": [
+                    {
+                        "id": r.id,
+                        "title": f"{r.id} · {r.title[:80]}",
+                        "status": r.status,
+                        "repository": r.repository,
+                        "issue": f"#{r.issue_number}",
+                        "issue_url": safe_url(r.issue_url),
+                        "prs": [safe_url(p.get("url")) for p in r.pull_requests if p.get("url")],
+                        "requester": r.triggered_by,
+                        "attempt": str(r.attempt),
+                        "age": age(r.created_at, now),
+                        "in_state": age(r.updated_at, now),
+                    }
+                    for r in shown
+                ],
+            },
             headers={"Cache-Control": "no-store"},
         )
 

@@ -57,7 +57,15 @@ def step_seconds(step: dict[str, Any]) -> float | None:
     return (end - start).total_seconds()
 
 
+def safe_url(url: object) -> str:
+    """A link target from stored data (a PR's, a run's, a check's URL) only when it
+    is http(s): another App's check run could name `javascript:` as its URL."""
+    text = str(url or "")
+    return text if text.startswith(("https://", "http://")) else "#"
+
+
 ENV.filters["age"] = age
+ENV.filters["safe_url"] = safe_url
 ENV.filters["duration"] = duration
 ENV.filters["step_seconds"] = step_seconds
 ENV.filters["figure"] = label

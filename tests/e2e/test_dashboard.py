@@ -25,7 +25,15 @@ from tests.support.dashboard import (
     sign_in_with_token,
 )
 from tests.support.events import pull_request_event
-from tests.support.flow import PR_NUMBER, QUICK, READER, REPO, WRITER, wait_until
+from tests.support.flow import (
+    PR_NUMBER,
+    QUICK,
+    READER,
+    REPO,
+    WRITER,
+    labeled_event,
+    wait_until,
+)
 from tests.support.validation import (
     CLEAN_FILES,
     ci_run,
@@ -102,6 +110,22 @@ async def test_a_writer_signs_in_with_github_and_follows_a_task(
                 pr_href = await row.locator("a", has_text="PR").get_attribute("href")
                 assert pr_href is not None and pr_href.endswith(f"/pull/{PR_NUMBER}")
                 assert WRITER in await row.inner_text()
+
+                # Live: a task started meanwhile appears at the top, no reload.
+                seeded.add_issue(REPO, 9, title="Add a <b>dark</b> mode", user="reporter-rae")
+                event = labeled_event(seeded, example_payload, WRITER)
+                event["issue"] = dict(seeded.issues[REPO][9])
+                await bot.deliver("issues", event)
+                new_id = await wait_until(
+                    lambda: bot.runtime.pool.fetchval("SELECT id FROM tasks WHERE issue_number = 9")
+                )
+                new_row = page.locator(f"tr[data-task='{new_id}']")
+                await expect(new_row).to_be_visible(timeout=15_000)
+                assert f"{new_id} · Add a <b>dark</b> mode" in await new_row.inner_text()
+                assert await page.locator("#tasks b").count() == 0  # text, not markup
+                first = page.locator("#tasks tbody tr").first
+                assert await first.get_attribute("data-task") == str(new_id)
+                await page.screenshot(path=ARTIFACTS / "dashboard-1b-live.png", full_page=True)
 
                 # The task's page: steps, the run with Codegen's link, the validation.
                 await row.locator(f"a[href='/dashboard/tasks/{task['id']}']").click()

@@ -175,3 +175,46 @@ def test_write_access_as_github_reports_it():
         "https://github.com/login/oauth/authorize?client_id=Iv1.x"
         "&redirect_uri=https%3A%2F%2Fb%2Flogin%2Fcallback&state=s+t"
     )
+
+
+def test_templates_escape_everything_and_links_must_be_http():
+    from app.dashboard.access import Viewer
+    from app.dashboard.render import render, safe_url
+    from app.dashboard.store import TaskRow
+
+    assert safe_url("https://github.com/o/r/pull/1") == "https://github.com/o/r/pull/1"
+    for bad in ("javascript:alert(1)", " javascript:x", "data:text/html,x", None, "//evil"):
+        assert safe_url(bad) == "#"
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    row = TaskRow(
+        id=5,
+        repository="o/r",
+        issue_number=1,
+        issue_url="javascript:alert(1)",
+        title='<script>alert("t")</script>',
+        status="running",
+        triggered_by="<img src=x onerror=alert(1)>",
+        attempt=1,
+        pull_requests=[{"url": "javascript:alert(2)"}],
+        created_at=now,
+        updated_at=now,
+    )
+    page = render(
+        "tasks.html",
+        viewer=Viewer("octocat", False, ("o/r",)),
+        csrf=lambda action: "token",
+        now=now,
+        live_every=3000,
+        flt=filters.parse({"q": '"><script>'}),
+        tasks=[row],
+        next_query=None,
+        statuses=list(TaskStatus),
+        repositories=["o/r"],
+        live_url="/dashboard/tasks.json?q=%22",
+        live_rows=True,
+    )
+    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+    assert "<img src=x" not in page and 'value="&#34;&gt;&lt;script&gt;"' in page
+    assert "javascript:" not in page
+    assert page.count("<script") == 1  # ours, from /dashboard/static
+    assert '<script src="/dashboard/static/live.js" defer></script>' in page
