@@ -24,14 +24,21 @@ class Viewer:
     login: str
     admin: bool
     visible: tuple[str, ...] | None  # lower-case owner/name; None: every repository
+    github: bool = True  # signed in with GitHub (False: the operator key)
+
+    def mention(self) -> str:
+        """How texts on GitHub name who acted: `@login`, never `@operator` (a
+        GitHub account of that name would be notified)."""
+        return f"@{self.login}" if self.github else "the operator (ADMIN_TOKEN)"
 
     def sees(self, repository: str) -> bool:
         return self.visible is None or repository.lower() in self.visible
 
 
 async def viewer_for(runtime: Runtime, session: Session) -> Viewer:
-    admin = session.admin or session.login.lower() in runtime.settings.dashboard_admins
-    if admin:
+    if session.admin:  # the operator key
+        return Viewer(session.login, True, None, github=False)
+    if session.login.lower() in runtime.settings.dashboard_admins:
         return Viewer(session.login, True, None)
     visible = await store.access_of(runtime.pool, session.login)
     return Viewer(session.login, False, tuple(visible))

@@ -72,9 +72,10 @@ class Operations(Pages):
         strategy = form.get("strategy") or None
         if strategy is not None and strategy not in STRATEGIES:
             raise web.HTTPBadRequest(text="Unknown strategy.")
-        outcome = await task_actions.retry(
-            self.runtime, task, strategy, viewer.login, config.timeout_ms
-        )
+        # `retry` writes "@{by} asked for a new attempt": the operator key is
+        # named by the App's own bot account, which notifies nobody.
+        by = viewer.login if viewer.github else await self.runtime.github.bot_login()
+        outcome = await task_actions.retry(self.runtime, task, strategy, by, config.timeout_ms)
         log.info("dashboard: %s retried task %d: %s", viewer.login, task.id, outcome.message)
         return self._back(task.id, outcome.message)
 
@@ -85,7 +86,7 @@ class Operations(Pages):
             stoppable = stoppable | {TaskStatus.TIMED_OUT}
         if task.status not in stoppable:
             return self._back(task.id, f"task {task.id} is not running; nothing to cancel.")
-        reason = f"cancelled by @{viewer.login} on the dashboard"
+        reason = f"cancelled by {viewer.mention()} on the dashboard"
         stopped = await stopping.cancel(self.runtime, task, reason, from_status=stoppable)
         if stopped is None:
             return self._back(task.id, "the task changed state meanwhile; nothing was cancelled.")
@@ -97,7 +98,7 @@ class Operations(Pages):
         for pr in await pull_requests.for_task(self.runtime.pool, task.id):
             if pr.state != "open":
                 continue
-            trigger = f"dashboard validate by @{viewer.login}"
+            trigger = f"validate on the dashboard by {viewer.mention()}"
             await validation_heads.revalidate(self.runtime, pr, trigger)
             started.append(f"#{pr.number} at {pr.head_sha[:7]}")
         if not started:

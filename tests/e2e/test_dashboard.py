@@ -57,9 +57,9 @@ def dash_settings(flow_settings, fake_github):
     )
 
 
-async def passed_task(bot, fake, codegen, example_payload) -> dict:
+async def passed_task(bot, fake, codegen, example_payload, config: str = QUICK) -> dict:
     """A task whose agent run opened a PR that passed validation (the real flow)."""
-    fake.set_file(REPO, ".github/codegen.yml", QUICK)
+    fake.set_file(REPO, ".github/codegen.yml", config)
     pull = open_pull(fake, CLEAN_FILES)
     ci_run(fake, pull["head"]["sha"], "tests", "success")
     await start_task_with_pr(bot, fake, codegen, example_payload)
@@ -291,3 +291,44 @@ async def test_the_operator_key_opens_everything(dash_settings, seeded, fake_cod
             assert r.status == 200 and "Dead jobs" in await r.text()
         async with client.get(bot.url + "/", allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"] == "/dashboard"
+
+
+async def test_buttons_ask_the_repositorys_minimum_and_use_the_commands_services(
+    dash_settings, seeded, fake_codegen, example_payload
+):
+    """A repository whose commands need `maintain` refuses a writer's cancel, as
+    `/codegen cancel` would; the operator's retry with a strategy starts the
+    next attempt through the same service, naming nobody on GitHub."""
+    config = QUICK + "commands:\n  permission: maintain\n"
+    async with running_bot(dash_settings) as bot, browser_client() as writer:
+        task = await passed_task(bot, seeded, fake_codegen, example_payload, config)
+        await sign_in_with_github(writer, bot.url, seeded, WRITER)
+        cancel = f"/dashboard/tasks/{task['id']}/cancel"
+        async with writer.get(f"{bot.url}/dashboard/tasks/{task['id']}") as r:
+            token = csrf_of(await r.text(), cancel)
+        async with writer.post(bot.url + cancel, data={"csrf": token}) as r:
+            assert r.status == 403 and "as with /codegen cancel" in await r.text()
+        action = f"/dashboard/tasks/{task['id']}/retry"
+        async with browser_client() as operator:
+            await sign_in_with_token(operator, bot.url)
+            async with operator.get(f"{bot.url}/dashboard/tasks/{task['id']}") as r:
+                token = csrf_of(await r.text(), action)
+            async with operator.post(
+                bot.url + action, data={"csrf": token, "strategy": "no-such-strategy"}
+            ) as r:
+                assert r.status == 400
+            async with operator.post(
+                bot.url + action, data={"csrf": token, "strategy": "simplified_scope"}
+            ) as r:
+                page = await r.text()
+                assert r.status == 200, page
+                assert f"started attempt 2 of task {task['id']}" in page
+        second = await wait_until(
+            lambda: bot.runtime.pool.fetchrow(
+                "SELECT * FROM codegen_requests WHERE attempt = 2 AND task_id = $1", task["id"]
+            )
+        )
+        await bot.wait_idle()
+    assert second["strategy"] == "simplified_scope"
+    assert "with strategy `simplified_scope`" in page
+    assert all("@operator" not in c["body"] for c in seeded.comments_on(REPO, 7))
