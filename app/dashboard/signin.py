@@ -25,11 +25,12 @@ from app.dashboard.web import (
     session_key,
     set_cookie,
 )
+from app.onboarding.manifest import SIGN_IN_CALLBACK_PATH
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-CALLBACK_PATH = "/login/callback"
+CALLBACK_PATH = SIGN_IN_CALLBACK_PATH
 STATE_SECONDS = 600
 HOME = "/dashboard"
 

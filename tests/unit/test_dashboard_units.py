@@ -218,3 +218,14 @@ def test_templates_escape_everything_and_links_must_be_http():
     assert "javascript:" not in page
     assert page.count("<script") == 1  # ours, from /dashboard/static
     assert '<script src="/dashboard/static/live.js" defer></script>' in page
+
+
+def test_a_registered_app_can_sign_people_in_to_the_dashboard():
+    from app.dashboard.signin import CALLBACK_PATH
+    from app.onboarding.manifest import build_manifest
+
+    manifest = build_manifest(
+        {"name": "x", "url": "https://example.com", "hook_attributes": {"url": "x"}},
+        "https://bot.example.com/",
+    )
+    assert manifest["callback_urls"] == ["https://bot.example.com" + CALLBACK_PATH]

@@ -12,7 +12,8 @@ a redirect_uri that is not the one the code was made for
 (`redirect_uri_mismatch`), or a code unknown, expired or used
 (`bad_verification_code`); else a `ghu_` token (8 hours) with a refresh token.
 The redirect_uri must be one of the App's callback URLs (or under one, same
-host and port) when `oauth_callback_urls` is set.
+host and port) when `oauth_callback_urls` is set or the App was registered
+from a manifest with `callback_urls`.
 
 A user token sees the installations of this App in which the person has
 explicit access to a repository (a collaborator role, or owning it), and in
@@ -76,11 +77,20 @@ class OAuthMixin:
         }
         return found
 
-    def _callback_ok(self, redirect_uri: str) -> bool:
-        if not self.oauth_callback_urls:
+    def _callbacks(self, client_id: str) -> list[str]:
+        """The App's callback URLs: set by a test, or from its registration manifest."""
+        found = list(self.oauth_callback_urls)
+        for created in self.manifest_apps.values():
+            if created["client_id"] == client_id:
+                found += created["manifest"].get("callback_urls") or []
+        return found
+
+    def _callback_ok(self, client_id: str, redirect_uri: str) -> bool:
+        callbacks = self._callbacks(client_id)
+        if not callbacks:
             return True
         wanted = urlsplit(redirect_uri)
-        for allowed in self.oauth_callback_urls:
+        for allowed in callbacks:
             base = urlsplit(allowed)
             if (wanted.scheme, wanted.netloc) == (base.scheme, base.netloc) and (
                 wanted.path == base.path or wanted.path.startswith(base.path.rstrip("/") + "/")
@@ -92,10 +102,9 @@ class OAuthMixin:
         client_id = request.query.get("client_id", "")
         if not client_id or not self._client_secrets(client_id):
             return web.Response(status=404, text="Not Found")
-        redirect_uri = request.query.get("redirect_uri") or (
-            self.oauth_callback_urls[0] if self.oauth_callback_urls else ""
-        )
-        if not redirect_uri or not self._callback_ok(redirect_uri):
+        callbacks = self._callbacks(client_id)
+        redirect_uri = request.query.get("redirect_uri") or (callbacks[0] if callbacks else "")
+        if not redirect_uri or not self._callback_ok(client_id, redirect_uri):
             return web.Response(
                 text="The redirect_uri MUST match the registered callback URL for this "
                 "application.",
