@@ -90,6 +90,26 @@ class Settings:
     retention_pause_seconds: float = 0.05
     # How often a pass should run, for the scheduler to hook up.
     retention_seconds: float = 86_400.0
+    # Budgets (app/budgets), 0 = no limit: agent runs per UTC day and at once for
+    # the installation and for each repository (a repository's `budgets:` in
+    # .github/codegen.yml may lower its own, never raise them), and the
+    # follow-ups per task (CI fixes: a ceiling on `ci_fix.max_attempts`; review
+    # fixes: the default and ceiling of `review_fix.max`).
+    budget_runs_per_day: int = 200
+    budget_concurrent_runs: int = 20
+    budget_repo_runs_per_day: int = 50
+    budget_repo_concurrent_runs: int = 5
+    budget_ci_fixes_per_task: int = 0
+    budget_review_fixes_per_task: int = 3
+    # How often the budget queue is looked at without a run ending (the daily
+    # limits reset at 00:00 UTC); 0 turns the periodic look off.
+    budget_check_seconds: float = 60.0
+    # Limits shared by every process (app/limits): Codegen creates per
+    # organization in any window, and how long a process keeps an installation's
+    # GitHub write lease while others may be waiting for it.
+    codegen_creates_per_minute: int = 10
+    codegen_create_window_seconds: float = 60.0
+    github_write_hold_seconds: float = 5.0
 
     @property
     def github_app_configured(self) -> bool:
@@ -364,6 +384,16 @@ def load_settings(
         retention_batch_size=_int(env, "RETENTION_BATCH_SIZE", 500, minimum=1),
         retention_pause_seconds=_float(env, "RETENTION_PAUSE_SECONDS", 0.05),
         retention_seconds=_float(env, "RETENTION_SECONDS", 86_400.0),
+        budget_runs_per_day=_int(env, "BUDGET_RUNS_PER_DAY", 200),
+        budget_concurrent_runs=_int(env, "BUDGET_CONCURRENT_RUNS", 20),
+        budget_repo_runs_per_day=_int(env, "BUDGET_REPO_RUNS_PER_DAY", 50),
+        budget_repo_concurrent_runs=_int(env, "BUDGET_REPO_CONCURRENT_RUNS", 5),
+        budget_ci_fixes_per_task=_int(env, "BUDGET_CI_FIXES_PER_TASK", 0),
+        budget_review_fixes_per_task=_int(env, "BUDGET_REVIEW_FIXES_PER_TASK", 3),
+        budget_check_seconds=_float(env, "BUDGET_CHECK_SECONDS", 60.0),
+        codegen_creates_per_minute=_int(env, "CODEGEN_CREATES_PER_MINUTE", 10, minimum=1),
+        codegen_create_window_seconds=_float(env, "CODEGEN_CREATE_WINDOW_SECONDS", 60.0),
+        github_write_hold_seconds=_float(env, "GITHUB_WRITE_HOLD_SECONDS", 5.0),
     )
 
 

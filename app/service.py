@@ -15,6 +15,7 @@ from aiohttp import web
 
 import handlers
 from app import cpu, migrations
+from app.budgets import jobs as budget_jobs
 from app.codegen.client import CodegenClient
 from app.codegen.protocol import Codegen
 from app.codegen.simulated import SimulatedCodegen
@@ -30,6 +31,8 @@ from app.deliveries import sweep as delivery_sweep
 from app.deliveries.dispatch import delivery_jobs
 from app.followups import flow as followup_flow
 from app.github.client import GitHubApp
+from app.limits.creates import SharedWindow, create_window_key
+from app.limits.writes import SharedWritePacing
 from app.observability.logs import redactor
 from app.onboarding.proxy import WebhookProxy
 from app.queue.registry import JobRegistry
@@ -133,17 +136,33 @@ def build_runtime(
         app_slug=settings.github_app_slug,
         write_interval=settings.github_write_interval,
         retry_options=retry_options,
+        # Serial, spaced writes per installation across every process (app/limits).
+        write_pacing=SharedWritePacing(
+            dsn,
+            interval=settings.github_write_interval,
+            hold_seconds=settings.github_write_hold_seconds,
+        ),
     )
     if settings.codegen_simulated:
         # Its runs are rows in this database: any process on it can poll them.
         codegen: Codegen = SimulatedCodegen(pool, org_id=settings.codegen_org_id or 0)
     else:
         assert settings.codegen_api_key is not None and settings.codegen_org_id is not None
+        options: dict[str, Any] = {
+            # The organization's create limit, counted across every process.
+            "create_limiter": SharedWindow(
+                pool,
+                create_window_key(settings.codegen_org_id),
+                limit=settings.codegen_creates_per_minute,
+                window=settings.codegen_create_window_seconds,
+            ),
+            **(codegen_options or {}),
+        }
         codegen = CodegenClient(
             api_url=settings.codegen_api_url,
             api_key=settings.codegen_api_key,
             org_id=settings.codegen_org_id,
-            **(codegen_options or {}),
+            **options,
         )
     return Runtime(
         settings=settings,
@@ -181,6 +200,7 @@ def job_kinds() -> JobRegistry:
         followup_flow.registry,
         retention.registry,
         delivery_sweep.registry,
+        budget_jobs.registry,
     )
 
 
@@ -295,5 +315,6 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
             await asyncio.to_thread(cpu.shutdown)
             if runtime is not None:
                 await runtime.codegen.aclose()
+                await runtime.github.aclose()  # lets go of its write leases
             await session.close()
             await pool.close()

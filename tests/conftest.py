@@ -106,6 +106,7 @@ def settings(dsn, tmp_path) -> Settings:
         # The lost-delivery sweep runs only in the tests that ask for it.
         delivery_sweep_seconds=0.0,
         retention_seconds=0.0,
+        budget_check_seconds=0.0,  # the budget queue's periodic look, likewise
     )
 
 

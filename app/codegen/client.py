@@ -11,7 +11,9 @@ exponential backoff and jitter, bounded in attempts and in total time; 401/402/4
 404/422 are answers a retry cannot change and raise `CodegenError` at once, carrying the
 API's own message so it can be shown to the user. Creates are also paced on our side
 (a sliding 60-second window, 10 by default, as the API allows) so that a burst of tasks
-waits its turn instead of collecting 429s.
+waits its turn instead of collecting 429s: in this process alone by default, or shared
+by every process on the database when the service passes `create_limiter`
+(app/limits/creates.py).
 
 A create whose answer was lost (5xx or a broken connection after the request was
 sent) may still have made a run. Before trying again, the client looks for a run
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +36,7 @@ import cachetools
 import httpx
 
 from app.codegen import pacing
-from app.codegen.pacing import RetryPolicy, SlidingWindowLimiter
+from app.codegen.pacing import CreateLimiter, RetryPolicy, SlidingWindowLimiter
 from app.codegen.runs import (
     AgentRun,
     CodegenError,
@@ -42,6 +45,7 @@ from app.codegen.runs import (
     metadata_matches,
     run_state,
 )
+from app.observability import metrics
 
 # The API's vocabulary, importable from the client as before.
 __all__ = [
@@ -69,7 +73,9 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class CodegenClient:
     """Codegen's agent API for one organization, over httpx with tenacity retries.
 
-    One instance per organization per process: the create limiter lives here."""
+    One instance per organization per process. The create limiter is this
+    process's own unless `create_limiter` (one shared by every process) is given;
+    `creates_per_minute` and `window_seconds` size the process's own."""
 
     def __init__(
         self,
@@ -85,6 +91,7 @@ class CodegenClient:
         backoff_base: float = 1.0,
         backoff_max: float = 30.0,
         timeout: float = 30.0,
+        create_limiter: CreateLimiter | None = None,
     ) -> None:
         self._base = api_url.rstrip("/") + f"/v1/organizations/{int(org_id)}"
         self._headers = {
@@ -98,7 +105,9 @@ class CodegenClient:
         self._policy = RetryPolicy(
             max(1, max_attempts), max_retry_seconds, backoff_base, backoff_max
         )
-        self._create_limiter = SlidingWindowLimiter(creates_per_minute, window_seconds)
+        self._create_limiter: CreateLimiter = create_limiter or SlidingWindowLimiter(
+            creates_per_minute, window_seconds
+        )
         self._repo_cache: cachetools.TTLCache[str, dict[str, int]] = cachetools.TTLCache(
             maxsize=1, ttl=REPO_CACHE_SECONDS
         )
@@ -109,10 +118,11 @@ class CodegenClient:
 
     # ------------------------------------------------------------------ public calls
 
-    def create_delay(self) -> float:
-        """How long a create would wait for the client-side limit: a caller with
-        better things to do (a worker slot) can come back later instead."""
-        return self._create_limiter.delay()
+    async def create_delay(self) -> float:
+        """How long a create would wait for the client-side limit (shared by every
+        process when the limiter is): a caller with better things to do (a worker
+        slot) can come back later instead."""
+        return await self._create_limiter.wait_seconds()
 
     async def create_run(
         self, prompt: str, *, metadata: dict, repo_id: int | None = None
@@ -123,7 +133,7 @@ class CodegenClient:
         body: dict[str, Any] = {"prompt": prompt, "metadata": metadata}
         if repo_id is not None:
             body["repo_id"] = repo_id
-        await self._create_limiter.acquire()
+        await self._take_create_place()
         first = True
         lost_answer = False
         async for attempt in self._policy.retrying():
@@ -134,7 +144,7 @@ class CodegenClient:
                         log.info("Codegen create: found run %s from a lost answer", existing.id)
                         return existing
                 if not first:
-                    await self._create_limiter.acquire()
+                    await self._take_create_place()
                 first = False
                 try:
                     data = await self._send("POST", "/agent/run", json=body)
@@ -205,6 +215,13 @@ class CodegenClient:
             await self._http.aclose()
 
     # ------------------------------------------------------------------ internals
+
+    async def _take_create_place(self) -> None:
+        started = time.monotonic()
+        await self._create_limiter.acquire()
+        metrics.LIMIT_WAIT_SECONDS.labels(limit="codegen_create").observe(
+            time.monotonic() - started
+        )
 
     async def _list_repos(self) -> dict[str, int]:
         repos: dict[str, int] = {}

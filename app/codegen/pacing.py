@@ -1,5 +1,6 @@
 """How the Codegen client paces itself and when it tries again, without I/O of
-its own: creates are paced on our side (a sliding 60-second window), a status a
+its own: creates are paced on our side (a sliding 60-second window, in this
+process here, or shared by every process: app/limits/creates.py), a status a
 retry cannot change is final, `Retry-After` is honoured, and otherwise retries
 back off exponentially with jitter, bounded in attempts and in total time. A
 request that may have been carried out (its answer lost) is retried only where
@@ -13,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 from tenacity import (
     AsyncRetrying,
@@ -84,8 +86,22 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+class CreateLimiter(Protocol):
+    """Paces Codegen creates: the in-process `SlidingWindowLimiter`, or the window
+    every process shares (app/limits/creates.py `SharedWindow`)."""
+
+    async def acquire(self) -> None:
+        """Wait for a place in the window and take it."""
+        ...
+
+    async def wait_seconds(self) -> float:
+        """Seconds until an acquisition would not wait (0 when one is free now)."""
+        ...
+
+
 class SlidingWindowLimiter:
-    """At most `limit` acquisitions in any `window` seconds; waits for a free slot."""
+    """At most `limit` acquisitions in any `window` seconds in this process; waits
+    for a free slot."""
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = max(1, limit)
@@ -100,6 +116,10 @@ class SlidingWindowLimiter:
         if len(live) < self.limit:
             return 0.0
         return live[len(live) - self.limit] + self.window - now
+
+    async def wait_seconds(self) -> float:
+        """`delay()`, as the `CreateLimiter` protocol asks."""
+        return self.delay()
 
     async def acquire(self) -> None:
         async with self._lock:  # first come, first served

@@ -10,8 +10,9 @@ from app.codegen.runs import AgentRun
 
 
 class Codegen(Protocol):
-    def create_delay(self) -> float:
-        """Seconds a create would wait for the client-side rate limit (0 when none)."""
+    async def create_delay(self) -> float:
+        """Seconds a create would wait for the client-side rate limit (0 when none),
+        as every process sees it when the limit is shared."""
         ...
 
     async def create_run(

@@ -81,7 +81,7 @@ class SimulatedCodegen:
     def __repr__(self) -> str:
         return f"SimulatedCodegen(org_id={self.org_id})"
 
-    def create_delay(self) -> float:
+    async def create_delay(self) -> float:
         """No limit to wait for."""
         return 0.0
 

@@ -105,6 +105,15 @@ def no_task(is_pull: bool) -> str:
     return "There is no codegen-bot task for this issue yet; `/codegen run` starts one."
 
 
+def review_fix_line(used: int, most: int | None) -> str:
+    """`/codegen status`: the task's review fixes against `review_fix.max`."""
+    if most is None:
+        return f"- Review fixes: {used} used, no limit"
+    if most == 0:
+        return "- Review fixes: turned off for this repository"
+    return f"- Review fixes: {used} of {most} used"
+
+
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -121,12 +130,18 @@ def status_text(
     validation: Validation | None,
     followups: Sequence[Followup],
     now: datetime,
+    budget: Sequence[str] = (),
+    waiting: str | None = None,
 ) -> str:
-    """Where the task stands: state, attempts with their runs, PRs, validation, timings."""
+    """Where the task stands: state, attempts with their runs, PRs, validation,
+    timings, and (`budget`) what is left today; `waiting`: its place in the
+    budget queue when it waits there."""
     head = f"**Task {task.id}** for #{task.issue_number}: `{task.status}`"
     if task.status_detail:
         head += f" — {task.status_detail}"
     lines = [head, ""]
+    if waiting:
+        lines += [waiting, ""]
     total = max(task.max_retries + 1, len(requests))
     for request in requests:
         strategy = f", strategy `{request.strategy}`" if request.strategy else ""
@@ -169,6 +184,7 @@ def status_text(
         spent = (task.finished_at - task.created_at).total_seconds()
         timing += f"; ended after {duration(spent)}"
     lines.append(timing)
+    lines.extend(budget)
     if task.tracking_comment_id:
         lines.append(
             f"- [Tracking comment]({task.issue_url}#issuecomment-{task.tracking_comment_id})"

@@ -11,6 +11,7 @@ from typing import Any
 from gidgethub import BadRequest
 
 from app import cpu
+from app.budgets import admission
 from app.commands import log_store as command_log
 from app.commands import replies as command_replies
 from app.commands.decide import Result
@@ -173,12 +174,24 @@ async def _status(call: Call) -> Result:
     task = await _find_task(call)
     if task is None:
         return Result(True, command_replies.no_task(call.source.is_pull), mention=False)
+    now = datetime.now(UTC)
+    installation = admission.installation_limits(call.ctx.runtime.settings)
+    budget = await admission.budget_lines(
+        pool, task.installation_id, task.repository, call.config.budgets, installation, now
+    )
+    used = await followups.review_fixes_used(pool, task.id)
+    budget.append(command_replies.review_fix_line(used, call.config.review_fix_max))
+    waiting = None
+    if task.status == TaskStatus.GENERATING_PROMPT:
+        waiting = await admission.waiting_text(pool, task.id, installation, now)
     text = command_replies.status_text(
         task,
         await codegen_requests.for_task(pool, task.id),
         await validations.latest_for_task(pool, task.id),
         await followups.for_task(pool, task.id),
-        datetime.now(UTC),
+        now,
+        budget,
+        waiting,
     )
     return Result(True, text, mention=False)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from app.budgets.decide import review_fix_refusal
 from app.codegen.client import CodegenError, run_state
 from app.commands import log_store as command_log
 from app.db import advisory_xact_lock
@@ -92,8 +93,12 @@ async def retry(
                 return Outcome(False, "the task changed state meanwhile; nothing was started.")
             if command_key is not None:
                 await command_log.mark_started(conn, command_key)
-            await schedule.enqueue_advance(conn, task.id, f"attempt:{task.attempt + 1}")
-            await schedule.enqueue_render(conn, task.id, f"retry:{task.attempt + 1}")
+            # Keyed by this retry, not only the attempt's number: an attempt that
+            # made no run (cancelled while queued for budget, or while its prompt
+            # was built) is asked for again under the same number.
+            step = f"{task.attempt + 1}:{int(moved.updated_at.timestamp() * 1_000_000)}"
+            await schedule.enqueue_advance(conn, task.id, f"attempt:{step}")
+            await schedule.enqueue_render(conn, task.id, f"retry:{step}")
     except asyncpg.UniqueViolationError:
         return Outcome(False, "another task is already active on this issue; nothing was started.")
     how = f" with strategy `{chosen}`" if chosen else ""
@@ -141,6 +146,8 @@ async def request_followup(
             f"task {task.id} is `{task.status}`: there is no open pull request to change. "
             "`/codegen retry` starts a new attempt.",
         )
+    # The per-task cap on review fixes, on every path that sends one (command, button).
+    most = await review_fix_max(runtime, task) if kind in followups.REVIEW_FIX_KINDS else None
     async with runtime.pool.acquire() as conn, conn.transaction():
         await advisory_xact_lock(conn, followup_lock(task.id))
         current = await tasks.get(conn, task.id)
@@ -153,6 +160,11 @@ async def request_followup(
                 f"the agent is still working on earlier instructions (from @{busy.requested_by}); "
                 "try again when it has finished.",
             )
+        if most is not None and not await followups.exists(conn, key):
+            # Counted under the lock: two requests at once cannot both take the last one.
+            used = await followups.review_fixes_used(conn, task.id)
+            if (refusal := review_fix_refusal(task.id, used, most)) is not None:
+                return Outcome(False, refusal)
         return await add_followup(
             conn,
             task,
@@ -162,6 +174,13 @@ async def request_followup(
             by=by,
             pull_request_id=pull_request_id,
         )
+
+
+async def review_fix_max(runtime: Runtime, task: tasks.Task) -> int | None:
+    """The repository's `review_fix.max` (None: no limit)."""
+    gh = await runtime.github.for_installation(task.installation_id)
+    config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
+    return config.review_fix_max
 
 
 async def add_followup(

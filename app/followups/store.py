@@ -171,3 +171,20 @@ def lock_key(task_id: int) -> str:
 async def exists(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> bool:
     """A follow-up was recorded for this key (what asked for it), whatever became of it."""
     return bool(await conn.fetchval("SELECT 1 FROM agent_followups WHERE key = $1", key))
+
+
+# Follow-ups that fix what a review found: `/codegen fix` and "Fix with Codegen".
+REVIEW_FIX_KINDS = ("fix", "findings")
+
+
+async def review_fixes_used(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> int:
+    """The task's review fixes that count against `review_fix.max`: every one
+    recorded, except those that failed before reaching the agent."""
+    return await conn.fetchval(
+        """SELECT count(*) FROM agent_followups
+           WHERE task_id = $1 AND kind = ANY($2::text[])
+             AND NOT (status = $3 AND sent_at IS NULL)""",
+        task_id,
+        list(REVIEW_FIX_KINDS),
+        FollowupStatus.FAILED.value,
+    )

@@ -3,17 +3,20 @@
 One aiohttp session for the process; an App JWT minted with pyjwt; one cached
 installation token per installation, refreshed before it expires; retries for
 5xx and rate limits (bounded in count and time); writes to one installation
-paced one at a time."""
+paced one at a time, spaced by the write interval: in this process alone
+(`LocalWritePacing`, the default) or across every process on the database
+(app/limits/writes.py, which the service wires in)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import cachetools
@@ -84,6 +87,24 @@ def retry_delay(status: int, headers: Mapping[str, str], body: bytes, now: float
     return None
 
 
+class WritePacing(Protocol):
+    """Who may write to an installation now: one write at a time per
+    installation, spaced by the write interval."""
+
+    def turn(self, installation_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """Wait for the installation's turn; the write is made inside."""
+        ...
+
+    def backlog(self, installation_id: int) -> float:
+        """Seconds before a write to the installation made now would start (an
+        estimate, without I/O)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Let go of whatever the pacing holds (leases, connections)."""
+        ...
+
+
 class _Pacer:
     """Serialises writes to one installation with a minimum spacing."""
 
@@ -114,6 +135,33 @@ class _Pacer:
         self.lock.release()
 
 
+class LocalWritePacing:
+    """Write pacing within this process only: enough for one process, and for
+    tools and tests without a database."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._pacers: dict[int, _Pacer] = {}
+
+    def _pacer(self, installation_id: int) -> _Pacer:
+        return self._pacers.setdefault(installation_id, _Pacer(self.interval))
+
+    @contextlib.asynccontextmanager
+    async def turn(self, installation_id: int) -> AsyncIterator[None]:
+        started = time.monotonic()
+        async with self._pacer(installation_id):
+            metrics.LIMIT_WAIT_SECONDS.labels(limit="github_write").observe(
+                time.monotonic() - started
+            )
+            yield
+
+    def backlog(self, installation_id: int) -> float:
+        return self._pacer(installation_id).backlog()
+
+    async def aclose(self) -> None:
+        """Nothing is held outside the process."""
+
+
 class GitHubClient(gh_aiohttp.GitHubAPI):
     """gidgethub's client with retries, pacing and metrics at the transport."""
 
@@ -124,7 +172,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         base_url: str,
         oauth_token: str | None = None,
         installation_id: int | None = None,
-        pacer: _Pacer | None = None,
+        pacing: WritePacing | None = None,
         max_attempts: int = 5,
         max_retry_seconds: float = 300.0,
         max_single_wait: float = 120.0,
@@ -134,7 +182,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         self.installation_id = installation_id
         # The App's caches, shared by every client it builds (a fresh set when alone).
         self.caches = caches if caches is not None else ReadCaches()
-        self._pacer = pacer
+        self._pacing = pacing if installation_id is not None else None
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
         self._max_single_wait = max_single_wait
@@ -142,13 +190,16 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
     def write_backlog(self) -> float:
         """How long a write would wait for this installation's turn (0 unpaced).
         A job with several writes ahead can give its worker slot back instead."""
-        return self._pacer.backlog() if self._pacer is not None else 0.0
+        if self._pacing is None or self.installation_id is None:
+            return 0.0
+        return self._pacing.backlog(self.installation_id)
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> Response:
-        if self._pacer is not None and method in _WRITE_METHODS:
-            async with self._pacer:
+        if self._pacing is not None and method in _WRITE_METHODS:
+            assert self.installation_id is not None
+            async with self._pacing.turn(self.installation_id):
                 return await self._with_retries(method, url, headers, body)
         return await self._with_retries(method, url, headers, body)
 
@@ -213,20 +264,22 @@ class GitHubApp:
         write_interval: float = 1.0,
         retry_options: dict[str, Any] | None = None,
         caches: ReadCaches | None = None,
+        write_pacing: WritePacing | None = None,
     ) -> None:
+        """`write_pacing`: who may write to an installation when; by default this
+        process's own, spaced by `write_interval`."""
         self.app_id = app_id
         self.caches = caches if caches is not None else ReadCaches()
         self._private_key = private_key
         self.api_url = api_url.rstrip("/")
         self.session = session
         self._slug = app_slug
-        self._write_interval = write_interval
+        self.write_pacing: WritePacing = write_pacing or LocalWritePacing(write_interval)
         self._retry_options = retry_options or {}
         self._tokens: cachetools.TLRUCache[int, tuple[str, float]] = cachetools.TLRUCache(
             maxsize=4096, ttu=self._token_ttu
         )
         self._token_locks: dict[int, asyncio.Lock] = {}
-        self._pacers: dict[int, _Pacer] = {}
         self.tokens_minted = 0
 
     @staticmethod
@@ -247,16 +300,13 @@ class GitHubApp:
         return make_app_jwt(self.app_id, self._private_key)
 
     def _client(self, token: str | None, installation_id: int | None) -> GitHubClient:
-        pacer = None
-        if installation_id is not None:
-            pacer = self._pacers.setdefault(installation_id, _Pacer(self._write_interval))
         return GitHubClient(
             self.session,
             base_url=self.api_url,
             oauth_token=token,
             installation_id=installation_id,
             caches=self.caches,
-            pacer=pacer,
+            pacing=self.write_pacing,
             **self._retry_options,
         )
 
@@ -290,6 +340,11 @@ class GitHubApp:
         self._private_key = private_key
         self._slug = app_slug
         self._tokens.clear()
+
+    async def aclose(self) -> None:
+        """Let go of the write pacing's leases and connection (the session is the
+        caller's)."""
+        await self.write_pacing.aclose()
 
     def forget_token(self, installation_id: int) -> None:
         self._tokens.pop(installation_id, None)

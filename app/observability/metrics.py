@@ -93,6 +93,23 @@ LOST_DELIVERIES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+LIMIT_WAIT_SECONDS = Histogram(
+    "codegen_bot_limit_wait_seconds",
+    "Time a request waited for a limit shared by all processes before it was sent "
+    "(codegen_create: Codegen's creates per organization; github_write: GitHub "
+    "writes per installation, the lease and the spacing)",
+    ["limit"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+GITHUB_WRITE_LEASES = Counter(
+    "codegen_bot_github_write_leases_total",
+    "Per-installation write leases: taken, released (queue empty or hold over) "
+    "and lost (the lock connection closed while holding them)",
+    ["event"],
+    registry=REGISTRY,
+)
+
 
 # The KPIs of issue 14 as events, counted where each happens (per process: the
 # worker that handled it). The dashboard's charts read the same from the

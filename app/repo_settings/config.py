@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from gidgethub import BadRequest
 
+from app.budgets.decide import Limits, tighter
 from app.config import Settings
 from app.github import urls
 from app.github.client import GitHubClient
@@ -61,6 +62,14 @@ class RepoConfig:
     instructions: tuple[str, ...] = INSTRUCTION_FILES
     extra: dict[str, Any] = field(default_factory=dict)  # the raw keys parsed below
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    # Budgets: the repository's limits on agent runs (0: none of its own), and at
+    # most this many review fixes per task (0: none; None: no limit). The
+    # installation's values (the environment) are the ceilings a file may lower.
+    budgets: Limits = field(default_factory=Limits)
+    review_fix_max: int | None = 3
+    budget_ceilings: Limits = field(default_factory=Limits)
+    review_fix_ceiling: int = 0  # 0: no ceiling
+    ci_fix_ceiling: int = 0  # 0: no ceiling
 
     @property
     def command_permission(self) -> str:
@@ -68,10 +77,21 @@ class RepoConfig:
 
     @classmethod
     def defaults(cls, settings: Settings) -> RepoConfig:
+        ceilings = Limits(settings.budget_repo_runs_per_day, settings.budget_repo_concurrent_runs)
+        ci_ceiling = settings.budget_ci_fixes_per_task
+        validation = ValidationConfig()
+        if ci_ceiling and validation.ci_fix_attempts > ci_ceiling:
+            validation = replace(validation, ci_fix_attempts=ci_ceiling)
         return cls(
             trigger_label=settings.trigger_label,
             timeout_ms=settings.workflow_timeout_ms,
             run_timeout_ms=settings.agent_run_timeout_ms,
+            validation=validation,
+            budgets=ceilings,
+            review_fix_max=settings.budget_review_fixes_per_task or None,
+            budget_ceilings=ceilings,
+            review_fix_ceiling=settings.budget_review_fixes_per_task,
+            ci_fix_ceiling=ci_ceiling,
         )
 
 
@@ -99,11 +119,11 @@ def _load(text: str) -> tuple[Any, str | None]:
     except RecursionError:
         return None, f"{CONFIG_PATH} is nested too deeply to be a settings file"
     except yaml.YAMLError as exc:
-        return None, f"{CONFIG_PATH} is not valid YAML: {echo(str(exc))}"
+        return None, f"{CONFIG_PATH} is not valid YAML: `{echo(str(exc))}`"
     except (ValueError, OverflowError) as exc:
         # Well-formed YAML whose scalar cannot be built: a 13th month, an
         # integer past Python's digit limit. The constructors raise these bare.
-        return None, f"{CONFIG_PATH} is not valid YAML: a value cannot be read ({echo(str(exc))})"
+        return None, f"{CONFIG_PATH} is not valid YAML: a value cannot be read (`{echo(str(exc))}`)"
 
 
 # YAML key (snake_case or the seed's camelCase) -> field
@@ -116,6 +136,76 @@ _BOOL_KEYS = {
     "includevalidationcriteria": "include_validation_criteria",
 }
 _VALIDATION_KEYS = {"validate", "validation", "auto_merge", "automerge", "ci_fix", "commands"}
+_BUDGET_KEYS = {"runs_per_day": "runs_per_day", "concurrent_runs": "concurrent"}
+MOST_BUDGET = 100_000
+MOST_REVIEW_FIXES = 100
+
+
+def _mapping(key: str, value: Any, errors: list[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        errors.append(f"`{key}` must be a mapping of settings")
+        return {}
+    return {echo(k).lower(): v for k, v in value.items()}
+
+
+def _count(key: str, value: Any, high: int, errors: list[str]) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        errors.append(f"`{key}` must be a whole number from 0 to {high}; got `{echo(value)}`")
+        return None
+    return value
+
+
+def _lowered(key: str, value: int, ceiling: int, what: str, errors: list[str]) -> int:
+    """A limit the file asks for, within the installation's `ceiling` (0: none):
+    a file may lower a limit, never raise it."""
+    if ceiling and (value == 0 or value > ceiling):
+        errors.append(
+            f"`{key}` is {value or 'unlimited'}, above the installation's limit of "
+            f"{ceiling} {what}; {ceiling} applies (a repository may lower it, not raise it)"
+        )
+        return ceiling
+    return value
+
+
+def parse_budgets(
+    section: Any, review_fix: Any, defaults: RepoConfig
+) -> tuple[dict[str, Any], list[str]]:
+    """The `budgets:` and `review_fix:` sections, as changes to `defaults`:
+
+    budgets:
+      runs_per_day: 10       # agent runs this repository may start per UTC day
+      concurrent_runs: 2     # agent runs in flight at once (0: no limit of its own)
+    review_fix:
+      max: 2                 # review fixes per task (0 turns them off)
+    """
+    errors: list[str] = []
+    changes: dict[str, Any] = {}
+    ceilings = defaults.budget_ceilings
+    if section is not None:
+        limits = {"runs_per_day": ceilings.runs_per_day, "concurrent": ceilings.concurrent}
+        for key, value in _mapping("budgets", section, errors).items():
+            name = f"budgets.{key}"
+            if key not in _BUDGET_KEYS:
+                errors.append(f"unknown setting `{name}`")
+            elif (n := _count(name, value, MOST_BUDGET, errors)) is not None:
+                field_name = _BUDGET_KEYS[key]
+                ceiling = getattr(ceilings, field_name)
+                what = "runs a day" if field_name == "runs_per_day" else "runs at once"
+                limits[field_name] = tighter(
+                    _lowered(name, n, ceiling, f"{what} for a repository", errors), ceiling
+                )
+        changes["budgets"] = Limits(**limits)
+    if review_fix is not None:
+        for key, value in _mapping("review_fix", review_fix, errors).items():
+            name = f"review_fix.{key}"
+            if key != "max":
+                errors.append(f"unknown setting `{name}`")
+            elif (n := _count(name, value, MOST_REVIEW_FIXES, errors)) is not None:
+                ceiling = defaults.review_fix_ceiling
+                if ceiling and n > ceiling:
+                    n = _lowered(name, n, ceiling, "review fixes per task", errors)
+                changes["review_fix_max"] = n
+    return changes, errors
 
 
 def load_mapping(text: str) -> tuple[dict[str, Any], str | None]:
@@ -164,6 +254,7 @@ def parse_mapping(data: dict[str, Any], defaults: RepoConfig) -> tuple[RepoConfi
         return value
 
     items = dict(data)
+    budget_items: dict[str, Any] = {}
     prompt = items.pop("prompt", None)
     if prompt is not None:
         if isinstance(prompt, dict):
@@ -208,12 +299,26 @@ def parse_mapping(data: dict[str, Any], defaults: RepoConfig) -> tuple[RepoConfi
                 changes["instructions"] = paths
         elif norm in _VALIDATION_KEYS:
             extra[norm] = value
+        elif norm in ("budgets", "review_fix"):
+            budget_items[norm] = value
         elif norm == EXTENDS:
             continue  # read by the loader (app/repo_settings/layers.py)
         else:
             errors.append(f"unknown setting `{key}`")
     validation, problems = parse_validation(extra)
-    problems = errors + problems
+    budgets, budget_problems = parse_budgets(
+        budget_items.get("budgets"), budget_items.get("review_fix"), defaults
+    )
+    changes.update(budgets)
+    ci_ceiling = defaults.ci_fix_ceiling
+    if ci_ceiling and validation.ci_fix_attempts > ci_ceiling:
+        if "ci_fix" in extra:
+            budget_problems.append(
+                f"`ci_fix.max_attempts` is {validation.ci_fix_attempts}, above the "
+                f"installation's limit of {ci_ceiling} CI fixes per task; {ci_ceiling} applies"
+            )
+        validation = replace(validation, ci_fix_attempts=ci_ceiling)
+    problems = errors + problems + budget_problems
     if len(problems) > MAX_PROBLEMS:
         more = len(problems) - MAX_PROBLEMS
         problems = [*problems[:MAX_PROBLEMS], f"… and {more} more problem{'s' * (more != 1)}"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.text import linear_re
+from app.validation.config import echo
 
 CONFIG_PATH = ".github/codegen.yml"
 EXTENDS = "_extends"  # names the file this one builds on (Probot's convention)
@@ -65,10 +66,10 @@ def extends_target(value: Any, repository: str) -> tuple[Source | None, str | No
     match = _REFERENCE.fullmatch(value.strip())
     path = match.group(3) if match else None
     if match is None or (path is not None and ".." in path.split("/")):
-        return None, f"`_extends`: `{value.strip()[:80]}` is not `name` or `name:path`"
+        return None, f"`_extends`: `{echo(value)}` is not `name` or `name:path`"
     if match.group(1) and match.group(1).lower() != owner.lower():
         return None, (
-            f"`_extends`: `{value.strip()[:80]}` belongs to another owner; settings can build "
+            f"`_extends`: `{echo(value)}` belongs to another owner; settings can build "
             f"only on repositories of {owner}"
         )
     return Source(f"{owner}/{match.group(2)}", path or CONFIG_PATH), None

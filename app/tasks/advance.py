@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app import cpu
+from app.budgets import admission
 from app.codegen.client import CodegenError
 from app.db import advisory_lock
 from app.github import comments, urls
@@ -204,7 +205,8 @@ async def _create_run(
     """Create the attempt's agent run and move the task to `running`, under the
     task's lock and only if the task is still waiting for it: a cancel (which
     takes the same lock) lands either before, and then no run is made, or after
-    the run is recorded, and then it stops it with the task."""
+    the run is recorded, and then it stops it with the task. Returns the task
+    to show in its tracking comment (moved on, or waiting for budget), or None."""
     pool = runtime.pool
     current = await tasks.get(pool, task.id)
     # Read again under the lock: a cancel may have stopped the attempt meanwhile.
@@ -220,11 +222,30 @@ async def _create_run(
         # An earlier try may have created the run and died before storing it
         # (perhaps before a rename: the repository is looked up by its id).
         run = await codegen.find_run(run_lookup(metadata))
+    if run is None and request.agent_run_id is None:
+        # The budgets: the run is made only once admitted; over budget, the task
+        # waits in the queue (said in its tracking comment) and is started again
+        # by the admission that lets it in, with a fresh workflow deadline.
+        verdict = await admission.request(
+            pool,
+            task_id=current.id,
+            attempt=attempt,
+            installation_id=current.installation_id,
+            repository=config.budgets,
+            installation=admission.installation_limits(runtime.settings),
+            timeout_ms=config.timeout_ms,
+            now=datetime.now(UTC),
+        )
+        if not verdict.admitted:
+            # Waiting: its comment says so, rendered once the task's lock is let go
+            # (a render under it would hold three connections at once).
+            return current if verdict.limit is not None else None
+        current = await tasks.get(pool, task.id) or current  # its deadline may have moved
     decision = decide_start(
         has_run=run is not None or request.agent_run_id is not None,
         deadline_at=current.deadline_at,
         now=datetime.now(UTC),
-        create_delay=codegen.create_delay(),
+        create_delay=await codegen.create_delay(),
     )
     if decision.action == StartAction.GIVE_UP:
         await codegen_requests.move(pool, request.id, WITHOUT_RUN, RequestStatus.CANCELLED)

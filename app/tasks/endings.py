@@ -8,6 +8,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
+from app.budgets import admission
 from app.github.client import GitHubClient
 from app.observability import metrics
 from app.queue import store as jobs
@@ -54,6 +55,9 @@ async def job_died(runtime: Runtime, job: Job) -> None:
             await workflows.finish(conn, task.id, WorkflowStatus.FAILED, moved.status_detail)
             await enqueue_notify(conn, task.id, moved.attempt, TaskStatus.FAILED)
             await enqueue_render(conn, task.id, "final")
+            await admission.enqueue_admit(
+                conn, moved.installation_id, f"task:{task.id}:{moved.attempt}:died"
+            )
 
 
 async def finish(
@@ -95,6 +99,10 @@ async def finish(
         await workflows.step(conn, task_id, "notify_completion", StepStatus.COMPLETED)
         await workflows.finish(conn, task_id, _WORKFLOW_ENDING[to_status], detail)
         await enqueue_notify(conn, task_id, moved.attempt, to_status)
+        # The attempt's run (or its request for one) ended: the budget queue moves.
+        await admission.enqueue_admit(
+            conn, moved.installation_id, f"task:{task_id}:{moved.attempt}:{to_status}"
+        )
         if to_status == TaskStatus.PR_OPEN:
             await enqueue_link(conn, task_id, moved.attempt)
     count_ending(moved, to_status)

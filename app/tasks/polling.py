@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from app.budgets import admission
 from app.codegen import simulated_store as simulated_runs
 from app.codegen.client import CodegenError, run_state
 from app.github.client import GitHubClient
@@ -190,6 +191,10 @@ async def _retry(
         )
         if moved:
             await enqueue_advance(conn, task.id, f"attempt:{attempt + 1}")
+            # Its run ended: the slot it held goes to the budget queue first.
+            await admission.enqueue_admit(
+                conn, task.installation_id, f"task:{task.id}:{attempt}:retry"
+            )
     if moved:
         await render_comment(runtime, gh, moved)
 

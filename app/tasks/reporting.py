@@ -5,9 +5,11 @@ task's end (`task.notify`)."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import httpx
 
+from app.budgets import admission
 from app.followups import store as followups
 from app.github import comments
 from app.github.client import GitHubClient
@@ -55,7 +57,15 @@ async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
                 gh, current.repository, runtime.settings
             )
             permission = config.permission
-        body = tracking.render(current, attempts, sent, shown, permission)
+        waiting = None
+        if current.status == TaskStatus.GENERATING_PROMPT:
+            waiting = await admission.waiting_text(
+                runtime.pool,
+                current.id,
+                admission.installation_limits(runtime.settings),
+                datetime.now(UTC),
+            )
+        body = tracking.render(current, attempts, sent, shown, permission, waiting)
         key = tracking_key(current.id)
         if current.tracking_comment_id is not None and await comments.edit(
             gh, current.repository, current.tracking_comment_id, key, body

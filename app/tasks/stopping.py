@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.budgets import admission
+from app.budgets import store as admissions
 from app.codegen.client import CodegenError
 from app.db import advisory_lock, advisory_xact_lock
 from app.followups import store as followups
@@ -111,6 +113,12 @@ async def cancel(
             if moved is None:
                 return None
             await workflows.finish(conn, task.id, WorkflowStatus.CANCELLED, reason)
+            # Out of the budget queue if it waited there; a slot it held is freed.
+            await admissions.withdraw(conn, task.id, datetime.now(UTC))
+            stamp = int(moved.updated_at.timestamp() * 1000)
+            await admission.enqueue_admit(
+                conn, moved.installation_id, f"task:{task.id}:cancelled:{stamp}"
+            )
             run_id = None
             for request in await codegen_requests.for_task(conn, task.id):
                 # `timed_out`: a run still watched for a late PR is no longer watched.

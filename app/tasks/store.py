@@ -286,3 +286,18 @@ async def follow_rename(
         installation_id,
     )
     return [r["id"] for r in rows]
+
+
+async def set_deadline(
+    conn: asyncpg.Connection | asyncpg.Pool, task_id: int, deadline: datetime, *, status: TaskStatus
+) -> bool:
+    """Move the task's deadline while it is still in `status` (a task admitted
+    from the budget queue: its workflow timeout counts from the admission)."""
+    result = await conn.execute(
+        """UPDATE tasks SET deadline_at = $2, updated_at = now()
+           WHERE id = $1 AND status = $3""",
+        task_id,
+        deadline,
+        status.value,
+    )
+    return result.endswith(" 1")

@@ -34,6 +34,9 @@ _HEADLINE: dict[str, str] = {
 }
 
 
+# A task whose prompt is ready and whose run waits for the budgets to allow it.
+BUDGET_HEADLINE = "⏳ Waiting for budget"
+
 # A simulated run's end, said plainly: what happened and what a real run would do.
 SIMULATED_HEADLINE = "🧪 Simulated run finished: no pull request"
 SIMULATED_TEXT = (
@@ -136,13 +139,18 @@ def render(
     followups: Sequence[Followup] = (),
     validation: dict[str, Any] | None = None,
     permission: str = "write",
+    budget_wait: str | None = None,
 ) -> str:
     """`permission`: the repository's label permission, which an edit that resumes
-    a task waiting for information takes."""
+    a task waiting for information takes. `budget_wait`: the line saying why
+    and where the task waits in the budget queue, when it does."""
     status = task.status
     latest = attempts[-1] if attempts else None
     simulated_end = ended_simulated(task, attempts)
     headline = SIMULATED_HEADLINE if simulated_end else _HEADLINE.get(status, status)
+    waiting = budget_wait if status == TaskStatus.GENERATING_PROMPT else None
+    if waiting:
+        headline = BUDGET_HEADLINE
     lines = [f"### codegen-bot · {headline}", ""]
     # A `/codegen retry` can go past the configured retries.
     total = max(task.max_retries + 1, task.attempt, len(attempts))
@@ -203,6 +211,8 @@ def render(
             f", {who}) to agent run {followup.agent_run_id}: {state}{error}"
         )
     lines.append("")
+    if waiting:
+        lines.append(waiting)
     if simulated_end:
         lines.append(SIMULATED_TEXT)
         lines.append(

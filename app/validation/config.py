@@ -38,10 +38,12 @@ _echo_repr.maxstring = _echo_repr.maxother = ECHO_CHARS
 
 
 def echo(value: Any) -> str:
-    """A value from the file as a problem sentence quotes it: one line, at most
-    `ECHO_CHARS` characters, whatever its size or depth."""
+    """A value from the file as a problem sentence quotes it, always inside a
+    code span: one line, at most `ECHO_CHARS` characters, whatever its size or
+    depth, and no backtick that could end the span (outside one, its `@name`
+    would notify someone and its Markdown would render)."""
     text = value if isinstance(value, str) else _echo_repr.repr(value)
-    text = " ".join(text[: ECHO_CHARS * 2].split())
+    text = " ".join(text[: ECHO_CHARS * 2].replace("`", "'").split())
     return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
 
 

@@ -159,7 +159,7 @@ async def test_each_try_of_a_create_takes_its_own_place_in_the_pacing_window(
     try:
         await c.create_run("p", metadata={"task_id": 9})
         assert [p.status for p in cg.calls("POST", RUN)] == [429, 429, 200]
-        assert c.create_delay() > 50  # the window is full until the first try ages out
+        assert await c.create_delay() > 50  # the window is full until the first try ages out
     finally:
         await c.aclose()
 

@@ -108,5 +108,6 @@ async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterat
         if the_worker is not None:
             await the_worker.stop(settings.shutdown_grace_seconds)
         await runtime.codegen.aclose()
+        await runtime.github.aclose()
         await session.close()
         await pool.close()

@@ -144,3 +144,31 @@ def test_ignore_paths_are_capped_and_the_problem_said_shortly():
     assert any("only the first 20 globs" in e for e in errors), errors
     assert any("over 200 characters ignored" in e for e in errors), errors
     assert all(len(e) < 100 for e in errors)
+
+
+def outside_code(text: str) -> str:
+    """The parts of a Markdown line outside its code spans."""
+    return "".join(text.split("`")[0::2])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "'x` @octocat <b>hi</b> `y': 1\n",  # a hostile key
+        "retries: 'a` @octocat `b'\n",  # a hostile value
+        "trigger_label: [\n@octocat `x` <img src=x>\n",  # YAML's own error quotes the file
+        "instructions: 'a` @octocat `b'\n",
+        "_extends: 'a` @octocat `b'\n",
+    ],
+)
+def test_a_problem_never_mentions_anyone_or_leaves_its_code_span(text):
+    from app.repo_settings.layers import extends_target
+
+    _, errors = parse_config(text, DEFAULTS)
+    if text.startswith("_extends"):
+        errors = [extends_target("a` @octocat `b", "octo-org/widgets")[1]]
+    assert errors
+    for problem in errors:
+        assert problem.count("`") % 2 == 0, problem
+        outside = outside_code(problem)
+        assert "@" not in outside and "<" not in outside, problem

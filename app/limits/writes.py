@@ -1,0 +1,275 @@
+"""GitHub writes per installation, one at a time and spaced by the write
+interval across every process on the database, without a round trip per write.
+
+A process writes to an installation only while it holds the installation's
+lease: a session advisory lock taken on one connection of its own (the "lock
+connection"). It takes the lease when a write is queued there, writes serially
+with the interval while it holds it, and lets go when nothing more is queued
+(after lingering one interval, which costs the next holder nothing since it
+would have to wait that long anyway) or after `hold_seconds` while writes are
+still queued, then stands aside briefly so another process can take it. On
+letting go it records when its last write ended, so the next holder keeps the
+spacing; a holder that vanished without letting go makes the next one wait a
+whole interval. A lost lock connection frees every lease it held (the server
+lets go of a dead session's locks): the process stops writing and takes the
+lease again first. Round trips: one to take a lease (and one a poll while
+another process holds it), two to let go, none per write."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import asyncpg
+
+from app.limits import store
+from app.observability import metrics
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+HOLD_SECONDS = 5.0  # the longest a process keeps a lease while another may want it
+POLL_SECONDS = 0.05  # how often a lease held elsewhere is asked for again
+COMMAND_TIMEOUT = 30.0  # a lease statement that takes longer drops the connection
+# Added to the spacing a new holder reads from the database: the clocks of two
+# processes are compared through the database's, each reading off by up to
+# half a round trip.
+SPACING_MARGIN = 0.01
+
+
+@dataclass(eq=False)
+class _Lane:
+    """One installation's writes in this process."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one write at a time here
+    queued: int = 0  # writes waiting for `lock`
+    generation: int | None = None  # lock connection the lease is held on; None: not held
+    held_since: float = 0.0
+    last: float | None = None  # monotonic end of the last write anywhere, as far as known
+    wrote: bool = False  # a write was made under the current lease
+    waiting_since: float | None = None  # a write waits for a lease held elsewhere
+    stand_aside_until: float = 0.0  # after a hold ran out: let another process in
+    release_timer: asyncio.Task[None] | None = None
+
+
+class SharedWritePacing:
+    """The `WritePacing` of app/github/client.py shared by every process."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        interval: float,
+        hold_seconds: float = HOLD_SECONDS,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self._dsn = dsn
+        self.interval = max(0.0, interval)
+        self.hold_seconds = hold_seconds
+        self.poll_seconds = poll_seconds
+        self.linger = max(self.interval, poll_seconds)
+        self.stand_aside = 3 * poll_seconds
+        self._lanes: dict[int, _Lane] = {}
+        self._conn: asyncpg.Connection | None = None
+        self._generation = 0
+        self._conn_lock = asyncio.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SharedWritePacing(interval={self.interval:g}, hold={self.hold_seconds:g})"
+
+    # ---------------------------------------------------------------- the protocol
+
+    @contextlib.asynccontextmanager
+    async def turn(self, installation_id: int) -> AsyncIterator[None]:
+        """Wait until this process holds the installation's lease and the interval
+        since the last write has passed; the write is made inside."""
+        lane = self._lanes.setdefault(installation_id, _Lane())
+        started = time.monotonic()
+        lane.queued += 1
+        try:
+            await lane.lock.acquire()
+        finally:
+            lane.queued -= 1
+        try:
+            if lane.release_timer is not None:
+                lane.release_timer.cancel()  # sleeping or waiting for `lock`: safe
+                lane.release_timer = None
+            await self._ready(installation_id, lane)
+            metrics.LIMIT_WAIT_SECONDS.labels(limit="github_write").observe(
+                time.monotonic() - started
+            )
+            try:
+                yield
+            finally:
+                lane.last = time.monotonic()
+                lane.wrote = True
+            if lane.queued and time.monotonic() - lane.held_since >= self.hold_seconds:
+                lane.stand_aside_until = time.monotonic() + self.stand_aside
+                try:
+                    await asyncio.shield(self._release(installation_id, lane))
+                except Exception:  # the write was made; the dropped connection let go
+                    log.warning("could not let go of a GitHub write lease", exc_info=True)
+        finally:
+            if self._holds(lane) and not lane.queued and not self._closed:
+                lane.release_timer = asyncio.create_task(self._release_later(installation_id, lane))
+            lane.lock.release()
+
+    def backlog(self, installation_id: int) -> float:
+        """Seconds before a write made now would start: the spacing still due, one
+        interval for each write queued here, and while a write here waits for a
+        lease another process holds, what may be left of that holder's turn."""
+        lane = self._lanes.get(installation_id)
+        if lane is None:
+            return 0.0
+        now = time.monotonic()
+        next_free = 0.0 if lane.last is None else max(0.0, lane.last + self.interval - now)
+        ahead = lane.queued + (1 if lane.lock.locked() else 0)
+        wait = next_free + ahead * self.interval
+        if lane.waiting_since is not None:
+            wait += max(self.interval, self.hold_seconds - (now - lane.waiting_since))
+        return wait
+
+    async def aclose(self) -> None:
+        """Let go of every lease (recording the last writes), then of the connection."""
+        self._closed = True
+        for installation_id, lane in list(self._lanes.items()):
+            if lane.release_timer is not None:
+                lane.release_timer.cancel()
+            if self._holds(lane):
+                with contextlib.suppress(Exception):
+                    await self._release(installation_id, lane)
+        async with self._conn_lock:
+            if self._conn is not None and not self._conn.is_closed():
+                with contextlib.suppress(Exception):
+                    await self._conn.close(timeout=5)
+            self._conn = None
+
+    # ---------------------------------------------------------------- the lease
+
+    def holds(self, installation_id: int) -> bool:
+        """Whether this process holds the installation's lease now."""
+        lane = self._lanes.get(installation_id)
+        return lane is not None and self._holds(lane)
+
+    def _holds(self, lane: _Lane) -> bool:
+        if lane.generation is None:
+            return False
+        conn = self._conn
+        if lane.generation == self._generation and conn is not None and not conn.is_closed():
+            return True
+        lane.generation = None
+        metrics.GITHUB_WRITE_LEASES.labels(event="lost").inc()
+        log.warning("lost a GitHub write lease with its database connection; taking it again")
+        return False
+
+    async def _ready(self, installation_id: int, lane: _Lane) -> None:
+        """Hold the lease and let the interval since the last write pass."""
+        while True:
+            if not self._holds(lane):
+                await self._take(installation_id, lane)
+            wait = 0.0 if lane.last is None else lane.last + self.interval - time.monotonic()
+            if wait <= 0 and self._holds(lane):
+                return
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    async def _take(self, installation_id: int, lane: _Lane) -> None:
+        """Wait for the lease, asking again every `poll_seconds` while another
+        process holds it."""
+        try:
+            while True:
+                pause = lane.stand_aside_until - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                attempt = asyncio.ensure_future(
+                    self._query(lambda conn: store.take_write_lease(conn, installation_id))
+                )
+                try:
+                    generation, since = await asyncio.shield(attempt)
+                except asyncio.CancelledError:
+                    # The statement runs to its end: a lease it took is let go later.
+                    with contextlib.suppress(Exception):
+                        generation, since = await attempt
+                        if since is not None:
+                            self._took(lane, generation, since)
+                    raise
+                if since is not None:
+                    self._took(lane, generation, since)
+                    return
+                if lane.waiting_since is None:
+                    lane.waiting_since = time.monotonic()
+                await asyncio.sleep(self.poll_seconds)
+        finally:
+            lane.waiting_since = None
+
+    def _took(self, lane: _Lane, generation: int, since: float) -> None:
+        now = time.monotonic()
+        lane.generation = generation
+        lane.held_since = now
+        lane.wrote = False
+        # The last write anywhere ended `since` seconds ago (0: perhaps just now).
+        lane.last = now - since + SPACING_MARGIN
+        metrics.GITHUB_WRITE_LEASES.labels(event="taken").inc()
+
+    async def _release(self, installation_id: int, lane: _Lane) -> None:
+        """Record the last write, then let go: two statements, so the record is
+        committed before the next holder can read it."""
+        if not self._holds(lane):
+            return
+        lane.generation = None
+        last, wrote = lane.last, lane.wrote
+
+        async def release(conn: asyncpg.Connection) -> None:
+            ago = time.monotonic() - last if wrote and last is not None else None
+            await store.record_last_write(conn, installation_id, ago)
+            await store.release_write_lease(conn, installation_id)
+
+        await self._query(release, connect=False)
+        metrics.GITHUB_WRITE_LEASES.labels(event="released").inc()
+
+    async def _release_later(self, installation_id: int, lane: _Lane) -> None:
+        """Let go after lingering, unless a write came meanwhile (which cancels this)."""
+        try:
+            await asyncio.sleep(self.linger)
+            async with lane.lock:
+                if not lane.queued:
+                    await asyncio.shield(self._release(installation_id, lane))
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the connection is dropped: the server let go
+            log.warning("could not let go of a GitHub write lease", exc_info=True)
+        finally:
+            if lane.release_timer is asyncio.current_task():
+                lane.release_timer = None
+
+    # ---------------------------------------------------------------- the connection
+
+    async def _query(
+        self, op: Callable[[asyncpg.Connection], Awaitable[T]], *, connect: bool = True
+    ) -> tuple[int, T]:
+        """Run `op` on the lock connection (connecting first when `connect`). Any
+        failure drops the connection: the server then lets go of every lease it
+        held, which is a state this process knows how to recover from."""
+        async with self._conn_lock:
+            if self._conn is None or self._conn.is_closed():
+                if not connect or self._closed:
+                    raise ConnectionError("the lock connection is closed")
+                self._conn = await asyncpg.connect(
+                    self._dsn,
+                    command_timeout=COMMAND_TIMEOUT,
+                    server_settings={"application_name": "codegen-bot write leases"},
+                )
+                self._generation += 1
+            conn = self._conn
+            try:
+                return self._generation, await op(conn)
+            except BaseException:
+                conn.terminate()
+                raise
