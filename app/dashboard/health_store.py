@@ -1,8 +1,10 @@
 """The health page's figures: the queue by job kind, the oldest waiting job,
-dead jobs with their last error, and the deliveries of the last day with
-their outcome. Each query reads through an index that keeps it independent
-of how many jobs finished or deliveries arrived (the partial job indexes of
-001/006, the BRIN index on `received_at`)."""
+dead jobs with their last error, the deliveries of the last day with their
+outcome, and, a read model over app.budgets' and app.limits' tables, the
+budgets used today per repository and the shared limiters' state. The queue
+and delivery queries read through indexes that keep them independent of how
+many jobs finished or deliveries arrived (the partial job indexes of 001/006,
+the BRIN index on `received_at`)."""
 
 from __future__ import annotations
 
@@ -83,3 +85,72 @@ async def recent_deliveries(
         limit,
     )
     return [RecentDelivery(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class BudgetUse:
+    repository: str
+    runs_today: int
+    in_flight: int
+    waiting: int
+    runs_per_day: int  # the repository's limit when last asked (0: none of its own)
+    concurrent: int
+
+
+@dataclass(frozen=True)
+class WindowState:
+    key: str
+    taken_last_hour: int
+    last_taken_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WriteLease:
+    installation_id: int
+    last_write_at: datetime | None
+    released: bool
+    taken_at: datetime | None
+
+
+async def budgets_today(
+    conn: asyncpg.Connection | asyncpg.Pool, day_start: datetime, limit: int = 200
+) -> list[BudgetUse]:
+    """Per repository: agent runs admitted in the UTC day from `day_start`, runs
+    in flight, tasks waiting for budget, and the limits they were held to."""
+    rows = await conn.fetch(
+        """SELECT lower(t.repository) AS repository,
+                  count(*) FILTER (WHERE a.admitted_at >= $1
+                                     AND a.admitted_at < $1 + interval '1 day') AS runs_today,
+                  count(*) FILTER (WHERE a.state = 'admitted') AS in_flight,
+                  count(*) FILTER (WHERE a.state = 'waiting') AS waiting,
+                  (array_agg(a.repo_runs_per_day ORDER BY a.id DESC))[1] AS runs_per_day,
+                  (array_agg(a.repo_concurrent ORDER BY a.id DESC))[1] AS concurrent
+           FROM budget_admissions a JOIN tasks t ON t.id = a.task_id
+           WHERE a.state IN ('waiting', 'admitted') OR a.admitted_at >= $1
+           GROUP BY 1 ORDER BY 1 LIMIT $2""",
+        day_start,
+        limit,
+    )
+    return [BudgetUse(**dict(r)) for r in rows]
+
+
+async def limiter_state(
+    conn: asyncpg.Connection | asyncpg.Pool,
+) -> tuple[list[WindowState], list[WriteLease]]:
+    """The shared create windows (times taken in the last hour) and each
+    installation's GitHub write lease."""
+    windows = await conn.fetch(
+        """SELECT key,
+                  (SELECT count(*) FROM unnest(taken) AS x
+                   WHERE x > now() - interval '1 hour') AS taken_last_hour,
+                  (SELECT max(x) FROM unnest(taken) AS x) AS last_taken_at
+           FROM shared_windows ORDER BY key LIMIT 100"""
+    )
+    leases = await conn.fetch(
+        """SELECT installation_id, last_write_at, released, taken_at
+           FROM github_write_leases ORDER BY installation_id LIMIT 200"""
+    )
+    return (
+        [WindowState(**dict(r)) for r in windows],
+        [WriteLease(**dict(r)) for r in leases],
+    )

@@ -115,6 +115,7 @@ class Operations(Pages):
     async def health(self, request: web.Request, viewer: Viewer) -> web.Response:
         self._operators_only(viewer)
         pool = self.runtime.pool
+        day_start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return self.html(
             request,
             viewer,
@@ -123,7 +124,9 @@ class Operations(Pages):
             kinds=await health_store.depth_by_kind(pool),
             dead=await health_store.dead_jobs(pool),
             deliveries=await health_store.recent_deliveries(pool),
-            extras=await optional_sections(self.runtime),
+            # Budgets and limiters (app.budgets, app.limits): read from their tables.
+            budgets=await health_store.budgets_today(pool, day_start),
+            limiters=await health_store.limiter_state(pool),
             live_url="/dashboard/health.json",
             message=request.query.get("done"),
         )
@@ -158,25 +161,3 @@ class Operations(Pages):
             else f"delivery {guid} is unknown or still being handled"
         )
         return see_other("/dashboard/health?" + urlencode({"done": message}))
-
-
-async def optional_sections(runtime: Any) -> list[tuple[str, list[tuple[str, str]]]]:
-    """BUDGETS AND LIMITS: the sections of packages that may not be installed in
-    this build (app.budgets: spending per repository today; app.limits: shared
-    rate limiters). Each shows when its module offers `dashboard_rows(runtime)`
-    (a list of (label, value)); absent, the page says so. See README, Dashboard."""
-    import importlib
-
-    sections: list[tuple[str, list[tuple[str, str]]]] = []
-    for title, module in (("Budgets used today", "app.budgets"), ("Limiters", "app.limits")):
-        try:
-            found = importlib.import_module(module)
-        except ImportError:
-            sections.append((title, [("state", f"not available ({module} is not installed)")]))
-            continue
-        rows_of = getattr(found, "dashboard_rows", None)
-        if rows_of is None:
-            sections.append((title, [("state", f"{module} offers no dashboard_rows()")]))
-            continue
-        sections.append((title, [(str(a), str(b)) for a, b in await rows_of(runtime)]))
-    return sections

@@ -21,6 +21,7 @@ from tests.support.dashboard import (
     CHROMIUM_ARGS,
     browser_client,
     csrf_of,
+    passed_task,
     sign_in_with_github,
     sign_in_with_token,
 )
@@ -33,13 +34,6 @@ from tests.support.flow import (
     WRITER,
     labeled_event,
     wait_until,
-)
-from tests.support.validation import (
-    CLEAN_FILES,
-    ci_run,
-    open_pull,
-    start_task_with_pr,
-    validation_row,
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -55,19 +49,6 @@ def dash_settings(flow_settings, fake_github):
         github_client_secret=fake_github.client_secret,
         admin_token=ADMIN_TOKEN,
     )
-
-
-async def passed_task(bot, fake, codegen, example_payload, config: str = QUICK) -> dict:
-    """A task whose agent run opened a PR that passed validation (the real flow)."""
-    fake.set_file(REPO, ".github/codegen.yml", config)
-    pull = open_pull(fake, CLEAN_FILES)
-    ci_run(fake, pull["head"]["sha"], "tests", "success")
-    await start_task_with_pr(bot, fake, codegen, example_payload)
-    await wait_until(lambda: validation_row(bot, pull["head"]["sha"]))
-    await bot.wait_idle()
-    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
-    assert row["status"] == "passed"
-    return dict(row)
 
 
 async def test_a_writer_signs_in_with_github_and_follows_a_task(

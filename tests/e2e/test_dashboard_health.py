@@ -6,6 +6,7 @@ the flow goes on; a stored delivery is run again with its Redeliver button."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,17 @@ from tests.support.dashboard import (
     CHROMIUM_ARGS,
     browser_client,
     csrf_of,
+    passed_task,
     sign_in_with_token,
 )
-from tests.support.flow import WRITER, fail_once, labeled_event, wait_until
+from tests.support.flow import (
+    INSTALLATION,
+    REPO,
+    WRITER,
+    fail_once,
+    labeled_event,
+    wait_until,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -109,3 +118,30 @@ async def test_a_delivery_is_run_again_with_its_button(one_attempt, seeded, exam
             assert r.status == 401
         async with client.post(bot.url + action, allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"] == "/login"
+
+
+async def test_budgets_and_limiters_are_shown_from_their_tables(
+    one_attempt, seeded, fake_codegen, example_payload
+):
+    """After a real run: the repository's budget use today, the Codegen create
+    window and the installation's GitHub write lease, as their tables hold them."""
+    async with running_bot(one_attempt) as bot, browser_client() as operator:
+        await passed_task(bot, seeded, fake_codegen, example_payload)
+        pool = bot.runtime.pool
+        admitted = await pool.fetchval(
+            """SELECT count(*) FROM budget_admissions
+               WHERE admitted_at >= date_trunc('day', now() AT TIME ZONE 'UTC')
+                                    AT TIME ZONE 'UTC'"""
+        )
+        windows = await pool.fetch("SELECT key FROM shared_windows")
+        leases = await pool.fetch("SELECT installation_id FROM github_write_leases")
+        await sign_in_with_token(operator, bot.url)
+        async with operator.get(bot.url + "/dashboard/health") as r:
+            page = await r.text()
+    assert admitted == 1 and windows and leases
+    row = re.search(
+        rf'<tr data-repository="{REPO}"><td>{REPO}</td><td class="runs-today">(\d+)</td>', page
+    )
+    assert row and int(row.group(1)) == admitted
+    assert all(w["key"] in page for w in windows)
+    assert f"<td>{INSTALLATION}</td>" in page

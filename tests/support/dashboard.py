@@ -9,6 +9,15 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.flow import QUICK, REPO, wait_until
+from tests.support.validation import (
+    CLEAN_FILES,
+    ci_run,
+    open_pull,
+    start_task_with_pr,
+    validation_row,
+)
+
 ADMIN_TOKEN = "operator-key-for-the-dashboard-tests"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -55,3 +64,16 @@ def csrf_of(page: str, action: str) -> str:
     )
     assert match, f"no form for {action}"
     return match.group(1)
+
+
+async def passed_task(bot, fake, codegen, example_payload, config: str = QUICK) -> dict:
+    """A task whose agent run opened a PR that passed validation (the real flow)."""
+    fake.set_file(REPO, ".github/codegen.yml", config)
+    pull = open_pull(fake, CLEAN_FILES)
+    ci_run(fake, pull["head"]["sha"], "tests", "success")
+    await start_task_with_pr(bot, fake, codegen, example_payload)
+    await wait_until(lambda: validation_row(bot, pull["head"]["sha"]))
+    await bot.wait_idle()
+    row = await bot.runtime.pool.fetchrow("SELECT * FROM tasks ORDER BY id DESC LIMIT 1")
+    assert row["status"] == "passed"
+    return dict(row)
