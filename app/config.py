@@ -45,6 +45,12 @@ class Settings:
     # Pins the one-time token that lets a non-local browser register the App
     # (unset: a random one, printed in the log at start-up).
     setup_token: str | None = field(default=None, repr=False)
+    # The dashboard (app/dashboard): an operator key that opens every page without
+    # GitHub sign-in, the key sessions are signed with (unset: derived from the
+    # App's private key, else ADMIN_TOKEN), and GitHub logins that are operators.
+    admin_token: str | None = field(default=None, repr=False)
+    session_secret: str | None = field(default=None, repr=False)
+    dashboard_admins: tuple[str, ...] = ()
     # The file the manifest flow writes the App's credentials to.
     env_file: Path = Path(".env")
     github_write_interval: float = 1.0
@@ -139,6 +145,8 @@ class Settings:
             self.notify_webhook_url,
             self.webhook_proxy_url,
             self.setup_token,
+            self.admin_token,
+            self.session_secret,
             *(entry.split(":", 2)[-1] for entry in self.api_keys),  # name:scope:key
         ]
         if self.database_url:
@@ -342,6 +350,11 @@ def load_settings(
             _url(env, "WEBHOOK_PROXY_URL", "http://unset") if env.get("WEBHOOK_PROXY_URL") else None
         ),
         setup_token=_setup_token(env),
+        admin_token=_admin_secret(env, "ADMIN_TOKEN"),
+        session_secret=_admin_secret(env, "SESSION_SECRET"),
+        dashboard_admins=tuple(
+            a.strip().lower() for a in env.get("DASHBOARD_ADMINS", "").split(",") if a.strip()
+        ),
         env_file=dotenv if dotenv is not None else Path(".env"),
         codegen_api_key=env.get("CODEGEN_API_KEY") or None,
         codegen_org_id=_codegen_org(env),
@@ -392,6 +405,14 @@ def load_settings(
         api_rate_window_seconds=_api_window(env),
         api_client_address_header=env.get("API_CLIENT_ADDRESS_HEADER", "").strip() or None,
     )
+
+
+def _admin_secret(env: Mapping[str, str], name: str) -> str | None:
+    """A key that opens the dashboard or signs its sessions: long enough not to guess."""
+    value = env.get(name, "").strip() or None
+    if value is not None and len(value) < 24:
+        raise ConfigError(name, "must be at least 24 characters (a random string)")
+    return value
 
 
 # GitHub lets a delivery be redelivered for 3 days; a command's ledger row is what

@@ -133,3 +133,21 @@ def issues(repository: str) -> str:
 def repo_installation(repository: str) -> str:
     """The App's installation on a repository (asked with the App's JWT)."""
     return f"/repos/{repository}/installation"
+
+
+# The signed-in person's own view (a user access token, for the dashboard).
+def authenticated_user() -> str:
+    return "/user"
+
+
+def user_installations() -> str:
+    return "/user/installations?per_page=100"
+
+
+def user_installation_repositories(installation_id: int) -> str:
+    return f"/user/installations/{installation_id}/repositories?per_page=100"
+
+
+# GitHub's web flow for a GitHub App's user authorization: paths on the web host.
+OAUTH_AUTHORIZE = "/login/oauth/authorize"
+OAUTH_ACCESS_TOKEN = "/login/oauth/access_token"  # noqa: S105 - a path

@@ -109,3 +109,57 @@ GITHUB_WRITE_LEASES = Counter(
     ["event"],
     registry=REGISTRY,
 )
+
+
+# The KPIs of issue 14 as events, counted where each happens (per process: the
+# worker that handled it). The dashboard's charts read the same from the
+# stored rows (app/dashboard/series_store.py); these are for alerting and
+# rates: e.g. error rate = attempts ended failed or timed_out / all ended,
+# prompt quality = verdicts{attempt="first",verdict="success"} / verdicts{attempt="first"}.
+TASK_ATTEMPTS_ENDED = Counter(
+    "codegen_bot_task_attempts_ended_total",
+    "Agent-run attempts that ended, by outcome (pr_open, failed, timed_out, cancelled, "
+    "closed) and attempt (first, retry)",
+    ["outcome", "attempt"],
+    registry=REGISTRY,
+)
+AGENT_RUNS_CREATED = Counter(
+    "codegen_bot_agent_runs_created_total",
+    "Codegen agent runs created for tasks",
+    registry=REGISTRY,
+)
+PULL_REQUESTS_OPENED = Counter(
+    "codegen_bot_pull_requests_opened_total",
+    "Tasks whose agent run opened a pull request",
+    registry=REGISTRY,
+)
+LABEL_TO_PR_SECONDS = Histogram(
+    "codegen_bot_label_to_pr_seconds",
+    "Time from a task's start (the label) to its pull request",
+    buckets=(60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400),
+    registry=REGISTRY,
+)
+VALIDATION_VERDICTS = Counter(
+    "codegen_bot_validation_verdicts_total",
+    "Validations completed, by verdict (success, failure, neutral, other) and the task's "
+    "attempt (first, retry, none for a PR without a task)",
+    ["verdict", "attempt"],
+    registry=REGISTRY,
+)
+CI_FIX_OUTCOMES = Counter(
+    "codegen_bot_ci_fix_outcomes_total",
+    "Automatic CI fixing that ended on a pull request: passed or exhausted",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+
+def attempt_label(attempt: int | None) -> str:
+    """first / retry / none: a bounded label for an attempt number."""
+    if attempt is None:
+        return "none"
+    return "first" if attempt <= 1 else "retry"
+
+
+def verdict_label(verdict: str) -> str:
+    return verdict if verdict in ("success", "failure", "neutral") else "other"

@@ -12,6 +12,9 @@ import yaml
 APP_YML = Path(__file__).resolve().parent.parent.parent / "app.yml"
 WEBHOOK_PATH = "/api/github/webhooks"
 CALLBACK_PATH = "/setup/callback"
+# Where GitHub sends a person back after signing in to the dashboard (the App's
+# user authorization: its callback URL must be registered).
+SIGN_IN_CALLBACK_PATH = "/login/callback"
 INSTALLED_PATH = "/setup/installed"
 # GitHub's rule for an organization's login: letters, digits and single hyphens,
 # not at either end, at most 39 characters.
@@ -99,6 +102,7 @@ def build_manifest(app_yml: dict[str, Any], base_url: str) -> dict[str, Any]:
     manifest["hook_attributes"] = hook
     manifest["redirect_url"] = base + CALLBACK_PATH
     manifest["setup_url"] = base + INSTALLED_PATH
+    manifest.setdefault("callback_urls", [base + SIGN_IN_CALLBACK_PATH])
     manifest.setdefault("setup_on_update", True)
     return manifest
 

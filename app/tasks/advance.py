@@ -16,6 +16,7 @@ from app.codegen.client import CodegenError, CreateDeferred
 from app.db import advisory_lock
 from app.github import comments, urls
 from app.github.client import GitHubClient
+from app.observability import metrics
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.queue.worker import RescheduleJob
@@ -325,4 +326,6 @@ async def _create_run(
             )
         if moved:
             await enqueue_poll(conn, task.id, attempt, 0, poll_delay_for(runtime, 0))
+    if run is not None and moved:
+        metrics.AGENT_RUNS_CREATED.inc()
     return moved

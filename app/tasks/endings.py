@@ -10,6 +10,7 @@ from typing import Any
 
 from app.budgets import admission
 from app.github.client import GitHubClient
+from app.observability import metrics
 from app.queue import store as jobs
 from app.queue.store import Job
 from app.runtime import Runtime
@@ -104,4 +105,15 @@ async def finish(
         )
         if to_status == TaskStatus.PR_OPEN:
             await enqueue_link(conn, task_id, moved.attempt)
+    count_ending(moved, to_status)
     await render_comment(runtime, gh, moved)
+
+
+def count_ending(moved: tasks.Task, to_status: TaskStatus) -> None:
+    """The KPI counters of an attempt's end (app.observability.metrics)."""
+    metrics.TASK_ATTEMPTS_ENDED.labels(
+        outcome=str(to_status), attempt=metrics.attempt_label(moved.attempt)
+    ).inc()
+    if to_status == TaskStatus.PR_OPEN and moved.pr_opened_at is not None:
+        metrics.PULL_REQUESTS_OPENED.inc()
+        metrics.LABEL_TO_PR_SECONDS.observe((moved.pr_opened_at - moved.created_at).total_seconds())

@@ -17,6 +17,7 @@ from typing import Any
 from app.db import advisory_lock
 from app.github import urls
 from app.github.client import GitHubClient
+from app.observability import metrics
 from app.pull_requests import store as pull_requests
 from app.pull_requests.store import PullRequest
 from app.queue import store as jobs
@@ -174,7 +175,7 @@ async def conclude(
             await gh.patch(url, data=body)
             sent += len(chunk)
             await validations.update(pool, current.id, annotations_sent=sent)
-        await validations.transition(
+        if await validations.transition(
             pool,
             current.id,
             from_status=OPEN,
@@ -184,7 +185,11 @@ async def conclude(
             summary=summary,
             ci=state.to_json(),
             completed_at=utcnow(),
-        )
+        ):
+            metrics.VALIDATION_VERDICTS.labels(
+                verdict=metrics.verdict_label(verdict),
+                attempt=metrics.attempt_label(task.attempt if task else None),
+            ).inc()
         if config.validation.review:
             await review(runtime, gh, pr, current, verdict, findings, state, config)
     await after_verdict(runtime, gh, pr, current, task, config, verdict, state)

@@ -15,6 +15,7 @@ from app import cpu
 from app.db import advisory_xact_lock
 from app.followups import flow as task_actions
 from app.followups import store as followups
+from app.observability import metrics
 from app.pull_requests import store as pull_requests
 from app.pull_requests.links import reported_by_agent
 from app.pull_requests.status import CiFixOutcome, PullRequestState
@@ -173,6 +174,7 @@ async def ci_fix_job(runtime: Runtime, job: Job) -> None:
             raise RescheduleJob(task_flow.poll_delay_for(runtime, 1), "agent busy with a follow-up")
         if isinstance(decision, GiveUp):
             await pull_requests.update(conn, pr.id, ci_fix_outcome=CiFixOutcome.EXHAUSTED)
+            metrics.CI_FIX_OUTCOMES.labels(outcome=str(CiFixOutcome.EXHAUSTED)).inc()
             await tasks.add_note(conn, task.id, decision.note)
             await task_flow.enqueue_render(conn, task.id, f"{key}:exhausted")
             return

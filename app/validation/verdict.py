@@ -8,6 +8,7 @@ from collections.abc import Collection
 from typing import Any
 
 from app.github.client import GitHubClient
+from app.observability import metrics
 from app.pull_requests import store as pull_requests
 from app.pull_requests.links import reported_by_agent
 from app.pull_requests.status import CiFixOutcome, PullRequestState
@@ -72,6 +73,7 @@ async def after_verdict(
             await follow_verdict(conn, task.id, validation, verdict, PR_STAGES)
             if state.verdict == "passed" and fresh.ci_fix_attempts and not fresh.ci_fix_outcome:
                 await pull_requests.update(conn, pr.id, ci_fix_outcome=CiFixOutcome.PASSED)
+                metrics.CI_FIX_OUTCOMES.labels(outcome=str(CiFixOutcome.PASSED)).inc()
                 n = fresh.ci_fix_attempts
                 await tasks.add_note(
                     conn,

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api import docs as api_docs
 from app.api import routes as api_routes
+from app.dashboard import routes as dashboard
 from app.deliveries import store as deliveries
 from app.deliveries.store import BatchWriter
 from app.github import installations_store as installations
@@ -79,6 +80,8 @@ async def metrics_view(request: web.Request) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME_KEY]
     settings = runtime.settings
+    if runtime.github.configured and dashboard.signed_in(request, runtime):
+        raise web.HTTPSeeOther("/dashboard")
     problems = []
     if not runtime.github.configured:
         problems.append(
@@ -126,7 +129,8 @@ th{{text-align:left;padding-right:1rem}}</style>
 <code>{html.escape(settings.github_api_url)}</code> &middot; trigger label:
 <code>{html.escape(settings.trigger_label)}</code></p>
 <h2>State</h2><table>{rows}</table>
-<p><a href="/health">/health</a> &middot; <a href="/metrics">/metrics</a> &middot;
+<p><a href="/login">Sign in to the dashboard</a> &middot; <a href="/health">/health</a>
+&middot; <a href="/metrics">/metrics</a> &middot;
 <a href="/api-docs">REST API</a></p></body></html>"""
     response = web.Response(text=page, content_type="text/html")
     if state is not None:
@@ -160,6 +164,7 @@ def make_web_app(runtime: Runtime, *, proxy: WebhookProxy | None = None) -> web.
     # The REST API (/api/v1/...) and its documents (/api-docs, /postman-collection).
     api_routes.add_routes(app, runtime)
     api_docs.add_routes(app)
+    dashboard.add_routes(app, runtime)
     if proxy is not None:
         app[PROXY_KEY] = proxy
 

@@ -76,6 +76,7 @@ from tests.fakes.github.contract import (
 )
 from tests.fakes.github.graphql import GraphQLMixin
 from tests.fakes.github.issues import IssuesMixin
+from tests.fakes.github.oauth import OAuthMixin
 from tests.fakes.github.pulls import PullsMixin
 from tests.fakes.github.repos import ReposMixin
 from tests.fakes.github.reviews import ReviewsMixin
@@ -111,6 +112,7 @@ class FakeGitHub(
     ChecksMixin,
     StatusesMixin,
     WebhooksMixin,
+    OAuthMixin,
     ScriptsMixin,
     GraphQLMixin,
 ):
@@ -219,6 +221,8 @@ class FakeGitHub(
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self._routes = self._build_routes()
+        self._init_oauth()  # the web flow's user tokens (oauth.py)
+        self._routes += self._oauth_routes()
 
     def _build_routes(self) -> list[Route]:
         R = Route
@@ -380,6 +384,7 @@ class FakeGitHub(
         app.router.add_post("/settings/apps/new", self._web_new_app)
         app.router.add_post("/organizations/{org}/settings/apps/new", self._web_new_app)
         app.router.add_post("/settings/apps/fake-create", self._web_create_app)
+        self.add_oauth_pages(app.router)  # GitHub's user authorization pages
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
