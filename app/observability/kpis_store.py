@@ -9,7 +9,6 @@ and the one place those tables are read together."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import asyncpg
@@ -57,8 +56,3 @@ async def compute(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, Any]:
     """Each KPI, None when there is nothing to measure yet."""
     row = await conn.fetchrow(KPI_QUERY)
     return dict(row)
-
-
-def gauge_value(value: float | None) -> float:
-    """Prometheus has no null: an unmeasured KPI is NaN."""
-    return math.nan if value is None else float(value)

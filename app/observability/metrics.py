@@ -54,14 +54,6 @@ GITHUB_RATE_REMAINING = Gauge(
     ["installation"],
     registry=REGISTRY,
 )
-KPI = Gauge(
-    "codegen_bot_kpi",
-    "Usefulness figures from the database, read at scrape time: label_to_pr_median_seconds, "
-    "pr_to_merge_median_seconds, validation_pass_rate, autofix_success_rate, "
-    "retry_success_rate (NaN until there is something to measure)",
-    ["name"],
-    registry=REGISTRY,
-)
 RETENTION_DELETED = Counter(
     "codegen_bot_retention_deleted_total",
     "Rows deleted by retention, per table (webhook_deliveries, jobs, commands, command_denials)",

@@ -65,12 +65,9 @@ async def metrics_view(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(_HEALTH_TIMEOUT):
             stats = await jobs.queue_stats(runtime.pool)
-            figures = await kpis.compute(runtime.pool)
         for state in ("ready", "scheduled", "running", "dead"):
             metrics.QUEUE_DEPTH.labels(state=state).set(stats[state])
         metrics.QUEUE_OLDEST_AGE.set(stats["oldest_ready_age"])
-        for name in kpis.RATES:
-            metrics.KPI.labels(name=name).set(kpis.gauge_value(figures[name]))
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         log.warning("queue metrics unavailable: database did not answer")
     body = generate_latest(metrics.REGISTRY)
