@@ -19,16 +19,6 @@ from tests.support.validation import (
 )
 
 ADMIN_TOKEN = "operator-key-for-the-dashboard-tests"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 def browser_client() -> aiohttp.ClientSession:
