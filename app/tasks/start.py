@@ -128,7 +128,10 @@ async def start_task(
         if active.status == TaskStatus.CREATED:
             if instructions:
                 await tasks.add_instructions(conn, active.id, triggered_by, instructions)
-            await begin_created(conn, active, triggered_by, deadline, ctx.delivery_id)
+            if await begin_created(conn, active, triggered_by, deadline, ctx.delivery_id):
+                await tasks.add_note(
+                    conn, active.id, f"{tracking.mention(triggered_by)} started it (attempt 1)."
+                )
             return
         if active.status == TaskStatus.NEEDS_INFO:
             await tasks.refresh_from_issue(conn, active.id, spec)
@@ -182,6 +185,7 @@ async def begin_created(
     if prepare is not None:
         await prepare(conn, moved)
     await workflows.start(conn, task.id)
+    await workflows.step(conn, task.id, "validate_task", StepStatus.RUNNING)
     await workflows.step(
         conn, task.id, "validate_task", StepStatus.COMPLETED, "fields given through the REST API"
     )
