@@ -99,7 +99,10 @@ class TaskOut(BaseModel):
     acceptance_criteria: list[str]
     priority: str
     estimated_complexity: str
-    status: str
+    status: str = Field(
+        description="`created`: made through the API, waiting for `create-pr`, "
+        "`/codegen run` or the trigger label to start it; then as a labeled issue's task"
+    )
     status_detail: str | None
     triggered_by: str
     attempt: int
@@ -167,6 +170,9 @@ class PrOptions(_In):
 
 
 class CreatePr(_In):
+    """Starts a `created` task's first attempt (the run it was made for, with these
+    options) or a new attempt of a task that ended; refused (409) while one works."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

@@ -144,10 +144,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         f"{PREFIX}/tasks",
         "createTask",
-        "Create a task (opening its issue unless one is named) and start its workflow",
+        "Create a task (opening its issue unless one is named); `create-pr` starts it",
         Scope.WRITE,
         _create_task,
-        {201: (models.TaskOut, "The task, started as a labeled issue's is")},
+        {
+            201: (
+                models.TaskOut,
+                "The task, `created`: its issue and tracking comment are there, no agent run "
+                "yet; `create-pr`, `/codegen run` or the trigger label starts it",
+            )
+        },
         body=models.TaskCreate,
         refusals=(409, 502, 503),
     ),
@@ -195,10 +201,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         f"{PREFIX}/codegen/create-pr",
         "createPr",
-        "Start a new attempt of the task's workflow with a prompt and pull request options",
+        "Start the task's run (its first attempt, or a new one after it ended) with a "
+        "prompt and pull request options",
         Scope.WRITE,
         _create_pr,
-        {202: (models.Started, "The attempt, started; a job creates its agent run")},
+        {
+            202: (
+                models.Started,
+                "The attempt, started; a job creates its agent run once the budgets allow",
+            )
+        },
         body=models.CreatePr,
         refusals=(409, 502),
     ),

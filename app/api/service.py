@@ -1,5 +1,7 @@
 """What each endpoint does, through the services the webhook handlers use: a
-task starts as a labeled issue's does (`app.tasks.start`), a new attempt as
+task is made as a labeled issue's is (`app.tasks.start`) but waits in
+`created` until `create-pr` (or `/codegen run`, or the label) starts its first
+attempt by the same path (`app.tasks.start.begin_created`), a new attempt as
 `/codegen retry` (`app.followups.flow.retry`), a stop as `/codegen cancel`
 (`app.tasks.stopping`); the prompt comes from the same builder and context."""
 
@@ -26,8 +28,8 @@ from app.pull_requests import store as pull_requests
 from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext, Runtime
 from app.tasks import requests_store as codegen_requests
+from app.tasks import schedule, stopping
 from app.tasks import start as task_start
-from app.tasks import stopping
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.advance import task_spec
@@ -84,8 +86,10 @@ async def _issue(gh: GitHubClient, repository: str, number: int) -> dict[str, An
 
 
 async def create_task(runtime: Runtime, key: ApiKey, body: TaskCreate) -> tasks.Task:
-    """Open the issue (unless one is named) and start its task as a label by a
-    permitted person would; the key's name is who asked."""
+    """Open the issue (unless one is named) and make its task as a label by a
+    permitted person would, with its tracking comment, but `created`: no agent
+    run starts until `create-pr` (with its options), `/codegen run` or the
+    label starts it. The key's name is who asked."""
     installation_id = await _installation(runtime, body.repository)
     gh = await runtime.github.for_installation(installation_id)
     repo = await gh.getitem(urls.repo(body.repository))
@@ -122,7 +126,7 @@ async def create_task(runtime: Runtime, key: ApiKey, body: TaskCreate) -> tasks.
         }
     )
     payload = {"issue": issue, "repository": repo}
-    await task_start.start_task(ctx, gh, payload, config, key.actor, spec=spec)
+    await task_start.start_task(ctx, gh, payload, config, key.actor, spec=spec, created=True)
     task = await tasks.started_by(runtime.pool, repository, issue["number"], ctx.delivery_id)
     if task is None:  # another request started one first
         raise errors.conflict(f"a task is already under way on #{issue['number']}")
@@ -202,7 +206,15 @@ class Started:
     message: str
 
 
-def _refuse_while_working(task: tasks.Task) -> None:
+def _refuse_while_working(task: tasks.Task, *, may_start: bool = False) -> None:
+    """409 unless a new attempt may start; `may_start`: a `created` task's first
+    attempt may (create-pr starts it; a retry has nothing to retry yet)."""
+    if task.status == TaskStatus.CREATED:
+        if may_start:
+            return
+        raise errors.conflict(
+            f"task {task.id} has not started yet: create-pr starts its first attempt"
+        )
     if task.status in WORKING:
         raise errors.conflict(
             f"attempt {max(task.attempt, 1)} of task {task.id} is still running "
@@ -226,12 +238,13 @@ def _repo_options(config: RepoConfig) -> PromptOptions:
 
 
 async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
-    """A new attempt of the task's workflow with this prompt (the one named, or
-    one built now) and the pull request details asked for: the prompt is stored
-    as the attempt's in the transaction that starts it, and the workflow's job
-    sends it to Codegen as for any attempt."""
+    """The task's first attempt (a `created` task) or a new one, with this prompt
+    (the one named, or one built now) and the pull request details asked for:
+    the prompt is stored as the attempt's in the transaction that starts it, and
+    the workflow's job sends it to Codegen (once the budgets admit it) as for
+    any attempt."""
     task = await task_or_404(runtime, body.task_id)
-    _refuse_while_working(task)
+    _refuse_while_working(task, may_start=True)
     gh = await _client(runtime, task)
     config, _, _ = await load_repo_config(gh, task.repository, runtime.settings)
     strategy = task_actions.next_strategy(task)
@@ -282,6 +295,21 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
         )
 
     fields = {} if body.options.autoMerge is None else {"auto_merge": body.options.autoMerge}
+    if task.status == TaskStatus.CREATED:
+        deadline = schedule.deadline_from_now(config.timeout_ms)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            moved = await task_start.begin_created(
+                conn,
+                task,
+                key.actor,
+                deadline,
+                f"api:{uuid.uuid4()}",
+                prepare=store_prompt,
+                fields=fields,
+            )
+        if moved is None:
+            raise errors.conflict(f"task {task.id} changed state meanwhile; nothing was started")
+        return Started(task, made.get("request_id"), 1, f"started attempt 1 of task {task.id}.")
     outcome = await task_actions.retry(
         runtime, task, strategy, key.actor, config.timeout_ms, prepare=store_prompt, fields=fields
     )

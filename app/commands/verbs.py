@@ -78,7 +78,8 @@ async def _start(call: Call) -> Result:
     if issue.get("state") == "closed":
         return Result(False, f"#{source.number} is closed; reopen it to start a task.")
     active = await tasks.active_for_issue(runtime.pool, source.repository, source.number)
-    if active is not None and active.status != TaskStatus.NEEDS_INFO:
+    # One waiting for information resumes; one the REST API made starts.
+    if active is not None and active.status not in (TaskStatus.NEEDS_INFO, TaskStatus.CREATED):
         return Result(
             False,
             f"task {active.id} is already under way (`{active.status}`); nothing new was "

@@ -82,6 +82,12 @@ async def retry(
         return Outcome(
             False, "the task is waiting for more information: edit the issue and it resumes."
         )
+    if task.status == TaskStatus.CREATED:
+        return Outcome(
+            False,
+            f"task {task.id} has not started yet: `/codegen run` (or the API's create-pr) "
+            "starts its first attempt.",
+        )
     chosen = strategy or next_strategy(task)
     try:
         async with runtime.pool.acquire() as conn, conn.transaction():

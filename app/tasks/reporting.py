@@ -51,12 +51,13 @@ async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
                 "title": latest.title or latest.conclusion,
                 "url": latest.check_run_url,
             }
-        permission = "write"
-        if current.status == TaskStatus.NEEDS_INFO:  # it says who may resume the task
+        permission, label = "write", None
+        # It says who may resume (or start) the task, and with which label.
+        if current.status in (TaskStatus.NEEDS_INFO, TaskStatus.CREATED):
             config, _problems, _sha = await load_repo_config(
                 gh, current.repository, runtime.settings
             )
-            permission = config.permission
+            permission, label = config.permission, config.trigger_label
         waiting = None
         if current.status == TaskStatus.GENERATING_PROMPT:
             waiting = await admission.waiting_text(
@@ -65,7 +66,7 @@ async def render_comment(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
                 admission.installation_limits(runtime.settings),
                 datetime.now(UTC),
             )
-        body = tracking.render(current, attempts, sent, shown, permission, waiting)
+        body = tracking.render(current, attempts, sent, shown, permission, waiting, label)
         key = tracking_key(current.id)
         if current.tracking_comment_id is not None and await comments.edit(
             gh, current.repository, current.tracking_comment_id, key, body

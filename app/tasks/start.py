@@ -1,10 +1,13 @@
 """Starting a task from an issue (a label or `/codegen run`), once per request,
-resuming one that waits for information when its issue is edited, and the
-issue comments said on the way: a refusal, the settings file's problems."""
+resuming one that waits for information when its issue is edited, starting
+the first attempt of one the REST API made (`created`), and the issue
+comments said on the way: a refusal, the settings file's problems."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,8 +21,10 @@ from app.repo_settings.config import CONFIG_PATH, RepoConfig, load_repo_config
 from app.runtime import HandlerContext
 from app.tasks import schedule, tracking
 from app.tasks import store as tasks
+from app.tasks import workflows_store as workflows
 from app.tasks.issue_spec import parse_issue
 from app.tasks.status import TaskStatus
+from app.tasks.workflow_status import StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +68,17 @@ async def start_task(
     command_key: str | None = None,
     instructions: str | None = None,
     spec: dict[str, Any] | None = None,
+    created: bool = False,
 ) -> None:
     """Make a task for the issue, or (one active task per issue) note the request
-    on the active one, resuming it when it was waiting for information. Once per
-    request: a delivery (or `/codegen run`, by `command_key`) handled again after
-    its job died does nothing more, even if the task it started has ended.
+    on the active one, resuming it when it was waiting for information and
+    starting it when the REST API made it (`created`). Once per request: a
+    delivery (or `/codegen run`, by `command_key`) handled again after its job
+    died does nothing more, even if the task it started has ended.
     `instructions` (a mention's words) go with the task into the prompt;
-    `spec`: the task's fields as given (the REST API) instead of the issue's."""
+    `spec`: the task's fields as given (the REST API) instead of the issue's;
+    `created`: the REST API's task, made `created` with its tracking comment
+    and no run (and nothing done to an active task that blocked it)."""
     runtime = ctx.runtime
     issue = payload["issue"]
     repository = payload["repository"]["full_name"]
@@ -102,14 +111,28 @@ async def start_task(
             instructions=orjson.dumps(
                 [{"by": triggered_by, "text": instructions}] if instructions else []
             ).decode(),
+            **({"status": TaskStatus.CREATED} if created else {}),
         )
         if task is not None:
-            await schedule.enqueue_advance(conn, task.id, "validate")
+            if created:  # its tracking comment says what starts it
+                await schedule.enqueue_render(conn, task.id, "created")
+            else:
+                await schedule.enqueue_advance(conn, task.id, "validate")
             log.info("task %s created for %s#%s", task.id, repository, issue["number"])
             return
+        if created:
+            return  # the REST API answers that the issue has a task
         active = await tasks.active_for_issue(conn, repository, issue["number"])
         if active is None:
             raise RuntimeError("an active task blocked the insert but cannot be found")
+        if active.status == TaskStatus.CREATED:
+            if instructions:
+                await tasks.add_instructions(conn, active.id, triggered_by, instructions)
+            if await begin_created(conn, active, triggered_by, deadline, ctx.delivery_id):
+                await tasks.add_note(
+                    conn, active.id, f"{tracking.mention(triggered_by)} started it (attempt 1)."
+                )
+            return
         if active.status == TaskStatus.NEEDS_INFO:
             await tasks.refresh_from_issue(conn, active.id, spec)
             if instructions:
@@ -130,6 +153,45 @@ async def start_task(
             "so nothing new started.",
         )
         await schedule.enqueue_render(conn, active.id, ctx.delivery_id)
+
+
+async def begin_created(
+    conn: Any,
+    task: tasks.Task,
+    by: str,
+    deadline: datetime,
+    key: str,
+    *,
+    prepare: Callable[[Any, tasks.Task], Awaitable[None]] | None = None,
+    fields: dict[str, Any] | None = None,
+) -> tasks.Task | None:
+    """Start the first attempt of a task the REST API made, in the caller's
+    transaction: the one path `create-pr`, `/codegen run` and the label take.
+    Its fields were given and checked by the API, so the issue check is done;
+    the attempt's job builds the prompt (unless `prepare(conn, task)` stored one)
+    and asks the budgets before the run is made, as for a labeled issue.
+    `fields` are set on the task (auto-merge). None: it had started already."""
+    moved = await tasks.transition(
+        conn,
+        task.id,
+        from_status=(TaskStatus.CREATED,),
+        to_status=TaskStatus.GENERATING_PROMPT,
+        detail=f"{tracking.mention(by)} started it",
+        deadline_at=deadline,
+        **(fields or {}),
+    )
+    if moved is None:
+        return None
+    if prepare is not None:
+        await prepare(conn, moved)
+    await workflows.start(conn, task.id)
+    await workflows.step(conn, task.id, "validate_task", StepStatus.RUNNING)
+    await workflows.step(
+        conn, task.id, "validate_task", StepStatus.COMPLETED, "fields given through the REST API"
+    )
+    await schedule.enqueue_advance(conn, task.id, "attempt:1")
+    await schedule.enqueue_render(conn, task.id, f"started:{key}")
+    return moved
 
 
 async def start_from_label(ctx: HandlerContext, gh: GitHubClient, data: dict[str, Any]) -> None:

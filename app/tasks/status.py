@@ -13,6 +13,7 @@ from enum import StrEnum
 class TaskStatus(StrEnum):
     """Where a task stands; stored as its value in `tasks.status`."""
 
+    CREATED = "created"  #: Made through the API; `create-pr`, `/codegen run` or the label starts it
     QUEUED = "queued"  #: Picked up: the issue is about to be checked for enough information
     GENERATING_PROMPT = "generating_prompt"  #: Checked; the prompt and agent run are being made
     RUNNING = "running"  #: The agent run is working; the bot polls it
@@ -31,8 +32,9 @@ class TaskStatus(StrEnum):
 _S = TaskStatus
 
 # The task holds its issue: at most one such task per issue (the partial unique
-# index `tasks_one_active_per_issue` has this predicate).
-ACTIVE = frozenset({_S.QUEUED, _S.GENERATING_PROMPT, _S.RUNNING, _S.NEEDS_INFO})
+# index `tasks_one_active_per_issue` has this predicate). A `created` one too:
+# nothing runs yet, but it is the issue's task, which its first start runs.
+ACTIVE = frozenset({_S.CREATED, _S.QUEUED, _S.GENERATING_PROMPT, _S.RUNNING, _S.NEEDS_INFO})
 # The bot or the agent is at work on an attempt: no retry or follow-up now, and
 # a job of the task that dies for good fails the task.
 WORKING = frozenset({_S.QUEUED, _S.GENERATING_PROMPT, _S.RUNNING})
@@ -53,6 +55,8 @@ STOPPABLE = ACTIVE | PR_STAGES
 
 # Every move the code makes, and only those: from a status to the statuses it may take.
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    # Its first attempt starts (`create-pr`, `/codegen run`, the label); a cancel.
+    _S.CREATED: frozenset({_S.GENERATING_PROMPT, _S.CANCELLED}),
     # The issue check: enough information or not; a job that died; a cancel.
     _S.QUEUED: frozenset({_S.GENERATING_PROMPT, _S.NEEDS_INFO, _S.FAILED, _S.CANCELLED}),
     # The run is created, refused, or not started within the workflow timeout.

@@ -29,6 +29,7 @@ def mention(login: str) -> str:
 
 
 _HEADLINE: dict[str, str] = {
+    TaskStatus.CREATED: "🗒️ Created: waiting to be started",
     TaskStatus.QUEUED: "👀 Picked up: checking the issue",
     TaskStatus.GENERATING_PROMPT: "📝 Writing the prompt",
     TaskStatus.RUNNING: "⚙️ Codegen is working on it",
@@ -152,10 +153,12 @@ def render(
     validation: dict[str, Any] | None = None,
     permission: str = "write",
     budget_wait: str | None = None,
+    trigger_label: str | None = None,
 ) -> str:
     """`permission`: the repository's label permission, which an edit that resumes
     a task waiting for information takes. `budget_wait`: the line saying why
-    and where the task waits in the budget queue, when it does."""
+    and where the task waits in the budget queue, when it does. `trigger_label`:
+    the repository's label, named where it would start a `created` task."""
     status = task.status
     latest = attempts[-1] if attempts else None
     simulated_end = ended_simulated(task, attempts)
@@ -230,6 +233,13 @@ def render(
         lines.append(
             f"{mention(task.triggered_by)} once the bot has a Codegen API key, comment "
             "`/codegen retry` (or label the issue again) for a real run."
+        )
+    elif status == TaskStatus.CREATED:
+        label = f"the `{trigger_label}` label" if trigger_label else "the trigger label"
+        lines.append(
+            "Made through the REST API; no agent run has started. The API's `create-pr` "
+            f"(`POST /api/v1/codegen/create-pr`), a `/codegen run` comment or {label} by "
+            f"someone with **{permission}** access (or more) starts it."
         )
     elif status == TaskStatus.NEEDS_INFO:
         lines.append(f"**What is missing:** {task.status_detail or 'more detail'}")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.support.api import READ_KEY, WRITE_KEY, call, task_body, web_app_routes
+from tests.support.api import READ_KEY, WRITE_KEY, call, create_pr, task_body, web_app_routes
 from tests.support.bot import running_bot
 from tests.support.flow import (
     CODEGEN_PR,
@@ -48,8 +48,10 @@ async def test_a_task_created_through_the_api_reaches_a_pr_like_a_labeled_one(
         await bot.wait_idle()
         status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body())
         assert status == 201, task
-        assert task["status"] == "queued" and task["triggered_by"] == "api-key:ci-runner"
+        assert task["status"] == "created" and task["triggered_by"] == "api-key:ci-runner"
         assert task["requirements"] == task_body()["requirements"]
+        started = await create_pr(bot, task["id"])
+        assert started["attempt"] == 1
         await wait_until(lambda: task_status(bot, "pr_open"))
         await bot.wait_idle()
         status, got, _ = await call(bot, "GET", f"/api/v1/tasks/{task['id']}", key=READ_KEY)
@@ -82,6 +84,7 @@ async def test_a_task_for_an_existing_issue_uses_the_fields_given(
         status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=body)
         assert status == 201, task
         assert task["issue_number"] == 7 and task["title"] == body["title"]
+        await create_pr(bot, task["id"])
         await wait_until(lambda: task_status(bot, "running"))
         status, error, _ = await call(bot, "POST", "/api/v1/tasks", json=body)
         assert status == 409 and error["error"] == "conflict", error

@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from tests.support.api import READ_KEY, WRITE_KEY, call, task_body
+from tests.support.api import READ_KEY, WRITE_KEY, call, create_pr, task_body
 from tests.support.bot import running_bot
 from tests.support.flow import CODEGEN_PR, REPO, task_status, wait_until
 
@@ -25,6 +25,7 @@ async def _task_with_pr(bot) -> dict:
     """A task made through the API whose first run opened a pull request."""
     status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body())
     assert status == 201, task
+    await create_pr(bot, task["id"])
     await wait_until(lambda: task_status(bot, "pr_open"))
     await bot.wait_idle()
     return task
@@ -164,6 +165,7 @@ async def test_cancel_stops_the_task_as_the_command_does(api_settings, seeded, f
     fake_codegen.script_run(statuses=["ACTIVE"] * 100)
     async with running_bot(api_settings) as bot:
         status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body())
+        await create_pr(bot, task["id"])
         await wait_until(lambda: task_status(bot, "running"))
         path = f"/api/v1/tasks/{task['id']}/cancel"
         status, error, _ = await call(bot, "POST", path, key=READ_KEY)

@@ -15,7 +15,7 @@ import pytest
 
 from app.api.docs import ASSETS
 from app.api.routes import OPERATIONS
-from tests.support.api import READ_KEY, WRITE_KEY, call, task_body
+from tests.support.api import READ_KEY, WRITE_KEY, call, create_pr, task_body
 from tests.support.bot import running_bot
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.flow import CODEGEN_PR, task_status, wait_until
@@ -75,8 +75,9 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(
     fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
     async with running_bot(api_settings) as bot:
         # A task with a PR, so ids 1 and 2 exist to be found, retried and cancelled.
-        status, _, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body())
+        status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body())
         assert status == 201
+        await create_pr(bot, task["id"])
         await wait_until(lambda: task_status(bot, "pr_open"))
         code, out = await _schemathesis(f"{bot.url}/api-docs.json", WRITE_KEY, tmp_path)
         assert code == 0, out[-6000:]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.api import READ_KEY, WRITE_KEY, call, task_body
 from tests.support.bot import running_bot
-from tests.support.flow import REPO
+from tests.support.flow import REPO, wait_until
 from tests.support.serve import free_port, serve_env, start_serve, wait_healthy
 
 KEYS = (f"ci-runner:write:{WRITE_KEY}", f"dashboard:read:{READ_KEY}")
@@ -136,6 +136,15 @@ async def test_a_repeated_post_with_an_idempotency_key_makes_one_task(
         )
         assert status == 422 and error["error"] == "idempotency_key_reused", error
         assert error["details"][0]["field"] == "Idempotency-Key"
+        await bot.wait_idle()
+        assert fake_codegen.created == []  # made `created`: nothing runs before create-pr
+        # create-pr repeated with its key starts one run
+        start = {"task_id": first[1]["id"]}
+        headers = {"Idempotency-Key": "start-export-json-1"}
+        one = await call(bot, "POST", "/api/v1/codegen/create-pr", json=start, headers=headers)
+        two = await call(bot, "POST", "/api/v1/codegen/create-pr", json=start, headers=headers)
+        assert one[0] == two[0] == 202 and one[1] == two[1], (one, two)
+        await wait_until(lambda: len(fake_codegen.created) == 1)
         await bot.wait_idle()
         tasks = await bot.runtime.pool.fetchval("SELECT count(*) FROM tasks")
     assert tasks == 1

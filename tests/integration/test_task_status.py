@@ -38,7 +38,8 @@ def test_active_pr_stages_and_final_divide_the_statuses():
 
 
 def test_the_other_sets_are_made_of_those():
-    assert WORKING == ACTIVE - {S.NEEDS_INFO}  # waiting for an edit is not work
+    # waiting for an edit, or for the REST API's task to be started, is not work
+    assert WORKING == ACTIVE - {S.NEEDS_INFO, S.CREATED}
     assert ATTEMPTS_OVER == set(TaskStatus) - ACTIVE
     assert WITH_AGENT == (WORKING - {S.QUEUED}) | PR_STAGES
     assert STOPPABLE == ACTIVE | PR_STAGES
@@ -66,12 +67,15 @@ def test_a_final_status_is_left_only_by_a_retry_or_a_late_pull_request():
 
 def test_every_retryable_status_can_be_retried_and_no_other():
     retried = {status for status, targets in TRANSITIONS.items() if S.GENERATING_PROMPT in targets}
-    # `running` goes back on its own when a failed run has retries left.
-    assert retried == RETRYABLE | {S.QUEUED, S.RUNNING}
+    # `running` goes back on its own when a failed run has retries left; a
+    # `created` task's first attempt starts by the same move.
+    assert retried == RETRYABLE | {S.QUEUED, S.RUNNING, S.CREATED}
 
 
 def test_every_status_is_reachable_from_queued_and_every_one_can_end():
-    assert states.reachable(TRANSITIONS, S.QUEUED) == set(TaskStatus)
+    # A task starts `queued` (a label, `/codegen run`) or `created` (the REST API).
+    assert states.reachable(TRANSITIONS, S.QUEUED) == set(TaskStatus) - {S.CREATED}
+    assert states.reachable(TRANSITIONS, S.CREATED) >= {S.GENERATING_PROMPT, S.CANCELLED}
     for status in TaskStatus:
         assert states.reachable(TRANSITIONS, status) & FINAL, status
 

@@ -39,6 +39,15 @@ async def call(
         return response.status, body, dict(response.headers)
 
 
+async def create_pr(bot: Any, task_id: int, **body: Any) -> dict[str, Any]:
+    """Start the task's attempt (`POST /api/v1/codegen/create-pr`); 202 expected."""
+    status, started, _ = await call(
+        bot, "POST", "/api/v1/codegen/create-pr", json={"task_id": task_id, **body}
+    )
+    assert status == 202, started
+    return started
+
+
 def task_body(**change: Any) -> dict[str, Any]:
     body = {
         "title": "Export the table as JSON",
