@@ -15,10 +15,9 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.support.bot import running_bot
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.dashboard import (
     ADMIN_TOKEN,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     browser_client,
     csrf_of,
     passed_task,
