@@ -14,7 +14,6 @@ from typing import Any
 
 from gidgethub import BadRequest
 
-from app import cpu
 from app.api import errors
 from app.api import store as api_store
 from app.api.keys import ApiKey
@@ -32,13 +31,12 @@ from app.tasks import schedule, stopping
 from app.tasks import start as task_start
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
-from app.tasks.advance import task_spec
-from app.tasks.repo_context import fetch_repo_context
+from app.tasks.advance import build_task_prompt
 from app.tasks.request_status import WITHOUT_RUN
 from app.tasks.status import RETRYABLE, STOPPABLE, WORKING, TaskStatus
 from app.tasks.tracking import mention
 from app.validation import store as validations
-from prompts.builder import PromptOptions, build_prompt
+from prompts.builder import PromptOptions
 
 
 async def _installation(runtime: Runtime, repository: str) -> int:
@@ -147,32 +145,6 @@ async def list_tasks(runtime: Runtime, query: TaskFilter) -> tuple[list[tasks.Ta
     return found, (str(found[-1].id) if more else None)
 
 
-async def _build_prompt(
-    runtime: Runtime,
-    gh: GitHubClient,
-    task: tasks.Task,
-    options: PromptOptions,
-    config: RepoConfig,
-    strategy: str | None = None,
-    previous: str | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """The prompt as the workflow builds it (`app.tasks.advance`): the same
-    repository context (its instructions to agents included), builder and fences."""
-    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
-    prompt = await cpu.run(
-        build_prompt,
-        task_spec(task),
-        issue_number=task.issue_number,
-        issue_url=task.issue_url,
-        requester=task.issue_author,
-        repo=context,
-        options=options,
-        strategy=strategy,
-        previous_attempt=previous,
-    )
-    return prompt.text, {**prompt.context_used, "tree_sha": tree_sha}
-
-
 async def generate_prompt(
     runtime: Runtime, key: ApiKey, body: GeneratePrompt
 ) -> api_store.StoredPrompt:
@@ -187,7 +159,7 @@ async def generate_prompt(
         include_validation_criteria=wanted.includeValidationCriteria,
     )
     config, _, _ = await load_repo_config(gh, task.repository, runtime.settings)
-    text, used = await _build_prompt(runtime, gh, task, options, config)
+    text, used = await build_task_prompt(gh, task, options, config)
     return await api_store.save_prompt(
         runtime.pool,
         task_id=task.id,
@@ -259,8 +231,7 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
     else:
         options = _repo_options(config)
         previous = await codegen_requests.get(runtime.pool, task.id, task.attempt)
-        text, used = await _build_prompt(
-            runtime,
+        text, used = await build_task_prompt(
             gh,
             task,
             options,

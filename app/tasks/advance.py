@@ -140,7 +140,6 @@ async def _prepare(
     pool = runtime.pool
     await workflows.step(pool, task.id, "generate_prompt", StepStatus.RUNNING)
     config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
-    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
     strategy = attempt_strategy(attempt, task.next_strategy)
     previous = await codegen_requests.get(pool, task.id, attempt - 1) if attempt > 1 else None
     options = PromptOptions(
@@ -149,6 +148,39 @@ async def _prepare(
         include_dependencies=config.include_dependencies,
         include_validation_criteria=config.include_validation_criteria,
     )
+    text, context_used = await build_task_prompt(
+        gh,
+        task,
+        options,
+        config,
+        strategy,
+        (previous.error or previous.summary) if previous else None,
+    )
+    request = await codegen_requests.prepare(
+        pool,
+        task_id=task.id,
+        attempt=attempt,
+        strategy=strategy,
+        style=options.style,
+        prompt=text,
+        context=context_used,
+    )
+    await workflows.step(pool, task.id, "generate_prompt", StepStatus.COMPLETED)
+    return request
+
+
+async def build_task_prompt(
+    gh: GitHubClient,
+    task: tasks.Task,
+    options: PromptOptions,
+    config: RepoConfig,
+    strategy: str | None = None,
+    previous: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """(prompt, what went into it) for a task, from the repository's context read
+    now (its instructions to agents included): the one way every prompt is built,
+    by the workflow and by the REST API's preview alike."""
+    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
     prompt = await cpu.run(
         build_prompt,
         task_spec(task),
@@ -158,19 +190,9 @@ async def _prepare(
         repo=context,
         options=options,
         strategy=strategy,
-        previous_attempt=(previous.error or previous.summary) if previous else None,
+        previous_attempt=previous,
     )
-    request = await codegen_requests.prepare(
-        pool,
-        task_id=task.id,
-        attempt=attempt,
-        strategy=strategy,
-        style=options.style,
-        prompt=prompt.text,
-        context={**prompt.context_used, "tree_sha": tree_sha},
-    )
-    await workflows.step(pool, task.id, "generate_prompt", StepStatus.COMPLETED)
-    return request
+    return prompt.text, {**prompt.context_used, "tree_sha": tree_sha}
 
 
 def run_metadata(task: tasks.Task, attempt: int) -> dict[str, Any]:
