@@ -98,10 +98,16 @@ async def read_body(request: web.Request) -> bytes:
     """At most 1 MB, whatever Content-Length says (or does not)."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise _too_large()
-    data = await request.content.read(MAX_BODY_BYTES + 1)
+    # `read(n)` answers with what has arrived so far: read until the end.
+    data = bytearray()
+    while len(data) <= MAX_BODY_BYTES:
+        part = await request.content.read(MAX_BODY_BYTES + 1 - len(data))
+        if not part:
+            break
+        data += part
     if len(data) > MAX_BODY_BYTES:
         raise _too_large()
-    return data
+    return bytes(data)
 
 
 def _too_large() -> ApiError:

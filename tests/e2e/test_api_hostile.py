@@ -1,0 +1,63 @@
+"""The REST API against requests no ordinary client sends: bytes on the wire
+that a library would not produce, a body that arrives in pieces. Each gets the
+API's own answer (4xx with its JSON), never a 500 or a truncated reading."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.api import READ_KEY, WRITE_KEY
+from tests.support.bot import running_bot
+
+
+@pytest.fixture
+def api_settings(flow_settings):
+    return dataclasses.replace(
+        flow_settings, api_keys=(f"ci-runner:write:{WRITE_KEY}", f"dashboard:read:{READ_KEY}")
+    )
+
+
+async def _raw(url: str, head: bytes, *parts: bytes) -> tuple[int, dict]:
+    """Send the request head and then each part as its own write, a pause
+    between (as a slow client's TCP segments arrive); the status and JSON."""
+    where = urlsplit(url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        for part in parts:
+            await asyncio.sleep(0.3)
+            writer.write(part)
+            await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    _headers, _, body = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), json.loads(body)
+
+
+async def test_a_body_that_arrives_in_pieces_is_read_whole(api_settings, seeded):
+    body = json.dumps({"title": "Export", "repository": "not a repository"}).encode()
+    head = (
+        b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\n"
+        + f"X-API-Key: {WRITE_KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    )
+    async with running_bot(api_settings) as bot:
+        status, error = await _raw(bot.url, head, body[:20], body[20:])
+        # Over the limit in chunks (no Content-Length to refuse it by): 413, not 400.
+        chunked = head.replace(
+            f"Content-Length: {len(body)}".encode(), b"Transfer-Encoding: chunked"
+        )
+        chunk = b"%x\r\n%s\r\n" % (64 * 1024, b" " * 64 * 1024)
+        over, big = await _raw(bot.url, chunked, b"2\r\n{}\r\n", chunk * 17, b"0\r\n\r\n")
+    # The whole body is a well-formed JSON object with a bad field: 422, not 400.
+    assert status == 422, error
+    assert error["details"][0]["field"] == "repository"
+    assert over == 413, big
