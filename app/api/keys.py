@@ -44,7 +44,8 @@ class ApiKey:
 
 
 def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
+    # A header's bytes that are not UTF-8 arrive as surrogates: hash the bytes sent.
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
 
 
 def parse_keys(entries: Iterable[str]) -> tuple[ApiKey, ...]:

@@ -61,3 +61,12 @@ async def test_a_body_that_arrives_in_pieces_is_read_whole(api_settings, seeded)
     assert status == 422, error
     assert error["details"][0]["field"] == "repository"
     assert over == 413, big
+
+
+async def test_a_key_that_is_not_utf8_is_refused_not_a_crash(api_settings, seeded):
+    async with running_bot(api_settings) as bot:
+        for header in (b"X-API-Key: \xff" + b"k" * 20, b"Authorization: Bearer \xff" + b"k" * 20):
+            head = b"GET /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            status, error = await _raw(bot.url, head + header + b"\r\n\r\n")
+            assert status == 401, error
+            assert error["error"] == "unauthorized"
