@@ -70,3 +70,10 @@ async def test_a_key_that_is_not_utf8_is_refused_not_a_crash(api_settings, seede
             status, error = await _raw(bot.url, head + header + b"\r\n\r\n")
             assert status == 401, error
             assert error["error"] == "unauthorized"
+
+
+async def test_a_task_id_of_digits_int_cannot_read_is_not_found(api_settings, seeded):
+    async with running_bot(api_settings) as bot:
+        for path in ("/api/v1/tasks/%C2%B2", "/api/v1/codegen/status/%C2%B2"):
+            async with bot.session.get(bot.url + path, headers={"X-API-Key": READ_KEY}) as r:
+                assert r.status == 404, (path, await r.text())
