@@ -72,3 +72,15 @@ async def test_a_state_or_csrf_token_that_is_not_ascii_is_refused(dash_settings,
         async with client.post(bot.url + "/logout", data={"csrf": "\u00e9"}) as r:
             assert r.status == 403, await r.text()
             assert "Content-Security-Policy" in r.headers
+
+
+async def test_list_filters_the_database_or_a_date_cannot_take_are_dropped(dash_settings, seeded):
+    """A filter that is not what the field takes is dropped (filters.parse's
+    promise): a NUL in the search, the last day there is, a digit int() refuses."""
+    async with running_bot(dash_settings, worker=False) as bot, browser_client() as client:
+        status, _url, _page = await sign_in_with_token(client, bot.url)
+        assert status == 200
+        for query in ("q=a%00b", "q=a%FFb", "until=9999-12-31", "before=%C2%B2"):
+            for path in ("/dashboard", "/dashboard/tasks.json"):
+                async with client.get(f"{bot.url}{path}?{query}") as r:
+                    assert r.status == 200, (path, query, await r.text())
