@@ -10,8 +10,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from app.dashboard.web import SECURITY_HEADERS
 from tests.support.bot import running_bot
-from tests.support.dashboard import ADMIN_TOKEN, browser_client, csrf_of, sign_in_with_token
+from tests.support.dashboard import (
+    ADMIN_TOKEN,
+    browser_client,
+    csrf_of,
+    passed_task,
+    sign_in_with_github,
+    sign_in_with_token,
+)
+from tests.support.flow import REPO
 
 
 @pytest.fixture
@@ -84,3 +93,22 @@ async def test_list_filters_the_database_or_a_date_cannot_take_are_dropped(dash_
             for path in ("/dashboard", "/dashboard/tasks.json"):
                 async with client.get(f"{bot.url}{path}?{query}") as r:
                     assert r.status == 200, (path, query, await r.text())
+
+
+async def test_a_page_that_fails_still_sends_the_security_headers(
+    dash_settings, seeded, fake_codegen, example_payload
+):
+    """GitHub failing under a button (its permission check) is our 500, and
+    an error page is a page: the CSP and the rest go with it."""
+    async with running_bot(dash_settings) as bot, browser_client() as writer:
+        task = await passed_task(bot, seeded, fake_codegen, example_payload)
+        seeded.set_permission(REPO, "second-writer", "write")  # no permission cached yet
+        await sign_in_with_github(writer, bot.url, seeded, "second-writer")
+        action = f"/dashboard/tasks/{task['id']}/cancel"
+        async with writer.get(f"{bot.url}/dashboard/tasks/{task['id']}") as r:
+            page = await r.text()
+        seeded.fail_next("GET", r"/collaborators/.*/permission", 500, times=20)
+        async with writer.post(bot.url + action, data={"csrf": csrf_of(page, action)}) as r:
+            assert r.status == 500, await r.text()
+            for name, value in SECURITY_HEADERS.items():
+                assert r.headers.get(name) == value, name
