@@ -77,3 +77,24 @@ async def test_a_task_id_of_digits_int_cannot_read_is_not_found(api_settings, se
         for path in ("/api/v1/tasks/%C2%B2", "/api/v1/codegen/status/%C2%B2"):
             async with bot.session.get(bot.url + path, headers={"X-API-Key": READ_KEY}) as r:
                 assert r.status == 404, (path, await r.text())
+
+
+async def test_a_client_cannot_pick_its_address_beside_the_proxys_header(api_settings, seeded):
+    """A proxy that adds its own header line (HAProxy's `option forwardfor`)
+    leaves the client's line first: the proxy's, the last one, names the client."""
+    settings = dataclasses.replace(
+        api_settings, api_rate_limit=2, api_client_address_header="X-Forwarded-For"
+    )
+    async with running_bot(settings) as bot:
+        statuses = []
+        for n in range(3):
+            head = (
+                b"GET /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                + f"X-API-Key: {READ_KEY if n % 2 else WRITE_KEY}\r\n".encode()
+                + f"X-Forwarded-For: 192.0.2.{n}\r\n".encode()  # the client's own
+                + b"X-Forwarded-For: 203.0.113.7\r\n\r\n"  # the proxy's
+            )
+            statuses.append((await _raw(bot.url, head))[0])
+        buckets = await bot.runtime.pool.fetch("SELECT bucket FROM api_rate_limits")
+    assert statuses == [200, 200, 429]
+    assert {r["bucket"] for r in buckets} >= {"address:203.0.113.7"}
