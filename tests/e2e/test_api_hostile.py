@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.api import READ_KEY, WRITE_KEY
+from tests.support.api import READ_KEY, WRITE_KEY, call, task_body
 from tests.support.bot import running_bot
+from tests.support.flow import INSTALLATION, REPO
 
 
 @pytest.fixture
@@ -98,3 +99,21 @@ async def test_a_client_cannot_pick_its_address_beside_the_proxys_header(api_set
         buckets = await bot.runtime.pool.fetch("SELECT bucket FROM api_rate_limits")
     assert statuses == [200, 200, 429]
     assert {r["bucket"] for r in buckets} >= {"address:203.0.113.7"}
+
+
+async def test_an_issue_moved_to_another_repository_is_not_taken_for_this_ones(
+    api_settings, seeded
+):
+    """GitHub answers a transferred issue's old address with a 301 to its new
+    one; the redirect is followed, and the answer is another repository's issue."""
+    seeded.add_repo("octo-org/gadgets", installation_id=INSTALLATION)
+    seeded.add_issue("octo-org/gadgets", 3, title="Someone else's issue")
+    seeded.add_issue(REPO, 12, title="Moved away")
+    seeded.transfer_issue(REPO, 12, "octo-org/gadgets", 3)
+    async with running_bot(api_settings) as bot:
+        status, error, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body(issue_number=12))
+        count = await bot.runtime.pool.fetchval("SELECT count(*) FROM tasks")
+    assert status == 422, error
+    assert error["details"][0]["field"] == "issue_number"
+    assert count == 0
+    assert seeded.comments_on("octo-org/gadgets", 3) == []
