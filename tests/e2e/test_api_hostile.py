@@ -117,3 +117,14 @@ async def test_an_issue_moved_to_another_repository_is_not_taken_for_this_ones(
     assert error["details"][0]["field"] == "issue_number"
     assert count == 0
     assert seeded.comments_on("octo-org/gadgets", 3) == []
+
+
+async def test_a_time_at_the_calendars_ends_is_refused_not_a_crash(api_settings, seeded):
+    """The first and last days there are, with an offset that takes UTC past them."""
+    async with running_bot(api_settings) as bot:
+        for since in ("0001-01-01T00:00:00%2B05:00", "9999-12-31T23:59:59-05:00"):
+            path = f"/api/v1/tasks?created_since={since}"
+            status, error, _ = await call(bot, "GET", path, key=READ_KEY)
+            assert status in (200, 422), (since, error)
+            if status == 422:
+                assert error["details"][0]["field"] == "created_since", error
