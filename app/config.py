@@ -147,7 +147,7 @@ class Settings:
             self.setup_token,
             self.admin_token,
             self.session_secret,
-            *(entry.split(":", 2)[-1] for entry in self.api_keys),  # name:scope:key
+            *(entry.split(":", 2)[-1].strip() for entry in self.api_keys),  # name:scope:key
         ]
         if self.database_url:
             password = urlsplit(self.database_url).password

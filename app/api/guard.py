@@ -64,9 +64,11 @@ async def check_rate(runtime: Runtime, bucket: str, limits: Limits) -> None:
 
 def client_address(request: web.Request, header: str | None) -> str:
     """Whom the per-address limit counts: the address the trusted proxy names in
-    `header` (its last entry, the one the proxy itself added), else the TCP peer."""
+    `header` (its last entry, the one the proxy itself added, on the last line
+    of that header if there are several), else the TCP peer."""
     if header:
-        named = request.headers.get(header, "").rsplit(",", 1)[-1].strip()
+        # A proxy may add its own header line after the client's: the last line counts.
+        named = ",".join(request.headers.getall(header, [])).rsplit(",", 1)[-1].strip()
         if named:
             return named[:_ADDRESS_CHARS]
     return request.remote or "unknown"
@@ -98,10 +100,16 @@ async def read_body(request: web.Request) -> bytes:
     """At most 1 MB, whatever Content-Length says (or does not)."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise _too_large()
-    data = await request.content.read(MAX_BODY_BYTES + 1)
+    # `read(n)` answers with what has arrived so far: read until the end.
+    data = bytearray()
+    while len(data) <= MAX_BODY_BYTES:
+        part = await request.content.read(MAX_BODY_BYTES + 1 - len(data))
+        if not part:
+            break
+        data += part
     if len(data) > MAX_BODY_BYTES:
         raise _too_large()
-    return data
+    return bytes(data)
 
 
 def _too_large() -> ApiError:

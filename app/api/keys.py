@@ -44,11 +44,12 @@ class ApiKey:
 
 
 def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
+    # A header's bytes that are not UTF-8 arrive as surrogates: hash the bytes sent.
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
 
 
 def parse_keys(entries: Iterable[str]) -> tuple[ApiKey, ...]:
-    """Each entry is `name:scope:key`; names are unique, keys at least 16 characters."""
+    """Each entry is `name:scope:key`; names and keys are unique, keys at least 16 characters."""
     keys: list[ApiKey] = []
     for number, entry in enumerate(entries, 1):
         parts = entry.strip().split(":", 2)
@@ -65,7 +66,11 @@ def parse_keys(entries: Iterable[str]) -> tuple[ApiKey, ...]:
             )
         if any(k.name == name for k in keys):
             raise KeyFormatError(f"entry {number}: the name {name} is used twice")
-        keys.append(ApiKey(name, Scope(scope), _digest(key)))
+        digest = _digest(key)
+        same = next((k.name for k in keys if k.digest == digest), None)
+        if same is not None:  # which name and scope a request had would be a guess
+            raise KeyFormatError(f"entry {number} ({name}) has the same key as {same}")
+        keys.append(ApiKey(name, Scope(scope), digest))
     return tuple(keys)
 
 

@@ -4,10 +4,10 @@ OpenAPI 3.1 document, so what is documented is what is enforced."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app.tasks.status import TaskStatus
 from prompts.builder import STRATEGIES, STYLES
@@ -81,6 +81,17 @@ class TaskFilter(_In):
         default=None, pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the previous page"
     )
     limit: int = Field(default=50, ge=1, le=200)
+
+    @field_validator("created_since")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """In UTC, as the database takes it: 0001-01-01T00:00+05:00 is before the first day."""
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the time in UTC is outside the calendar") from None
 
 
 class PullRequestLink(BaseModel):

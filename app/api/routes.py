@@ -249,7 +249,8 @@ def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> we
 
 def _task_id(request: web.Request) -> int:
     raw = request.match_info["task_id"]
-    if not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= models.BIGINT:
+    # isdigit() holds for "²", which int() refuses: ASCII digits only.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= models.BIGINT:
         raise ApiError(404, "not_found", f"task {raw[:40]!r} does not exist", field="task_id")
     return int(raw)
 

@@ -76,6 +76,10 @@ async def _issue(gh: GitHubClient, repository: str, number: int) -> dict[str, An
         if exc.status_code in (404, 410):
             raise errors.invalid("issue_number", f"{repository} has no issue #{number}") from None
         raise
+    # A transferred issue's old address redirects to its new one, which the client follows.
+    where = str(issue.get("repository_url") or "").lower()
+    if issue.get("number") != number or not where.endswith(urls.repo(repository).lower()):
+        raise errors.invalid("issue_number", f"#{number} was moved out of {repository}")
     if "pull_request" in issue:
         raise errors.invalid("issue_number", f"#{number} is a pull request, not an issue")
     if issue.get("state") == "closed":

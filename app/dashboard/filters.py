@@ -59,16 +59,19 @@ def parse(query: Mapping[str, str]) -> TaskFilter:
     status = query.get("status") or None
     repository = (query.get("repository") or "").strip() or None
     requester = (query.get("requester") or "").strip().lstrip("@") or None
-    search = " ".join((query.get("q") or "").split())[:MAX_SEARCH] or None
+    # PostgreSQL's text holds no NUL: a NUL in the search is a space.
+    search = " ".join((query.get("q") or "").replace("\x00", " ").split())[:MAX_SEARCH] or None
     before = query.get("before") or ""
+    until = _date(query.get("until"))
     return TaskFilter(
         status=TaskStatus(status) if status in TaskStatus._value2member_map_ else None,
         repository=repository if repository and _REPOSITORY.match(repository) else None,
         requester=requester if requester and _LOGIN.match(requester) else None,
         since=_date(query.get("since")),
-        until=_date(query.get("until")),
+        until=until if until != date.max else None,  # its next day does not exist
         search=search,
-        before=int(before) if before.isdigit() and len(before) < 19 else None,
+        # isdigit() holds for "²", which int() refuses: ASCII digits only.
+        before=int(before) if before.isascii() and before.isdigit() and len(before) < 19 else None,
     )
 
 

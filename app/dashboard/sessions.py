@@ -65,7 +65,10 @@ def sign(key: bytes, session: Session) -> str:
 def verify(key: bytes, cookie: str | None, now: float) -> Session | None:
     """The session a cookie holds, None for anything forged, altered, expired or
     malformed (never an exception: the cookie is the visitor's input)."""
+    # What we sign is ASCII; anything else would make hmac.compare_digest raise.
     if not cookie or len(cookie) > MAX_COOKIE_CHARS or cookie.count(".") != 1:
+        return None
+    if not cookie.isascii():
         return None
     body, mac = cookie.split(".")
     if not hmac.compare_digest(mac, _mac(key, body)):
@@ -85,7 +88,7 @@ def csrf_token(key: bytes, session: Session, action: str) -> str:
 
 
 def csrf_ok(key: bytes, session: Session | None, action: str, token: str | None) -> bool:
-    if session is None or not token:
+    if session is None or not token or not token.isascii():
         return False
     return hmac.compare_digest(token, csrf_token(key, session, action))
 
@@ -96,7 +99,7 @@ def sign_value(key: bytes, value: str) -> str:
 
 
 def unsign_value(key: bytes, signed: str | None) -> str | None:
-    if not signed or signed.count(".") != 1 or len(signed) > 512:
+    if not signed or signed.count(".") != 1 or len(signed) > 512 or not signed.isascii():
         return None
     value, mac = signed.split(".")
     return value if hmac.compare_digest(mac, _mac(key, "state|" + value)) else None

@@ -77,7 +77,7 @@ class SignIn:
 
     def _state_matches(self, request: web.Request, given: str | None) -> bool:
         kept = sessions.unsign_value(self._key(), request.cookies.get(STATE_COOKIE))
-        return bool(kept and given and hmac.compare_digest(kept, given))
+        return bool(kept and given and given.isascii() and hmac.compare_digest(kept, given))
 
     async def login_page(self, request: web.Request) -> web.Response:
         if current_session(request, self.runtime.settings) is not None:

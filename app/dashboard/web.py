@@ -4,6 +4,7 @@ reading and writing the session cookie, and the CSRF check of a posted form."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -14,6 +15,8 @@ from app.config import Settings
 from app.dashboard import sessions
 from app.dashboard.sessions import SESSION_COOKIE, Session
 from app.onboarding.manifest import public_base_url
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -43,6 +46,12 @@ def secured(handler: Handler) -> Handler:
         except web.HTTPException as exc:
             exc.headers.update({k: v for k, v in SECURITY_HEADERS.items() if k not in exc.headers})
             raise
+        except Exception:  # aiohttp's own 500 page would go without the headers
+            log.exception("dashboard: %s %s failed", request.method, request.path)
+            raise web.HTTPInternalServerError(
+                text="Something failed on our side; try again in a minute.",
+                headers=SECURITY_HEADERS,
+            ) from None
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

@@ -29,6 +29,8 @@ def test_entries_are_name_scope_key_and_only_digests_are_kept():
         ("ci:write:short", "at least 16"),
         (f"c i:write:{KEY}", "name"),
         (f"ci:write:{KEY},ci:read:{KEY}", "used twice"),
+        # One secret under two names: which name (and scope) a request has is a guess.
+        (f"ci:read:{KEY},ops:write:{KEY}", "same key"),
     ],
 )
 def test_a_bad_entry_stops_start_up_without_showing_the_key(entry, words):
@@ -43,6 +45,10 @@ def test_a_bad_entry_stops_start_up_without_showing_the_key(entry, words):
 def test_the_key_parts_are_scrubbed_from_logs_and_the_names_are_not():
     settings = load_settings({"API_KEYS": f"ci:write:{KEY}"}, dotenv=None)
     assert KEY in settings.secrets and "ci" not in settings.secrets
+    # parse_keys strips each part, so `ci:write: KEY` authenticates KEY: scrub KEY.
+    spaced = load_settings({"API_KEYS": f"ci : write : {KEY}"}, dotenv=None)
+    assert authenticate(parse_keys(spaced.api_keys), KEY) is not None
+    assert KEY in spaced.secrets
 
 
 def test_a_key_is_read_from_x_api_key_or_a_bearer_token():

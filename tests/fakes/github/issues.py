@@ -230,7 +230,26 @@ class IssuesMixin:
         issue["labels"][:] = kept
         return 200, copy.deepcopy(kept)
 
+    def transfer_issue(
+        self, full_name: str, number: int, to_full_name: str, to_number: int
+    ) -> None:
+        """Issue `number` moved to `to_full_name` (as `to_number`, an issue added there):
+        GitHub answers its old address with a 301 to the new one."""
+        source = self._canonical(full_name)
+        self.issues[source].pop(number, None)
+        self.transferred_issues[(source, number)] = (self._canonical(to_full_name), to_number)
+
     def _get_issue(self, ctx: Ctx) -> Reply:
+        assert ctx.full_name is not None
+        moved = self.transferred_issues.get((ctx.full_name, ctx.int_param("issue_number")))
+        if moved is not None:
+            where = f"{self.url}/repos/{moved[0]}/issues/{moved[1]}"
+            body = {
+                "message": "Moved Permanently",
+                "url": where,
+                "documentation_url": "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects",
+            }
+            return 301, body, {"Location": where}
         return 200, copy.deepcopy(self._issue(ctx))
 
     def _create_issue(self, ctx: Ctx) -> Reply:

@@ -190,6 +190,7 @@ class FakeGitHub(
         self.files: dict[str, dict[str, bytes]] = {}
         self.languages: dict[str, dict[str, int]] = {}
         self.collaborators: dict[str, dict[str, str]] = {}  # full -> login.lower() -> role
+        self.transferred_issues: dict[tuple[str, int], tuple[str, int]] = {}  # see issues.py
         self.refs: dict[tuple[str, str], str] = {}  # (full, branch) -> sha
         self.users: dict[str, dict[str, Any]] = {}
         self.deliveries: list[dict[str, Any]] = []
