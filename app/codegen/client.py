@@ -27,16 +27,17 @@ exception message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import cachetools
 import httpx
 
 from app.codegen import pacing
-from app.codegen.pacing import CreateLimiter, RetryPolicy, SlidingWindowLimiter
+from app.codegen.pacing import CreateLimiter, RetryPolicy, SlidingWindowLimiter, create_place
 from app.codegen.runs import (
     AgentRun,
     CodegenError,
@@ -141,7 +142,6 @@ class CodegenClient:
         body: dict[str, Any] = {"prompt": prompt, "metadata": metadata}
         if repo_id is not None:
             body["repo_id"] = repo_id
-        await self._take_create_place(max_wait, sent=False)
         first = True
         lost_answer = False
         async for attempt in self._policy.retrying():
@@ -151,14 +151,13 @@ class CodegenClient:
                     if existing is not None:
                         log.info("Codegen create: found run %s from a lost answer", existing.id)
                         return existing
-                if not first:
-                    await self._take_create_place(max_wait, sent=True)
-                first = False
-                try:
-                    data = await self._send("POST", "/agent/run", json=body)
-                except CodegenError as exc:
-                    lost_answer = lost_answer or exc.ambiguous
-                    raise
+                async with self._create_place(max_wait, sent=not first):
+                    first = False
+                    try:
+                        data = await self._send("POST", "/agent/run", json=body)
+                    except CodegenError as exc:
+                        lost_answer = lost_answer or exc.ambiguous
+                        raise
                 return AgentRun.from_api(data)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
@@ -224,14 +223,18 @@ class CodegenClient:
 
     # ------------------------------------------------------------------ internals
 
-    async def _take_create_place(self, max_wait: float | None, *, sent: bool) -> None:
+    @contextlib.asynccontextmanager
+    async def _create_place(self, max_wait: float | None, *, sent: bool) -> AsyncIterator[None]:
+        """A place in the create window for one request, settled when it ends;
+        `CreateDeferred` when none is free within `max_wait`."""
         started = time.monotonic()
-        wait = await self._create_limiter.acquire(max_wait)
-        if wait > 0:
-            raise CreateDeferred(wait, sent=sent)
-        metrics.LIMIT_WAIT_SECONDS.labels(limit="codegen_create").observe(
-            time.monotonic() - started
-        )
+        async with create_place(self._create_limiter, max_wait) as wait:
+            if wait > 0:
+                raise CreateDeferred(wait, sent=sent)
+            metrics.LIMIT_WAIT_SECONDS.labels(limit="codegen_create").observe(
+                time.monotonic() - started
+            )
+            yield
 
     async def _list_repos(self) -> dict[str, int]:
         repos: dict[str, int] = {}

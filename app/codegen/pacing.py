@@ -9,9 +9,12 @@ the caller says that is safe."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -25,6 +28,8 @@ from tenacity import (
 )
 
 from app.codegen.runs import CodegenError
+
+log = logging.getLogger(__name__)
 
 # A retry cannot change these answers.
 FINAL_STATUSES = frozenset({400, 401, 402, 403, 404, 405, 409, 410, 413, 422})
@@ -107,18 +112,46 @@ async def lock_before(lock: asyncio.Lock, give_up_at: float | None) -> bool:
 
 class CreateLimiter(Protocol):
     """Paces Codegen creates: the in-process `SlidingWindowLimiter`, or the window
-    every process shares (app/limits/creates.py `SharedWindow`)."""
+    every process shares (app/limits/creates.py `SharedWindow`).
 
-    async def acquire(self, max_wait: float | None = None) -> float:
-        """Wait for a place in the window and take it (0.0). With `max_wait`, give
-        up when the place is further off than that, taking nothing, and answer
-        the seconds until one is expected: a caller holding a worker slot comes
-        back later instead."""
+    Codegen counts a create when it arrives, so a place taken for a request is
+    settled once its answer is in: from then on the window counts it from that
+    moment, at or after the arrival, however long the request took to get
+    there (`create_place` does both)."""
+
+    async def take(self, max_wait: float | None = None) -> tuple[float, object]:
+        """Wait for a place in the window and take it: (0.0, the place). With
+        `max_wait`, give up when the place is further off than that, taking
+        nothing, and answer (the seconds until one is expected, None): a
+        caller holding a worker slot comes back later instead."""
+        ...
+
+    async def settle(self, place: object) -> None:
+        """The request `place` was taken for has been answered (or failed)."""
         ...
 
     async def wait_seconds(self) -> float:
         """Seconds until an acquisition would not wait (0 when one is free now)."""
         ...
+
+
+@contextlib.asynccontextmanager
+async def create_place(
+    limiter: CreateLimiter, max_wait: float | None = None
+) -> AsyncIterator[float]:
+    """Take a place for one create (yields 0.0) or not (yields the wait), and
+    settle a place taken as the block ends, however it ends. A settle that
+    fails leaves the place where it was taken and is only logged: the create
+    itself went through or failed on its own account."""
+    wait, place = await limiter.take(max_wait)
+    try:
+        yield wait
+    finally:
+        if place is not None:
+            try:
+                await limiter.settle(place)
+            except Exception:  # the create stands, settled or not
+                log.warning("could not settle a create's place in its window", exc_info=True)
 
 
 class SlidingWindowLimiter:
@@ -144,10 +177,14 @@ class SlidingWindowLimiter:
         return self.delay()
 
     async def acquire(self, max_wait: float | None = None) -> float:
-        """Take a place (0.0), waiting for one; see `CreateLimiter.acquire`."""
+        """Take a place (0.0), waiting for one; see `CreateLimiter.take`."""
+        return (await self.take(max_wait))[0]
+
+    async def take(self, max_wait: float | None = None) -> tuple[float, object]:
+        """See `CreateLimiter.take`; the place is the time it was taken."""
         give_up_at = None if max_wait is None else time.monotonic() + max_wait
         if not await lock_before(self._lock, give_up_at):  # first come, first served
-            return max(MIN_RETRY_WAIT, self.delay())
+            return max(MIN_RETRY_WAIT, self.delay()), None
         try:
             while True:
                 now = time.monotonic()
@@ -155,10 +192,18 @@ class SlidingWindowLimiter:
                     self._times.popleft()
                 if len(self._times) < self.limit:
                     self._times.append(now)
-                    return 0.0
+                    return 0.0, now
                 wait = self._times[0] + self.window - now
                 if give_up_at is not None and now + wait > give_up_at:
-                    return wait
+                    return wait, None
                 await asyncio.sleep(wait)
         finally:
             self._lock.release()
+
+    async def settle(self, place: object) -> None:
+        """Count the place taken at `place` from now (again, if it left the
+        window while its request was out). Now is the latest time, so the
+        times stay in order."""
+        with contextlib.suppress(ValueError):
+            self._times.remove(place)
+        self._times.append(time.monotonic())

@@ -1,18 +1,31 @@
-"""The SQL of the shared limits (tables and functions: migrations/009_shared_limits.sql)."""
+"""The SQL of the shared limits (tables and functions: migrations/009_shared_limits.sql
+and 017_settled_window_places.sql)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import asyncpg
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
 
-async def take_window_slot(db: Executor, key: str, limit: int, window: float) -> float:
-    """Take a place in window `key` when one is free (0.0), else the seconds
-    until one is, taking nothing: one statement, one round trip."""
-    return float(
-        await db.fetchval("SELECT take_window_slot($1, $2, $3)", key, max(1, limit), window)
+async def take_window_place(
+    db: Executor, key: str, limit: int, window: float
+) -> tuple[float, datetime | None]:
+    """Take a place in window `key` when one is free: (0.0, when it was taken,
+    by the database's clock: what `settle_window_place` is later given); else
+    (the seconds until one is free, None), taking nothing. One statement."""
+    row = await db.fetchrow(
+        "SELECT wait, taken_at FROM take_window_place($1, $2, $3)", key, max(1, limit), window
     )
+    return float(row["wait"]), row["taken_at"]
+
+
+async def settle_window_place(db: Executor, key: str, taken_at: datetime) -> None:
+    """The create the place at `taken_at` was for has its answer: count the place
+    from now, a time at or after the request arrived."""
+    await db.execute("SELECT settle_window_place($1, $2)", key, taken_at)
 
 
 async def window_delay(db: Executor, key: str, limit: int, window: float) -> float:

@@ -51,8 +51,9 @@ ISSUES_PER_REPO = 10  # labeled: 20 x 10 = 200 tasks
 DELIVERIES = 5_000
 CREATE_LIMIT = 10
 CREATE_WINDOW = 2.0  # seconds, for Codegen's 60: the bot's window
-# Codegen counts creates when they arrive; on a loaded machine a request can
-# take a while to get there, so the API's window (the fake's, and the one the
+# Codegen counts creates when they arrive; the bot counts each from its answer
+# (a settled place, migration 017), but a create still in flight counts from
+# when its place was taken, so the API's window (the fake's, and the one the
 # check uses) is a little shorter than the bot's, as in the client's own test.
 API_WINDOW = 0.9 * CREATE_WINDOW
 WRITE_INTERVAL = 0.05  # seconds between one installation's writes, for GitHub's 1

@@ -102,7 +102,8 @@ async def test_a_window_frees_its_places_as_they_age_out(pool):
     await window.acquire()
     assert 0.3 < await window.wait_seconds() <= 0.5
     # Taking is one statement, and a refusal takes nothing.
-    assert 0.3 < await store.take_window_slot(pool, "test-window", 2, 0.5) <= 0.5
+    wait, taken_at = await store.take_window_place(pool, "test-window", 2, 0.5)
+    assert 0.3 < wait <= 0.5 and taken_at is None
     assert len(await pool.fetchval("SELECT taken FROM shared_windows")) == 2
     started = time.monotonic()
     await window.acquire()  # waits for the first place to age out
@@ -372,3 +373,48 @@ async def test_a_session_takes_a_lease_once_however_often_it_asks(dsn, pool):
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_settled_place_counts_from_its_answer(pool):
+    """Codegen counts a create when it arrives, which can be well after its place
+    was taken: settling moves the place to the answer's time, and brings back a
+    place that aged out of the window while its request was out."""
+    window = SharedWindow(pool, "test-window", limit=1, window=0.5)
+    wait, place = await window.take()
+    assert wait == 0.0 and place is not None
+    await asyncio.sleep(0.3)
+    await window.settle(place)
+    assert 0.4 < await window.wait_seconds() <= 0.5  # not the 0.2 left from the take
+    assert len(await pool.fetchval("SELECT taken FROM shared_windows")) == 1
+
+    await asyncio.sleep(0.55)
+    wait, place = await window.take(max_wait=0)
+    assert wait == 0.0
+    await asyncio.sleep(0.6)  # out of the window before its answer came
+    assert await window.wait_seconds() == 0.0
+    await window.settle(place)
+    assert 0.4 < await window.wait_seconds() <= 0.5
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "in-process"])
+async def test_a_slow_create_answer_delays_the_next_create(pool, shared):
+    """The next create waits a whole window from the slow create's answer, not
+    from the moment its place was taken: the API's window, counted from the
+    arrival, never sees two."""
+    async with FakeCodegen(api_key=KEY, org_id=ORG) as fake:
+        fake.add_repo(REPO)
+        if shared:
+            client = codegen_client(fake, pool, limit=1, window=0.5)
+        else:
+            client = CodegenClient(
+                api_url=fake.url, api_key=KEY, org_id=ORG, creates_per_minute=1, window_seconds=0.5
+            )
+        try:
+            fake.hold_answer_next("POST", RUN, 0.4)
+            await client.create_run("p", metadata={"i": 1})
+            answered = time.monotonic()
+            await client.create_run("p", metadata={"i": 2})
+            assert time.monotonic() - answered >= 0.45
+            assert len(fake.created) == 2
+        finally:
+            await client.aclose()
