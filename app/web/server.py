@@ -135,10 +135,33 @@ th{{text-align:left;padding-right:1rem}}</style>
     return response
 
 
+# What every answer carries, and what an error answer carries besides when its
+# handler set nothing (aiohttp's own 404 and 405 pages, a refused body): pages
+# that render HTML send their own, stricter headers (app/dashboard/web.py).
+_EVERY_ANSWER = {"X-Content-Type-Options": "nosniff"}
+_ERROR_ANSWER = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def baseline_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: no answer of ours is sniffed as another type, and
+    no error page can be framed or run anything."""
+    headers = response.headers
+    for name, value in _EVERY_ANSWER.items():
+        headers.setdefault(name, value)
+    if response.status >= 400:
+        for name, value in _ERROR_ANSWER.items():
+            headers.setdefault(name, value)
+
+
 def make_health_app(runtime: Runtime) -> web.Application:
     """Only `/health` and `/metrics`: what a worker serves (it takes no webhooks),
     and what any role serves on METRICS_PORT."""
     app = web.Application()
+    app.on_response_prepare.append(baseline_headers)
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_view)
@@ -147,6 +170,7 @@ def make_health_app(runtime: Runtime) -> web.Application:
 
 def make_web_app(runtime: Runtime, *, proxy: WebhookProxy | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.on_response_prepare.append(baseline_headers)
     app[RUNTIME_KEY] = runtime
     writer = BatchWriter(runtime.dsn, job_max_attempts=runtime.settings.job_max_attempts)
     app[WRITER_KEY] = writer
