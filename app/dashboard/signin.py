@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 import time
 
 from aiohttp import web
 
+from app.api import store as api_store
+from app.api.guard import client_address
 from app.dashboard import oauth, sessions, store
 from app.dashboard.render import render
 from app.dashboard.sessions import SESSION_COOKIE, STATE_COOKIE
@@ -33,6 +36,9 @@ log = logging.getLogger(__name__)
 CALLBACK_PATH = SIGN_IN_CALLBACK_PATH
 STATE_SECONDS = 600
 HOME = "/dashboard"
+# Operator-key sign-ins one client address may try per API rate window (the
+# key is 24 characters or more, so this only stops a guesser from hammering).
+OPERATOR_KEY_TRIES = 10
 
 
 def _page(name: str, status: int = 200, **context: object) -> web.Response:
@@ -159,6 +165,20 @@ class SignIn:
             return _problem("No operator key is set (ADMIN_TOKEN).", 404)
         if not isinstance(state, str) or not self._state_matches(request, state):
             return _problem("The form expired; open the sign-in page again.", 403)
+        settings = self.runtime.settings
+        address = client_address(request, settings.api_client_address_header)
+        tries, remaining = await api_store.hit(
+            self.runtime.pool, f"operator-key:{address}", settings.api_rate_window_seconds
+        )
+        if tries > OPERATOR_KEY_TRIES:
+            wait = max(1, math.ceil(remaining))
+            log.warning("dashboard: operator key tries from one address past the limit")
+            response = _problem(
+                f"Too many sign-ins with an operator key from this address; try again in {wait} s.",
+                429,
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
         if not isinstance(given, str) or not hmac.compare_digest(
             given.strip().encode(), expected.encode()
         ):

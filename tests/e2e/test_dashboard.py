@@ -273,6 +273,29 @@ async def test_the_operator_key_opens_everything(dash_settings, seeded, fake_cod
             assert r.status == 303 and r.headers["Location"] == "/dashboard"
 
 
+async def test_operator_key_guesses_from_one_address_are_limited(dash_settings, seeded):
+    """Past OPERATOR_KEY_TRIES tries in a window, an address is told to wait
+    (429 with Retry-After), the right key included; another address is not."""
+    from app.dashboard.signin import OPERATOR_KEY_TRIES
+
+    settings = dataclasses.replace(dash_settings, api_client_address_header="X-Real-IP")
+    async with running_bot(settings, worker=False) as bot, browser_client() as client:
+        client.headers["X-Real-IP"] = "203.0.113.7"
+        for _ in range(OPERATOR_KEY_TRIES):
+            status, _, _ = await sign_in_with_token(client, bot.url, "wrong-key-wrong-key-wrong")
+            assert status == 403
+        async with client.get(bot.url + "/login") as page:
+            state = re.search(r'name="state" value="([^"]*)"', await page.text()).group(1)
+        async with client.post(
+            bot.url + "/login/token", data={"token": ADMIN_TOKEN, "state": state}
+        ) as r:
+            assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
+            assert "Too many sign-ins" in await r.text()
+        client.headers["X-Real-IP"] = "203.0.113.8"
+        status, url, _ = await sign_in_with_token(client, bot.url)
+        assert status == 200 and url == bot.url + "/dashboard"
+
+
 async def test_buttons_ask_the_repositorys_minimum_and_use_the_commands_services(
     dash_settings, seeded, fake_codegen, example_payload
 ):
