@@ -77,7 +77,7 @@ class Pages:
         """Only for a signed-in viewer: others go to /login (a JSON call gets 401)."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            session = current_session(request, self.runtime.settings)
+            session = await current_session(request, self.runtime)
             if session is None:
                 if json:
                     raise web.HTTPUnauthorized(text="sign in first")

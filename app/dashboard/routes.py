@@ -15,6 +15,6 @@ def add_routes(app: web.Application, runtime: Runtime) -> None:
     Operations(runtime).add_routes(app)
 
 
-def signed_in(request: web.Request, runtime: Runtime) -> bool:
+async def signed_in(request: web.Request, runtime: Runtime) -> bool:
     """Whether `/` should send this browser to the dashboard."""
-    return current_session(request, runtime.settings) is not None
+    return await current_session(request, runtime) is not None

@@ -81,6 +81,12 @@ def verify(key: bytes, cookie: str | None, now: float) -> Session | None:
     return session if session.expires > now else None
 
 
+def session_hash(session: Session) -> bytes:
+    """What names a session once it is signed out: a hash of its random CSRF
+    secret (the secret itself is never stored)."""
+    return hashlib.sha256(session.csrf.encode()).digest()
+
+
 def csrf_token(key: bytes, session: Session, action: str) -> str:
     """The token a form of this session carries for `action` (a path): bound to
     the session's secret, so another visitor's token or another form's fails."""

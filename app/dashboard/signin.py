@@ -17,11 +17,12 @@ from aiohttp import web
 
 from app.api import store as api_store
 from app.api.guard import client_address
-from app.dashboard import oauth, sessions, store
+from app.dashboard import oauth, sessions, sign_outs_store, store
 from app.dashboard.render import render
 from app.dashboard.sessions import SESSION_COOKIE, STATE_COOKIE
 from app.dashboard.web import (
     base_url,
+    cookie_session,
     current_session,
     secured,
     see_other,
@@ -86,7 +87,7 @@ class SignIn:
         return bool(kept and given and given.isascii() and hmac.compare_digest(kept, given))
 
     async def login_page(self, request: web.Request) -> web.Response:
-        if current_session(request, self.runtime.settings) is not None:
+        if await current_session(request, self.runtime) is not None:
             raise web.HTTPSeeOther(HOME)
         response = web.Response(content_type="text/html")
         token_login = bool(self.runtime.settings.admin_token)
@@ -187,7 +188,7 @@ class SignIn:
         return self._signed_in(request, "operator", admin=True)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
-        session = current_session(request, self.runtime.settings)
+        session = cookie_session(request, self.runtime.settings)
         form = await request.post()
         token = form.get("csrf")
         key = session_key(self.runtime.settings)
@@ -195,6 +196,11 @@ class SignIn:
             key, session, "/logout", token if isinstance(token, str) else None
         ):
             raise web.HTTPForbidden(text="The form expired; reload the page.")
+        assert session is not None  # csrf_ok refuses without one
+        # Ended everywhere, not only in this browser: a copy of the cookie is refused.
+        await sign_outs_store.record(
+            self.runtime.pool, sessions.session_hash(session), session.expires
+        )
         response = see_other("/login")
         response.del_cookie(SESSION_COOKIE, path="/")
         return response

@@ -12,9 +12,10 @@ from functools import wraps
 from aiohttp import web
 
 from app.config import Settings
-from app.dashboard import sessions
+from app.dashboard import sessions, sign_outs_store
 from app.dashboard.sessions import SESSION_COOKIE, Session
 from app.onboarding.manifest import public_base_url
+from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,24 @@ def base_url(request: web.Request, settings: Settings) -> str:
     )
 
 
-def current_session(request: web.Request, settings: Settings) -> Session | None:
+def cookie_session(request: web.Request, settings: Settings) -> Session | None:
+    """The session the cookie holds, signature and time checked (not whether it
+    was signed out: `current_session`)."""
     key = session_key(settings)
     if key is None:
         return None
     return sessions.verify(key, request.cookies.get(SESSION_COOKIE), time.time())
+
+
+async def current_session(request: web.Request, runtime: Runtime) -> Session | None:
+    """The signed-in viewer's session: a cookie that checks, of a session that
+    was not signed out (one indexed lookup)."""
+    session = cookie_session(request, runtime.settings)
+    if session is None:
+        return None
+    if await sign_outs_store.signed_out(runtime.pool, sessions.session_hash(session)):
+        return None
+    return session
 
 
 def set_cookie(

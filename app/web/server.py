@@ -77,7 +77,7 @@ async def metrics_view(request: web.Request) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME_KEY]
     settings = runtime.settings
-    if runtime.github.configured and dashboard.signed_in(request, runtime):
+    if runtime.github.configured and await dashboard.signed_in(request, runtime):
         raise web.HTTPSeeOther("/dashboard")
     problems = []
     if not runtime.github.configured:

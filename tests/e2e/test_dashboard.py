@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
+from yarl import URL
 
+from app.dashboard.sessions import SESSION_COOKIE
 from tests.support.bot import running_bot
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.dashboard import (
@@ -293,6 +295,35 @@ async def test_operator_key_guesses_from_one_address_are_limited(dash_settings, 
             assert "Too many sign-ins" in await r.text()
         client.headers["X-Real-IP"] = "203.0.113.8"
         status, url, _ = await sign_in_with_token(client, bot.url)
+        assert status == 200 and url == bot.url + "/dashboard"
+
+
+async def test_signing_out_ends_the_session_in_every_browser(dash_settings, seeded):
+    """A copy of the session cookie (another tab's jar, a stolen one) is refused
+    once its session signs out, and stays refused; a new sign-in works."""
+    async with (
+        running_bot(dash_settings, worker=False) as bot,
+        browser_client() as first,
+        browser_client() as copy,
+    ):
+        status, url, page = await sign_in_with_token(first, bot.url)
+        assert status == 200 and url == bot.url + "/dashboard"
+        cookie = first.cookie_jar.filter_cookies(URL(bot.url))[SESSION_COOKIE].value
+        copy.cookie_jar.update_cookies({SESSION_COOKIE: cookie})
+        async with copy.get(bot.url + "/dashboard", allow_redirects=False) as r:
+            assert r.status == 200
+        async with first.post(bot.url + "/logout", data={"csrf": csrf_of(page, "/logout")}) as r:
+            assert str(r.url) == bot.url + "/login"
+        for path in ("/dashboard", "/dashboard/health", "/"):
+            async with copy.get(bot.url + path, allow_redirects=False) as r:
+                assert r.status in (200, 303), path
+                assert r.headers.get("Location") in (None, "/login"), path
+                if r.status == 200:
+                    assert "Dead jobs" not in await r.text()
+        async with copy.get(bot.url + "/login", allow_redirects=False) as r:
+            assert r.status == 200  # not sent on to the dashboard
+        assert await bot.runtime.pool.fetchval("SELECT count(*) FROM dashboard_sign_outs") == 1
+        status, url, _ = await sign_in_with_token(first, bot.url)
         assert status == 200 and url == bot.url + "/dashboard"
 
 
