@@ -13,7 +13,7 @@ from app.commands.parse import Command
 from app.followups.store import Followup
 from app.tasks.request_status import RequestStatus
 from app.tasks.requests_store import CodegenRequest
-from app.tasks.status import ACTIVE, PR_STAGES
+from app.tasks.status import ACTIVE, PR_STAGES, TaskStatus
 from app.tasks.store import Task
 from app.tasks.tracking import RUN_STATE, duration, pr_link, short_reason
 from app.text import inline as inline_text
@@ -173,13 +173,19 @@ def status_text(
             f"- Follow-ups sent to the agent: {len(followups)} (latest by "
             f"@{last.requested_by}: {last.status})"
         )
-    timing = f"- Started {_when(task.created_at)}"
+    made = "Created" if task.status == TaskStatus.CREATED else "Started"
+    timing = f"- {made} {_when(task.created_at)}"
     if task.pr_opened_at is not None:
         timing += (
             f"; PR opened after {duration((task.pr_opened_at - task.created_at).total_seconds())}"
         )
-    if task.status in ACTIVE:
-        timing += f"; working for {duration((now - task.created_at).total_seconds())}"
+    waited = duration((now - task.created_at).total_seconds())
+    if task.status == TaskStatus.CREATED:
+        timing += "; not started yet: `create-pr`, `/codegen run` or the label starts it"
+    elif task.status == TaskStatus.NEEDS_INFO:
+        timing += f"; waiting for more information for {waited}"
+    elif task.status in ACTIVE:
+        timing += f"; working for {waited}"
     elif task.finished_at is not None and task.status not in PR_STAGES:
         spent = (task.finished_at - task.created_at).total_seconds()
         timing += f"; ended after {duration(spent)}"
