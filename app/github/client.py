@@ -51,6 +51,7 @@ JWT_LIFETIME = 9 * 60  # GitHub allows at most 10 minutes
 # enough for a request and its quick retries, short enough that a busy
 # installation mints once in 59 minutes, not 55.
 TOKEN_REFRESH_MARGIN = 60
+MIN_TOKEN_KEEP = 60
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 Response = tuple[int, Mapping[str, str], bytes]
@@ -321,17 +322,22 @@ class GitHubApp:
         self._slug = app_slug
         self.write_pacing: WritePacing = write_pacing or LocalWritePacing(write_interval)
         self._retry_options = retry_options or {}
+        self.clock = clock
         # installation -> (token, expiry in epoch seconds), kept until the margin
         # before expiry by `clock` (the wall clock; a test moves it by hours).
-        self._tokens: cachetools.TLRUCache[int, tuple[str, float]] = cachetools.TLRUCache(
-            maxsize=4096, ttu=self._token_ttu, timer=clock
+        self._tokens: cachetools.TLRUCache[int, tuple[str, float, float]] = cachetools.TLRUCache(
+            maxsize=4096, ttu=self._token_ttu, timer=lambda: self.clock()
         )
         self._token_locks: dict[int, asyncio.Lock] = {}
         self.tokens_minted = 0
 
     @staticmethod
-    def _token_ttu(_key: int, value: tuple[str, float], _now: float) -> float:
-        return value[1] - TOKEN_REFRESH_MARGIN
+    def _token_ttu(_key: int, value: tuple[str, float, float], _now: float) -> float:
+        # value: (token, expiry by GitHub, minted at by our clock). A clock far
+        # ahead of GitHub's would see every new token expired: keep it a minute
+        # anyway rather than mint at every call (GitHub's 401 drops it if bad).
+        token_expiry, minted_at = value[1], value[2]
+        return max(token_expiry - TOKEN_REFRESH_MARGIN, minted_at + MIN_TOKEN_KEEP)
 
     @property
     def configured(self) -> bool:
@@ -376,7 +382,7 @@ class GitHubApp:
                 jwt=self.app_jwt(),
             )
             expires = datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00"))
-            self._tokens[installation_id] = (answer["token"], expires.timestamp())
+            self._tokens[installation_id] = (answer["token"], expires.timestamp(), self.clock())
             self.tokens_minted += 1
             return answer["token"]
 

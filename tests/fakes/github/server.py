@@ -167,6 +167,8 @@ class FakeGitHub(
         self.in_flight = 0
         self.max_in_flight = 0
         self.not_modified = 0  # GETs answered 304 (If-None-Match named the ETag)
+        # what installation tokens' expiry is measured by (a test moves it by hours)
+        self.clock: Callable[[], float] = time.time
 
         # state (canonical "owner/name" keys)
         self.installations: dict[int, dict[str, Any]] = {}
