@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from tests.fakes.github.routing import GitHubError
 from tests.support.bot import running_bot
 from tests.support.events import check_run_event, issue_event, pull_request_event
 from tests.support.flow import INSTALLATION, PR_NUMBER, QUICK, REPO, WRITER, wait_until
@@ -160,3 +161,61 @@ def ci_run_of(fake, repository: str, sha: str) -> None:
     fake.add_check_run(
         repository, name="tests", head_sha=sha, conclusion="success", app_slug="github-actions"
     )
+
+
+def lose_the_answer_once(fake, method: str, template: str, handler, permission: str) -> None:
+    """GitHub does the request, but the bot never sees the answer (a 403 it does
+    not retry, as when the connection drops after the write): once."""
+
+    def once(ctx):
+        fake._extra_routes.remove(route)
+        handler(ctx)
+        raise GitHubError(403, "Resource not accessible by integration")
+
+    route = fake.add_route(method, template, once, permission=permission)
+
+
+async def test_a_check_run_whose_creation_answer_was_lost_is_found_not_made_twice(
+    flow_settings, seeded
+):
+    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
+    pull = open_pull(seeded, CLEAN_FILES, body="Adds the export.")
+    sha = pull["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    lose_the_answer_once(
+        seeded,
+        "POST",
+        "/repos/{owner}/{repo}/check-runs",
+        seeded._create_check_run,
+        "checks:write",
+    )
+    async with running_bot(flow_settings) as bot:
+        event = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", event))[0] == 202
+        await wait_until(lambda: reviewed_validations(bot, sha, 1))
+        await bot.wait_idle()
+    [run] = our_runs(seeded, sha)  # the second try found the first try's run
+    assert run["conclusion"] == "success"
+    lookups = seeded.calls("GET", r"/check-runs$")
+    assert [c.query.get("check_name") for c in lookups].count("codegen/validation") == 1
+
+
+async def test_a_review_whose_answer_was_lost_is_found_not_posted_twice(flow_settings, seeded):
+    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
+    pull = open_pull(seeded, CLEAN_FILES, body="Adds the export.")
+    sha = pull["head"]["sha"]
+    ci_run(seeded, sha, "tests", "success")
+    lose_the_answer_once(
+        seeded,
+        "POST",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        seeded._create_review,
+        "pull_requests:write",
+    )
+    async with running_bot(flow_settings) as bot:
+        event = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", event))[0] == 202
+        await wait_until(lambda: reviewed_validations(bot, sha, 1))
+        await bot.wait_idle()
+    assert len(seeded.reviews_on(REPO, PR_NUMBER)) == 1
+    assert len(seeded.calls("GET", r"/pulls/\d+/reviews$")) == 1  # the retry looked
