@@ -34,10 +34,7 @@ class Conditional:
     credential: bytes
     headers: CIMultiDict[str]
     body: bytes
-
-    @property
-    def size(self) -> int:
-        return len(self.body) + _ENTRY_OVERHEAD
+    size: int  # bytes held, roughly: body, headers, key and the record
 
 
 def credential_fingerprint(authorization: str) -> bytes:
@@ -79,7 +76,9 @@ class ConditionalCache:
         if not etag or len(body) > self.max_entry_bytes:
             self._entries.pop(key, None)
             return
-        self._entries[key] = Conditional(etag, credential, CIMultiDict(headers), body)
+        kept = CIMultiDict(headers)
+        size = len(body) + len(key[1]) + sum(len(k) + len(v) for k, v in kept.items())
+        self._entries[key] = Conditional(etag, credential, kept, body, size + _ENTRY_OVERHEAD)
 
     def forget_installation(self, installation_id: int) -> None:
         """Drop what one installation read (it was suspended or removed)."""
