@@ -12,7 +12,13 @@ lines (one TODO, one test file), its CI already completed on the head commit
 file of 60 TODOs, so its 60+ annotations need two PATCHes.
 
     .venv/bin/python benchmarks/validation_latency.py [--rate 0.5] [--seconds 30] [--repos 20]
-        [--write-interval 1.0] [--hot-share 0.9] [--drain-seconds 180]
+        [--write-interval 1.0] [--hot-share 0.9] [--drain-seconds 180] [--no-rerun]
+
+After every PR is reviewed, a writer clicks Re-run on each PR's check run (the
+same head validated again, unless `--no-rerun`): its calls, and the reads
+GitHub answered 304 Not Modified, are counted on their own. The last line is
+machine-readable: `RESULT name=value ...` (calls per validation, 304s, token
+mints per installation, latencies in ms).
 
 `--hot-share 0.9` opens 90 % of the PRs on the first repository (one
 installation) and the rest round robin on the others, and also reports the
@@ -32,7 +38,7 @@ import aiohttp
 import harness  # first: puts the repository on sys.path for `tests`
 from harness import latency, running_bot
 
-from tests.support.events import pull_request_event
+from tests.support.events import check_run_event, pull_request_event
 
 CONFIG = "validate: all\nvalidation:\n  ci_start_seconds: 0\n"
 CHECK_NAME = "codegen/validation"
@@ -194,7 +200,35 @@ async def measure(env: harness.Env, args: argparse.Namespace) -> None:
             rows = await pool.fetch(
                 "SELECT status, conclusion, count(*) AS n FROM validations GROUP BY 1, 2"
             )
-    report(args, github, payloads, accepted, reviewed, rows, log)
+            first_round = len(github.requests)
+            rerun = None
+            if args.rerun:
+                rerun = await rerun_all(env, bot, http, payloads, args)
+    report(args, github, payloads, accepted, reviewed, rows, log, first_round, rerun)
+
+
+async def rerun_all(
+    env: harness.Env,
+    bot: Any,
+    http: aiohttp.ClientSession,
+    payloads: dict[str, dict[str, Any]],
+    args: argparse.Namespace,
+) -> int:
+    """A writer clicks Re-run on every PR's check run, at the same rate; how many
+    second validations were reviewed."""
+    github = env.github
+    ours = {r["head_sha"]: r["id"] for r in github.check_runs.values() if r["name"] == CHECK_NAME}
+    shas = [sha for sha in payloads if sha in ours]
+    async for n in harness.paced(args.rate, len(shas)):
+        repo = payloads[shas[n]]["repository"]["full_name"]
+        event = check_run_event(github, "rerequested", repo, ours[shas[n]], sender="maintainer")
+        await harness.deliver(http, bot, "check_run", event, f"bench-rerun-{n}")
+    return await harness.wait_count(
+        bot.runtime.pool,
+        "SELECT count(*) FROM validations WHERE review_id IS NOT NULL AND generation > 1",
+        len(shas),
+        args.drain_seconds,
+    )
 
 
 def report(
@@ -205,7 +239,11 @@ def report(
     reviewed: int,
     rows: list[Any],
     log: harness.LogTally,
+    first_round: int,
+    rerun: int | None,
 ) -> None:
+    everything = github.requests
+    github.requests = everything[:first_round]  # the first validations' figures
     created: dict[str, float] = {}
     completed: dict[str, float] = {}
     review: dict[str, float] = {}
@@ -267,10 +305,51 @@ def report(
         f"{r.status} {r.method} {r.route}" for r in github.requests if r.status >= 400
     )
     print(f"GitHub answers >= 400: {sum(refused.values())} {dict(refused) or ''}".rstrip())
+    github.requests = everything
     print(f"fake GitHub handler errors: {len(github.server_errors)}")
     print(f"bot log: {dict(log.counts) or 'no warnings or errors'}")
     for line in log.lines:
         print(f"  {line}")
+    installations = len({p["installation"]["id"] for p in payloads.values()})
+    mints = sum(
+        1 for r in everything if r.route == "/app/installations/{installation_id}/access_tokens"
+    )
+    first_304 = sum(1 for r in everything[:first_round] if r.status == 304)
+    figures = {
+        "validations": total,
+        "calls_per_validation": round(sum(calls.values()) / max(1, total), 2),
+        "not_modified_per_validation": round(first_304 / max(1, total), 2),
+        "token_mints": mints,
+        "token_mints_per_installation": round(mints / max(1, installations), 2),
+        "check_run_created_p50_ms": _p50(since(created)),
+        "completed_p50_ms": _p50(since(completed)),
+        "review_p50_ms": _p50(since(review)),
+        "review_p99_ms": _p99(since(review)),
+    }
+    if rerun is not None:
+        again = [r for r in everything[first_round:] if r.route and r.route[:4] != "/app"]
+        not_modified = Counter(f"{r.method} {r.route}" for r in again if r.status == 304)
+        print(
+            f"Re-run of every PR (the same head again): {rerun} reviewed, "
+            f"{len(again) / max(1, rerun):.1f} calls per validation (the clicker's permission "
+            f"included), of them {not_modified.total() / max(1, rerun):.1f} answered 304:"
+        )
+        harness.print_calls(Counter(f"{r.method} {r.route}" for r in again), rerun, 0)
+        for route, count in not_modified.most_common():
+            print(f"  304: {count / max(1, rerun):5.2f}  {route}")
+        figures["rerun_calls_per_validation"] = round(len(again) / max(1, rerun), 2)
+        figures["rerun_not_modified_per_validation"] = round(
+            not_modified.total() / max(1, rerun), 2
+        )
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+def _p50(values: list[float]) -> float:
+    return round(harness.pct(values, 50), 1) if values else float("nan")
+
+
+def _p99(values: list[float]) -> float:
+    return round(harness.pct(values, 99), 1) if values else float("nan")
 
 
 if __name__ == "__main__":
@@ -286,5 +365,11 @@ if __name__ == "__main__":
         type=float,
         default=0.0,
         help="share of the PRs opened on the first repository (0: round robin over all)",
+    )
+    parser.add_argument(
+        "--no-rerun",
+        dest="rerun",
+        action="store_false",
+        help="skip the second validation of every PR (Re-run) and its 304 count",
     )
     asyncio.run(main(parser.parse_args()))

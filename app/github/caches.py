@@ -1,13 +1,96 @@
 """What the bot remembers of GitHub reads, held by the process's `GitHubApp` and
 handed to every client it builds: injected, so each runtime (and each test) has
-its own, and a repository that moves is forgotten in one call."""
+its own, and a repository that moves is forgotten in one call.
+
+Two kinds: answers kept for a while and not asked again (permissions, settings
+files, repository contexts), and every GET answer kept with its ETag so that
+asking again is a conditional request: GitHub answers 304 without a body when
+nothing changed, and a 304 does not count against the rate limit."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import cachetools
+from multidict import CIMultiDict
+
+# What conditional GETs may keep in memory, all installations together, and the
+# largest answer kept (a page of a huge pull request's files is not worth it).
+CONDITIONAL_BYTES = 8 * 1024 * 1024
+CONDITIONAL_ENTRY_BYTES = 512 * 1024
+_ENTRY_OVERHEAD = 512  # the key, the headers and the record, roughly
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """A GET answer kept to be revalidated: its ETag, headers and body, and a
+    fingerprint of the credential it was read with (GitHub's ETags depend on
+    the token: an ETag from another token never matches)."""
+
+    etag: str
+    credential: bytes
+    headers: CIMultiDict[str]
+    body: bytes
+    size: int  # bytes held, roughly: body, headers, key and the record
+
+
+def credential_fingerprint(authorization: str) -> bytes:
+    """Enough of a hash of the Authorization header to tell tokens apart; the
+    token itself is not kept."""
+    return hashlib.sha256(authorization.encode()).digest()[:16]
+
+
+ConditionalKey = tuple[int, str, str]  # (installation id, URL, Accept)
+
+
+class ConditionalCache:
+    """GET answers by (installation, URL, Accept), bounded in bytes (least
+    recently used first out). One installation's answers are never served to
+    another: the installation is in the key, and an answer read with another
+    token is not revalidated."""
+
+    def __init__(
+        self, max_bytes: int = CONDITIONAL_BYTES, max_entry_bytes: int = CONDITIONAL_ENTRY_BYTES
+    ) -> None:
+        self.max_entry_bytes = max_entry_bytes
+        self._entries: cachetools.LRUCache[ConditionalKey, Conditional] = cachetools.LRUCache(
+            maxsize=max_bytes, getsizeof=lambda entry: entry.size
+        )
+        self.not_modified = 0  # answers served from here after a 304
+
+    def get(self, key: ConditionalKey, credential: bytes) -> Conditional | None:
+        """The answer to revalidate, if one was read with this credential."""
+        entry = self._entries.get(key)
+        if entry is None or entry.credential != credential:
+            return None
+        return entry
+
+    def put(
+        self, key: ConditionalKey, credential: bytes, headers: Mapping[str, str], body: bytes
+    ) -> None:
+        """Keep a 200 answer that carries an ETag (and is not too large)."""
+        etag = headers.get("etag")
+        if not etag or len(body) > self.max_entry_bytes:
+            self._entries.pop(key, None)
+            return
+        kept = CIMultiDict(headers)
+        size = len(body) + len(key[1]) + sum(len(k) + len(v) for k, v in kept.items())
+        self._entries[key] = Conditional(etag, credential, kept, body, size + _ENTRY_OVERHEAD)
+
+    def forget_installation(self, installation_id: int) -> None:
+        """Drop what one installation read (it was suspended or removed)."""
+        for key in [k for k in self._entries if k[0] == installation_id]:
+            self._entries.pop(key, None)
+
+    @property
+    def bytes(self) -> int:
+        return int(self._entries.currsize)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _permissions() -> cachetools.TTLCache[tuple[str, str], str]:
@@ -34,6 +117,8 @@ class ReadCaches:
         default_factory=_settings_files
     )
     repo_contexts: cachetools.LRUCache[tuple[Any, ...], Any] = field(default_factory=_repo_contexts)
+    # GET answers revalidated with If-None-Match (app/github/client.py).
+    conditional: ConditionalCache = field(default_factory=ConditionalCache)
 
     def forget(self, repository: str) -> None:
         """Drop all the repository has cached (it was renamed or transferred)."""

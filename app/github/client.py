@@ -5,7 +5,14 @@ installation token per installation, refreshed before it expires; retries for
 5xx and rate limits (bounded in count and time); writes to one installation
 paced one at a time, spaced by the write interval: in this process alone
 (`LocalWritePacing`, the default) or across every process on the database
-(app/limits/writes.py, which the service wires in)."""
+(app/limits/writes.py, which the service wires in).
+
+API economy: every GET made with an installation token is kept with its ETag
+(app/github/caches.py) and asked again with `If-None-Match`; GitHub's 304 (no
+body, not counted against the rate limit) serves the kept answer. GitHub's
+ETags depend on the token too, so one token per installation is kept for as
+long as it is good: minted once per hour at most, and forgotten early only when
+GitHub refuses it (401)."""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -32,7 +39,7 @@ from tenacity import (
 )
 
 from app.github import urls
-from app.github.caches import ReadCaches
+from app.github.caches import ReadCaches, credential_fingerprint
 from app.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -40,7 +47,11 @@ log = logging.getLogger(__name__)
 USER_AGENT = "codegen-bot"
 JWT_CLOCK_SKEW = 60
 JWT_LIFETIME = 9 * 60  # GitHub allows at most 10 minutes
-TOKEN_REFRESH_MARGIN = 5 * 60
+# A token (good for an hour) is used until this long before it expires: long
+# enough for a request and its quick retries, short enough that a busy
+# installation mints once in 59 minutes, not 55.
+TOKEN_REFRESH_MARGIN = 60
+MIN_TOKEN_KEEP = 60
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 Response = tuple[int, Mapping[str, str], bytes]
@@ -177,8 +188,12 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         max_retry_seconds: float = 300.0,
         max_single_wait: float = 120.0,
         caches: ReadCaches | None = None,
+        on_refused: Callable[[int, str], None] | None = None,
     ) -> None:
+        """`on_refused(installation_id, authorization)`: told when GitHub answers
+        401 to this client's installation token."""
         super().__init__(session, USER_AGENT, oauth_token=oauth_token, base_url=base_url)
+        self._on_refused = on_refused
         self.installation_id = installation_id
         # The App's caches, shared by every client it builds (a fresh set when alone).
         self.caches = caches if caches is not None else ReadCaches()
@@ -197,11 +212,37 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> Response:
+        if method == "GET" and self.installation_id is not None:
+            return await self._conditional_get(url, headers)
         if self._pacing is not None and method in _WRITE_METHODS:
             assert self.installation_id is not None
             async with self._pacing.turn(self.installation_id):
                 return await self._with_retries(method, url, headers, body)
         return await self._with_retries(method, url, headers, body)
+
+    async def _conditional_get(self, url: str, headers: Mapping[str, str]) -> Response:
+        """A GET asked again with the ETag of its last answer; a 304 serves that
+        answer (with the 304's rate-limit headers). Kept per installation, URL and
+        Accept, and only for the token it was read with."""
+        assert self.installation_id is not None
+        lowered = {k.lower(): v for k, v in headers.items()}
+        cache = self.caches.conditional
+        key = (self.installation_id, url, lowered.get("accept", ""))
+        credential = credential_fingerprint(lowered.get("authorization", ""))
+        kept = cache.get(key, credential)
+        if kept is not None:
+            lowered["if-none-match"] = kept.etag
+        status, resp_headers, data = await self._with_retries("GET", url, lowered, b"")
+        if status == 304 and kept is not None:
+            cache.not_modified += 1
+            served = kept.headers.copy()
+            for name, value in resp_headers.items():
+                if name.lower().startswith("x-ratelimit-") or name.lower() == "etag":
+                    served[name] = value
+            return 200, served, kept.body
+        if status == 200:
+            cache.put(key, credential, resp_headers, data)
+        return status, resp_headers, data
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = min(30.0, 0.5 * 2 ** (state.attempt_number - 1))
@@ -247,6 +288,9 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             )
         if status >= 400:
             log.info("GitHub answered %s to %s %s", status, method, urls.loggable(url))
+        if status == 401 and self.installation_id is not None and self._on_refused is not None:
+            # The token expired early or was revoked: the next client gets a new one.
+            self._on_refused(self.installation_id, headers.get("authorization", ""))
         return status, resp_headers, data
 
 
@@ -265,9 +309,11 @@ class GitHubApp:
         retry_options: dict[str, Any] | None = None,
         caches: ReadCaches | None = None,
         write_pacing: WritePacing | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`write_pacing`: who may write to an installation when; by default this
-        process's own, spaced by `write_interval`."""
+        process's own, spaced by `write_interval`. `clock`: epoch seconds, what
+        token expiry is measured by."""
         self.app_id = app_id
         self.caches = caches if caches is not None else ReadCaches()
         self._private_key = private_key
@@ -276,16 +322,22 @@ class GitHubApp:
         self._slug = app_slug
         self.write_pacing: WritePacing = write_pacing or LocalWritePacing(write_interval)
         self._retry_options = retry_options or {}
-        self._tokens: cachetools.TLRUCache[int, tuple[str, float]] = cachetools.TLRUCache(
-            maxsize=4096, ttu=self._token_ttu
+        self.clock = clock
+        # installation -> (token, expiry in epoch seconds), kept until the margin
+        # before expiry by `clock` (the wall clock; a test moves it by hours).
+        self._tokens: cachetools.TLRUCache[int, tuple[str, float, float]] = cachetools.TLRUCache(
+            maxsize=4096, ttu=self._token_ttu, timer=lambda: self.clock()
         )
         self._token_locks: dict[int, asyncio.Lock] = {}
         self.tokens_minted = 0
 
     @staticmethod
-    def _token_ttu(_key: int, value: tuple[str, float], now: float) -> float:
-        # value holds the token's expiry as epoch seconds; `now` is monotonic.
-        return now + (value[1] - time.time()) - TOKEN_REFRESH_MARGIN
+    def _token_ttu(_key: int, value: tuple[str, float, float], _now: float) -> float:
+        # value: (token, expiry by GitHub, minted at by our clock). A clock far
+        # ahead of GitHub's would see every new token expired: keep it a minute
+        # anyway rather than mint at every call (GitHub's 401 drops it if bad).
+        token_expiry, minted_at = value[1], value[2]
+        return max(token_expiry - TOKEN_REFRESH_MARGIN, minted_at + MIN_TOKEN_KEEP)
 
     @property
     def configured(self) -> bool:
@@ -307,6 +359,7 @@ class GitHubApp:
             installation_id=installation_id,
             caches=self.caches,
             pacing=self.write_pacing,
+            on_refused=self._token_refused,
             **self._retry_options,
         )
 
@@ -329,7 +382,7 @@ class GitHubApp:
                 jwt=self.app_jwt(),
             )
             expires = datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00"))
-            self._tokens[installation_id] = (answer["token"], expires.timestamp())
+            self._tokens[installation_id] = (answer["token"], expires.timestamp(), self.clock())
             self.tokens_minted += 1
             return answer["token"]
 
@@ -348,6 +401,18 @@ class GitHubApp:
 
     def forget_token(self, installation_id: int) -> None:
         self._tokens.pop(installation_id, None)
+        self.caches.conditional.forget_installation(installation_id)
+
+    def _token_refused(self, installation_id: int, authorization: str) -> None:
+        """GitHub answered 401 to a token: drop it if it is still the one kept
+        (not if another request already replaced it), so one refusal costs at
+        most one new token."""
+        cached = self._tokens.get(installation_id)
+        if cached is not None and authorization.endswith(f" {cached[0]}"):
+            log.info(
+                "GitHub refused installation %s's token; a new one will be minted", installation_id
+            )
+            self._tokens.pop(installation_id, None)
 
     async def for_installation(self, installation_id: int) -> GitHubClient:
         token = await self.installation_token(installation_id)

@@ -40,14 +40,13 @@ async def _linked_task(
     closes = pull_requests.closing_issues(pull.get("body"))
     if task is not None or not closes or not inside:
         return task
-    if not await _trusted_author(gh, repository, pull):
-        return None
     for issue in closes:
         task = await tasks.latest_for_issue(pool, repository, issue)
         # Only while the agent works on it or its PR is out: a person's later PR
         # for an issue whose task failed long ago is theirs, not the agent's.
         if task is not None and not task.simulated and task.status in WITH_AGENT:
-            return task
+            # Who opened it is asked of GitHub only when there is a task to take.
+            return task if await _trusted_author(gh, repository, pull) else None
     return None
 
 

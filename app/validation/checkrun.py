@@ -175,7 +175,7 @@ async def conclude(
             await gh.patch(url, data=body)
             sent += len(chunk)
             await validations.update(pool, current.id, annotations_sent=sent)
-        if await validations.transition(
+        concluded = await validations.transition(
             pool,
             current.id,
             from_status=OPEN,
@@ -185,13 +185,18 @@ async def conclude(
             summary=summary,
             ci=state.to_json(),
             completed_at=utcnow(),
-        ):
+        )
+        if concluded:
             metrics.VALIDATION_VERDICTS.labels(
                 verdict=metrics.verdict_label(verdict),
                 attempt=metrics.attempt_label(task.attempt if task else None),
             ).inc()
         if config.validation.review:
-            await review(runtime, gh, pr, current, verdict, findings, state, config)
+            # Concluded just now, under the PR's lock: no earlier try got as far as
+            # the review (it comes after this transition), so none is looked for.
+            await review(
+                runtime, gh, pr, current, verdict, findings, state, config, first=bool(concluded)
+            )
     await after_verdict(runtime, gh, pr, current, task, config, verdict, state)
 
 

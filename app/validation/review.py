@@ -32,20 +32,16 @@ async def review(
     findings: list[dict[str, Any]],
     state: ci.CiState,
     config: RepoConfig,
+    *,
+    first: bool = False,
 ) -> None:
     """One review per validated commit, inline comments on lines not commented
-    on before; found again (by its marker) if an earlier try posted it."""
+    on before; found again (by its marker) if an earlier try posted it. `first`:
+    no earlier try can have posted it, so the PR's reviews are not listed."""
     if validation.review_id is not None:
         return
     key = f"validation:{validation.id}"
-    bot = await runtime.github.bot_login()
-    existing = None
-    async for review in gh.getiter(urls.pull_reviews(pr.repository, pr.number) + "?per_page=100"):
-        if (review.get("user") or {}).get("login") == bot and marker(key) in (
-            review.get("body") or ""
-        ):
-            existing = review
-            break
+    existing = None if first else await _posted_before(runtime, gh, pr, key)
     fresh = await pull_requests.get(runtime.pool, pr.id)
     assert fresh is not None
     inline = check_report.inline_comments(findings, fresh.commented)
@@ -74,3 +70,16 @@ async def review(
             existing = await gh.post(urls.pull_reviews(pr.repository, pr.number), data=data)
     await validations.update(runtime.pool, validation.id, review_id=existing["id"])
     await pull_requests.add_commented(runtime.pool, pr.id, [f["fingerprint"] for f, _ in inline])
+
+
+async def _posted_before(
+    runtime: Runtime, gh: GitHubClient, pr: PullRequest, key: str
+) -> dict[str, Any] | None:
+    """The bot's review with this marker, if an earlier try posted it."""
+    bot = await runtime.github.bot_login()
+    async for review in gh.getiter(urls.pull_reviews(pr.repository, pr.number) + "?per_page=100"):
+        if (review.get("user") or {}).get("login") == bot and marker(key) in (
+            review.get("body") or ""
+        ):
+            return review
+    return None

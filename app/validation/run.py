@@ -190,17 +190,25 @@ async def _start(
     task: tasks.Task | None,
     config: RepoConfig,
 ) -> Validation:
-    """Create the check run (or find the one an earlier try created)."""
+    """Create the check run (or find the one an earlier try created).
+
+    `started_at` is written before the create: only a validation that has it
+    and no check run id can have a check run on GitHub already (an earlier try
+    died between the create and recording it), so only then is GitHub asked."""
     pool = runtime.pool
     external_id = _external_id(validation, task)
-    found = await gh.getitem(
-        urls.commit_check_runs(pr.repository, validation.head_sha, check_report.CHECK_NAME)
-    )
-    run = next(
-        (r for r in found.get("check_runs") or [] if r.get("external_id") == external_id), None
-    )
+    run = None
+    if validation.started_at is not None:
+        found = await gh.getitem(
+            urls.commit_check_runs(pr.repository, validation.head_sha, check_report.CHECK_NAME)
+        )
+        run = next(
+            (r for r in found.get("check_runs") or [] if r.get("external_id") == external_id),
+            None,
+        )
     now = utcnow()
     if run is None:
+        await validations.update(pool, validation.id, started_at=now)
         body: dict[str, Any] = {
             "name": check_report.CHECK_NAME,
             "head_sha": validation.head_sha,

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from app.config import Settings
-from app.github.client import GitHubApp, make_app_jwt, retry_delay
+from app.github.client import TOKEN_REFRESH_MARGIN, GitHubApp, make_app_jwt, retry_delay
 from app.github.permissions import permission_of
 from app.observability import metrics
 from app.repo_settings.config import load_repo_config
@@ -36,6 +36,7 @@ def make_app(fake, session, **options) -> GitHubApp:
         api_url=fake.url,
         session=session,
         write_interval=options.pop("write_interval", 0.0),
+        clock=options.pop("clock", time.time),
         retry_options={"max_single_wait": 5.0, "max_retry_seconds": 20.0, **options},
     )
 
@@ -88,13 +89,17 @@ async def _get_repo(app: GitHubApp, installation_id: int):
 
 
 async def test_token_is_refreshed_before_it_expires(fake_github, session):
-    fake_github.token_ttl = 301.0  # the cache keeps a token until 5 minutes before expiry
+    # The cache keeps a token until TOKEN_REFRESH_MARGIN before it expires (an hour).
+    now = [time.time()]
     fake_github.add_repo(REPO, installation_id=11)
-    app = make_app(fake_github, session)
+    app = make_app(fake_github, session, clock=lambda: now[0])
     await _get_repo(app, 11)
     await _get_repo(app, 11)
     assert app.tokens_minted == 1
-    await asyncio.sleep(1.2)
+    now[0] += 3600 - TOKEN_REFRESH_MARGIN - 1
+    await _get_repo(app, 11)
+    assert app.tokens_minted == 1
+    now[0] += 2
     await _get_repo(app, 11)
     assert app.tokens_minted == 2
     assert len(set(fake_github.tokens_issued)) == 2

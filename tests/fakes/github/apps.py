@@ -7,7 +7,6 @@ import html
 import json
 import re
 import secrets
-import time
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -161,7 +160,7 @@ class AppsMixin:
         self._tokens[token] = _Token(
             token,
             installation_id,
-            time.time() + (self.token_ttl if ttl is None else ttl),
+            self.clock() + (self.token_ttl if ttl is None else ttl),
             dict(permissions if permissions is not None else inst["permissions"]),
             None if repositories is None else {self._canonical(r) for r in repositories},
         )

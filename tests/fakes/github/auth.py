@@ -70,7 +70,7 @@ class AuthMixin:
         tok = self._tokens.get(cred.strip())
         if scheme.lower() not in ("token", "bearer") or tok is None:
             raise GitHubError(401, "Bad credentials")
-        if tok.expires_at <= time.time() or tok.installation_id not in self.installations:
+        if tok.expires_at <= self.clock() or tok.installation_id not in self.installations:
             raise GitHubError(401, "Bad credentials")
         if self.installations[tok.installation_id]["suspended_at"]:
             raise GitHubError(403, "This installation has been suspended")

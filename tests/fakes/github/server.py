@@ -23,6 +23,11 @@ conclusion from its runs), `check_run_view` (a run with its `pull_requests`),
 `add_status`. Reviews: `add_review`, `add_review_comment`, `reviews_on`,
 `review_comments_on`. tests/support/events.py builds webhook payloads from this state.
 
+Every GET answered 200 carries a strong `ETag` (of the body, the Accept header and
+the credential: GitHub's ETags differ between tokens); a GET whose `If-None-Match`
+names it gets 304 Not Modified without a body and is not counted against the rate
+limit (`not_modified` counts them, `not_modified_calls()` lists them).
+
 Routes live in one table (`FakeGitHub._routes`): `Route(method, template, handler,
 permission=..., creates_content=...)`. A handler gets a `Ctx` (request, path params, parsed
 body, resolved installation/repo) and returns `(status, body)` or `(status, body, headers)`,
@@ -43,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import inspect
 import itertools
 import json
@@ -160,6 +166,9 @@ class FakeGitHub(
         self.tokens_issued: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.not_modified = 0  # GETs answered 304 (If-None-Match named the ETag)
+        # what installation tokens' expiry is measured by (a test moves it by hours)
+        self.clock: Callable[[], float] = time.time
 
         # state (canonical "owner/name" keys)
         self.installations: dict[int, dict[str, Any]] = {}
@@ -499,6 +508,11 @@ class FakeGitHub(
             self.in_flight -= 1
         if isinstance(payload, dict) and isinstance(payload.get("message"), str):
             payload["message"] = payload["message"].replace("{request_id}", request_id)
+        etag = None
+        if request.method == "GET" and status == 200 and payload is not None:
+            etag, fresh = self._etag(request, payload, identity[0])
+            if not fresh:
+                status, payload = 304, None  # no body, and not counted (refunded)
         out_headers = self._rate_headers(identity[0])
         out_headers["x-github-request-id"] = request_id
         out_headers["x-github-media-type"] = "github.v3; format=json"
@@ -507,6 +521,8 @@ class FakeGitHub(
         )
         for k, v in headers.items():
             out_headers[k.lower()] = str(v)
+        if etag is not None:
+            out_headers["etag"] = etag
         rec.status = status
         rec.finished_at = time.time()
         if isinstance(payload, bytes | str):
@@ -515,6 +531,9 @@ class FakeGitHub(
             return web.Response(
                 status=status, body=body, headers=out_headers, content_type=ctype.split(";")[0]
             )
+        if status == 304:
+            out_headers.pop("content-type", None)
+            return web.Response(status=304, headers=out_headers)
         if status == 204 or payload is None:
             return web.Response(status=status, headers=out_headers)
         return web.Response(
@@ -623,6 +642,34 @@ class FakeGitHub(
             result = await result
         status, payload, *rest = result
         return status, payload, (rest[0] if rest else {})
+
+    def _etag(self, request: web.Request, payload: Any, identity: _Identity) -> tuple[str, bool]:
+        """GitHub's conditional GET: a strong ETag (quoted) of the answer's body,
+        the Accept header and the credential (GitHub's ETags differ from token to
+        token), and whether the answer must be sent (False: `If-None-Match` names
+        it, a 304 without body that does not count against the rate limit)."""
+        if isinstance(payload, bytes | str):
+            body = payload.encode() if isinstance(payload, str) else payload
+        else:
+            body = json.dumps(payload, sort_keys=True).encode()
+        digest = hashlib.sha256()
+        for part in (request.headers.get("Authorization", ""), request.headers.get("Accept", "")):
+            digest.update(part.encode() + b"\n")
+        digest.update(body)
+        etag = f'"{digest.hexdigest()[:40]}"'
+        wanted = request.headers.get("If-None-Match", "")
+        if etag not in {tag.strip() for tag in wanted.split(",")}:
+            return etag, True
+        key, limit, enforced = identity
+        if enforced:  # an authorised 304 is free
+            bucket = self._bucket(key, limit)
+            bucket.used = max(0, bucket.used - 1)
+        self.not_modified += 1
+        return etag, False
+
+    def not_modified_calls(self) -> list[Recorded]:
+        """The GETs answered 304 Not Modified."""
+        return [r for r in self.requests if r.status == 304]
 
     def _paginate(
         self, ctx: Ctx, items: list[Any], *, default: int = 30

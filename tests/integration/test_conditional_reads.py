@@ -1,0 +1,159 @@
+"""Conditional GETs against the fake GitHub: a read asked again carries the
+ETag of its last answer and a 304 serves the kept body; kept per installation,
+URL and Accept, only for the token it was read with, bounded in bytes; a token
+GitHub refuses is dropped."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import gidgethub
+import pytest
+
+from app.config import Settings
+from app.github.caches import ConditionalCache, credential_fingerprint
+from app.github.client import GitHubApp
+from app.repo_settings.config import load_repo_config
+from tests.fakes.keys import make_app_key
+from tests.support.bot import APP_ID
+
+REPO = "octo-org/widgets"
+OTHER = "other-org/gadgets"
+
+
+@pytest.fixture
+async def session():
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.fixture
+def app(fake_github, session):
+    fake_github.add_repo(REPO, installation_id=11)
+    fake_github.add_repo(OTHER, installation_id=12)
+    private_pem, _ = make_app_key()
+    return GitHubApp(
+        app_id=APP_ID,
+        private_key=private_pem.decode(),
+        api_url=fake_github.url,
+        session=session,
+        write_interval=0.0,
+    )
+
+
+def gets(fake, path_regex):
+    return fake.calls("GET", path_regex)
+
+
+async def test_a_read_asked_again_is_answered_304_and_served_from_memory(fake_github, app):
+    fake_github.set_file(REPO, "README.md", "# Widgets\n")
+    gh = await app.for_installation(11)
+    first = await gh.getitem(f"/repos/{REPO}/contents/README.md")
+    remaining = gh.rate_limit.remaining
+    second = await gh.getitem(f"/repos/{REPO}/contents/README.md")
+    assert second == first
+    [a, b] = gets(fake_github, r"/contents/README.md$")
+    assert a.status == 200 and "If-None-Match" not in a.headers
+    assert b.status == 304 and b.headers["If-None-Match"].startswith('"')
+    assert fake_github.not_modified == 1 and app.caches.conditional.not_modified == 1
+    assert gh.rate_limit.remaining == remaining  # a 304 is not counted
+
+
+async def test_a_changed_resource_gets_a_new_etag_and_its_new_body(fake_github, app):
+    fake_github.set_file(REPO, "README.md", "# Widgets\n")
+    gh = await app.for_installation(11)
+    await gh.getitem(f"/repos/{REPO}/contents/README.md")
+    fake_github.set_file(REPO, "README.md", "# Widgets, renamed\n")
+    changed = await gh.getitem(f"/repos/{REPO}/contents/README.md")
+    again = await gh.getitem(f"/repos/{REPO}/contents/README.md")
+    assert changed == again and changed["size"] == len("# Widgets, renamed\n")
+    statuses = [c.status for c in gets(fake_github, r"/contents/README.md$")]
+    assert statuses == [200, 200, 304]
+
+
+async def test_pages_and_accept_headers_are_kept_apart(fake_github, app):
+    for n in range(3):
+        fake_github.add_check_run(REPO, name=f"ci-{n}", head_sha="a" * 40, app_slug="ci")
+    gh = await app.for_installation(11)
+    url = f"/repos/{REPO}/commits/{'a' * 40}/check-runs?per_page=2"
+    runs = [r async for r in gh.getiter(url, iterable_key="check_runs")]
+    again = [r async for r in gh.getiter(url, iterable_key="check_runs")]
+    assert runs == again and len(runs) == 3
+    assert [c.status for c in gets(fake_github, r"/check-runs$")] == [200, 200, 304, 304]
+    # Another media type is another answer: not revalidated with this one's ETag.
+    await gh.getitem(f"/repos/{REPO}", accept="application/vnd.github.v3+json")
+    await gh.getitem(f"/repos/{REPO}", accept="application/vnd.github+json")
+    assert [c.status for c in gets(fake_github, rf"^/repos/{REPO}$")] == [200, 200]
+
+
+async def test_one_installations_answers_never_serve_another(fake_github, app):
+    cache = ConditionalCache()
+    cred = credential_fingerprint("token a")
+    cache.put((11, "u", "json"), cred, {"etag": '"x"'}, b"secret of 11")
+    assert cache.get((11, "u", "json"), cred) is not None
+    assert cache.get((12, "u", "json"), cred) is None
+    assert cache.get((11, "u", "json"), credential_fingerprint("token b")) is None
+    # Through the client: each installation reads its own repository, with its token.
+    gh11, gh12 = await app.for_installation(11), await app.for_installation(12)
+    await gh11.getitem(f"/repos/{REPO}")
+    await gh12.getitem(f"/repos/{OTHER}")
+    await gh12.getitem(f"/repos/{OTHER}")
+    assert {k[0] for k in app.caches.conditional._entries} == {11, 12}
+    assert [c.status for c in gets(fake_github, rf"^/repos/{OTHER}$")] == [200, 304]
+
+
+async def test_a_new_token_reads_again_without_a_stale_etag(fake_github, app):
+    # GitHub's ETags are per token: after the hourly token, the old ETag is not sent.
+    now = [time.time()]
+    fake_github.clock = app.clock = lambda: now[0]
+    gh = await app.for_installation(11)
+    await gh.getitem(f"/repos/{REPO}")
+    await gh.getitem(f"/repos/{REPO}")
+    now[0] += 3600
+    gh = await app.for_installation(11)
+    await gh.getitem(f"/repos/{REPO}")
+    await gh.getitem(f"/repos/{REPO}")
+    calls = gets(fake_github, rf"^/repos/{REPO}$")
+    assert [c.status for c in calls] == [200, 304, 200, 304]
+    assert "If-None-Match" not in calls[2].headers
+    assert app.tokens_minted == 2
+
+
+async def test_answers_are_bounded_in_bytes():
+    cache = ConditionalCache(max_bytes=10_000, max_entry_bytes=4_000)
+    cred = credential_fingerprint("token a")
+    for n in range(10):
+        cache.put((1, f"u{n}", ""), cred, {"etag": f'"{n}"'}, b"x" * 3_000)
+    assert cache.bytes <= 10_000 and len(cache) == 2
+    assert cache.get((1, "u9", ""), cred) is not None  # the most recent stay
+    cache.put((1, "big", ""), cred, {"etag": '"b"'}, b"x" * 5_000)
+    assert cache.get((1, "big", ""), cred) is None
+    cache.put((1, "u9", ""), cred, {}, b"no etag")  # an answer without ETag replaces none
+    assert cache.get((1, "u9", ""), cred) is None
+
+
+async def test_a_refused_token_is_dropped_and_minted_again_once(fake_github, app):
+    gh = await app.for_installation(11)
+    await gh.getitem(f"/repos/{REPO}")
+    fake_github._tokens.pop(fake_github.tokens_issued[0])  # revoked on GitHub's side
+    with pytest.raises(gidgethub.BadRequest) as info:
+        await gh.getitem(f"/repos/{REPO}")
+    assert info.value.status_code == 401
+    gh = await app.for_installation(11)
+    assert await gh.getitem(f"/repos/{REPO}")
+    assert app.tokens_minted == 2
+    gh_again = await app.for_installation(11)
+    await gh_again.getitem(f"/repos/{REPO}")
+    assert app.tokens_minted == 2
+
+
+async def test_settings_read_again_after_their_cache_are_304(fake_github, app):
+    fake_github.set_file(REPO, ".github/codegen.yml", "trigger_label: agent\n")
+    gh = await app.for_installation(11)
+    config, _, _ = await load_repo_config(gh, REPO, Settings())
+    app.caches.settings_files.clear()  # its two minutes are over
+    again, _, _ = await load_repo_config(gh, REPO, Settings())
+    assert again == config and config.trigger_label == "agent"
+    statuses = [c.status for c in gets(fake_github, rf"^/repos/{REPO}/contents/")]
+    assert statuses == [200, 304]
