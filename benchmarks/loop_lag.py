@@ -353,6 +353,12 @@ def machine() -> str:
 
 async def main(args: argparse.Namespace) -> int:
     print(machine())
+    if args.slow_callbacks:
+        # asyncio's debug mode names every callback that holds the loop longer
+        # than this (a WARNING of the `asyncio` logger, printed with the bot's log).
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = args.slow_callbacks / 1000
     if args.compare:
         await compare(args)
         return 0
@@ -367,4 +373,7 @@ if __name__ == "__main__":
     parser.add_argument("--wait-seconds", type=float, default=600.0)
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="also the latest ticks, when")
+    parser.add_argument(
+        "--slow-callbacks", type=float, metavar="MS", help="log callbacks that hold the loop longer"
+    )
     sys.exit(uvloop.run(main(parser.parse_args())))
