@@ -234,6 +234,8 @@ async def serve_run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
             extra = {}
             if args.tracemalloc:
                 extra = tracemalloc_env(log_dir, args.tracemalloc, args.tracemalloc_after)
+            elif args.as_image:
+                extra = hook_env(log_dir, AS_IMAGE_HOOK)
             env = env_for(dsn, github.url, LOG_LEVEL="WARNING", **extra)
             async with Fleet(env, log_dir) as fleet:
                 member = await fleet.start_one(args.role)
@@ -268,7 +270,8 @@ async def serve_run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     own = summarize([(t, o) for t, o, _ in totals3(raw)])
     print(
         describe(
-            f"serve --role {args.role} (process + cpu workers)",
+            f"serve --role {args.role}{' as in the image' if args.as_image else ''} "
+            "(process + cpu workers)",
             summary,
             f"; the process alone: peak {own.peak:.1f}, growth {own.growth_mib:+.2f} MiB, "
             f"at the end {parts}",
@@ -480,15 +483,31 @@ if os.environ.get("BENCH_TRACEMALLOC"):
 """
 
 
+# The development virtualenv has click, rich and pygments (test tools need them);
+# the image (requirements.lock) does not, and with them httpx also loads its
+# command-line interface: 4.2 MiB. `--as-image` hides them from serve.
+AS_IMAGE_HOOK = """
+import sys
+for name in ("click", "rich", "pygments"):
+    sys.modules[name] = None
+"""
+
+
+def hook_env(log_dir: Path, code: str) -> dict[str, str]:
+    """Environment for a serve process that runs `code` first (a `sitecustomize`
+    on its PYTHONPATH; app is not touched)."""
+    hook = log_dir / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(code)
+    root = str(Path(__file__).resolve().parent.parent)
+    return {"PYTHONPATH": f"{hook}:{root}"}
+
+
 def tracemalloc_env(log_dir: Path, top: int, after: float) -> dict[str, str]:
     """Environment for a serve process that traces allocations from its start,
     takes a baseline after `after` seconds and writes the top `top` growths on SIGUSR2."""
-    hook = log_dir / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(TRACE_HOOK)
-    root = str(Path(__file__).resolve().parent.parent)
     return {
-        "PYTHONPATH": f"{hook}:{root}",
+        **hook_env(log_dir, TRACE_HOOK),
         "BENCH_TRACEMALLOC": str(top),
         "BENCH_TRACEMALLOC_AFTER": str(after),
     }
@@ -555,6 +574,9 @@ if __name__ == "__main__":
     parser.add_argument("--role", default="all", choices=["all", "web"], help="of serve")
     parser.add_argument("--round-seconds", type=int, default=5, help="wrk run between counts")
     parser.add_argument("--tracemalloc", type=int, default=0, help="top N growths into serve's log")
+    parser.add_argument(
+        "--as-image", action="store_true", help="serve without the dev-only click, rich, pygments"
+    )
     parser.add_argument("--tracemalloc-after", type=float, default=30.0, help="seconds")
     arguments = parser.parse_args()
     if arguments.deliveries is None:
