@@ -117,37 +117,70 @@ def test_a_script_that_did_not_run_shows_a_dash_and_its_status():
     assert cells({})["lag"][5] == "— (not run)"
 
 
+RUN_SH = (
+    "probot#1: 4433 rps\n"
+    "RESULT mode=embedded/web intake_ratio=0.93 p99_ms=14.20 rps=4100 sittings=5 "
+    "ratios=0.88,0.93,1.01,0.90,0.97 durability=ok duration=10s connections=32\n"
+    "RESULT mode=stock/all intake_ratio=1.04 p99_ms=31.5 rps=4500 sittings=5 "
+    "ratios=1.0,1.1,1.04,0.9,1.2 durability=ok duration=10s connections=32\n"
+)
+
+
+def test_run_sh_modes_become_rows_with_probot_implied_from_the_ratio():
+    table = {
+        c[0]: c
+        for c in bench.table_rows(bench.ROWS, {"intake": bench.outcome("intake", [(0, RUN_SH)])})
+    }
+    _, value, target, anchor, ratio, verdict, _ = table[
+        "intake rps, ratio to Probot (embedded/web)"
+    ]
+    assert (value, target, anchor, ratio, verdict) == (
+        "4,100",
+        "ratio >= 1",
+        "4,409 (implied)",
+        "0.93x",
+        "**MISSED**",
+    )
+    assert table["intake rps, ratio to Probot (stock/all)"][5] == "met"
+    assert table["intake p99 (embedded/web)"][5] == "met"
+    assert table["intake p99 (stock/all)"][5] == "**MISSED**"
+    # The other runs did not run in this sitting.
+    assert table["GitHub calls per task"][5] == "— (not run)"
+
+
 def test_the_report_holds_facts_table_and_runs():
     outcomes = {
-        "intake": bench.outcome(
-            "intake",
-            [
-                (0, "RESULT bot_rps=4000 probot_rps=4000 p99_ms=9\n"),
-                (0, "RESULT bot_rps=3000 probot_rps=4000 p99_ms=9\n"),
-            ],
-        ),
-        "lag": bench.outcome("lag", [(3, "")]),
+        "intake": bench.outcome("intake", [(0, RUN_SH)]),
+        "loop-lag": bench.outcome("loop-lag", [(3, "")]),
     }
     facts = {"date": "2026-11-30 19:00 UTC", "nproc": "2", "load average at start": "1.00"}
-    text = bench.report(ROWS, outcomes, facts, {"intake": 61.2, "lag": 3})
+    text = bench.report(bench.ROWS, outcomes, facts, {"intake": 61.2, "loop-lag": 3})
     assert text.startswith("## Sitting of 2026-11-30 19:00 UTC\n")
     assert "- nproc: 2\n" in text and "- load average at start: 1.00\n" in text
     assert "| figure | value | target | anchor, same sitting | ratio | verdict |" in text
-    assert "| rps | 3,500 |" in text
-    assert "intake ok (61 s, 2 sittings); lag exit 3 (3 s)" in text
-    assert "Intake ratio by sitting: 1.00, 0.75" in text
+    assert "| loop lag p99, 3,000-file PR | — | <= 50 ms | — | — | — (exit 3) |" in text
+    assert "intake ok (61 s); loop-lag exit 3 (3 s)" in text
+    assert "Intake ratio by sitting (embedded/web): 0.88,0.93,1.01,0.90,0.97" in text
 
 
 def test_every_row_names_a_run_and_targets_are_as_issue_15_sets_them():
-    runs = {r.name for r in bench.RUNS}
-    assert {row.run for row in bench.ROWS} <= runs
+    runs = {r.name: r for r in bench.RUNS}
+    assert {row.run for row in bench.ROWS} <= set(runs)
     targets = {(r.run, r.key): (r.target.op, r.target.value) for r in bench.ROWS if r.target}
-    assert targets[("intake", "bot_rps")] == (">=", 1.0)
     assert targets[("intake", "p99_ms")] == ("<=", 25)
+    assert targets[("task-spread", "create_p50_ms")] == ("<=", 300)
+    assert targets[("task-burst", "create_p99_ms")] == ("<=", 600)
+    assert targets[("task-feedback", "feedback_p99_ms")] == ("<=", 150)
+    assert targets[("task-burst", "feedback_p99_ms")] == ("<=", 2000)
+    assert targets[("task-spread", "calls_per_task")] == ("<=", 10)
+    assert targets[("validation", "calls_per_validation")] == ("<=", 8)
     assert targets[("memory", "serve_peak_mib")] == ("<=", 80)
     assert targets[("loop-lag", "lag_p99_ms")] == ("<=", 50)
-    intake = next(r for r in bench.RUNS if r.name == "intake")
-    assert intake.times(quick=False) == 5 and intake.times(quick=True) == 1
+    intake = next(r for r in bench.ROWS if r.run == "intake" and r.key == "rps")
+    assert intake.target == bench.Target(">=", 1.0, on="ratio")
+    full, quick = runs["intake"].argv(False, "py"), runs["intake"].argv(True, "py")
+    assert full[full.index("--sittings") + 1] == "5" and quick[quick.index("--sittings") + 1] == "1"
+    assert runs["memory"].argv(False, "py") == ["py", "benchmarks/memory.py"]
 
 
 def test_a_cell_with_a_pipe_does_not_break_the_table():
