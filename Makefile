@@ -44,8 +44,11 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Every benchmark of issue 15 in one sitting, one table (benchmarks/README.md);
+# `make bench BENCH_FLAGS=--quick` for one short sitting.
+BENCH_FLAGS ?=
 bench: $(STAMP)
-	benchmarks/run.sh
+	$(BIN)/python benchmarks/bench.py $(BENCH_FLAGS)
 
 # Rewrite both locks from pyproject.toml, keeping the versions already pinned
 # where the ranges still allow them; `make lock LOCK_UPGRADE=--upgrade` takes

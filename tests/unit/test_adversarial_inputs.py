@@ -394,7 +394,7 @@ def test_hand_written_line_tests_agree_with_their_patterns() -> None:
         assert issue_task._bullet(line) == (
             (bullet["indent"], bullet["text"] or "") if bullet else None
         ), line
-        label = issue_task._LABEL_LINE.match(line)
+        label = issue_task._label_line().match(line)
         assert issue_task._label_text(line) == (label["text"] if label else None), line
         for hint in (line.strip(), f"1. {line}", f"a clear and concise description of{line}"):
             expected = issue_task._TEMPLATE_HINT.match(hint) is not None
