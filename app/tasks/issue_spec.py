@@ -187,6 +187,22 @@ _HEADINGS: dict[str, str] = {
         IGNORED,
     ),
 }
+# Issue-form fields that say where and how the PR is opened (read by
+# `placement_fields`, never part of the description): heading -> choice.
+PLACEMENT = "placement"
+_PLACEMENT_HEADINGS: dict[str, str] = {
+    "base branch": "base",
+    "target branch": "base",
+    "draft": "draft",
+    "open as draft": "draft",
+    "draft pull request": "draft",
+    "branch name": "branch",
+    "reviewers": "reviewers",
+    "pull request reviewers": "reviewers",
+    "pull request labels": "labels",
+    "pr labels": "labels",
+}
+_HEADINGS.update(dict.fromkeys(_PLACEMENT_HEADINGS, PLACEMENT))
 _LIST_KINDS = (REQUIREMENTS, CRITERIA)
 _CONTROL_KINDS = (PRIORITY, COMPLEXITY)
 
@@ -325,6 +341,8 @@ def parse_issue(title: str, body: str | None, labels: Iterable[str]) -> TaskSpec
         if section.kind in _LIST_KINDS:
             items = _items(section.lines)
             (requirements if section.kind == REQUIREMENTS else criteria).extend(items)
+        elif section.kind == PLACEMENT:
+            continue  # where the PR goes, not what it does: `placement_fields`
         elif section.kind in _CONTROL_KINDS:
             text = " ".join(t for t, code in section.lines if not code)
             value = read_value(section.kind, text)
@@ -345,6 +363,22 @@ def parse_issue(title: str, body: str | None, labels: Iterable[str]) -> TaskSpec
         priority=priority,
         estimated_complexity=complexity,
     )
+
+
+def placement_fields(body: str | None) -> dict[str, str]:
+    """The issue form's answers about the PR (`base`, `draft`, `branch`,
+    `reviewers`, `labels`), the first of each, as written (`_No response_` and
+    other placeholders dropped); `app.pull_requests.placement` checks them."""
+    lines = _strip_comments((body or "").replace("\r\n", "\n").replace("\r", "\n"))
+    found: dict[str, str] = {}
+    for section in _sections(lines):
+        if section.kind != PLACEMENT:
+            continue
+        choice = _PLACEMENT_HEADINGS.get(normalise(section.title))
+        text = "\n".join(t.strip() for t, code in section.lines if not code and t.strip())
+        if choice and text and not is_placeholder(text):
+            found.setdefault(choice, text[:2000])
+    return found
 
 
 # -- body scanning ---------------------------------------------------------
