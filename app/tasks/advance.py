@@ -10,6 +10,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gidgethub import BadRequest
+
 from app import cpu
 from app.budgets import admission
 from app.codegen.client import CodegenError, CreateDeferred
@@ -17,6 +19,12 @@ from app.db import advisory_lock
 from app.github import comments, urls
 from app.github.client import GitHubClient
 from app.observability import metrics
+from app.pull_requests.placement import (
+    Overrides,
+    overrides_from_issue,
+    prompt_section,
+    resolve,
+)
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.queue.worker import RescheduleJob
@@ -36,6 +44,7 @@ from app.tasks.decisions import (
     still_waiting_for_run,
 )
 from app.tasks.endings import finish, job_died, minutes
+from app.tasks.issue_spec import placement_fields
 from app.tasks.readiness import missing_information
 from app.tasks.repo_context import fetch_repo_context
 from app.tasks.reporting import render_comment
@@ -176,10 +185,14 @@ async def build_task_prompt(
     config: RepoConfig,
     strategy: str | None = None,
     previous: str | None = None,
+    overrides: Overrides | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """(prompt, what went into it) for a task, from the repository's context read
     now (its instructions to agents included): the one way every prompt is built,
-    by the workflow and by the REST API's preview alike."""
+    by the workflow and by the REST API's preview alike. It ends with where and
+    how to open the PR (the repository's `pull_request:` settings, the issue's
+    form fields and labels, the API's `overrides` over both), stored in the
+    context as `pull_request` for the check of the PR the agent opens."""
     context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
     prompt = await cpu.run(
         build_prompt,
@@ -192,7 +205,49 @@ async def build_task_prompt(
         strategy=strategy,
         previous_attempt=previous,
     )
-    return prompt.text, {**prompt.context_used, "tree_sha": tree_sha}
+    used = {**prompt.context_used, "tree_sha": tree_sha}
+    return await placement_again(gh, task, config, prompt.text, used, overrides, first=True)
+
+
+async def placement_again(
+    gh: GitHubClient,
+    task: tasks.Task,
+    config: RepoConfig,
+    text: str,
+    used: dict[str, Any],
+    overrides: Overrides | None,
+    *,
+    first: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """The prompt with where and how to open the PR at its end (`first`), or
+    after a stored prompt's as the details that replace those; `used` gets the
+    placement (`pull_request`) and why a choice was not taken."""
+    fields, labels = await _issue_choices(gh, task)
+    from_issue, problems = overrides_from_issue(fields, labels)
+    placement, more = resolve(
+        config.pull_request,
+        (overrides or Overrides()).over(from_issue),
+        issue_number=task.issue_number,
+        title=task.title,
+        task_id=task.id,
+        requester=task.triggered_by or task.issue_author,
+    )
+    used = {**used, "pull_request": placement.to_json()}
+    used.pop("pull_request_problems", None)
+    if problems or more:
+        used["pull_request_problems"] = [*problems, *more]
+    return text + prompt_section(placement, replaces=not first), used
+
+
+async def _issue_choices(gh: GitHubClient, task: tasks.Task) -> tuple[dict[str, str], list[str]]:
+    """The issue's form answers about the PR and its labels, read now (a label
+    added since the task began counts); none when the issue cannot be read."""
+    try:
+        issue = await gh.getitem(urls.issue(task.repository, task.issue_number))
+    except BadRequest:
+        return {}, []
+    labels = [lb.get("name") or "" for lb in issue.get("labels") or [] if isinstance(lb, dict)]
+    return await cpu.run(placement_fields, issue.get("body")), labels
 
 
 def run_metadata(task: tasks.Task, attempt: int) -> dict[str, Any]:
