@@ -47,6 +47,9 @@ description           description, summary, overview, what should happen,
                       problem, problem description, problem statement, feature
                       description, bug description, issue description,
                       describe the bug, describe the feature, proposal
+placement (where the  base branch, target branch, draft, open as draft, draft
+PR goes; read by      pull request, branch name, reviewers, pull request
+placement_fields)     reviewers, pull request labels, pr labels
 ignored (about the    prerequisites, code of conduct, is there an existing
 reporter, not the     issue for this, existing issues, before submitting,
 change)               preflight checklist, are you willing to submit a pr,

@@ -177,10 +177,10 @@ def test_issue_form_fields_are_choices_not_description():
     assert bad == Overrides() and len(problems) == 2
 
 
-def _resolve(settings=PlacementSettings(), overrides=Overrides(), requester="alice"):
+def _resolve(settings=None, overrides=None, requester="alice"):
     return resolve(
-        settings,
-        overrides,
+        settings or PlacementSettings(),
+        overrides or Overrides(),
         issue_number=42,
         title="Add a CSV export!",
         task_id=9,
