@@ -236,7 +236,7 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
         used["prompt_id"] = stored.id
         if any(v is not None for v in vars(overrides).values()):
             # The stored prompt said where the PR goes; these choices replace that.
-            text, used = await placement_again(gh, task, config, text, used, overrides)
+            text, used = placement_again(task, config, text, used, overrides)
     else:
         options = _repo_options(config)
         previous = await codegen_requests.get(runtime.pool, task.id, task.attempt)

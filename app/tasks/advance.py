@@ -10,8 +10,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gidgethub import BadRequest
-
 from app import cpu
 from app.budgets import admission
 from app.codegen.client import CodegenError, CreateDeferred
@@ -44,7 +42,6 @@ from app.tasks.decisions import (
     still_waiting_for_run,
 )
 from app.tasks.endings import finish, job_died, minutes
-from app.tasks.issue_spec import placement_fields
 from app.tasks.readiness import missing_information
 from app.tasks.repo_context import fetch_repo_context
 from app.tasks.reporting import render_comment
@@ -206,11 +203,10 @@ async def build_task_prompt(
         previous_attempt=previous,
     )
     used = {**prompt.context_used, "tree_sha": tree_sha}
-    return await placement_again(gh, task, config, prompt.text, used, overrides, first=True)
+    return placement_again(task, config, prompt.text, used, overrides, first=True)
 
 
-async def placement_again(
-    gh: GitHubClient,
+def placement_again(
     task: tasks.Task,
     config: RepoConfig,
     text: str,
@@ -221,9 +217,11 @@ async def placement_again(
 ) -> tuple[str, dict[str, Any]]:
     """The prompt with where and how to open the PR at its end (`first`), or
     after a stored prompt's as the details that replace those; `used` gets the
-    placement (`pull_request`) and why a choice was not taken."""
-    fields, labels = await _issue_choices(gh, task)
-    from_issue, problems = overrides_from_issue(fields, labels)
+    placement (`pull_request`) and why a choice was not taken. The issue's own
+    choices are those read with its text (`task.pr_fields`): a later edit by
+    someone without the label's permission changes them no more than the text."""
+    fields = task.pr_fields or {}
+    from_issue, problems = overrides_from_issue(fields, [fields.get("label") or ""])
     placement, more = resolve(
         config.pull_request,
         (overrides or Overrides()).over(from_issue),
@@ -237,17 +235,6 @@ async def placement_again(
     if problems or more:
         used["pull_request_problems"] = [*problems, *more]
     return text + prompt_section(placement, replaces=not first), used
-
-
-async def _issue_choices(gh: GitHubClient, task: tasks.Task) -> tuple[dict[str, str], list[str]]:
-    """The issue's form answers about the PR and its labels, read now (a label
-    added since the task began counts); none when the issue cannot be read."""
-    try:
-        issue = await gh.getitem(urls.issue(task.repository, task.issue_number))
-    except BadRequest:
-        return {}, []
-    labels = [lb.get("name") or "" for lb in issue.get("labels") or [] if isinstance(lb, dict)]
-    return await cpu.run(placement_fields, issue.get("body")), labels
 
 
 def run_metadata(task: tasks.Task, attempt: int) -> dict[str, Any]:

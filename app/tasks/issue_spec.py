@@ -384,6 +384,21 @@ def placement_fields(body: str | None) -> dict[str, str]:
     return found
 
 
+DRAFT_LABELS = ("codegen:draft", "codegen:ready")
+
+
+def issue_choices(body: str | None, labels: Iterable[str]) -> dict[str, str]:
+    """`placement_fields` and, under `label`, a `codegen:draft` or
+    `codegen:ready` label (the later word over the `Draft` field)."""
+    found = placement_fields(body)
+    lowered = {label.lower() for label in labels}
+    for label in DRAFT_LABELS:
+        if label in lowered:
+            found["label"] = label
+            break
+    return found
+
+
 # -- body scanning ---------------------------------------------------------
 
 

@@ -9,15 +9,19 @@ import dataclasses
 
 from tests.support.api import WRITE_KEY, call, create_pr, task_body
 from tests.support.bot import running_bot
+from tests.support.commands import FOREVER
 from tests.support.events import pull_request_event
 from tests.support.flow import (
     CODEGEN_PR,
     ISSUE_BODY,
     PR_NUMBER,
     QUICK,
+    READER,
     REPO,
     WRITER,
     labeled_event,
+    settle,
+    task_status,
     wait_until,
 )
 from tests.support.validation import (
@@ -165,3 +169,41 @@ async def test_api_options_choose_the_placement_and_the_pr_is_checked_against_th
     # ready (though a draft was asked): its reviewers are asked now
     assert "Requested reviews on #8 from `maintainer-mia`." in notes
     assert _reviewers(seeded) == ["maintainer-mia"]
+
+
+def _edited(seeded, example_payload, sender: str, body: str) -> dict:
+    seeded.issues[REPO][7]["body"] = body
+    event = labeled_event(seeded, example_payload, sender)
+    event["action"] = "edited"
+    event.pop("label")
+    event["changes"] = {"body": {"from": ""}}
+    return event
+
+
+async def test_only_an_edit_by_someone_permitted_changes_the_issues_choices(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The issue's choices are read with its text: a reader's edit of a waiting
+    task changes neither; a writer's edit takes both."""
+    fake_codegen.script_run(statuses=FOREVER)
+    seeded.issues[REPO][7].update(body="", title="csv")
+    async with running_bot(flow_settings) as bot:
+        status, _ = await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        assert status == 202
+        task = await wait_until(lambda: task_status(bot, "needs_info"))
+        await bot.wait_idle()
+        hostile = ISSUE_BODY + "\n### Base branch\n\nevil\n\n### Pull request labels\n\ndeploy\n"
+        event = _edited(seeded, example_payload, READER, hostile)
+        assert (await bot.deliver("issues", event))[0] == 202
+        await settle(bot)
+        fields = await bot.runtime.pool.fetchval(
+            "SELECT pr_fields::text FROM tasks WHERE id = $1", task["id"]
+        )
+        assert fields == "{}" and fake_codegen.created == []
+        wanted = ISSUE_BODY + "\n### Base branch\n\nrelease/2.0\n"
+        event = _edited(seeded, example_payload, WRITER, wanted)
+        assert (await bot.deliver("issues", event))[0] == 202
+        await wait_until(lambda: fake_codegen.created or None)
+    prompt = fake_codegen.created[0]["prompt"]
+    assert "Open the pull request against `release/2.0`." in prompt
+    assert "evil" not in prompt and "deploy" not in prompt
