@@ -25,7 +25,7 @@ from app.pull_requests.placement import (
     template_problem,
 )
 from app.repo_settings.config import RepoConfig, parse_config
-from app.tasks.issue_spec import parse_issue, placement_fields
+from app.tasks.issue_spec import issue_choices, parse_issue, placement_fields
 
 
 def test_slug_is_lower_case_ascii_words_capped():
@@ -294,3 +294,16 @@ def test_a_wrong_base_or_draft_state_is_reported_and_not_corrected():
     assert decide(Placement(None, False, "b", "t", (), (), ()), _pull(), "bot", first=True) == (
         decide(Placement("main", False, "b", "t", (), (), ()), _pull(), "bot", first=True)
     )
+
+
+def test_the_issue_choices_keep_a_draft_label_beside_the_fields():
+    assert issue_choices(ISSUE_FORM, ["bug", "Codegen:Ready"]) == {
+        "base": "release/2.0",
+        "draft": "Yes",
+        "reviewers": "hubot, octo-org/core",
+        "label": "codegen:ready",
+    }
+    assert issue_choices(None, []) == {}
+    # a hostile body: one pass, the answers capped
+    huge = "### Base branch\n\n" + "x" * 65_536
+    assert len(issue_choices(huge, [])["base"]) <= 2000
