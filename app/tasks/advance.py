@@ -7,6 +7,7 @@ database and a retry never makes a second run. What to do is decided in
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from app.github.client import GitHubClient
 from app.observability import metrics
 from app.pull_requests.placement import (
     Overrides,
+    Placement,
     overrides_from_issue,
     prompt_section,
     resolve,
@@ -191,6 +193,9 @@ async def build_task_prompt(
     form fields and labels, the API's `overrides` over both), stored in the
     context as `pull_request` for the check of the PR the agent opens."""
     context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
+    placement, problems = _placement(task, config, overrides)
+    if placement.base:  # the delivery rules name the branch the PR goes to
+        options = replace(options, base_branch=placement.base)
     prompt = await cpu.run(
         build_prompt,
         task_spec(task),
@@ -203,7 +208,7 @@ async def build_task_prompt(
         previous_attempt=previous,
     )
     used = {**prompt.context_used, "tree_sha": tree_sha}
-    return placement_again(task, config, prompt.text, used, overrides, first=True)
+    return prompt.text + prompt_section(placement), _with_placement(used, placement, problems)
 
 
 def placement_again(
@@ -212,12 +217,20 @@ def placement_again(
     text: str,
     used: dict[str, Any],
     overrides: Overrides | None,
-    *,
-    first: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """The prompt with where and how to open the PR at its end (`first`), or
-    after a stored prompt's as the details that replace those; `used` gets the
-    placement (`pull_request`) and why a choice was not taken. The issue's own
+    """A stored prompt with where and how to open the PR chosen again (the
+    REST API's options), after the details it has, as those that replace them."""
+    placement, problems = _placement(task, config, overrides)
+    return text + prompt_section(placement, replaces=True), _with_placement(
+        used, placement, problems
+    )
+
+
+def _placement(
+    task: tasks.Task, config: RepoConfig, overrides: Overrides | None
+) -> tuple[Placement, list[str]]:
+    """Where and how the task's PR is opened: the repository's `pull_request:`
+    settings, the issue's choices, the API's `overrides` over both. The issue's
     choices are those read with its text (`task.pr_fields`): a later edit by
     someone without the label's permission changes them no more than the text."""
     fields = task.pr_fields or {}
@@ -230,11 +243,18 @@ def placement_again(
         task_id=task.id,
         requester=task.triggered_by or task.issue_author,
     )
-    used = {**used, "pull_request": placement.to_json()}
-    used.pop("pull_request_problems", None)
-    if problems or more:
-        used["pull_request_problems"] = [*problems, *more]
-    return text + prompt_section(placement, replaces=not first), used
+    return placement, [*problems, *more]
+
+
+def _with_placement(
+    used: dict[str, Any], placement: Placement, problems: list[str]
+) -> dict[str, Any]:
+    """The prompt's context with the placement the PR is checked against."""
+    out = {k: v for k, v in used.items() if k != "pull_request_problems"}
+    out["pull_request"] = placement.to_json()
+    if problems:
+        out["pull_request_problems"] = problems
+    return out
 
 
 def run_metadata(task: tasks.Task, attempt: int) -> dict[str, Any]:

@@ -70,6 +70,8 @@ async def test_a_draft_on_the_wrong_base_is_reported_and_reviewers_wait_until_re
         final = await task_row(bot)
     prompt = fake_codegen.created[0]["prompt"]
     assert "Open the pull request against `develop`." in prompt
+    # the delivery rules agree: one PR, against the base asked for
+    assert "against the `develop` branch" in prompt and "against the `main`" not in prompt
     assert "Open it ready for review (not as a draft)." in prompt
     assert "branch named `codegen/7-export-the-table-as-csv`" in prompt
     assert "Title the pull request exactly: Export the table as CSV" in prompt
@@ -127,7 +129,8 @@ async def test_the_issue_form_and_labels_choose_base_and_draft(
     assert "Open the pull request against `release/2.0`." in prompt
     assert "Open it as a draft." in prompt
     assert "branch named `feat/csv`" in prompt
-    assert "release/2.0" not in prompt.split("## Pull request details")[0]  # not the task's text
+    assert "against the `release/2.0` branch" in prompt  # the delivery rules agree
+    assert "Base branch" not in prompt and "feat/csv" not in prompt.split("## Pull request")[0]
 
 
 async def test_api_options_choose_the_placement_and_the_pr_is_checked_against_them(
