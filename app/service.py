@@ -36,6 +36,7 @@ from app.limits.creates import SharedWindow, create_window_key
 from app.limits.writes import SharedWritePacing
 from app.observability.logs import redactor
 from app.onboarding.proxy import WebhookProxy
+from app.pull_requests import corrections as pr_corrections
 from app.queue.registry import JobRegistry
 from app.queue.worker import Worker
 from app.repo_settings import labels
@@ -198,6 +199,7 @@ def job_kinds() -> JobRegistry:
         ci_fix.registry,
         merge.registry,
         link.registry,
+        pr_corrections.registry,
         followup_flow.registry,
         retention.registry,
         delivery_sweep.registry,

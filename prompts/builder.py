@@ -85,6 +85,9 @@ class PromptOptions:
     include_dependencies: bool = True
     include_validation_criteria: bool = True
     max_chars: int = 24_000
+    # The branch the PR goes to when not the default one (a checked git ref:
+    # the repository's or the task's `pull_request.base`).
+    base_branch: str | None = None
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -200,7 +203,7 @@ def _fixed_parts(
         "issue_number": str(issue_number),
         "issue_url": issue_url,
         "requester": login,
-        "default_branch": repo.default_branch,
+        "default_branch": options.base_branch or repo.default_branch,
         "repo_full_name": repo.full_name,
         "issue_ref": issue_ref,
     }

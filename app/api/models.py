@@ -27,6 +27,18 @@ BRANCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"
 # PostgreSQL's text holds no NUL character: refused here (422), not by the database (500).
 NO_NUL = r"^[^\x00]*$"
 Item = Annotated[str, Field(min_length=1, max_length=ITEM_CHARS, pattern=NO_NUL)]
+# A login or an `org/team` name (app/pull_requests/placement.py), a one-line label.
+Reviewer = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=140,
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}(?:/[A-Za-z0-9_.-]{1,100})?$",
+    ),
+]
+Label = Annotated[
+    str, Field(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f]*[^\x00-\x1f\s][^\x00-\x1f]*$")
+]
 
 
 class _In(BaseModel):
@@ -178,6 +190,19 @@ class PrOptions(_In):
         default=None, min_length=1, max_length=200, pattern=r"^[^\r\n\x00]+$"
     )
     autoMerge: bool | None = None
+    base: str | None = Field(
+        default=None, pattern=BRANCH_PATTERN, description="the branch to open the PR against"
+    )
+    draft: bool | None = Field(default=None, description="open the PR as a draft")
+    reviewers: list[Reviewer] | None = Field(
+        default=None,
+        max_length=15,
+        description="logins or `org/team` names to request reviews from once the PR is "
+        "ready (default: the repository's `pull_request.reviewers`, else whoever asked)",
+    )
+    labels: list[Label] | None = Field(
+        default=None, max_length=10, description="labels to add to the PR"
+    )
 
 
 class CreatePr(_In):

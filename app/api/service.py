@@ -18,12 +18,13 @@ from app.api import errors
 from app.api import store as api_store
 from app.api.keys import ApiKey
 from app.api.models import CreatePr, GeneratePrompt, PrOptions, TaskCreate, TaskFilter
-from app.api.texts import delivery_details, issue_body
+from app.api.texts import issue_body
 from app.followups import flow as task_actions
 from app.followups import store as followups
 from app.github import urls
 from app.github.client import GitHubClient, GitHubNotConfigured
 from app.pull_requests import store as pull_requests
+from app.pull_requests.placement import Overrides
 from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import HandlerContext, Runtime
 from app.tasks import requests_store as codegen_requests
@@ -31,7 +32,7 @@ from app.tasks import schedule, stopping
 from app.tasks import start as task_start
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
-from app.tasks.advance import build_task_prompt
+from app.tasks.advance import build_task_prompt, placement_again
 from app.tasks.request_status import WITHOUT_RUN
 from app.tasks.status import RETRYABLE, STOPPABLE, WORKING, TaskStatus
 from app.tasks.tracking import mention
@@ -224,6 +225,7 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
     gh = await _client(runtime, task)
     config, _, _ = await load_repo_config(gh, task.repository, runtime.settings)
     strategy = task_actions.next_strategy(task)
+    overrides = placement_overrides(body.options)
     if body.prompt_data is not None:
         stored = await api_store.get_prompt(runtime.pool, body.prompt_data.id, task.id)
         if stored is None:
@@ -232,6 +234,9 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
             )
         text, style, used = stored.prompt, stored.style, dict(stored.context_used)
         used["prompt_id"] = stored.id
+        if any(v is not None for v in vars(overrides).values()):
+            # The stored prompt said where the PR goes; these choices replace that.
+            text, used = placement_again(task, config, text, used, overrides)
     else:
         options = _repo_options(config)
         previous = await codegen_requests.get(runtime.pool, task.id, task.attempt)
@@ -242,9 +247,9 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
             config,
             strategy,
             (previous.error or previous.summary) if previous else None,
+            overrides,
         )
         style = options.style
-    text += delivery_details(body.options)
     used["requested_by"] = key.actor
     made: dict[str, int] = {}
 
@@ -291,6 +296,18 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
     if not outcome.ok:
         raise errors.conflict(outcome.message)
     return Started(task, made.get("request_id"), task.attempt + 1, outcome.message)
+
+
+def placement_overrides(options: PrOptions) -> Overrides:
+    """The caller's choices of where and how the PR is opened."""
+    return Overrides(
+        base=options.base,
+        draft=options.draft,
+        branch=options.branchName,
+        title=options.prTitle,
+        reviewers=None if options.reviewers is None else tuple(options.reviewers),
+        labels=None if options.labels is None else tuple(options.labels),
+    )
 
 
 def _attribution(key: ApiKey, what: str, options: PrOptions | None = None) -> str:

@@ -151,3 +151,12 @@ def user_installation_repositories(installation_id: int) -> str:
 # GitHub's web flow for a GitHub App's user authorization: paths on the web host.
 OAUTH_AUTHORIZE = "/login/oauth/authorize"
 OAUTH_ACCESS_TOKEN = "/login/oauth/access_token"  # noqa: S105 - a path
+
+
+def issue_labels(repository: str, number: int) -> str:
+    """An issue's (or pull request's) labels: POST adds to them."""
+    return f"/repos/{repository}/issues/{number}/labels"
+
+
+def requested_reviewers(repository: str, number: int) -> str:
+    return f"/repos/{repository}/pulls/{number}/requested_reviewers"

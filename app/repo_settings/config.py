@@ -17,6 +17,7 @@ from app.budgets.decide import Limits, tighter
 from app.config import Settings
 from app.github import urls
 from app.github.client import GitHubClient
+from app.pull_requests.placement import PlacementSettings, parse_section
 from app.repo_settings.layers import (
     CONFIG_PATH,
     EXTENDS,
@@ -70,6 +71,8 @@ class RepoConfig:
     budget_ceilings: Limits = field(default_factory=Limits)
     review_fix_ceiling: int = 0  # 0: no ceiling
     ci_fix_ceiling: int = 0  # 0: no ceiling
+    # Where and how the agent opens its PR (`pull_request:`, app/pull_requests/placement.py)
+    pull_request: PlacementSettings = field(default_factory=PlacementSettings)
 
     @property
     def command_permission(self) -> str:
@@ -301,6 +304,9 @@ def parse_mapping(data: dict[str, Any], defaults: RepoConfig) -> tuple[RepoConfi
             extra[norm] = value
         elif norm in ("budgets", "review_fix"):
             budget_items[norm] = value
+        elif norm in ("pull_request", "pullrequest"):
+            changes["pull_request"], more = parse_section(value)
+            errors += more
         elif norm == EXTENDS:
             continue  # read by the loader (app/repo_settings/layers.py)
         else:

@@ -7,6 +7,7 @@ database and a retry never makes a second run. What to do is decided in
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,13 @@ from app.db import advisory_lock
 from app.github import comments, urls
 from app.github.client import GitHubClient
 from app.observability import metrics
+from app.pull_requests.placement import (
+    Overrides,
+    Placement,
+    overrides_from_issue,
+    prompt_section,
+    resolve,
+)
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
 from app.queue.worker import RescheduleJob
@@ -176,11 +184,18 @@ async def build_task_prompt(
     config: RepoConfig,
     strategy: str | None = None,
     previous: str | None = None,
+    overrides: Overrides | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """(prompt, what went into it) for a task, from the repository's context read
     now (its instructions to agents included): the one way every prompt is built,
-    by the workflow and by the REST API's preview alike."""
+    by the workflow and by the REST API's preview alike. It ends with where and
+    how to open the PR (the repository's `pull_request:` settings, the issue's
+    form fields and labels, the API's `overrides` over both), stored in the
+    context as `pull_request` for the check of the PR the agent opens."""
     context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
+    placement, problems = _placement(task, config, overrides)
+    if placement.base:  # the delivery rules name the branch the PR goes to
+        options = replace(options, base_branch=placement.base)
     prompt = await cpu.run(
         build_prompt,
         task_spec(task),
@@ -192,7 +207,54 @@ async def build_task_prompt(
         strategy=strategy,
         previous_attempt=previous,
     )
-    return prompt.text, {**prompt.context_used, "tree_sha": tree_sha}
+    used = {**prompt.context_used, "tree_sha": tree_sha}
+    return prompt.text + prompt_section(placement), _with_placement(used, placement, problems)
+
+
+def placement_again(
+    task: tasks.Task,
+    config: RepoConfig,
+    text: str,
+    used: dict[str, Any],
+    overrides: Overrides | None,
+) -> tuple[str, dict[str, Any]]:
+    """A stored prompt with where and how to open the PR chosen again (the
+    REST API's options), after the details it has, as those that replace them."""
+    placement, problems = _placement(task, config, overrides)
+    return text + prompt_section(placement, replaces=True), _with_placement(
+        used, placement, problems
+    )
+
+
+def _placement(
+    task: tasks.Task, config: RepoConfig, overrides: Overrides | None
+) -> tuple[Placement, list[str]]:
+    """Where and how the task's PR is opened: the repository's `pull_request:`
+    settings, the issue's choices, the API's `overrides` over both. The issue's
+    choices are those read with its text (`task.pr_fields`): a later edit by
+    someone without the label's permission changes them no more than the text."""
+    fields = task.pr_fields or {}
+    from_issue, problems = overrides_from_issue(fields, [fields.get("label") or ""])
+    placement, more = resolve(
+        config.pull_request,
+        (overrides or Overrides()).over(from_issue),
+        issue_number=task.issue_number,
+        title=task.title,
+        task_id=task.id,
+        requester=task.triggered_by or task.issue_author,
+    )
+    return placement, [*problems, *more]
+
+
+def _with_placement(
+    used: dict[str, Any], placement: Placement, problems: list[str]
+) -> dict[str, Any]:
+    """The prompt's context with the placement the PR is checked against."""
+    out = {k: v for k, v in used.items() if k != "pull_request_problems"}
+    out["pull_request"] = placement.to_json()
+    if problems:
+        out["pull_request_problems"] = problems
+    return out
 
 
 def run_metadata(task: tasks.Task, attempt: int) -> dict[str, Any]:

@@ -47,6 +47,9 @@ description           description, summary, overview, what should happen,
                       problem, problem description, problem statement, feature
                       description, bug description, issue description,
                       describe the bug, describe the feature, proposal
+placement (where the  base branch, target branch, draft, open as draft, draft
+PR goes; read by      pull request, branch name, reviewers, pull request
+placement_fields)     reviewers, pull request labels, pr labels
 ignored (about the    prerequisites, code of conduct, is there an existing
 reporter, not the     issue for this, existing issues, before submitting,
 change)               preflight checklist, are you willing to submit a pr,
@@ -188,6 +191,22 @@ _HEADINGS: dict[str, str] = {
         IGNORED,
     ),
 }
+# Issue-form fields that say where and how the PR is opened (read by
+# `placement_fields`, never part of the description): heading -> choice.
+PLACEMENT = "placement"
+_PLACEMENT_HEADINGS: dict[str, str] = {
+    "base branch": "base",
+    "target branch": "base",
+    "draft": "draft",
+    "open as draft": "draft",
+    "draft pull request": "draft",
+    "branch name": "branch",
+    "reviewers": "reviewers",
+    "pull request reviewers": "reviewers",
+    "pull request labels": "labels",
+    "pr labels": "labels",
+}
+_HEADINGS.update(dict.fromkeys(_PLACEMENT_HEADINGS, PLACEMENT))
 _LIST_KINDS = (REQUIREMENTS, CRITERIA)
 _CONTROL_KINDS = (PRIORITY, COMPLEXITY)
 
@@ -335,6 +354,8 @@ def parse_issue(title: str, body: str | None, labels: Iterable[str]) -> TaskSpec
         if section.kind in _LIST_KINDS:
             items = _items(section.lines)
             (requirements if section.kind == REQUIREMENTS else criteria).extend(items)
+        elif section.kind == PLACEMENT:
+            continue  # where the PR goes, not what it does: `placement_fields`
         elif section.kind in _CONTROL_KINDS:
             text = " ".join(t for t, code in section.lines if not code)
             value = read_value(section.kind, text)
@@ -355,6 +376,37 @@ def parse_issue(title: str, body: str | None, labels: Iterable[str]) -> TaskSpec
         priority=priority,
         estimated_complexity=complexity,
     )
+
+
+def placement_fields(body: str | None) -> dict[str, str]:
+    """The issue form's answers about the PR (`base`, `draft`, `branch`,
+    `reviewers`, `labels`), the first of each, as written (`_No response_` and
+    other placeholders dropped); `app.pull_requests.placement` checks them."""
+    lines = _strip_comments((body or "").replace("\r\n", "\n").replace("\r", "\n"))
+    found: dict[str, str] = {}
+    for section in _sections(lines):
+        if section.kind != PLACEMENT:
+            continue
+        choice = _PLACEMENT_HEADINGS.get(normalise(section.title))
+        text = "\n".join(t.strip() for t, code in section.lines if not code and t.strip())
+        if choice and text and not is_placeholder(text):
+            found.setdefault(choice, text[:2000])
+    return found
+
+
+DRAFT_LABELS = ("codegen:draft", "codegen:ready")
+
+
+def issue_choices(body: str | None, labels: Iterable[str]) -> dict[str, str]:
+    """`placement_fields` and, under `label`, a `codegen:draft` or
+    `codegen:ready` label (the later word over the `Draft` field)."""
+    found = placement_fields(body)
+    lowered = {label.lower() for label in labels}
+    for label in DRAFT_LABELS:
+        if label in lowered:
+            found["label"] = label
+            break
+    return found
 
 
 # -- body scanning ---------------------------------------------------------

@@ -22,7 +22,7 @@ from app.runtime import HandlerContext
 from app.tasks import schedule, tracking
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
-from app.tasks.issue_spec import parse_issue
+from app.tasks.issue_spec import issue_choices, parse_issue
 from app.tasks.status import TaskStatus
 from app.tasks.workflow_status import StepStatus
 
@@ -33,7 +33,9 @@ async def spec_fields(issue: dict[str, Any]) -> dict[str, Any]:
     """The issue parsed into a task's fields, off the event loop (65 KB of anything)."""
     labels = [label["name"] for label in issue.get("labels") or [] if isinstance(label, dict)]
     spec = await cpu.run(parse_issue, issue.get("title") or "", issue.get("body"), labels)
-    return spec.to_json()
+    # Where the PR goes, read with the text and from the same approved issue.
+    choices = await cpu.run(issue_choices, issue.get("body"), labels)
+    return {**spec.to_json(), "pr_fields": choices}
 
 
 async def post_once(
@@ -111,6 +113,7 @@ async def start_task(
             instructions=orjson.dumps(
                 [{"by": triggered_by, "text": instructions}] if instructions else []
             ).decode(),
+            pr_fields=orjson.dumps(spec.get("pr_fields") or {}).decode(),
             **({"status": TaskStatus.CREATED} if created else {}),
         )
         if task is not None:

@@ -55,6 +55,8 @@ class Task:
     repository_id: int | None = None  # GitHub's id: the name changes on a rename
     # Added by whoever started the task with a mention: ({"by", "text"}, ...)
     instructions: tuple[dict[str, str], ...] = ()
+    # Where the PR goes, as the issue chose it when its text was read (issue_spec.issue_choices)
+    pr_fields: dict[str, str] | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Task:
@@ -64,6 +66,7 @@ class Task:
         data["pull_requests"] = tuple(orjson.loads(data["pull_requests"]))
         data["notes"] = tuple(data["notes"])
         data["instructions"] = tuple(orjson.loads(data["instructions"]))
+        data["pr_fields"] = orjson.loads(data["pr_fields"]) if data["pr_fields"] else None
         data["status"] = TaskStatus(data["status"])
         return cls(**data)
 
@@ -73,7 +76,7 @@ _COLUMNS = """id, installation_id, repository, issue_number, issue_url, issue_au
     status_detail, triggered_by, trigger_delivery_id, tracking_comment_id, attempt, max_retries,
     simulated, pull_requests::text AS pull_requests, notes, deadline_at, next_strategy, auto_merge,
     pr_opened_at, merged_at, created_at, updated_at, finished_at, repository_id,
-    instructions::text AS instructions"""
+    instructions::text AS instructions, pr_fields::text AS pr_fields"""
 
 
 async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:
@@ -243,7 +246,7 @@ async def refresh_from_issue(
     await conn.execute(
         """UPDATE tasks SET title = $2, description = $3, requirements = $4,
                   acceptance_criteria = $5, priority = $6, estimated_complexity = $7,
-                  updated_at = now()
+                  pr_fields = $8::jsonb, updated_at = now()
            WHERE id = $1""",
         task_id,
         spec["title"],
@@ -252,6 +255,7 @@ async def refresh_from_issue(
         spec["acceptance_criteria"],
         spec["priority"],
         spec["estimated_complexity"],
+        orjson.dumps(spec.get("pr_fields") or {}).decode(),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from app.commands import log_store as command_log
 from app.db import advisory_xact_lock
 from app.github.client import GitHubClient
+from app.pull_requests import corrections
 from app.pull_requests import links as pr_links
 from app.pull_requests import store as pull_requests
 from app.pull_requests.status import PullRequestState
@@ -146,6 +147,9 @@ async def pull_request_changed(
             task_id=task.id if task else None,
             trigger=trigger,
         )
+        if task is not None and trigger == "ready_for_review":
+            # A draft made ready: the reviewers it was opened without are asked now.
+            await corrections.enqueue_check(conn, task, pull, first=False)
     if created is not None:
         log.info("validating %s#%s at %s", repository, pull["number"], pull["head"]["sha"][:7])
         if isinstance(pull.get("auto_merge"), dict):

@@ -8,6 +8,7 @@ import logging
 from gidgethub import BadRequest
 
 from app.github import urls
+from app.pull_requests import corrections
 from app.pull_requests import store as pull_requests
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
@@ -56,6 +57,7 @@ async def link_job(runtime: Runtime, job: Job) -> None:
                 task_id=task.id,
                 trigger="task",
             )
+            await corrections.enqueue_check(conn, task, pull, first=True)
             if created is None:
                 # The PR's event came first and its validation may be done: show it.
                 pr = await pull_requests.find(conn, task.repository, number)

@@ -88,6 +88,8 @@ OPERATIONS: list[tuple[str, str]] = [
     # installation on a repository is asked with its JWT.
     ("POST", "/repos/{owner}/{repo}/issues"),
     ("GET", "/repos/{owner}/{repo}/installation"),
+    # Where and how a PR is opened: the reviewers the bot requests on the agent's PR.
+    ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"),
 ]
 
 # Operations whose success response is pinned too (`response_status`, `response_schema`):

@@ -127,7 +127,9 @@ async def test_create_pr_without_a_prompt_builds_one_and_refuses_a_foreign_promp
         assert status == 202, started
         await wait_until(lambda: len(fake_codegen.created) == 2)
     sent = fake_codegen.created[1]["prompt"]
-    assert "Export the table as JSON" in sent and "Pull request details" not in sent
+    assert "Export the table as JSON" in sent
+    # no options: the repository's placement (its defaults), nothing of an earlier call
+    assert "branch named `codegen/" in sent and "replace the details above" not in sent
 
 
 async def test_retry_takes_a_strategy_and_is_refused_while_a_run_works(

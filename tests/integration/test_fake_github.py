@@ -94,7 +94,7 @@ async def call(
 
 def test_pinned_data_matches_the_brief():
     ops = openapi_operations()
-    assert len(ops) == 39
+    assert len(ops) == 40
     assert ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews") in ops
     assert ("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}") in ops
     labels = ops[("POST", "/repos/{owner}/{repo}/labels")]

@@ -333,6 +333,53 @@ class PullsMixin:
         chunk, headers = self._paginate(ctx, files)
         return 200, copy.deepcopy(chunk), headers
 
+    def add_team(self, full_name: str, slug: str) -> None:
+        """A team of the repository's organisation with access to it: reviews may
+        be requested from it by its slug."""
+        full = self._canonical(full_name)
+        self.__dict__.setdefault("repo_teams", {}).setdefault(full, set()).add(slug.lower())
+
+    def _request_reviewers(self, ctx: Ctx) -> Reply:
+        """GitHub's contract: never the PR's author (422), only collaborators and
+        the repository's teams (422 naming none of them), on an open PR; the PR
+        comes back (201) with the reviewers added to `requested_reviewers`."""
+        assert ctx.full_name is not None and ctx.repo is not None
+        pull = self._pull(ctx)
+        body = ctx.body or {}
+        logins = [str(x) for x in body.get("reviewers") or []]
+        teams = [str(x) for x in body.get("team_reviewers") or []]
+        if not logins and not teams:
+            raise GitHubError(422, "Validation Failed")
+        if pull["state"] != "open":
+            raise GitHubError(422, "Reviews may only be requested on open pull requests.")
+        author = pull["user"]["login"].lower()
+        if any(login.lower() == author for login in logins):
+            raise GitHubError(422, "Review cannot be requested from pull request author.")
+        owner = ctx.repo["owner"]["login"].lower()
+        known = self.collaborators[ctx.full_name]
+        strangers = [x for x in logins if x.lower() not in known and x.lower() != owner]
+        repo_teams = self.__dict__.get("repo_teams", {}).get(ctx.full_name, set())
+        strangers += [t for t in teams if t.lower() not in repo_teams]
+        if strangers:
+            raise GitHubError(
+                422,
+                "Reviews may only be requested from collaborators. One or more of the "
+                f"users or teams you specified is not a collaborator of the "
+                f"{ctx.full_name} repository.",
+            )
+        present = {u["login"].lower() for u in pull["requested_reviewers"]}
+        for login in logins:
+            if login.lower() not in present:
+                pull["requested_reviewers"].append(self.user(login))
+                present.add(login.lower())
+        slugs = {t["slug"] for t in pull["requested_teams"]}
+        for team in teams:
+            if team.lower() not in slugs:
+                pull["requested_teams"].append({"slug": team.lower(), "name": team})
+                slugs.add(team.lower())
+        pull["updated_at"] = _iso()
+        return 201, copy.deepcopy(pull)
+
     def _merge_pull(self, ctx: Ctx) -> Reply:
         assert ctx.full_name is not None
         pull = self._pull(ctx)

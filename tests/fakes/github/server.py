@@ -332,6 +332,12 @@ class FakeGitHub(
                 "pull_requests:read",
             ),
             R(
+                "POST",
+                f"{repo}/pulls/{{pull_number}}/requested_reviewers",
+                self._request_reviewers,
+                "pull_requests:write",
+            ),
+            R(
                 "PUT",
                 f"{repo}/pulls/{{pull_number}}/merge",
                 self._merge_pull_with_rules,

@@ -1,0 +1,212 @@
+"""Where and how the agent's PR is opened, end to end against the fakes: the
+prompt says base, draft state, branch and title; the PR the agent opened is
+checked (a wrong base or a draft is reported), its reviewers are requested
+(never its author, a stranger's refusal reported) and its labels added."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tests.support.api import WRITE_KEY, call, create_pr, task_body
+from tests.support.bot import running_bot
+from tests.support.commands import FOREVER
+from tests.support.events import pull_request_event
+from tests.support.flow import (
+    CODEGEN_PR,
+    ISSUE_BODY,
+    PR_NUMBER,
+    QUICK,
+    READER,
+    REPO,
+    WRITER,
+    labeled_event,
+    settle,
+    task_status,
+    wait_until,
+)
+from tests.support.validation import (
+    CLEAN_FILES,
+    note_containing,
+    open_pull,
+    start_task_with_pr,
+    task_row,
+)
+
+
+def _pull(fake):
+    return fake.pulls[REPO][PR_NUMBER]
+
+
+def _reviewers(fake) -> list[str]:
+    return [u["login"] for u in _pull(fake)["requested_reviewers"]]
+
+
+def _labels(fake) -> list[str]:
+    return [lb["name"] for lb in fake.issues[REPO][PR_NUMBER]["labels"]]
+
+
+async def test_a_draft_on_the_wrong_base_is_reported_and_reviewers_wait_until_ready(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(
+        REPO,
+        ".github/codegen.yml",
+        QUICK + "pull_request:\n  base: develop\n  labels: [codegen-pr]\n",
+    )
+    open_pull(seeded, CLEAN_FILES)  # on `main`, the default branch
+    seeded.set_draft(REPO, PR_NUMBER, True)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: note_containing(bot, "not `develop`"))
+        await wait_until(lambda: note_containing(bot, "Added the labels `codegen-pr`"))
+        row = await task_row(bot)
+        assert _reviewers(seeded) == []  # a draft: nobody is asked yet
+        assert _labels(seeded) == ["codegen-pr"]
+        # Marked ready: the person who asked is requested now.
+        event = pull_request_event(seeded, "ready_for_review", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", event))[0] == 202
+        await wait_until(lambda: _reviewers(seeded) == [WRITER] or None)
+        await wait_until(lambda: note_containing(bot, f"Requested reviews on #8 from `{WRITER}`"))
+        final = await task_row(bot)
+    prompt = fake_codegen.created[0]["prompt"]
+    assert "Open the pull request against `develop`." in prompt
+    # the delivery rules agree: one PR, against the base asked for
+    assert "against the `develop` branch" in prompt and "against the `main`" not in prompt
+    assert "Open it ready for review (not as a draft)." in prompt
+    assert "branch named `codegen/7-export-the-table-as-csv`" in prompt
+    assert "Title the pull request exactly: Export the table as CSV" in prompt
+    notes = "\n".join(row["notes"])
+    assert "#8 was opened against `main`, not `develop`" in notes
+    assert "#8 was opened as a draft" in notes
+    assert "reviewers are requested once it is marked ready" in notes
+    text = [c for c in seeded.comments_on(REPO, 7) if "codegen-bot:task:" in c["body"]]
+    assert text and "opened against `main`" in text[0]["body"]
+    assert sum("opened against" in n for n in final["notes"]) == 1  # said once
+
+
+async def test_reviewers_are_requested_never_the_author_and_a_refusal_is_noted(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.set_file(
+        REPO,
+        ".github/codegen.yml",
+        QUICK
+        + "pull_request:\n"
+        + "  reviewers: [maintainer-mia, stranger-sam, codegen-agent, octo-org/core]\n",
+    )
+    seeded.add_team(REPO, "core")
+    open_pull(seeded, CLEAN_FILES)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: note_containing(bot, "Could not request a review"))
+        await wait_until(lambda: note_containing(bot, "Requested reviews on #8"))
+        row = await task_row(bot)
+    assert _reviewers(seeded) == ["maintainer-mia"]
+    assert [t["slug"] for t in _pull(seeded)["requested_teams"]] == ["core"]
+    notes = "\n".join(row["notes"])
+    assert "Requested reviews on #8 from `maintainer-mia`, team `core`." in notes
+    assert "from `stranger-sam`: GitHub said" in notes and "collaborators" in notes
+    assert "codegen-agent" not in notes  # the PR's author is never asked (GitHub says 422)
+    assert "opened against" not in notes and "draft" not in notes  # as asked
+
+
+async def test_the_issue_form_and_labels_choose_base_and_draft(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    seeded.add_issue(
+        REPO,
+        7,
+        title="Export the table as CSV",
+        body=ISSUE_BODY + "\n### Base branch\n\nrelease/2.0\n\n### Branch name\n\nfeat/csv\n",
+        user="reporter-rae",
+        labels=["codegen:draft"],
+    )
+    async with running_bot(flow_settings) as bot:
+        status, _ = await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        assert status == 202
+        await wait_until(lambda: fake_codegen.created or None)
+    prompt = fake_codegen.created[0]["prompt"]
+    assert "Open the pull request against `release/2.0`." in prompt
+    assert "Open it as a draft." in prompt
+    assert "branch named `feat/csv`" in prompt
+    assert "against the `release/2.0` branch" in prompt  # the delivery rules agree
+    assert "Base branch" not in prompt and "feat/csv" not in prompt.split("## Pull request")[0]
+
+
+async def test_api_options_choose_the_placement_and_the_pr_is_checked_against_them(
+    flow_settings, seeded, fake_codegen
+):
+    settings = dataclasses.replace(flow_settings, api_keys=(f"ci-runner:write:{WRITE_KEY}",))
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK + "pull_request:\n  labels: [codegen]\n")
+    open_pull(seeded, CLEAN_FILES)  # ready, on `main`
+    fake_codegen.script_run(statuses=["COMPLETE"], pull_requests=[CODEGEN_PR])
+    options = {
+        "base": "develop",
+        "draft": True,
+        "reviewers": ["maintainer-mia"],
+        "labels": ["from-api"],
+        "prTitle": "Export JSON",
+    }
+    async with running_bot(settings) as bot:
+        status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body(issue_number=7))
+        assert status == 201, task
+        for bad in ({"reviewers": ["not a login"]}, {"labels": ["two\nlines"]}, {"base": "-x"}):
+            status, error, _ = await call(
+                bot,
+                "POST",
+                "/api/v1/codegen/create-pr",
+                json={"task_id": task["id"], "options": bad},
+            )
+            assert status == 422 and error["details"][0]["field"].startswith("options."), error
+        await create_pr(bot, task["id"], options=options)
+        await wait_until(lambda: note_containing(bot, "not as the draft asked for"))
+        await wait_until(lambda: note_containing(bot, "Added the labels"))
+        row = await task_row(bot)
+    prompt = fake_codegen.created[0]["prompt"]
+    assert "Open the pull request against `develop`." in prompt
+    assert "Open it as a draft." in prompt
+    assert "Title the pull request exactly: Export JSON" in prompt
+    notes = "\n".join(row["notes"])
+    assert "#8 was opened against `main`, not `develop`" in notes
+    assert "Added the labels `codegen`, `from-api` to #8." in notes
+    # ready (though a draft was asked): its reviewers are asked now
+    assert "Requested reviews on #8 from `maintainer-mia`." in notes
+    assert _reviewers(seeded) == ["maintainer-mia"]
+
+
+def _edited(seeded, example_payload, sender: str, body: str) -> dict:
+    seeded.issues[REPO][7]["body"] = body
+    event = labeled_event(seeded, example_payload, sender)
+    event["action"] = "edited"
+    event.pop("label")
+    event["changes"] = {"body": {"from": ""}}
+    return event
+
+
+async def test_only_an_edit_by_someone_permitted_changes_the_issues_choices(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The issue's choices are read with its text: a reader's edit of a waiting
+    task changes neither; a writer's edit takes both."""
+    fake_codegen.script_run(statuses=FOREVER)
+    seeded.issues[REPO][7].update(body="", title="csv")
+    async with running_bot(flow_settings) as bot:
+        status, _ = await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        assert status == 202
+        task = await wait_until(lambda: task_status(bot, "needs_info"))
+        await bot.wait_idle()
+        hostile = ISSUE_BODY + "\n### Base branch\n\nevil\n\n### Pull request labels\n\ndeploy\n"
+        event = _edited(seeded, example_payload, READER, hostile)
+        assert (await bot.deliver("issues", event))[0] == 202
+        await settle(bot)
+        fields = await bot.runtime.pool.fetchval(
+            "SELECT pr_fields::text FROM tasks WHERE id = $1", task["id"]
+        )
+        assert fields == "{}" and fake_codegen.created == []
+        wanted = ISSUE_BODY + "\n### Base branch\n\nrelease/2.0\n"
+        event = _edited(seeded, example_payload, WRITER, wanted)
+        assert (await bot.deliver("issues", event))[0] == 202
+        await wait_until(lambda: fake_codegen.created or None)
+    prompt = fake_codegen.created[0]["prompt"]
+    assert "Open the pull request against `release/2.0`." in prompt
+    assert "evil" not in prompt and "deploy" not in prompt
