@@ -57,10 +57,13 @@ async def enqueue_advance(conn: Any, task_id: int, step: str) -> None:
     await jobs.enqueue(conn, ADVANCE_JOB, {"task_id": task_id}, dedup_key=f"task:{task_id}:{step}")
 
 
-async def enqueue_render(conn: Any, task_id: int, reason: str) -> None:
-    await jobs.enqueue(
-        conn, RENDER_JOB, {"task_id": task_id}, dedup_key=f"task:{task_id}:render:{reason}"
-    )
+async def enqueue_render(conn: Any, task_id: int, reason: str, *, react: bool = False) -> None:
+    """The tracking comment made current once per `reason`; `react`: with the 👀
+    reaction first (a new task's first feedback)."""
+    payload: dict[str, Any] = {"task_id": task_id}
+    if react:
+        payload["react"] = True
+    await jobs.enqueue(conn, RENDER_JOB, payload, dedup_key=f"task:{task_id}:render:{reason}")
 
 
 async def note(runtime: Runtime, task_id: int, text: str, reason: str) -> None:

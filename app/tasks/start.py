@@ -118,6 +118,9 @@ async def start_task(
                 await schedule.enqueue_render(conn, task.id, "created")
             else:
                 await schedule.enqueue_advance(conn, task.id, "validate")
+                # The first feedback (👀, then the tracking comment), written beside
+                # the workflow, which never waits for it (app/tasks/feedback.py).
+                await schedule.enqueue_render(conn, task.id, "first", react=True)
             log.info("task %s created for %s#%s", task.id, repository, issue["number"])
             return
         if created:
@@ -214,9 +217,11 @@ async def start_from_label(ctx: HandlerContext, gh: GitHubClient, data: dict[str
         key = f"denied:{sender['login'].lower()}"
         await post_once(ctx, gh, repository, number, key, text)
         return
-    if problems:  # said to people who may act on it, not to whoever can add a label
-        await report_config_problems(ctx, gh, repository, number, problems, sha)
     await start_task(ctx, gh, data, config, sender["login"])
+    # Said to people who may act on it, not to whoever can add a label; after the
+    # task is started, which must not wait for a write.
+    if problems:
+        await report_config_problems(ctx, gh, repository, number, problems, sha)
 
 
 async def resume_after_edit(ctx: HandlerContext, gh: GitHubClient, data: dict[str, Any]) -> None:

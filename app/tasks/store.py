@@ -227,6 +227,28 @@ async def set_comment_id(
     )
 
 
+async def start_comment_post(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> bool:
+    """Record that the task's tracking comment is about to be posted; whether a
+    post had been started before (it may be on GitHub already, id unknown)."""
+    before = await conn.fetchval(
+        """UPDATE tasks t SET tracking_post_started = true
+           FROM (SELECT id, tracking_post_started FROM tasks WHERE id = $1 FOR UPDATE) old
+           WHERE t.id = old.id
+           RETURNING old.tracking_post_started""",
+        task_id,
+    )
+    return bool(before)
+
+
+async def try_advisory_lock(conn: asyncpg.Connection, key: str) -> bool:
+    """Take the session lock named `key` (app.db.advisory_lock's) if it is free."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key))
+
+
+async def advisory_unlock(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+
+
 async def add_note(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, note: str) -> None:
     await conn.execute(
         """UPDATE tasks SET notes = array_append(notes, $2), updated_at = now()
