@@ -5,3 +5,8 @@
 
 ALTER TABLE tasks ADD COLUMN tracking_post_started boolean NOT NULL DEFAULT false;
 
+-- The repository's default branch and description as the label's delivery gave
+-- them: the prompt's repository context starts from them instead of reading
+-- the repository again (NULL: not known, e.g. a task made through the REST API).
+ALTER TABLE tasks ADD COLUMN default_branch text;
+ALTER TABLE tasks ADD COLUMN repository_description text;

@@ -188,7 +188,8 @@ async def build_task_prompt(
     """(prompt, what went into it) for a task, from the repository's context read
     now (its instructions to agents included): the one way every prompt is built,
     by the workflow and by the REST API's preview alike."""
-    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
+    known = (task.default_branch, task.repository_description) if task.default_branch else None
+    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions, known)
     prompt = await cpu.run(
         build_prompt,
         task_spec(task),

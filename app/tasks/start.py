@@ -94,6 +94,9 @@ async def start_task(
             installation_id=ctx.installation_id,
             repository=repository,
             repository_id=payload["repository"].get("id"),
+            # What the prompt's context would read the repository for.
+            default_branch=payload["repository"].get("default_branch"),
+            repository_description=payload["repository"].get("description"),
             issue_number=issue["number"],
             issue_url=issue["html_url"],
             issue_author=(issue.get("user") or {}).get("login") or triggered_by,

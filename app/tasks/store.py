@@ -55,6 +55,9 @@ class Task:
     repository_id: int | None = None  # GitHub's id: the name changes on a rename
     # Added by whoever started the task with a mention: ({"by", "text"}, ...)
     instructions: tuple[dict[str, str], ...] = ()
+    # The repository as the label's delivery described it (None: not known).
+    default_branch: str | None = None
+    repository_description: str | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Task:
@@ -73,7 +76,7 @@ _COLUMNS = """id, installation_id, repository, issue_number, issue_url, issue_au
     status_detail, triggered_by, trigger_delivery_id, tracking_comment_id, attempt, max_retries,
     simulated, pull_requests::text AS pull_requests, notes, deadline_at, next_strategy, auto_merge,
     pr_opened_at, merged_at, created_at, updated_at, finished_at, repository_id,
-    instructions::text AS instructions"""
+    instructions::text AS instructions, default_branch, repository_description"""
 
 
 async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:

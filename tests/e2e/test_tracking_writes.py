@@ -164,3 +164,44 @@ async def test_a_post_whose_id_was_lost_in_a_crash_is_found_not_repeated(
     assert PR["url"] in comment["body"]
     assert len(seeded.calls("POST", r"/issues/7/comments$")) == 1
     assert seeded.calls("GET", r"/issues/7/comments$"), "the retry looked for its comment"
+
+
+async def test_one_task_costs_at_most_ten_github_calls_from_label_to_pr(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Counted in the fake's request log (installation-token calls), for a
+    repository with a README and no manifest (each manifest is one read more):
+    the settings (the repository's and its organisation's), the permission, the
+    context (tree, languages, README: the repository itself is known from the
+    delivery), the 👀, the comment's post (no search for a copy: none can exist;
+    posted with the run, so no edit for it), the PR's read and the last edit."""
+    del seeded.files[REPO]["pyproject.toml"]
+    fake_codegen.script_run(statuses=["ACTIVE", "COMPLETE"], pull_requests=[PR])
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "pr_open"), timeout=30)
+        await _settled(bot)
+    calls = [f"{r.method} {r.path}" for r in seeded.requests if r.route and r.route[:4] != "/app"]
+    assert len(calls) <= 10, "\n".join(calls)
+    assert not seeded.calls("GET", r"/issues/7/comments$")  # no marker search
+    assert not seeded.calls("GET", rf"/repos/{REPO}$")  # known from the delivery
+    assert len(seeded.calls("PATCH", r"/issues/comments/\d+$")) == 1  # the PR, only
+    [comment] = bot_comments(seeded)
+    assert PR["url"] in comment["body"]
+
+
+async def test_a_default_branch_renamed_since_the_label_reads_the_repository(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The delivery named a default branch GitHub no longer has (renamed in the
+    meantime): the context reads the repository for the current one."""
+    fake_codegen.script_run(statuses=["ACTIVE"] * 50)
+    payload = labeled_event(seeded, example_payload, WRITER)
+    payload["repository"]["default_branch"] = "renamed-away"
+    seeded.fail_next("GET", r"/git/trees/renamed-away$", 404, times=50)
+    async with running_bot(flow_settings) as bot:
+        await bot.deliver("issues", payload)
+        await wait_until(lambda: task_status(bot, "running"), timeout=30)
+    assert seeded.calls("GET", rf"/repos/{REPO}$")
+    assert seeded.calls("GET", r"/git/trees/main$")
+    assert len(fake_codegen.created) == 1
