@@ -87,8 +87,11 @@ class FeedbackLane:
         self.tickets: cachetools.TTLCache[int, asyncio.Future[float | None]] = cachetools.TTLCache(
             maxsize=10_000, ttl=3600
         )
-        # render jobs whose 👀 is made (they run again for a post put off)
+        # render jobs, and tasks, whose 👀 is made here: not asked for again
         self.reacted: cachetools.TTLCache[int, bool] = cachetools.TTLCache(maxsize=10_000, ttl=3600)
+        self.reacted_tasks: cachetools.TTLCache[int, bool] = cachetools.TTLCache(
+            maxsize=10_000, ttl=3600
+        )
 
     def pending(self, task_id: int) -> bool:
         return task_id in self._slots
@@ -150,6 +153,7 @@ class FeedbackLane:
             with writes.priority(WritePriority.FIRST):
                 await comments.react(gh, urls.issue(task.repository, task.issue_number), "eyes")
             slot.react = False
+            self.reacted_tasks[task_id] = True
         later = post_grace(await tasks.get(runtime.pool, task_id) or task, datetime.now(UTC))
         if later is not None:
             slot.covered = slot.wanted  # the run's render (or the job, later) posts it
@@ -308,6 +312,13 @@ async def show(runtime: Runtime, task: tasks.Task, *, wait: float = HOLD_SECONDS
         log.info("task %s's comment is left to its render job", task.id)
 
 
+def greet(runtime: Runtime, task: tasks.Task) -> None:
+    """A new task's 👀 asked for at once by the job that made it, after its
+    commit: the first feedback does not wait for another job to be claimed. The
+    render job enqueued with the task sees it made, or makes it after a crash."""
+    lane_of(runtime).request(runtime, task.id, task.installation_id, react=True)
+
+
 async def render_for_job(runtime: Runtime, job: Job) -> None:
     """A `task.render` job: hand the render (and the reaction, if the job asks for
     it) to the task's slot; done once written, else back later without a slot."""
@@ -318,7 +329,11 @@ async def render_for_job(runtime: Runtime, job: Job) -> None:
     patience = lane.patience(runtime, task.installation_id)
     ticket = lane.tickets.pop(job.id, None)
     if ticket is None:
-        react = bool(job.payload.get("react")) and job.id not in lane.reacted
+        react = (
+            bool(job.payload.get("react"))
+            and job.id not in lane.reacted
+            and task.id not in lane.reacted_tasks
+        )
         ticket = lane.request(runtime, task.id, task.installation_id, react=react)
     try:
         later = await asyncio.wait_for(asyncio.shield(ticket), patience)
