@@ -42,7 +42,6 @@ from app.tasks.request_status import UNMADE, WITHOUT_RUN, RequestStatus
 from app.tasks.schedule import (
     ADVANCE_JOB,
     deadline_from_now,
-    enqueue_advance,
     enqueue_poll,
     enqueue_render,
     job_task,
@@ -115,11 +114,15 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
             )
             if moved:
                 await workflows.step(conn, task.id, "validate_task", StepStatus.COMPLETED)
-                await enqueue_advance(conn, task.id, "attempt:1")
                 # Not rendered: the run is usually made before the comment's next
                 # turn; the comment shows whatever the task is at its write.
     if moved and moved.status == TaskStatus.NEEDS_INFO:
         await feedback.show(runtime, moved)
+    elif moved:
+        # Straight on to the attempt in this job, without a hop through the queue:
+        # should this process die, this job runs again and, going by the task's
+        # status, starts the attempt.
+        await _start_attempt(runtime, gh, moved)
 
 
 async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> None:

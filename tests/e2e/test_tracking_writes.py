@@ -205,3 +205,25 @@ async def test_a_default_branch_renamed_since_the_label_reads_the_repository(
     assert seeded.calls("GET", rf"/repos/{REPO}$")
     assert seeded.calls("GET", r"/git/trees/main$")
     assert len(fake_codegen.created) == 1
+
+
+async def test_a_check_whose_attempt_fails_after_the_move_starts_the_attempt_on_retry(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """The issue check moves the task on and starts the attempt in the same job
+    (no hop through the queue): storing the attempt's prompt fails once (a crash
+    at that point), and the job's retry, going by the task's status, makes the
+    one run."""
+    fake_codegen.script_run(statuses=["ACTIVE", "COMPLETE"], pull_requests=[PR])
+    async with running_bot(flow_settings) as bot:
+        await fail_once(bot.runtime.pool, "codegen_requests", "INSERT")
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "pr_open"), timeout=30)
+        await _settled(bot)
+        retried = await bot.runtime.pool.fetchval(
+            "SELECT max(attempts) FROM jobs WHERE kind = 'task.advance'"
+        )
+    assert retried == 2
+    assert len(fake_codegen.created) == 1
+    [comment] = bot_comments(seeded)
+    assert PR["url"] in comment["body"]
