@@ -138,10 +138,12 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
     if moved:
         # Running: its render job was enqueued with the move. Waiting for budget:
         # said now (the admission that lets it in renders again).
-        if moved.status != TaskStatus.RUNNING:
+        waiting = moved.status != TaskStatus.RUNNING
+        if waiting:
             async with pool.acquire() as conn:
-                await enqueue_render(conn, task.id, f"waiting:{datetime.now(UTC).isoformat()}")
-        await feedback.show(runtime, moved)
+                reason = f"waiting:{datetime.now(UTC).isoformat()}"
+                await enqueue_render(conn, task.id, reason, now=True)
+        await feedback.show(runtime, moved, urgent=waiting)
 
 
 async def _prepare(

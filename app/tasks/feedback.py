@@ -71,6 +71,7 @@ class _Slot:
     wanted: int = 0  # renders asked for so far
     covered: int = 0  # of them, those the last read of the task answered
     react: bool = False  # the 👀 reaction is wanted
+    urgent: bool = False  # a lasting state to show: a new task's post is not put off
     # (request number, its future: None once written, or seconds to ask again in)
     waiters: list[tuple[int, asyncio.Future[float | None]]] = field(default_factory=list)
     runner: asyncio.Task[None] | None = None
@@ -97,16 +98,24 @@ class FeedbackLane:
         return task_id in self._slots
 
     def request(
-        self, runtime: Runtime, task_id: int, installation_id: int, *, react: bool = False
+        self,
+        runtime: Runtime,
+        task_id: int,
+        installation_id: int,
+        *,
+        react: bool = False,
+        urgent: bool = False,
     ) -> asyncio.Future[float | None]:
         """Ask for the task's comment to be made current (and the reaction added);
         the future is done once a write that read the task after now is made
-        (None), or when a new task's post was put off (seconds to ask again in)."""
+        (None), or when a new task's post was put off (seconds to ask again in).
+        `urgent`: the state lasts (waiting for budget), post it without delay."""
         slot = self._slots.get(task_id)
         if slot is None:
             slot = self._slots[task_id] = _Slot(installation_id)
         slot.wanted += 1
         slot.react = slot.react or react
+        slot.urgent = slot.urgent or urgent
         done: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
         # A caller that gave up waiting never reads it: no "never retrieved" noise.
         done.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -154,7 +163,9 @@ class FeedbackLane:
                 await comments.react(gh, urls.issue(task.repository, task.issue_number), "eyes")
             slot.react = False
             self.reacted_tasks[task_id] = True
-        later = post_grace(await tasks.get(runtime.pool, task_id) or task, datetime.now(UTC))
+        later = None
+        if not slot.urgent:
+            later = post_grace(await tasks.get(runtime.pool, task_id) or task, datetime.now(UTC))
         if later is not None:
             slot.covered = slot.wanted  # the run's render (or the job, later) posts it
             return later
@@ -297,13 +308,15 @@ async def _body(runtime: Runtime, gh: GitHubClient, current: tasks.Task) -> str:
     return tracking.render(current, attempts, sent, shown, permission, waiting, label)
 
 
-async def show(runtime: Runtime, task: tasks.Task, *, wait: float = HOLD_SECONDS) -> None:
+async def show(
+    runtime: Runtime, task: tasks.Task, *, wait: float = HOLD_SECONDS, urgent: bool = False
+) -> None:
     """Make the task's comment current, waiting at most `wait` seconds for the
     write: the caller enqueued a `task.render` job with the change (durable), so
     a write still queued after that is the job's to see through."""
     lane = lane_of(runtime)
     wait = min(wait, lane.patience(runtime, task.installation_id))
-    done = lane.request(runtime, task.id, task.installation_id)
+    done = lane.request(runtime, task.id, task.installation_id, urgent=urgent)
     try:
         await asyncio.wait_for(asyncio.shield(done), wait)
     except TimeoutError:
@@ -334,7 +347,9 @@ async def render_for_job(runtime: Runtime, job: Job) -> None:
             and job.id not in lane.reacted
             and task.id not in lane.reacted_tasks
         )
-        ticket = lane.request(runtime, task.id, task.installation_id, react=react)
+        ticket = lane.request(
+            runtime, task.id, task.installation_id, react=react, urgent=bool(job.payload.get("now"))
+        )
     try:
         later = await asyncio.wait_for(asyncio.shield(ticket), patience)
     except TimeoutError:
