@@ -94,9 +94,6 @@ class FeedbackLane:
             maxsize=10_000, ttl=3600
         )
 
-    def pending(self, task_id: int) -> bool:
-        return task_id in self._slots
-
     def request(
         self,
         runtime: Runtime,
