@@ -24,8 +24,13 @@ async def issue_lock(pool: asyncpg.Pool, repository: str, issue_number: int) -> 
     """One writer of bot comments per issue at a time, across processes: without it
     two jobs could both look for a marked comment, find none, and both post. The
     lock is PostgreSQL's, so a process that dies lets go of it."""
-    async with advisory_lock(pool, f"{repository.lower()}#{issue_number}"):
+    async with advisory_lock(pool, issue_lock_key(repository, issue_number)):
         yield
+
+
+def issue_lock_key(repository: str, issue_number: int) -> str:
+    """The name of `issue_lock`'s lock, for a writer that only tries to take it."""
+    return f"{repository.lower()}#{issue_number}"
 
 
 def marker(key: str) -> str:
@@ -57,6 +62,16 @@ async def post_once(
     existing = await find_marked(gh, repository, issue_number, key, bot_login)
     if existing is not None:
         return existing["id"]
+    created = await gh.post(
+        urls.issue_comments(repository, issue_number),
+        data={"body": with_marker(key, body)},
+    )
+    return created["id"]
+
+
+async def post(gh: GitHubClient, repository: str, issue_number: int, key: str, body: str) -> int:
+    """Post a marked comment without searching for a copy: for a caller that knows
+    none was ever posted (it recorded, before, that it was about to post)."""
     created = await gh.post(
         urls.issue_comments(repository, issue_number),
         data={"body": with_marker(key, body)},

@@ -14,15 +14,26 @@ the next one wait a whole interval. A lost lock connection frees every lease it
 held (the server lets go of a dead session's locks): the process stops writing
 and takes the lease again first. Round trips: two to take a lease (a cheap look,
 then the take; one look a poll while another process holds it), two to let go,
-none per write."""
+none per write.
+
+Within the process, writes waiting for an installation go by priority
+(`WritePriority`, set around a write with `priority(...)`), then in order: a new
+task's first feedback overtakes edits of older tasks' comments queued before it.
+`hold(installation)` keeps the turn across a few steps (read the state, then
+write it), the writes inside taking it again without waiting for anyone else
+(still spaced by the interval); it counts as a write only if one was made."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import enum
+import heapq
+import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -44,11 +55,94 @@ COMMAND_TIMEOUT = 30.0  # a lease statement that takes longer drops the connecti
 SPACING_MARGIN = 0.01
 
 
+class WritePriority(enum.IntEnum):
+    """Which waiting write to an installation goes first (lower first)."""
+
+    FIRST = 0  #: a new task's first feedback (the 👀 reaction): people wait on it
+    NEW = 1  #: a new task's tracking comment
+    NORMAL = 2  #: every other write (replies, check runs, reviews)
+    EDIT = 3  #: an edit of a tracking comment, coalesced while it waits
+
+
+_priority: contextvars.ContextVar[WritePriority] = contextvars.ContextVar(
+    "github_write_priority", default=WritePriority.NORMAL
+)
+
+
+@contextlib.contextmanager
+def priority(level: WritePriority) -> Iterator[None]:
+    """Writes made inside (in this task) wait in the queue with `level`."""
+    token = _priority.set(level)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+@dataclass(eq=False)
+class _Held:
+    """A turn held across steps by `hold` (the writes inside re-enter it)."""
+
+    installation_id: int
+    owner: asyncio.Task[object] | None  # a task started inside inherits the variable, not the turn
+    wrote: bool = False
+
+
+_held: contextvars.ContextVar[_Held | None] = contextvars.ContextVar(
+    "github_write_held", default=None
+)
+
+
+class PriorityLock:
+    """An asyncio lock whose waiters are served by priority, then in arrival
+    order; the lock passes straight to the next waiter on release."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def locked(self) -> bool:
+        return self._locked
+
+    def waiting(self) -> int:
+        return sum(1 for _, _, f in self._waiters if not f.done())
+
+    async def acquire(self, level: int = WritePriority.NORMAL) -> None:
+        if not self._locked and not self.waiting():
+            self._locked = True
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (int(level), next(self._order), fut))
+        try:
+            await fut
+        except BaseException:
+            if fut.done() and not fut.cancelled():
+                self.release()  # handed over just as it was cancelled: pass it on
+            else:
+                fut.cancel()
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)  # stays locked: it is that waiter's now
+                return
+        self._locked = False
+
+    async def __aenter__(self) -> None:
+        await self.acquire(WritePriority.EDIT)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
 @dataclass(eq=False)
 class _Lane:
     """One installation's writes in this process."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one write at a time here
+    lock: PriorityLock = field(default_factory=PriorityLock)  # one write at a time here
     queued: int = 0  # writes waiting for `lock`
     generation: int | None = None  # lock connection the lease is held on; None: not held
     held_since: float = 0.0
@@ -90,12 +184,59 @@ class SharedWritePacing:
     @contextlib.asynccontextmanager
     async def turn(self, installation_id: int) -> AsyncIterator[None]:
         """Wait until this process holds the installation's lease and the interval
-        since the last write has passed; the write is made inside."""
+        since the last write has passed; the write is made inside. Inside `hold`
+        of the same installation: only the spacing is waited for."""
+        held = _held.get()
+        if (
+            held is not None
+            and held.installation_id == installation_id
+            and held.owner is asyncio.current_task()
+        ):
+            async with self._reenter(installation_id, held):
+                yield
+            return
+        async with self._turn(installation_id, wrote=True):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def hold(self, installation_id: int) -> AsyncIterator[None]:
+        """Take the installation's turn (by the caller's priority) and keep it while
+        the body runs: its writes go one after another, spaced, with nobody else's
+        between. The spacing counts from its last write, if it made any."""
+        held = _Held(installation_id, asyncio.current_task())
+        async with self._turn(installation_id, wrote=held):
+            token = _held.set(held)
+            try:
+                yield
+            finally:
+                _held.reset(token)
+
+    @contextlib.asynccontextmanager
+    async def _reenter(self, installation_id: int, held: _Held) -> AsyncIterator[None]:
+        lane = self._lanes[installation_id]
+        while True:
+            wait = 0.0 if lane.last is None else lane.last + self.interval - time.monotonic()
+            if wait <= 0 and self._holds(lane):
+                break
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not self._holds(lane):  # lost with its connection: take it again
+                await self._take(installation_id, lane)
+        try:
+            yield
+        finally:
+            lane.last = time.monotonic()
+            lane.wrote = True
+            held.wrote = True
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, installation_id: int, *, wrote: bool | _Held) -> AsyncIterator[None]:
+        """`wrote`: True for a write; a `_Held` for a hold, which wrote if it says so."""
         lane = self._lanes.setdefault(installation_id, _Lane())
         started = time.monotonic()
         lane.queued += 1
         try:
-            await lane.lock.acquire()
+            await lane.lock.acquire(_priority.get())
         except BaseException:
             lane.queued -= 1
             # Cancelled (perhaps just as its turn came): the turn before kept the
@@ -115,8 +256,9 @@ class SharedWritePacing:
             try:
                 yield
             finally:
-                lane.last = time.monotonic()
-                lane.wrote = True
+                if wrote is True:
+                    lane.last = time.monotonic()
+                    lane.wrote = True
             # Over its hold, let go even with nothing queued here this instant: the
             # next write may come within the linger (a job's writes one after
             # another), and would keep the lease from a waiting process for good.

@@ -15,7 +15,6 @@ from app import cpu
 from app.budgets import admission
 from app.codegen.client import CodegenError, CreateDeferred
 from app.db import advisory_lock
-from app.github import comments, urls
 from app.github.client import GitHubClient
 from app.observability import metrics
 from app.pull_requests.placement import (
@@ -30,6 +29,7 @@ from app.queue.store import Job
 from app.queue.worker import RescheduleJob
 from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import Runtime
+from app.tasks import feedback
 from app.tasks import requests_store as codegen_requests
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
@@ -46,13 +46,12 @@ from app.tasks.decisions import (
 from app.tasks.endings import finish, job_died, minutes
 from app.tasks.readiness import missing_information
 from app.tasks.repo_context import fetch_repo_context
-from app.tasks.reporting import render_comment
 from app.tasks.request_status import UNMADE, WITHOUT_RUN, RequestStatus
 from app.tasks.schedule import (
     ADVANCE_JOB,
     deadline_from_now,
-    enqueue_advance,
     enqueue_poll,
+    enqueue_render,
     job_task,
     poll_delay_for,
     task_lock,
@@ -94,8 +93,8 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
     pool = runtime.pool
     await workflows.start(pool, task.id)
     await workflows.step(pool, task.id, "validate_task", StepStatus.RUNNING)
-    await render_comment(runtime, gh, task)  # first: writes to one installation are paced
-    await comments.react(gh, urls.issue(task.repository, task.issue_number), "eyes")
+    # No GitHub write on the way to the agent run: the 👀 and the tracking comment
+    # were asked for with the task (app/tasks/start.py) and go beside this.
     missing = await cpu.run(missing_information, task_spec(task))
     config, _problems, _sha = await load_repo_config(gh, task.repository, runtime.settings)
     async with pool.acquire() as conn, conn.transaction():
@@ -111,6 +110,7 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
                 await workflows.step(
                     conn, task.id, "validate_task", StepStatus.FAILED, " ".join(missing)
                 )
+                await enqueue_render(conn, task.id, f"needs-info:{moved.updated_at.isoformat()}")
         else:
             # The workflow timeout bounds the bot's own steps from here to the run.
             moved = await tasks.transition(
@@ -122,9 +122,15 @@ async def _validate(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> Non
             )
             if moved:
                 await workflows.step(conn, task.id, "validate_task", StepStatus.COMPLETED)
-                await enqueue_advance(conn, task.id, "attempt:1")
-    if moved:
-        await render_comment(runtime, gh, moved)
+                # Not rendered: the run is usually made before the comment's next
+                # turn; the comment shows whatever the task is at its write.
+    if moved and moved.status == TaskStatus.NEEDS_INFO:
+        await feedback.show(runtime, moved)
+    elif moved:
+        # Straight on to the attempt in this job, without a hop through the queue:
+        # should this process die, this job runs again and, going by the task's
+        # status, starts the attempt.
+        await _start_attempt(runtime, gh, moved)
 
 
 async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -> None:
@@ -138,7 +144,14 @@ async def _start_attempt(runtime: Runtime, gh: GitHubClient, task: tasks.Task) -
     async with advisory_lock(pool, task_lock(task.id)):
         moved = await _create_run(runtime, gh, task, request, attempt, config)
     if moved:
-        await render_comment(runtime, gh, moved)
+        # Running: its render job was enqueued with the move. Waiting for budget:
+        # said now (the admission that lets it in renders again).
+        waiting = moved.status != TaskStatus.RUNNING
+        if waiting:
+            async with pool.acquire() as conn:
+                reason = f"waiting:{datetime.now(UTC).isoformat()}"
+                await enqueue_render(conn, task.id, reason, now=True)
+        await feedback.show(runtime, moved, urgent=waiting)
 
 
 async def _prepare(
@@ -192,7 +205,8 @@ async def build_task_prompt(
     how to open the PR (the repository's `pull_request:` settings, the issue's
     form fields and labels, the API's `overrides` over both), stored in the
     context as `pull_request` for the check of the PR the agent opens."""
-    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions)
+    known = (task.default_branch, task.repository_description) if task.default_branch else None
+    context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions, known)
     placement, problems = _placement(task, config, overrides)
     if placement.base:  # the delivery rules name the branch the PR goes to
         options = replace(options, base_branch=placement.base)
@@ -410,6 +424,7 @@ async def _create_run(
             )
         if moved:
             await enqueue_poll(conn, task.id, attempt, 0, poll_delay_for(runtime, 0))
+            await enqueue_render(conn, task.id, f"running:{attempt}")
     if run is not None and moved:
         metrics.AGENT_RUNS_CREATED.inc()
     return moved

@@ -14,10 +14,9 @@ from app.observability import metrics
 from app.queue import store as jobs
 from app.queue.store import Job
 from app.runtime import Runtime
+from app.tasks import feedback, tracking
 from app.tasks import store as tasks
-from app.tasks import tracking
 from app.tasks import workflows_store as workflows
-from app.tasks.reporting import render_comment
 from app.tasks.schedule import enqueue_link, enqueue_notify, enqueue_render
 from app.tasks.status import WORKING, TaskStatus
 from app.tasks.workflow_status import StepStatus, WorkflowStatus
@@ -105,8 +104,10 @@ async def finish(
         )
         if to_status == TaskStatus.PR_OPEN:
             await enqueue_link(conn, task_id, moved.attempt)
+        # The final edit is never lost: a job, enqueued with the move.
+        await enqueue_render(conn, task_id, f"end:{moved.attempt}:{to_status}")
     count_ending(moved, to_status)
-    await render_comment(runtime, gh, moved)
+    await feedback.show(runtime, moved)
 
 
 def count_ending(moved: tasks.Task, to_status: TaskStatus) -> None:

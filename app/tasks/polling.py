@@ -20,12 +20,11 @@ from app.queue.store import Job
 from app.queue.worker import PermanentJobError
 from app.repo_settings.config import load_repo_config
 from app.runtime import Runtime
+from app.tasks import feedback, tracking
 from app.tasks import requests_store as codegen_requests
 from app.tasks import store as tasks
-from app.tasks import tracking
 from app.tasks.decisions import PollAction, decide_poll
 from app.tasks.endings import SIMULATED_ENDING, finish, job_died, minutes
-from app.tasks.reporting import render_comment
 from app.tasks.request_status import LATE, RequestStatus
 from app.tasks.schedule import (
     LATE_WINDOW,
@@ -34,6 +33,7 @@ from app.tasks.schedule import (
     enqueue_advance,
     enqueue_late_poll,
     enqueue_poll,
+    enqueue_render,
     job_task,
     poll_delay_for,
 )
@@ -195,8 +195,9 @@ async def _retry(
             await admission.enqueue_admit(
                 conn, task.installation_id, f"task:{task.id}:{attempt}:retry"
             )
+            await enqueue_render(conn, task.id, f"retry:{attempt}")
     if moved:
-        await render_comment(runtime, gh, moved)
+        await feedback.show(runtime, moved)
 
 
 async def _simulated(runtime: Runtime, task: tasks.Task, run_id: int, attempt: int) -> bool:

@@ -46,13 +46,28 @@ def _clip(text: str | None) -> str | None:
 
 
 async def fetch_repo_context(
-    gh: GitHubClient, repository: str, instruction_files: tuple[str, ...] = ()
+    gh: GitHubClient,
+    repository: str,
+    instruction_files: tuple[str, ...] = (),
+    known: tuple[str, str | None] | None = None,
 ) -> tuple[RepoContext, str]:
     """(context, tree sha) for the default branch's head; the first of
-    `instruction_files` that exists is the repository's instructions to agents."""
-    repo = await gh.getitem(urls.repo(repository))
-    branch = repo["default_branch"]
-    tree = await gh.getitem(urls.tree(repository, branch))
+    `instruction_files` that exists is the repository's instructions to agents.
+    `known`: (default branch, description) as a webhook just gave them, which
+    spares reading the repository (one call of a task's few)."""
+    tree = None
+    if known is not None and known[0]:
+        branch, description = known
+        repo = {"full_name": repository, "description": description}
+        try:
+            tree = await gh.getitem(urls.tree(repository, branch))
+        except BadRequest as exc:  # the branch was renamed since: read the repository
+            if exc.status_code != 404:
+                raise
+    if tree is None:
+        repo = await gh.getitem(urls.repo(repository))
+        branch = repo["default_branch"]
+        tree = await gh.getitem(urls.tree(repository, branch))
     key = (repository.lower(), tree["sha"], instruction_files)
     cached = gh.caches.repo_contexts.get(key)
     if cached is not None:

@@ -57,10 +57,18 @@ async def enqueue_advance(conn: Any, task_id: int, step: str) -> None:
     await jobs.enqueue(conn, ADVANCE_JOB, {"task_id": task_id}, dedup_key=f"task:{task_id}:{step}")
 
 
-async def enqueue_render(conn: Any, task_id: int, reason: str) -> None:
-    await jobs.enqueue(
-        conn, RENDER_JOB, {"task_id": task_id}, dedup_key=f"task:{task_id}:render:{reason}"
-    )
+async def enqueue_render(
+    conn: Any, task_id: int, reason: str, *, react: bool = False, now: bool = False
+) -> None:
+    """The tracking comment made current once per `reason`; `react`: with the 👀
+    reaction first (a new task's first feedback); `now`: a state that lasts, so
+    a new task's post does not wait for its run (app/tasks/feedback.py)."""
+    payload: dict[str, Any] = {"task_id": task_id}
+    if react:
+        payload["react"] = True
+    if now:
+        payload["now"] = True
+    await jobs.enqueue(conn, RENDER_JOB, payload, dedup_key=f"task:{task_id}:render:{reason}")
 
 
 async def note(runtime: Runtime, task_id: int, text: str, reason: str) -> None:

@@ -19,7 +19,7 @@ from app.github.client import GitHubClient
 from app.github.permissions import is_bot, meets, permission_of
 from app.repo_settings.config import CONFIG_PATH, RepoConfig, load_repo_config
 from app.runtime import HandlerContext
-from app.tasks import schedule, tracking
+from app.tasks import feedback, schedule, tracking
 from app.tasks import store as tasks
 from app.tasks import workflows_store as workflows
 from app.tasks.issue_spec import issue_choices, parse_issue
@@ -86,76 +86,91 @@ async def start_task(
     repository = payload["repository"]["full_name"]
     spec = spec or await spec_fields(issue)
     deadline = schedule.deadline_from_now(config.timeout_ms)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if await tasks.started_by(conn, repository, issue["number"], ctx.delivery_id):
-            return
-        if command_key is not None:
-            await command_log.mark_started(conn, command_key)
-        task = await tasks.create(
-            conn,
-            installation_id=ctx.installation_id,
-            repository=repository,
-            repository_id=payload["repository"].get("id"),
-            issue_number=issue["number"],
-            issue_url=issue["html_url"],
-            issue_author=(issue.get("user") or {}).get("login") or triggered_by,
-            title=spec["title"],
-            description=spec["description"],
-            requirements=spec["requirements"],
-            acceptance_criteria=spec["acceptance_criteria"],
-            priority=spec["priority"],
-            estimated_complexity=spec["estimated_complexity"],
-            triggered_by=triggered_by,
-            trigger_delivery_id=ctx.delivery_id,
-            max_retries=config.max_retries,
-            simulated=runtime.codegen_simulated,
-            deadline_at=deadline,
-            instructions=orjson.dumps(
-                [{"by": triggered_by, "text": instructions}] if instructions else []
-            ).decode(),
-            pr_fields=orjson.dumps(spec.get("pr_fields") or {}).decode(),
-            **({"status": TaskStatus.CREATED} if created else {}),
-        )
-        if task is not None:
-            if created:  # its tracking comment says what starts it
-                await schedule.enqueue_render(conn, task.id, "created")
-            else:
-                await schedule.enqueue_advance(conn, task.id, "validate")
-            log.info("task %s created for %s#%s", task.id, repository, issue["number"])
-            return
-        if created:
-            return  # the REST API answers that the issue has a task
-        active = await tasks.active_for_issue(conn, repository, issue["number"])
-        if active is None:
-            raise RuntimeError("an active task blocked the insert but cannot be found")
-        if active.status == TaskStatus.CREATED:
-            if instructions:
-                await tasks.add_instructions(conn, active.id, triggered_by, instructions)
-            if await begin_created(conn, active, triggered_by, deadline, ctx.delivery_id):
-                await tasks.add_note(
-                    conn, active.id, f"{tracking.mention(triggered_by)} started it (attempt 1)."
+
+    async def record() -> tasks.Task | None:
+        """The request in one transaction; the task it made, if it made one."""
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            if await tasks.started_by(conn, repository, issue["number"], ctx.delivery_id):
+                return None
+            if command_key is not None:
+                await command_log.mark_started(conn, command_key)
+            task = await tasks.create(
+                conn,
+                installation_id=ctx.installation_id,
+                repository=repository,
+                repository_id=payload["repository"].get("id"),
+                # What the prompt's context would read the repository for.
+                default_branch=payload["repository"].get("default_branch"),
+                repository_description=payload["repository"].get("description"),
+                issue_number=issue["number"],
+                issue_url=issue["html_url"],
+                issue_author=(issue.get("user") or {}).get("login") or triggered_by,
+                title=spec["title"],
+                description=spec["description"],
+                requirements=spec["requirements"],
+                acceptance_criteria=spec["acceptance_criteria"],
+                priority=spec["priority"],
+                estimated_complexity=spec["estimated_complexity"],
+                triggered_by=triggered_by,
+                trigger_delivery_id=ctx.delivery_id,
+                max_retries=config.max_retries,
+                simulated=runtime.codegen_simulated,
+                deadline_at=deadline,
+                instructions=orjson.dumps(
+                    [{"by": triggered_by, "text": instructions}] if instructions else []
+                ).decode(),
+                pr_fields=orjson.dumps(spec.get("pr_fields") or {}).decode(),
+                **({"status": TaskStatus.CREATED} if created else {}),
+            )
+            if task is not None:
+                if created:  # its tracking comment says what starts it
+                    await schedule.enqueue_render(conn, task.id, "created")
+                else:
+                    await schedule.enqueue_advance(conn, task.id, "validate")
+                    # The first feedback (👀, then the tracking comment), written beside
+                    # the workflow, which never waits for it (app/tasks/feedback.py).
+                    await schedule.enqueue_render(conn, task.id, "first", react=True)
+                log.info("task %s created for %s#%s", task.id, repository, issue["number"])
+                return task
+            if created:
+                return None  # the REST API answers that the issue has a task
+            active = await tasks.active_for_issue(conn, repository, issue["number"])
+            if active is None:
+                raise RuntimeError("an active task blocked the insert but cannot be found")
+            if active.status == TaskStatus.CREATED:
+                if instructions:
+                    await tasks.add_instructions(conn, active.id, triggered_by, instructions)
+                if await begin_created(conn, active, triggered_by, deadline, ctx.delivery_id):
+                    await tasks.add_note(
+                        conn, active.id, f"{tracking.mention(triggered_by)} started it (attempt 1)."
+                    )
+                return None
+            if active.status == TaskStatus.NEEDS_INFO:
+                await tasks.refresh_from_issue(conn, active.id, spec)
+                if instructions:
+                    await tasks.add_instructions(conn, active.id, triggered_by, instructions)
+                await tasks.transition(
+                    conn,
+                    active.id,
+                    from_status=(TaskStatus.NEEDS_INFO,),
+                    to_status=TaskStatus.QUEUED,
+                    deadline_at=deadline,
                 )
-            return
-        if active.status == TaskStatus.NEEDS_INFO:
-            await tasks.refresh_from_issue(conn, active.id, spec)
-            if instructions:
-                await tasks.add_instructions(conn, active.id, triggered_by, instructions)
-            await tasks.transition(
+                await schedule.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
+                return None
+            await tasks.add_note(
                 conn,
                 active.id,
-                from_status=(TaskStatus.NEEDS_INFO,),
-                to_status=TaskStatus.QUEUED,
-                deadline_at=deadline,
+                f"{tracking.mention(triggered_by)} asked again; this task is already under way, "
+                "so nothing new started.",
             )
-            await schedule.enqueue_advance(conn, active.id, f"validate:{ctx.delivery_id}")
-            return
-        await tasks.add_note(
-            conn,
-            active.id,
-            f"{tracking.mention(triggered_by)} asked again; this task is already under way, "
-            "so nothing new started.",
-        )
-        await schedule.enqueue_render(conn, active.id, ctx.delivery_id)
+            await schedule.enqueue_render(conn, active.id, ctx.delivery_id)
+
+        return None
+
+    made = await record()
+    if made is not None and not created:
+        feedback.greet(runtime, made)  # committed: its 👀 now, not after a job hop
 
 
 async def begin_created(
@@ -217,9 +232,11 @@ async def start_from_label(ctx: HandlerContext, gh: GitHubClient, data: dict[str
         key = f"denied:{sender['login'].lower()}"
         await post_once(ctx, gh, repository, number, key, text)
         return
-    if problems:  # said to people who may act on it, not to whoever can add a label
-        await report_config_problems(ctx, gh, repository, number, problems, sha)
     await start_task(ctx, gh, data, config, sender["login"])
+    # Said to people who may act on it, not to whoever can add a label; after the
+    # task is started, which must not wait for a write.
+    if problems:
+        await report_config_problems(ctx, gh, repository, number, problems, sha)
 
 
 async def resume_after_edit(ctx: HandlerContext, gh: GitHubClient, data: dict[str, Any]) -> None:

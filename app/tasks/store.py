@@ -57,6 +57,9 @@ class Task:
     instructions: tuple[dict[str, str], ...] = ()
     # Where the PR goes, as the issue chose it when its text was read (issue_spec.issue_choices)
     pr_fields: dict[str, str] | None = None
+    # The repository as the label's delivery described it (None: not known).
+    default_branch: str | None = None
+    repository_description: str | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Task:
@@ -76,7 +79,8 @@ _COLUMNS = """id, installation_id, repository, issue_number, issue_url, issue_au
     status_detail, triggered_by, trigger_delivery_id, tracking_comment_id, attempt, max_retries,
     simulated, pull_requests::text AS pull_requests, notes, deadline_at, next_strategy, auto_merge,
     pr_opened_at, merged_at, created_at, updated_at, finished_at, repository_id,
-    instructions::text AS instructions, pr_fields::text AS pr_fields"""
+    instructions::text AS instructions, pr_fields::text AS pr_fields, default_branch,
+    repository_description"""
 
 
 async def create(conn: asyncpg.Connection, **fields: Any) -> Task | None:
@@ -228,6 +232,28 @@ async def set_comment_id(
         task_id,
         comment_id,
     )
+
+
+async def start_comment_post(conn: asyncpg.Connection | asyncpg.Pool, task_id: int) -> bool:
+    """Record that the task's tracking comment is about to be posted; whether a
+    post had been started before (it may be on GitHub already, id unknown)."""
+    before = await conn.fetchval(
+        """UPDATE tasks t SET tracking_post_started = true
+           FROM (SELECT id, tracking_post_started FROM tasks WHERE id = $1 FOR UPDATE) old
+           WHERE t.id = old.id
+           RETURNING old.tracking_post_started""",
+        task_id,
+    )
+    return bool(before)
+
+
+async def try_advisory_lock(conn: asyncpg.Connection, key: str) -> bool:
+    """Take the session lock named `key` (app.db.advisory_lock's) if it is free."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key))
+
+
+async def advisory_unlock(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
 
 async def add_note(conn: asyncpg.Connection | asyncpg.Pool, task_id: int, note: str) -> None:

@@ -104,13 +104,14 @@ async def test_sigterm_to_a_web_process_loses_no_acknowledged_delivery(
 async def test_sigterm_to_a_worker_mid_job(
     hold, grace, finisher, dsn, seeded, fake_codegen, example_payload, tmp_path
 ):
-    """The job posting the labeled issue's tracking comment is held mid-way
-    (GitHub takes `hold` seconds to answer the POST) when its worker gets
+    """The job handling the label is held mid-way (GitHub takes `hold` seconds
+    to answer its read of the sender's permission; the tracking comment is
+    written beside the jobs, app/tasks/feedback.py) when its worker gets
     SIGTERM with `grace` seconds to finish: within the grace period the job
     finishes there; past it, the job is cancelled, goes back to the queue and
     the other worker does it. Either way the issue gets one tracking comment
     and one agent run, and the stopped worker exits 0."""
-    seeded.delay_next("POST", rf"^/repos/{REPO}/issues/7/comments$", hold)
+    seeded.delay_next("GET", rf"^/repos/{REPO}/collaborators/{WRITER}/permission$", hold)
     env = env_for(
         dsn,
         seeded.url,
@@ -126,7 +127,7 @@ async def test_sigterm_to_a_worker_mid_job(
             [delivery(str(uuid.uuid4()), "issues", labeled_event(seeded, example_payload, WRITER))],
         )
         assert outcome.status == 202
-        await wait_until(lambda: seeded.calls("POST", r"/issues/7/comments$"), timeout=30)
+        await wait_until(lambda: seeded.calls("GET", r"/permission$"), timeout=30)
         held = await fetchrow(
             dsn,
             """SELECT id, kind, lease_owner FROM jobs WHERE status = 'running'
