@@ -3,20 +3,20 @@
 #                   [--no-bare] [DURATION] [CONNECTIONS]
 #
 # Webhook intake benchmark, in sittings: POST /api/github/webhooks on
-#   probot#1      Probot 14 no-op app (the reference)
+#   probot#N      Probot 14 no-op app (the reference), first and after each bot mode
 #   bare-aiohttp  benchmarks/bare_receiver.py: gidgethub signature check, 202 (the Python ceiling)
 #   bot-DB-ROLE   codegen-bot serve (--role web, or web and worker in one
 #                 process for ROLE=all) on a fresh database: the embedded
 #                 PostgreSQL (DB=embedded) or a stock server initdb'd into a
 #                 temporary folder with only max_wal_size raised (DB=stock)
-#   probot#2      Probot again, to show drift over the sitting
 # each started in turn on its own 127.0.0.1 port, waited for, warmed up (2 s),
 # measured with benchmarks/reference/run-webhook-load.sh and stopped (SIGTERM).
 # Each bot run's stored deliveries and jobs are checked before it is stopped.
 #
 #   --db         which database(s) the bot runs on (default embedded)
 #   --role       web (serve --role web), all (serve: web and worker) or both (default web)
-#   --sittings   how many sittings; ratios are reported per sitting and as their median
+#   --sittings   how many sittings; ratios are reported per sitting and as their median;
+#                a ratio is to the Probot runs just before and after that run
 #   --no-bare    leave the bare aiohttp receiver out
 #   DURATION     measured wrk run per server, e.g. 10s, 30s, 1m (default 10s)
 #   CONNECTIONS  wrk connections (default 32)
@@ -402,21 +402,28 @@ run_one() {
 }
 
 # --- the sittings -----------------------------------------------------------------
-# One sitting: probot#1, [bare-aiohttp], each bot mode, probot#2. Its rows go to
-# ROWS_ALL as "sitting|server|rps|p50|p99|non2xx|ratio|durability".
+# Each sitting's rows go to ROWS_ALL as "sitting|server|rps|p50|p99|non2xx|ratio|durability".
 ROWS_ALL=()
 DRIFTS=()
 
+# One sitting runs Probot between every two bot modes (P, [bare], M1, P, M2,
+# P, ...), and each run's ratio is to the average of the Probot runs just
+# before and just after it: on a shared machine the load drifts within a
+# sitting, and the nearest references drift least.
 sitting() {
-  local n=$1 name port i r rps ratio probot_avg p1 p2 drift servers=(probot#1)
+  local n=$1 name port i j r rps ratio ref before after drifts=() servers=(probot#1) k=1
   NAMES=()
   RESULTS=()
   DURS=()
   [ "$BARE" = 1 ] && servers+=(bare-aiohttp)
-  servers+=("${MODES[@]}" probot#2)
-  port=$PORT_BASE
-  for name in "${servers[@]}"; do
-    port=$((port + 1))
+  for name in "${MODES[@]}"; do
+    servers+=("$name")
+    k=$((k + 1))
+    servers+=("probot#$k")
+  done
+  for i in "${!servers[@]}"; do
+    name=${servers[$i]}
+    port=$((PORT_BASE + 1 + i % 8))
     if ! run_one "$name" "$port"; then
       FAILED=1
       NAMES+=("$name")
@@ -427,18 +434,27 @@ sitting() {
     DURS+=("$DURABILITY")
   done
 
-  probot_avg=$(
-    for i in "${!NAMES[@]}"; do
-      case ${NAMES[$i]} in probot*) field rps "${RESULTS[$i]}" ;; esac
-    done | awk 'NF {s += $1; n++} END {if (n) printf "%.1f", s / n}'
-  )
-  p1=$(field rps "${RESULTS[0]}")
-  p2=$(field rps "${RESULTS[${#RESULTS[@]} - 1]}")
-  drift="n/a"
-  if [ -n "$p1" ] && [ -n "$p2" ]; then
-    drift=$(awk -v a="$p1" -v b="$p2" 'BEGIN {printf "%+.1f%%", (b - a) / ((a + b) / 2) * 100}')
-  fi
-  DRIFTS+=("$drift")
+  # ref I: the average rps of the nearest Probot runs before and after run I
+  ref() {
+    local i=$1 j b="" a=""
+    for ((j = i - 1; j >= 0; j--)); do
+      [[ ${NAMES[$j]} == probot* ]] && { b=$(field rps "${RESULTS[$j]}"); break; }
+    done
+    for ((j = i + 1; j < ${#NAMES[@]}; j++)); do
+      [[ ${NAMES[$j]} == probot* ]] && { a=$(field rps "${RESULTS[$j]}"); break; }
+    done
+    awk -v b="$b" -v a="$a" 'BEGIN {n = (b != "") + (a != ""); if (n) printf "%.1f", (b + a) / n}'
+  }
+  before=""
+  for i in "${!NAMES[@]}"; do
+    [[ ${NAMES[$i]} == probot* ]] || continue
+    after=$(field rps "${RESULTS[$i]}")
+    if [ -n "$before" ] && [ -n "$after" ]; then
+      drifts+=("$(awk -v a="$before" -v b="$after" 'BEGIN {printf "%+.1f%%", (b - a) / ((a + b) / 2) * 100}')")
+    fi
+    before=$after
+  done
+  DRIFTS+=("${drifts[*]:-n/a}")
 
   echo
   echo "sitting $n of $SITTINGS ($(date -u +%H:%M:%SZ), load average $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -451,12 +467,15 @@ sitting() {
       continue
     fi
     rps=$(field rps "$r")
-    ratio=$(awk -v a="$rps" -v b="$probot_avg" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')
+    ratio=-
+    if [[ ${NAMES[$i]} != probot* ]]; then
+      ratio=$(awk -v a="$rps" -v b="$(ref "$i")" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')
+    fi
     ROWS_ALL+=("$n|${NAMES[$i]}|$rps|$(field p50_ms "$r")|$(field p99_ms "$r")|$(field non2xx "$r")|$ratio|${DURS[$i]}")
     printf '%-20s %8s %8s %8s %8s %10s\n' "${NAMES[$i]}" "$rps" "$(field p50_ms "$r")" \
       "$(field p99_ms "$r")" "$(field non2xx "$r")" "$ratio"
   done
-  echo "Probot average rps: ${probot_avg:-n/a}; drift probot#1 -> probot#2: $drift"
+  echo "ratio: rps / average of the Probot runs just before and after; Probot drift from run to run: ${drifts[*]:-n/a}"
   for i in "${!NAMES[@]}"; do
     [[ ${NAMES[$i]} == bot-* ]] && echo "${NAMES[$i]} durability: ${DURS[$i]}"
   done
@@ -464,7 +483,7 @@ sitting() {
 }
 
 ensure_probot
-say "servers on $HOST ports $((PORT_BASE + 1))-$((PORT_BASE + 9)); logs in $LOGS"
+say "servers on $HOST ports $((PORT_BASE + 1))-$((PORT_BASE + 8)), stock PostgreSQL on $((PORT_BASE + 9)); logs in $LOGS"
 for ((sit = 1; sit <= SITTINGS; sit++)); do
   say "sitting $sit of $SITTINGS: ${MODES[*]}"
   sitting "$sit"
@@ -512,8 +531,8 @@ done
     echo "| $n | $s | $a | $b | $c | $d | $e | ${f:--} |"
   done
   echo
-  echo "Ratio: rps / average rps of the sitting's two Probot runs. Drift probot#1 -> probot#2" \
-    "per sitting: ${DRIFTS[*]}."
+  echo "Ratio: rps / average rps of the Probot runs just before and just after it in its sitting." \
+    "Probot drift from run to run, per sitting: $(printf '[%s] ' "${DRIFTS[@]}")"
   echo
   echo '```'
   printf '%s\n' "${SUMMARY[@]}"
