@@ -23,7 +23,8 @@
 #
 # Environment: BENCH_PORT_BASE (default 39100; ports BASE+1..BASE+9),
 # BENCH_SHARED (default benchmarks/reference), WARMUP (default 2s),
-# THREADS / WRK_TIMEOUT (passed through to run-webhook-load.sh),
+# THREADS / WRK_TIMEOUT (passed through to run-webhook-load.sh), BENCH_BOT
+# (default .venv/bin/codegen-bot: another checkout's, to compare commits),
 # STOCK_PG_BIN (default: the newest /usr/lib/postgresql/*/bin, else the folder
 # of `pg_ctl` on PATH), STOCK_MAX_WAL_SIZE (default 4GB).
 # Output: a table per sitting on stdout, then per bot mode one line
@@ -66,7 +67,7 @@ LOAD=$SHARED/run-webhook-load.sh
 BODY=$SHARED/issues-labeled-with-installation.json
 EVENT=issues
 PY=$ROOT/.venv/bin/python
-BOT=$ROOT/.venv/bin/codegen-bot
+BOT=${BENCH_BOT:-$ROOT/.venv/bin/codegen-bot}
 PROBOT_DIR=$WORK/probot
 BOT_DATA=$WORK/bot-data
 HOST=127.0.0.1
