@@ -125,6 +125,16 @@ SERVER_PID=""
 SERVER_NAME=""
 
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+# can_bind PORT: whether a server could listen on HOST:PORT now. A port in the
+# ephemeral range can be held by some client connection's local end, which
+# port_busy does not see (this stopped a Probot run once).
+can_bind() {
+  "$PY" -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))' "$HOST" "$1" 2>/dev/null
+}
+kernel_port() { "$PY" -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$HOST"; }
 
 pid_alive() {
   local state
@@ -340,6 +350,11 @@ run_one() {
   if port_busy "$port"; then
     echo "run.sh: something already listens on $HOST:$port; set BENCH_PORT_BASE" >&2
     return 1
+  fi
+  if ! can_bind "$port"; then
+    port=$(kernel_port)
+    base="http://$HOST:$port"
+    say "$HOST:$2 cannot be bound just now; $name gets port $port instead"
   fi
   DURABILITY=""
   case $name in
