@@ -83,7 +83,8 @@ def encode_payload(body: bytes) -> bytes:
 
 
 def encode_payloads(bodies: list[bytes]) -> list[bytes]:
-    """`encode_payload` for a batch (run in a thread: zstd lets go of the GIL)."""
+    """`encode_payload` for a batch, in order. Inline on the loop: compressing
+    in a thread was measured slower (the hand-offs cost more than the 17 us)."""
     return [encode_payload(body) for body in bodies]
 
 
@@ -263,10 +264,9 @@ class BatchWriter:
             try:
                 if self.pool is None:
                     raise RuntimeError("the delivery writer is not open")
-                deliveries = list(unique.values())
-                bodies = [d.payload for d in deliveries]
-                stored = encode_payloads(bodies)
-                new_ids = await insert_batch(self.pool, deliveries, self.job_max_attempts, stored)
+                new_ids = await insert_batch(
+                    self.pool, list(unique.values()), self.job_max_attempts
+                )
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
