@@ -1,7 +1,8 @@
 """Durability check for the intake benchmark, run while codegen-bot is still up.
 
 Connects to the bot's embedded PostgreSQL over its unix socket
-(`postgresql://postgres@/codegen_bot?host=<DATA_DIR>/postgres`) and checks
+(`postgresql://postgres@/codegen_bot?host=<DATA_DIR>/postgres`), or to the
+server `--dsn` names (a stock PostgreSQL), and checks
 
 * stored deliveries (rows in `webhook_deliveries`) >= --min-rows, the number
   of 2xx answers the load generator counted: nothing acknowledged was lost;
@@ -15,6 +16,7 @@ not checked) and exits 0 when every check holds, 1 when one fails, 2 when the
 database cannot be read.
 
     .venv/bin/python benchmarks/check_stored.py --data-dir benchmarks/.work/bot-data --min-rows 1000
+    .venv/bin/python benchmarks/check_stored.py --dsn postgresql://... --min-rows 1000
 """
 
 from __future__ import annotations
@@ -75,13 +77,15 @@ async def check(dsn: str, min_rows: int) -> tuple[dict[str, int], dict[str, str]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True, help="the bot's DATA_DIR")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--data-dir", type=Path, help="the bot's DATA_DIR (embedded server)")
+    where.add_argument("--dsn", help="the bot's DATABASE_URL (any other server)")
     parser.add_argument(
         "--min-rows", type=int, default=0, help="2xx answers counted by the load generator"
     )
     args = parser.parse_args(argv)
     try:
-        counts, settings, ok = asyncio.run(check(dsn_for(args.data_dir), args.min_rows))
+        counts, settings, ok = asyncio.run(check(args.dsn or dsn_for(args.data_dir), args.min_rows))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         print(f"check_stored: cannot read the database: {exc}", file=sys.stderr)
         return 2

@@ -1,26 +1,58 @@
 #!/usr/bin/env bash
-# benchmarks/run.sh [DURATION] [CONNECTIONS]
+# benchmarks/run.sh [--db embedded|stock|both] [--role web|all|both] [--sittings N]
+#                   [--no-bare] [DURATION] [CONNECTIONS]
 #
-# Webhook intake benchmark, one sitting: POST /api/github/webhooks on
-#   probot#1      Probot 14 no-op app (the reference)
+# Webhook intake benchmark, in sittings: POST /api/github/webhooks on
+#   probot#N      Probot 14 no-op app (the reference), first and after each bot mode
 #   bare-aiohttp  benchmarks/bare_receiver.py: gidgethub signature check, 202 (the Python ceiling)
-#   codegen-bot   codegen-bot serve --role web, fresh embedded PostgreSQL
-#   probot#2      Probot again, to show drift over the sitting
+#   bot-DB-ROLE   codegen-bot serve (--role web, or web and worker in one
+#                 process for ROLE=all) on a fresh database: the embedded
+#                 PostgreSQL (DB=embedded) or a stock server initdb'd into a
+#                 temporary folder with only max_wal_size raised (DB=stock)
 # each started in turn on its own 127.0.0.1 port, waited for, warmed up (2 s),
 # measured with benchmarks/reference/run-webhook-load.sh and stopped (SIGTERM).
-# codegen-bot's stored deliveries and jobs are checked before it is stopped.
+# Each bot run's stored deliveries and jobs are checked before it is stopped.
 #
+#   --db         which database(s) the bot runs on (default embedded)
+#   --role       web (serve --role web), all (serve: web and worker) or both (default web)
+#   --sittings   how many sittings; ratios are reported per sitting and as their median;
+#                a ratio is to the Probot runs just before and after that run
+#   --no-bare    leave the bare aiohttp receiver out
 #   DURATION     measured wrk run per server, e.g. 10s, 30s, 1m (default 10s)
 #   CONNECTIONS  wrk connections (default 32)
 #
-# Environment: BENCH_PORT_BASE (default 39100; ports BASE+1..BASE+4),
+# Environment: BENCH_PORT_BASE (default 39100; ports BASE+1..BASE+9),
 # BENCH_SHARED (default benchmarks/reference), WARMUP (default 2s),
-# THREADS / WRK_TIMEOUT (passed through to run-webhook-load.sh).
-# Output: a table on stdout; the same as markdown with the machine facts in
-# benchmarks/.work/last-run.md; server and wrk logs in benchmarks/.work/logs/.
-# Exit status 0 only when every run worked and the durability check held.
+# THREADS / WRK_TIMEOUT (passed through to run-webhook-load.sh), BENCH_BOT
+# (default .venv/bin/codegen-bot: another checkout's, to compare commits),
+# STOCK_PG_BIN (default: the newest /usr/lib/postgresql/*/bin, else the folder
+# of `pg_ctl` on PATH), STOCK_MAX_WAL_SIZE (default 4GB).
+# Output: a table per sitting on stdout, then per bot mode one line
+#   RESULT mode=DB/ROLE intake_ratio=X p99_ms=Y rps=Z sittings=N ratios=a,b,.. durability=ok|FAILED
+# (medians over the sittings; the last lines of the output, for benchmarks/bench.py);
+# the same as markdown with the machine facts in benchmarks/.work/last-run.md;
+# server and wrk logs in benchmarks/.work/logs/.
+# Exit status 0 only when every run worked and every durability check held.
 set -euo pipefail
 
+DBS=embedded
+ROLES=web
+SITTINGS=1
+BARE=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --db) DBS=${2:-}; shift 2 ;;
+    --db=*) DBS=${1#*=}; shift ;;
+    --role) ROLES=${2:-}; shift 2 ;;
+    --role=*) ROLES=${1#*=}; shift ;;
+    --sittings) SITTINGS=${2:-}; shift 2 ;;
+    --sittings=*) SITTINGS=${1#*=}; shift ;;
+    --no-bare) BARE=0; shift ;;
+    --) shift; break ;;
+    -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
 DURATION=${1:-10s}
 CONNECTIONS=${2:-32}
 WARMUP=${WARMUP:-2s}
@@ -35,7 +67,7 @@ LOAD=$SHARED/run-webhook-load.sh
 BODY=$SHARED/issues-labeled-with-installation.json
 EVENT=issues
 PY=$ROOT/.venv/bin/python
-BOT=$ROOT/.venv/bin/codegen-bot
+BOT=${BENCH_BOT:-$ROOT/.venv/bin/codegen-bot}
 PROBOT_DIR=$WORK/probot
 BOT_DATA=$WORK/bot-data
 HOST=127.0.0.1
@@ -48,9 +80,16 @@ say() { echo "== $*" >&2; }
 [[ $DURATION =~ ^[0-9]+[smh]$ ]] || die "DURATION must look like 10, 10s, 2m or 1h (got '$DURATION')"
 [[ $WARMUP =~ ^[0-9]+[smh]?$ ]] || die "WARMUP must look like 2 or 2s (got '$WARMUP')"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
-if ! [[ $PORT_BASE =~ ^[1-9][0-9]*$ ]] || [ "$PORT_BASE" -gt 65530 ]; then
-  die "BENCH_PORT_BASE must be a port number below 65531 (got '$PORT_BASE')"
+if ! [[ $PORT_BASE =~ ^[1-9][0-9]*$ ]] || [ "$PORT_BASE" -gt 65525 ]; then
+  die "BENCH_PORT_BASE must be a port number below 65526 (got '$PORT_BASE')"
 fi
+[[ $SITTINGS =~ ^[1-9][0-9]*$ ]] || die "--sittings must be a positive integer (got '$SITTINGS')"
+case $DBS in embedded | stock) ;; both) DBS="embedded stock" ;; *) die "--db must be embedded, stock or both (got '$DBS')" ;; esac
+case $ROLES in web | all) ;; both) ROLES="web all" ;; *) die "--role must be web, all or both (got '$ROLES')" ;; esac
+MODES=()
+for db in $DBS; do
+  for role in $ROLES; do MODES+=("bot-$db-$role"); done
+done
 
 if ! command -v wrk >/dev/null; then
   die "wrk is not installed; install it with: apt-get install -y wrk"
@@ -65,6 +104,19 @@ fi
 [ -f "$BODY" ] || die "missing $BODY"
 [ -d "$SHARED/probot" ] || die "missing $SHARED/probot"
 
+STOCK_PG_BIN=${STOCK_PG_BIN:-}
+if [[ " $DBS " == *" stock "* ]]; then
+  if [ -z "$STOCK_PG_BIN" ]; then
+    STOCK_PG_BIN=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
+  fi
+  if [ -z "$STOCK_PG_BIN" ] && command -v pg_ctl >/dev/null; then
+    STOCK_PG_BIN=$(dirname "$(command -v pg_ctl)")
+  fi
+  [ -x "$STOCK_PG_BIN/initdb" ] && [ -x "$STOCK_PG_BIN/pg_ctl" ] ||
+    die "--db stock needs a PostgreSQL server (initdb, pg_ctl); set STOCK_PG_BIN to its bin folder"
+fi
+STOCK_MAX_WAL_SIZE=${STOCK_MAX_WAL_SIZE:-4GB}
+
 mkdir -p "$LOGS"
 SECRET="bench-$(openssl rand -hex 12)"
 
@@ -73,6 +125,16 @@ SERVER_PID=""
 SERVER_NAME=""
 
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+# can_bind PORT: whether a server could listen on HOST:PORT now. A port in the
+# ephemeral range can be held by some client connection's local end, which
+# port_busy does not see (this stopped a Probot run once).
+can_bind() {
+  "$PY" -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))' "$HOST" "$1" 2>/dev/null
+}
+kernel_port() { "$PY" -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$HOST"; }
 
 pid_alive() {
   local state
@@ -114,11 +176,55 @@ stop_leftover_postgres() {
   kill -KILL "$pg" 2>/dev/null || true
 }
 
+# A stock PostgreSQL for one bot run: initdb into a new temporary folder, with
+# the server's defaults (fsync, synchronous_commit, full_page_writes on) except
+# max_wal_size; unix socket only, in that folder. As root, it runs as the
+# `postgres` system user (PostgreSQL refuses root).
+STOCK_DIR=""
+STOCK_DSN=""
+as_pg_user() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+start_stock_postgres() {
+  local port=$1
+  STOCK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/codegen-bot-stock-pg.XXXXXX")
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' system user for --db stock"
+    chown postgres "$STOCK_DIR"
+  fi
+  chmod 700 "$STOCK_DIR"
+  as_pg_user "$STOCK_PG_BIN/initdb" -D "$STOCK_DIR/data" -U postgres -A trust -E UTF8 \
+    >"$LOGS/stock-pg.initdb.log" 2>&1 || { echo "run.sh: initdb failed; see $LOGS/stock-pg.initdb.log" >&2; return 1; }
+  as_pg_user "$STOCK_PG_BIN/pg_ctl" -D "$STOCK_DIR/data" -l "$STOCK_DIR/server.log" -w -t 60 \
+    -o "-c max_wal_size=$STOCK_MAX_WAL_SIZE -c listen_addresses='' -c unix_socket_directories='$STOCK_DIR' -p $port" \
+    start >>"$LOGS/stock-pg.initdb.log" 2>&1 || { echo "run.sh: the stock PostgreSQL did not start; see $STOCK_DIR/server.log" >&2; return 1; }
+  as_pg_user "$STOCK_PG_BIN/createdb" -h "$STOCK_DIR" -p "$port" -U postgres codegen_bot \
+    >>"$LOGS/stock-pg.initdb.log" 2>&1 || { echo "run.sh: createdb failed" >&2; return 1; }
+  STOCK_DSN="postgresql://postgres@/codegen_bot?host=$STOCK_DIR&port=$port"
+}
+
+stop_stock_postgres() {
+  [ -n "$STOCK_DIR" ] || return 0
+  if [ -f "$STOCK_DIR/data/postmaster.pid" ]; then
+    as_pg_user "$STOCK_PG_BIN/pg_ctl" -D "$STOCK_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+  fi
+  cp "$STOCK_DIR/server.log" "$LOGS/stock-pg.server.log" 2>/dev/null || true
+  rm -rf "$STOCK_DIR"
+  STOCK_DIR=""
+  STOCK_DSN=""
+}
+
 stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  stop_pid "$SERVER_PID" 60
-  SERVER_PID=""
-  if [ "$SERVER_NAME" = codegen-bot ]; then stop_leftover_postgres; fi
+  if [ -n "$SERVER_PID" ]; then
+    stop_pid "$SERVER_PID" 60
+    SERVER_PID=""
+  fi
+  case $SERVER_NAME in bot-embedded-*) stop_leftover_postgres ;; bot-stock-*) stop_stock_postgres ;; esac
   SERVER_NAME=""
 }
 
@@ -162,12 +268,15 @@ start_server() {
       (cd "$WORK" && exec env WEBHOOK_SECRET="$SECRET" \
         "$PY" "$HERE/bare_receiver.py" --host "$HOST" --port "$port") >"$log" 2>&1 &
       ;;
-    codegen-bot)
-      # cwd is the scratch folder, so no project .env is read.
-      (cd "$WORK" && exec env -u DATABASE_URL -u SENTRY_DSN \
+    bot-*)
+      # cwd is the scratch folder, so no project .env is read. DATABASE_URL
+      # is set only for the stock server; unset, the bot starts its embedded one.
+      local role=${name##*-} db_env=(-u DATABASE_URL)
+      [ -n "$STOCK_DSN" ] && db_env=(DATABASE_URL="$STOCK_DSN")
+      (cd "$WORK" && exec env -u DATABASE_URL -u SENTRY_DSN "${db_env[@]}" \
         GITHUB_WEBHOOK_SECRET="$SECRET" DATA_DIR="$BOT_DATA" LOG_LEVEL=WARNING \
         HOST="$HOST" PORT="$port" \
-        "$BOT" serve --role web --port "$port") >"$log" 2>&1 &
+        "$BOT" serve --role "$role" --port "$port") >"$log" 2>&1 &
       ;;
     *) die "unknown server $name" ;;
   esac
@@ -234,16 +343,22 @@ DURABILITY=""
 FAILED=0
 
 run_one() {
-  local name=$1 port=$2 base ready_url want started warm result ok2xx check pg
-  local log=$LOGS/$name.server.log wrklog=$LOGS/$name.wrk.log
+  local name=$1 port=$2 base ready_url want started warm result ok2xx check pg where
+  local log=$LOGS/${name//#/}.server.log wrklog=$LOGS/${name//#/}.wrk.log
   base="http://$HOST:$port"
   : >"$wrklog"
   if port_busy "$port"; then
     echo "run.sh: something already listens on $HOST:$port; set BENCH_PORT_BASE" >&2
     return 1
   fi
+  if ! can_bind "$port"; then
+    port=$(kernel_port)
+    base="http://$HOST:$port"
+    say "$HOST:$2 cannot be bound just now; $name gets port $port instead"
+  fi
+  DURABILITY=""
   case $name in
-    codegen-bot)
+    bot-*)
       if [ -f "$BOT_DATA/postgres/postmaster.pid" ]; then
         pg=$(head -n 1 "$BOT_DATA/postgres/postmaster.pid")
         if [[ $pg =~ ^[0-9]+$ ]] && pid_alive "$pg"; then
@@ -252,6 +367,10 @@ run_one() {
         fi
       fi
       rm -rf "$BOT_DATA"
+      if [[ $name == bot-stock-* ]]; then
+        SERVER_NAME=$name
+        start_stock_postgres $((PORT_BASE + 9)) || return 1
+      fi
       ready_url=$base/health want=200
       ;;
     *) ready_url=$base/ want=any ;;
@@ -279,10 +398,12 @@ run_one() {
   NAMES+=("$name")
   RESULTS+=("$result")
 
-  if [ "$name" = codegen-bot ]; then
+  if [[ $name == bot-* ]]; then
     ok2xx=$(($(field responses "$warm") - $(field non2xx "$warm") + $(field responses "$result") - $(field non2xx "$result")))
-    say "codegen-bot durability: stored deliveries >= $ok2xx 2xx answers (warm-up + measured), one job each"
-    if check=$(timeout 300 "$PY" "$HERE/check_stored.py" --data-dir "$BOT_DATA" --min-rows "$ok2xx" 2>&1); then
+    say "$name durability: stored deliveries >= $ok2xx 2xx answers (warm-up + measured), one job each"
+    where=(--data-dir "$BOT_DATA")
+    [ -n "$STOCK_DSN" ] && where=(--dsn "$STOCK_DSN")
+    if check=$(timeout 300 "$PY" "$HERE/check_stored.py" "${where[@]}" --min-rows "$ok2xx" 2>&1); then
       DURABILITY="OK: $check"
     else
       printf '%s\n' "$check" >>"$log"
@@ -296,95 +417,160 @@ run_one() {
   stop_server
 }
 
-# --- the sitting ------------------------------------------------------------------
-ensure_probot
-say "servers on $HOST ports $((PORT_BASE + 1))-$((PORT_BASE + 4)); logs in $LOGS"
-port=$PORT_BASE
-for name in probot#1 bare-aiohttp codegen-bot probot#2; do
-  port=$((port + 1))
-  if ! run_one "$name" "$port"; then
-    FAILED=1
-    NAMES+=("$name")
-    RESULTS+=("failed")
-    [ "$name" = codegen-bot ] && [ -z "$DURABILITY" ] && DURABILITY="not checked (run failed)"
-    stop_server
-  fi
-done
+# --- the sittings -----------------------------------------------------------------
+# Each sitting's rows go to ROWS_ALL as "sitting|server|rps|p50|p99|non2xx|ratio|durability".
+ROWS_ALL=()
+DRIFTS=()
 
-# --- report -------------------------------------------------------------------------
-probot_avg=$(
+# One sitting runs Probot between every two bot modes (P, [bare], M1, P, M2,
+# P, ...), and each run's ratio is to the average of the Probot runs just
+# before and just after it: on a shared machine the load drifts within a
+# sitting, and the nearest references drift least.
+sitting() {
+  local n=$1 name port i j r rps ratio ref before after drifts=() servers=(probot#1) k=1
+  NAMES=()
+  RESULTS=()
+  DURS=()
+  [ "$BARE" = 1 ] && servers+=(bare-aiohttp)
+  for name in "${MODES[@]}"; do
+    servers+=("$name")
+    k=$((k + 1))
+    servers+=("probot#$k")
+  done
+  for i in "${!servers[@]}"; do
+    name=${servers[$i]}
+    port=$((PORT_BASE + 1 + i % 8))
+    if ! run_one "$name" "$port"; then
+      FAILED=1
+      NAMES+=("$name")
+      RESULTS+=("failed")
+      [ -z "$DURABILITY" ] && [[ $name == bot-* ]] && DURABILITY="not checked (run failed)"
+      stop_server
+    fi
+    DURS+=("$DURABILITY")
+  done
+
+  # ref I: the average rps of the nearest Probot runs before and after run I
+  ref() {
+    local i=$1 j b="" a=""
+    for ((j = i - 1; j >= 0; j--)); do
+      [[ ${NAMES[$j]} == probot* ]] && { b=$(field rps "${RESULTS[$j]}"); break; }
+    done
+    for ((j = i + 1; j < ${#NAMES[@]}; j++)); do
+      [[ ${NAMES[$j]} == probot* ]] && { a=$(field rps "${RESULTS[$j]}"); break; }
+    done
+    awk -v b="$b" -v a="$a" 'BEGIN {n = (b != "") + (a != ""); if (n) printf "%.1f", (b + a) / n}'
+  }
+  before=""
   for i in "${!NAMES[@]}"; do
-    case ${NAMES[$i]} in probot*) field rps "${RESULTS[$i]}" ;; esac
-  done | awk 'NF {s += $1; n++} END {if (n) printf "%.1f", s / n}'
-)
+    [[ ${NAMES[$i]} == probot* ]] || continue
+    after=$(field rps "${RESULTS[$i]}")
+    if [ -n "$before" ] && [ -n "$after" ]; then
+      drifts+=("$(awk -v a="$before" -v b="$after" 'BEGIN {printf "%+.1f%%", (b - a) / ((a + b) / 2) * 100}')")
+    fi
+    before=$after
+  done
+  DRIFTS+=("${drifts[*]:-n/a}")
 
-ROWS=()
-for i in "${!NAMES[@]}"; do
-  r=${RESULTS[$i]}
-  if [ "$r" = failed ]; then
-    ROWS+=("${NAMES[$i]}|failed|-|-|-|-")
-    continue
-  fi
-  rps=$(field rps "$r")
-  ratio=$(awk -v a="$rps" -v b="$probot_avg" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')
-  ROWS+=("${NAMES[$i]}|$rps|$(field p50_ms "$r")|$(field p99_ms "$r")|$(field non2xx "$r")|$ratio")
+  echo
+  echo "sitting $n of $SITTINGS ($(date -u +%H:%M:%SZ), load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  printf '%-20s %8s %8s %8s %8s %10s\n' server rps p50_ms p99_ms non2xx ratio_probot
+  for i in "${!NAMES[@]}"; do
+    r=${RESULTS[$i]}
+    if [ "$r" = failed ]; then
+      ROWS_ALL+=("$n|${NAMES[$i]}|failed|-|-|-|-|${DURS[$i]}")
+      printf '%-20s %8s\n' "${NAMES[$i]}" failed
+      continue
+    fi
+    rps=$(field rps "$r")
+    ratio=-
+    if [[ ${NAMES[$i]} != probot* ]]; then
+      ratio=$(awk -v a="$rps" -v b="$(ref "$i")" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')
+    fi
+    ROWS_ALL+=("$n|${NAMES[$i]}|$rps|$(field p50_ms "$r")|$(field p99_ms "$r")|$(field non2xx "$r")|$ratio|${DURS[$i]}")
+    printf '%-20s %8s %8s %8s %8s %10s\n' "${NAMES[$i]}" "$rps" "$(field p50_ms "$r")" \
+      "$(field p99_ms "$r")" "$(field non2xx "$r")" "$ratio"
+  done
+  echo "ratio: rps / average of the Probot runs just before and after; Probot drift from run to run: ${drifts[*]:-n/a}"
+  for i in "${!NAMES[@]}"; do
+    [[ ${NAMES[$i]} == bot-* ]] && echo "${NAMES[$i]} durability: ${DURS[$i]}"
+  done
+  return 0
+}
+
+ensure_probot
+say "servers on $HOST ports $((PORT_BASE + 1))-$((PORT_BASE + 8)), stock PostgreSQL on $((PORT_BASE + 9)); logs in $LOGS"
+for ((sit = 1; sit <= SITTINGS; sit++)); do
+  say "sitting $sit of $SITTINGS: ${MODES[*]}"
+  sitting "$sit"
 done
 
-drift="n/a"
-p1=$(field rps "${RESULTS[0]}")
-p2=$(field rps "${RESULTS[3]}")
-if [ -n "$p1" ] && [ -n "$p2" ]; then
-  drift=$(awk -v a="$p1" -v b="$p2" 'BEGIN {printf "%+.1f%%", (b - a) / ((a + b) / 2) * 100}')
-fi
+# --- summary: medians over the sittings, one RESULT line per bot mode ----------------
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# column SERVER FIELD: that column of every sitting's row for SERVER (failed rows left out)
+column() {
+  local row
+  for row in "${ROWS_ALL[@]}"; do
+    IFS='|' read -r _ s rps p50 p99 non2xx ratio _ <<<"$row"
+    [ "$s" = "$1" ] && [ "$rps" != failed ] || continue
+    case $2 in rps) echo "$rps" ;; p50) echo "$p50" ;; p99) echo "$p99" ;; ratio) echo "$ratio" ;; esac
+  done
+}
 
-echo
-printf '%-14s %8s %8s %8s %8s %10s\n' server rps p50_ms p99_ms non2xx ratio_probot
-for row in "${ROWS[@]}"; do
-  IFS='|' read -r s a b c d e <<<"$row"
-  printf '%-14s %8s %8s %8s %8s %10s\n' "$s" "$a" "$b" "$c" "$d" "$e"
+SUMMARY=()
+for mode in bare-aiohttp "${MODES[@]}"; do
+  [ "$mode" = bare-aiohttp ] && [ "$BARE" = 0 ] && continue
+  ratios=$(column "$mode" ratio | paste -sd, -)
+  durable=ok
+  for row in "${ROWS_ALL[@]}"; do
+    IFS='|' read -r _ s _ _ _ _ _ dur <<<"$row"
+    [ "$s" = "$mode" ] || continue
+    [[ $mode == bot-* ]] && [[ $dur != OK:* ]] && durable=FAILED
+  done
+  label=${mode#bot-}
+  label=${label/-//}
+  [ "$mode" = bare-aiohttp ] && { label=bare; durable=n/a; }
+  SUMMARY+=("RESULT mode=$label intake_ratio=$(column "$mode" ratio | median) p99_ms=$(column "$mode" p99 | median) rps=$(column "$mode" rps | median) sittings=$SITTINGS ratios=${ratios:-none} durability=$durable duration=$DURATION connections=$CONNECTIONS")
 done
-echo
-echo "Probot average rps: ${probot_avg:-n/a}; drift probot#1 -> probot#2: $drift"
-echo "codegen-bot durability: $DURABILITY"
 
 {
   echo "# Webhook intake benchmark: last run"
   echo
-  echo "\`benchmarks/run.sh $DURATION $CONNECTIONS\` — wrk -t${THREADS:-2} -c$CONNECTIONS -d$DURATION" \
-    "(warm-up $WARMUP) on POST /api/github/webhooks, event \`$EVENT\`, body" \
-    "\`$(basename "$BODY")\` ($(wc -c <"$BODY") bytes), all on $HOST."
+  echo "\`benchmarks/run.sh --db '$DBS' --role '$ROLES' --sittings $SITTINGS $DURATION $CONNECTIONS\` —" \
+    "wrk -t${THREADS:-2} -c$CONNECTIONS -d$DURATION (warm-up $WARMUP) on POST /api/github/webhooks," \
+    "event \`$EVENT\`, body \`$(basename "$BODY")\` ($(wc -c <"$BODY") bytes), all on $HOST."
   echo
-  echo "| server | rps | p50_ms | p99_ms | non2xx | ratio to Probot |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  for row in "${ROWS[@]}"; do
-    IFS='|' read -r s a b c d e <<<"$row"
-    echo "| $s | $a | $b | $c | $d | $e |"
+  echo "| sitting | server | rps | p50_ms | p99_ms | non2xx | ratio to Probot | durability |"
+  echo "|---|---|---:|---:|---:|---:|---:|---|"
+  for row in "${ROWS_ALL[@]}"; do
+    IFS='|' read -r n s a b c d e f <<<"$row"
+    echo "| $n | $s | $a | $b | $c | $d | $e | ${f:--} |"
   done
   echo
-  echo "Ratio: rps / average rps of the two Probot runs (${probot_avg:-n/a})." \
-    "Drift probot#1 -> probot#2: $drift."
+  echo "Ratio: rps / average rps of the Probot runs just before and just after it in its sitting." \
+    "Probot drift from run to run, per sitting: $(printf '[%s] ' "${DRIFTS[@]}")"
   echo
-  echo "codegen-bot durability: $DURABILITY"
+  echo '```'
+  printf '%s\n' "${SUMMARY[@]}"
+  echo '```'
   echo
   echo "## Machine"
   echo
   echo '```'
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "nproc: $(nproc)"
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   lscpu | grep 'Model name' || true
   free -g
   echo "python: $("$PY" --version 2>&1) ($("$PY" -c 'import uvloop, aiohttp, gidgethub; print("uvloop", uvloop.__version__, "aiohttp", aiohttp.__version__, "gidgethub", gidgethub.__version__)' 2>&1))"
   echo "node: $(node --version); probot $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$PROBOT_DIR/node_modules/probot/package.json" | head -n 1)"
   echo "wrk: $(wrk -v 2>&1 | head -n 1 || true)"
+  [ -n "$STOCK_PG_BIN" ] && echo "stock PostgreSQL: $("$STOCK_PG_BIN/postgres" --version 2>&1) (max_wal_size=$STOCK_MAX_WAL_SIZE)"
   echo "kernel: $(uname -sr)"
   echo '```'
-  echo
-  echo "## Raw results (last line of run-webhook-load.sh)"
-  echo
-  echo '```'
-  for i in "${!NAMES[@]}"; do echo "${NAMES[$i]}: ${RESULTS[$i]}"; done
-  echo '```'
 } >"$WORK/last-run.md"
+echo
 echo "written: $WORK/last-run.md"
+printf '%s\n' "${SUMMARY[@]}"
 
 exit "$FAILED"

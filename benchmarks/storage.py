@@ -1,7 +1,11 @@
 """What one delivery costs on disk: its `webhook_deliveries` row (heap, TOAST,
 index entries) and its `jobs` row, for the reference `issues.labeled` payload
-(benchmarks/reference, about 12 KB), as stored (uncompressed, `STORAGE
-EXTERNAL`, migration 001) and, for comparison, compressed with pglz and lz4.
+(benchmarks/reference, about 12 KB), as stored (zstd-compressed by the bot,
+in the row: migration 018) and, for comparison, as stored before (sent
+uncompressed, `STORAGE EXTERNAL`: TOAST) and compressed by PostgreSQL with
+pglz and lz4. Beside the sizes: the WAL written and the CPU time of the
+database backend per delivery while inserting (`pg_current_wal_lsn()` and
+/proc/<backend pid>/stat before and after), and the client's wall clock.
 
 Each variant gets a fresh database of a fresh embedded PostgreSQL with every
 migration applied; DELIVERIES deliveries are written with the intake's own
@@ -11,7 +15,7 @@ load), then the sizes are read with `pg_relation_size`,
 second reading follows processing (each delivery `processed`, its job `done`,
 as the worker leaves them) and a VACUUM, as autovacuum would.
 
-    .venv/bin/python benchmarks/storage.py [--deliveries 20000]
+    .venv/bin/python benchmarks/storage.py [--deliveries 20000] [--batch 500]
 
 About 15 s and 500 MB of disk (two variants of 20,000 deliveries, and the
 WAL) in a temporary directory, removed on exit. Loopback only.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -34,24 +39,37 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.db import EmbeddedPostgres, ensure_database  # noqa: E402
-from app.deliveries.store import IncomingDelivery, insert_batch  # noqa: E402
+from app.deliveries.store import IncomingDelivery, encode_payloads, insert_batch  # noqa: E402
 from app.migrations import migrate  # noqa: E402
 
 PAYLOAD = (ROOT / "benchmarks" / "reference" / "issues-labeled-with-installation.json").read_bytes()
-BATCH = 500
 
-# name -> statements run after the migrations (none: as shipped)
-VARIANTS: dict[str, list[str]] = {
-    "as shipped: uncompressed (STORAGE EXTERNAL)": [],
-    "pglz (STORAGE EXTENDED)": [
-        "ALTER TABLE webhook_deliveries ALTER COLUMN payload SET STORAGE EXTENDED",
-        "ALTER TABLE webhook_deliveries ALTER COLUMN payload SET COMPRESSION pglz",
-    ],
-    "lz4 (STORAGE EXTENDED)": [
-        "ALTER TABLE webhook_deliveries ALTER COLUMN payload SET STORAGE EXTENDED",
-        "ALTER TABLE webhook_deliveries ALTER COLUMN payload SET COMPRESSION lz4",
-    ],
+# name -> (statements run after the migrations, whether the bot compresses)
+VARIANTS: dict[str, tuple[list[str], bool]] = {
+    "as shipped: zstd level 1 by the bot, in the row": ([], True),
+    "before: sent uncompressed, STORAGE EXTERNAL (TOAST)": ([], False),
+    "sent uncompressed, pglz (STORAGE EXTENDED)": (
+        [
+            "ALTER TABLE webhook_deliveries ALTER COLUMN payload SET STORAGE EXTENDED",
+            "ALTER TABLE webhook_deliveries ALTER COLUMN payload SET COMPRESSION pglz",
+        ],
+        False,
+    ),
+    "sent uncompressed, lz4 (STORAGE EXTENDED)": (
+        [
+            "ALTER TABLE webhook_deliveries ALTER COLUMN payload SET STORAGE EXTENDED",
+            "ALTER TABLE webhook_deliveries ALTER COLUMN payload SET COMPRESSION lz4",
+        ],
+        False,
+    ),
 }
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    """utime + stime of a PostgreSQL backend (same machine, readable /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 SIZES = """
 SELECT pg_relation_size(c.oid) AS heap,
@@ -71,7 +89,9 @@ async def measure(conn: asyncpg.Connection, count: int) -> dict[str, dict[str, f
     return out
 
 
-async def run_variant(pg: EmbeddedPostgres, name: str, setup: list[str], count: int) -> dict:
+async def run_variant(
+    pg: EmbeddedPostgres, name: str, setup: list[str], compress: bool, count: int, batch_size: int
+) -> dict:
     database = f"storage_{abs(hash(name)) % 10**8}"
     await ensure_database(pg.uri("postgres"), database)
     conn = await asyncpg.connect(pg.uri(database))
@@ -79,14 +99,21 @@ async def run_variant(pg: EmbeddedPostgres, name: str, setup: list[str], count: 
         await migrate(conn)
         for statement in setup:
             await conn.execute(statement)
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        lsn = await conn.fetchval("SELECT pg_current_wal_lsn()")
+        cpu = backend_cpu_seconds(backend)
         started = time.perf_counter()
-        for start in range(0, count, BATCH):
+        for start in range(0, count, batch_size):
             batch = [
                 IncomingDelivery(str(uuid.uuid4()), "issues", "labeled", 5150, PAYLOAD)
-                for _ in range(min(BATCH, count - start))
+                for _ in range(min(batch_size, count - start))
             ]
-            await insert_batch(conn, batch, 8)
+            bodies = [d.payload for d in batch]
+            stored = encode_payloads(bodies) if compress else bodies
+            await insert_batch(conn, batch, 8, stored)
         insert_seconds = time.perf_counter() - started
+        cpu = backend_cpu_seconds(backend) - cpu
+        wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)", lsn)
         await conn.execute("VACUUM ANALYZE webhook_deliveries, jobs")
         stored = await measure(conn, count)
         await conn.execute(
@@ -97,13 +124,23 @@ async def run_variant(pg: EmbeddedPostgres, name: str, setup: list[str], count: 
         )
         await conn.execute("VACUUM ANALYZE webhook_deliveries, jobs")
         processed = await measure(conn, count)
-        return {"stored": stored, "processed": processed, "insert_us": insert_seconds / count * 1e6}
+        return {
+            "stored": stored,
+            "processed": processed,
+            "insert_us": insert_seconds / count * 1e6,
+            "backend_us": cpu / count * 1e6,
+            "wal_bytes": float(wal) / count,
+        }
     finally:
         await conn.close()
 
 
 def report(name: str, result: dict) -> None:
-    print(f"\n{name}  (insert {result['insert_us']:.0f} µs a delivery, wall clock)")
+    print(
+        f"\n{name}\n  insert {result['insert_us']:.0f} µs a delivery (wall clock), "
+        f"PostgreSQL backend CPU {result['backend_us']:.0f} µs, "
+        f"WAL {result['wal_bytes']:,.0f} bytes"
+    )
     for stage in ("stored", "processed"):
         d, j = result[stage]["webhook_deliveries"], result[stage]["jobs"]
         print(
@@ -113,15 +150,18 @@ def report(name: str, result: dict) -> None:
         )
 
 
-async def main(count: int) -> None:
-    print(f"payload: {len(PAYLOAD):,} bytes; {count:,} deliveries per variant")
+async def main(count: int, batch_size: int) -> None:
+    print(
+        f"payload: {len(PAYLOAD):,} bytes; {count:,} deliveries per variant, "
+        f"{batch_size} a statement"
+    )
     tmp = Path(tempfile.mkdtemp(prefix="storage-"))
     pg = EmbeddedPostgres(tmp)
     await asyncio.to_thread(pg.start)
     try:
-        for name, setup in VARIANTS.items():
+        for name, (setup, compress) in VARIANTS.items():
             try:
-                result = await run_variant(pg, name, setup, count)
+                result = await run_variant(pg, name, setup, compress, count, batch_size)
             except asyncpg.PostgresError as exc:  # lz4 absent from this build
                 print(f"\n{name}: not measured ({exc})")
                 continue
@@ -134,4 +174,6 @@ async def main(count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deliveries", type=int, default=20_000)
-    asyncio.run(main(parser.parse_args().deliveries))
+    parser.add_argument("--batch", type=int, default=500, help="deliveries a statement")
+    args = parser.parse_args()
+    asyncio.run(main(args.deliveries, args.batch))

@@ -13,7 +13,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
+import zstandard
 
+from app.deliveries import store as deliveries
 from app.web import intake
 from app.web.intake import SignatureError, verify_signature
 from tests.support.bot import WEBHOOK_SECRET, delivery_headers, running_bot, sign
@@ -63,7 +65,12 @@ async def test_signed_delivery_is_stored_with_its_job(intake_only, example_paylo
     assert row["event"] == "issues"
     assert row["action"] == "labeled"
     assert row["installation_id"] == payload["installation"]["id"]
-    assert bytes(row["payload"]) == body  # exactly as received, not re-encoded
+    stored = bytes(row["payload"])
+    assert stored.startswith(deliveries.ZSTD_MAGIC)  # compressed: about 6x smaller
+    assert len(stored) < len(body) / 4
+    assert deliveries.decode_payload(stored) == body  # exactly as received, not re-encoded
+    read = await deliveries.get(intake_only.runtime.pool, guid)  # what the worker reads
+    assert read is not None and read.payload == body
     assert row["status"] == "queued"
     job = await intake_only.runtime.pool.fetchrow("SELECT * FROM jobs")
     assert job["kind"] == "delivery"
@@ -124,6 +131,55 @@ async def test_malformed_deliveries_get_400(intake_only, body, drop, reason):
     assert status == 400
     assert reason in answer["error"]
     assert await _counts(intake_only.runtime.pool) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        deliveries.ZSTD_MAGIC + b"not a frame",
+        zstandard.ZstdCompressor().compress(b'{"action": "opened", "pad": "' + b"x" * 4000 + b'"}'),
+        b"\xef\xbb\xbf" + b'{"action": "opened"}',  # a UTF-8 byte-order mark
+        b'{"action": "opened", "text": "\xff\xfe"}',  # not UTF-8
+    ],
+    ids=["zstd-magic", "zstd-frame-of-json", "bom", "not-utf8"],
+)
+async def test_compressed_or_binary_bodies_get_400(intake_only, body):
+    """The intake stores only bodies that are JSON objects as sent; a body that
+    looks like what it stores compressed is no exception."""
+    status, answer = await _post(intake_only, body, delivery_headers("issues", body))
+    assert status == 400
+    assert "not JSON" in answer["error"]
+    assert await _counts(intake_only.runtime.pool) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action":"opened"}',  # small: stored as sent
+        b' \n\t{"action": "opened", "pad": "' + b"ab" * 6000 + b'"}\n',  # leading blanks
+        b'{"action": "opened", "magic": "(\xc2\xb5/\xc3\xbd", "n": [' + b"1," * 3000 + b"1]}",
+    ],
+    ids=["small", "leading-whitespace", "magic-lookalike-inside"],
+)
+async def test_stored_payload_reads_back_byte_exact(intake_only, body):
+    guid = str(uuid.uuid4())
+    status, _ = await _post(intake_only, body, delivery_headers("issues", body, guid))
+    assert status == 202
+    stored = await intake_only.runtime.pool.fetchval(
+        "SELECT payload FROM webhook_deliveries WHERE id = $1", guid
+    )
+    assert len(stored) <= len(body)
+    read = await deliveries.get(intake_only.runtime.pool, guid)
+    assert read is not None and read.payload == body
+
+
+async def test_payload_stored_before_compression_reads_back_unchanged(intake_only):
+    body = b'{"action": "opened", "pad": "' + b"x" * 20000 + b'"}'
+    await intake_only.runtime.pool.execute(
+        "INSERT INTO webhook_deliveries (id, event, payload) VALUES ('old', 'issues', $1)", body
+    )
+    read = await deliveries.get(intake_only.runtime.pool, "old")
+    assert read is not None and read.payload == body
 
 
 async def test_body_over_25_mb_is_refused(intake_only):

@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 
 from app.db import create_pool
+from app.deliveries.store import decode_payload
 from app.onboarding.proxy import (
     ProxyError,
     SseDecoder,
@@ -181,7 +182,8 @@ async def test_a_forwarded_delivery_is_verified_and_stored_once(
         assert await bot.stored(guid) == 1
         row = await bot.pool.fetchrow("SELECT payload, event FROM webhook_deliveries")
         assert row["event"] == "issues"
-        assert bytes(row["payload"]) == body  # the bytes GitHub signed, as they were
+        # the bytes GitHub signed, as they were (stored zstd-compressed: app.deliveries.store)
+        assert decode_payload(bytes(row["payload"])) == body
         # The same event again (smee.io replays, a redelivery): stored once.
         smee.emit(smee.sent[-1])
         await wait_until(lambda: bot.proxy.forwarded >= 2)

@@ -10,6 +10,7 @@ from pathlib import Path
 from app.__main__ import build_parser
 from app.api.routes import OPERATIONS
 from app.config import Settings
+from app.deliveries import store as deliveries_store
 from app.service import NO_DATABASE
 from tests.support.project import commands as _commands
 from tests.support.project import variables_read_by_config as _variables_read_by_config
@@ -22,9 +23,13 @@ def test_the_payload_storage_the_readme_describes_is_the_migrations():
     sql = "\n".join(p.read_text() for p in sorted((ROOT / "migrations").glob("*.sql")))
     settings = re.findall(r"ALTER COLUMN payload SET STORAGE (\w+)", sql)
     assert settings, "a migration sets the payload's storage"
-    if settings[-1].upper() == "EXTERNAL":  # out of line, never compressed
+    if settings[-1].upper() == "EXTERNAL":  # never compressed by PostgreSQL
         assert "compression stays on" not in README
-        assert "stored uncompressed (`SET STORAGE EXTERNAL`" in README
+        assert "PostgreSQL keeps them as given (`SET STORAGE EXTERNAL`" in README
+    # The bot compresses, and rows up to the target the README names stay in the heap.
+    assert ("zstd-compressed" in README) == hasattr(deliveries_store, "ZSTD_MAGIC")
+    [target] = re.findall(r"SET \(toast_tuple_target = (\d+)\)", sql)
+    assert f"`toast_tuple_target = {target}`" in README
 
 
 def test_the_api_keys_row_matches_the_routes_served():
