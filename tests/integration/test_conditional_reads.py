@@ -137,15 +137,20 @@ async def test_a_refused_token_is_dropped_and_minted_again_once(fake_github, app
     gh = await app.for_installation(11)
     await gh.getitem(f"/repos/{REPO}")
     fake_github._tokens.pop(fake_github.tokens_issued[0])  # revoked on GitHub's side
-    with pytest.raises(gidgethub.BadRequest) as info:
-        await gh.getitem(f"/repos/{REPO}")
-    assert info.value.status_code == 401
-    gh = await app.for_installation(11)
-    assert await gh.getitem(f"/repos/{REPO}")
+    assert await gh.getitem(f"/repos/{REPO}")  # asked once more, with a new token
+    assert [c.status for c in gets(fake_github, rf"^/repos/{REPO}$")] == [200, 401, 200]
     assert app.tokens_minted == 2
     gh_again = await app.for_installation(11)
     await gh_again.getitem(f"/repos/{REPO}")
     assert app.tokens_minted == 2
+    # No new token to be had (the App was uninstalled): GitHub's 401, asked once.
+    fake_github._tokens.pop(fake_github.tokens_issued[1])
+    del fake_github.installations[11]
+    with pytest.raises(gidgethub.BadRequest) as info:
+        await gh_again.getitem(f"/repos/{REPO}")
+    assert info.value.status_code == 401
+    statuses = [c.status for c in gets(fake_github, rf"^/repos/{REPO}$")]
+    assert statuses == [200, 401, 200, 304, 401]
 
 
 async def test_settings_read_again_after_their_cache_are_304(fake_github, app):
