@@ -5,11 +5,14 @@ GitHub refuses is dropped."""
 
 from __future__ import annotations
 
+import gc
 import time
+import tracemalloc
 
 import aiohttp
 import gidgethub
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from app.config import Settings
 from app.github.caches import ConditionalCache, credential_fingerprint
@@ -131,6 +134,76 @@ async def test_answers_are_bounded_in_bytes():
     assert cache.get((1, "big", ""), cred) is None
     cache.put((1, "u9", ""), cred, {}, b"no etag")  # an answer without ETag replaces none
     assert cache.get((1, "u9", ""), cred) is None
+
+
+# What api.github.com sends with a small JSON answer (about 2 KB of headers).
+GITHUB_HEADERS = {
+    "Server": "github.com",
+    "Date": "Mon, 30 Nov 2026 19:00:00 GMT",
+    "Content-Type": "application/json; charset=utf-8",
+    "Cache-Control": "private, max-age=60, s-maxage=60",
+    "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP,Accept-Encoding, Accept, X-Requested-With",
+    "Last-Modified": "Mon, 30 Nov 2026 18:00:00 GMT",
+    "X-OAuth-Scopes": "",
+    "X-Accepted-OAuth-Scopes": "repo",
+    "github-authentication-token-expiration": "2026-12-01 00:00:00 UTC",
+    "X-GitHub-Media-Type": "github.v3; format=json",
+    "x-github-api-version-selected": "2022-11-28",
+    "X-RateLimit-Limit": "5000",
+    "X-RateLimit-Remaining": "4999",
+    "X-RateLimit-Reset": "1790000000",
+    "X-RateLimit-Used": "1",
+    "x-ratelimit-resource": "core",
+    "Access-Control-Expose-Headers": "ETag, Link, Location, Retry-After, X-GitHub-OTP, "
+    "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Used, X-RateLimit-Resource, "
+    "X-RateLimit-Reset, X-OAuth-Scopes, X-Accepted-OAuth-Scopes, X-Poll-Interval, "
+    "X-GitHub-Media-Type, X-GitHub-SSO, X-GitHub-Request-Id, Deprecation, Sunset",
+    "Access-Control-Allow-Origin": "*",
+    "Strict-Transport-Security": "max-age=31536000; includeSubdomains; preload",
+    "X-Frame-Options": "deny",
+    "X-Content-Type-Options": "nosniff",
+    "X-XSS-Protection": "0",
+    "Referrer-Policy": "origin-when-cross-origin, strict-origin-when-cross-origin",
+    "Content-Security-Policy": "default-src 'none'",
+    "Content-Encoding": "gzip",
+    "Transfer-Encoding": "chunked",
+    "X-GitHub-Request-Id": "ABCD:1234:5678:9ABC:674B0000",
+}
+
+
+def github_answer_headers(n: int) -> CIMultiDictProxy[str]:
+    """Fresh header strings, as each answer's are."""
+    headers = CIMultiDict((k, (v + "~")[:-1]) for k, v in GITHUB_HEADERS.items())
+    headers["ETag"] = f'W/"{n:064x}"'
+    headers["Link"] = f'<https://api.github.com/repositories/1/issues?page={n + 1}>; rel="next"'
+    return CIMultiDictProxy(headers)
+
+
+def issue_url(n: int) -> str:
+    return f"https://api.github.com/repos/octo-org/widgets/issues/{n}"
+
+
+async def test_the_byte_bound_holds_what_is_really_kept():
+    # Many small answers: what they take in memory (headers and all) stays
+    # within the bound, not just what was counted of them.
+    cache = ConditionalCache(max_bytes=1_000_000)
+    cred = credential_fingerprint("token a")
+    accept = "application/vnd.github.v3+json"
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(3_000):
+            cache.put((11, issue_url(n), accept), cred, github_answer_headers(n), bytes(200))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.bytes <= 1_000_000 and held <= 1_100_000, (len(cache), held)
+    # What a 304 serves still says how to decode the body and where the next page is.
+    kept = cache.get((11, issue_url(2_999), accept), cred)
+    assert kept is not None and kept.headers["content-type"].startswith("application/json")
+    assert "page=3000" in kept.headers["link"]
 
 
 async def test_a_refused_token_is_dropped_and_minted_again_once(fake_github, app):
