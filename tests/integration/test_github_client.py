@@ -310,3 +310,18 @@ async def test_a_clock_behind_githubs_does_not_fail_requests(fake_github, sessio
     gh = await app.for_installation(11)
     await gh.post(f"/repos/{REPO}/issues/1/comments", data={"body": "still writes"})
     assert app.tokens_minted == 2
+
+
+async def test_requests_refused_at_once_mint_one_new_token(fake_github, session):
+    # Ten requests of a long job, all refused with the expired token: the first
+    # refusal drops it, the others find the new one kept and do not drop it.
+    now = [time.time()]
+    fake_github.add_repo(REPO, installation_id=11)
+    fake_github.clock = lambda: now[0]
+    app = make_app(fake_github, session, clock=lambda: now[0])
+    gh = await app.for_installation(11)
+    now[0] += 3600 + 1
+    results = await asyncio.gather(*[gh.getitem(f"/repos/{REPO}") for _ in range(10)])
+    assert {r["full_name"] for r in results} == {REPO}
+    assert app.tokens_minted == 2
+    assert (await app.for_installation(11)).oauth_token == fake_github.tokens_issued[1]
