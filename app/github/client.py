@@ -55,6 +55,7 @@ JWT_LIFETIME = 9 * 60  # GitHub allows at most 10 minutes
 TOKEN_REFRESH_MARGIN = 60
 MIN_TOKEN_KEEP = 60
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+_FRESH_ON_304 = frozenset({"etag", "link"})  # and x-ratelimit-*: a 304's, not the kept
 
 Response = tuple[int, Mapping[str, str], bytes]
 
@@ -244,7 +245,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
 
     async def _conditional_get(self, url: str, headers: Mapping[str, str]) -> Response:
         """A GET asked again with the ETag of its last answer; a 304 serves that
-        answer (with the 304's rate-limit headers). Kept per installation, URL and
+        answer (with the 304's rate-limit and Link headers). Kept per installation, URL and
         Accept, and only for the token it was read with."""
         assert self.installation_id is not None
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -258,8 +259,10 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         if status == 304 and kept is not None:
             cache.not_modified += 1
             served = kept.headers.copy()
+            # The Link too: a list grown past this page leaves it (and its ETag) as
+            # it was, but now names a next page.
             for name, value in resp_headers.items():
-                if name.lower().startswith("x-ratelimit-") or name.lower() == "etag":
+                if name.lower().startswith("x-ratelimit-") or name.lower() in _FRESH_ON_304:
                     served[name] = value
             return 200, served, kept.body
         if status == 200:

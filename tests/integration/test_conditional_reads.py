@@ -90,6 +90,22 @@ async def test_pages_and_accept_headers_are_kept_apart(fake_github, app):
     assert [c.status for c in gets(fake_github, rf"^/repos/{REPO}$")] == [200, 200]
 
 
+async def test_a_list_grown_past_its_first_page_is_read_to_its_end(fake_github, app):
+    # A new item on page 2 leaves page 1 (and its ETag) as it was, but its Link
+    # now names a next page: a 304 must serve the Link it came with, not the
+    # kept one, or the list ends early (and a review posted before is missed).
+    fake_github.add_pull(REPO, 7, title="Export")
+    for n in range(2):
+        fake_github.add_review(REPO, 7, f"review {n}")
+    gh = await app.for_installation(11)
+    url = f"/repos/{REPO}/pulls/7/reviews?per_page=2"
+    assert len([r async for r in gh.getiter(url)]) == 2
+    fake_github.add_review(REPO, 7, "review 2")
+    bodies = [r["body"] async for r in gh.getiter(url)]
+    assert bodies == ["review 0", "review 1", "review 2"]
+    assert [c.status for c in gets(fake_github, r"/pulls/7/reviews$")] == [200, 304, 200]
+
+
 async def test_one_installations_answers_never_serve_another(fake_github, app):
     cache = ConditionalCache()
     cred = credential_fingerprint("token a")
