@@ -77,9 +77,11 @@ class ConditionalCache:
     def put(
         self, key: ConditionalKey, credential: bytes, headers: Mapping[str, str], body: bytes
     ) -> None:
-        """Keep a 200 answer that carries an ETag (and is not too large)."""
+        """Keep a 200 answer that carries an ETag (and is not too large). An ETag
+        with a control character is not kept: it could not be sent back
+        (aiohttp refuses it), and every later read of the URL would fail."""
         etag = headers.get("etag")
-        if not etag or len(body) > self.max_entry_bytes:
+        if not etag or not etag.isprintable() or len(body) > self.max_entry_bytes:
             self._entries.pop(key, None)
             return
         kept = CIMultiDict((k, v) for k, v in headers.items() if k.lower() in _KEPT_HEADERS)

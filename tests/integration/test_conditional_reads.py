@@ -5,6 +5,7 @@ GitHub refuses is dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 import tracemalloc
@@ -16,7 +17,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from app.config import Settings
 from app.github.caches import ConditionalCache, credential_fingerprint
-from app.github.client import GitHubApp
+from app.github.client import GitHubApp, GitHubClient
 from app.repo_settings.config import load_repo_config
 from tests.fakes.keys import make_app_key
 from tests.support.bot import APP_ID
@@ -220,6 +221,33 @@ async def test_the_byte_bound_holds_what_is_really_kept():
     kept = cache.get((11, issue_url(2_999), accept), cred)
     assert kept is not None and kept.headers["content-type"].startswith("application/json")
     assert "page=3000" in kept.headers["link"]
+
+
+async def test_an_etag_that_cannot_be_sent_back_is_not_kept(session):
+    # A broken proxy before GitHub sends an ETag with a control character:
+    # aiohttp reads it but refuses to send it back ("header injection"), so a
+    # kept one would make every later read of the URL fail until evicted.
+    answers = []
+
+    async def answer(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        answers.append(1)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b'ETag: "a\x01b"\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{"id": 1}'
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        gh = GitHubClient(
+            session, base_url=f"http://127.0.0.1:{port}", oauth_token="t", installation_id=1
+        )
+        assert await gh.getitem("/repos/o/r") == {"id": 1}
+        assert await gh.getitem("/repos/o/r") == {"id": 1}
+    assert len(answers) == 2 and len(gh.caches.conditional) == 0
 
 
 async def test_a_refused_token_is_dropped_and_minted_again_once(fake_github, app):
