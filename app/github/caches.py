@@ -21,7 +21,13 @@ from multidict import CIMultiDict
 # largest answer kept (a page of a huge pull request's files is not worth it).
 CONDITIONAL_BYTES = 8 * 1024 * 1024
 CONDITIONAL_ENTRY_BYTES = 512 * 1024
-_ENTRY_OVERHEAD = 512  # the key, the headers and the record, roughly
+# What an entry takes beside the text counted: the objects holding the key,
+# the kept headers, the body and the record (measured: about 1 KB).
+_ENTRY_OVERHEAD = 1280
+# The headers a kept answer is served with: how to decode the body and where
+# the next page is (a 304 brings the fresh rate-limit headers). GitHub sends
+# some thirty others, 2 KB, that nothing reads.
+_KEPT_HEADERS = ("content-type", "link")
 
 
 @dataclass(frozen=True)
@@ -71,13 +77,15 @@ class ConditionalCache:
     def put(
         self, key: ConditionalKey, credential: bytes, headers: Mapping[str, str], body: bytes
     ) -> None:
-        """Keep a 200 answer that carries an ETag (and is not too large)."""
+        """Keep a 200 answer that carries an ETag (and is not too large). An ETag
+        with a control character is not kept: it could not be sent back
+        (aiohttp refuses it), and every later read of the URL would fail."""
         etag = headers.get("etag")
-        if not etag or len(body) > self.max_entry_bytes:
+        if not etag or not etag.isprintable() or len(body) > self.max_entry_bytes:
             self._entries.pop(key, None)
             return
-        kept = CIMultiDict(headers)
-        size = len(body) + len(key[1]) + sum(len(k) + len(v) for k, v in kept.items())
+        kept = CIMultiDict((k, v) for k, v in headers.items() if k.lower() in _KEPT_HEADERS)
+        size = len(body) + len(key[1]) + len(etag) + sum(len(k) + len(v) for k, v in kept.items())
         self._entries[key] = Conditional(etag, credential, kept, body, size + _ENTRY_OVERHEAD)
 
     def forget_installation(self, installation_id: int) -> None:

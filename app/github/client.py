@@ -12,7 +12,8 @@ API economy: every GET made with an installation token is kept with its ETag
 body, not counted against the rate limit) serves the kept answer. GitHub's
 ETags depend on the token too, so one token per installation is kept for as
 long as it is good: minted once per hour at most, and forgotten early only when
-GitHub refuses it (401)."""
+GitHub refuses it (401): the refused request is then made once more with a new
+one."""
 
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import aiohttp
 import cachetools
+import gidgethub
 import jwt
 from gidgethub import aiohttp as gh_aiohttp
 from tenacity import (
@@ -53,6 +55,7 @@ JWT_LIFETIME = 9 * 60  # GitHub allows at most 10 minutes
 TOKEN_REFRESH_MARGIN = 60
 MIN_TOKEN_KEEP = 60
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+_FRESH_ON_304 = frozenset({"etag", "link"})  # and x-ratelimit-*: a 304's, not the kept
 
 Response = tuple[int, Mapping[str, str], bytes]
 
@@ -188,10 +191,10 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         max_retry_seconds: float = 300.0,
         max_single_wait: float = 120.0,
         caches: ReadCaches | None = None,
-        on_refused: Callable[[int, str], None] | None = None,
+        on_refused: Callable[[int, str], Awaitable[str]] | None = None,
     ) -> None:
         """`on_refused(installation_id, authorization)`: told when GitHub answers
-        401 to this client's installation token."""
+        401 to this client's installation token; gives the token to use instead."""
         super().__init__(session, USER_AGENT, oauth_token=oauth_token, base_url=base_url)
         self._on_refused = on_refused
         self.installation_id = installation_id
@@ -212,6 +215,26 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> Response:
+        response = await self._request_once(method, url, headers, body)
+        if response[0] != 401 or self.installation_id is None or self._on_refused is None:
+            return response
+        # The token expired under a long job or a clock behind GitHub's, or was
+        # revoked: asked once more with a new one, which this client keeps using.
+        used = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        try:
+            token = await self._on_refused(self.installation_id, used)
+        except gidgethub.HTTPException:
+            return response  # no new token (the installation is gone): GitHub's 401
+        if used.endswith(f" {token}"):
+            return response
+        self.oauth_token = token
+        renewed = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        renewed["authorization"] = f"token {token}"
+        return await self._request_once(method, url, renewed, body)
+
+    async def _request_once(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
         if method == "GET" and self.installation_id is not None:
             return await self._conditional_get(url, headers)
         if self._pacing is not None and method in _WRITE_METHODS:
@@ -222,7 +245,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
 
     async def _conditional_get(self, url: str, headers: Mapping[str, str]) -> Response:
         """A GET asked again with the ETag of its last answer; a 304 serves that
-        answer (with the 304's rate-limit headers). Kept per installation, URL and
+        answer (with the 304's rate-limit and Link headers). Kept per installation, URL and
         Accept, and only for the token it was read with."""
         assert self.installation_id is not None
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -236,8 +259,10 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         if status == 304 and kept is not None:
             cache.not_modified += 1
             served = kept.headers.copy()
+            # The Link too: a list grown past this page leaves it (and its ETag) as
+            # it was, but now names a next page.
             for name, value in resp_headers.items():
-                if name.lower().startswith("x-ratelimit-") or name.lower() == "etag":
+                if name.lower().startswith("x-ratelimit-") or name.lower() in _FRESH_ON_304:
                     served[name] = value
             return 200, served, kept.body
         if status == 200:
@@ -288,9 +313,6 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             )
         if status >= 400:
             log.info("GitHub answered %s to %s %s", status, method, urls.loggable(url))
-        if status == 401 and self.installation_id is not None and self._on_refused is not None:
-            # The token expired early or was revoked: the next client gets a new one.
-            self._on_refused(self.installation_id, headers.get("authorization", ""))
         return status, resp_headers, data
 
 
@@ -403,16 +425,17 @@ class GitHubApp:
         self._tokens.pop(installation_id, None)
         self.caches.conditional.forget_installation(installation_id)
 
-    def _token_refused(self, installation_id: int, authorization: str) -> None:
+    async def _token_refused(self, installation_id: int, authorization: str) -> str:
         """GitHub answered 401 to a token: drop it if it is still the one kept
         (not if another request already replaced it), so one refusal costs at
-        most one new token."""
+        most one new token; the token to use now."""
         cached = self._tokens.get(installation_id)
         if cached is not None and authorization.endswith(f" {cached[0]}"):
             log.info(
                 "GitHub refused installation %s's token; a new one will be minted", installation_id
             )
             self._tokens.pop(installation_id, None)
+        return await self.installation_token(installation_id)
 
     async def for_installation(self, installation_id: int) -> GitHubClient:
         token = await self.installation_token(installation_id)

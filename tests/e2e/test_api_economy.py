@@ -175,25 +175,33 @@ def lose_the_answer_once(fake, method: str, template: str, handler, permission: 
     route = fake.add_route(method, template, once, permission=permission)
 
 
-async def test_a_check_run_whose_creation_answer_was_lost_is_found_not_made_twice(
-    flow_settings, seeded
-):
+async def validate_losing_one_answer(
+    flow_settings, seeded, template: str, handler, permission: str
+) -> str:
+    """A clean PR validated, GitHub's answer to `POST template` lost once; its head."""
     seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
     pull = open_pull(seeded, CLEAN_FILES, body="Adds the export.")
     sha = pull["head"]["sha"]
     ci_run(seeded, sha, "tests", "success")
-    lose_the_answer_once(
-        seeded,
-        "POST",
-        "/repos/{owner}/{repo}/check-runs",
-        seeded._create_check_run,
-        "checks:write",
-    )
+    lose_the_answer_once(seeded, "POST", template, handler, permission)
     async with running_bot(flow_settings) as bot:
         event = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
         assert (await bot.deliver("pull_request", event))[0] == 202
         await wait_until(lambda: reviewed_validations(bot, sha, 1))
         await bot.wait_idle()
+    return sha
+
+
+async def test_a_check_run_whose_creation_answer_was_lost_is_found_not_made_twice(
+    flow_settings, seeded
+):
+    sha = await validate_losing_one_answer(
+        flow_settings,
+        seeded,
+        "/repos/{owner}/{repo}/check-runs",
+        seeded._create_check_run,
+        "checks:write",
+    )
     [run] = our_runs(seeded, sha)  # the second try found the first try's run
     assert run["conclusion"] == "success"
     lookups = seeded.calls("GET", r"/check-runs$")
@@ -201,21 +209,12 @@ async def test_a_check_run_whose_creation_answer_was_lost_is_found_not_made_twic
 
 
 async def test_a_review_whose_answer_was_lost_is_found_not_posted_twice(flow_settings, seeded):
-    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
-    pull = open_pull(seeded, CLEAN_FILES, body="Adds the export.")
-    sha = pull["head"]["sha"]
-    ci_run(seeded, sha, "tests", "success")
-    lose_the_answer_once(
+    await validate_losing_one_answer(
+        flow_settings,
         seeded,
-        "POST",
         "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
         seeded._create_review,
         "pull_requests:write",
     )
-    async with running_bot(flow_settings) as bot:
-        event = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
-        assert (await bot.deliver("pull_request", event))[0] == 202
-        await wait_until(lambda: reviewed_validations(bot, sha, 1))
-        await bot.wait_idle()
     assert len(seeded.reviews_on(REPO, PR_NUMBER)) == 1
     assert len(seeded.calls("GET", r"/pulls/\d+/reviews$")) == 1  # the retry looked

@@ -5,15 +5,19 @@ GitHub refuses is dropped."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
+import tracemalloc
 
 import aiohttp
 import gidgethub
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from app.config import Settings
 from app.github.caches import ConditionalCache, credential_fingerprint
-from app.github.client import GitHubApp
+from app.github.client import GitHubApp, GitHubClient
 from app.repo_settings.config import load_repo_config
 from tests.fakes.keys import make_app_key
 from tests.support.bot import APP_ID
@@ -87,6 +91,22 @@ async def test_pages_and_accept_headers_are_kept_apart(fake_github, app):
     assert [c.status for c in gets(fake_github, rf"^/repos/{REPO}$")] == [200, 200]
 
 
+async def test_a_list_grown_past_its_first_page_is_read_to_its_end(fake_github, app):
+    # A new item on page 2 leaves page 1 (and its ETag) as it was, but its Link
+    # now names a next page: a 304 must serve the Link it came with, not the
+    # kept one, or the list ends early (and a review posted before is missed).
+    fake_github.add_pull(REPO, 7, title="Export")
+    for n in range(2):
+        fake_github.add_review(REPO, 7, f"review {n}")
+    gh = await app.for_installation(11)
+    url = f"/repos/{REPO}/pulls/7/reviews?per_page=2"
+    assert len([r async for r in gh.getiter(url)]) == 2
+    fake_github.add_review(REPO, 7, "review 2")
+    bodies = [r["body"] async for r in gh.getiter(url)]
+    assert bodies == ["review 0", "review 1", "review 2"]
+    assert [c.status for c in gets(fake_github, r"/pulls/7/reviews$")] == [200, 304, 200]
+
+
 async def test_one_installations_answers_never_serve_another(fake_github, app):
     cache = ConditionalCache()
     cred = credential_fingerprint("token a")
@@ -133,19 +153,121 @@ async def test_answers_are_bounded_in_bytes():
     assert cache.get((1, "u9", ""), cred) is None
 
 
+# What api.github.com sends with a small JSON answer (about 2 KB of headers).
+GITHUB_HEADERS = {
+    "Server": "github.com",
+    "Date": "Mon, 30 Nov 2026 19:00:00 GMT",
+    "Content-Type": "application/json; charset=utf-8",
+    "Cache-Control": "private, max-age=60, s-maxage=60",
+    "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP,Accept-Encoding, Accept, X-Requested-With",
+    "Last-Modified": "Mon, 30 Nov 2026 18:00:00 GMT",
+    "X-OAuth-Scopes": "",
+    "X-Accepted-OAuth-Scopes": "repo",
+    "github-authentication-token-expiration": "2026-12-01 00:00:00 UTC",
+    "X-GitHub-Media-Type": "github.v3; format=json",
+    "x-github-api-version-selected": "2022-11-28",
+    "X-RateLimit-Limit": "5000",
+    "X-RateLimit-Remaining": "4999",
+    "X-RateLimit-Reset": "1790000000",
+    "X-RateLimit-Used": "1",
+    "x-ratelimit-resource": "core",
+    "Access-Control-Expose-Headers": "ETag, Link, Location, Retry-After, X-GitHub-OTP, "
+    "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Used, X-RateLimit-Resource, "
+    "X-RateLimit-Reset, X-OAuth-Scopes, X-Accepted-OAuth-Scopes, X-Poll-Interval, "
+    "X-GitHub-Media-Type, X-GitHub-SSO, X-GitHub-Request-Id, Deprecation, Sunset",
+    "Access-Control-Allow-Origin": "*",
+    "Strict-Transport-Security": "max-age=31536000; includeSubdomains; preload",
+    "X-Frame-Options": "deny",
+    "X-Content-Type-Options": "nosniff",
+    "X-XSS-Protection": "0",
+    "Referrer-Policy": "origin-when-cross-origin, strict-origin-when-cross-origin",
+    "Content-Security-Policy": "default-src 'none'",
+    "Content-Encoding": "gzip",
+    "Transfer-Encoding": "chunked",
+    "X-GitHub-Request-Id": "ABCD:1234:5678:9ABC:674B0000",
+}
+
+
+def github_answer_headers(n: int) -> CIMultiDictProxy[str]:
+    """Fresh header strings, as each answer's are."""
+    headers = CIMultiDict((k, (v + "~")[:-1]) for k, v in GITHUB_HEADERS.items())
+    headers["ETag"] = f'W/"{n:064x}"'
+    headers["Link"] = f'<https://api.github.com/repositories/1/issues?page={n + 1}>; rel="next"'
+    return CIMultiDictProxy(headers)
+
+
+def issue_url(n: int) -> str:
+    return f"https://api.github.com/repos/octo-org/widgets/issues/{n}"
+
+
+async def test_the_byte_bound_holds_what_is_really_kept():
+    # Many small answers: what they take in memory (headers and all) stays
+    # within the bound, not just what was counted of them.
+    cache = ConditionalCache(max_bytes=1_000_000)
+    cred = credential_fingerprint("token a")
+    accept = "application/vnd.github.v3+json"
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(3_000):
+            cache.put((11, issue_url(n), accept), cred, github_answer_headers(n), bytes(200))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.bytes <= 1_000_000 and held <= 1_100_000, (len(cache), held)
+    # What a 304 serves still says how to decode the body and where the next page is.
+    kept = cache.get((11, issue_url(2_999), accept), cred)
+    assert kept is not None and kept.headers["content-type"].startswith("application/json")
+    assert "page=3000" in kept.headers["link"]
+
+
+async def test_an_etag_that_cannot_be_sent_back_is_not_kept(session):
+    # A broken proxy before GitHub sends an ETag with a control character:
+    # aiohttp reads it but refuses to send it back ("header injection"), so a
+    # kept one would make every later read of the URL fail until evicted.
+    answers = []
+
+    async def answer(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        answers.append(1)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b'ETag: "a\x01b"\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{"id": 1}'
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        gh = GitHubClient(
+            session, base_url=f"http://127.0.0.1:{port}", oauth_token="t", installation_id=1
+        )
+        assert await gh.getitem("/repos/o/r") == {"id": 1}
+        assert await gh.getitem("/repos/o/r") == {"id": 1}
+    assert len(answers) == 2 and len(gh.caches.conditional) == 0
+
+
 async def test_a_refused_token_is_dropped_and_minted_again_once(fake_github, app):
     gh = await app.for_installation(11)
     await gh.getitem(f"/repos/{REPO}")
     fake_github._tokens.pop(fake_github.tokens_issued[0])  # revoked on GitHub's side
-    with pytest.raises(gidgethub.BadRequest) as info:
-        await gh.getitem(f"/repos/{REPO}")
-    assert info.value.status_code == 401
-    gh = await app.for_installation(11)
-    assert await gh.getitem(f"/repos/{REPO}")
+    assert await gh.getitem(f"/repos/{REPO}")  # asked once more, with a new token
+    assert [c.status for c in gets(fake_github, rf"^/repos/{REPO}$")] == [200, 401, 200]
     assert app.tokens_minted == 2
     gh_again = await app.for_installation(11)
     await gh_again.getitem(f"/repos/{REPO}")
     assert app.tokens_minted == 2
+    # No new token to be had (the App was uninstalled): GitHub's 401, asked once.
+    fake_github._tokens.pop(fake_github.tokens_issued[1])
+    del fake_github.installations[11]
+    with pytest.raises(gidgethub.BadRequest) as info:
+        await gh_again.getitem(f"/repos/{REPO}")
+    assert info.value.status_code == 401
+    statuses = [c.status for c in gets(fake_github, rf"^/repos/{REPO}$")]
+    assert statuses == [200, 401, 200, 304, 401]
 
 
 async def test_settings_read_again_after_their_cache_are_304(fake_github, app):

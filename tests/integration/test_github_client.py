@@ -277,3 +277,51 @@ def test_read_caches_are_per_app_and_forget_a_moved_repository():
     assert dict(caches.permissions) == {("octo/b", "mia"): "read"}
     assert not caches.settings_files and not caches.repo_contexts
     assert ReadCaches().permissions is not ReadCaches().permissions
+
+
+async def test_a_client_used_past_its_tokens_expiry_renews_the_token_once(fake_github, session):
+    # A client built in the token's last kept minute whose job runs on (a large
+    # diff analysed for two minutes): GitHub refuses the expired token; the
+    # request is made again with a new one instead of failing the job.
+    now = [time.time()]
+    fake_github.add_repo(REPO, installation_id=11)
+    fake_github.clock = lambda: now[0]
+    app = make_app(fake_github, session, clock=lambda: now[0])
+    await _get_repo(app, 11)
+    now[0] += 3600 - TOKEN_REFRESH_MARGIN - 1
+    gh = await app.for_installation(11)
+    now[0] += 120
+    assert (await gh.getitem(f"/repos/{REPO}"))["full_name"] == REPO
+    assert (await gh.getitem(f"/repos/{REPO}"))["full_name"] == REPO
+    assert app.tokens_minted == 2
+    assert [c.status for c in fake_github.calls("GET", rf"^/repos/{REPO}$")] == [200, 401, 200, 304]
+
+
+async def test_a_clock_behind_githubs_does_not_fail_requests(fake_github, session):
+    # Our clock two minutes behind GitHub's: the token is kept past GitHub's expiry.
+    now = [time.time()]
+    fake_github.add_repo(REPO, installation_id=11)
+    fake_github.clock = lambda: now[0]
+    fake_github.add_issue(REPO, 1, title="Export", body="As CSV.")
+    app = make_app(fake_github, session, clock=lambda: now[0] - 120)
+    await _get_repo(app, 11)
+    now[0] += 3600 + 30  # 30 s past GitHub's expiry, 90 s before ours
+    assert (await _get_repo(app, 11))["full_name"] == REPO
+    gh = await app.for_installation(11)
+    await gh.post(f"/repos/{REPO}/issues/1/comments", data={"body": "still writes"})
+    assert app.tokens_minted == 2
+
+
+async def test_requests_refused_at_once_mint_one_new_token(fake_github, session):
+    # Ten requests of a long job, all refused with the expired token: the first
+    # refusal drops it, the others find the new one kept and do not drop it.
+    now = [time.time()]
+    fake_github.add_repo(REPO, installation_id=11)
+    fake_github.clock = lambda: now[0]
+    app = make_app(fake_github, session, clock=lambda: now[0])
+    gh = await app.for_installation(11)
+    now[0] += 3600 + 1
+    results = await asyncio.gather(*[gh.getitem(f"/repos/{REPO}") for _ in range(10)])
+    assert {r["full_name"] for r in results} == {REPO}
+    assert app.tokens_minted == 2
+    assert (await app.for_installation(11)).oauth_token == fake_github.tokens_issued[1]
