@@ -12,6 +12,7 @@ import dataclasses
 
 from tests.support.bot import running_bot
 from tests.support.flow import (
+    CODEGEN_PR,
     ISSUE_BODY,
     REPO,
     WRITER,
@@ -22,13 +23,7 @@ from tests.support.flow import (
     wait_until,
 )
 
-PR = {
-    "url": f"https://github.com/{REPO}/pull/8",
-    "title": "Export CSV",
-    "id": 8,
-    "head_branch_name": "codegen/export-csv",
-    "created_at": "2026-11-25T10:00:00Z",
-}
+PR = CODEGEN_PR
 COMMENTS = r"/issues/\d+/comments$"
 REACTIONS = r"/issues/\d+/reactions$"
 WORKING = "Codegen is working on it"
