@@ -215,6 +215,13 @@ def _echo(value: Any) -> str:
     return one_line(str(value), 60).replace("`", "'")
 
 
+def code(name: str) -> str:
+    """A branch, label or login as inline code in the bot's comment. Git takes a
+    backtick in a branch name and GitHub in a label: one left in would end the
+    span and let the rest be a mention of whoever the issue's author chose."""
+    return "`" + one_line(name, MAX_BRANCH).replace("`", "'") + "`"
+
+
 # ------------------------------------------------------------ reading choices
 
 
@@ -447,9 +454,9 @@ def decide(
         wanted = placement.base or pull.get("default_branch")
         if wanted and pull.get("base") and pull["base"] != wanted:
             findings.append(
-                f"#{number} was opened against `{pull['base']}`, not `{wanted}`; the bot "
-                "does not move it (its commits were made there): change the base on the "
-                f"pull request if it should go to `{wanted}`."
+                f"#{number} was opened against {code(pull['base'])}, not {code(wanted)}; the "
+                "bot does not move it (its commits were made there): change the base on the "
+                f"pull request if it should go to {code(wanted)}."
             )
         if pull.get("draft") and not placement.draft:
             findings.append(

@@ -210,3 +210,41 @@ async def test_only_an_edit_by_someone_permitted_changes_the_issues_choices(
     prompt = fake_codegen.created[0]["prompt"]
     assert "Open the pull request against `release/2.0`." in prompt
     assert "evil" not in prompt and "deploy" not in prompt
+
+
+def _outside_code(text: str) -> str:
+    """Markdown outside its inline code spans: where `@login` notifies."""
+    return "".join(text.split("`")[::2])
+
+
+async def test_a_backtick_in_an_issues_base_or_label_pings_nobody(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Git takes a backtick in a branch name and GitHub in a label: the notes
+    that name them must not let it end their code span and turn the rest into
+    a mention of someone the issue's author chose."""
+    body = (
+        ISSUE_BODY
+        + "\n### Base branch\n\nrel`@stranger-sam`\n"
+        + "\n### Pull request labels\n\nx`@stranger-sam`\n"
+    )
+    seeded.issues[REPO][7]["body"] = body
+    open_pull(seeded, CLEAN_FILES)  # on `main`: not the base asked for
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: note_containing(bot, "#8 was opened against") or None)
+        await wait_until(lambda: note_containing(bot, "the labels") or None)
+        await wait_until(lambda: _tracking(seeded, "the labels"))
+        row = await task_row(bot)
+    notes = "\n".join(row["notes"])
+    assert "@" not in _outside_code(notes), notes
+    body = _tracking(seeded, "the labels")
+    assert "@stranger-sam" not in _outside_code(body), body
+
+
+def _tracking(seeded, text: str) -> str | None:
+    """The task's tracking comment once it holds `text`."""
+    for comment in seeded.comments_on(REPO, 7):
+        if "codegen-bot:task:" in comment["body"] and text in comment["body"]:
+            return comment["body"]
+    return None
