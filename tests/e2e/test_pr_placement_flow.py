@@ -248,3 +248,32 @@ def _tracking(seeded, text: str) -> str | None:
         if "codegen-bot:task:" in comment["body"] and text in comment["body"]:
             return comment["body"]
     return None
+
+
+async def test_the_api_refuses_a_base_or_branch_name_git_refuses(
+    flow_settings, seeded, fake_codegen
+):
+    """A base or branch the bot would not use is the caller's mistake, answered
+    422; accepted, the PR would go to the default branch instead, said only in
+    the tracking comment."""
+    settings = dataclasses.replace(flow_settings, api_keys=(f"ci-runner:write:{WRITE_KEY}",))
+    async with running_bot(settings) as bot:
+        status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body(issue_number=7))
+        assert status == 201, task
+        for bad in (
+            {"base": "release..1"},
+            {"base": "x.lock"},
+            {"base": "x/"},
+            {"base": "x/.y"},
+            {"branchName": "feat/x."},
+            {"branchName": "a//b"},
+        ):
+            status, error, _ = await call(
+                bot,
+                "POST",
+                "/api/v1/codegen/create-pr",
+                json={"task_id": task["id"], "options": bad},
+            )
+            assert status == 422, (bad, error)
+            assert error["details"][0]["field"].startswith("options."), error
+    assert fake_codegen.created == []
