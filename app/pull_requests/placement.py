@@ -32,7 +32,7 @@ MAX_SLUG_INPUT = 400  # a title is read only this far for its slug
 _LOGIN_RE = r"[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}"
 _LOGIN = linear_re.compile(_LOGIN_RE)
 _TEAM = linear_re.compile(rf"({_LOGIN_RE})/([A-Za-z0-9_.-]{{1,100}})")
-_FORBIDDEN_IN_REF = frozenset(" ~^:?*[\\\x7f")
+_FORBIDDEN_IN_REF = frozenset(" ~^:?*[\\\x7f`")
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,10 @@ def ref_problem(name: str) -> str | None:
     --branch`), or None."""
     if not name or len(name) > MAX_BRANCH:
         return f"must have 1 to {MAX_BRANCH} characters"
-    if any(ord(ch) < 32 or ch in _FORBIDDEN_IN_REF for ch in name):
-        return "may not hold spaces, control characters or any of ~^:?*[\\"
+    if any(not ch.isprintable() or ch in _FORBIDDEN_IN_REF for ch in name):
+        # Git takes a backtick and Unicode spaces, but the name is shown between
+        # backticks on a line of the prompt: neither may end it there.
+        return "may not hold spaces, control or format characters, a backtick or any of ~^:?*[\\"
     if name.startswith(("-", "/")) or name.endswith(("/", ".")) or name == "@":
         return "may not start with `-` or `/`, end with `/` or `.`, or be `@`"
     if ".." in name or "//" in name or "@{" in name:

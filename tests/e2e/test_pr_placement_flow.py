@@ -232,7 +232,7 @@ async def test_a_backtick_in_an_issues_base_or_label_pings_nobody(
     open_pull(seeded, CLEAN_FILES)  # on `main`: not the base asked for
     async with running_bot(flow_settings) as bot:
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
-        await wait_until(lambda: note_containing(bot, "#8 was opened against") or None)
+        await wait_until(lambda: note_containing(bot, "base branch") or None)
         await wait_until(lambda: note_containing(bot, "the labels") or None)
         await wait_until(lambda: _tracking(seeded, "the labels"))
         row = await task_row(bot)

@@ -307,3 +307,11 @@ def test_the_issue_choices_keep_a_draft_label_beside_the_fields():
     # a hostile body: one pass, the answers capped
     huge = "### Base branch\n\n" + "x" * 65_536
     assert len(issue_choices(huge, [])["base"]) <= 2000
+
+
+@pytest.mark.parametrize("name", ["feat/x`y", "a\u2003b", "a\u2028b", "a\u202eb", "a\u00a0b"])
+def test_branch_names_that_end_a_code_span_or_a_line_are_refused(name):
+    """Git takes these, but a branch name sits between backticks on a line of
+    the prompt's PR details: a backtick or a Unicode space or line break there
+    would let an issue's `Branch name` field add words of its own."""
+    assert ref_problem(name) is not None
