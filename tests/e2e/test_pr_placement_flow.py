@@ -74,7 +74,7 @@ async def test_a_draft_on_the_wrong_base_is_reported_and_reviewers_wait_until_re
     assert "against the `develop` branch" in prompt and "against the `main`" not in prompt
     assert "Open it ready for review (not as a draft)." in prompt
     assert "branch named `codegen/7-export-the-table-as-csv`" in prompt
-    assert "Title the pull request exactly: Export the table as CSV" in prompt
+    assert "<pull_request_title>\nExport the table as CSV\n</pull_request_title>" in prompt
     notes = "\n".join(row["notes"])
     assert "#8 was opened against `main`, not `develop`" in notes
     assert "#8 was opened as a draft" in notes
@@ -165,7 +165,7 @@ async def test_api_options_choose_the_placement_and_the_pr_is_checked_against_th
     prompt = fake_codegen.created[0]["prompt"]
     assert "Open the pull request against `develop`." in prompt
     assert "Open it as a draft." in prompt
-    assert "Title the pull request exactly: Export JSON" in prompt
+    assert "<pull_request_title>\nExport JSON\n</pull_request_title>" in prompt
     notes = "\n".join(row["notes"])
     assert "#8 was opened against `main`, not `develop`" in notes
     assert "Added the labels `codegen`, `from-api` to #8." in notes
