@@ -346,8 +346,11 @@ def resolve(
     title: str,
     task_id: int,
     requester: str | None,
+    owner: str | None = None,
 ) -> tuple[Placement, list[str]]:
-    """The placement a task's attempt asks for, and why a choice was not used."""
+    """The placement a task's attempt asks for, and why a choice was not used.
+    `owner`: the repository's; GitHub takes team reviewers by slug among its
+    teams only, so an `org/team` of another organisation is left out."""
     problems: list[str] = []
     values = {
         "issue_number": str(issue_number),
@@ -378,7 +381,16 @@ def resolve(
         valid = requester and _LOGIN.fullmatch(requester)
         asked = (requester,) if valid and requester else ()
     logins = tuple(r for r in asked if _LOGIN.fullmatch(r))
-    teams = tuple(r.partition("/")[2] for r in asked if _TEAM.fullmatch(r))
+    teams: list[str] = []
+    for name in (r for r in asked if _TEAM.fullmatch(r)):
+        org, _, team = name.partition("/")
+        if owner is None or org.lower() == owner.lower():
+            teams.append(team)
+        else:
+            problems.append(
+                f"the reviewer `{_echo(name)}` is a team of another organisation than "
+                f"`{_echo(owner)}`; it is left out"
+            )
     labels = tuple(dict.fromkeys((*settings.labels, *(overrides.labels or ()))))[:MAX_LABELS]
     placement = Placement(
         base=base,
@@ -386,7 +398,7 @@ def resolve(
         branch=branch,
         title=pr_title,
         reviewers=logins,
-        teams=teams,
+        teams=tuple(teams),
         labels=labels,
     )
     return placement, problems

@@ -277,3 +277,26 @@ async def test_the_api_refuses_a_base_or_branch_name_git_refuses(
             assert status == 422, (bad, error)
             assert error["details"][0]["field"].startswith("options."), error
     assert fake_codegen.created == []
+
+
+async def test_a_team_of_another_organisation_is_not_asked_by_its_slug_alone(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """GitHub's `team_reviewers` are slugs of the repository owner's teams: a
+    team named `other-org/core` sent as `core` would ask octo-org's own `core`
+    team, people nobody named. It is left out and said so."""
+    seeded.set_file(
+        REPO,
+        ".github/codegen.yml",
+        QUICK + "pull_request:\n  reviewers: [maintainer-mia, other-org/core]\n",
+    )
+    seeded.add_team(REPO, "core")  # octo-org's `core`: not the team asked for
+    open_pull(seeded, CLEAN_FILES)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: note_containing(bot, "Requested reviews on #8"))
+        row = await task_row(bot)
+    assert _reviewers(seeded) == ["maintainer-mia"]
+    assert _pull(seeded)["requested_teams"] == []
+    notes = "\n".join(row["notes"])
+    assert "other-org/core" in notes  # said why it was not asked
