@@ -18,6 +18,7 @@ _DATA_TAGS = (
     "requester_issue",
     *_ISSUE_PARTS,
     "previous_attempt",
+    "pull_request_title",  # the PR's title: the issue's title through a template
     "repository_file",
     "repository_tree",
     *FOLLOWUP_TAGS,

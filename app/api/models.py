@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from app.pull_requests.placement import ref_problem
 from app.tasks.status import TaskStatus
 from prompts.builder import STRATEGIES, STYLES
 
@@ -203,6 +204,15 @@ class PrOptions(_In):
     labels: list[Label] | None = Field(
         default=None, max_length=10, description="labels to add to the PR"
     )
+
+    @field_validator("branchName", "base")
+    @classmethod
+    def _git_ref(cls, value: str | None) -> str | None:
+        """A name git refuses (`a..b`, `x.lock`, `x/`) is refused here: taken,
+        the placement would drop it for the default branch or the template."""
+        if value is not None and (problem := ref_problem(value)) is not None:
+            raise ValueError(f"a branch name {problem}")
+        return value
 
 
 class CreatePr(_In):

@@ -17,7 +17,7 @@ from gidgethub import BadRequest, RateLimitExceeded
 from app.github import urls
 from app.github.client import GitHubClient
 from app.pull_requests.links import agent_opened
-from app.pull_requests.placement import Corrections, Placement, decide, pull_snapshot
+from app.pull_requests.placement import Corrections, Placement, code, decide, pull_snapshot
 from app.queue import store as jobs
 from app.queue.registry import JobRegistry
 from app.queue.store import Job
@@ -91,7 +91,7 @@ async def placement_job(runtime: Runtime, job: Job) -> None:
 
 
 def _names(logins: tuple[str, ...], teams: tuple[str, ...]) -> str:
-    return ", ".join([*(f"`{x}`" for x in logins), *(f"team `{t}`" for t in teams)])
+    return ", ".join([*(code(x) for x in logins), *(f"team {code(t)}" for t in teams)])
 
 
 async def _request_reviewers(
@@ -146,7 +146,7 @@ def _refused(number: int, logins: tuple[str, ...], teams: tuple[str, ...], exc: 
 async def _add_labels(
     gh: GitHubClient, repository: str, number: int, labels: tuple[str, ...]
 ) -> list[str]:
-    names = ", ".join(f"`{x}`" for x in labels)
+    names = ", ".join(code(x) for x in labels)
     try:
         await gh.post(urls.issue_labels(repository, number), data={"labels": list(labels)})
     except BadRequest as exc:

@@ -256,6 +256,7 @@ def _placement(
         title=task.title,
         task_id=task.id,
         requester=task.triggered_by or task.issue_author,
+        owner=task.repository.partition("/")[0],
     )
     return placement, [*problems, *more]
 

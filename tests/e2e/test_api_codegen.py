@@ -86,7 +86,7 @@ async def test_a_previewed_prompt_is_stored_and_sent_by_create_pr_with_its_optio
     sent = fake_codegen.created[1]["prompt"]
     assert sent.startswith(data["prompt"])
     assert "branch named `feature/export-json`" in sent
-    assert "Title the pull request exactly: Export JSON" in sent
+    assert "<pull_request_title>\nExport JSON\n</pull_request_title>" in sent
     assert request["attempt"] == 2 and request["prompt"] == sent and request["style"] == "concise"
     assert auto_merge is True
     text = _tracking(seeded, task["issue_number"])

@@ -103,7 +103,7 @@ async def test_the_documented_sequence_makes_one_run_with_the_stored_prompt_and_
     [sent] = fake_codegen.created  # THE run: the first attempt, with the options
     assert sent["prompt"].startswith(data["prompt"])
     assert "branch named `feature/export-json`" in sent["prompt"]
-    assert "Title the pull request exactly: Export JSON" in sent["prompt"]
+    assert "<pull_request_title>\nExport JSON\n</pull_request_title>" in sent["prompt"]
     [request] = requests
     assert request["id"] == started["request_id"] and request["attempt"] == 1
     assert request["prompt"] == sent["prompt"] and request["style"] == "concise"

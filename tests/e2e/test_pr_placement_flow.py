@@ -74,7 +74,7 @@ async def test_a_draft_on_the_wrong_base_is_reported_and_reviewers_wait_until_re
     assert "against the `develop` branch" in prompt and "against the `main`" not in prompt
     assert "Open it ready for review (not as a draft)." in prompt
     assert "branch named `codegen/7-export-the-table-as-csv`" in prompt
-    assert "Title the pull request exactly: Export the table as CSV" in prompt
+    assert "<pull_request_title>\nExport the table as CSV\n</pull_request_title>" in prompt
     notes = "\n".join(row["notes"])
     assert "#8 was opened against `main`, not `develop`" in notes
     assert "#8 was opened as a draft" in notes
@@ -165,7 +165,7 @@ async def test_api_options_choose_the_placement_and_the_pr_is_checked_against_th
     prompt = fake_codegen.created[0]["prompt"]
     assert "Open the pull request against `develop`." in prompt
     assert "Open it as a draft." in prompt
-    assert "Title the pull request exactly: Export JSON" in prompt
+    assert "<pull_request_title>\nExport JSON\n</pull_request_title>" in prompt
     notes = "\n".join(row["notes"])
     assert "#8 was opened against `main`, not `develop`" in notes
     assert "Added the labels `codegen`, `from-api` to #8." in notes
@@ -210,3 +210,93 @@ async def test_only_an_edit_by_someone_permitted_changes_the_issues_choices(
     prompt = fake_codegen.created[0]["prompt"]
     assert "Open the pull request against `release/2.0`." in prompt
     assert "evil" not in prompt and "deploy" not in prompt
+
+
+def _outside_code(text: str) -> str:
+    """Markdown outside its inline code spans: where `@login` notifies."""
+    return "".join(text.split("`")[::2])
+
+
+async def test_a_backtick_in_an_issues_base_or_label_pings_nobody(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Git takes a backtick in a branch name and GitHub in a label: the notes
+    that name them must not let it end their code span and turn the rest into
+    a mention of someone the issue's author chose."""
+    body = (
+        ISSUE_BODY
+        + "\n### Base branch\n\nrel`@stranger-sam`\n"
+        + "\n### Pull request labels\n\nx`@stranger-sam`\n"
+    )
+    seeded.issues[REPO][7]["body"] = body
+    open_pull(seeded, CLEAN_FILES)  # on `main`: not the base asked for
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: note_containing(bot, "base branch") or None)
+        await wait_until(lambda: note_containing(bot, "the labels") or None)
+        await wait_until(lambda: _tracking(seeded, "the labels"))
+        row = await task_row(bot)
+    notes = "\n".join(row["notes"])
+    assert "@" not in _outside_code(notes), notes
+    body = _tracking(seeded, "the labels")
+    assert "@stranger-sam" not in _outside_code(body), body
+
+
+def _tracking(seeded, text: str) -> str | None:
+    """The task's tracking comment once it holds `text`."""
+    for comment in seeded.comments_on(REPO, 7):
+        if "codegen-bot:task:" in comment["body"] and text in comment["body"]:
+            return comment["body"]
+    return None
+
+
+async def test_the_api_refuses_a_base_or_branch_name_git_refuses(
+    flow_settings, seeded, fake_codegen
+):
+    """A base or branch the bot would not use is the caller's mistake, answered
+    422; accepted, the PR would go to the default branch instead, said only in
+    the tracking comment."""
+    settings = dataclasses.replace(flow_settings, api_keys=(f"ci-runner:write:{WRITE_KEY}",))
+    async with running_bot(settings) as bot:
+        status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body(issue_number=7))
+        assert status == 201, task
+        for bad in (
+            {"base": "release..1"},
+            {"base": "x.lock"},
+            {"base": "x/"},
+            {"base": "x/.y"},
+            {"branchName": "feat/x."},
+            {"branchName": "a//b"},
+        ):
+            status, error, _ = await call(
+                bot,
+                "POST",
+                "/api/v1/codegen/create-pr",
+                json={"task_id": task["id"], "options": bad},
+            )
+            assert status == 422, (bad, error)
+            assert error["details"][0]["field"].startswith("options."), error
+    assert fake_codegen.created == []
+
+
+async def test_a_team_of_another_organisation_is_not_asked_by_its_slug_alone(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """GitHub's `team_reviewers` are slugs of the repository owner's teams: a
+    team named `other-org/core` sent as `core` would ask octo-org's own `core`
+    team, people nobody named. It is left out and said so."""
+    seeded.set_file(
+        REPO,
+        ".github/codegen.yml",
+        QUICK + "pull_request:\n  reviewers: [maintainer-mia, other-org/core]\n",
+    )
+    seeded.add_team(REPO, "core")  # octo-org's `core`: not the team asked for
+    open_pull(seeded, CLEAN_FILES)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: note_containing(bot, "Requested reviews on #8"))
+        row = await task_row(bot)
+    assert _reviewers(seeded) == ["maintainer-mia"]
+    assert _pull(seeded)["requested_teams"] == []
+    notes = "\n".join(row["notes"])
+    assert "other-org/core" in notes  # said why it was not asked
