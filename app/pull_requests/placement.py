@@ -296,6 +296,25 @@ DRAFT_LABEL = "codegen:draft"
 READY_LABEL = "codegen:ready"
 
 
+def from_the_author_only(
+    choices: Overrides, author: str | None, requester: str | None
+) -> tuple[Overrides, list[str]]:
+    """The issue's reviewers and labels count only when its author started the
+    task: they ping people and make labels, and a reader's issue body (where
+    they can sit unseen in a collapsed section) is not the word of the person
+    with the label's permission who started it. Base, draft, branch and title
+    are the work's own shape and stay."""
+    if choices.reviewers is None and choices.labels is None:
+        return choices, []
+    if author and requester and author.lower() == requester.lower():
+        return choices, []
+    kept = Overrides(**{**vars(choices), "reviewers": None, "labels": None})
+    return kept, [
+        "the issue's reviewers and labels are not used: they count only when "
+        "the issue's author starts the task"
+    ]
+
+
 def overrides_from_issue(fields: dict[str, str], labels: list[str]) -> tuple[Overrides, list[str]]:
     """A task's choices from its issue: form fields (`Base branch`, `Draft`,
     `Branch name`, `Reviewers`, `Pull request labels`, as read by

@@ -20,6 +20,7 @@ from app.observability import metrics
 from app.pull_requests.placement import (
     Overrides,
     Placement,
+    from_the_author_only,
     overrides_from_issue,
     prompt_section,
     resolve,
@@ -249,6 +250,8 @@ def _placement(
     someone without the label's permission changes them no more than the text."""
     fields = task.pr_fields or {}
     from_issue, problems = overrides_from_issue(fields, [fields.get("label") or ""])
+    from_issue, refused = from_the_author_only(from_issue, task.issue_author, task.triggered_by)
+    problems = [*problems, *refused]
     placement, more = resolve(
         config.pull_request,
         (overrides or Overrides()).over(from_issue),

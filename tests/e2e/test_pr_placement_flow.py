@@ -229,6 +229,8 @@ async def test_a_backtick_in_an_issues_base_or_label_pings_nobody(
         + "\n### Pull request labels\n\nx`@stranger-sam`\n"
     )
     seeded.issues[REPO][7]["body"] = body
+    # Its own author starts it, so the issue's labels count (see below).
+    seeded.issues[REPO][7]["user"] = {**seeded.issues[REPO][7]["user"], "login": WRITER}
     open_pull(seeded, CLEAN_FILES)  # on `main`: not the base asked for
     async with running_bot(flow_settings) as bot:
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
@@ -300,3 +302,32 @@ async def test_a_team_of_another_organisation_is_not_asked_by_its_slug_alone(
     assert _pull(seeded)["requested_teams"] == []
     notes = "\n".join(row["notes"])
     assert "other-org/core" in notes  # said why it was not asked
+
+
+async def test_a_readers_issue_chooses_no_reviewers_or_labels(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Reviewers and labels ping people and make labels: named in an issue a
+    reader wrote (in a collapsed section, say) and started by a writer
+    who may not have seen them, they are not used, and the tracking comment
+    says so; the issue's base branch still counts."""
+    body = ISSUE_BODY + (
+        "\n### Base branch\n\nrelease/2.0\n\n"
+        "### Reviewers\n\nstranger-sam\n\n### Pull request labels\n\ndeploy\n"
+    )
+    seeded.issues[REPO][7]["body"] = body
+    seeded.issues[REPO][7]["user"] = {**seeded.issues[REPO][7]["user"], "login": READER}
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    pull = open_pull(seeded, CLEAN_FILES)
+    pull["base"]["ref"] = "release/2.0"
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: note_containing(bot, "reviewers and labels are not used") or None)
+        await wait_until(lambda: note_containing(bot, "Requested reviews on #8"))
+        row = await task_row(bot)
+    prompt = fake_codegen.created[0]["prompt"]
+    assert "Open the pull request against `release/2.0`." in prompt
+    assert "stranger-sam" not in _reviewers(seeded)
+    assert "deploy" not in _labels(seeded)
+    assert WRITER in _reviewers(seeded)  # the default: the person who asked
+    assert any("reviewers and labels are not used" in n for n in row["notes"])
