@@ -186,3 +186,14 @@ def test_every_row_names_a_run_and_targets_are_as_issue_15_sets_them():
 def test_a_cell_with_a_pipe_does_not_break_the_table():
     text = bench.markdown(("a", "b"), [["x|y", "z"]])
     assert text.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | z |"]
+
+
+def test_the_bare_receiver_is_a_reference_not_a_verdict():
+    lines = "RESULT mode=bare intake_ratio=0.7 p99_ms=40 rps=3000 sittings=1 ratios=0.7\n"
+    table = {
+        c[0]: c
+        for c in bench.table_rows(bench.ROWS, {"intake": bench.outcome("intake", [(0, lines)])})
+    }
+    # Below the target, yet neither "met" nor "MISSED": it is not the bot.
+    assert table["intake rps, ratio to Probot (bare)"][5] == "reference"
+    assert table["intake p99 (bare)"][5] == "reference"
