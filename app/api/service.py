@@ -164,7 +164,7 @@ async def generate_prompt(
         include_validation_criteria=wanted.includeValidationCriteria,
     )
     config, _, _ = await load_repo_config(gh, task.repository, runtime.settings)
-    text, used = await build_task_prompt(gh, task, options, config)
+    text, used = await build_task_prompt(gh, task, options, config, attempt=task.attempt + 1)
     return await api_store.save_prompt(
         runtime.pool,
         task_id=task.id,
@@ -236,7 +236,9 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
         used["prompt_id"] = stored.id
         if any(v is not None for v in vars(overrides).values()):
             # The stored prompt said where the PR goes; these choices replace that.
-            text, used = placement_again(task, config, text, used, overrides)
+            text, used = placement_again(
+                task, config, text, used, overrides, attempt=task.attempt + 1
+            )
     else:
         options = _repo_options(config)
         previous = await codegen_requests.get(runtime.pool, task.id, task.attempt)
@@ -248,6 +250,7 @@ async def create_pr(runtime: Runtime, key: ApiKey, body: CreatePr) -> Started:
             strategy,
             (previous.error or previous.summary) if previous else None,
             overrides,
+            attempt=task.attempt + 1,
         )
         style = options.style
     used["requested_by"] = key.actor

@@ -366,10 +366,13 @@ def resolve(
     task_id: int,
     requester: str | None,
     owner: str | None = None,
+    attempt: int = 1,
 ) -> tuple[Placement, list[str]]:
     """The placement a task's attempt asks for, and why a choice was not used.
     `owner`: the repository's; GitHub takes team reviewers by slug among its
-    teams only, so an `org/team` of another organisation is left out."""
+    teams only, so an `org/team` of another organisation is left out. A later
+    `attempt` gets a branch of its own from the template (`-attempt-N`): on the
+    first attempt's branch it would push onto that attempt's PR, if still open."""
     problems: list[str] = []
     values = {
         "issue_number": str(issue_number),
@@ -394,6 +397,9 @@ def resolve(
                 f"`{DEFAULT_BRANCH}` is used"
             )
             branch = expand(DEFAULT_BRANCH, values)
+        again = f"{branch}-attempt-{attempt}"
+        if attempt > 1 and ref_problem(again) is None:
+            branch = again
     pr_title = overrides.title or one_line(expand(settings.title, values), MAX_TITLE)
     asked = overrides.reviewers if overrides.reviewers is not None else settings.reviewers
     if asked is None:

@@ -177,6 +177,7 @@ async def _prepare(
         config,
         strategy,
         (previous.error or previous.summary) if previous else None,
+        attempt=attempt,
     )
     request = await codegen_requests.prepare(
         pool,
@@ -199,8 +200,9 @@ async def build_task_prompt(
     strategy: str | None = None,
     previous: str | None = None,
     overrides: Overrides | None = None,
+    attempt: int = 1,
 ) -> tuple[str, dict[str, Any]]:
-    """(prompt, what went into it) for a task, from the repository's context read
+    """(prompt, what went into it) for a task's `attempt`, from the repository's context read
     now (its instructions to agents included): the one way every prompt is built,
     by the workflow and by the REST API's preview alike. It ends with where and
     how to open the PR (the repository's `pull_request:` settings, the issue's
@@ -208,7 +210,7 @@ async def build_task_prompt(
     context as `pull_request` for the check of the PR the agent opens."""
     known = (task.default_branch, task.repository_description) if task.default_branch else None
     context, tree_sha = await fetch_repo_context(gh, task.repository, config.instructions, known)
-    placement, problems = _placement(task, config, overrides)
+    placement, problems = _placement(task, config, overrides, attempt)
     if placement.base:  # the delivery rules name the branch the PR goes to
         options = replace(options, base_branch=placement.base)
     prompt = await cpu.run(
@@ -232,17 +234,18 @@ def placement_again(
     text: str,
     used: dict[str, Any],
     overrides: Overrides | None,
+    attempt: int = 1,
 ) -> tuple[str, dict[str, Any]]:
     """A stored prompt with where and how to open the PR chosen again (the
     REST API's options), after the details it has, as those that replace them."""
-    placement, problems = _placement(task, config, overrides)
+    placement, problems = _placement(task, config, overrides, attempt)
     return text + prompt_section(placement, replaces=True), _with_placement(
         used, placement, problems
     )
 
 
 def _placement(
-    task: tasks.Task, config: RepoConfig, overrides: Overrides | None
+    task: tasks.Task, config: RepoConfig, overrides: Overrides | None, attempt: int = 1
 ) -> tuple[Placement, list[str]]:
     """Where and how the task's PR is opened: the repository's `pull_request:`
     settings, the issue's choices, the API's `overrides` over both. The issue's
@@ -260,6 +263,7 @@ def _placement(
         task_id=task.id,
         requester=task.triggered_by or task.issue_author,
         owner=task.repository.partition("/")[0],
+        attempt=attempt,
     )
     return placement, [*problems, *more]
 

@@ -4,6 +4,7 @@ server and worker, fake GitHub and Codegen servers. Payloads are the
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -159,6 +160,9 @@ async def test_retry_after_a_failure_uses_the_strategy_asked_for_then_the_next(
     assert "Retry with a reduced scope" in requests[1]["prompt"]
     assert "tests did not pass" in requests[1]["prompt"]
     assert "Retry with a different approach" in requests[2]["prompt"]
+    # Each attempt pushes to a branch of its own, never onto an earlier attempt's PR.
+    branches = [re.search(r"branch named `([^`]+)`", r["prompt"]).group(1) for r in requests]
+    assert branches[1:] == [f"{branches[0]}-attempt-2", f"{branches[0]}-attempt-3"]
     assert reactions(seeded, first) == ["eyes", "rocket"]
     assert reactions(seeded, second) == ["eyes", "rocket"]
     assert replies(seeded) == []  # success needs no words: the tracking comment shows it

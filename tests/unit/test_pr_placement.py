@@ -8,6 +8,7 @@ import time
 import pytest
 
 from app.pull_requests.placement import (
+    MAX_BRANCH,
     MAX_SLUG,
     MAX_TITLE,
     Overrides,
@@ -177,7 +178,7 @@ def test_issue_form_fields_are_choices_not_description():
     assert bad == Overrides() and len(problems) == 2
 
 
-def _resolve(settings=None, overrides=None, requester="alice"):
+def _resolve(settings=None, overrides=None, requester="alice", attempt=1):
     return resolve(
         settings or PlacementSettings(),
         overrides or Overrides(),
@@ -185,6 +186,7 @@ def _resolve(settings=None, overrides=None, requester="alice"):
         title="Add a CSV export!",
         task_id=9,
         requester=requester,
+        attempt=attempt,
     )
 
 
@@ -348,3 +350,14 @@ def test_an_issues_reviewers_and_labels_count_only_from_its_author() -> None:
     assert problems and "not used" in problems[0]
     plain = Overrides(base="x")
     assert from_the_author_only(plain, "reader-rob", "maintainer-mia") == (plain, [])
+
+
+def test_a_later_attempt_gets_a_branch_of_its_own_unless_one_was_named():
+    # On the first attempt's branch, a retry would push onto that attempt's PR.
+    assert _resolve(attempt=2)[0].branch == "codegen/42-add-a-csv-export-attempt-2"
+    assert _resolve(attempt=1)[0].branch == "codegen/42-add-a-csv-export"
+    # A branch the task named is the one it asked for, on every attempt.
+    assert _resolve(overrides=Overrides(branch="mine/x"), attempt=3)[0].branch == "mine/x"
+    # A template at the length limit keeps its name rather than a refused one.
+    long = PlacementSettings(branch="b" * MAX_BRANCH)
+    assert _resolve(long, attempt=2)[0].branch == "b" * MAX_BRANCH
