@@ -36,11 +36,12 @@ PLACEMENT_JOB = "pull_request.placement"
 async def enqueue_check(conn: Any, task: tasks.Task, pull: dict[str, Any], *, first: bool) -> None:
     """Check the agent's PR once it is linked (`first`), or request its reviewers
     once it is ready; nothing for a PR the agent did not open. Once per attempt
-    (linked) or per head (made ready)."""
+    (linked) and once per PR (made ready): a PR made a draft and ready again
+    does not ask again for reviewers a maintainer took off."""
     number = pull["number"]
     if not agent_opened(task, task.repository, number):
         return
-    when = f"link:{task.attempt}" if first else f"ready:{(pull.get('head') or {}).get('sha')}"
+    when = f"link:{task.attempt}" if first else "ready"
     await jobs.enqueue(
         conn,
         PLACEMENT_JOB,

@@ -488,7 +488,7 @@ def decide(
     placement: Placement, pull: dict[str, Any], bot_login: str, *, first: bool
 ) -> Corrections:
     """What to correct on the PR (`pull_snapshot`): reviewers (never its author
-    nor the bot; none while it is a draft) and labels; on the `first` look, a
+    nor the bot; none while it is a draft); on the `first` look, labels, and a
     base or draft state other than asked is reported. The base is never
     retargeted: the agent's commits were made on the base it chose, and moving
     them under another can bring in or drop unrelated commits."""
@@ -519,7 +519,8 @@ def decide(
         reviewers = tuple(r for r in placement.reviewers if r.lower() not in skip)
         have_teams = {(x or "").lower() for x in pull.get("teams") or []}
         teams = tuple(t for t in placement.teams if t.lower() not in have_teams)
+    # Labels only on the first look: one a maintainer took off since is not put back.
     present = {(x or "").lower() for x in pull.get("labels") or []}
-    labels = tuple(x for x in placement.labels if x.lower() not in present)
+    labels = tuple(x for x in placement.labels if x.lower() not in present) if first else ()
     deferred = bool(pull.get("draft")) and bool(placement.reviewers or placement.teams)
     return Corrections(reviewers, teams, labels, tuple(findings), deferred)

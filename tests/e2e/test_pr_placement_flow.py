@@ -84,6 +84,36 @@ async def test_a_draft_on_the_wrong_base_is_reported_and_reviewers_wait_until_re
     assert sum("opened against" in n for n in final["notes"]) == 1  # said once
 
 
+async def test_what_a_maintainer_took_off_is_not_put_back_at_a_later_ready(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """Labels are added on the first look only and reviewers asked at one ready:
+    a PR made a draft and ready again at a new head keeps the maintainer's choice."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK + "pull_request:\n  labels: [codegen-pr]\n")
+    open_pull(seeded, CLEAN_FILES)
+    seeded.set_draft(REPO, PR_NUMBER, True)
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: note_containing(bot, "Added the labels `codegen-pr`"))
+        ready = pull_request_event(seeded, "ready_for_review", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", ready))[0] == 202
+        await wait_until(lambda: _reviewers(seeded) == [WRITER] or None)
+        # A maintainer takes the label and the review request off, then the PR goes
+        # back to draft, gets a new head and is marked ready again.
+        seeded.issues[REPO][PR_NUMBER]["labels"] = []
+        _pull(seeded)["requested_reviewers"] = []
+        seeded.set_draft(REPO, PR_NUMBER, True)
+        seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        seeded.set_draft(REPO, PR_NUMBER, False)
+        again = pull_request_event(seeded, "ready_for_review", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", again))[0] == 202
+        await settle(bot)
+        row = await task_row(bot)
+    assert _labels(seeded) == [] and _reviewers(seeded) == []
+    notes = "\n".join(row["notes"])
+    assert notes.count("Added the labels") == 1 and notes.count("Requested reviews") == 1
+
+
 async def test_reviewers_are_requested_never_the_author_and_a_refusal_is_noted(
     flow_settings, seeded, fake_codegen, example_payload
 ):
