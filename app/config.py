@@ -208,7 +208,8 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, positive: bool = False) -> float:
+    """`positive`: 0 is refused too (a window of no length would limit nothing)."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -216,8 +217,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(name, f"must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(name, f"must not be negative, got {raw}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(name, f"must be a finite number, got {raw!r}")
+    if value < 0 or (positive and value == 0):
+        raise ConfigError(name, f"must be {'above 0' if positive else 'at least 0'}, got {raw}")
     return value
 
 
@@ -399,7 +402,9 @@ def load_settings(
         budget_review_fixes_per_task=_int(env, "BUDGET_REVIEW_FIXES_PER_TASK", 3),
         budget_check_seconds=_float(env, "BUDGET_CHECK_SECONDS", 60.0),
         codegen_creates_per_minute=_int(env, "CODEGEN_CREATES_PER_MINUTE", 10, minimum=1),
-        codegen_create_window_seconds=_float(env, "CODEGEN_CREATE_WINDOW_SECONDS", 60.0),
+        codegen_create_window_seconds=_float(
+            env, "CODEGEN_CREATE_WINDOW_SECONDS", 60.0, positive=True
+        ),
         github_write_hold_seconds=_float(env, "GITHUB_WRITE_HOLD_SECONDS", 5.0),
         api_rate_limit=_int(env, "API_RATE_LIMIT", 100, minimum=1),
         api_rate_window_seconds=_api_window(env),

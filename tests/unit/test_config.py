@@ -132,3 +132,21 @@ def test_cli_stops_with_one_line_naming_the_variable(tmp_path):
         "codegen-bot: configuration error: GITHUB_APP_ID: must be the App's numeric id, "
         "got 'twelve'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "said"),
+    [
+        ("CODEGEN_CREATE_WINDOW_SECONDS", "0", "must be above 0"),  # would limit nothing
+        ("CODEGEN_CREATE_WINDOW_SECONDS", "-5", "must be above 0"),
+        ("JOB_POLL_SECONDS", "nan", "finite"),  # NaN compares false to every bound
+        ("RETENTION_SECONDS", "inf", "finite"),
+        ("GITHUB_WRITE_INTERVAL", "-1", "at least 0"),
+    ],
+)
+def test_seconds_settings_refuse_what_would_disable_them(name, raw, said):
+    with pytest.raises(ConfigError, match=name) as info:
+        load_settings({name: raw}, dotenv=None)
+    assert said in str(info.value)
+    # 0 is still a valid spacing between writes (the tests use it).
+    assert load_settings({"GITHUB_WRITE_INTERVAL": "0"}, dotenv=None).github_write_interval == 0
