@@ -32,7 +32,6 @@ exit) stops them."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pickle
@@ -240,6 +239,8 @@ class Pool:
     ) -> T:
         name = getattr(fn, "__qualname__", None) or repr(fn)
         future = self._submit(self._call(name, seconds, fn, args, kwargs))
+        import asyncio  # here: a worker process, which never awaits, does without it
+
         return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
 
     def shutdown(self) -> None:

@@ -344,6 +344,59 @@ async def bare_run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     return {"bare_peak_mib": summary.peak}
 
 
+ROLES = ("web", "worker", "all")
+# What a serve process may load only on first use (benchmarks/README.md).
+DEFERRED = ("pydantic", "app.api.routes", "swagger_ui_bundle", "jinja2")
+
+
+async def startup_run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    """Each role's process idle after start-up: RSS (anonymous + file-backed),
+    thread count, whether each of `DEFERRED` is loaded (a `sitecustomize` lists
+    them on SIGUSR2), and whether any `app.cpu` process started."""
+    import asyncio
+
+    import processes
+
+    from tests.support.processes import Fleet, env_for
+
+    figures = {}
+    async with processes.postgres() as (pg, _):
+        dsn = await processes.fresh_database(pg, "memory_startup")
+        async with processes.fake_github(0.0) as github:
+            for role in ROLES:
+                log_dir = tmp / f"startup-{role}"
+                log_dir.mkdir()
+                extra = hook_env(log_dir, (AS_IMAGE_HOOK if args.as_image else "") + MODULES_HOOK)
+                env = env_for(dsn, github.url, LOG_LEVEL="WARNING", **extra)
+                async with Fleet(env, log_dir) as fleet:
+                    member = await fleet.start_one(role)
+                    await asyncio.sleep(args.settle)
+                    own, kids = tree_rss_mib(member.pid) or (0.0, 0.0)
+                    threads = len(os.listdir(f"/proc/{member.pid}/task"))
+                    os.kill(member.pid, 12)  # SIGUSR2: list the deferred modules loaded
+                    await asyncio.sleep(1)
+                    text = member.log.read_text(errors="replace")
+                    loaded = text[text.rfind("modules loaded:") :].splitlines()[0]
+                    print(
+                        f"start-up, --role {role}{' as in the image' if args.as_image else ''}: "
+                        f"{own:.1f} MiB ({rss_parts(member.pid)}), {threads} threads, "
+                        f"app.cpu processes {kids:.1f} MiB; {loaded}",
+                        flush=True,
+                    )
+                    figures[f"startup_{role}_mib"] = own + kids
+    return figures
+
+
+MODULES_HOOK = f"""
+import signal, sys
+def _loaded(*_):
+    found = [m for m in {DEFERRED!r} if m in sys.modules]
+    print("modules loaded: " + (", ".join(found) or "none of " + ", ".join({DEFERRED!r})),
+          file=sys.stderr, flush=True)
+signal.signal(signal.SIGUSR2, _loaded)
+"""
+
+
 WAVE = 500  # PRs seeded and stored at a time in the worker run
 
 
@@ -441,7 +494,16 @@ async def worker_run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
                 dead = await processes.count(dsn, "SELECT count(*) FROM jobs WHERE status = 'dead'")
                 errors = fleet.errors()
     summary = summarize(totals(raw))
-    print(describe("worker (process + cpu workers)", summary))
+    own = summarize([(t, o) for t, o, _ in totals3(raw)])
+    kids = raw[-1][2] if raw else 0.0
+    print(
+        describe(
+            "worker (process + cpu workers)",
+            summary,
+            f"; the process alone: peak {own.peak:.1f}; its app.cpu processes at the end "
+            f"{kids:.1f} MiB",
+        )
+    )
     print(
         f"  {reviewed} of {args.validations} PRs validated and reviewed in {seconds:.0f} s "
         f"({reviewed / seconds:.1f}/s), {dead} dead jobs, {len(errors)} ERROR lines in its log"
@@ -534,8 +596,9 @@ async def main(args: argparse.Namespace) -> int:
     figures: dict[str, float] = {}
     failed = []
     try:
-        for name, run in (("serve", serve_run), ("bare", bare_run), ("worker", worker_run)):
-            if args.only and name not in args.only:
+        runs = (("startup", startup_run), ("serve", serve_run), ("bare", bare_run))
+        for name, run in (*runs, ("worker", worker_run)):
+            if (args.only and name not in args.only) or (name == "startup" and not args.only):
                 continue
             try:
                 figures.update(await run(args, tmp))
@@ -567,7 +630,7 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20,000 deliveries, 1,000 validations")
-    parser.add_argument("--only", action="append", choices=["serve", "bare", "worker"])
+    parser.add_argument("--only", action="append", choices=["startup", "serve", "bare", "worker"])
     parser.add_argument("--deliveries", type=int, default=None, help="default 100,000")
     parser.add_argument("--validations", type=int, default=None, help="default 10,000")
     parser.add_argument("--connections", type=int, default=32)
@@ -578,6 +641,9 @@ if __name__ == "__main__":
         "--as-image", action="store_true", help="serve without the dev-only click, rich, pygments"
     )
     parser.add_argument("--tracemalloc-after", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="startup: seconds idle before the sample"
+    )
     arguments = parser.parse_args()
     if arguments.deliveries is None:
         arguments.deliveries = 20_000 if arguments.quick else 100_000

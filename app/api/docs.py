@@ -11,9 +11,8 @@ from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import openapi
+from app.api.mount import ASSETS_PATH, DOCS_PATH, Handler
 
-DOCS_PATH = "/api-docs"
-ASSETS_PATH = "/api-docs/assets"
 # The only files the page needs; nothing else of the wheel is served.
 ASSETS = {
     "swagger-ui.css": "text/css",
@@ -78,9 +77,12 @@ async def asset(request: web.Request) -> web.StreamResponse:
     )
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api-docs.json", openapi_json)
-    app.router.add_get(DOCS_PATH, page)
-    app.router.add_get(f"{DOCS_PATH}/init.js", init_js)
-    app.router.add_get(f"{ASSETS_PATH}/{{name}}", asset)
-    app.router.add_get("/postman-collection", postman)
+def handlers() -> dict[str, Handler]:
+    """Each GET route's handler by its path (app/api/mount.py registers them)."""
+    return {
+        "/api-docs.json": openapi_json,
+        DOCS_PATH: page,
+        f"{DOCS_PATH}/init.js": init_js,
+        f"{ASSETS_PATH}/{{name}}": asset,
+        "/postman-collection": postman,
+    }

@@ -11,7 +11,6 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from app.api import store as api_store
 from app.api.errors import ApiError
 from app.api.keys import ApiKey, Scope, authenticate, presented_key
+from app.api.rates import Limits
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -32,14 +32,6 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 _IDEMPOTENCY_CHARS = 255
 _CLEAN_EVERY = 500  # about one request in this many deletes old windows and answers
 IDEMPOTENCY_KEPT = timedelta(hours=24)
-_ADDRESS_CHARS = 64
-
-
-@dataclass(frozen=True)
-class Limits:
-    requests: int  # per window, per key and per client address
-    window_seconds: float
-    address_header: str | None = None  # set by the proxy in front: the client's address
 
 
 async def check_rate(runtime: Runtime, bucket: str, limits: Limits) -> None:
@@ -60,18 +52,6 @@ async def check_rate(runtime: Runtime, bucket: str, limits: Limits) -> None:
             f"try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
-
-
-def client_address(request: web.Request, header: str | None) -> str:
-    """Whom the per-address limit counts: the address the trusted proxy names in
-    `header` (its last entry, the one the proxy itself added, on the last line
-    of that header if there are several), else the TCP peer."""
-    if header:
-        # A proxy may add its own header line after the client's: the last line counts.
-        named = ",".join(request.headers.getall(header, [])).rsplit(",", 1)[-1].strip()
-        if named:
-            return named[:_ADDRESS_CHARS]
-    return request.remote or "unknown"
 
 
 def key_for(keys: tuple[ApiKey, ...], request: web.Request, needed: Scope) -> ApiKey:

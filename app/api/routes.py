@@ -17,13 +17,13 @@ from pydantic import BaseModel
 from app.api import guard, models
 from app.api import service as api
 from app.api.errors import ApiError, from_github
-from app.api.keys import ApiKey, Scope, parse_keys
+from app.api.keys import ApiKey, Scope
+from app.api.mount import KEYS, LIMITS, PREFIX, RUNTIME, Handler, Route
+from app.api.rates import client_address
 from app.runtime import Runtime
 from app.tasks.status import TaskStatus
 
 log = logging.getLogger(__name__)
-
-PREFIX = "/api/v1"
 
 
 @dataclass(frozen=True)
@@ -236,10 +236,6 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
-KEYS = web.AppKey("api_keys", tuple)
-LIMITS = web.AppKey("api_limits", guard.Limits)
-RUNTIME = web.AppKey("api_runtime", Runtime)
-
 
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
@@ -255,14 +251,14 @@ def _task_id(request: web.Request) -> int:
     return int(raw)
 
 
-def handler(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def handler(op: Operation) -> Handler:
     """The aiohttp handler: the guard's checks in order, then the endpoint."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         app = request.app
         runtime, limits = app[RUNTIME], app[LIMITS]
         try:
-            address = guard.client_address(request, limits.address_header)
+            address = client_address(request, limits.address_header)
             await guard.check_rate(runtime, f"address:{address}", limits)
             key = guard.key_for(app[KEYS], request, op.scope)
             await guard.check_rate(runtime, f"key:{key.name}", limits)
@@ -298,15 +294,7 @@ def handler(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamRespon
     return handle
 
 
-def add_routes(app: web.Application, runtime: Runtime) -> None:
-    """Serve every operation; keys and limits come from the settings."""
-    settings = runtime.settings
-    app[RUNTIME] = runtime
-    app[KEYS] = parse_keys(settings.api_keys)
-    app[LIMITS] = guard.Limits(
-        settings.api_rate_limit,
-        settings.api_rate_window_seconds,
-        settings.api_client_address_header,
-    )
-    for op in OPERATIONS:
-        app.router.add_route(op.method, op.path, handler(op))
+def handlers() -> dict[Route, Handler]:
+    """Every operation's handler by its method and path (app/api/mount.py
+    registers them)."""
+    return {(op.method, op.path): handler(op) for op in OPERATIONS}

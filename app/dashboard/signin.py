@@ -16,7 +16,7 @@ import time
 from aiohttp import web
 
 from app.api import store as api_store
-from app.api.guard import client_address
+from app.api.rates import client_address
 from app.dashboard import oauth, sessions, sign_outs_store, store
 from app.dashboard.render import render
 from app.dashboard.sessions import SESSION_COOKIE, STATE_COOKIE

@@ -11,8 +11,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.api import docs as api_docs
-from app.api import routes as api_routes
+from app.api import mount as api
 from app.dashboard import routes as dashboard
 from app.deliveries import store as deliveries
 from app.deliveries.store import BatchWriter
@@ -182,9 +181,9 @@ def make_web_app(runtime: Runtime, *, proxy: WebhookProxy | None = None) -> web.
     registration = Registration(runtime, intake.set_secret)
     registration.add_routes(app)
     app[REGISTRATION_KEY] = registration
-    # The REST API (/api/v1/...) and its documents (/api-docs, /postman-collection).
-    api_routes.add_routes(app, runtime)
-    api_docs.add_routes(app)
+    # The REST API (/api/v1/...) and its documents (/api-docs, /postman-collection),
+    # loaded on the first request to one of them.
+    api.add_routes(app, runtime)
     dashboard.add_routes(app, runtime)
     if proxy is not None:
         app[PROXY_KEY] = proxy
