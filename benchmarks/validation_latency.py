@@ -13,6 +13,12 @@ file of 60 TODOs, so its 60+ annotations need two PATCHes.
 
     .venv/bin/python benchmarks/validation_latency.py [--rate 0.5] [--seconds 30] [--repos 20]
         [--write-interval 1.0] [--hot-share 0.9] [--drain-seconds 180] [--no-rerun]
+        [--ci-running]
+
+`--ci-running`: each PR's `build` is still running when the PR is opened (the
+usual case for an agent's fresh PR); once every validation waits for CI, each
+build passes and its `check_run.completed` is delivered, at the same rate. The
+latencies then include that wait; the calls per validation are the figure.
 
 After every PR is reviewed, a writer clicks Re-run on each PR's check run (the
 same head validated again, unless `--no-rerun`): its calls, and the reads
@@ -136,8 +142,10 @@ def pull_files(n: int, heavy: bool) -> list[dict[str, Any]]:
     return files
 
 
-def seed_pull(github: Any, repo: str, number: int, n: int) -> dict[str, Any]:
-    """The PR, its completed CI and its `opened` payload."""
+def seed_pull(
+    github: Any, repo: str, number: int, n: int, ci_running: bool = False
+) -> dict[str, Any]:
+    """The PR, its CI (completed, or `build` still running) and its `opened` payload."""
     pull = github.add_pull(
         repo,
         number,
@@ -149,7 +157,10 @@ def seed_pull(github: Any, repo: str, number: int, n: int) -> dict[str, Any]:
     )
     sha = pull["head"]["sha"]
     ci = {"head_sha": sha, "app_slug": "github-actions"}  # another App: the repository's CI
-    github.add_check_run(repo, name="build", **ci)
+    if ci_running:
+        github.add_check_run(repo, name="build", status="in_progress", conclusion=None, **ci)
+    else:
+        github.add_check_run(repo, name="build", **ci)
     if n % 5 == 2:
         github.add_check_run(repo, name="tests", conclusion="failure", output=FAILED, **ci)
     return pull_request_event(github, "opened", repo, number, sender=AUTHOR)
@@ -179,7 +190,8 @@ async def measure(env: harness.Env, args: argparse.Namespace) -> None:
     total = int(args.rate * args.seconds)
     payloads = {}  # head sha -> delivery, built before the clock starts
     for n in range(total):
-        payload = seed_pull(github, repo_for(n, names, args.hot_share), 1000 + n, n)
+        repo = repo_for(n, names, args.hot_share)
+        payload = seed_pull(github, repo, 1000 + n, n, args.ci_running)
         payloads[payload["pull_request"]["head"]["sha"]] = payload
     accepted: dict[str, float] = {}
     settings = env.settings(write_interval=args.write_interval)
@@ -191,6 +203,8 @@ async def measure(env: harness.Env, args: argparse.Namespace) -> None:
                     http, bot, "pull_request", payloads[shas[n]], f"bench-{n}"
                 )
             pool = bot.runtime.pool
+            if args.ci_running:
+                await finish_ci(env, bot, http, payloads, args)
             reviewed = await harness.wait_count(
                 pool,
                 "SELECT count(*) FROM validations WHERE review_id IS NOT NULL",
@@ -205,6 +219,36 @@ async def measure(env: harness.Env, args: argparse.Namespace) -> None:
             if args.rerun:
                 rerun = await rerun_all(env, bot, http, payloads, args)
     report(args, github, payloads, accepted, reviewed, rows, log, first_round, rerun)
+
+
+async def finish_ci(
+    env: harness.Env,
+    bot: Any,
+    http: aiohttp.ClientSession,
+    payloads: dict[str, dict[str, Any]],
+    args: argparse.Namespace,
+) -> None:
+    """`--ci-running`: once every validation waits for CI, each PR's `build`
+    passes and its `check_run.completed` is delivered, at the same rate."""
+    github = env.github
+    await harness.wait_count(
+        bot.runtime.pool,
+        "SELECT count(*) FROM validations WHERE status = 'waiting_ci'",
+        len(payloads),
+        args.drain_seconds,
+    )
+    builds = {
+        r["head_sha"]: r
+        for r in github.check_runs.values()
+        if r["name"] == "build" and r["status"] != "completed"
+    }
+    shas = [sha for sha in payloads if sha in builds]
+    async for n in harness.paced(args.rate, len(shas)):
+        run = builds[shas[n]]
+        run.update(status="completed", conclusion="success")
+        repo = payloads[shas[n]]["repository"]["full_name"]
+        event = check_run_event(github, "completed", repo, run["id"], sender="ci-bot")
+        await harness.deliver(http, bot, "check_run", event, f"bench-ci-{n}")
 
 
 async def rerun_all(
@@ -365,6 +409,11 @@ if __name__ == "__main__":
         type=float,
         default=0.0,
         help="share of the PRs opened on the first repository (0: round robin over all)",
+    )
+    parser.add_argument(
+        "--ci-running",
+        action="store_true",
+        help="each PR's CI still runs when it is opened; it passes once every PR waits for it",
     )
     parser.add_argument(
         "--no-rerun",

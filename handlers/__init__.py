@@ -12,6 +12,7 @@ from handlers import (
     installations,
     issues,
     pull_requests,
+    pushes,
     repositories,
     reviews,
 )
@@ -19,6 +20,7 @@ from handlers import (
 router = Router(
     installations.router,
     repositories.router,
+    pushes.router,
     issues.router,
     pull_requests.router,
     checks.router,

@@ -10,6 +10,7 @@ from gidgethub.routing import Router
 
 from app.github.client import GitHubClient
 from app.installations import service
+from app.repo_settings import changes
 from app.runtime import HandlerContext
 
 router = Router()
@@ -22,6 +23,7 @@ async def installation_current(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
     action = event.data["action"]
+    changes.forget_installation(ctx.runtime.github.caches, event.data["installation"])
     await service.installed(
         ctx,
         event.data["installation"],
@@ -45,6 +47,8 @@ async def repositories_added(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
     added = event.data.get("repositories_added") or []
+    # An `.github` or `_extends` repository that was a 404 may be readable now.
+    changes.forget_installation(ctx.runtime.github.caches, event.data["installation"])
     await service.repositories_added(ctx, event.data["installation"], added)
 
 
@@ -52,5 +56,6 @@ async def repositories_added(
 async def repositories_removed(
     event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
 ) -> None:
+    changes.forget_installation(ctx.runtime.github.caches, event.data["installation"])
     removed = [r["id"] for r in event.data.get("repositories_removed") or [] if r.get("id")]
     await service.repositories_removed(ctx, event.data["installation"], removed)

@@ -1,6 +1,7 @@
 """`repository`: follow a repository that was renamed or transferred, since
 tasks and PR records are found by the repository's name
-(app/installations/moves.py moves them all to the new name)."""
+(app/installations/moves.py moves them all to the new name); and forget the
+settings files read from a repository created or edited under a name."""
 
 from __future__ import annotations
 
@@ -28,3 +29,14 @@ async def repository_moved(
         installation_id=ctx.installation_id,
         seen_at=ctx.received_at,
     )
+
+
+@router.register("repository", action="created")
+@router.register("repository", action="edited")
+@router.register("repository", action="unarchived")
+async def repository_changed(
+    event: sansio.Event, gh: GitHubClient | None, ctx: HandlerContext
+) -> None:
+    """A repository under this name now (an organisation's new `.github`), or its
+    default branch changed: its settings files are read afresh."""
+    ctx.runtime.github.caches.forget_settings(event.data["repository"]["full_name"])

@@ -106,9 +106,30 @@ def _permissions() -> cachetools.TTLCache[tuple[str, str], str]:
     return cachetools.TTLCache(maxsize=10_000, ttl=60)
 
 
-def _settings_files() -> cachetools.TTLCache[str, tuple[str | None, str | None]]:
-    # repository -> (text of .github/codegen.yml, blob sha): two minutes.
-    return cachetools.TTLCache(maxsize=2048, ttl=120)
+# How long a settings file read is kept. Events forget it sooner
+# (app/repo_settings/changes.py: a push to the repository's default branch, the
+# installation gaining repositories or permissions, a repository created, moved
+# or edited); the age is the safety net for what no event reaches: a delivery
+# lost for good, or another process of the bot that handled the event (each
+# process has its own caches). A file that exists is revalidated after two
+# minutes (a 304, free of rate limit); a file that does not (the organisation's
+# `.github` defaults usually: a 404, which carries no ETag, so asking again
+# costs a full call every time) is asked again after ten: a settings file
+# created and missed by every event is seen within ten minutes.
+SETTINGS_FOUND_SECONDS = 120.0
+SETTINGS_ABSENT_SECONDS = 600.0
+
+SettingsFile = tuple[str | None, str | None]  # (text, blob sha); (None, None): absent
+
+
+def _settings_ttu(_key: str, value: SettingsFile, now: float) -> float:
+    found = value[0] is not None
+    return now + (SETTINGS_FOUND_SECONDS if found else SETTINGS_ABSENT_SECONDS)
+
+
+def _settings_files() -> cachetools.TLRUCache[str, SettingsFile]:
+    # `owner/name` or `owner/name:path` -> (text, blob sha), lower-cased.
+    return cachetools.TLRUCache(maxsize=2048, ttu=_settings_ttu)
 
 
 def _repo_contexts() -> cachetools.LRUCache[tuple[Any, ...], Any]:
@@ -121,9 +142,7 @@ class ReadCaches:
     """Keys start with the repository's lower-cased full name."""
 
     permissions: cachetools.TTLCache[tuple[str, str], str] = field(default_factory=_permissions)
-    settings_files: cachetools.TTLCache[str, tuple[str | None, str | None]] = field(
-        default_factory=_settings_files
-    )
+    settings_files: cachetools.TLRUCache[str, SettingsFile] = field(default_factory=_settings_files)
     repo_contexts: cachetools.LRUCache[tuple[Any, ...], Any] = field(default_factory=_repo_contexts)
     # GET answers revalidated with If-None-Match (app/github/client.py).
     conditional: ConditionalCache = field(default_factory=ConditionalCache)
@@ -131,7 +150,23 @@ class ReadCaches:
     def forget(self, repository: str) -> None:
         """Drop all the repository has cached (it was renamed or transferred)."""
         name = repository.lower()
-        self.settings_files.pop(name, None)
+        self.forget_settings(repository)
         for cache in (self.permissions, self.repo_contexts):
             for key in [k for k in cache if k[0] == name]:
                 cache.pop(key, None)
+
+    def forget_settings(self, repository: str) -> None:
+        """Drop the settings files read from one repository (any path): its default
+        branch moved, or it was created, renamed, transferred or edited."""
+        name = repository.lower()
+        for key in [k for k in self.settings_files if k == name or k.startswith(f"{name}:")]:
+            self.settings_files.pop(key, None)
+
+    def forget_owner_settings(self, owner: str) -> None:
+        """Drop every settings file read from an owner's repositories, absent ones
+        included: its installation gained repositories or permissions, so a file
+        that was a 404 (the organisation's `.github` defaults, an `_extends`
+        target) may be readable now."""
+        prefix = f"{owner.lower()}/"
+        for key in [k for k in self.settings_files if k.startswith(prefix)]:
+            self.settings_files.pop(key, None)

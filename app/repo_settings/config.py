@@ -381,7 +381,9 @@ async def fetch_file(
 
 
 async def _read(gh: GitHubClient, source: Source) -> tuple[str | None, str | None]:
-    """(text, blob sha) of a settings file, cached briefly."""
+    """(text, blob sha) of a settings file, cached until an event says it may
+    have changed, at most a few minutes (app/github/caches.py); an absent file
+    too, since GitHub's 404 cannot be asked again conditionally."""
     cache = gh.caches.settings_files
     if source.cache_key not in cache:
         text, sha = await fetch_file(gh, source.repository, source.path)

@@ -53,8 +53,11 @@ async def wait_for_ci(
     validation: Validation,
     state: ci.CiState,
     wake: datetime,
+    *,
+    announced: bool = False,
 ) -> None:
-    """Free the worker until CI reports (an event) or the wait ends (a job)."""
+    """Free the worker until CI reports (an event) or the wait ends (a job).
+    `announced`: the check run was created saying it waits for CI already."""
     pool = runtime.pool
     async with locked(runtime, gh, pr, validation) as current:
         if current is None:
@@ -67,15 +70,13 @@ async def wait_for_ci(
             to_status=ValidationStatus.WAITING_CI,
             ci=state.to_json(),
         )
-        if first_wait:
-            pending = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:10])
+        if first_wait and not announced:
             await gh.patch(
                 urls.check_run(pr.repository, validation.check_run_id),
                 data={
                     "output": {
-                        "title": "Waiting for CI",
-                        "summary": f"Analysis done; waiting for the repository's CI: {state.line()}"
-                        + (f" ({pending})" if pending else "."),
+                        "title": WAITING_TITLE,
+                        "summary": waiting_summary(state, "Analysis done"),
                     }
                 },
             )
@@ -86,6 +87,17 @@ async def wait_for_ci(
         {"validation_id": validation.id},
         delay=delay,
         dedup_key=f"validation:{validation.id}:wake:{int(wake.timestamp())}",
+    )
+
+
+WAITING_TITLE = "Waiting for CI"
+
+
+def waiting_summary(state: ci.CiState, analysis: str) -> str:
+    """A waiting check run's summary: how the analysis stands, and the CI."""
+    pending = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:10])
+    return f"{analysis}; waiting for the repository's CI: {state.line()}" + (
+        f" ({pending})" if pending else "."
     )
 
 

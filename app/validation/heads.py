@@ -101,14 +101,25 @@ async def ci_event(runtime: Runtime, repository: str, sha: str, delivery_id: str
     for pr in await pull_requests.with_head(runtime.pool, repository, sha):
         latest = await validations.latest(runtime.pool, pr.id, sha)
         if latest is None or latest.status not in (
+            ValidationStatus.QUEUED,
+            ValidationStatus.IN_PROGRESS,
             ValidationStatus.WAITING_CI,
             ValidationStatus.COMPLETED,
         ):
             continue
+        starting = latest.status in (ValidationStatus.QUEUED, ValidationStatus.IN_PROGRESS)
+        # Starting: its CI was read before its check run, perhaps before this
+        # change; the job waits until that try waits or ends, then reads again.
+        payload = {
+            "validation_id": latest.id,
+            "refresh": latest.status == ValidationStatus.COMPLETED,
+        }
+        if starting:
+            payload["ci_wake"] = True
         job_id = await jobs.enqueue(
             runtime.pool,
             RUN_JOB,
-            {"validation_id": latest.id, "refresh": latest.status == ValidationStatus.COMPLETED},
+            payload,
             dedup_key=f"validation:{latest.id}:ci:{delivery_id}",
         )
         count += job_id is not None

@@ -37,7 +37,17 @@ from app.validation import store as validations
 from app.validation.analysis.model import Finding, PullFile, size_class
 from app.validation.analysis.rules import Rules
 from app.validation.analysis.scan import analyze
-from app.validation.checkrun import cancel, conclude, finish, iso, refresh, utcnow, wait_for_ci
+from app.validation.checkrun import (
+    WAITING_TITLE,
+    cancel,
+    conclude,
+    finish,
+    iso,
+    refresh,
+    utcnow,
+    wait_for_ci,
+    waiting_summary,
+)
 from app.validation.keys import RUN_JOB
 from app.validation.status import OPEN, ValidationStatus
 from app.validation.store import Validation
@@ -47,6 +57,7 @@ log = logging.getLogger(__name__)
 registry = JobRegistry()  # this module's job kinds, joined in app.service
 
 BUSY_SECONDS = 3.0  # an installation's write queue longer than this: come back later
+CI_WAKE_SECONDS = 2.0  # CI reported while the validation starts: look again after this
 # The diff analysis of one validation, at most (a 3,000-file PR takes 10-50 s
 # on 2 shared cores); past it the PR is reported not analysed.
 ANALYSIS_SECONDS = 120.0
@@ -133,23 +144,37 @@ async def run_job(runtime: Runtime, job: Job) -> None:
         return
     config, _problems, _sha = await load_repo_config(gh, pr.repository, runtime.settings)
     task = await tasks.get(pool, pr.task_id) if pr.task_id else None
+    ci_wake = bool(job.payload.get("ci_wake"))
+    if ci_wake and validation.status in (ValidationStatus.QUEUED, ValidationStatus.IN_PROGRESS):
+        # CI reported while another try starts this validation with CI read
+        # before it: come back once that try waits (then read CI again) or ended.
+        raise RescheduleJob(CI_WAKE_SECONDS, "validation still starting")
     if validation.status == ValidationStatus.COMPLETED:
-        if job.payload.get("refresh"):
+        if job.payload.get("refresh") or ci_wake:
             await refresh(runtime, gh, pr, validation, task, config)
         else:  # an earlier try died after the verdict: the review and what follows
             await finish(runtime, gh, pr, validation, task, config)
         return
+    state: ci.CiState | None = None
+    announced = False
     if validation.check_run_id is None:
-        validation = await _start(runtime, gh, pr, validation, task, config)
+        # CI first: the check run is created saying what it waits for, so no
+        # PATCH is needed to say "Waiting for CI". A change of CI meanwhile is
+        # not lost: its event wakes the validation again (`ci_wake`,
+        # app/validation/heads.py), which reads CI afresh once this try waits.
+        state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
+        announced = state.verdict == "pending"
+        validation = await _start(runtime, gh, pr, validation, task, config, state)
         if validation.status == ValidationStatus.SUPERSEDED:
             await cancel(runtime, gh, pr, validation)
             return
     if validation.findings is None:
         validation = await _analyse(runtime, gh, pr, validation, config)
-    state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
+    if state is None:
+        state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
     wake = _ci_wait_until(validation, state, config)
     if wake is not None:
-        await wait_for_ci(runtime, gh, pr, validation, state, wake)
+        await wait_for_ci(runtime, gh, pr, validation, state, wake, announced=announced)
         return
     await conclude(runtime, gh, pr, validation, task, config, state)
 
@@ -167,6 +192,16 @@ def _ci_wait_until(
         deadline = validation.ci_deadline_at or started
         return deadline if now < deadline else None
     return None
+
+
+def _starting_output(state: ci.CiState) -> dict[str, str]:
+    """What a new check run says: what CI it waits for, if CI is running."""
+    if state.verdict != "pending":
+        return {
+            "title": "Validating",
+            "summary": "Analysing the changes and waiting for the repository's CI.",
+        }
+    return {"title": WAITING_TITLE, "summary": waiting_summary(state, "Analysing the changes")}
 
 
 def _details_url(pr: PullRequest, task: tasks.Task | None) -> str | None:
@@ -189,8 +224,10 @@ async def _start(
     validation: Validation,
     task: tasks.Task | None,
     config: RepoConfig,
+    state: ci.CiState,
 ) -> Validation:
-    """Create the check run (or find the one an earlier try created).
+    """Create the check run (or find the one an earlier try created), saying
+    "Waiting for CI" at once when CI is running.
 
     `started_at` is written before the create: only a validation that has it
     and no check run id can have a check run on GitHub already (an earlier try
@@ -215,10 +252,7 @@ async def _start(
             "status": "in_progress",
             "started_at": iso(now),
             "external_id": external_id,
-            "output": {
-                "title": "Validating",
-                "summary": "Analysing the changes and waiting for the repository's CI.",
-            },
+            "output": _starting_output(state),
         }
         details = _details_url(pr, task)
         if details:

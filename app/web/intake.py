@@ -36,6 +36,7 @@ KNOWN_EVENTS = frozenset(
         "check_suite",
         "status",
         "repository",
+        "push",
         "ping",
         "meta",
         "installation",

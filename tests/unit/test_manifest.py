@@ -30,6 +30,7 @@ def test_default_events():
         "check_suite",
         "status",
         "repository",
+        "push",
     }
 
 

@@ -1,0 +1,177 @@
+"""What one validation costs in GitHub calls while the repository's CI is still
+running (the usual case for an agent's fresh PR) and when it has finished,
+counted route by route at the fake GitHub's request log; and that reading CI
+before creating the check run loses no CI change. Real PostgreSQL, the bot's
+real server and worker, fake GitHub and Codegen servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from app.db import advisory_lock
+from app.validation.keys import lock_key
+from tests.support.bot import running_bot
+from tests.support.events import check_run_event, pull_request_event
+from tests.support.flow import PR_NUMBER, QUICK, REPO, WRITER, wait_until
+from tests.support.validation import CLEAN_FILES, open_pull, our_runs
+
+VALIDATE_ALL = "validate: all\n" + QUICK
+FILES = "GET /repos/{owner}/{repo}/pulls/{pull_number}/files"
+CHECK_RUNS = "GET /repos/{owner}/{repo}/commits/{ref}/check-runs"
+STATUS = "GET /repos/{owner}/{repo}/commits/{ref}/status"
+SETTINGS = "GET /repos/{owner}/{repo}/contents/{path}"
+CREATE = "POST /repos/{owner}/{repo}/check-runs"
+PATCH = "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}"
+REVIEW = "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews"
+
+
+def calls(fake, since: int) -> Counter[str]:
+    """Requests made with an installation token from `since` on, by route."""
+    return Counter(
+        f"{r.method} {r.route}"
+        for r in fake.requests[since:]
+        if r.route and not r.route.startswith("/app")
+    )
+
+
+async def status_of(bot, sha: str) -> str | None:
+    return await bot.runtime.pool.fetchval(
+        "SELECT status FROM validations WHERE head_sha = $1 ORDER BY id DESC LIMIT 1", sha
+    )
+
+
+async def reviewed(bot, sha: str) -> bool:
+    return bool(
+        await bot.runtime.pool.fetchval(
+            "SELECT count(*) FROM validations WHERE head_sha = $1 AND review_id IS NOT NULL", sha
+        )
+    )
+
+
+def running_build(fake, sha: str) -> dict:
+    return fake.add_check_run(
+        REPO,
+        name="build",
+        head_sha=sha,
+        status="in_progress",
+        conclusion=None,
+        app_slug="github-actions",
+    )
+
+
+async def validate_while_ci_runs(bot, fake, number: int, sha: str) -> Counter[str]:
+    """A PR opened while its CI runs, the CI finishing later: the calls."""
+    build = running_build(fake, sha)
+    start = len(fake.requests)
+    opened = pull_request_event(fake, "opened", REPO, number, sender=WRITER)
+    assert (await bot.deliver("pull_request", opened))[0] == 202
+    await wait_until(lambda: _is(bot, sha, "waiting_ci"))
+    await bot.wait_idle()
+    [run] = our_runs(fake, sha)
+    assert run["status"] == "in_progress" and run["output"]["title"] == "Waiting for CI"
+    assert "`build`" in run["output"]["summary"]
+    build.update(status="completed", conclusion="success")
+    event = check_run_event(fake, "completed", REPO, build["id"], sender="ci-bot")
+    assert (await bot.deliver("check_run", event))[0] == 202
+    await wait_until(lambda: reviewed(bot, sha))
+    await bot.wait_idle()
+    return calls(fake, start)
+
+
+async def _is(bot, sha: str, status: str) -> bool:
+    return await status_of(bot, sha) == status
+
+
+async def test_a_validation_while_ci_runs_costs_8_calls_once_settings_are_read(
+    flow_settings, seeded
+):
+    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
+    first_sha = open_pull(seeded, CLEAN_FILES, body="Adds the export.")["head"]["sha"]
+    second = seeded.add_pull(
+        REPO, PR_NUMBER + 1, title="Filters", body="Adds filters.", user=WRITER, files=CLEAN_FILES
+    )
+    async with running_bot(flow_settings) as bot:
+        first = await validate_while_ci_runs(bot, seeded, PR_NUMBER, first_sha)
+        again = await validate_while_ci_runs(bot, seeded, PR_NUMBER + 1, second["head"]["sha"])
+
+    # CI is read before the check run is created, which says "Waiting for CI"
+    # at once: no PATCH to say so; one PATCH, the verdict.
+    expected = Counter(
+        {CHECK_RUNS: 2, STATUS: 2, CREATE: 1, FILES: 1, PATCH: 1, REVIEW: 1, SETTINGS: 2}
+    )
+    assert first == expected, first
+    # The repository's file and its organisation's absent defaults are kept.
+    assert again == expected - Counter({SETTINGS: 2}), again
+    assert again.total() == 8
+
+
+async def test_a_validation_of_finished_ci_costs_what_it_did(flow_settings, seeded):
+    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
+    sha = open_pull(seeded, CLEAN_FILES, body="Adds the export.")["head"]["sha"]
+    seeded.add_check_run(REPO, name="build", head_sha=sha, app_slug="github-actions")
+    async with running_bot(flow_settings) as bot:
+        start = len(seeded.requests)
+        opened = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", opened))[0] == 202
+        await wait_until(lambda: reviewed(bot, sha))
+        await bot.wait_idle()
+        used = calls(seeded, start)
+    assert used == Counter(
+        {CHECK_RUNS: 1, STATUS: 1, CREATE: 1, FILES: 1, PATCH: 1, REVIEW: 1, SETTINGS: 2}
+    ), used
+    [run] = our_runs(seeded, sha)
+    assert run["conclusion"] == "success"
+
+
+async def test_ci_that_finishes_while_the_validation_starts_is_not_missed(flow_settings, seeded):
+    """CI is read (running) before the check run is created; it fails, and its
+    event arrives, before the validation waits for it (held at the PR's lock):
+    the event finds the validation starting, comes back once it waits and
+    reads CI again, so the verdict is CI's failure, not a wait until the CI
+    timeout on what the validation read first."""
+    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
+    sha = open_pull(seeded, CLEAN_FILES, body="Adds the export.")["head"]["sha"]
+    build = running_build(seeded, sha)
+    held, release = asyncio.Event(), asyncio.Event()
+    holders: list[asyncio.Task] = []
+
+    async def hold_the_pr_lock(pool) -> None:
+        async with advisory_lock(pool, lock_key(REPO, PR_NUMBER)):
+            held.set()
+            await release.wait()
+
+    def create_then_fail_ci(ctx):
+        seeded._extra_routes.remove(route)
+        build.update(status="completed", conclusion="failure")  # after the bot read it
+        holders.append(asyncio.get_running_loop().create_task(hold_the_pr_lock(pool)))
+        return seeded._create_check_run(ctx)
+
+    route = seeded.add_route(
+        "POST",
+        "/repos/{owner}/{repo}/check-runs",
+        create_then_fail_ci,
+        permission="checks:write",
+        creates_content=True,
+    )
+    async with running_bot(flow_settings) as bot:
+        pool = bot.runtime.pool
+        opened = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", opened))[0] == 202
+        await asyncio.wait_for(held.wait(), 20)
+        await wait_until(lambda: pool.fetchval("SELECT findings IS NOT NULL FROM validations"))
+        assert await status_of(bot, sha) == "in_progress"  # analysed, not yet waiting
+        event = check_run_event(seeded, "completed", REPO, build["id"], sender="ci-bot")
+        try:
+            assert (await bot.deliver("check_run", event))[0] == 202
+            await wait_until(
+                lambda: pool.fetchval("SELECT count(*) FROM jobs WHERE payload ? 'ci_wake'"),
+                timeout=10,
+            )
+        finally:
+            release.set()
+        await wait_until(lambda: reviewed(bot, sha), timeout=30)
+        await bot.wait_idle()
+        await asyncio.gather(*holders)
+    [run] = our_runs(seeded, sha)
+    assert run["conclusion"] == "failure"
