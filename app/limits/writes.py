@@ -24,23 +24,25 @@ write it), the writes inside taking it again without waiting for anyone else
 (still spaced by the interval); it counts as a write only if one was made.
 
 The spacing is a token bucket of `burst` writes refilled one write an interval.
-GitHub's best practices (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api)
+GitHub's best practices for the REST API
+(https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api)
 say "If you are making a large number of POST, PATCH, PUT, or DELETE requests,
 wait at least one second between each request" and "make requests serially
-instead of concurrently"; its secondary limits
+instead of concurrently"; its secondary rate limits
 (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api)
 are, "In general, no more than 80 content-generating requests per minute and no
 more than 500 content-generating requests per hour". A few writes back to back
 are not a large number, so a new task's first feedback (`WritePriority.FIRST`)
-may spend the burst; every other write waits for a full bucket, i.e. goes one
-an interval as before, and a write waiting for it steps aside for a first
-feedback that came meanwhile. Writes stay serial. A burst of at most
-`MOST_BURST` (20) refilled one a second allows at most 20 + 60 = 80 writes in
-any minute. The 500 an hour is not enforced here (one a second for an hour is
-3,600 writes; edits, which are most of them, are not content-generating). The
-bucket's level is process-local: a new lease holder counts only what the time
-since the recorded last write refilled (min(burst, seconds since / interval)),
-never more than the bucket could hold, so the bound holds across processes."""
+may spend the burst; every other write keeps one interval after the last write
+as before and leaves one write in the bucket for the next first feedback, and a
+write waiting for its turn steps aside for a first feedback that came
+meanwhile. Writes stay serial. A burst of at most `MOST_BURST` (20) refilled
+one a second allows at most 20 + 60 = 80 writes in any minute. The 500 an hour
+is not enforced here (one a second for an hour is 3,600 writes; edits, most of
+them, are not content-generating). The bucket's level is process-local: a new
+lease holder counts only what the time since the recorded last write refilled
+(min(burst, seconds since / interval)), never more than the bucket could have
+held, so the bound holds across processes."""
 
 from __future__ import annotations
 
@@ -224,14 +226,19 @@ class SharedWritePacing:
         return min(float(self.burst), lane.level + (now - lane.last) / self.interval)
 
     def _need(self, level: int) -> float:
-        """A first feedback may spend the burst; every other write waits for a
-        full bucket, i.e. one interval after the last write when none came before."""
-        return 1.0 if level <= WritePriority.FIRST else float(self.burst)
+        """A first feedback may spend the whole burst; every other write leaves
+        one write in the bucket for the next first feedback (see `_wait`)."""
+        return 1.0 if level <= WritePriority.FIRST else float(min(2, self.burst))
 
     def _wait(self, lane: _Lane, level: int) -> float:
-        """Seconds until a write of `level` may start (0.0: now)."""
-        missing = self._need(level) - self._tokens(lane, time.monotonic())
-        return max(0.0, missing * self.interval)
+        """Seconds until a write of `level` may start (0.0: now). Other writes than
+        a first feedback also keep one interval after the last write, as without
+        a burst: the burst is for the first feedback alone."""
+        now = time.monotonic()
+        wait = (self._need(level) - self._tokens(lane, now)) * self.interval
+        if level > WritePriority.FIRST and lane.last is not None:
+            wait = max(wait, lane.last + self.interval - now)
+        return max(0.0, wait)
 
     def _spent(self, lane: _Lane, before: float) -> None:
         """A write ended that found `before` writes in the bucket as it started; the
@@ -303,7 +310,7 @@ class SharedWritePacing:
                 lane.release_timer.cancel()  # sleeping or waiting for `lock`: safe
                 lane.release_timer = None
             while not await self._ready(installation_id, lane, level):
-                # A first feedback came while this write waits for a full bucket:
+                # A first feedback came while this write waits for its spacing:
                 # it goes first (the lock passes straight to it), this one after.
                 owned = False
                 lane.lock.release()

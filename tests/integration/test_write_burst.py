@@ -1,6 +1,7 @@
 """The write bucket of the shared pacing (app/limits/writes.py): a new task's
 first feedback may spend a small burst, then one write an interval; every
-other write waits for a full bucket; writes stay serial; and a process that
+other write stays one an interval and leaves one write in the bucket for the
+next first feedback; writes stay serial; and a process that
 takes the lease counts only what the time since the recorded last write
 refilled. Against the real database lease and the fake GitHub's records."""
 
@@ -97,6 +98,19 @@ async def test_the_burst_is_spent_at_once_then_one_an_interval(dsn):
         await pacing.aclose()
 
 
+async def test_a_first_feedback_after_other_writes_goes_at_once(dsn):
+    pacing = SharedWritePacing(dsn, interval=30.0, burst=2)
+    try:
+        await asyncio.wait_for(_enter(pacing), 10)  # a reply: the bucket 2 -> 1
+        lane = pacing._lanes[INSTALLATION]
+        assert pacing._wait(lane, WritePriority.NORMAL) > 25  # the next reply waits
+        with priority(WritePriority.FIRST):  # the 👀 does not: a 30 s wait would time out
+            await asyncio.wait_for(_enter(pacing), 10)
+        assert pacing._wait(lane, WritePriority.FIRST) > 25  # now the bucket is empty
+    finally:
+        await pacing.aclose()
+
+
 async def test_other_writes_stay_one_an_interval(apps, fake_github):
     fake_github.add_repo(REPO, installation_id=INSTALLATION)
     a, _b = apps(0.3, burst=4)
@@ -104,7 +118,7 @@ async def test_other_writes_stay_one_an_interval(apps, fake_github):
         await react(a, n, WritePriority.NORMAL)
     writes = starts(fake_github)
     for (_, end), (start, _) in itertools.pairwise(writes):
-        assert start - end >= 0.28  # a full bucket each: the interval, as without a burst
+        assert start - end >= 0.28  # the interval, as without a burst
 
 
 async def test_a_new_holder_does_not_assume_a_full_bucket(apps, fake_github):
