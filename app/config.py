@@ -110,6 +110,9 @@ class Settings:
     codegen_creates_per_minute: int = 10
     codegen_create_window_seconds: float = 60.0
     github_write_hold_seconds: float = 5.0
+    # Writes to one installation a first feedback may make back to back before the
+    # interval applies (a token bucket: app/limits/writes.py).
+    github_write_burst: int = 4
     # The REST API (app/api): requests per window, per API key and per client
     # address, counted in PostgreSQL so every replica shares the count.
     api_rate_limit: int = 100
@@ -406,10 +409,20 @@ def load_settings(
             env, "CODEGEN_CREATE_WINDOW_SECONDS", 60.0, positive=True
         ),
         github_write_hold_seconds=_float(env, "GITHUB_WRITE_HOLD_SECONDS", 5.0),
+        github_write_burst=_write_burst(env),
         api_rate_limit=_int(env, "API_RATE_LIMIT", 100, minimum=1),
         api_rate_window_seconds=_api_window(env),
         api_client_address_header=env.get("API_CLIENT_ADDRESS_HEADER", "").strip() or None,
     )
+
+
+def _write_burst(env: Mapping[str, str]) -> int:
+    """1..20: above 20, a minute at one write a second could pass GitHub's 80
+    content-creating requests a minute."""
+    value = _int(env, "GITHUB_WRITE_BURST", 4, minimum=1)
+    if value > 20:
+        raise ConfigError("GITHUB_WRITE_BURST", f"must be at most 20, got {value}")
+    return value
 
 
 def _admin_secret(env: Mapping[str, str], name: str) -> str | None:

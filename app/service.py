@@ -142,6 +142,7 @@ def build_runtime(
         write_pacing=SharedWritePacing(
             dsn,
             interval=settings.github_write_interval,
+            burst=settings.github_write_burst,
             hold_seconds=settings.github_write_hold_seconds,
         ),
     )

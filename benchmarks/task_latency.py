@@ -54,10 +54,16 @@ SCENARIOS: dict[str, tuple[float, float, int, bool]] = {
 
 
 async def main(
-    name: str, rate: float, seconds: float, repos: int, write_interval: float, to_pr: bool
+    name: str,
+    rate: float,
+    seconds: float,
+    repos: int,
+    write_interval: float,
+    to_pr: bool,
+    write_burst: int | None = None,
 ) -> None:
     async with harness.environment("task-latency-") as env:
-        await measure(env, name, rate, seconds, repos, write_interval, to_pr)
+        await measure(env, name, rate, seconds, repos, write_interval, to_pr, write_burst)
 
 
 def _issue_of(path: str) -> tuple[str, int] | None:
@@ -76,6 +82,7 @@ async def measure(
     repos: int,
     write_interval: float,
     to_pr: bool,
+    write_burst: int | None = None,
 ) -> None:
     github, codegen = env.github, env.codegen
     names = env.add_repos(repos + 1)
@@ -84,7 +91,8 @@ async def measure(
     for _ in range(total):
         codegen.script_run(statuses=["ACTIVE", "COMPLETE"], pull_requests=[PR])
     accepted: dict[tuple[str, int], float] = {}
-    settings = env.settings(write_interval=write_interval)
+    overrides = {} if write_burst is None else {"github_write_burst": write_burst}
+    settings = env.settings(write_interval=write_interval, **overrides)
     async with running_bot(settings) as bot, aiohttp.ClientSession() as http:
         await warm_up(github, bot, http, warm, harness.FIRST_INSTALLATION + repos)
         async for n in harness.paced(rate, total):
@@ -172,6 +180,7 @@ async def measure(
         "scenario": name,
         "labels": total,
         "write_interval_s": f"{write_interval:g}",
+        "write_burst": str(settings.github_write_burst),
         "feedback_p50_ms": _ms(to_feedback, 50),
         "feedback_p99_ms": _ms(to_feedback, 99),
         "comment_p50_ms": _ms(to_comment, 50),
@@ -227,10 +236,16 @@ if __name__ == "__main__":
         action="store_true",
         help="without --scenario: wait for every PR and count calls per task",
     )
+    parser.add_argument(
+        "--write-burst",
+        type=int,
+        default=None,
+        help="GITHUB_WRITE_BURST (default: the bot's; 1 = strictly one write an interval)",
+    )
     args = parser.parse_args()
     if args.scenario:
         rate, seconds, repos, to_pr = SCENARIOS[args.scenario]
     else:
         rate, seconds, repos, to_pr = args.rate, args.seconds, args.repos, args.to_pr
     name = args.scenario or "custom"
-    asyncio.run(main(name, rate, seconds, repos, args.write_interval, to_pr))
+    asyncio.run(main(name, rate, seconds, repos, args.write_interval, to_pr, args.write_burst))

@@ -21,7 +21,28 @@ Within the process, writes waiting for an installation go by priority
 task's first feedback overtakes edits of older tasks' comments queued before it.
 `hold(installation)` keeps the turn across a few steps (read the state, then
 write it), the writes inside taking it again without waiting for anyone else
-(still spaced by the interval); it counts as a write only if one was made."""
+(still spaced by the interval); it counts as a write only if one was made.
+
+The spacing is a token bucket of `burst` writes refilled one write an interval.
+GitHub's best practices for the REST API
+(https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api)
+say "If you are making a large number of POST, PATCH, PUT, or DELETE requests,
+wait at least one second between each request" and "make requests serially
+instead of concurrently"; its secondary rate limits
+(https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api)
+are, "In general, no more than 80 content-generating requests per minute and no
+more than 500 content-generating requests per hour". A few writes back to back
+are not a large number, so a new task's first feedback (`WritePriority.FIRST`)
+may spend the burst; every other write keeps one interval after the last write
+as before and leaves one write in the bucket for the next first feedback, and a
+write waiting for its turn steps aside for a first feedback that came
+meanwhile. Writes stay serial. A burst of at most `MOST_BURST` (20) refilled
+one a second allows at most 20 + 60 = 80 writes in any minute. The 500 an hour
+is not enforced here (one a second for an hour is 3,600 writes; edits, most of
+them, are not content-generating). The bucket's level is process-local: a new
+lease holder counts only what the time since the recorded last write refilled
+(min(burst, seconds since / interval)), never more than the bucket could have
+held, so the bound holds across processes."""
 
 from __future__ import annotations
 
@@ -47,6 +68,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HOLD_SECONDS = 5.0  # the longest a process keeps a lease while another may want it
+# GitHub's content-creating limit is 80 a minute: a bucket of `burst` refilled one
+# write an interval allows at most burst + 60 in any minute at one a second.
+MOST_BURST = 20
 POLL_SECONDS = 0.05  # how often a lease held elsewhere is asked for again
 COMMAND_TIMEOUT = 30.0  # a lease statement that takes longer drops the connection
 # Added to the spacing a new holder reads from the database: the clocks of two
@@ -85,6 +109,7 @@ class _Held:
 
     installation_id: int
     owner: asyncio.Task[object] | None  # a task started inside inherits the variable, not the turn
+    level: int = WritePriority.NORMAL  # what the writes inside may spend of the bucket
     wrote: bool = False
 
 
@@ -101,6 +126,12 @@ class PriorityLock:
         self._locked = False
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self.arrived = asyncio.Event()  # set whenever a waiter queues up
+
+    def first_waiting(self) -> int | None:
+        """The priority of the waiter served next, None when nobody waits."""
+        levels = [level for level, _, f in self._waiters if not f.done()]
+        return min(levels) if levels else None
 
     def locked(self) -> bool:
         return self._locked
@@ -114,6 +145,7 @@ class PriorityLock:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (int(level), next(self._order), fut))
+        self.arrived.set()
         try:
             await fut
         except BaseException:
@@ -147,6 +179,7 @@ class _Lane:
     generation: int | None = None  # lock connection the lease is held on; None: not held
     held_since: float = 0.0
     last: float | None = None  # monotonic end of the last write anywhere, as far as known
+    level: float = 0.0  # writes left in the bucket as `last` ended (refilled since)
     wrote: bool = False  # a write was made under the current lease
     waiting_since: float | None = None  # a write waits for a lease held elsewhere
     stand_aside_until: float = 0.0  # after a hold ran out: let another process in
@@ -161,11 +194,13 @@ class SharedWritePacing:
         dsn: str,
         *,
         interval: float,
+        burst: int = 1,
         hold_seconds: float = HOLD_SECONDS,
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self._dsn = dsn
         self.interval = max(0.0, interval)
+        self.burst = max(1, min(MOST_BURST, burst))
         self.hold_seconds = hold_seconds
         self.poll_seconds = poll_seconds
         self.linger = max(self.interval, poll_seconds)
@@ -177,7 +212,40 @@ class SharedWritePacing:
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"SharedWritePacing(interval={self.interval:g}, hold={self.hold_seconds:g})"
+        return (
+            f"SharedWritePacing(interval={self.interval:g}, burst={self.burst},"
+            f" hold={self.hold_seconds:g})"
+        )
+
+    # ---------------------------------------------------------------- the bucket
+
+    def _tokens(self, lane: _Lane, now: float) -> float:
+        """Writes the installation's bucket holds at `now`, as far as known."""
+        if lane.last is None or self.interval <= 0:
+            return float(self.burst)
+        return min(float(self.burst), lane.level + (now - lane.last) / self.interval)
+
+    def _need(self, level: int) -> float:
+        """A first feedback may spend the whole burst; every other write leaves
+        one write in the bucket for the next first feedback (see `_wait`)."""
+        return 1.0 if level <= WritePriority.FIRST else float(min(2, self.burst))
+
+    def _wait(self, lane: _Lane, level: int) -> float:
+        """Seconds until a write of `level` may start (0.0: now). Other writes than
+        a first feedback also keep one interval after the last write, as without
+        a burst: the burst is for the first feedback alone."""
+        now = time.monotonic()
+        wait = (self._need(level) - self._tokens(lane, now)) * self.interval
+        if level > WritePriority.FIRST and lane.last is not None:
+            wait = max(wait, lane.last + self.interval - now)
+        return max(0.0, wait)
+
+    def _spent(self, lane: _Lane, before: float) -> None:
+        """A write ended that found `before` writes in the bucket as it started; the
+        refill counts from its end (conservative: nothing while it ran)."""
+        lane.level = max(0.0, before - 1.0)
+        lane.last = time.monotonic()
+        lane.wrote = True
 
     # ---------------------------------------------------------------- the protocol
 
@@ -203,7 +271,7 @@ class SharedWritePacing:
         """Take the installation's turn (by the caller's priority) and keep it while
         the body runs: its writes go one after another, spaced, with nobody else's
         between. The spacing counts from its last write, if it made any."""
-        held = _Held(installation_id, asyncio.current_task())
+        held = _Held(installation_id, asyncio.current_task(), _priority.get())
         async with self._turn(installation_id, wrote=held):
             token = _held.set(held)
             try:
@@ -215,50 +283,48 @@ class SharedWritePacing:
     async def _reenter(self, installation_id: int, held: _Held) -> AsyncIterator[None]:
         lane = self._lanes[installation_id]
         while True:
-            wait = 0.0 if lane.last is None else lane.last + self.interval - time.monotonic()
+            wait = self._wait(lane, held.level)
             if wait <= 0 and self._holds(lane):
                 break
             if wait > 0:
                 await asyncio.sleep(wait)
             if not self._holds(lane):  # lost with its connection: take it again
                 await self._take(installation_id, lane)
+        before = self._tokens(lane, time.monotonic())
         try:
             yield
         finally:
-            lane.last = time.monotonic()
-            lane.wrote = True
+            self._spent(lane, before)
             held.wrote = True
 
     @contextlib.asynccontextmanager
     async def _turn(self, installation_id: int, *, wrote: bool | _Held) -> AsyncIterator[None]:
         """`wrote`: True for a write; a `_Held` for a hold, which wrote if it says so."""
         lane = self._lanes.setdefault(installation_id, _Lane())
+        level = _priority.get()
         started = time.monotonic()
-        lane.queued += 1
-        try:
-            await lane.lock.acquire(_priority.get())
-        except BaseException:
-            lane.queued -= 1
-            # Cancelled (perhaps just as its turn came): the turn before kept the
-            # lease for it when it was the last one queued, so it lets go later.
-            if not lane.queued and not lane.lock.locked() and lane.release_timer is None:
-                self._linger(installation_id, lane)
-            raise
-        lane.queued -= 1
+        await self._acquire(installation_id, lane, level)
+        owned = True
         try:
             if lane.release_timer is not None:
                 lane.release_timer.cancel()  # sleeping or waiting for `lock`: safe
                 lane.release_timer = None
-            await self._ready(installation_id, lane)
+            while not await self._ready(installation_id, lane, level):
+                # A first feedback came while this write waits for its spacing:
+                # it goes first (the lock passes straight to it), this one after.
+                owned = False
+                lane.lock.release()
+                await self._acquire(installation_id, lane, level)
+                owned = True
             metrics.LIMIT_WAIT_SECONDS.labels(limit="github_write").observe(
                 time.monotonic() - started
             )
+            before = self._tokens(lane, time.monotonic())
             try:
                 yield
             finally:
                 if wrote is True:
-                    lane.last = time.monotonic()
-                    lane.wrote = True
+                    self._spent(lane, before)
             # Over its hold, let go even with nothing queued here this instant: the
             # next write may come within the linger (a job's writes one after
             # another), and would keep the lease from a waiting process for good.
@@ -269,9 +335,24 @@ class SharedWritePacing:
                 except Exception:  # the write was made; the dropped connection let go
                     log.warning("could not let go of a GitHub write lease", exc_info=True)
         finally:
-            if not lane.queued:
+            if owned:
+                if not lane.queued:
+                    self._linger(installation_id, lane)
+                lane.lock.release()
+
+    async def _acquire(self, installation_id: int, lane: _Lane, level: int) -> None:
+        """Wait for this process's turn at the installation, by priority."""
+        lane.queued += 1
+        try:
+            await lane.lock.acquire(level)
+        except BaseException:
+            lane.queued -= 1
+            # Cancelled (perhaps just as its turn came): the turn before kept the
+            # lease for it when it was the last one queued, so it lets go later.
+            if not lane.queued and not lane.lock.locked() and lane.release_timer is None:
                 self._linger(installation_id, lane)
-            lane.lock.release()
+            raise
+        lane.queued -= 1
 
     def _linger(self, installation_id: int, lane: _Lane) -> None:
         """Nothing more queued here: let go of a held lease after lingering."""
@@ -286,7 +367,7 @@ class SharedWritePacing:
         if lane is None:
             return 0.0
         now = time.monotonic()
-        next_free = 0.0 if lane.last is None else max(0.0, lane.last + self.interval - now)
+        next_free = self._wait(lane, WritePriority.NORMAL)
         ahead = lane.queued + (1 if lane.lock.locked() else 0)
         wait = next_free + ahead * self.interval
         if lane.waiting_since is not None:
@@ -326,16 +407,27 @@ class SharedWritePacing:
         log.warning("lost a GitHub write lease with its database connection; taking it again")
         return False
 
-    async def _ready(self, installation_id: int, lane: _Lane) -> None:
-        """Hold the lease and let the interval since the last write pass."""
+    async def _ready(self, installation_id: int, lane: _Lane, level: int) -> bool:
+        """Hold the lease and wait until the bucket lets a write of `level` go:
+        True; False when a waiter that needs less of the bucket came meanwhile
+        (it should go first)."""
         while True:
             if not self._holds(lane):
                 await self._take(installation_id, lane)
-            wait = 0.0 if lane.last is None else lane.last + self.interval - time.monotonic()
+            wait = self._wait(lane, level)
             if wait <= 0 and self._holds(lane):
-                return
-            if wait > 0:
+                return True
+            if wait <= 0:
+                continue
+            if self._need(level) <= 1.0:
                 await asyncio.sleep(wait)
+                continue
+            lane.lock.arrived.clear()
+            first = lane.lock.first_waiting()
+            if first is not None and self._need(first) < self._need(level):
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lane.lock.arrived.wait(), wait)
 
     async def _take(self, installation_id: int, lane: _Lane) -> None:
         """Wait for the lease, asking again every `poll_seconds` while another
@@ -378,6 +470,9 @@ class SharedWritePacing:
         lane.wrote = False
         # The last write anywhere ended `since` seconds ago (0: perhaps just now).
         lane.last = now - since + SPACING_MARGIN
+        # The bucket is unknown: only what the time since that write refilled
+        # (a bucket that was full then holds more, never less).
+        lane.level = 0.0
         metrics.GITHUB_WRITE_LEASES.labels(event="taken").inc()
 
     async def _release(self, installation_id: int, lane: _Lane) -> None:

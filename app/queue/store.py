@@ -77,22 +77,53 @@ async def has_pending(conn: asyncpg.Connection | asyncpg.Pool, kind: str) -> boo
     )
 
 
+# Kinds claimed before every other ready job: a delivery's job is what a person
+# waits on (a label's 👀 is written by it), and is short. Named here as strings
+# (app/deliveries/store.py DELIVERY_JOB_KIND; the queue knows no kinds' modules).
+FIRST_KINDS: tuple[str, ...] = ("delivery",)
+
+
 async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float) -> list[Job]:
+    """Up to `limit` ready jobs: those of `FIRST_KINDS` first (oldest first), then
+    the others oldest first; a slow job enqueued earlier never holds a delivery's
+    slot. Each part walks the `jobs_ready` index; rows of the second part locked
+    but not taken are let go as the statement ends."""
     rows = await pool.fetch(
-        """UPDATE jobs SET status = 'running', attempts = attempts + 1,
+        """WITH first AS (
+               SELECT id, run_at FROM jobs
+               WHERE status = 'queued' AND run_at <= now() AND kind = ANY($4::text[])
+               ORDER BY run_at, id
+               LIMIT $3
+               FOR UPDATE SKIP LOCKED
+           ), rest AS (
+               SELECT id, run_at FROM jobs
+               WHERE status = 'queued' AND run_at <= now() AND kind <> ALL($4::text[])
+               ORDER BY run_at, id
+               LIMIT $3
+               FOR UPDATE SKIP LOCKED
+           ), picked AS (
+               SELECT id FROM (
+                   SELECT id, run_at, 0 AS part FROM first
+                   UNION ALL
+                   SELECT id, run_at, 1 AS part FROM rest
+               ) AS ready
+               ORDER BY part, run_at, id
+               LIMIT $3
+           )
+           UPDATE jobs SET status = 'running', attempts = attempts + 1,
                   lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
                   updated_at = now()
-           WHERE id IN (SELECT id FROM jobs
-                        WHERE status = 'queued' AND run_at <= now()
-                        ORDER BY run_at, id
-                        LIMIT $3
-                        FOR UPDATE SKIP LOCKED)
+           WHERE id IN (SELECT id FROM picked)
            RETURNING id, kind, payload::text AS payload, attempts, max_attempts, run_at""",
         owner,
         lease_seconds,
         limit,
+        list(FIRST_KINDS),
     )
-    return sorted((Job.from_row(r) for r in rows), key=lambda j: (j.run_at, j.id))
+    first = set(FIRST_KINDS)
+    return sorted(
+        (Job.from_row(r) for r in rows), key=lambda j: (j.kind not in first, j.run_at, j.id)
+    )
 
 
 async def renew_leases(
