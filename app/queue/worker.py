@@ -12,6 +12,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import asyncpg
 
@@ -39,6 +40,20 @@ class RescheduleJob(Exception):
         self.reason = reason
 
 
+class Busy(Protocol):
+    """Work in the same process that goes first (the webhook intake in `serve`)."""
+
+    def busy(self) -> bool: ...
+
+    async def wait_idle(self) -> None: ...
+
+
+# While `yield_to` is busy the worker claims nothing for up to this long after
+# its last claim, then claims as usual: at most `concurrency` jobs a deferral
+# while the intake stays saturated, and no wait at all once it is idle.
+MAX_DEFERRAL_SECONDS = 0.5
+
+
 class Worker:
     def __init__(
         self,
@@ -52,6 +67,8 @@ class Worker:
         retry_base_seconds: float = 2.0,
         on_dead: dict[str, JobHandler] | None = None,
         schedules: Sequence[periodic.Schedule] = (),
+        yield_to: Busy | None = None,
+        max_deferral_seconds: float = MAX_DEFERRAL_SECONDS,
     ) -> None:
         self.pool = pool
         self.dsn = dsn
@@ -66,6 +83,12 @@ class Worker:
         # Periodic kinds: each worker makes sure their next occurrence exists.
         self.schedules = list(schedules)
         self._scheduled = not self.schedules
+        # The intake in this process: GitHub needs its answer within 10 s, the
+        # stored jobs can wait (bounded by max_deferral_seconds).
+        self.yield_to = yield_to
+        self.max_deferral_seconds = max_deferral_seconds
+        self._last_claim = 0.0
+        self.deferrals = 0  # times a claim waited for the intake (tests, benchmarks)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -136,6 +159,10 @@ class Worker:
                     free = self.concurrency - len(self._running)
                     claimed = []
                     if free > 0:
+                        await self._defer_to_intake()
+                        if self._stopping.is_set():
+                            break
+                        self._last_claim = time.monotonic()
                         claimed = await jobs_sql.claim(
                             self.pool, self.owner, free, self.lease_seconds
                         )
@@ -159,6 +186,26 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+
+    async def _defer_to_intake(self) -> None:
+        """While the intake in this process has requests waiting, wait until it
+        has none, or until `max_deferral_seconds` after the last claim: the
+        intake's core goes to answering GitHub, and no job waits unboundedly."""
+        if self.yield_to is None or not self.yield_to.busy():
+            return
+        remaining = self._last_claim + self.max_deferral_seconds - time.monotonic()
+        if remaining <= 0:
+            return
+        self.deferrals += 1
+        idle = asyncio.ensure_future(self.yield_to.wait_idle())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait(
+                (idle, stopping), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            idle.cancel()
+            stopping.cancel()
 
     async def _ensure_schedules(self) -> None:
         for schedule in self.schedules:

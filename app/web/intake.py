@@ -5,6 +5,7 @@ parse and a share of one database statement."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -135,10 +136,43 @@ def _deliveries_counter(event: str, action: str | None, outcome: str) -> Any:
     return child
 
 
+class IntakeLoad:
+    """How many webhook requests are being handled right now, for a worker in
+    the same process (`serve`) to yield to: GitHub waits at most 10 s for an
+    answer, while a stored job can wait a moment (app/queue/worker.py).
+    Two integer operations a request; an Event only while someone waits."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self._idle: asyncio.Event | None = None
+
+    def busy(self) -> bool:
+        """Whether a request is being handled (read, checked or stored)."""
+        return self.waiting > 0
+
+    async def wait_idle(self) -> None:
+        """Return once no request is being handled."""
+        if self.waiting == 0:
+            return
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        await self._idle.wait()
+
+    def enter(self) -> None:
+        self.waiting += 1
+
+    def leave(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0 and self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+
 class WebhookIntake:
     def __init__(self, secret: str | None, writer: BatchWriter) -> None:
         self.secret = secret.encode() if secret else None
         self.writer = writer
+        self.load = IntakeLoad()
 
     def set_secret(self, secret: str | None) -> None:
         """Verify from the next delivery on with `secret` (the manifest flow
@@ -148,7 +182,11 @@ class WebhookIntake:
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         event = request.headers.get("X-GitHub-Event", "")
-        response, action, outcome = await self._handle(request, event)
+        self.load.enter()
+        try:
+            response, action, outcome = await self._handle(request, event)
+        finally:
+            self.load.leave()
         _deliveries_counter(event, action, outcome).inc()
         metrics.INTAKE_SECONDS.observe(time.perf_counter() - started)
         return response
