@@ -27,7 +27,14 @@ JobHandler = Callable[[jobs_sql.Job], Awaitable[None]]
 
 
 class PermanentJobError(Exception):
-    """Raised by a handler when retrying cannot help; the job goes straight to dead."""
+    """Raised by a handler when retrying cannot help; the job goes straight to dead.
+    `show_traceback=False` for a known condition whose message says it all (a
+    setting missing): then the log line and the row keep the message alone,
+    which also spares a traceback's formatting per job when every job hits it."""
+
+    def __init__(self, message: str, *, show_traceback: bool = True) -> None:
+        super().__init__(message)
+        self.show_traceback = show_traceback
 
 
 class RescheduleJob(Exception):
@@ -252,12 +259,13 @@ class Worker:
             log.info("job %s (%s) waits %.1fs: %s", job.id, job.kind, exc.delay, exc.reason)
         except Exception as exc:
             error = "".join(traceback.format_exception_only(exc)).strip()
+            quiet = isinstance(exc, PermanentJobError) and not exc.show_traceback
             if isinstance(exc, PermanentJobError):
                 job = jobs_sql.Job(**{**job.__dict__, "max_attempts": job.attempts})
-            detail = traceback.format_exc(limit=8)
-            kept = redactor.scrub(f"{error}\n\n{detail}")  # for the operator
+            detail = "" if quiet else traceback.format_exc(limit=8)
+            kept = redactor.scrub(f"{error}\n\n{detail}" if detail else error)  # for the operator
             try:
-                if job.attempts >= job.max_attempts:
+                if job.attempts >= job.max_attempts and job.kind in self.on_dead:
                     # Failed for good: the same clean-up as a lost worker's, run while
                     # the lease is held and before the job is marked dead, so a crash
                     # in between leaves it to be reclaimed and cleaned up, not lost.
@@ -278,7 +286,7 @@ class Worker:
                 job.attempts,
                 outcome,
                 error,
-                exc_info=outcome == "dead",
+                exc_info=outcome == "dead" and not quiet,
             )
         else:
             try:
