@@ -137,7 +137,7 @@ def _deliveries_counter(event: str, action: str | None, outcome: str) -> Any:
 
 
 class IntakeLoad:
-    """How many webhook requests are being handled right now, for a worker in
+    """How many signed deliveries are waiting for their commit, for a worker in
     the same process (`serve`) to yield to: GitHub waits at most 10 s for an
     answer, while a stored job can wait a moment (app/queue/worker.py).
     Two integer operations a request; an Event only while someone waits."""
@@ -147,7 +147,7 @@ class IntakeLoad:
         self._idle: asyncio.Event | None = None
 
     def busy(self) -> bool:
-        """Whether a request is being handled (read, checked or stored)."""
+        """Whether a signed delivery is waiting for its commit."""
         return self.waiting > 0
 
     async def wait_idle(self) -> None:
@@ -182,11 +182,7 @@ class WebhookIntake:
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         event = request.headers.get("X-GitHub-Event", "")
-        self.load.enter()
-        try:
-            response, action, outcome = await self._handle(request, event)
-        finally:
-            self.load.leave()
+        response, action, outcome = await self._handle(request, event)
         _deliveries_counter(event, action, outcome).inc()
         metrics.INTAKE_SECONDS.observe(time.perf_counter() - started)
         return response
@@ -239,6 +235,9 @@ class WebhookIntake:
             return _answer(200, ok=True, delivery=delivery_id, zen=data.get("zen")), None, "ping"
 
         delivery = IncomingDelivery(delivery_id, event, action, _installation_id(data), body)
+        # Counted only once signed and whole: a slow or unsigned sender cannot
+        # hold the worker back (app/queue/worker.py), GitHub's load does.
+        self.load.enter()
         try:
             is_new = await self.writer.submit(delivery)
         except Exception:
@@ -248,6 +247,8 @@ class WebhookIntake:
                 action,
                 "store_failed",
             )
+        finally:
+            self.load.leave()
         if not is_new:
             return _answer(200, delivery=delivery_id, status="duplicate"), action, "duplicate"
         return _answer(202, delivery=delivery_id, status="queued"), action, "queued"

@@ -6,46 +6,43 @@ is lost across the deferral."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from collections.abc import AsyncIterator
 
-import aiohttp
+import asyncpg
 
+from app.deliveries import store as deliveries
+from app.deliveries.store import IncomingDelivery
 from app.service import build_worker
-from tests.support.bot import delivery_headers, running_bot
+from tests.support.bot import running_bot
 from tests.support.flow import wait_until
 
 
-class HeldRequest:
-    """A signed delivery whose body is sent in two halves, the second only on
-    `release()`: until then the intake has a request waiting, as it does under
-    load."""
+class HeldDelivery:
+    """A signed delivery whose commit waits: another transaction has stored its
+    id and not committed yet, so the intake's insert waits for it (as it waits
+    for a slow commit under load). Until `release()` the intake has a delivery
+    waiting; then that transaction rolls back and the delivery is stored."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.body = json.dumps({"zen": "held", "hook_id": 1}).encode()
-        self._gate = asyncio.Event()
-        self._session = session
-        self._url = url
+    def __init__(self, bot) -> None:
+        self.bot = bot
+        self.guid = str(uuid.uuid4())
         self.task: asyncio.Task[int] | None = None
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        half = len(self.body) // 2
-        yield self.body[:half]
-        await self._gate.wait()
-        yield self.body[half:]
+    async def start(self) -> None:
+        self._conn = await asyncpg.connect(self.bot.runtime.dsn)
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        other = IncomingDelivery(self.guid, "star", "created", None, b"{}")
+        await deliveries.insert_batch(self._conn, [other], 1)
+        self.task = asyncio.create_task(self._deliver())
 
-    async def _post(self) -> int:
-        headers = delivery_headers("ping", self.body)
-        headers["Content-Length"] = str(len(self.body))
-        async with self._session.post(self._url, data=self._chunks(), headers=headers) as answer:
-            return answer.status
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._post())
+    async def _deliver(self) -> int:
+        status, _ = await self.bot.deliver("star", {"action": "created"}, delivery=self.guid)
+        return status
 
     async def release(self) -> int:
-        self._gate.set()
+        await self._tx.rollback()
+        await self._conn.close()
         assert self.task is not None
         return await self.task
 
@@ -66,61 +63,64 @@ async def deliver_unhandled(bot, count: int) -> list[str]:
     return guids
 
 
-async def test_worker_waits_while_a_request_is_waiting_then_runs_every_job(settings):
+async def test_worker_waits_while_a_delivery_is_waiting_then_runs_every_job(settings):
     async with running_bot(settings, worker=False) as bot:
         load = bot.intake_load
         assert load is not None
         worker = build_worker(bot.runtime, yield_to=load)
         worker.max_deferral_seconds = 3600.0  # only the intake going idle ends it here
         await worker.start()
-        held = HeldRequest(bot.session, bot.webhook_url)
+        held = HeldDelivery(bot)
+        released = False
         try:
             await bot.wait_idle()  # what start-up queued has run
-            held.start()
+            await held.start()
             await wait_until(load.busy)
             guids = await deliver_unhandled(bot, 5)
             # The worker woke for the new jobs and is waiting for the intake.
             await wait_until(lambda: worker.deferrals >= 1)
-            assert set((await statuses(bot.runtime.pool, guids)).values()) == {"queued"}
-            assert (
-                await bot.runtime.pool.fetchval(
-                    "SELECT count(*) FROM jobs WHERE status = 'running'"
-                )
-                == 0
-            )
-            assert await held.release() == 200
+            pool = bot.runtime.pool
+            assert set((await statuses(pool, guids)).values()) == {"queued"}
+            assert await pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'") == 0
+            released = True
+            assert await held.release() == 202
             await bot.wait_idle()
-            assert await statuses(bot.runtime.pool, guids) == dict.fromkeys(guids, "ignored")
-            jobs = await bot.runtime.pool.fetch(
+            every = [*guids, held.guid]  # nothing lost across the deferral
+            assert await statuses(pool, every) == dict.fromkeys(every, "ignored")
+            jobs = await pool.fetch(
                 """SELECT payload->>'delivery_id' AS guid, status FROM jobs
                    WHERE payload->>'delivery_id' = ANY($1::text[])""",
-                guids,
+                every,
             )
             assert sorted((r["guid"], r["status"]) for r in jobs) == sorted(
-                (guid, "done") for guid in guids
+                (guid, "done") for guid in every
             )
         finally:
-            if not held._gate.is_set():
+            if not released:
                 await held.release()
             await worker.stop(5)
 
 
 async def test_jobs_still_run_while_the_intake_stays_busy(settings):
-    """The deferral is bounded: with a request waiting throughout, the jobs
+    """The deferral is bounded: with a delivery waiting throughout, the jobs
     run anyway, a claim per `max_deferral_seconds`."""
     async with running_bot(settings) as bot:
         assert bot.worker is not None and bot.intake_load is not None
         bot.worker.max_deferral_seconds = 0.05
-        held = HeldRequest(bot.session, bot.webhook_url)
-        held.start()
+        held = HeldDelivery(bot)
+        await held.start()
+        released = False
         try:
             await wait_until(bot.intake_load.busy)
             guids = await deliver_unhandled(bot, 12)  # more than one claim's worth
             await wait_until(lambda: _all_ignored(bot.runtime.pool, guids), timeout=30)
-            assert bot.intake_load.busy()  # the request was waiting all along
+            assert bot.intake_load.busy()  # the delivery was waiting all along
             assert bot.worker.deferrals >= 1
+            released = True
+            assert await held.release() == 202
         finally:
-            assert await held.release() == 200
+            if not released:
+                await held.release()
 
 
 async def _all_ignored(pool, guids: list[str]) -> bool:
