@@ -195,9 +195,10 @@ class Worker:
                 await heartbeat
 
     async def _defer_to_intake(self) -> None:
-        """While the intake in this process has requests waiting, wait until it
-        has none, or until `max_deferral_seconds` after the last claim: the
-        intake's core goes to answering GitHub, and no job waits unboundedly."""
+        """While the intake in this process has deliveries waiting for their
+        commit, wait until it has none, or until `max_deferral_seconds` after
+        the last claim: the core goes to answering GitHub, and no job waits
+        unboundedly."""
         if self.yield_to is None or not self.yield_to.busy():
             return
         remaining = self._last_claim + self.max_deferral_seconds - time.monotonic()

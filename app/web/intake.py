@@ -151,7 +151,7 @@ class IntakeLoad:
         return self.waiting > 0
 
     async def wait_idle(self) -> None:
-        """Return once no request is being handled."""
+        """Return once no delivery waits for its commit."""
         if self.waiting == 0:
             return
         if self._idle is None:
