@@ -123,5 +123,30 @@ async def test_jobs_still_run_while_the_intake_stays_busy(settings):
                 await held.release()
 
 
+async def test_stopping_during_a_deferral_leaves_the_jobs_queued(settings):
+    """A worker told to stop while it defers stops at once and has claimed
+    nothing: the jobs wait, unspent, for the next worker."""
+    async with running_bot(settings, worker=False) as bot:
+        assert bot.intake_load is not None
+        worker = build_worker(bot.runtime, yield_to=bot.intake_load)
+        worker.max_deferral_seconds = 3600.0
+        await worker.start()
+        held = HeldDelivery(bot)
+        await held.start()
+        try:
+            await wait_until(bot.intake_load.busy)
+            guids = await deliver_unhandled(bot, 3)
+            await wait_until(lambda: worker.deferrals >= 1)
+            await asyncio.wait_for(worker.stop(5), 60)  # a hang guard, not a timing check
+        finally:
+            assert await held.release() == 202
+        rows = await bot.runtime.pool.fetch(
+            """SELECT status, attempts FROM jobs
+               WHERE payload->>'delivery_id' = ANY($1::text[])""",
+            guids,
+        )
+        assert [(r["status"], r["attempts"]) for r in rows] == [("queued", 0)] * 3
+
+
 async def _all_ignored(pool, guids: list[str]) -> bool:
     return await statuses(pool, guids) == dict.fromkeys(guids, "ignored")
