@@ -1,7 +1,7 @@
-"""`serve` runs the intake and the worker in one process: while webhook
-requests are waiting, the worker defers its claims to them (GitHub needs an
-answer within 10 s; a stored job can wait), for a bounded time, and nothing
-is lost across the deferral."""
+"""`serve` runs the intake and the worker in one process: while signed
+deliveries wait for their commit, the worker defers its claims to them
+(GitHub needs an answer within 10 s; a stored job can wait), for a bounded
+time, and nothing is lost across the deferral."""
 
 from __future__ import annotations
 
