@@ -38,14 +38,20 @@ from app.observability.logs import redactor
 from app.onboarding.proxy import WebhookProxy
 from app.pull_requests import corrections as pr_corrections
 from app.queue.registry import JobRegistry
-from app.queue.worker import Worker
+from app.queue.worker import Busy, Worker
 from app.repo_settings import labels
 from app.retention import jobs as retention
 from app.runtime import Runtime
 from app.tasks import advance, polling, reporting, stopping
 from app.validation import ci_fix, link, merge
 from app.validation import run as validation_run
-from app.web.server import RUNNER_OPTIONS, WEBHOOK_PATH, make_health_app, make_web_app
+from app.web.server import (
+    INTAKE_LOAD_KEY,
+    RUNNER_OPTIONS,
+    WEBHOOK_PATH,
+    make_health_app,
+    make_web_app,
+)
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +215,8 @@ def job_kinds() -> JobRegistry:
     )
 
 
-def build_worker(runtime: Runtime) -> Worker:
+def build_worker(runtime: Runtime, *, yield_to: Busy | None = None) -> Worker:
+    """The worker; `yield_to`: the intake of this process, which it defers to."""
     settings = runtime.settings
     kinds = job_kinds()
     run, on_dead = kinds.bind(runtime)
@@ -223,6 +230,7 @@ def build_worker(runtime: Runtime) -> Worker:
         retry_base_seconds=settings.job_retry_base_seconds,
         on_dead=on_dead,
         schedules=kinds.schedules(settings),
+        yield_to=yield_to,
     )
 
 
@@ -289,7 +297,9 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                 await web.TCPSite(health_runner, settings.host, health_port).start()
                 log.info("health and metrics on http://%s:%d", settings.host, health_port)
             if role in ("worker", "all"):
-                worker = build_worker(runtime)
+                worker = build_worker(
+                    runtime, yield_to=runner.app[INTAKE_LOAD_KEY] if runner else None
+                )
                 await worker.start()
                 log.info(
                     "worker %s running up to %d job(s) at once",

@@ -11,6 +11,11 @@ runs under cProfile and the functions with the most own time are printed
 (cProfile slows the bot down: compare its figures only with each other).
 
     .venv/bin/python benchmarks/intake_cpu.py [--role web|all] [--seconds 8] [--profile]
+        [--bot OTHER_CHECKOUT/.venv/bin/codegen-bot]
+
+With `--role all` it also says how many jobs the worker ran during the
+measured run (from the queue depth /health reports before and after it):
+the worker in the process defers to a busy intake (app/queue/worker.py).
 
 Loopback only; the data folder is temporary and removed on exit.
 """
@@ -18,6 +23,7 @@ Loopback only; the data folder is temporary and removed on exit.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pstats
 import re
@@ -82,6 +88,11 @@ def wait_healthy(port: int, bot: subprocess.Popen, limit: float = 120) -> None:
     raise SystemExit("codegen-bot did not become healthy")
 
 
+def queue_depth(port: int) -> int | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+        return json.loads(r.read()).get("queue_depth")
+
+
 def load(port: int, seconds: str, connections: int) -> str:
     url = f"http://127.0.0.1:{port}/api/github/webhooks"
     cmd = [str(LOAD), url, SECRET, str(BODY), "issues", seconds, str(connections)]
@@ -97,6 +108,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=39180)
     parser.add_argument("--dsn", help="DATABASE_URL of a server to use instead of the embedded one")
     parser.add_argument("--profile", action="store_true", help="run the bot under cProfile")
+    parser.add_argument(
+        "--bot", help="another checkout's codegen-bot (its .venv/bin) to measure instead"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="intake-cpu-"))
@@ -105,7 +119,7 @@ def main() -> int:
     env["HOST"] = "127.0.0.1"
     if args.dsn:
         env["DATABASE_URL"] = args.dsn
-    python = ROOT / ".venv" / "bin" / "python"
+    python = Path(args.bot).parent / "python" if args.bot else ROOT / ".venv" / "bin" / "python"
     profile = work / "profile.out"
     cmd = [str(python)] + (["-m", "cProfile", "-o", str(profile)] if args.profile else [])
     cmd += ["-m", "app", "serve", "--role", args.role, "--port", str(args.port)]
@@ -114,13 +128,18 @@ def main() -> int:
     try:
         wait_healthy(args.port, bot)
         load(args.port, "2s", args.connections)  # warm-up
+        depth_before = queue_depth(args.port)
         before, machine_before, started = cpu_ticks(bot.pid), machine_ticks(), time.monotonic()
         result = load(args.port, f"{args.seconds}s", args.connections)
         after, machine_after = cpu_ticks(bot.pid), machine_ticks()
         elapsed = time.monotonic() - started
+        depth_after = queue_depth(args.port)
         answered = int(re.search(r"responses=(\d+)", result).group(1))
         print(f"role {args.role}, {'DATABASE_URL' if args.dsn else 'embedded PostgreSQL'}")
         print(result)
+        if args.role == "all" and depth_before is not None and depth_after is not None:
+            ran = answered - (depth_after - depth_before)
+            print(f"jobs run during it: {ran} of {answered} deliveries ({ran / elapsed:.0f}/s)")
         for group in ("bot", "postgres"):
             seconds = (after[group] - before[group]) / HZ
             print(

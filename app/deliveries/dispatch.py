@@ -121,9 +121,12 @@ async def _handle_delivery(runtime: Runtime, router: Router, job: Job, delivery_
         log.info("dropped %s sent by our own bot user", name)
         return
     if decision.action is Action.REFUSE:
+        # A setting missing, not a bug: the message says it all, so no traceback
+        # is formatted per job (every delivery hits it until the App is set up).
         raise PermanentJobError(
             "GitHub App is not configured (GITHUB_APP_ID, GITHUB_PRIVATE_KEY); "
-            f"cannot act on {name}"
+            f"cannot act on {name}",
+            show_traceback=False,
         )
     gh = None
     if decision.token_for is not None:

@@ -12,6 +12,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import asyncpg
 
@@ -26,7 +27,14 @@ JobHandler = Callable[[jobs_sql.Job], Awaitable[None]]
 
 
 class PermanentJobError(Exception):
-    """Raised by a handler when retrying cannot help; the job goes straight to dead."""
+    """Raised by a handler when retrying cannot help; the job goes straight to dead.
+    `show_traceback=False` for a known condition whose message says it all (a
+    setting missing): then the log line and the row keep the message alone,
+    which also spares a traceback's formatting per job when every job hits it."""
+
+    def __init__(self, message: str, *, show_traceback: bool = True) -> None:
+        super().__init__(message)
+        self.show_traceback = show_traceback
 
 
 class RescheduleJob(Exception):
@@ -37,6 +45,20 @@ class RescheduleJob(Exception):
         super().__init__(reason)
         self.delay = delay
         self.reason = reason
+
+
+class Busy(Protocol):
+    """Work in the same process that goes first (the webhook intake in `serve`)."""
+
+    def busy(self) -> bool: ...
+
+    async def wait_idle(self) -> None: ...
+
+
+# While `yield_to` is busy the worker claims nothing for up to this long after
+# its last claim, then claims as usual: at most `concurrency` jobs a deferral
+# while the intake stays saturated, and no wait at all once it is idle.
+MAX_DEFERRAL_SECONDS = 0.5
 
 
 class Worker:
@@ -52,6 +74,8 @@ class Worker:
         retry_base_seconds: float = 2.0,
         on_dead: dict[str, JobHandler] | None = None,
         schedules: Sequence[periodic.Schedule] = (),
+        yield_to: Busy | None = None,
+        max_deferral_seconds: float = MAX_DEFERRAL_SECONDS,
     ) -> None:
         self.pool = pool
         self.dsn = dsn
@@ -66,6 +90,12 @@ class Worker:
         # Periodic kinds: each worker makes sure their next occurrence exists.
         self.schedules = list(schedules)
         self._scheduled = not self.schedules
+        # The intake in this process: GitHub needs its answer within 10 s, the
+        # stored jobs can wait (bounded by max_deferral_seconds).
+        self.yield_to = yield_to
+        self.max_deferral_seconds = max_deferral_seconds
+        self._last_claim = 0.0
+        self.deferrals = 0  # times a claim waited for the intake (tests, benchmarks)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -136,6 +166,10 @@ class Worker:
                     free = self.concurrency - len(self._running)
                     claimed = []
                     if free > 0:
+                        await self._defer_to_intake()
+                        if self._stopping.is_set():
+                            break
+                        self._last_claim = time.monotonic()
                         claimed = await jobs_sql.claim(
                             self.pool, self.owner, free, self.lease_seconds
                         )
@@ -159,6 +193,27 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+
+    async def _defer_to_intake(self) -> None:
+        """While the intake in this process has deliveries waiting for their
+        commit, wait until it has none, or until `max_deferral_seconds` after
+        the last claim: the core goes to answering GitHub, and no job waits
+        unboundedly."""
+        if self.yield_to is None or not self.yield_to.busy():
+            return
+        remaining = self._last_claim + self.max_deferral_seconds - time.monotonic()
+        if remaining <= 0:
+            return
+        self.deferrals += 1
+        idle = asyncio.ensure_future(self.yield_to.wait_idle())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait(
+                (idle, stopping), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            idle.cancel()
+            stopping.cancel()
 
     async def _ensure_schedules(self) -> None:
         for schedule in self.schedules:
@@ -205,12 +260,13 @@ class Worker:
             log.info("job %s (%s) waits %.1fs: %s", job.id, job.kind, exc.delay, exc.reason)
         except Exception as exc:
             error = "".join(traceback.format_exception_only(exc)).strip()
+            quiet = isinstance(exc, PermanentJobError) and not exc.show_traceback
             if isinstance(exc, PermanentJobError):
                 job = jobs_sql.Job(**{**job.__dict__, "max_attempts": job.attempts})
-            detail = traceback.format_exc(limit=8)
-            kept = redactor.scrub(f"{error}\n\n{detail}")  # for the operator
+            detail = "" if quiet else traceback.format_exc(limit=8)
+            kept = redactor.scrub(f"{error}\n\n{detail}" if detail else error)  # for the operator
             try:
-                if job.attempts >= job.max_attempts:
+                if job.attempts >= job.max_attempts and job.kind in self.on_dead:
                     # Failed for good: the same clean-up as a lost worker's, run while
                     # the lease is held and before the job is marked dead, so a crash
                     # in between leaves it to be reclaimed and cleaned up, not lost.
@@ -231,7 +287,7 @@ class Worker:
                 job.attempts,
                 outcome,
                 error,
-                exc_info=outcome == "dead",
+                exc_info=outcome == "dead" and not quiet,
             )
         else:
             try:

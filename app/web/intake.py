@@ -5,6 +5,7 @@ parse and a share of one database statement."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -136,10 +137,43 @@ def _deliveries_counter(event: str, action: str | None, outcome: str) -> Any:
     return child
 
 
+class IntakeLoad:
+    """How many signed deliveries are waiting for their commit, for a worker in
+    the same process (`serve`) to yield to: GitHub waits at most 10 s for an
+    answer, while a stored job can wait a moment (app/queue/worker.py).
+    Two integer operations a request; an Event only while someone waits."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self._idle: asyncio.Event | None = None
+
+    def busy(self) -> bool:
+        """Whether a signed delivery is waiting for its commit."""
+        return self.waiting > 0
+
+    async def wait_idle(self) -> None:
+        """Return once no delivery waits for its commit."""
+        if self.waiting == 0:
+            return
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        await self._idle.wait()
+
+    def enter(self) -> None:
+        self.waiting += 1
+
+    def leave(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0 and self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+
 class WebhookIntake:
     def __init__(self, secret: str | None, writer: BatchWriter) -> None:
         self.secret = secret.encode() if secret else None
         self.writer = writer
+        self.load = IntakeLoad()
 
     def set_secret(self, secret: str | None) -> None:
         """Verify from the next delivery on with `secret` (the manifest flow
@@ -202,6 +236,9 @@ class WebhookIntake:
             return _answer(200, ok=True, delivery=delivery_id, zen=data.get("zen")), None, "ping"
 
         delivery = IncomingDelivery(delivery_id, event, action, _installation_id(data), body)
+        # Counted only once signed and whole: a slow or unsigned sender cannot
+        # hold the worker back (app/queue/worker.py), GitHub's load does.
+        self.load.enter()
         try:
             is_new = await self.writer.submit(delivery)
         except Exception:
@@ -211,6 +248,8 @@ class WebhookIntake:
                 action,
                 "store_failed",
             )
+        finally:
+            self.load.leave()
         if not is_new:
             return _answer(200, delivery=delivery_id, status="duplicate"), action, "duplicate"
         return _answer(202, delivery=delivery_id, status="queued"), action, "queued"

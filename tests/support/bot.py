@@ -21,7 +21,8 @@ from app.db import create_pool
 from app.queue.worker import Worker
 from app.runtime import Runtime
 from app.service import build_runtime, build_worker
-from app.web.server import RUNNER_OPTIONS, make_web_app
+from app.web.intake import IntakeLoad
+from app.web.server import INTAKE_LOAD_KEY, RUNNER_OPTIONS, make_web_app
 
 WEBHOOK_SECRET = "test-webhook-secret"
 APP_ID = 424242
@@ -50,6 +51,7 @@ class Bot:
     runtime: Runtime
     session: aiohttp.ClientSession
     worker: Worker | None
+    intake_load: IntakeLoad | None = None  # what a worker in this process yields to
 
     @property
     def webhook_url(self) -> str:
@@ -99,10 +101,13 @@ async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterat
     port = site._server.sockets[0].getsockname()[1]
     the_worker = None
     if worker:
-        the_worker = build_worker(runtime)
+        # Wired as `serve` wires it: the worker defers to this process's intake.
+        the_worker = build_worker(runtime, yield_to=runner.app[INTAKE_LOAD_KEY])
         await the_worker.start()
     try:
-        yield Bot(f"http://127.0.0.1:{port}", runtime, session, the_worker)
+        yield Bot(
+            f"http://127.0.0.1:{port}", runtime, session, the_worker, runner.app[INTAKE_LOAD_KEY]
+        )
     finally:
         await runner.cleanup()
         if the_worker is not None:
