@@ -27,6 +27,6 @@ def commands(
 def variables_read_by_config() -> set[str]:
     source = (ROOT / "app" / "config.py").read_text()
     names = set(re.findall(r"env(?:\.get)?\(\s*\"([A-Z][A-Z0-9_]+)\"", source))
-    names |= set(re.findall(r"_\w+\(env, \"([A-Z][A-Z0-9_]+)\"", source))
+    names |= set(re.findall(r"_\w+\(\s*env,\s*\"([A-Z][A-Z0-9_]+)\"", source))
     names |= set(re.findall(r"name = \"([A-Z][A-Z0-9_]+)\"", source))
     return names
