@@ -81,13 +81,17 @@ async def has_pending(conn: asyncpg.Connection | asyncpg.Pool, kind: str) -> boo
 # waits on (a label's 👀 is written by it), and is short. Named here as strings
 # (app/deliveries/store.py DELIVERY_JOB_KIND; the queue knows no kinds' modules).
 FIRST_KINDS: tuple[str, ...] = ("delivery",)
+# ...but only by this long: a job of another kind ready longer than that before
+# a delivery goes first, so a steady stream of deliveries never starves it.
+FIRST_KINDS_LEAD_SECONDS = 30.0
 
 
 async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float) -> list[Job]:
-    """Up to `limit` ready jobs: those of `FIRST_KINDS` first (oldest first), then
-    the others oldest first; a slow job enqueued earlier never holds a delivery's
-    slot. Each part walks the `jobs_ready` index; rows of the second part locked
-    but not taken are let go as the statement ends."""
+    """Up to `limit` ready jobs, oldest first, those of `FIRST_KINDS` counted as
+    ready `FIRST_KINDS_LEAD_SECONDS` earlier: a slow job enqueued just before
+    never holds a delivery's slot, and one waiting longer is not starved. Each
+    part walks the `jobs_ready` index; rows locked but not taken are let go as
+    the statement ends."""
     rows = await pool.fetch(
         """WITH first AS (
                SELECT id, run_at FROM jobs
@@ -103,11 +107,12 @@ async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float
                FOR UPDATE SKIP LOCKED
            ), picked AS (
                SELECT id FROM (
-                   SELECT id, run_at, 0 AS part FROM first
+                   SELECT id, run_at - make_interval(secs => $5) AS run_at, 0 AS part
+                   FROM first
                    UNION ALL
                    SELECT id, run_at, 1 AS part FROM rest
                ) AS ready
-               ORDER BY part, run_at, id
+               ORDER BY run_at, part, id
                LIMIT $3
            )
            UPDATE jobs SET status = 'running', attempts = attempts + 1,
@@ -119,6 +124,7 @@ async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float
         lease_seconds,
         limit,
         list(FIRST_KINDS),
+        FIRST_KINDS_LEAD_SECONDS,
     )
     first = set(FIRST_KINDS)
     return sorted(

@@ -60,3 +60,52 @@ async def test_a_first_feedback_does_not_wait_behind_background_jobs(pool, dsn):
     finally:
         await worker.stop(1)
     assert ran[0] == "delivery"  # one slot: before it, 0.8 s of background jobs
+
+
+async def test_a_steady_stream_of_deliveries_does_not_starve_an_older_job(pool, dsn):
+    """Deliveries go first only by `FIRST_KINDS_LEAD_SECONDS`: a background job
+    ready longer than that before them is claimed, however many keep coming."""
+    ran: list[str] = []
+
+    async def background(job) -> None:
+        ran.append("background")
+
+    async def delivery(job) -> None:  # each delivery brings the next: never idle
+        ran.append("delivery")
+        await jobs.enqueue(pool, DELIVERY_JOB_KIND, {})
+
+    waiting = await jobs.enqueue(pool, "background", {})
+    await pool.execute(
+        "UPDATE jobs SET run_at = now() - make_interval(secs => $2) WHERE id = $1",
+        waiting,
+        jobs.FIRST_KINDS_LEAD_SECONDS + 5,
+    )
+    for _ in range(2):
+        await jobs.enqueue(pool, DELIVERY_JOB_KIND, {})
+    worker = Worker(
+        pool,
+        dsn,
+        {"background": background, DELIVERY_JOB_KIND: delivery},
+        concurrency=1,
+        lease_seconds=5,
+        poll_seconds=0.2,
+    )
+    await worker.start()
+    try:
+        await wait_until(lambda: len(ran) >= 20, timeout=20)
+    finally:
+        await worker.stop(1)
+    assert "background" in ran[:3]  # not after every delivery still to come
+
+
+async def test_a_delivery_leads_background_jobs_by_a_bounded_time(pool):
+    old = await jobs.enqueue(pool, "task.advance", {})
+    await pool.execute(
+        "UPDATE jobs SET run_at = now() - make_interval(secs => $2) WHERE id = $1",
+        old,
+        jobs.FIRST_KINDS_LEAD_SECONDS + 5,
+    )
+    recent = await jobs.enqueue(pool, "task.advance", {})
+    delivery = await jobs.enqueue(pool, DELIVERY_JOB_KIND, {})
+    order = [[j.id for j in await jobs.claim(pool, "w", 1, lease_seconds=30)] for _ in range(3)]
+    assert order == [[old], [delivery], [recent]]
