@@ -17,13 +17,17 @@ exists to defer); a test holds the two equal."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from app.api.errors import ApiError
 from app.api.keys import parse_keys
 from app.api.rates import Limits
 from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = tuple[str, str]  # method, path as aiohttp registers it
@@ -84,7 +88,15 @@ class LazyApi:
 
     def stand_in(self, route: Route) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
-            return await (await self.handlers())[route](request)
+            try:
+                handlers = await self.handlers()
+            except Exception:
+                # The API's own 500 (models.Error), not aiohttp's text page: a
+                # client reads it as any other failure; the next request retries.
+                log.exception("the REST API could not be loaded")
+                error = ApiError(500, "internal", "the server could not complete the request")
+                return web.json_response(error.body(), status=500)
+            return await handlers[route](request)
 
         return handle
 

@@ -163,8 +163,7 @@ async def run_job(runtime: Runtime, job: Job) -> None:
         # not lost: its event wakes the validation again (`ci_wake`,
         # app/validation/heads.py), which reads CI afresh once this try waits.
         state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
-        announced = state.verdict == "pending"
-        validation = await _start(runtime, gh, pr, validation, task, config, state)
+        validation, announced = await _start(runtime, gh, pr, validation, task, config, state)
         if validation.status == ValidationStatus.SUPERSEDED:
             await cancel(runtime, gh, pr, validation)
             return
@@ -225,9 +224,10 @@ async def _start(
     task: tasks.Task | None,
     config: RepoConfig,
     state: ci.CiState,
-) -> Validation:
+) -> tuple[Validation, bool]:
     """Create the check run (or find the one an earlier try created), saying
-    "Waiting for CI" at once when CI is running.
+    "Waiting for CI" at once when CI is running; and whether it says so (a run
+    an earlier try created said what CI was doing then, not now).
 
     `started_at` is written before the create: only a validation that has it
     and no check run id can have a check run on GitHub already (an earlier try
@@ -244,7 +244,9 @@ async def _start(
             None,
         )
     now = utcnow()
+    announced = run is not None and (run.get("output") or {}).get("title") == WAITING_TITLE
     if run is None:
+        announced = state.verdict == "pending"
         await validations.update(pool, validation.id, started_at=now)
         body: dict[str, Any] = {
             "name": check_report.CHECK_NAME,
@@ -279,7 +281,7 @@ async def _start(
                 await task_flow.enqueue_render(conn, task.id, f"validation:{validation.id}")
     fresh = await validations.get(pool, validation.id)
     assert fresh is not None
-    return fresh
+    return fresh, announced
 
 
 async def _analyse(

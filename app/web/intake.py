@@ -17,6 +17,7 @@ from aiohttp import web
 
 from app.deliveries.store import BatchWriter, IncomingDelivery
 from app.observability import metrics
+from app.repo_settings.changes import pushed_to_default_branch
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,11 @@ class WebhookIntake:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         if event == "ping":
             return _answer(200, ok=True, delivery=delivery_id, zen=data.get("zen")), None, "ping"
+        if event == "push" and not pushed_to_default_branch(data):
+            # Subscribed for the default branch only (settings are read there);
+            # the agent's own pushes, tags and other branches are most pushes,
+            # and a push body can be 25 MB: neither stored nor queued.
+            return _answer(200, delivery=delivery_id, status="ignored"), None, "ignored"
 
         delivery = IncomingDelivery(delivery_id, event, action, _installation_id(data), body)
         # Counted only once signed and whole: a slow or unsigned sender cannot

@@ -11,6 +11,7 @@ from collections import Counter
 
 from app.db import advisory_lock
 from app.validation.keys import lock_key
+from tests.fakes.github.routing import GitHubError
 from tests.support.bot import running_bot
 from tests.support.events import check_run_event, pull_request_event
 from tests.support.flow import PR_NUMBER, QUICK, REPO, WRITER, wait_until
@@ -175,3 +176,35 @@ async def test_ci_that_finishes_while_the_validation_starts_is_not_missed(flow_s
         await asyncio.gather(*holders)
     [run] = our_runs(seeded, sha)
     assert run["conclusion"] == "failure"
+
+
+async def test_a_retry_that_finds_its_check_run_says_it_waits_for_ci(flow_settings, seeded):
+    """A try creates the check run ("Validating": CI had not started) and dies
+    before recording it; CI starts before the retry, which reads it running and
+    finds the check run the first try made. That run must still come to say
+    "Waiting for CI": the retry did not create it, so it was not announced."""
+    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
+    sha = open_pull(seeded, CLEAN_FILES, body="Adds the export.")["head"]["sha"]
+
+    def create_then_die(ctx):
+        seeded._extra_routes.remove(route)
+        seeded._create_check_run(ctx)  # made on GitHub, never recorded by the bot
+        running_build(seeded, sha)  # CI starts before the retry
+        raise GitHubError(403, "the try dies after the create")
+
+    route = seeded.add_route(
+        "POST",
+        "/repos/{owner}/{repo}/check-runs",
+        create_then_die,
+        permission="checks:write",
+        creates_content=True,
+    )
+    async with running_bot(flow_settings) as bot:
+        opened = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", opened))[0] == 202
+        await wait_until(lambda: _is(bot, sha, "waiting_ci"), timeout=30)
+        await bot.wait_idle()
+    [run] = our_runs(seeded, sha)  # found again, not created twice
+    assert run["status"] == "in_progress"
+    assert run["output"]["title"] == "Waiting for CI"
+    assert "`build`" in run["output"]["summary"]
