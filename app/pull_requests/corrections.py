@@ -36,11 +36,16 @@ PLACEMENT_JOB = "pull_request.placement"
 async def enqueue_check(conn: Any, task: tasks.Task, pull: dict[str, Any], *, first: bool) -> None:
     """Check the agent's PR once it is linked (`first`), or request its reviewers
     once it is ready; nothing for a PR the agent did not open. Once per attempt
-    (linked) and once per PR (made ready): a PR made a draft and ready again
-    does not ask again for reviewers a maintainer took off."""
+    (linked) and once per PR (made ready), never at a ready when the PR was
+    linked ready: a PR made a draft and ready again does not ask again for
+    reviewers a maintainer took off."""
     number = pull["number"]
     if not agent_opened(task, task.repository, number):
         return
+    if not first:
+        linked = await jobs.payload_for_key(conn, _key(task, number, f"link:{task.attempt}"))
+        if linked is not None and not linked["pull"]["draft"]:
+            return  # linked ready for review: its reviewers were asked then
     when = f"link:{task.attempt}" if first else "ready"
     await jobs.enqueue(
         conn,
@@ -51,8 +56,12 @@ async def enqueue_check(conn: Any, task: tasks.Task, pull: dict[str, Any], *, fi
             "first": first,
             "pull": pull_snapshot(pull),
         },
-        dedup_key=f"placement:{task.id}:{number}:{when}",
+        dedup_key=_key(task, number, when),
     )
+
+
+def _key(task: tasks.Task, number: int, when: str) -> str:
+    return f"placement:{task.id}:{number}:{when}"
 
 
 @registry.job(PLACEMENT_JOB)

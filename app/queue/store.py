@@ -67,6 +67,15 @@ async def enqueue(
     )
 
 
+async def payload_for_key(
+    conn: asyncpg.Connection | asyncpg.Pool, dedup_key: str
+) -> dict[str, Any] | None:
+    """The payload of the job added under `dedup_key`, in whatever state: what a
+    later step reads to know what an earlier one was asked to do."""
+    raw = await conn.fetchval("SELECT payload FROM jobs WHERE dedup_key = $1", dedup_key)
+    return None if raw is None else orjson.loads(raw)
+
+
 async def has_pending(conn: asyncpg.Connection | asyncpg.Pool, kind: str) -> bool:
     """Whether a job of `kind` is queued or running (read through the partial
     indexes of both states, never the finished jobs)."""

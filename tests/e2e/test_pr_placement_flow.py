@@ -114,6 +114,30 @@ async def test_what_a_maintainer_took_off_is_not_put_back_at_a_later_ready(
     assert notes.count("Added the labels") == 1 and notes.count("Requested reviews") == 1
 
 
+async def test_reviewers_asked_when_linked_are_not_asked_again_at_a_later_ready(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """A PR opened ready has its reviewers asked when it is linked; made a draft
+    and ready again, it keeps the maintainer's choice as one opened as a draft
+    does: reviewers are asked once per PR, at link or at the first ready."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    open_pull(seeded, CLEAN_FILES)  # ready for review from the start
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        await wait_until(lambda: _reviewers(seeded) == [WRITER] or None)
+        await wait_until(lambda: note_containing(bot, "Requested reviews"))
+        _pull(seeded)["requested_reviewers"] = []  # a maintainer takes the request off
+        seeded.set_draft(REPO, PR_NUMBER, True)
+        seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        seeded.set_draft(REPO, PR_NUMBER, False)
+        again = pull_request_event(seeded, "ready_for_review", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", again))[0] == 202
+        await settle(bot)
+        row = await task_row(bot)
+    assert _reviewers(seeded) == []
+    assert "\n".join(row["notes"]).count("Requested reviews") == 1
+
+
 async def test_reviewers_are_requested_never_the_author_and_a_refusal_is_noted(
     flow_settings, seeded, fake_codegen, example_payload
 ):
