@@ -101,17 +101,23 @@ async def test_what_a_maintainer_took_off_is_not_put_back_at_a_later_ready(
         # A maintainer takes the label and the review request off, then the PR goes
         # back to draft, gets a new head and is marked ready again.
         seeded.issues[REPO][PR_NUMBER]["labels"] = []
-        _pull(seeded)["requested_reviewers"] = []
-        seeded.set_draft(REPO, PR_NUMBER, True)
-        seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
-        seeded.set_draft(REPO, PR_NUMBER, False)
-        again = pull_request_event(seeded, "ready_for_review", REPO, PR_NUMBER, sender=WRITER)
-        assert (await bot.deliver("pull_request", again))[0] == 202
-        await settle(bot)
-        row = await task_row(bot)
+        row = await _reviewers_off_then_ready_again(bot, seeded)
     assert _labels(seeded) == [] and _reviewers(seeded) == []
     notes = "\n".join(row["notes"])
     assert notes.count("Added the labels") == 1 and notes.count("Requested reviews") == 1
+
+
+async def _reviewers_off_then_ready_again(bot, seeded) -> dict:
+    """A maintainer takes the review requests off, the PR goes back to draft,
+    gets a new head and is marked ready again; the task's row once that settled."""
+    _pull(seeded)["requested_reviewers"] = []
+    seeded.set_draft(REPO, PR_NUMBER, True)
+    seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+    seeded.set_draft(REPO, PR_NUMBER, False)
+    again = pull_request_event(seeded, "ready_for_review", REPO, PR_NUMBER, sender=WRITER)
+    assert (await bot.deliver("pull_request", again))[0] == 202
+    await settle(bot)
+    return await task_row(bot)
 
 
 async def test_reviewers_asked_when_linked_are_not_asked_again_at_a_later_ready(
@@ -126,14 +132,7 @@ async def test_reviewers_asked_when_linked_are_not_asked_again_at_a_later_ready(
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         await wait_until(lambda: _reviewers(seeded) == [WRITER] or None)
         await wait_until(lambda: note_containing(bot, "Requested reviews"))
-        _pull(seeded)["requested_reviewers"] = []  # a maintainer takes the request off
-        seeded.set_draft(REPO, PR_NUMBER, True)
-        seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
-        seeded.set_draft(REPO, PR_NUMBER, False)
-        again = pull_request_event(seeded, "ready_for_review", REPO, PR_NUMBER, sender=WRITER)
-        assert (await bot.deliver("pull_request", again))[0] == 202
-        await settle(bot)
-        row = await task_row(bot)
+        row = await _reviewers_off_then_ready_again(bot, seeded)
     assert _reviewers(seeded) == []
     assert "\n".join(row["notes"]).count("Requested reviews") == 1
 

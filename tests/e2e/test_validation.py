@@ -40,6 +40,7 @@ from tests.support.validation import (
     click,
     open_pull,
     our_runs,
+    running_build,
     start_task_with_pr,
     task_row,
     validation_row,
@@ -375,14 +376,7 @@ async def test_ci_that_is_still_running_is_waited_for_and_its_result_counts(
 ):
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
     sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
-    build = seeded.add_check_run(
-        REPO,
-        name="build",
-        head_sha=sha,
-        status="in_progress",
-        conclusion=None,
-        app_slug="github-actions",
-    )
+    build = running_build(seeded, sha)
     async with running_bot(flow_settings) as bot:
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))

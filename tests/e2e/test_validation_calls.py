@@ -15,7 +15,7 @@ from tests.fakes.github.routing import GitHubError
 from tests.support.bot import running_bot
 from tests.support.events import check_run_event, pull_request_event
 from tests.support.flow import PR_NUMBER, QUICK, REPO, WRITER, wait_until
-from tests.support.validation import CLEAN_FILES, open_pull, our_runs
+from tests.support.validation import CLEAN_FILES, open_pull, our_runs, running_build
 
 VALIDATE_ALL = "validate: all\n" + QUICK
 FILES = "GET /repos/{owner}/{repo}/pulls/{pull_number}/files"
@@ -47,17 +47,6 @@ async def reviewed(bot, sha: str) -> bool:
         await bot.runtime.pool.fetchval(
             "SELECT count(*) FROM validations WHERE head_sha = $1 AND review_id IS NOT NULL", sha
         )
-    )
-
-
-def running_build(fake, sha: str) -> dict:
-    return fake.add_check_run(
-        REPO,
-        name="build",
-        head_sha=sha,
-        status="in_progress",
-        conclusion=None,
-        app_slug="github-actions",
     )
 
 

@@ -15,11 +15,16 @@ from tests.fakes.keys import make_app_key
 from tests.support.bot import APP_ID
 
 
-def test_a_jwt_is_used_again_within_its_reuse_window():
-    private_pem, public_pem = make_app_key()
-    app = GitHubApp(
+def _app(private_pem: bytes) -> GitHubApp:
+    """An App that only signs JWTs (no session: it calls nothing)."""
+    return GitHubApp(
         app_id=APP_ID, private_key=private_pem.decode(), api_url="http://unused", session=None
     )  # type: ignore[arg-type]
+
+
+def test_a_jwt_is_used_again_within_its_reuse_window():
+    private_pem, public_pem = make_app_key()
+    app = _app(private_pem)
     first = app.app_jwt()
     assert app.app_jwt() == first  # not signed again
     claims = jwt.decode(first, public_pem, algorithms=["RS256"])
@@ -32,9 +37,7 @@ def test_a_jwt_is_used_again_within_its_reuse_window():
 
 def test_a_new_identity_gets_a_new_jwt():
     private_pem, _ = make_app_key()
-    app = GitHubApp(
-        app_id=APP_ID, private_key=private_pem.decode(), api_url="http://unused", session=None
-    )  # type: ignore[arg-type]
+    app = _app(private_pem)
     first = app.app_jwt()
     other_pem, other_public = make_app_key()
     app.reconfigure(app_id=APP_ID + 1, private_key=other_pem.decode(), app_slug=None)

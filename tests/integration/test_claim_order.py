@@ -33,6 +33,16 @@ async def test_a_delayed_delivery_is_not_claimed_early(pool):
     assert [j.id for j in await jobs.claim(pool, "w", 5, lease_seconds=30)] == [background]
 
 
+async def _one_slot(pool, dsn, handlers: dict, ran: list[str], count: int) -> None:
+    """Run a worker with one slot over `handlers` until `count` jobs ran."""
+    worker = Worker(pool, dsn, handlers, concurrency=1, lease_seconds=5, poll_seconds=0.2)
+    await worker.start()
+    try:
+        await wait_until(lambda: len(ran) >= count, timeout=20)
+    finally:
+        await worker.stop(1)
+
+
 async def test_a_first_feedback_does_not_wait_behind_background_jobs(pool, dsn):
     ran: list[str] = []
 
@@ -46,19 +56,7 @@ async def test_a_first_feedback_does_not_wait_behind_background_jobs(pool, dsn):
     for n in range(4):
         await jobs.enqueue(pool, "background", {"n": n})
     await jobs.enqueue(pool, DELIVERY_JOB_KIND, {})
-    worker = Worker(
-        pool,
-        dsn,
-        {"background": slow, DELIVERY_JOB_KIND: delivery},
-        concurrency=1,
-        lease_seconds=5,
-        poll_seconds=0.2,
-    )
-    await worker.start()
-    try:
-        await wait_until(lambda: len(ran) == 5, timeout=20)
-    finally:
-        await worker.stop(1)
+    await _one_slot(pool, dsn, {"background": slow, DELIVERY_JOB_KIND: delivery}, ran, 5)
     assert ran[0] == "delivery"  # one slot: before it, 0.8 s of background jobs
 
 
@@ -82,19 +80,8 @@ async def test_a_steady_stream_of_deliveries_does_not_starve_an_older_job(pool, 
     )
     for _ in range(2):
         await jobs.enqueue(pool, DELIVERY_JOB_KIND, {})
-    worker = Worker(
-        pool,
-        dsn,
-        {"background": background, DELIVERY_JOB_KIND: delivery},
-        concurrency=1,
-        lease_seconds=5,
-        poll_seconds=0.2,
-    )
-    await worker.start()
-    try:
-        await wait_until(lambda: len(ran) >= 20, timeout=20)
-    finally:
-        await worker.stop(1)
+    handlers = {"background": background, DELIVERY_JOB_KIND: delivery}
+    await _one_slot(pool, dsn, handlers, ran, 20)
     assert "background" in ran[:3]  # not after every delivery still to come
 
 

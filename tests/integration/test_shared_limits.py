@@ -9,7 +9,6 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import asyncpg
 import pytest
 
@@ -21,8 +20,6 @@ from app.limits.creates import SharedWindow, create_window_key
 from app.limits.writes import SharedWritePacing
 from app.observability import metrics
 from tests.fakes.codegen import FakeCodegen
-from tests.fakes.keys import make_app_key
-from tests.support.bot import APP_ID
 from tests.support.flow import wait_until
 
 KEY = "cg-secret-key-0123456789"
@@ -127,39 +124,6 @@ async def test_a_bounded_acquire_gives_up_taking_nothing(pool):
 
 
 # ---------------------------------------------------------------- GitHub writes
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-async def apps(dsn, fake_github, session) -> AsyncIterator:
-    """`apps(interval, hold)`: two GitHub Apps, as two processes would have, each
-    pacing its writes with its own SharedWritePacing (its own lock connection);
-    closed after the test."""
-    made: list[GitHubApp] = []
-    private_pem, _ = make_app_key()
-
-    def make(interval: float, hold: float = 5.0) -> tuple[GitHubApp, GitHubApp]:
-        for _ in range(2):
-            made.append(
-                GitHubApp(
-                    app_id=APP_ID,
-                    private_key=private_pem.decode(),
-                    api_url=fake_github.url,
-                    session=session,
-                    retry_options={"max_single_wait": 5.0, "max_retry_seconds": 20.0},
-                    write_pacing=SharedWritePacing(dsn, interval=interval, hold_seconds=hold),
-                )
-            )
-        return made[-2], made[-1]
-
-    yield make
-    for app in made:
-        await app.aclose()
 
 
 async def label(app: GitHubApp, installation: int, repo: str, name: str) -> None:

@@ -9,47 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from app.github.client import GitHubApp
 from app.limits.writes import SharedWritePacing, WritePriority, priority
-from tests.fakes.keys import make_app_key
-from tests.support.bot import APP_ID
 from tests.support.flow import wait_until
 
 REPO = "octo-org/widgets"
 INSTALLATION = 11
-
-
-@pytest.fixture
-async def apps(dsn, fake_github) -> AsyncIterator:
-    """`apps(interval, burst, hold)`: two GitHub Apps as two processes would have
-    them, each with its own SharedWritePacing (its own lock connection)."""
-    made: list[GitHubApp] = []
-    private_pem, _ = make_app_key()
-    async with aiohttp.ClientSession() as session:
-
-        def make(interval: float, burst: int, hold: float = 5.0) -> tuple[GitHubApp, GitHubApp]:
-            for _ in range(2):
-                pacing = SharedWritePacing(dsn, interval=interval, burst=burst, hold_seconds=hold)
-                made.append(
-                    GitHubApp(
-                        app_id=APP_ID,
-                        private_key=private_pem.decode(),
-                        api_url=fake_github.url,
-                        session=session,
-                        retry_options={"max_single_wait": 5.0, "max_retry_seconds": 20.0},
-                        write_pacing=pacing,
-                    )
-                )
-            return made[-2], made[-1]
-
-        yield make
-        for app in made:
-            await app.aclose()
 
 
 async def react(app: GitHubApp, n: int | str, level: WritePriority = WritePriority.FIRST) -> None:

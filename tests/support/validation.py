@@ -104,3 +104,15 @@ AUTO_MERGE = QUICK + "auto_merge: true\n"
 async def note_containing(bot, text):
     row = await task_row(bot)
     return row if row and any(text in n for n in row["notes"]) else None
+
+
+def running_build(fake, sha: str) -> dict:
+    """CI's `build` check run, still in progress, on `sha`."""
+    return fake.add_check_run(
+        REPO,
+        name="build",
+        head_sha=sha,
+        status="in_progress",
+        conclusion=None,
+        app_slug="github-actions",
+    )
