@@ -86,37 +86,40 @@ async def has_pending(conn: asyncpg.Connection | asyncpg.Pool, kind: str) -> boo
     )
 
 
-# Kinds claimed before every other ready job: a delivery's job is what a person
-# waits on (a label's 👀 is written by it), and is short. Named here as strings
-# (app/deliveries/store.py DELIVERY_JOB_KIND; the queue knows no kinds' modules).
-FIRST_KINDS: tuple[str, ...] = ("delivery",)
+# The kind claimed before every other ready job: a delivery's job is what a
+# person waits on (a label's 👀 is written by it), and is short. Named here as a
+# string (app/deliveries/store.py DELIVERY_JOB_KIND; the queue knows no kinds'
+# modules) and written as a literal in `claim`, where it must match the
+# predicate of the `jobs_ready_others` index (migration 023).
+FIRST_KIND = "delivery"
 # ...but only by this long: a job of another kind ready longer than that before
 # a delivery goes first, so a steady stream of deliveries never starves it.
 FIRST_KINDS_LEAD_SECONDS = 30.0
 
 
 async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float) -> list[Job]:
-    """Up to `limit` ready jobs, oldest first, those of `FIRST_KINDS` counted as
+    """Up to `limit` ready jobs, oldest first, those of `FIRST_KIND` counted as
     ready `FIRST_KINDS_LEAD_SECONDS` earlier: a slow job enqueued just before
-    never holds a delivery's slot, and one waiting longer is not starved. Each
-    part walks the `jobs_ready` index; rows locked but not taken are let go as
-    the statement ends."""
+    never holds a delivery's slot, and one waiting longer is not starved. The
+    deliveries' part walks `jobs_ready`, the others' `jobs_ready_others`, which
+    holds no delivery: a backlog of deliveries costs it nothing. Rows locked but
+    not taken are let go as the statement ends."""
     rows = await pool.fetch(
         """WITH first AS (
                SELECT id, run_at FROM jobs
-               WHERE status = 'queued' AND run_at <= now() AND kind = ANY($4::text[])
+               WHERE status = 'queued' AND run_at <= now() AND kind = 'delivery'
                ORDER BY run_at, id
                LIMIT $3
                FOR UPDATE SKIP LOCKED
            ), rest AS (
                SELECT id, run_at FROM jobs
-               WHERE status = 'queued' AND run_at <= now() AND kind <> ALL($4::text[])
+               WHERE status = 'queued' AND run_at <= now() AND kind <> 'delivery'
                ORDER BY run_at, id
                LIMIT $3
                FOR UPDATE SKIP LOCKED
            ), picked AS (
                SELECT id FROM (
-                   SELECT id, run_at - make_interval(secs => $5) AS run_at, 0 AS part
+                   SELECT id, run_at - make_interval(secs => $4) AS run_at, 0 AS part
                    FROM first
                    UNION ALL
                    SELECT id, run_at, 1 AS part FROM rest
@@ -132,12 +135,10 @@ async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float
         owner,
         lease_seconds,
         limit,
-        list(FIRST_KINDS),
         FIRST_KINDS_LEAD_SECONDS,
     )
-    first = set(FIRST_KINDS)
     return sorted(
-        (Job.from_row(r) for r in rows), key=lambda j: (j.kind not in first, j.run_at, j.id)
+        (Job.from_row(r) for r in rows), key=lambda j: (j.kind != FIRST_KIND, j.run_at, j.id)
     )
 
 

@@ -1,5 +1,5 @@
 """The queue claims a delivery's job before every other ready job
-(app/queue/store.py `FIRST_KINDS`): a label's first feedback is written by
+(app/queue/store.py `FIRST_KIND`): a label's first feedback is written by
 that job, so it must not wait behind slower jobs enqueued before it."""
 
 from __future__ import annotations
@@ -13,7 +13,40 @@ from tests.support.flow import wait_until
 
 
 def test_the_delivery_job_kind_is_claimed_first():
-    assert DELIVERY_JOB_KIND in jobs.FIRST_KINDS  # the queue names it as a string
+    assert jobs.FIRST_KIND == DELIVERY_JOB_KIND  # the queue names it as a string
+
+
+async def test_a_backlog_of_deliveries_is_not_read_to_claim_another_job(pool):
+    """The others' part of a claim walks `jobs_ready_others` (migration 023),
+    which holds no delivery, not the 20,000 queued deliveries before it."""
+    await pool.execute(
+        """INSERT INTO jobs (kind, payload) SELECT $1, '{}'::jsonb
+           FROM generate_series(1, 20000)""",
+        DELIVERY_JOB_KIND,
+    )
+    background = await jobs.enqueue(pool, "task.advance", {})
+    await pool.execute("ANALYZE jobs")
+    entries = await pool.fetchval(
+        """SELECT count(*) FROM jobs WHERE status = 'queued' AND kind <> $1""", DELIVERY_JOB_KIND
+    )
+    assert entries == 1
+    before = await _index_scans(pool, "jobs_ready_others")
+    claimed = await jobs.claim(pool, "w", 4, lease_seconds=30)
+    assert [j.kind for j in claimed] == [DELIVERY_JOB_KIND] * 4  # they lead by 30 s
+    await wait_until(lambda: _index_scans(pool, "jobs_ready_others", above=before), timeout=10)
+    later = "UPDATE jobs SET run_at = now() + interval '1 hour' WHERE kind = $1"
+    await pool.execute(later, DELIVERY_JOB_KIND)
+    assert [j.id for j in await jobs.claim(pool, "w", 4, lease_seconds=30)] == [background]
+
+
+async def _index_scans(pool, index: str, above: int | None = None) -> int | bool:
+    """How often `index` was read (PostgreSQL's statistics, flushed within a
+    second or so); with `above`, whether it was read more often than that."""
+    await pool.execute("SELECT pg_stat_force_next_flush()")
+    scans = await pool.fetchval(
+        "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1", index
+    )
+    return scans if above is None else scans > above
 
 
 async def test_a_delivery_is_claimed_before_older_background_jobs(pool):
