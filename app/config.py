@@ -198,6 +198,12 @@ def parse_dotenv(text: str) -> dict[str, str]:
     return result
 
 
+# Past this a count, a size or a time in seconds (31 years) means nothing, and
+# larger ones overflow what they are used in (a timedelta, a PostgreSQL bigint):
+# refused at start with the setting's name, not as an OverflowError later.
+LARGEST = 1_000_000_000
+
+
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -208,6 +214,8 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
         raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    if value > LARGEST:
+        raise ConfigError(name, f"must be at most {LARGEST:,}, got {raw}")
     return value
 
 
@@ -224,6 +232,8 @@ def _float(env: Mapping[str, str], name: str, default: float, *, positive: bool 
         raise ConfigError(name, f"must be a finite number, got {raw!r}")
     if value < 0 or (positive and value == 0):
         raise ConfigError(name, f"must be {'above 0' if positive else 'at least 0'}, got {raw}")
+    if value > LARGEST:
+        raise ConfigError(name, f"must be at most {LARGEST:,}, got {raw}")
     return value
 
 
@@ -447,6 +457,8 @@ def _retention_days(env: Mapping[str, str]) -> int:
             f"must be 0 (keep everything) or at least {RETENTION_MIN_DAYS}, got {days}: "
             "GitHub redelivers for 3 days and the command ledger must outlive that",
         )
+    if days > 36_500:  # a cut-off before year 1 is out of a timestamp's range
+        raise ConfigError("RETENTION_DAYS", f"must be at most 36,500 (100 years), got {days}")
     return days
 
 

@@ -142,6 +142,9 @@ def test_cli_stops_with_one_line_naming_the_variable(tmp_path):
         ("JOB_POLL_SECONDS", "nan", "finite"),  # NaN compares false to every bound
         ("RETENTION_SECONDS", "inf", "finite"),
         ("GITHUB_WRITE_INTERVAL", "-1", "at least 0"),
+        ("BUDGET_CHECK_SECONDS", "1e308", "at most 1,000,000,000"),  # a timedelta overflows
+        ("BUDGET_RUNS_PER_DAY", str(10**20), "at most 1,000,000,000"),  # a bigint overflows
+        ("RETENTION_DAYS", "1000000", "at most 36,500"),  # a cut-off before year 1
     ],
 )
 def test_seconds_settings_refuse_what_would_disable_them(name, raw, said):
