@@ -357,6 +357,15 @@ def overrides_from_issue(fields: dict[str, str], labels: list[str]) -> tuple[Ove
     return Overrides(**changes), problems
 
 
+def _attempt_branch(branch: str, attempt: int) -> str:
+    """`branch` with `-attempt-N`, the name cut to leave room for it: a later
+    attempt always gets a branch other than the first's."""
+    suffix = f"-attempt-{attempt}"
+    # A valid name cut and suffixed stays valid: the suffix ends no part with
+    # `.lock` or `.`, and what git refuses inside a name was there before.
+    return branch[: MAX_BRANCH - len(suffix)].rstrip("/") + suffix
+
+
 def resolve(
     settings: PlacementSettings,
     overrides: Overrides,
@@ -397,9 +406,8 @@ def resolve(
                 f"`{DEFAULT_BRANCH}` is used"
             )
             branch = expand(DEFAULT_BRANCH, values)
-        again = f"{branch}-attempt-{attempt}"
-        if attempt > 1 and ref_problem(again) is None:
-            branch = again
+        if attempt > 1:
+            branch = _attempt_branch(branch, attempt)
     pr_title = overrides.title or one_line(expand(settings.title, values), MAX_TITLE)
     asked = overrides.reviewers if overrides.reviewers is not None else settings.reviewers
     if asked is None:

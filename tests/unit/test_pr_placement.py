@@ -358,6 +358,14 @@ def test_a_later_attempt_gets_a_branch_of_its_own_unless_one_was_named():
     assert _resolve(attempt=1)[0].branch == "codegen/42-add-a-csv-export"
     # A branch the task named is the one it asked for, on every attempt.
     assert _resolve(overrides=Overrides(branch="mine/x"), attempt=3)[0].branch == "mine/x"
-    # A template at the length limit keeps its name rather than a refused one.
+    # A template at the length limit is cut to make room: never the first's branch.
     long = PlacementSettings(branch="b" * MAX_BRANCH)
-    assert _resolve(long, attempt=2)[0].branch == "b" * MAX_BRANCH
+    cut = _resolve(long, attempt=2)[0].branch
+    assert cut == "b" * (MAX_BRANCH - 10) + "-attempt-2" and len(cut) == MAX_BRANCH
+    # A cut that ends on a `/` drops it (not `name/-attempt-12`); every one is valid.
+    slashed = PlacementSettings(branch="b" * (MAX_BRANCH - 12) + "/ccccc")
+    again = _resolve(slashed, attempt=12)[0].branch
+    assert again == "b" * (MAX_BRANCH - 12) + "-attempt-12"
+    for template in ("a." * 100, "a/" * 100, "x.locks/" * 30, "a.b@c" * 40):
+        settings = PlacementSettings(branch=template[:MAX_BRANCH].rstrip("/."))
+        assert ref_problem(_resolve(settings, attempt=7)[0].branch) is None
