@@ -59,6 +59,11 @@ JWT_REUSE_SECONDS = 60
 TOKEN_REFRESH_MARGIN = 60
 MIN_TOKEN_KEEP = 60
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+# Failures a request is asked again after: any connection failure or timeout
+# for a request that may safely be repeated; for a POST only a connection
+# never made (the request cannot have reached GitHub).
+_MAY_HAVE_ARRIVED = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+_NEVER_ARRIVED = (aiohttp.ClientConnectorError,)
 _FRESH_ON_304 = frozenset({"etag", "link"})  # and x-ratelimit-*: a 304's, not the kept
 
 Response = tuple[int, Mapping[str, str], bytes]
@@ -295,12 +300,25 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         delay = retry_delay(status, headers, body, time.time())
         return delay is not None and delay <= self._max_single_wait
 
+    def _should_retry_post(self, response: Response) -> bool:
+        """Only when GitHub said it did nothing: a rate limit, or "later"."""
+        status, headers, _body = response
+        said_later = status in (403, 429) or "retry-after" in headers
+        return said_later and self._should_retry(response)
+
     async def _with_retries(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
+        """A request asked again while GitHub's answer allows it. A POST that may
+        have been done (a 5xx, a dropped connection, a timeout) is not: asked
+        again, it would post a second comment, review or check run. Its error
+        goes to the job, whose next try looks for what the first one made."""
+        if method != "POST" or url.endswith("/graphql"):
+            should, errors = self._should_retry, _MAY_HAVE_ARRIVED
+        else:
+            should, errors = self._should_retry_post, _NEVER_ARRIVED
         retrying = AsyncRetrying(
-            retry=retry_if_result(self._should_retry)
-            | retry_if_exception_type((aiohttp.ClientConnectionError, asyncio.TimeoutError)),
+            retry=retry_if_result(should) | retry_if_exception_type(errors),
             wait=self._wait,
             stop=stop_after_attempt(self._max_attempts) | stop_after_delay(self._max_retry_seconds),
             retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]

@@ -161,6 +161,24 @@ async def test_a_post_whose_id_was_lost_in_a_crash_is_found_not_repeated(
     assert seeded.calls("GET", r"/issues/7/comments$"), "the retry looked for its comment"
 
 
+async def test_a_comment_whose_answer_was_lost_is_found_not_posted_twice(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """GitHub made the tracking comment and answered 502 (a proxy timing out):
+    the bot does not post it again blindly; the job's next try finds it."""
+    fake_codegen.script_run(statuses=["ACTIVE", "COMPLETE"], pull_requests=[PR])
+    settings = dataclasses.replace(flow_settings, job_retry_base_seconds=0.05)
+    seeded.lose_answer_next("POST", r"/issues/7/comments$")
+    async with running_bot(settings) as bot:
+        await bot.deliver("issues", labeled_event(seeded, example_payload, WRITER))
+        await wait_until(lambda: task_status(bot, "pr_open"), timeout=30)
+        await _settled(bot)
+    [comment] = bot_comments(seeded)
+    assert PR["url"] in comment["body"]
+    assert [c.status for c in seeded.calls("POST", r"/issues/7/comments$")] == [502]
+    assert seeded.calls("GET", r"/issues/7/comments$"), "the retry looked for its comment"
+
+
 async def test_one_task_costs_at_most_ten_github_calls_from_label_to_pr(
     flow_settings, seeded, fake_codegen, example_payload
 ):

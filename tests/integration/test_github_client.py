@@ -148,6 +148,41 @@ async def test_retries_are_bounded(fake_github, session):
     assert len(fake_github.calls("GET", rf"^/repos/{REPO}$")) == 3
 
 
+async def test_a_post_that_may_have_been_done_is_not_asked_again(fake_github, session):
+    """A 502 to a POST may come after GitHub made the comment: asked again, it
+    would be made twice. The error goes to the job (which looks before posting
+    again); a PATCH, which sets the same state twice, is still retried, and a
+    POST GitHub answered "later" (`retry-after`) had not been done."""
+    fake_github.add_repo(REPO, installation_id=11)
+    app = make_app(fake_github, session)
+    gh = await app.for_installation(11)
+    fake_github.fail_next("POST", rf"^/repos/{REPO}/labels$", 502)
+    with pytest.raises(gidgethub.GitHubBroken):
+        await gh.post(f"/repos/{REPO}/labels", data={"name": "a", "color": "5319e7"})
+    assert [c.status for c in fake_github.calls("POST", r"/labels$")] == [502]
+    fake_github.fail_next("POST", rf"^/repos/{REPO}/labels$", 503, headers={"retry-after": "0"})
+    await gh.post(f"/repos/{REPO}/labels", data={"name": "b", "color": "5319e7"})
+    assert [c.status for c in fake_github.calls("POST", r"/labels$")] == [502, 503, 201]
+    fake_github.add_issue(REPO, 7)
+    comment = await gh.post(f"/repos/{REPO}/issues/7/comments", data={"body": "one"})
+    edit = f"/repos/{REPO}/issues/comments/{comment['id']}"
+    fake_github.fail_next("PATCH", f"^{edit}$", 502)
+    await gh.patch(edit, data={"body": "two"})
+    assert [c.status for c in fake_github.calls("PATCH", f"^{edit}$")] == [502, 200]
+
+
+async def test_a_post_whose_connection_dropped_is_not_asked_again(fake_github, session):
+    """A connection closed before the answer (GitHub may have done the POST) is
+    the job's to handle; a connection never made is asked again."""
+    fake_github.add_repo(REPO, installation_id=11)
+    app = make_app(fake_github, session)
+    gh = await app.for_installation(11)
+    fake_github.drop_next("POST", rf"^/repos/{REPO}/labels$")
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await gh.post(f"/repos/{REPO}/labels", data={"name": "a", "color": "5319e7"})
+    assert len(fake_github.calls("POST", r"/labels$")) == 1
+
+
 async def test_secondary_rate_limit_waits_retry_after(fake_github, session):
     fake_github.add_repo(REPO, installation_id=11)
     app = make_app(fake_github, session)

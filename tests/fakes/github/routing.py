@@ -125,6 +125,10 @@ class Route:
         self.regex = re.compile(f"^{pattern}/?$")
 
 
+DROP = 0  # a script's status: close the connection instead of answering
+LOSE = -1  # a script's status: do the request, then answer 502 (the answer lost)
+
+
 @dataclass
 class _Script:
     method: str

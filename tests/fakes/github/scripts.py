@@ -10,6 +10,8 @@ from tests.fakes.github.contract import (
     PRIMARY_RATE_LIMIT_DOCS,
 )
 from tests.fakes.github.routing import (
+    DROP,
+    LOSE,
     _Script,
 )
 
@@ -43,6 +45,16 @@ class ScriptsMixin:
                 delay,
             )
         )
+
+    def drop_next(self, method: str, path_regex: str, *, times: int = 1) -> None:
+        """Close the connection of the next matching requests without an answer
+        (checked before routing: nothing is done), as a connection lost mid-request."""
+        self.fail_next(method, path_regex, DROP, times=times)
+
+    def lose_answer_next(self, method: str, path_regex: str, *, times: int = 1) -> None:
+        """Do the next matching requests, then answer 502 (a proxy that timed out
+        after GitHub acted): what was made exists, the client does not know it."""
+        self.fail_next(method, path_regex, LOSE, times=times)
 
     def delay_next(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
         """Answer the next matching requests normally, but only after `seconds`."""

@@ -87,6 +87,8 @@ from tests.fakes.github.pulls import PullsMixin
 from tests.fakes.github.repos import ReposMixin
 from tests.fakes.github.reviews import ReviewsMixin
 from tests.fakes.github.routing import (
+    DROP,
+    LOSE,
     Ctx,
     GitHubError,
     Handler,
@@ -583,6 +585,7 @@ class FakeGitHub(
             )
 
         # 2. scripted failures / delays
+        lose = False
         for script in self._scripts:
             if script.times > 0 and script.matches(request.method, request.path):
                 script.times -= 1
@@ -590,6 +593,13 @@ class FakeGitHub(
                     await asyncio.sleep(script.delay)
                 if script.status is None:
                     break
+                if script.status == LOSE:
+                    lose = True  # done below, then the answer is a 502
+                    break
+                if script.status == DROP:
+                    assert request.transport is not None
+                    request.transport.close()  # no answer: the client sees the connection go
+                    return 500, {}, {}
                 body = script.body
                 if body is None:
                     body = GitHubError(script.status).body()
@@ -647,6 +657,8 @@ class FakeGitHub(
         if inspect.isawaitable(result):
             result = await result
         status, payload, *rest = result
+        if lose:
+            return 502, GitHubError(502).body(), {}
         return status, payload, (rest[0] if rest else {})
 
     def _etag(self, request: web.Request, payload: Any, identity: _Identity) -> tuple[str, bool]:
