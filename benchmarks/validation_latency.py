@@ -1,7 +1,8 @@
 """PR validation, measured: how long from an accepted `pull_request.opened`
-delivery to the `codegen/validation` check run created (`in_progress`), to it
-completed, and to the review posted, at a steady rate of opened PRs, against the
-local fake GitHub (real HTTP on 127.0.0.1), a real embedded PostgreSQL and the
+delivery to the `codegen/validation` check run created (`in_progress`, or
+already completed when CI had finished and the PR is small), to it completed,
+and to the review posted, at a steady rate of opened PRs, against the local
+fake GitHub (real HTTP on 127.0.0.1), a real embedded PostgreSQL and the
 bot's real server and worker. Also counts the GitHub API calls one validation
 costs, by route.
 
@@ -297,6 +298,8 @@ def report(
         if rec.route == "/repos/{owner}/{repo}/check-runs" and rec.method == "POST":
             if body.get("name") == CHECK_NAME and rec.status == 201:
                 created.setdefault(body["head_sha"], rec.started_at)
+                if body.get("status") == "completed":  # created with its verdict
+                    completed.setdefault(body["head_sha"], rec.started_at)
         elif rec.route == "/repos/{owner}/{repo}/check-runs/{check_run_id}":
             if rec.method != "PATCH" or rec.status != 200:
                 continue

@@ -1,5 +1,7 @@
-"""The check run of a validation after its start: waiting for CI, the verdict
-with its annotations, a verdict changed by CI, and a superseded one cancelled.
+"""The check run's verdict with its annotations (a small PR's check run is
+created with it, in one POST, when CI had finished), a verdict changed by CI,
+and a superseded one cancelled. Its start and the wait for CI:
+app/validation/start.py.
 
 Everything is posted under the PR's lock after a fresh read of the validation:
 the handler that records a newer push takes the same lock and marks the older
@@ -20,14 +22,17 @@ from app.github.client import GitHubClient
 from app.observability import metrics
 from app.pull_requests import store as pull_requests
 from app.pull_requests.store import PullRequest
-from app.queue import store as jobs
 from app.repo_settings.config import RepoConfig
 from app.runtime import Runtime
+from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
+from app.tasks import workflows_store as workflows
+from app.tasks.status import PR_STAGES, TaskStatus
+from app.tasks.workflow_status import StepStatus
 from app.validation import ci
 from app.validation import report as check_report
 from app.validation import store as validations
-from app.validation.keys import RUN_JOB, lock_key
+from app.validation.keys import lock_key
 from app.validation.review import review
 from app.validation.status import OPEN, ValidationStatus
 from app.validation.store import Validation
@@ -44,61 +49,6 @@ def utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     """A time as GitHub's check runs take it."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def wait_for_ci(
-    runtime: Runtime,
-    gh: GitHubClient,
-    pr: PullRequest,
-    validation: Validation,
-    state: ci.CiState,
-    wake: datetime,
-    *,
-    announced: bool = False,
-) -> None:
-    """Free the worker until CI reports (an event) or the wait ends (a job).
-    `announced`: the check run was created saying it waits for CI already."""
-    pool = runtime.pool
-    async with locked(runtime, gh, pr, validation) as current:
-        if current is None:
-            return
-        first_wait = current.status == ValidationStatus.IN_PROGRESS
-        await validations.transition(
-            pool,
-            validation.id,
-            from_status=(ValidationStatus.IN_PROGRESS, ValidationStatus.WAITING_CI),
-            to_status=ValidationStatus.WAITING_CI,
-            ci=state.to_json(),
-        )
-        if first_wait and not announced:
-            await gh.patch(
-                urls.check_run(pr.repository, validation.check_run_id),
-                data={
-                    "output": {
-                        "title": WAITING_TITLE,
-                        "summary": waiting_summary(state, "Analysis done"),
-                    }
-                },
-            )
-    delay = max(0.0, (wake - utcnow()).total_seconds()) + 0.2
-    await jobs.enqueue(
-        pool,
-        RUN_JOB,
-        {"validation_id": validation.id},
-        delay=delay,
-        dedup_key=f"validation:{validation.id}:wake:{int(wake.timestamp())}",
-    )
-
-
-WAITING_TITLE = "Waiting for CI"
-
-
-def waiting_summary(state: ci.CiState, analysis: str) -> str:
-    """A waiting check run's summary: how the analysis stands, and the CI."""
-    pending = ", ".join(ci.code_name(c.name) for c in state.named("pending")[:10])
-    return f"{analysis}; waiting for the repository's CI: {state.line()}" + (
-        f" ({pending})" if pending else "."
-    )
 
 
 def _ci_note(state: ci.CiState, config: RepoConfig) -> str | None:
@@ -163,9 +113,18 @@ async def conclude(
     task: tasks.Task | None,
     config: RepoConfig,
     state: ci.CiState,
+    *,
+    create: dict[str, Any] | None = None,
 ) -> None:
     """Post the verdict: annotations in batches (resumed where an earlier try
-    stopped), then the conclusion and buttons, the review, and what follows."""
+    stopped), then the conclusion and buttons, the review, and what follows.
+
+    `create` (the new check run's name, commit, start and ids): there is no
+    check run yet (CI had finished and the PR is small, app/validation/run.py),
+    so it is created already concluded, with the first batch, in one POST
+    instead of an `in_progress` POST and a PATCH; further batches follow as
+    PATCHes. Under the PR's lock, as every verdict: a push seen before it
+    supersedes the validation and nothing is created."""
     pool = runtime.pool
     async with locked(runtime, gh, pr, validation) as current:
         if current is None or current.status == ValidationStatus.COMPLETED:
@@ -173,36 +132,38 @@ async def conclude(
         findings = current.findings or []
         verdict, title, summary = _verdict(current, task, config, state, _ci_note(state, config))
         output = {"title": title, "summary": summary, "text": check_report.details(findings)}
-        annotations = check_report.annotations(findings)
-        pending = annotations[current.annotations_sent :]
-        chunks = list(check_report.batches(pending)) or [[]]
-        url = urls.check_run(pr.repository, current.check_run_id)
-        sent = current.annotations_sent
-        for index, chunk in enumerate(chunks):
-            body: dict[str, Any] = {"output": {**output, "annotations": chunk}}
-            if index == len(chunks) - 1:
-                body.update(status="completed", conclusion=verdict, completed_at=iso(utcnow()))
-                if task is not None:
-                    body["actions"] = list(check_report.ACTIONS)
-            await gh.patch(url, data=body)
-            sent += len(chunk)
-            await validations.update(pool, current.id, annotations_sent=sent)
-        concluded = await validations.transition(
-            pool,
-            current.id,
-            from_status=OPEN,
-            to_status=ValidationStatus.COMPLETED,
-            conclusion=verdict,
-            title=title,
-            summary=summary,
-            ci=state.to_json(),
-            completed_at=utcnow(),
-        )
-        if concluded:
-            metrics.VALIDATION_VERDICTS.labels(
-                verdict=metrics.verdict_label(verdict),
-                attempt=metrics.attempt_label(task.attempt if task else None),
-            ).inc()
+        chunks = _unsent(current) or [[]]
+        ended: dict[str, Any] = {
+            "status": "completed",
+            "conclusion": verdict,
+            "completed_at": iso(utcnow()),
+        }
+        if task is not None:
+            ended["actions"] = list(check_report.ACTIONS)
+        verdict_fields = {"conclusion": verdict, "title": title, "summary": summary}
+        if current.check_run_id is None:
+            assert create is not None, "a validation without a check run concludes by creating it"
+            body = {**create, **ended, "output": {**output, "annotations": chunks[0]}}
+            run = await gh.post(urls.check_runs(pr.repository), data=body)
+            async with pool.acquire() as conn, conn.transaction():
+                concluded = await record_concluded(
+                    conn, current, task, run, len(chunks[0]), state, **verdict_fields
+                )
+            current = await _fresh(runtime, current)
+            await _send_batches(runtime, gh, pr, current, output, chunks[1:])
+        else:
+            await _send_batches(runtime, gh, pr, current, output, chunks, last=ended)
+            concluded = await validations.transition(
+                pool,
+                current.id,
+                from_status=OPEN,
+                to_status=ValidationStatus.COMPLETED,
+                ci=state.to_json(),
+                completed_at=utcnow(),
+                **verdict_fields,
+            )
+            if concluded:
+                _count_verdict(verdict, task)
         if config.validation.review:
             # Concluded just now, under the PR's lock: no earlier try got as far as
             # the review (it comes after this transition), so none is looked for.
@@ -210,6 +171,101 @@ async def conclude(
                 runtime, gh, pr, current, verdict, findings, state, config, first=bool(concluded)
             )
     await after_verdict(runtime, gh, pr, current, task, config, verdict, state)
+
+
+async def record_concluded(
+    conn: Any,
+    validation: Validation,
+    task: tasks.Task | None,
+    run: dict[str, Any],
+    sent: int,
+    state: ci.CiState,
+    *,
+    conclusion: str,
+    title: str,
+    summary: str,
+) -> bool:
+    """Record a check run created already concluded (by this try, or found
+    again after an earlier try died before recording it) and move the task
+    through `validating` as a validation that created it `in_progress` would;
+    whether the validation was concluded now (not if superseded meanwhile: its
+    job then concludes the run `cancelled`)."""
+    await validations.update(
+        conn,
+        validation.id,
+        check_run_id=run["id"],
+        check_run_url=run.get("html_url"),
+        annotations_sent=sent,
+    )
+    concluded = await validations.transition(
+        conn,
+        validation.id,
+        from_status=OPEN,
+        to_status=ValidationStatus.COMPLETED,
+        conclusion=conclusion,
+        title=title,
+        summary=summary,
+        ci=state.to_json(),
+        completed_at=utcnow(),
+    )
+    if concluded:
+        await mark_validating(conn, validation, task)
+        _count_verdict(conclusion, task)
+    return concluded
+
+
+async def mark_validating(conn: Any, validation: Validation, task: tasks.Task | None) -> None:
+    """The task shows its PR being validated (its check run is out)."""
+    if task is None:
+        return
+    moved = await tasks.transition(
+        conn, task.id, from_status=PR_STAGES, to_status=TaskStatus.VALIDATING
+    )
+    if moved:
+        await workflows.step(conn, task.id, "validate_pr", StepStatus.RUNNING)
+        await task_flow.enqueue_render(conn, task.id, f"validation:{validation.id}")
+
+
+def _count_verdict(verdict: str, task: tasks.Task | None) -> None:
+    metrics.VALIDATION_VERDICTS.labels(
+        verdict=metrics.verdict_label(verdict),
+        attempt=metrics.attempt_label(task.attempt if task else None),
+    ).inc()
+
+
+def _unsent(validation: Validation) -> list[list[dict[str, Any]]]:
+    """The annotation batches not yet on the check run."""
+    annotations = check_report.annotations(validation.findings or [])
+    return list(check_report.batches(annotations[validation.annotations_sent :]))
+
+
+async def _send_batches(
+    runtime: Runtime,
+    gh: GitHubClient,
+    pr: PullRequest,
+    validation: Validation,
+    output: dict[str, Any],
+    chunks: list[list[dict[str, Any]]],
+    *,
+    last: dict[str, Any] | None = None,
+) -> None:
+    """PATCH annotation batches, counting each one sent (a retry resumes after
+    it); `last` goes with the last batch (the conclusion, when not yet posted)."""
+    url = urls.check_run(pr.repository, validation.check_run_id)
+    sent = validation.annotations_sent
+    for index, chunk in enumerate(chunks):
+        body: dict[str, Any] = {"output": {**output, "annotations": chunk}}
+        if last and index == len(chunks) - 1:
+            body.update(last)
+        await gh.patch(url, data=body)
+        sent += len(chunk)
+        await validations.update(runtime.pool, validation.id, annotations_sent=sent)
+
+
+async def _fresh(runtime: Runtime, validation: Validation) -> Validation:
+    fresh = await validations.get(runtime.pool, validation.id)
+    assert fresh is not None
+    return fresh
 
 
 async def finish(
@@ -221,13 +277,23 @@ async def finish(
     config: RepoConfig,
 ) -> None:
     """The review and what follows a verdict, for a validation whose earlier try
-    stored its verdict and then failed."""
+    stored its verdict and then failed; and the annotation batches a check run
+    created concluded did not carry, if that try died before sending them."""
     state = ci.CiState.from_json(validation.ci)
     verdict = validation.conclusion or "neutral"
     async with locked(runtime, gh, pr, validation) as current:
         head = await pull_requests.get(runtime.pool, pr.id)
         if current is None or head is None or head.head_sha != current.head_sha:
             return  # a newer push came meanwhile: this commit's review is moot
+        rest = _unsent(current) if current.check_run_id is not None else []
+        if rest:
+            findings = current.findings or []
+            output = {
+                "title": current.title or "",
+                "summary": current.summary or "",
+                "text": check_report.details(findings),
+            }
+            await _send_batches(runtime, gh, pr, current, output, rest)
         if current.review_id is None and config.validation.review:
             await review(runtime, gh, pr, current, verdict, current.findings or [], state, config)
     await after_verdict(runtime, gh, pr, validation, task, config, verdict, state)

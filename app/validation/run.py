@@ -1,10 +1,14 @@
 """The `validation.run` job: one validation of a head commit, from the check
 run's creation to its verdict.
 
-The job creates the `codegen/validation` check run at once, analyses the diff,
-waits (without holding a worker) for the repository's CI on that commit, then
-concludes (app/validation/checkrun.py). A job that fails for good concludes the
-check run `neutral` rather than leave it `in_progress`."""
+The job reads the commit's CI first. While CI runs (or has not started), or
+when the PR is big, it creates the `codegen/validation` check run at once
+(app/validation/start.py), analyses the diff, waits (without holding a worker)
+for the repository's CI on that commit, then concludes
+(app/validation/checkrun.py). When CI has finished and the PR is small, it
+analyses first and creates the check run with its verdict in one POST. A job
+that fails for good concludes the check run `neutral` rather than leave it
+`in_progress`."""
 
 from __future__ import annotations
 
@@ -27,28 +31,16 @@ from app.repo_settings.config import RepoConfig, load_repo_config
 from app.runtime import Runtime
 from app.tasks import schedule as task_flow
 from app.tasks import store as tasks
-from app.tasks import workflows_store as workflows
-from app.tasks.status import PR_STAGES, TaskStatus
+from app.tasks.status import TaskStatus
 from app.tasks.tracking import job_failure_reason
-from app.tasks.workflow_status import StepStatus
 from app.validation import ci
-from app.validation import report as check_report
 from app.validation import store as validations
 from app.validation.analysis.model import Finding, PullFile, size_class
 from app.validation.analysis.rules import Rules
 from app.validation.analysis.scan import analyze
-from app.validation.checkrun import (
-    WAITING_TITLE,
-    cancel,
-    conclude,
-    finish,
-    iso,
-    refresh,
-    utcnow,
-    wait_for_ci,
-    waiting_summary,
-)
+from app.validation.checkrun import cancel, conclude, finish, iso, refresh, utcnow
 from app.validation.keys import RUN_JOB
+from app.validation.start import created_before, one_post, start_check_run, wait_for_ci
 from app.validation.status import OPEN, ValidationStatus
 from app.validation.store import Validation
 from app.validation.verdict import follow_verdict
@@ -61,6 +53,13 @@ CI_WAKE_SECONDS = 2.0  # CI reported while the validation starts: look again aft
 # The diff analysis of one validation, at most (a 3,000-file PR takes 10-50 s
 # on 2 shared cores); past it the PR is reported not analysed.
 ANALYSIS_SECONDS = 120.0
+# With CI finished, a PR of at most this many files gets its check run created
+# with the verdict, after the analysis, in one POST (not an `in_progress` POST
+# and a PATCH: one call and one paced write less). 300 files are analysed in
+# a few seconds at worst; a bigger PR gets its `in_progress` run at once, since
+# its analysis may take up to ANALYSIS_SECONDS and a PR showing no check run
+# for that long looks broken.
+ONE_POST_FILES = 300
 
 
 async def job_died(runtime: Runtime, job: Job) -> None:
@@ -157,25 +156,43 @@ async def run_job(runtime: Runtime, job: Job) -> None:
         return
     state: ci.CiState | None = None
     announced = False
+    entries: list[dict[str, Any]] | None = None
+    create: dict[str, Any] | None = None
     if validation.check_run_id is None:
         # CI first: the check run is created saying what it waits for, so no
         # PATCH is needed to say "Waiting for CI". A change of CI meanwhile is
         # not lost: its event wakes the validation again (`ci_wake`,
         # app/validation/heads.py), which reads CI afresh once this try waits.
         state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
-        validation, announced = await _start(runtime, gh, pr, validation, task, config, state)
-        if validation.status == ValidationStatus.SUPERSEDED:
-            await cancel(runtime, gh, pr, validation)
-            return
+        found = await created_before(gh, pr, validation, task)
+        if found is None and state.verdict not in ("pending", "none"):
+            # CI has finished: a small PR's check run is created with its verdict.
+            if validation.findings is None:
+                entries = await _pull_files(gh, pr)
+            if entries is None or len(entries) <= ONE_POST_FILES:
+                create = await one_post(runtime, pr, validation, task)
+        if create is None:
+            validation, announced = await start_check_run(
+                runtime, gh, pr, validation, task, config, state, found
+            )
+            if validation.status == ValidationStatus.SUPERSEDED:
+                await cancel(runtime, gh, pr, validation)
+                return
+            if validation.status == ValidationStatus.COMPLETED:
+                # An earlier try created it concluded and died before recording it.
+                await finish(runtime, gh, pr, validation, task, config)
+                return
     if validation.findings is None:
-        validation = await _analyse(runtime, gh, pr, validation, config)
+        if entries is None:
+            entries = await _pull_files(gh, pr)
+        validation = await _analyse(runtime, pr, validation, config, entries)
     if state is None:
         state = await ci.read(gh, pr.repository, validation.head_sha, await runtime.github.slug())
     wake = _ci_wait_until(validation, state, config)
     if wake is not None:
         await wait_for_ci(runtime, gh, pr, validation, state, wake, announced=announced)
         return
-    await conclude(runtime, gh, pr, validation, task, config, state)
+    await conclude(runtime, gh, pr, validation, task, config, state, create=create)
 
 
 def _ci_wait_until(
@@ -193,105 +210,18 @@ def _ci_wait_until(
     return None
 
 
-def _starting_output(state: ci.CiState) -> dict[str, str]:
-    """What a new check run says: what CI it waits for, if CI is running."""
-    if state.verdict != "pending":
-        return {
-            "title": "Validating",
-            "summary": "Analysing the changes and waiting for the repository's CI.",
-        }
-    return {"title": WAITING_TITLE, "summary": waiting_summary(state, "Analysing the changes")}
-
-
-def _details_url(pr: PullRequest, task: tasks.Task | None) -> str | None:
-    if task is None:
-        return None
-    if task.tracking_comment_id:
-        return f"{task.issue_url}#issuecomment-{task.tracking_comment_id}"
-    return task.issue_url
-
-
-def _external_id(validation: Validation, task: tasks.Task | None) -> str:
-    prefix = f"task:{task.id}:" if task else ""
-    return f"{prefix}validation:{validation.id}"
-
-
-async def _start(
-    runtime: Runtime,
-    gh: GitHubClient,
-    pr: PullRequest,
-    validation: Validation,
-    task: tasks.Task | None,
-    config: RepoConfig,
-    state: ci.CiState,
-) -> tuple[Validation, bool]:
-    """Create the check run (or find the one an earlier try created), saying
-    "Waiting for CI" at once when CI is running; and whether it says so (a run
-    an earlier try created said what CI was doing then, not now).
-
-    `started_at` is written before the create: only a validation that has it
-    and no check run id can have a check run on GitHub already (an earlier try
-    died between the create and recording it), so only then is GitHub asked."""
-    pool = runtime.pool
-    external_id = _external_id(validation, task)
-    run = None
-    if validation.started_at is not None:
-        found = await gh.getitem(
-            urls.commit_check_runs(pr.repository, validation.head_sha, check_report.CHECK_NAME)
-        )
-        run = next(
-            (r for r in found.get("check_runs") or [] if r.get("external_id") == external_id),
-            None,
-        )
-    now = utcnow()
-    announced = run is not None and (run.get("output") or {}).get("title") == WAITING_TITLE
-    if run is None:
-        announced = state.verdict == "pending"
-        await validations.update(pool, validation.id, started_at=now)
-        body: dict[str, Any] = {
-            "name": check_report.CHECK_NAME,
-            "head_sha": validation.head_sha,
-            "status": "in_progress",
-            "started_at": iso(now),
-            "external_id": external_id,
-            "output": _starting_output(state),
-        }
-        details = _details_url(pr, task)
-        if details:
-            body["details_url"] = details
-        run = await gh.post(urls.check_runs(pr.repository), data=body)
-    async with pool.acquire() as conn, conn.transaction():
-        await validations.update(
-            conn, validation.id, check_run_id=run["id"], check_run_url=run.get("html_url")
-        )
-        await validations.transition(
-            conn,
-            validation.id,
-            from_status=(ValidationStatus.QUEUED,),
-            to_status=ValidationStatus.IN_PROGRESS,
-            started_at=now,
-            ci_deadline_at=now + timedelta(seconds=config.validation.ci_timeout_seconds),
-        )
-        if task is not None:
-            moved = await tasks.transition(
-                conn, task.id, from_status=PR_STAGES, to_status=TaskStatus.VALIDATING
-            )
-            if moved:
-                await workflows.step(conn, task.id, "validate_pr", StepStatus.RUNNING)
-                await task_flow.enqueue_render(conn, task.id, f"validation:{validation.id}")
-    fresh = await validations.get(pool, validation.id)
-    assert fresh is not None
-    return fresh, announced
+async def _pull_files(gh: GitHubClient, pr: PullRequest) -> list[dict[str, Any]]:
+    """The PR's files as GitHub lists them (at most 3,000)."""
+    return [entry async for entry in gh.getiter(urls.pull_files(pr.repository, pr.number))]
 
 
 async def _analyse(
     runtime: Runtime,
-    gh: GitHubClient,
     pr: PullRequest,
     validation: Validation,
     config: RepoConfig,
+    entries: list[dict[str, Any]],
 ) -> Validation:
-    entries = [entry async for entry in gh.getiter(urls.pull_files(pr.repository, pr.number))]
     files: list[PullFile] = []
     for start in range(0, len(entries), 500):  # 3,000 take ~20 ms: let the loop run between
         files += [PullFile.from_api(entry) for entry in entries[start : start + 500]]

@@ -496,7 +496,8 @@ async def test_auto_merge_never_merges_a_head_that_moved_after_validation(
     seeded.delay_next("GET", rf"/pulls/{PR_NUMBER}/files", 0.5)
     async with running_bot(flow_settings) as bot:
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
-        await wait_until(lambda: validation_row(bot, sha, "in_progress"))
+        # CI has finished: the check run comes with the verdict, after the files.
+        await wait_until(lambda: seeded.calls("GET", rf"/pulls/{PR_NUMBER}/files") or None)
         moved = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
         await wait_until(lambda: validation_row(bot, sha))
         await bot.wait_idle()

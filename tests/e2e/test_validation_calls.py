@@ -15,7 +15,7 @@ from tests.fakes.github.routing import GitHubError
 from tests.support.bot import running_bot
 from tests.support.events import check_run_event, pull_request_event
 from tests.support.flow import PR_NUMBER, QUICK, REPO, WRITER, wait_until
-from tests.support.validation import CLEAN_FILES, open_pull, our_runs, running_build
+from tests.support.validation import CLEAN_FILES, KEY_PATCH, open_pull, our_runs, running_build
 
 VALIDATE_ALL = "validate: all\n" + QUICK
 FILES = "GET /repos/{owner}/{repo}/pulls/{pull_number}/files"
@@ -96,22 +96,115 @@ async def test_a_validation_while_ci_runs_costs_8_calls_once_settings_are_read(
     assert again.total() == 8
 
 
-async def test_a_validation_of_finished_ci_costs_what_it_did(flow_settings, seeded):
+async def validate_with_ci_done(bot, fake, number: int, sha: str) -> Counter[str]:
+    """A PR opened once its CI has finished (`build` passed): the calls."""
+    fake.add_check_run(REPO, name="build", head_sha=sha, app_slug="github-actions")
+    start = len(fake.requests)
+    opened = pull_request_event(fake, "opened", REPO, number, sender=WRITER)
+    assert (await bot.deliver("pull_request", opened))[0] == 202
+    await wait_until(lambda: reviewed(bot, sha))
+    await bot.wait_idle()
+    return calls(fake, start)
+
+
+async def test_a_validation_of_finished_ci_costs_5_calls_once_settings_are_read(
+    flow_settings, seeded
+):
+    """CI has finished and the PR is small: the check run is created with its
+    verdict, annotations and buttons in one POST (no `in_progress` POST and
+    verdict PATCH), after the files were read and analysed."""
     seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
-    sha = open_pull(seeded, CLEAN_FILES, body="Adds the export.")["head"]["sha"]
-    seeded.add_check_run(REPO, name="build", head_sha=sha, app_slug="github-actions")
+    first_sha = open_pull(seeded, CLEAN_FILES, body="Adds the export.")["head"]["sha"]
+    second = seeded.add_pull(
+        REPO, PR_NUMBER + 1, title="Filters", body="Adds filters.", user=WRITER, files=CLEAN_FILES
+    )
     async with running_bot(flow_settings) as bot:
-        start = len(seeded.requests)
+        first = await validate_with_ci_done(bot, seeded, PR_NUMBER, first_sha)
+        again = await validate_with_ci_done(bot, seeded, PR_NUMBER + 1, second["head"]["sha"])
+        row = await bot.runtime.pool.fetchrow(
+            "SELECT * FROM validations WHERE head_sha = $1", first_sha
+        )
+    expected = Counter({CHECK_RUNS: 1, STATUS: 1, FILES: 1, CREATE: 1, REVIEW: 1, SETTINGS: 2})
+    assert first == expected, first
+    assert again == expected - Counter({SETTINGS: 2}), again
+    assert again.total() == 5
+    [run] = our_runs(seeded, first_sha)
+    assert run["status"] == "completed" and run["conclusion"] == "success"
+    assert run["external_id"] == f"validation:{row['id']}"
+    assert row["status"] == "completed" and row["check_run_id"] == run["id"]
+    [create] = [r for r in seeded.calls("POST", r"/check-runs$") if r.json["head_sha"] == first_sha]
+    assert create.json["status"] == "completed" and create.json["conclusion"] == "success"
+    assert create.json["output"]["title"] == "Passed"
+    assert "started_at" in create.json and "completed_at" in create.json
+    order = [f"{r.method} {r.route}" for r in seeded.requests]
+    assert order.index(FILES) < order.index(CREATE), "created before the files were read"
+
+
+async def test_a_big_pr_gets_its_in_progress_check_run_before_its_analysis(flow_settings, seeded):
+    """CI has finished but the PR has more than ONE_POST_FILES files: its
+    analysis can take minutes, so the check run is created `in_progress` as
+    soon as the files are read, and the verdict follows in a PATCH."""
+    from app.validation.run import ONE_POST_FILES
+
+    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
+    many = [
+        {"filename": f"docs/page_{i}.md", "status": "added", "patch": "@@ -0,0 +1 @@\n+Hello"}
+        for i in range(ONE_POST_FILES + 1)
+    ]
+    sha = open_pull(seeded, many, body="Adds the docs.")["head"]["sha"]
+    async with running_bot(flow_settings) as bot:
+        used = await validate_with_ci_done(bot, seeded, PR_NUMBER, sha)
+    [run] = our_runs(seeded, sha)
+    [create] = seeded.calls("POST", r"/check-runs$")
+    assert create.json["status"] == "in_progress" and "conclusion" not in create.json
+    [patch] = seeded.calls("PATCH", rf"/check-runs/{run['id']}$")
+    assert patch.json["conclusion"] == run["conclusion"]
+    assert used[CREATE] == 1 and used[PATCH] == 1
+
+
+async def test_a_push_before_a_one_post_verdict_creates_nothing_on_the_old_head(
+    flow_settings, seeded
+):
+    """A newer commit is pushed, and its event recorded, after the old head's
+    files were read and before its check run (created with the verdict) is
+    posted: the old head gets no check run at all, and no review."""
+    seeded.set_file(REPO, ".github/codegen.yml", VALIDATE_ALL)
+    key_file = {"filename": "settings.py", "status": "modified", "patch": KEY_PATCH}
+    old = open_pull(seeded, [key_file], body="Adds the export.")["head"]["sha"]
+    seeded.add_check_run(REPO, name="build", head_sha=old, app_slug="github-actions")
+    pushed: list[str] = []
+
+    async def files_then_push(ctx):
+        seeded._extra_routes.remove(route)
+        answer = seeded._list_pull_files(ctx)  # the old head's files
+        new = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
+        pushed.append(new)
+        event = pull_request_event(seeded, "synchronize", REPO, PR_NUMBER, sender=WRITER)
+        assert (await bot.deliver("pull_request", event))[0] == 202
+        await wait_until(lambda: _is(bot, old, "superseded"))
+        return answer
+
+    route = seeded.add_route(
+        "GET",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/files",
+        files_then_push,
+        permission="pull_requests:read",
+    )
+    async with running_bot(flow_settings) as bot:
         opened = pull_request_event(seeded, "opened", REPO, PR_NUMBER, sender=WRITER)
         assert (await bot.deliver("pull_request", opened))[0] == 202
-        await wait_until(lambda: reviewed(bot, sha))
+        await wait_until(lambda: pushed or None)
+        await wait_until(lambda: reviewed(bot, pushed[0]), timeout=30)
         await bot.wait_idle()
-        used = calls(seeded, start)
-    assert used == Counter(
-        {CHECK_RUNS: 1, STATUS: 1, CREATE: 1, FILES: 1, PATCH: 1, REVIEW: 1, SETTINGS: 2}
-    ), used
-    [run] = our_runs(seeded, sha)
-    assert run["conclusion"] == "success"
+        stale = await bot.runtime.pool.fetchrow(
+            "SELECT * FROM validations WHERE head_sha = $1", old
+        )
+    assert stale["status"] == "superseded" and stale["findings"] is not None  # analysed
+    assert our_runs(seeded, old) == []
+    assert stale["check_run_id"] is None and stale["review_id"] is None
+    assert [r["commit_id"] for r in seeded.reviews_on(REPO, PR_NUMBER)] == [pushed[0]]
+    [new_run] = our_runs(seeded, pushed[0])
+    assert new_run["status"] == "completed"
 
 
 async def test_ci_that_finishes_while_the_validation_starts_is_not_missed(flow_settings, seeded):

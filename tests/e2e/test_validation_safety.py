@@ -11,8 +11,9 @@ import time
 
 from app import cpu
 from app.followups import flow as task_actions
+from tests.fakes.github.routing import GitHubError
 from tests.support.bot import APP_SLUG, running_bot
-from tests.support.events import pull_request_event, status_event
+from tests.support.events import check_run_event, pull_request_event, status_event
 from tests.support.flow import INSTALLATION, READER, REPO, fail_once, settle, wait_until
 from tests.support.validation import (
     AUTO_MERGE,
@@ -286,7 +287,7 @@ async def test_a_late_look_at_pending_ci_does_not_reopen_a_concluded_validation(
     from app.pull_requests import store as pull_requests
     from app.validation import ci
     from app.validation import store as validations
-    from app.validation.checkrun import wait_for_ci
+    from app.validation.start import wait_for_ci
 
     seeded.set_file(REPO, ".github/codegen.yml", QUICK)
     sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
@@ -367,3 +368,61 @@ async def test_a_ci_fix_does_not_hold_the_tasks_lock_while_waiting_for_a_cpu_wor
         pr = await bot.runtime.pool.fetchrow("SELECT * FROM pull_requests")
     assert pr["ci_fix_attempts"] == 1 and len(fake_codegen.resumed) == 1
     assert longest < 0.5, f"the follow-up lock was held {longest:.2f}s"
+
+
+async def test_a_lost_answer_to_a_check_run_created_with_its_verdict_is_not_repeated(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """CI has finished, so the check run is created with its verdict and the
+    first 50 of its 60 annotations in one POST. GitHub makes it but the answer
+    is lost (the try fails), and CI changes before the retry. The retry finds
+    the run by its external id: no second check run, no other verdict PATCHed
+    into it, the 10 other annotations sent, one review, the task moved on; the
+    CI change's own event then updates the verdict."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    todos = "".join(f"+# TODO: item {i}\n" for i in range(60))
+    notes = {"filename": "notes.py", "status": "added", "patch": f"@@ -0,0 +1,60 @@\n{todos}"}
+    sha = open_pull(seeded, [notes, CLEAN_FILES[1]])["head"]["sha"]
+    build = ci_run(seeded, sha, "tests", "success")
+
+    def create_then_lose_the_answer(ctx):
+        seeded._extra_routes.remove(route)
+        seeded._create_check_run(ctx)  # made on GitHub, never recorded by the bot
+        build.update(conclusion="failure")  # CI changes before the retry
+        raise GitHubError(403, "the answer is lost")
+
+    route = seeded.add_route(
+        "POST",
+        "/repos/{owner}/{repo}/check-runs",
+        create_then_lose_the_answer,
+        permission="checks:write",
+        creates_content=True,
+    )
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, sha), timeout=30)
+        await wait_until(lambda: seeded.reviews_on(REPO, PR_NUMBER) or None)
+        await settle(bot)
+        row = await validation_row(bot, sha)
+        task = await task_row(bot)
+        attempts = await bot.runtime.pool.fetchval(
+            "SELECT max(attempts) FROM jobs WHERE kind = 'validation.run'"
+        )
+        [run] = our_runs(seeded, sha)  # found again, not created twice
+        [create] = seeded.calls("POST", r"/check-runs$")
+        patches = [r.json for r in seeded.calls("PATCH", rf"/check-runs/{run['id']}$")]
+        verdict = run["conclusion"]
+        event = check_run_event(seeded, "completed", REPO, build["id"], sender="ci-bot")
+        assert (await bot.deliver("check_run", event))[0] == 202
+        await wait_until(lambda: our_runs(seeded, sha)[0]["conclusion"] == "failure" or None)
+        await bot.wait_idle()
+    assert attempts == 2
+    assert create.json["status"] == "completed" and create.json["conclusion"] == verdict
+    assert len(create.json["output"]["annotations"]) == 50
+    assert [len(p["output"]["annotations"]) for p in patches] == [10]
+    assert all("conclusion" not in p for p in patches), patches
+    assert len(seeded.annotations[run["id"]]) == 60
+    assert row["check_run_id"] == run["id"] and row["annotations_sent"] == 60
+    assert row["conclusion"] == verdict != "failure"
+    assert len(seeded.reviews_on(REPO, PR_NUMBER)) == 1
+    assert task["status"] == "passed"
