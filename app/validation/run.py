@@ -18,6 +18,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
+import gidgethub
+
 from app import cpu
 from app.github import urls
 from app.github.client import GitHubClient
@@ -38,9 +41,23 @@ from app.validation import store as validations
 from app.validation.analysis.model import Finding, PullFile, size_class
 from app.validation.analysis.rules import Rules
 from app.validation.analysis.scan import analyze
-from app.validation.checkrun import cancel, conclude, finish, iso, refresh, utcnow
+from app.validation.checkrun import (
+    cancel,
+    conclude,
+    finish,
+    iso,
+    refresh,
+    utcnow,
+)
 from app.validation.keys import RUN_JOB
-from app.validation.start import created_before, one_post, start_check_run, wait_for_ci
+from app.validation.start import (
+    concluded_run,
+    created_before,
+    one_post,
+    record_found_verdict,
+    start_check_run,
+    wait_for_ci,
+)
 from app.validation.status import OPEN, ValidationStatus
 from app.validation.store import Validation
 from app.validation.verdict import follow_verdict
@@ -78,6 +95,8 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
         return
     pr = await pull_requests.get(pool, validation.pull_request_id)
     assert pr is not None
+    if validation.check_run_id is None and validation.started_at is not None:
+        validation = await _found_again(runtime, pr, validation)
     if validation.conclusion is not None:
         # The verdict is on GitHub; what failed came after it: the task follows it.
         if pr.task_id is not None and validation.conclusion != "cancelled":
@@ -120,6 +139,34 @@ async def give_up(runtime: Runtime, job: Job, reason: str) -> None:
                 await task_flow.enqueue_render(
                     conn, moved.id, f"validation:{validation.id}:gave_up"
                 )
+
+
+async def _found_again(runtime: Runtime, pr: PullRequest, validation: Validation) -> Validation:
+    """The validation with the check run an earlier try created and died before
+    recording (its answer lost), so that giving up concludes that run rather
+    than leave it `in_progress` on GitHub for good; one created with its
+    verdict is recorded with it. Unchanged when none is found or GitHub cannot
+    be asked (then nothing is left to conclude that the bot knows of)."""
+    task = await tasks.get(runtime.pool, pr.task_id) if pr.task_id else None
+    gh = await runtime.github.for_installation(pr.installation_id)
+    try:
+        run = await created_before(gh, pr, validation, task)
+    except (gidgethub.HTTPException, aiohttp.ClientError, TimeoutError):
+        log.warning("%s#%s: could not look for an earlier check run", pr.repository, pr.number)
+        return validation
+    if run is None:
+        return validation
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if concluded_run(run):
+            state = ci.CiState.from_json(validation.ci)
+            await record_found_verdict(conn, validation, task, run, state)
+        else:
+            await validations.update(
+                conn, validation.id, check_run_id=run["id"], check_run_url=run.get("html_url")
+            )
+    fresh = await validations.get(runtime.pool, validation.id)
+    assert fresh is not None
+    return fresh
 
 
 @registry.job(RUN_JOB, on_dead=job_died)

@@ -150,6 +150,34 @@ async def one_post(
     return new_run(pr, validation, task, started)
 
 
+def concluded_run(run: dict[str, Any]) -> bool:
+    """Whether a check run found again was created with its verdict."""
+    return run.get("status") == "completed" and bool(run.get("conclusion"))
+
+
+async def record_found_verdict(
+    conn: Any,
+    validation: Validation,
+    task: tasks.Task | None,
+    run: dict[str, Any],
+    state: ci.CiState,
+) -> None:
+    """Record a check run an earlier try created with its verdict, as it is on
+    GitHub (never given another one)."""
+    output = run.get("output") or {}
+    await record_concluded(
+        conn,
+        validation,
+        task,
+        run,
+        int(output.get("annotations_count") or 0),
+        state,
+        conclusion=run["conclusion"],
+        title=output.get("title") or "",
+        summary=output.get("summary") or "",
+    )
+
+
 async def start_check_run(
     runtime: Runtime,
     gh: GitHubClient,
@@ -177,19 +205,8 @@ async def start_check_run(
         body["output"] = _starting_output(state)
         run = await gh.post(urls.check_runs(pr.repository), data=body)
     async with pool.acquire() as conn, conn.transaction():
-        if run.get("status") == "completed" and run.get("conclusion"):
-            output = run.get("output") or {}
-            await record_concluded(
-                conn,
-                validation,
-                task,
-                run,
-                int(output.get("annotations_count") or 0),
-                state,
-                conclusion=run["conclusion"],
-                title=output.get("title") or "",
-                summary=output.get("summary") or "",
-            )
+        if concluded_run(run):
+            await record_found_verdict(conn, validation, task, run, state)
         else:
             await validations.update(
                 conn, validation.id, check_run_id=run["id"], check_run_url=run.get("html_url")

@@ -227,6 +227,43 @@ async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_mo
     assert task["status"] == "pr_open" and "could not finish" in task["status_detail"]
 
 
+async def test_a_check_run_whose_answer_was_lost_is_concluded_when_the_job_dies(
+    flow_settings, seeded, fake_codegen, example_payload
+):
+    """An earlier try created the check run and died before recording its id
+    (the answer lost), and no later try got further: the dead job's clean-up
+    finds the run by its external id and concludes it `neutral`, instead of
+    leaving it `in_progress` on GitHub for good."""
+    from datetime import UTC, datetime
+
+    from app.queue.store import Job
+    from app.validation import run as validation_run
+
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_check_run(
+        REPO, name="build", head_sha=sha, status="queued", conclusion=None, app_slug="ci"
+    )
+    async with running_bot(flow_settings) as bot:
+        await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
+        row = await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
+        await bot.wait_idle()
+        await bot.runtime.pool.execute(  # as if the create's answer never came
+            "UPDATE validations SET check_run_id = NULL, check_run_url = NULL WHERE id = $1",
+            row["id"],
+        )
+        job = Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
+        await validation_run.job_died(bot.runtime, job)
+        await bot.wait_idle()
+        stored = await validation_row(bot, sha)
+        task = await task_row(bot)
+    [run] = our_runs(seeded, sha)
+    assert run["status"] == "completed" and run["conclusion"] == "neutral"
+    assert run["output"]["title"] == "Validation could not finish"
+    assert stored["check_run_id"] == run["id"] and stored["conclusion"] == "neutral"
+    assert task["status"] == "pr_open"
+
+
 async def test_a_validation_superseded_while_its_job_gives_up_stays_superseded(
     flow_settings, seeded, fake_codegen, example_payload
 ):
