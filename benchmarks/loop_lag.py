@@ -287,18 +287,28 @@ async def measure(env: harness.Env, args: argparse.Namespace) -> bool:
 
 
 async def wait_concluded(github: Any, sha: str, seconds: float) -> float | None:
-    """When the fake GitHub received the PATCH that concluded our check run."""
+    """When the fake GitHub received the request that concluded our check run:
+    the verdict's PATCH, or the create that carried it (a small PR whose CI had
+    finished, app/validation/run.py)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         ours = {run["id"] for run in github.check_runs_for(REPO, sha) if run["name"] == CHECK}
         for r in github.requests:
-            if (
+            body = r.json or {}
+            if not (r.route and body.get("conclusion")):
+                continue
+            patched = (
                 r.method == "PATCH"
-                and r.route
                 and r.route.endswith("/check-runs/{check_run_id}")
-                and (r.json or {}).get("conclusion")
                 and int(r.path.rsplit("/", 1)[1]) in ours
-            ):
+            )
+            created = (
+                r.method == "POST"
+                and r.route.endswith("/check-runs")
+                and body.get("name") == CHECK
+                and body.get("head_sha") == sha
+            )
+            if patched or created:
                 return r.started_at
         await asyncio.sleep(0.1)
     return None
