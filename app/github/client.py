@@ -65,9 +65,11 @@ _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _MAY_HAVE_ARRIVED = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
 _NEVER_ARRIVED = (aiohttp.ClientConnectorError,)
 # POSTs that make nothing a second ask would make twice, asked again as a GET:
-# GraphQL (as before), and an installation token's mint (a second token is as
-# good, the first stays valid; every job and API request waits on it).
-_REPEATABLE_POSTS = ("/graphql", "/access_tokens")
+# GraphQL (as before); an installation token's mint (a second token is as
+# good, the first stays valid; every job and API request waits on it); a
+# reaction (GitHub answers 200 to one already there; a command's last one is
+# made after its job recorded the commands done, so no later try makes it).
+_REPEATABLE_POSTS = ("/graphql", "/access_tokens", "/reactions")
 _FRESH_ON_304 = frozenset({"etag", "link"})  # and x-ratelimit-*: a 304's, not the kept
 
 Response = tuple[int, Mapping[str, str], bytes]
