@@ -64,6 +64,12 @@ _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 # never made (the request cannot have reached GitHub).
 _MAY_HAVE_ARRIVED = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
 _NEVER_ARRIVED = (aiohttp.ClientConnectorError,)
+# POSTs that make nothing a second ask would make twice, asked again as a GET:
+# GraphQL (as before); an installation token's mint (a second token is as
+# good, the first stays valid; every job and API request waits on it); a
+# reaction (GitHub answers 200 to one already there; a command's last one is
+# made after its job recorded the commands done, so no later try makes it).
+_REPEATABLE_POSTS = ("/graphql", "/access_tokens", "/reactions")
 _FRESH_ON_304 = frozenset({"etag", "link"})  # and x-ratelimit-*: a 304's, not the kept
 
 Response = tuple[int, Mapping[str, str], bytes]
@@ -313,7 +319,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         have been done (a 5xx, a dropped connection, a timeout) is not: asked
         again, it would post a second comment, review or check run. Its error
         goes to the job, whose next try looks for what the first one made."""
-        if method != "POST" or url.endswith("/graphql"):
+        if method != "POST" or url.endswith(_REPEATABLE_POSTS):
             should, errors = self._should_retry, _MAY_HAVE_ARRIVED
         else:
             should, errors = self._should_retry_post, _NEVER_ARRIVED

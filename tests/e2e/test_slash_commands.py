@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from app.commands.parse import VERBS
+from tests.fakes.github.routing import GitHubError
 from tests.support.bot import running_bot
 from tests.support.commands import (
     FOREVER,
@@ -59,6 +60,38 @@ async def test_help_lists_every_command_and_gets_a_rocket(flow_settings, seeded,
     assert reactions(seeded, payload) == ["eyes", "rocket"]
     assert [(r["verb"], r["status"], r["actor"]) for r in rows] == [("help", "done", WRITER)]
     assert rows[0]["key"] == f"cmd:issue_comment:{payload['comment']['id']}:2"
+
+
+async def test_a_rocket_answered_502_is_asked_again_not_left_out(
+    flow_settings, seeded, fake_codegen
+):
+    """GitHub answered 502 to the 🚀: a reaction is made once however often it
+    is asked (GitHub answers 200 to one already there), so the client asks
+    again. Left to the job, its next try finds every command of the comment
+    done and ends without reacting: a success would show only its 👀."""
+
+    def refuse_the_first_rocket(ctx):
+        if ctx.body["content"] == "rocket":
+            seeded._extra_routes.remove(route)
+            raise GitHubError(502)
+        return seeded._react_comment(ctx)
+
+    route = seeded.add_route(
+        "POST",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+        refuse_the_first_rocket,
+        permission="issues:write|pull_requests:write",
+        creates_content=True,
+    )
+    async with running_bot(flow_settings) as bot:
+        payload = issue_comment_event(seeded, "created", REPO, 7, "/codegen help", user=WRITER)
+        guid = str(uuid.uuid4())
+        assert (await bot.deliver("issue_comment", payload, guid))[0] == 202
+        processed = "SELECT status = 'processed' FROM webhook_deliveries WHERE id = $1"
+        await wait_until(lambda: bot.runtime.pool.fetchval(processed, guid))
+    assert reactions(seeded, payload) == ["eyes", "rocket"]
+    posts = seeded.calls("POST", r"/issues/comments/\d+/reactions$")
+    assert [c.status for c in posts] == [201, 502, 201]
 
 
 async def test_run_starts_a_task_exactly_as_the_label_does(flow_settings, seeded, fake_codegen):

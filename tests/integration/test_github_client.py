@@ -183,6 +183,22 @@ async def test_a_post_whose_connection_dropped_is_not_asked_again(fake_github, s
     assert len(fake_github.calls("POST", r"/labels$")) == 1
 
 
+async def test_a_token_mint_is_asked_again_after_a_5xx_or_a_dropped_connection(
+    fake_github, session
+):
+    """Minting an installation token makes nothing a second ask would make
+    twice (another token; the first stays good): a 502 or a dropped connection
+    is asked again, as before, not handed to every job, API request and
+    dashboard page of the installation as an error."""
+    fake_github.add_repo(REPO, installation_id=11)
+    app = make_app(fake_github, session)
+    fake_github.fail_next("POST", r"/installations/11/access_tokens$", 502)
+    fake_github.drop_next("POST", r"/installations/11/access_tokens$")
+    assert (await _get_repo(app, 11))["full_name"] == REPO
+    mints = fake_github.calls("POST", r"/installations/11/access_tokens$")
+    assert len(mints) == 3 and app.tokens_minted == 1
+
+
 async def test_secondary_rate_limit_waits_retry_after(fake_github, session):
     fake_github.add_repo(REPO, installation_id=11)
     app = make_app(fake_github, session)
