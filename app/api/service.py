@@ -7,11 +7,14 @@ attempt by the same path (`app.tasks.start.begin_created`), a new attempt as
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
+import gidgethub
 from gidgethub import BadRequest
 
 from app.api import errors
@@ -38,6 +41,8 @@ from app.tasks.status import RETRYABLE, STOPPABLE, WORKING, TaskStatus
 from app.tasks.tracking import mention
 from app.validation import store as validations
 from prompts.builder import PromptOptions
+
+log = logging.getLogger(__name__)
 
 
 async def _installation(runtime: Runtime, repository: str) -> int:
@@ -117,7 +122,14 @@ async def create_task(runtime: Runtime, key: ApiKey, body: TaskCreate) -> tasks.
         received_at=datetime.now(UTC),
     )
     if problems:
-        await task_start.report_config_problems(ctx, gh, repository, issue["number"], problems, sha)
+        try:
+            await task_start.report_config_problems(
+                ctx, gh, repository, issue["number"], problems, sha
+            )
+        except (gidgethub.HTTPException, aiohttp.ClientError, TimeoutError):
+            # The issue is open: failing the request now would have the caller's
+            # retry open a second one. The note is a courtesy; the task goes on.
+            log.warning("%s#%s: the settings note was not posted", repository, issue["number"])
     spec = body.model_dump(
         include={
             "title",

@@ -75,6 +75,22 @@ async def test_a_task_created_through_the_api_reaches_a_pr_like_a_labeled_one(
     assert "Export the table as JSON" in prompt and "Fixes #" in prompt
 
 
+async def test_a_lost_settings_note_does_not_fail_a_task_whose_issue_is_open(
+    api_settings, seeded, fake_codegen
+):
+    """The issue is opened, then the note about the repository's unusable
+    settings gets a 502: the request still makes its task (201). Failing it
+    would have the caller's retry open a second issue."""
+    seeded.set_file(REPO, ".github/codegen.yml", "validate: sometimes\n")
+    before = set(seeded.issues[REPO])
+    seeded.fail_next("POST", r"/issues/\d+/comments$", 502)
+    async with running_bot(api_settings) as bot:
+        status, task, _ = await call(bot, "POST", "/api/v1/tasks", json=task_body())
+        await bot.wait_idle()
+    assert status == 201, task
+    assert set(seeded.issues[REPO]) - before == {task["issue_number"]}
+
+
 async def test_a_task_for_an_existing_issue_uses_the_fields_given(
     api_settings, seeded, fake_codegen
 ):
