@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from datetime import UTC, datetime
 
 from app import cpu
 from app.followups import flow as task_actions
+from app.queue.store import Job
+from app.validation import run as validation_run
 from tests.fakes.github.routing import GitHubError
 from tests.support.bot import APP_SLUG, running_bot
 from tests.support.events import check_run_event, pull_request_event, status_event
@@ -194,28 +197,33 @@ async def test_two_followups_at_once_resume_the_run_once(
     assert len(fake_codegen.resumed) == 1
 
 
+def _pull_whose_ci_waits(seeded) -> str:
+    """A clean PR (settings QUICK) whose CI is queued and never reports; its head."""
+    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
+    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
+    seeded.add_check_run(
+        REPO, name="build", head_sha=sha, status="queued", conclusion=None, app_slug="ci"
+    )
+    return sha
+
+
+def _dead_job(row) -> Job:
+    """The validation job of `row` as the worker hands it to its clean-up."""
+    return Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
+
+
 async def test_a_validation_whose_job_dies_for_good_is_concluded_and_the_task_moves_on(
     flow_settings, seeded, fake_codegen, example_payload
 ):
     """CI never reports and the job's worker keeps dying: the clean-up the worker
     runs for a dead job concludes the check run `neutral`, saying why, and the
     task leaves `validating`."""
-    from datetime import UTC, datetime
-
-    from app.queue.store import Job
-    from app.validation import run as validation_run
-
-    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
-    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
-    seeded.add_check_run(
-        REPO, name="build", head_sha=sha, status="queued", conclusion=None, app_slug="ci"
-    )
+    sha = _pull_whose_ci_waits(seeded)
     async with running_bot(flow_settings) as bot:
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         row = await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
         await wait_until(lambda: _task_in(bot, "validating"))
-        job = Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
-        await validation_run.job_died(bot.runtime, job)
+        await validation_run.job_died(bot.runtime, _dead_job(row))
         await bot.wait_idle()
         task = await task_row(bot)
         stored = await validation_row(bot, sha)
@@ -234,16 +242,7 @@ async def test_a_check_run_whose_answer_was_lost_is_concluded_when_the_job_dies(
     (the answer lost), and no later try got further: the dead job's clean-up
     finds the run by its external id and concludes it `neutral`, instead of
     leaving it `in_progress` on GitHub for good."""
-    from datetime import UTC, datetime
-
-    from app.queue.store import Job
-    from app.validation import run as validation_run
-
-    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
-    sha = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
-    seeded.add_check_run(
-        REPO, name="build", head_sha=sha, status="queued", conclusion=None, app_slug="ci"
-    )
+    sha = _pull_whose_ci_waits(seeded)
     async with running_bot(flow_settings) as bot:
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         row = await wait_until(lambda: validation_row(bot, sha, "waiting_ci"))
@@ -252,8 +251,7 @@ async def test_a_check_run_whose_answer_was_lost_is_concluded_when_the_job_dies(
             "UPDATE validations SET check_run_id = NULL, check_run_url = NULL WHERE id = $1",
             row["id"],
         )
-        job = Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
-        await validation_run.job_died(bot.runtime, job)
+        await validation_run.job_died(bot.runtime, _dead_job(row))
         await bot.wait_idle()
         stored = await validation_row(bot, sha)
         task = await task_row(bot)
@@ -272,16 +270,7 @@ async def test_a_validation_superseded_while_its_job_gives_up_stays_superseded(
     wins: the row keeps `superseded` (a status the transition table never leaves),
     concluded (`neutral`, or `cancelled` by its superseded job if that comes last),
     and the new head's validation goes on."""
-    from datetime import UTC, datetime
-
-    from app.queue.store import Job
-    from app.validation import run as validation_run
-
-    seeded.set_file(REPO, ".github/codegen.yml", QUICK)
-    old = open_pull(seeded, CLEAN_FILES)["head"]["sha"]
-    seeded.add_check_run(
-        REPO, name="build", head_sha=old, status="queued", conclusion=None, app_slug="ci"
-    )
+    old = _pull_whose_ci_waits(seeded)
     async with running_bot(flow_settings) as bot:
         await start_task_with_pr(bot, seeded, fake_codegen, example_payload)
         row = await wait_until(lambda: validation_row(bot, old, "waiting_ci"))
@@ -289,8 +278,7 @@ async def test_a_validation_superseded_while_its_job_gives_up_stays_superseded(
         check_run = rf"/check-runs/{row['check_run_id']}$"
         before = len(seeded.calls("PATCH", check_run))
         seeded.delay_next("PATCH", check_run, 3.0)  # room for the push under load
-        job = Job(0, validation_run.RUN_JOB, {"validation_id": row["id"]}, 8, 8, datetime.now(UTC))
-        dying = asyncio.create_task(validation_run.job_died(bot.runtime, job))
+        dying = asyncio.create_task(validation_run.job_died(bot.runtime, _dead_job(row)))
         # It has read the row (`waiting_ci`) and waits on GitHub: now the push.
         await wait_until(lambda: len(seeded.calls("PATCH", check_run)) > before)
         new = seeded.push(REPO, PR_NUMBER, CLEAN_FILES)
