@@ -45,7 +45,9 @@ from app.runtime import Runtime
 from app.tasks import advance, polling, reporting, stopping
 from app.validation import ci_fix, link, merge
 from app.validation import run as validation_run
+from app.web.front import FrontSite
 from app.web.server import (
+    INTAKE_KEY,
     INTAKE_LOAD_KEY,
     RUNNER_OPTIONS,
     WEBHOOK_PATH,
@@ -284,7 +286,13 @@ async def serve(settings: Settings, *, role: str = "all", port: int | None = Non
                     shutdown_timeout=settings.shutdown_grace_seconds,
                 )
                 await runner.setup()
-                site = web.TCPSite(runner, settings.host, web_port)
+                site = FrontSite(
+                    runner,
+                    settings.host,
+                    web_port,
+                    intake=runner.app[INTAKE_KEY],
+                    grace=settings.shutdown_grace_seconds,
+                )
                 await site.start()
                 log.info("listening on http://%s:%d", settings.host, web_port)
                 if proxy is not None:

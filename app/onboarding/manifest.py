@@ -9,8 +9,10 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
+from app.web.intake import WEBHOOK_PATH
+
 APP_YML = Path(__file__).resolve().parent.parent.parent / "app.yml"
-WEBHOOK_PATH = "/api/github/webhooks"
+
 CALLBACK_PATH = "/setup/callback"
 # Where GitHub sends a person back after signing in to the dashboard (the App's
 # user authorization: its callback URL must be registered).

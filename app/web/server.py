@@ -22,17 +22,18 @@ from app.onboarding.proxy import WebhookProxy
 from app.onboarding.registration import Registration
 from app.queue import store as jobs
 from app.runtime import Runtime
-from app.web.intake import MAX_BODY_BYTES, IntakeLoad, WebhookIntake
+from app.web.intake import MAX_BODY_BYTES, WEBHOOK_PATH, IntakeLoad, WebhookIntake
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/api/github/webhooks"
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 WRITER_KEY = web.AppKey("writer", BatchWriter)
 REGISTRATION_KEY = web.AppKey("registration", Registration)
 PROXY_KEY = web.AppKey("proxy", WebhookProxy)
 # The intake's load, for a worker in the same process to yield to (`serve`).
 INTAKE_LOAD_KEY = web.AppKey("intake_load", IntakeLoad)
+# The intake itself, for the front on the web port (app/web/front.py).
+INTAKE_KEY = web.AppKey("intake", WebhookIntake)
 _HEALTH_TIMEOUT = 3.0
 # AppRunner options: no access log (metrics count requests), and a short
 # lingering close so an oversized upload we refused does not hold shutdown.
@@ -178,6 +179,7 @@ def make_web_app(runtime: Runtime, *, proxy: WebhookProxy | None = None) -> web.
     intake = WebhookIntake(runtime.settings.github_webhook_secret, writer)
     app.router.add_post(WEBHOOK_PATH, intake.handle)
     app[INTAKE_LOAD_KEY] = intake.load
+    app[INTAKE_KEY] = intake
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/", index)

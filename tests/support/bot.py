@@ -21,8 +21,9 @@ from app.db import create_pool
 from app.queue.worker import Worker
 from app.runtime import Runtime
 from app.service import build_runtime, build_worker
+from app.web.front import FrontSite
 from app.web.intake import IntakeLoad
-from app.web.server import INTAKE_LOAD_KEY, RUNNER_OPTIONS, make_web_app
+from app.web.server import INTAKE_KEY, INTAKE_LOAD_KEY, RUNNER_OPTIONS, make_web_app
 
 WEBHOOK_SECRET = "test-webhook-secret"
 APP_ID = 424242
@@ -52,6 +53,7 @@ class Bot:
     session: aiohttp.ClientSession
     worker: Worker | None
     intake_load: IntakeLoad | None = None  # what a worker in this process yields to
+    runner: web.AppRunner | None = None  # for a test to open another site on it
 
     @property
     def webhook_url(self) -> str:
@@ -96,9 +98,16 @@ async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterat
     )
     runner = web.AppRunner(make_web_app(runtime), **RUNNER_OPTIONS)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    # The web port as `serve` opens it: the front first, aiohttp behind it.
+    site = FrontSite(
+        runner,
+        "127.0.0.1",
+        0,
+        intake=runner.app[INTAKE_KEY],
+        grace=settings.shutdown_grace_seconds,
+    )
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    port = site.port
     the_worker = None
     if worker:
         # Wired as `serve` wires it: the worker defers to this process's intake.
@@ -106,7 +115,12 @@ async def running_bot(settings: Settings, *, worker: bool = True) -> AsyncIterat
         await the_worker.start()
     try:
         yield Bot(
-            f"http://127.0.0.1:{port}", runtime, session, the_worker, runner.app[INTAKE_LOAD_KEY]
+            f"http://127.0.0.1:{port}",
+            runtime,
+            session,
+            the_worker,
+            runner.app[INTAKE_LOAD_KEY],
+            runner,
         )
     finally:
         await runner.cleanup()

@@ -1,0 +1,399 @@
+"""The web port's front: GitHub's deliveries answered without aiohttp's
+per-request cost, everything else handed to aiohttp.
+
+Measured on the intake (benchmarks/README.md), aiohttp's request handling took
+most of the bot's CPU a delivery, more than the signature, the parse and the
+store together, which held the intake under Probot's no-op rate. This protocol
+takes only the plain case, `POST /api/github/webhooks HTTP/1.1` with one
+`Content-Length` and no transfer coding, expectation or upgrade, which is what
+GitHub sends. On the first byte of any other request it hands the connection,
+with every byte not yet answered, to aiohttp's own protocol for good: the
+dashboard, the API and every unusual or malformed message meet aiohttp's
+parser and the app's routes exactly as before. The decision itself is the
+intake's (`WebhookIntake.accept`), shared with aiohttp's route."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import NamedTuple, cast
+
+from aiohttp import web
+
+from app.web.intake import MAX_BODY_BYTES, WEBHOOK_PATH, Answer, WebhookIntake
+
+log = logging.getLogger(__name__)
+
+_REQUEST_LINE = b"POST " + WEBHOOK_PATH.encode() + b" HTTP/1.1\r\n"
+# A head longer than aiohttp's longest line, or with more lines than this, is
+# not GitHub's (about 600 bytes in 12 lines): aiohttp gets it, and applies its
+# own limits (8,190 bytes a line, 128 headers) as if the front were not there.
+MAX_HEAD_BYTES = 8190
+MAX_HEAD_LINES = 64
+# aiohttp's own default: an idle connection is closed after this long.
+KEEPALIVE_SECONDS = 75.0
+# Bytes a client may send ahead while its request is being stored.
+_READ_AHEAD = 256 * 1024
+
+# RFC 9110 `tchar`: what a header name is made of.
+_TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Visible ASCII, space and tab; CR and LF only as the line breaks checked apart.
+_FIELD_CHARS = bytes([9, 10, 13, *range(0x20, 0x7F)])
+# The headers the fast path reads or must not see; any of them twice, and the
+# request is aiohttp's, which decides what a repeated one means.
+_WATCHED = frozenset(
+    {
+        b"content-length",
+        b"transfer-encoding",
+        b"expect",
+        b"upgrade",
+        b"connection",
+        b"x-github-event",
+        b"x-github-delivery",
+        b"x-hub-signature-256",
+        b"x-hub-signature",
+    }
+)
+
+
+class WebhookHead(NamedTuple):
+    """What the fast path needs from a delivery's head."""
+
+    length: int
+    close: bool
+    event: str
+    delivery: str
+    signature: str | None
+    sha1_sent: bool
+
+
+def parse_head(head: bytes) -> WebhookHead | None:
+    """The head of a plain webhook POST (without its closing blank line), or
+    None when anything in it is not plain, so that aiohttp handles it.
+
+    Linear in the head's length: C scans and one pass over its lines."""
+    if not head.startswith(_REQUEST_LINE):
+        return None
+    # Only CRLF line breaks, no bare CR or LF, no control or non-ASCII byte.
+    crlf = head.count(b"\r\n")
+    if head.count(b"\r") != crlf or head.count(b"\n") != crlf:
+        return None
+    if head.translate(None, _FIELD_CHARS):
+        return None
+    if len(head) > MAX_HEAD_BYTES or crlf > MAX_HEAD_LINES:
+        return None
+    fields: dict[bytes, bytes] = {}
+    for line in head[len(_REQUEST_LINE) :].split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name.translate(None, _TOKEN_CHARS):
+            return None  # not `token ":" value`: obs-fold, a space before the colon...
+        name = name.lower()
+        if name in _WATCHED:
+            if name in fields:
+                return None
+            fields[name] = value.strip(b" \t")
+    if b"transfer-encoding" in fields or b"expect" in fields or b"upgrade" in fields:
+        return None
+    length = fields.get(b"content-length")
+    if length is None or not length.isdigit() or len(length) > 9:
+        return None
+    size = int(length)
+    if size > MAX_BODY_BYTES:
+        return None  # aiohttp's route answers 413 and closes
+    connection = fields.get(b"connection", b"keep-alive").lower()
+    if connection not in (b"keep-alive", b"close"):
+        return None
+    signature = fields.get(b"x-hub-signature-256")
+    return WebhookHead(
+        length=size,
+        close=connection == b"close",
+        event=fields.get(b"x-github-event", b"").decode("ascii"),
+        delivery=fields.get(b"x-github-delivery", b"").decode("ascii"),
+        signature=None if signature is None else signature.decode("ascii"),
+        sha1_sent=b"x-hub-signature" in fields,
+    )
+
+
+_date: tuple[int, bytes] = (0, b"")
+
+
+def _http_date() -> bytes:
+    """The `Date` header's value, formatted once a second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True).encode("ascii"))
+    return _date[1]
+
+
+_ERROR_HEADERS = (
+    b"Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'\r\n"
+    b"X-Frame-Options: DENY\r\n"
+    b"Referrer-Policy: no-referrer\r\n"
+)
+
+
+def answer_bytes(status: int, body: bytes, *, close: bool) -> bytes:
+    """One whole HTTP/1.1 answer with the headers aiohttp's route would give
+    it (app/web/server.py `baseline_headers`), `Server` aside."""
+    return b"".join(
+        (
+            b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode("ascii")),
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body),
+            b"Date: %s\r\nX-Content-Type-Options: nosniff\r\n" % _http_date(),
+            _ERROR_HEADERS if status >= 400 else b"",
+            b"Connection: close\r\n\r\n" if close else b"\r\n",
+            body,
+        )
+    )
+
+
+class Front:
+    """The connections of one listening socket, for a graceful stop."""
+
+    def __init__(
+        self,
+        intake: WebhookIntake,
+        fallback: Callable[[], asyncio.Protocol],
+        *,
+        keepalive: float = KEEPALIVE_SECONDS,
+    ) -> None:
+        self.intake = intake
+        self.fallback = fallback  # aiohttp's `web.Server`: makes its protocol
+        self.keepalive = keepalive
+        self.connections: set[FrontConnection] = set()
+        self.closing = False
+        self._drained: asyncio.Event | None = None
+
+    def __call__(self) -> FrontConnection:
+        return FrontConnection(self)
+
+    def forget(self, connection: FrontConnection) -> None:
+        self.connections.discard(connection)
+        if self._drained is not None and not self.connections:
+            self._drained.set()
+
+    async def stop(self, grace: float) -> None:
+        """Close what is idle now and the rest once answered, waiting at most
+        `grace` seconds; a request still unanswered then gets no answer (its
+        delivery was not acknowledged, so GitHub shows it failed)."""
+        self.closing = True
+        for connection in list(self.connections):
+            connection.close_if_idle()
+        if self.connections:
+            self._drained = asyncio.Event()
+            try:
+                async with asyncio.timeout(grace):
+                    await self._drained.wait()
+            except TimeoutError:
+                pass
+        for connection in list(self.connections):
+            connection.abort()
+
+
+class FrontConnection(asyncio.Protocol):
+    """One client connection while it sends plain webhook POSTs."""
+
+    def __init__(self, front: Front) -> None:
+        self.front = front
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.scanned = 0  # where to look on for the end of the head
+        self.head: WebhookHead | None = None
+        self.body_at = 0
+        self.busy = False  # a request is being stored or answered
+        self.eof = False
+        self.paused = False  # reading paused while a request is busy
+        self.blocked = False  # the client does not read its answers
+        self.last_seen = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+
+    # asyncio's protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.front.connections.add(self)
+        loop = asyncio.get_running_loop()
+        self.last_seen = loop.time()
+        self.timer = loop.call_at(self.last_seen + self.front.keepalive, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.last_seen = asyncio.get_running_loop().time()
+        if self.busy:
+            if not self.paused and len(self.buffer) > _READ_AHEAD:
+                self.paused = True
+                self.transport.pause_reading()
+            return
+        self._advance()
+
+    def eof_received(self) -> bool | None:
+        self.eof = True
+        # Keep the transport open to answer a request being stored; a partial
+        # one can never complete.
+        return True if self.busy else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.transport = None
+        self.front.forget(self)
+
+    def pause_writing(self) -> None:
+        self.blocked = True
+
+    def resume_writing(self) -> None:
+        self.blocked = False
+        if not self.busy and self.transport is not None:
+            self._advance()
+
+    # the requests
+
+    def _advance(self) -> None:
+        """Take the next whole request from the buffer, or hand over."""
+        buffer = self.buffer
+        transport = self.transport
+        if transport is None or self.busy or self.blocked:
+            return
+        if self.head is None:
+            if not buffer:
+                if self.eof or self.front.closing:
+                    transport.close()
+                return
+            if not _REQUEST_LINE.startswith(bytes(buffer[: len(_REQUEST_LINE)])):
+                self._hand_over()
+                return
+            end = buffer.find(b"\r\n\r\n", self.scanned)
+            if end < 0:
+                if len(buffer) > MAX_HEAD_BYTES:
+                    self._hand_over()
+                else:
+                    self.scanned = max(0, len(buffer) - 3)
+                return
+            head = parse_head(bytes(buffer[:end]))
+            if head is None:
+                self._hand_over()
+                return
+            self.head, self.body_at = head, end + 4
+        head, body_at = self.head, self.body_at
+        end = body_at + head.length
+        if len(buffer) < end:
+            if self.eof:
+                transport.close()
+            return
+        body = bytes(buffer[body_at:end])
+        del buffer[:end]
+        self.head, self.scanned = None, 0
+        self.busy = True
+        asyncio.get_running_loop().create_task(self._answer(head, body))
+
+    async def _answer(self, head: WebhookHead, body: bytes) -> None:
+        started = time.perf_counter()
+        intake = self.front.intake
+        try:
+            answer = await intake.accept(
+                head.event, head.delivery, head.signature, head.sha1_sent, body
+            )
+        except Exception:  # the intake answers its own failures; this is a bug
+            log.exception("webhook intake failed on delivery %s", head.delivery)
+            answer = Answer(500, {"error": "internal error; please redeliver"}, None, "error")
+        intake.count(answer, head.event, started)
+        self.busy = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return  # the client left; a stored delivery stays stored
+        close = head.close or self.eof or self.front.closing
+        transport.write(answer_bytes(answer.status, answer.body(), close=close))
+        if close:
+            transport.close()
+            return
+        if self.paused:
+            self.paused = False
+            transport.resume_reading()
+        self._advance()
+
+    def _hand_over(self) -> None:
+        """Give this connection, from its first unanswered byte, to aiohttp."""
+        transport = self.transport
+        assert transport is not None and not self.busy
+        if self.front.closing:
+            transport.close()
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.paused:
+            self.paused = False
+            transport.resume_reading()
+        self.front.forget(self)
+        self.transport = None
+        protocol = self.front.fallback()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        pending = bytes(self.buffer)
+        self.buffer.clear()
+        if pending:
+            protocol.data_received(pending)
+        if self.eof:
+            protocol.eof_received()
+
+    # closing
+
+    def _check_idle(self) -> None:
+        self.timer = None
+        transport = self.transport
+        if transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        due = self.last_seen + self.front.keepalive
+        if self.busy or loop.time() < due:
+            self.timer = loop.call_at(max(due, loop.time() + 1.0), self._check_idle)
+            return
+        transport.close()  # silent for KEEPALIVE_SECONDS, mid-request or not
+
+    def close_if_idle(self) -> None:
+        """At shutdown: close now unless a request is being received or stored."""
+        if self.transport is not None and not self.busy and not self.buffer:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class FrontSite(web.TCPSite):
+    """aiohttp's TCP site with the front before its protocol."""
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str | None,
+        port: int,
+        *,
+        intake: WebhookIntake,
+        grace: float,
+        keepalive: float = KEEPALIVE_SECONDS,
+    ) -> None:
+        super().__init__(runner, host, port)
+        assert runner.server is not None
+        self.front = Front(intake, runner.server, keepalive=keepalive)
+        self.grace = grace
+
+    async def start(self) -> None:
+        self._runner._reg_site(self)  # what BaseSite.start does
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self.front, self._host, self._port, backlog=self._backlog
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()  # no new connection
+        await self.front.stop(self.grace)
+        await super().stop()

@@ -1,0 +1,360 @@
+"""The web port's front (app/web/front.py) on a real socket, with the real
+intake and database behind it: GitHub's plain POSTs answered by the front,
+everything else by aiohttp, on one connection, byte for byte."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp import web
+
+from app.web.front import FrontSite
+from app.web.server import INTAKE_KEY
+from tests.support.bot import sign
+
+PATH = "/api/github/webhooks"
+BODY = json.dumps({"action": "labeled", "installation": {"id": 7}, "issue": {"number": 1}})
+
+
+def _request(
+    body: bytes | None = None,
+    *,
+    guid: str | None = None,
+    event: str = "issues",
+    extra: tuple[str, ...] = (),
+    signature: str | None = None,
+    line: str = f"POST {PATH} HTTP/1.1",
+) -> bytes:
+    body = BODY.encode() if body is None else body
+    headers = [
+        line,
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        f"X-GitHub-Event: {event}",
+        f"X-GitHub-Delivery: {guid or uuid.uuid4()}",
+        f"X-Hub-Signature-256: {signature or sign(body)}",
+        *extra,
+    ]
+    return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
+
+
+class Answer:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> Answer:
+    """One HTTP/1.1 answer; a 1xx is read and skipped by the caller."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return Answer(status, headers, body)
+
+
+@asynccontextmanager
+async def _connect(url: str) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+
+
+async def _exchange(url: str, raw: bytes) -> Answer:
+    async with _connect(url) as (reader, writer):
+        writer.write(raw)
+        return await _read_answer(reader)
+
+
+async def _at_eof(reader: asyncio.StreamReader, timeout: float = 5.0) -> bool:
+    try:
+        return await asyncio.wait_for(reader.read(1), timeout) == b""
+    except ConnectionResetError:
+        return True
+
+
+async def _stored(bot) -> int:
+    return await bot.runtime.pool.fetchval("SELECT count(*) FROM webhook_deliveries")
+
+
+@pytest.fixture
+async def plain_site(intake_only) -> AsyncIterator[str]:
+    """The same app on aiohttp's own site, without the front: the reference."""
+    site = web.TCPSite(intake_only.runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    await site.stop()
+
+
+def _cases(guid: str) -> dict[str, bytes]:
+    body = BODY.encode()
+    return {
+        "queued": _request(guid=guid),
+        "bad signature": _request(guid=guid, signature="sha256=" + "0" * 64),
+        "sha1 only": _request(guid=guid, signature="x").replace(
+            b"X-Hub-Signature-256: x", b"X-Hub-Signature: sha1=00"
+        ),
+        "no event": _request(guid=guid).replace(b"X-GitHub-Event: issues\r\n", b""),
+        "no delivery": _request(guid=guid).replace(f"X-GitHub-Delivery: {guid}\r\n".encode(), b""),
+        "long delivery": _request(guid=guid + "x" * 120),
+        "not json": _request(b"{nope", guid=guid),
+        "array": _request(b"[1]", guid=guid),
+        "ping": _request(
+            b'{"zen":"Keep it logically awesome.","hook_id":1}', guid=guid, event="ping"
+        ),
+        "push elsewhere": _request(
+            b'{"ref":"refs/heads/x","repository":{"default_branch":"main"}}',
+            guid=guid,
+            event="push",
+        ),
+        "empty": _request(b"", guid=guid),
+        "query": _request(guid=guid, line=f"POST {PATH}?a=1 HTTP/1.1"),
+        "http/1.0": _request(guid=guid, line=f"POST {PATH} HTTP/1.0"),
+        "get": _request(guid=guid, line=f"GET {PATH} HTTP/1.1"),
+        "other path": _request(guid=guid, line="POST /api/github/webhook HTTP/1.1"),
+        "two lengths": _request(guid=guid, extra=(f"Content-Length: {len(body) + 1}",)),
+        "chunked and length": _request(guid=guid, extra=("Transfer-Encoding: chunked",)),
+        "bare lf": _request(guid=guid).replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\n"),
+        "folded": _request(guid=guid, extra=(" folded",)),
+        "header too long": _request(guid=guid, extra=("X-Pad: " + "a" * 9000,)),
+        "many headers": _request(guid=guid, extra=tuple(f"X-Pad-{i}: a" for i in range(200))),
+        "near the limits": _request(
+            guid=guid, extra=tuple(f"X-Pad-{i}: " + "a" * 100 for i in range(100))
+        ),
+        "connection upgrade": _request(guid=guid, extra=("Connection: Upgrade", "Upgrade: h2c")),
+    }
+
+
+async def test_the_front_answers_as_aiohttps_route_does(intake_only, plain_site):
+    """Every case, sent once through the front and once straight to aiohttp:
+    the same status, body and headers (Date and Server aside), and the same
+    rows stored."""
+    for name in _cases("x"):
+        front_guid, plain_guid = str(uuid.uuid4()), str(uuid.uuid4())
+        front = await _exchange(intake_only.url, _cases(front_guid)[name])
+        plain = await _exchange(plain_site, _cases(plain_guid)[name])
+        assert front.status == plain.status, name
+        assert front.body.replace(front_guid.encode(), b"G") == plain.body.replace(
+            plain_guid.encode(), b"G"
+        ), name
+        skip = {"date", "server", "content-length"}
+        front_headers = {k: v for k, v in front.headers.items() if k not in skip}
+        plain_headers = {k: v for k, v in plain.headers.items() if k not in skip}
+        assert front_headers == plain_headers, name
+        pool = intake_only.runtime.pool
+        stored = await pool.fetch(
+            "SELECT id, event, action, installation_id FROM webhook_deliveries "
+            "WHERE id = ANY($1::text[])",
+            [front_guid, plain_guid],
+        )
+        assert len(stored) in (0, 2), (name, stored)
+    # The front answered the plain ones itself; the odd ones went to aiohttp.
+    assert (await _exchange(intake_only.url, _cases(str(uuid.uuid4()))["queued"])).status == 202
+
+
+async def test_the_same_delivery_twice_is_a_duplicate(intake_only):
+    guid = str(uuid.uuid4())
+    first = await _exchange(intake_only.url, _request(guid=guid))
+    again = await _exchange(intake_only.url, _request(guid=guid))
+    assert (first.status, again.status) == (202, 200)
+    assert again.json() == {"delivery": guid, "status": "duplicate"}
+    assert await _stored(intake_only) == 1
+
+
+async def test_one_connection_moves_from_the_front_to_aiohttp(intake_only):
+    """A proxy reuses its connections for any path: a webhook, then a page,
+    then a webhook again, each answered in order by the right side."""
+    async with _connect(intake_only.url) as (reader, writer):
+        writer.write(_request())
+        first = await _read_answer(reader)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        health = await _read_answer(reader)
+        writer.write(_request())
+        third = await _read_answer(reader)
+    assert first.status == 202 and first.json()["status"] == "queued"
+    assert health.status == 200 and health.json()["status"] == "ok"
+    assert third.status == 202 and third.json()["status"] == "queued"
+    assert await _stored(intake_only) == 2
+
+
+async def test_pipelined_requests_are_answered_in_order(intake_only):
+    guids = [str(uuid.uuid4()) for _ in range(4)]
+    raw = (
+        _request(guid=guids[0])
+        + _request(guid=guids[1])
+        + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        + _request(guid=guids[2])
+        + _request(guid=guids[3], extra=("Connection: close",))
+    )
+    async with _connect(intake_only.url) as (reader, writer):
+        writer.write(raw)
+        answers = [await _read_answer(reader) for _ in range(5)]
+        assert await _at_eof(reader)
+    assert [a.status for a in answers] == [202, 202, 200, 202, 202]
+    assert [answers[i].json()["delivery"] for i in (0, 1, 3, 4)] == guids
+    assert await _stored(intake_only) == 4
+
+
+async def test_a_request_sent_a_byte_at_a_time_is_stored_whole(intake_only):
+    guid = str(uuid.uuid4())
+    raw = _request(guid=guid)
+    async with _connect(intake_only.url) as (reader, writer):
+        for i in range(len(raw)):
+            writer.write(raw[i : i + 1])
+            await writer.drain()
+        answer = await _read_answer(reader)
+    assert answer.status == 202
+    row = await intake_only.runtime.pool.fetchrow(
+        "SELECT event, action, installation_id FROM webhook_deliveries WHERE id = $1", guid
+    )
+    assert tuple(row) == ("issues", "labeled", 7)
+
+
+async def test_connection_close_is_honoured(intake_only):
+    async with _connect(intake_only.url) as (reader, writer):
+        writer.write(_request(extra=("Connection: close",)))
+        answer = await _read_answer(reader)
+        assert answer.status == 202 and answer.headers["connection"] == "close"
+        assert await _at_eof(reader)
+
+
+async def test_a_client_that_stops_sending_still_gets_its_answer(intake_only):
+    async with _connect(intake_only.url) as (reader, writer):
+        writer.write(_request())
+        writer.write_eof()
+        answer = await _read_answer(reader)
+        assert answer.status == 202
+        assert await _at_eof(reader)
+    assert await _stored(intake_only) == 1
+
+
+async def test_a_client_that_leaves_before_its_answer_loses_nothing(intake_only):
+    guid = str(uuid.uuid4())
+    async with _connect(intake_only.url) as (_reader, writer):
+        writer.write(_request(guid=guid))
+        await writer.drain()
+    for _ in range(100):
+        if await _stored(intake_only):
+            break
+        await asyncio.sleep(0.02)
+    assert await _stored(intake_only) == 1
+    assert (await _exchange(intake_only.url, _request(guid=guid))).status == 200  # duplicate
+
+
+async def test_chunked_and_expect_continue_are_aiohttps_and_stored(intake_only):
+    body = BODY.encode()
+    guid = str(uuid.uuid4())
+    chunked = _request(guid=guid).replace(
+        f"Content-Length: {len(body)}\r\n".encode(), b"Transfer-Encoding: chunked\r\n"
+    )
+    head = chunked[: -len(body)]
+    chunks = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    assert (await _exchange(intake_only.url, head + chunks)).status == 202
+
+    async with _connect(intake_only.url) as (reader, writer):
+        raw = _request(extra=("Expect: 100-continue",))
+        writer.write(raw[: -len(body)])
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert interim.startswith(b"HTTP/1.1 100")
+        writer.write(body)
+        assert (await _read_answer(reader)).status == 202
+    assert await _stored(intake_only) == 2
+
+
+async def test_a_declared_body_over_25_mb_is_refused_before_it_is_sent(intake_only):
+    raw = _request(b"").replace(b"Content-Length: 0", b"Content-Length: 26214401")
+    async with _connect(intake_only.url) as (reader, writer):
+        writer.write(raw)
+        answer = await _read_answer(reader)
+        assert answer.status == 413
+        assert await _at_eof(reader)
+    assert await _stored(intake_only) == 0
+
+
+async def test_a_head_that_never_ends_is_handed_over_and_refused(intake_only):
+    async with _connect(intake_only.url) as (reader, writer):
+        writer.write(f"POST {PATH} HTTP/1.1\r\nX-Pad: ".encode())
+        for _ in range(64):
+            writer.write(b"a" * 1024)
+        answer = await _read_answer(reader)
+    assert answer.status == 400
+    assert await _stored(intake_only) == 0
+
+
+@asynccontextmanager
+async def _front(bot, *, keepalive: float = 75.0, grace: float = 5.0) -> AsyncIterator[FrontSite]:
+    site = FrontSite(
+        bot.runner,
+        "127.0.0.1",
+        0,
+        intake=bot.runner.app[INTAKE_KEY],
+        grace=grace,
+        keepalive=keepalive,
+    )
+    await site.start()
+    try:
+        yield site
+    finally:
+        if site._server is not None and site._server.is_serving():
+            await site.stop()
+
+
+async def test_a_silent_connection_is_closed_after_the_keepalive(intake_only):
+    async with _front(intake_only, keepalive=0.3) as site:
+        url = f"http://127.0.0.1:{site.port}"
+        async with _connect(url) as (reader, writer):
+            writer.write(_request())
+            assert (await _read_answer(reader)).status == 202
+            assert await _at_eof(reader, timeout=3.0)  # idle after its answer
+        async with _connect(url) as (reader, writer):
+            writer.write(_request()[:40])  # a head that stops
+            assert await _at_eof(reader, timeout=3.0)
+
+
+async def test_a_stop_answers_what_it_received_and_closes_the_idle(intake_only):
+    async with _front(intake_only) as site:
+        url = f"http://127.0.0.1:{site.port}"
+        async with _connect(url) as (idle_reader, idle_writer), _connect(url) as (reader, writer):
+            idle_writer.write(_request())
+            assert (await _read_answer(idle_reader)).status == 202
+            raw = _request()
+            writer.write(raw[:-10])  # a request half sent when the stop comes
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            stopping = asyncio.create_task(site.stop())
+            assert await _at_eof(idle_reader)
+            writer.write(raw[-10:])
+            answer = await _read_answer(reader)
+            assert answer.status == 202 and answer.headers["connection"] == "close"
+            assert await _at_eof(reader)
+            await asyncio.wait_for(stopping, 5)
+        assert not site._server.is_serving()
+    assert await _stored(intake_only) == 2
+
+
+async def test_a_stop_gives_up_on_a_stalled_request_after_its_grace(intake_only):
+    async with _front(intake_only, grace=0.3) as site:
+        async with _connect(f"http://127.0.0.1:{site.port}") as (reader, writer):
+            writer.write(_request()[:-10])
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            await asyncio.wait_for(site.stop(), 3)
+            assert await _at_eof(reader)
+    assert await _stored(intake_only) == 0
