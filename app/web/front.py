@@ -211,6 +211,7 @@ class FrontConnection(asyncio.Protocol):
         self.blocked = False  # the client does not read its answers
         self.last_seen = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[None] | None = None  # the request being answered
 
     # asyncio's protocol callbacks
 
@@ -272,6 +273,8 @@ class FrontConnection(asyncio.Protocol):
             if end < 0:
                 if len(buffer) > MAX_HEAD_BYTES:
                     self._hand_over()
+                elif self.eof:
+                    transport.close()  # a head that can no longer end
                 else:
                     self.scanned = max(0, len(buffer) - 3)
                 return
@@ -290,7 +293,8 @@ class FrontConnection(asyncio.Protocol):
         del buffer[:end]
         self.head, self.scanned = None, 0
         self.busy = True
-        asyncio.get_running_loop().create_task(self._answer(head, body))
+        # Held here: the loop keeps only a weak reference to a running task.
+        self.task = asyncio.get_running_loop().create_task(self._answer(head, body))
 
     async def _answer(self, head: WebhookHead, body: bytes) -> None:
         started = time.perf_counter()
@@ -307,7 +311,9 @@ class FrontConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return  # the client left; a stored delivery stays stored
-        close = head.close or self.eof or self.front.closing
+        # After a half-close, requests already received are still answered;
+        # `_advance` closes once none is left.
+        close = head.close or self.front.closing
         transport.write(answer_bytes(answer.status, answer.body(), close=close))
         if close:
             transport.close()

@@ -245,6 +245,16 @@ async def test_a_client_that_stops_sending_still_gets_its_answer(intake_only):
     assert await _stored(intake_only) == 1
 
 
+async def test_requests_received_before_a_half_close_are_all_answered(intake_only):
+    async with _connect(intake_only.url) as (reader, writer):
+        writer.write(_request() + _request() + _request()[:50])  # and half of a third
+        writer.write_eof()
+        answers = [await _read_answer(reader) for _ in range(2)]
+        assert [a.status for a in answers] == [202, 202]
+        assert await _at_eof(reader)
+    assert await _stored(intake_only) == 2
+
+
 async def test_a_client_that_leaves_before_its_answer_loses_nothing(intake_only):
     guid = str(uuid.uuid4())
     async with _connect(intake_only.url) as (_reader, writer):
