@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
+from app.deliveries import store as deliveries
 from app.web.front import FrontSite
 from app.web.server import INTAKE_KEY
 from tests.support.bot import sign
@@ -225,6 +226,15 @@ async def test_a_request_sent_a_byte_at_a_time_is_stored_whole(intake_only):
         "SELECT event, action, installation_id FROM webhook_deliveries WHERE id = $1", guid
     )
     assert tuple(row) == ("issues", "labeled", 7)
+
+
+async def test_a_large_body_is_stored_byte_for_byte(intake_only):
+    padding = "x" * (5 * 1024 * 1024)
+    body = json.dumps({"action": "edited", "issue": {"body": padding}}).encode()
+    guid = str(uuid.uuid4())
+    assert (await _exchange(intake_only.url, _request(body, guid=guid))).status == 202
+    stored = await deliveries.get(intake_only.runtime.pool, guid)
+    assert stored is not None and stored.payload == body
 
 
 async def test_connection_close_is_honoured(intake_only):
