@@ -18,6 +18,7 @@ from aiohttp import web
 from app.deliveries.store import BatchWriter, IncomingDelivery
 from app.observability import metrics
 from app.repo_settings.changes import pushed_to_default_branch
+from app.web import delivery_body
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +125,8 @@ def _response(answer: Answer) -> web.Response:
     return response
 
 
-def _installation_id(data: dict) -> int | None:
-    installation = data.get("installation")
-    if isinstance(installation, dict):
-        value = installation.get("id")
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+# Events whose answer reads more of the body than its action and installation.
+_READ_WHOLE = frozenset({"ping", "push"})
 
 
 _UNVERIFIED_OUTCOMES = frozenset({"unconfigured", "too_large", "bad_signature"})
@@ -262,24 +258,21 @@ class WebhookIntake:
         if len(delivery_id) > _MAX_GUID_LENGTH or not delivery_id.isprintable():
             return _bad("X-GitHub-Delivery is not a delivery GUID")
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return _bad(f"body is not JSON: {exc}")
-        if not isinstance(data, dict):
-            return _bad("body must be a JSON object")
+            facts = delivery_body.read(body, whole=event in _READ_WHOLE)
+        except delivery_body.NotJSON as exc:
+            return _bad(str(exc))
 
-        action = data.get("action") if isinstance(data.get("action"), str) else None
         if event == "ping":
-            return Answer(
-                200, {"ok": True, "delivery": delivery_id, "zen": data.get("zen")}, None, "ping"
-            )
-        if event == "push" and not pushed_to_default_branch(data):
+            zen = (facts.whole or {}).get("zen")
+            return Answer(200, {"ok": True, "delivery": delivery_id, "zen": zen}, None, "ping")
+        if event == "push" and not pushed_to_default_branch(facts.whole or {}):
             # Subscribed for the default branch only (settings are read there);
             # the agent's own pushes, tags and other branches are most pushes,
             # and a push body can be 25 MB: neither stored nor queued.
             return Answer(200, {"delivery": delivery_id, "status": "ignored"}, None, "ignored")
 
-        delivery = IncomingDelivery(delivery_id, event, action, _installation_id(data), body)
+        action = facts.action
+        delivery = IncomingDelivery(delivery_id, event, action, facts.installation_id, body)
         # Counted only once signed and whole: a slow or unsigned sender cannot
         # hold the worker back (app/queue/worker.py), GitHub's load does.
         self.load.enter()
