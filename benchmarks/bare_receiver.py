@@ -1,4 +1,4 @@
-"""The Python ceiling for the intake benchmark: a bare aiohttp webhook receiver.
+"""aiohttp's ceiling for the intake benchmark: a bare aiohttp webhook receiver.
 
 Its only route, `POST /api/github/webhooks`, verifies `X-Hub-Signature-256`
 with gidgethub and answers 202; it stores nothing. It runs on uvloop because

@@ -291,7 +291,7 @@ def table_rows(rows: Sequence[Row], outcomes: Mapping[str, Outcome]) -> list[lis
             elif row.target is None:
                 verdict = ""
             elif mode in REFERENCE_MODES:
-                verdict = "reference"  # not the bot: the ceiling it is read against
+                verdict = "reference"  # not the bot: aiohttp's ceiling, beside it
             else:
                 met = row.target.met(value, ratio)
                 verdict = "met" if met else ("**MISSED**" if met is False else DASH)
