@@ -36,7 +36,8 @@ MAX_HEAD_BYTES = 8190
 MAX_HEAD_LINES = 64
 # aiohttp's own default: an idle connection is closed after this long.
 KEEPALIVE_SECONDS = 75.0
-# Bytes a client may send ahead while its request is being stored.
+# Bytes a client may send ahead while its request is being stored, or while
+# its answers wait for it to read them.
 _READ_AHEAD = 256 * 1024
 
 # RFC 9110 `tchar`: what a header name is made of.
@@ -207,7 +208,7 @@ class FrontConnection(asyncio.Protocol):
         self.body_at = 0
         self.busy = False  # a request is being stored or answered
         self.eof = False
-        self.paused = False  # reading paused while a request is busy
+        self.paused = False  # reading paused while a request is busy or blocked
         self.blocked = False  # the client does not read its answers
         self.last_seen = 0.0
         self.timer: asyncio.TimerHandle | None = None
@@ -224,7 +225,7 @@ class FrontConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         self.last_seen = asyncio.get_running_loop().time()
-        if self.busy:
+        if self.busy or self.blocked:
             if not self.paused and len(self.buffer) > _READ_AHEAD:
                 self.paused = True
                 self.transport.pause_reading()
@@ -251,6 +252,7 @@ class FrontConnection(asyncio.Protocol):
         self.blocked = False
         if not self.busy and self.transport is not None:
             self._advance()
+            self._read_again()
 
     # the requests
 
@@ -312,10 +314,20 @@ class FrontConnection(asyncio.Protocol):
         if close:
             transport.close()
             return
-        if self.paused:
-            self.paused = False
-            transport.resume_reading()
         self._advance()
+        self._read_again()
+
+    def _read_again(self) -> None:
+        """Read on once nothing holds the buffer back, or it is under the
+        read-ahead: resumed on every answer instead, a client sending faster
+        than its requests are stored would add a read to the buffer each time."""
+        transport = self.transport
+        if not self.paused or transport is None or transport.is_closing():
+            return
+        if (self.busy or self.blocked) and len(self.buffer) > _READ_AHEAD:
+            return
+        self.paused = False
+        transport.resume_reading()
 
     def _hand_over(self) -> None:
         """Give this connection, from its first unanswered byte, to aiohttp."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -358,3 +359,61 @@ async def test_a_stop_gives_up_on_a_stalled_request_after_its_grace(intake_only)
             await asyncio.wait_for(site.stop(), 3)
             assert await _at_eof(reader)
     assert await _stored(intake_only) == 0
+
+
+async def test_a_client_that_never_reads_its_answers_cannot_fill_the_memory(intake_only):
+    """Pipelined pings whose answers are large, from a client that reads none:
+    once the front cannot write, it stops reading as well, so the client's
+    own socket fills and blocks it, instead of the front buffering without end
+    everything sent. When the client reads again, every request is answered."""
+    one = _request(json.dumps({"zen": "z" * 100_000, "hook_id": 1}).encode(), event="ping")
+    async with _front(intake_only) as site:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads nothing anyway
+        sock.connect(("127.0.0.1", site.port))
+        sock.setblocking(False)
+        sent, stalled = 0, 0.0
+        while sent < 64 * 1024 * 1024 and stalled < 1.0:
+            try:
+                sent += sock.send(one[sent % len(one) :])
+                stalled = 0.0
+            except BlockingIOError:
+                await asyncio.sleep(0.05)
+                stalled += 0.05
+        [connection] = site.front.connections
+        # What one read-ahead allows (256 KiB) and one read beyond it.
+        held = len(connection.buffer)
+        assert held <= 1024 * 1024, (sent, held)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(one[sent % len(one) :])
+        answers = [await _read_answer(reader) for _ in range(sent // len(one) + 1)]
+        writer.close()
+    assert {a.status for a in answers} == {200}
+
+
+async def test_a_client_sending_faster_than_it_is_answered_is_held_to_the_read_ahead(
+    intake_only,
+):
+    """Small pipelined requests sent far faster than they are answered (unsigned,
+    so anyone can): the front reads ahead a bounded amount while it answers
+    one, and does not add another read to its buffer with every answer."""
+    one = _request(signature="sha256=" + "0" * 64)
+    count = 16 * 1024 * 1024 // len(one)
+    async with _front(intake_only) as site:
+        reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            while True:
+                for connection in site.front.connections:
+                    most = max(most, len(connection.buffer))
+                await asyncio.sleep(0)
+
+        watching = asyncio.create_task(watch())
+        writer.write(one * count)
+        statuses = [(await _read_answer(reader)).status for _ in range(count)]
+        watching.cancel()
+        writer.close()
+    assert set(statuses) == {401}
+    assert most <= 1024 * 1024, most
