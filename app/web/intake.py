@@ -270,9 +270,11 @@ class WebhookIntake:
 
         action = data.get("action") if isinstance(data.get("action"), str) else None
         if event == "ping":
-            return Answer(
-                200, {"ok": True, "delivery": delivery_id, "zen": data.get("zen")}, None, "ping"
-            )
+            # Echoed only as the string GitHub sends: any other JSON value may
+            # nest deeper than orjson writes, and the answer could not be sent.
+            zen = data.get("zen")
+            zen = zen if isinstance(zen, str) else None
+            return Answer(200, {"ok": True, "delivery": delivery_id, "zen": zen}, None, "ping")
         if event == "push" and not pushed_to_default_branch(data):
             # Subscribed for the default branch only (settings are read there);
             # the agent's own pushes, tags and other branches are most pushes,

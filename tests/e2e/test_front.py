@@ -120,6 +120,8 @@ def _cases(guid: str) -> dict[str, bytes]:
         "ping": _request(
             b'{"zen":"Keep it logically awesome.","hook_id":1}', guid=guid, event="ping"
         ),
+        # Parsed (orjson reads 1,024 levels) but deeper than orjson writes (254).
+        "deep zen": _request(b'{"zen":' + b"[" * 300 + b"]" * 300 + b"}", guid=guid, event="ping"),
         "push elsewhere": _request(
             b'{"ref":"refs/heads/x","repository":{"default_branch":"main"}}',
             guid=guid,
