@@ -66,6 +66,8 @@ def _without(name: bytes) -> bytes:
         pytest.param(_with(b"content-length: 13"), id="length twice"),
         pytest.param(_with(b"Transfer-Encoding: chunked"), id="chunked"),
         pytest.param(_with(b"Expect: 100-continue"), id="expect"),
+        pytest.param(_with(b"Content-Encoding: gzip"), id="coded body"),
+        pytest.param(_with(b"content-encoding: identity"), id="identity coding"),
         pytest.param(_with(b"Upgrade: websocket"), id="upgrade"),
         pytest.param(_with(b"Connection: Upgrade"), id="connection upgrade"),
         pytest.param(_with(b"Connection: keep-alive, close"), id="connection list"),
