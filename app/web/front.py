@@ -410,5 +410,13 @@ class FrontSite(web.TCPSite):
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()  # no new connection
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         await self.front.stop(self.grace)
+        # The runner's clean-up then waits for the connections handed to
+        # aiohttp: what the front took comes off that wait, so that both stop
+        # within one grace. aiohttp takes a timeout of 0 for none at all.
+        runner = self._runner
+        left = runner._shutdown_timeout - (loop.time() - started)
+        runner._shutdown_timeout = max(left, 0.001)
         await super().stop()

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from app.web.front import FrontSite
-from app.web.server import INTAKE_KEY
+from app.web.server import INTAKE_KEY, RUNNER_OPTIONS, make_web_app
 from tests.support.bot import sign
 
 PATH = "/api/github/webhooks"
@@ -424,3 +424,35 @@ async def test_a_client_sending_faster_than_it_is_answered_is_held_to_the_read_a
         writer.close()
     assert set(statuses) == {401}
     assert most <= 1024 * 1024, most
+
+
+async def test_the_front_and_aiohttp_stop_within_one_grace(intake_only):
+    """A stalled upload on the front and another on a connection handed to
+    aiohttp: the runner's clean-up gives up on both within the one shutdown
+    grace, not the front's grace and then aiohttp's again (`docker stop`
+    waits a little more than one)."""
+    grace = 2.0
+    runner = web.AppRunner(
+        make_web_app(intake_only.runtime), **RUNNER_OPTIONS, shutdown_timeout=grace
+    )
+    await runner.setup()
+    site = FrontSite(runner, "127.0.0.1", 0, intake=runner.app[INTAKE_KEY], grace=grace)
+    await site.start()
+    url = f"http://127.0.0.1:{site.port}"
+    body = BODY.encode()
+    chunked = _request().replace(
+        f"Content-Length: {len(body)}\r\n".encode(), b"Transfer-Encoding: chunked\r\n"
+    )[: -len(body)]
+    async with _connect(url) as (front_reader, front), _connect(url) as (handed_reader, handed):
+        front.write(_request()[:-10])
+        handed.write(chunked + b"%x\r\n%s\r\n" % (len(body), body))  # no last chunk
+        await asyncio.gather(front.drain(), handed.drain())
+        await asyncio.sleep(0.2)
+        assert len(site.front.connections) == 1  # the other is aiohttp's
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(runner.cleanup(), 4 * grace)
+        took = loop.time() - started
+        assert await _at_eof(front_reader) and await _at_eof(handed_reader)
+    assert grace <= took < 1.5 * grace, took
+    assert await _stored(intake_only) == 0
