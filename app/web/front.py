@@ -208,6 +208,7 @@ class FrontConnection(asyncio.Protocol):
         self.buffer = bytearray()
         self.scanned = 0  # where to look on for the end of the head
         self.head: WebhookHead | None = None
+        self.head_at = 0.0  # when the head was read: the intake's time starts there
         self.body_at = 0
         self.busy = False  # a request is being stored or answered
         self.eof = False
@@ -285,6 +286,7 @@ class FrontConnection(asyncio.Protocol):
                 self._hand_over()
                 return
             self.head, self.body_at = head, end + 4
+            self.head_at = time.perf_counter()
         head, body_at = self.head, self.body_at
         end = body_at + head.length
         if len(buffer) < end:
@@ -295,10 +297,9 @@ class FrontConnection(asyncio.Protocol):
         del buffer[:end]
         self.head, self.scanned = None, 0
         self.busy = True
-        asyncio.get_running_loop().create_task(self._answer(head, body))
+        asyncio.get_running_loop().create_task(self._answer(head, body, self.head_at))
 
-    async def _answer(self, head: WebhookHead, body: bytes) -> None:
-        started = time.perf_counter()
+    async def _answer(self, head: WebhookHead, body: bytes, started: float) -> None:
         intake = self.front.intake
         try:
             answer = await intake.accept(

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
+from app.observability import metrics
 from app.web.front import FrontSite
 from app.web.server import INTAKE_KEY, RUNNER_OPTIONS, make_web_app
 from tests.support.bot import sign
@@ -456,3 +457,26 @@ async def test_the_front_and_aiohttp_stop_within_one_grace(intake_only):
         assert await _at_eof(front_reader) and await _at_eof(handed_reader)
     assert grace <= took < 1.5 * grace, took
     assert await _stored(intake_only) == 0
+
+
+async def test_the_intake_time_counts_from_the_head_on_both_layers(intake_only, plain_site):
+    """`codegen_bot_webhook_intake_seconds` is "time from request to answer":
+    aiohttp's route starts it once the head is read, body still to come, so a
+    slow upload counts; the front starts it at the same point."""
+
+    def total() -> float:
+        return metrics.REGISTRY.get_sample_value("codegen_bot_webhook_intake_seconds_sum")
+
+    body = BODY.encode()
+    took = {}
+    for name, url in (("front", intake_only.url), ("aiohttp", plain_site)):
+        raw = _request()
+        before = total()
+        async with _connect(url) as (reader, writer):
+            writer.write(raw[: -len(body)])
+            await writer.drain()
+            await asyncio.sleep(0.5)
+            writer.write(body)
+            assert (await _read_answer(reader)).status == 202
+        took[name] = total() - before
+    assert min(took.values()) >= 0.4, took  # the head is read just after the sleep starts
