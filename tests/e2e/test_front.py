@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from app.observability import metrics
 from app.web.front import FrontSite
 from app.web.server import INTAKE_KEY, RUNNER_OPTIONS, make_web_app
 from tests.support.bot import sign
+from tests.support.serve import free_port, serve_env, start_serve, wait_healthy
 
 PATH = "/api/github/webhooks"
 BODY = json.dumps({"action": "labeled", "installation": {"id": 7}, "issue": {"number": 1}})
@@ -369,6 +371,20 @@ async def test_a_stop_gives_up_on_a_stalled_request_after_its_grace(intake_only)
     assert await _stored(intake_only) == 0
 
 
+async def _fill_without_reading(sock: socket.socket, one: bytes, limit: int) -> int:
+    """Send `one` over and over, reading nothing, until `limit` bytes are sent or
+    the socket has taken nothing for a second; how many bytes were sent."""
+    sent, stalled = 0, 0.0
+    while sent < limit and stalled < 1.0:
+        try:
+            sent += sock.send(one[sent % len(one) :])
+            stalled = 0.0
+        except BlockingIOError:
+            await asyncio.sleep(0.05)
+            stalled += 0.05
+    return sent
+
+
 async def test_a_client_that_never_reads_its_answers_cannot_fill_the_memory(intake_only):
     """Pipelined pings whose answers are large, from a client that reads none:
     once the front cannot write, it stops reading as well, so the client's
@@ -380,14 +396,7 @@ async def test_a_client_that_never_reads_its_answers_cannot_fill_the_memory(inta
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads nothing anyway
         sock.connect(("127.0.0.1", site.port))
         sock.setblocking(False)
-        sent, stalled = 0, 0.0
-        while sent < 64 * 1024 * 1024 and stalled < 1.0:
-            try:
-                sent += sock.send(one[sent % len(one) :])
-                stalled = 0.0
-            except BlockingIOError:
-                await asyncio.sleep(0.05)
-                stalled += 0.05
+        sent = await _fill_without_reading(sock, one, 64 * 1024 * 1024)
         [connection] = site.front.connections
         # What one read-ahead allows (256 KiB) and one read beyond it.
         held = len(connection.buffer)
@@ -480,3 +489,47 @@ async def test_the_intake_time_counts_from_the_head_on_both_layers(intake_only, 
             assert (await _read_answer(reader)).status == 202
         took[name] = total() - before
     assert min(took.values()) >= 0.4, took  # the head is read just after the sleep starts
+
+
+async def test_the_front_under_serve_on_uvloop(dsn, fake_github, tmp_path):
+    """`codegen-bot serve` runs on uvloop, the tests' own bot on asyncio's loop:
+    the hand-over (set_protocol), a half-close and the read-ahead's pause and
+    resume, on the real process."""
+    port = free_port()
+    server = await start_serve(serve_env(dsn, fake_github.url, port), tmp_path, "--role", "web")
+    try:
+        await wait_healthy(port)
+        url = f"http://127.0.0.1:{port}"
+        ping = _request(b'{"zen":"z","hook_id":1}', event="ping")
+        async with _connect(url) as (reader, writer):
+            writer.write(
+                ping
+                + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                + ping.replace(b"Host: 127.0.0.1", b"Host: 127.0.0.1\r\nConnection: close")
+            )
+            answers = [await _read_answer(reader) for _ in range(3)]
+            assert [a.status for a in answers] == [200, 200, 200]
+            assert answers[1].json()["status"] == "ok"
+            assert await _at_eof(reader)
+        async with _connect(url) as (reader, writer):
+            writer.write(ping)
+            writer.write_eof()
+            assert (await _read_answer(reader)).status == 200
+            assert await _at_eof(reader)
+
+        big = _request(json.dumps({"zen": "z" * 100_000, "hook_id": 1}).encode(), event="ping")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.setblocking(False)
+        sent = await _fill_without_reading(sock, big, 64 * 1024 * 1024)
+        assert sent < 32 * 1024 * 1024, sent  # the socket buffers, and a read-ahead
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(big[sent % len(big) :])
+        answers = [await _read_answer(reader) for _ in range(sent // len(big) + 1)]
+        assert {a.status for a in answers} == {200}
+        writer.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(server.communicate(), 30)
+    assert server.returncode == 0, err.decode()[-2000:]
