@@ -214,7 +214,8 @@ class FrontConnection(asyncio.Protocol):
         self.eof = False
         self.paused = False  # reading paused while a request is busy or blocked
         self.blocked = False  # the client does not read its answers
-        self.last_seen = 0.0
+        self.last_seen = 0.0  # when it last sent a byte or read some of its answers
+        self.unsent = 0  # answer bytes the transport held at the last idle check
         self.timer: asyncio.TimerHandle | None = None
 
     # asyncio's protocol callbacks
@@ -366,11 +367,20 @@ class FrontConnection(asyncio.Protocol):
         if transport is None:
             return
         loop = asyncio.get_running_loop()
+        unsent = transport.get_write_buffer_size()
+        if unsent < self.unsent:
+            self.last_seen = loop.time()
+        self.unsent = unsent
         due = self.last_seen + self.front.keepalive
         if self.busy or loop.time() < due:
             self.timer = loop.call_at(max(due, loop.time() + 1.0), self._check_idle)
             return
-        transport.close()  # silent for KEEPALIVE_SECONDS, mid-request or not
+        # Silent for KEEPALIVE_SECONDS, mid-request or not. Answers it has not
+        # read would hold a polite close open for ever: then drop it.
+        if unsent:
+            transport.abort()
+        else:
+            transport.close()
 
     def close_if_idle(self) -> None:
         """At shutdown: close now unless a request is being received or stored."""

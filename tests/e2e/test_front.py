@@ -339,6 +339,49 @@ async def test_a_silent_connection_is_closed_after_the_keepalive(intake_only):
             assert await _at_eof(reader, timeout=3.0)
 
 
+async def test_a_client_that_never_reads_is_let_go_after_the_keepalive(intake_only):
+    """Answers the client never reads cannot be flushed, so closing its
+    connection politely would wait for ever: after the keep-alive with
+    neither a byte sent nor an answer read, the front drops it."""
+    one = _request(json.dumps({"zen": "z" * 100_000, "hook_id": 1}).encode(), event="ping")
+    async with _front(intake_only, keepalive=0.5) as site:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", site.port))
+        sock.setblocking(False)
+        try:
+            await _fill_without_reading(sock, one, 64 * 1024 * 1024)
+            for _ in range(100):
+                if not site.front.connections:
+                    break
+                await asyncio.sleep(0.05)
+            assert not site.front.connections
+        finally:
+            sock.close()
+
+
+async def test_a_slow_reader_of_a_long_answer_is_not_idle(intake_only):
+    """A client that sends nothing more but reads its long answer slowly is
+    busy, not idle: it gets the answer whole, however long past the
+    keep-alive it takes."""
+    zen = "z" * 8_000_000
+    raw = _request(json.dumps({"zen": zen, "hook_id": 1}).encode(), event="ping")
+    async with _front(intake_only, keepalive=0.5) as site:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", site.port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=16 * 1024)
+        writer.write(raw)
+        received = b""
+        while b'"}' not in received[-4:]:
+            chunk = await asyncio.wait_for(reader.read(16 * 1024), 5)
+            assert chunk, len(received)  # not dropped mid-answer
+            received += chunk
+            await asyncio.sleep(0.01)  # some 5 s for the whole answer: 10 keep-alives
+        writer.close()
+    assert zen.encode() in received
+
+
 async def test_a_stop_answers_what_it_received_and_closes_the_idle(intake_only):
     async with _front(intake_only) as site:
         url = f"http://127.0.0.1:{site.port}"
