@@ -54,6 +54,7 @@ _WATCHED = frozenset(
         b"expect",
         b"upgrade",
         b"connection",
+        b"proxy-connection",
         b"x-github-event",
         b"x-github-delivery",
         b"x-hub-signature-256",
@@ -102,6 +103,8 @@ def parse_head(head: bytes) -> WebhookHead | None:
         return None
     if b"content-encoding" in fields:
         return None  # aiohttp inflates the body before the route reads it
+    if b"proxy-connection" in fields:
+        return None  # llhttp reads it as Connection
     length = fields.get(b"content-length")
     if length is None or not length.isdigit() or len(length) > 9:
         return None

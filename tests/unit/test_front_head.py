@@ -71,6 +71,7 @@ def _without(name: bytes) -> bytes:
         pytest.param(_with(b"Upgrade: websocket"), id="upgrade"),
         pytest.param(_with(b"Connection: Upgrade"), id="connection upgrade"),
         pytest.param(_with(b"Connection: keep-alive, close"), id="connection list"),
+        pytest.param(_with(b"Proxy-Connection: close"), id="proxy-connection"),
         pytest.param(_with(b"X-GitHub-Event: push"), id="event twice"),
         pytest.param(_with(b"X-Hub-Signature-256: sha256=00"), id="signature twice"),
         pytest.param(_with(b"X-GitHub-Delivery: a"), id="delivery twice"),
