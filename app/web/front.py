@@ -36,7 +36,8 @@ MAX_HEAD_BYTES = 8190
 MAX_HEAD_LINES = 64
 # aiohttp's own default: an idle connection is closed after this long.
 KEEPALIVE_SECONDS = 75.0
-# Bytes a client may send ahead while its request is being stored.
+# Bytes a client may send ahead while its request is being stored, or while
+# its answers wait for it to read them.
 _READ_AHEAD = 256 * 1024
 
 # RFC 9110 `tchar`: what a header name is made of.
@@ -49,9 +50,11 @@ _WATCHED = frozenset(
     {
         b"content-length",
         b"transfer-encoding",
+        b"content-encoding",
         b"expect",
         b"upgrade",
         b"connection",
+        b"proxy-connection",
         b"x-github-event",
         b"x-github-delivery",
         b"x-hub-signature-256",
@@ -98,6 +101,10 @@ def parse_head(head: bytes) -> WebhookHead | None:
             fields[name] = value.strip(b" \t")
     if b"transfer-encoding" in fields or b"expect" in fields or b"upgrade" in fields:
         return None
+    if b"content-encoding" in fields:
+        return None  # aiohttp inflates the body before the route reads it
+    if b"proxy-connection" in fields:
+        return None  # llhttp reads it as Connection
     length = fields.get(b"content-length")
     if length is None or not length.isdigit() or len(length) > 9:
         return None
@@ -204,12 +211,14 @@ class FrontConnection(asyncio.Protocol):
         self.buffer = bytearray()
         self.scanned = 0  # where to look on for the end of the head
         self.head: WebhookHead | None = None
+        self.head_at = 0.0  # when the head was read: the intake's time starts there
         self.body_at = 0
         self.busy = False  # a request is being stored or answered
         self.eof = False
-        self.paused = False  # reading paused while a request is busy
+        self.paused = False  # reading paused while a request is busy or blocked
         self.blocked = False  # the client does not read its answers
-        self.last_seen = 0.0
+        self.last_seen = 0.0  # when it last sent a byte or read some of its answers
+        self.unsent = 0  # answer bytes the transport held at the last idle check
         self.timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[None] | None = None  # the request being answered
 
@@ -225,7 +234,7 @@ class FrontConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         self.last_seen = asyncio.get_running_loop().time()
-        if self.busy:
+        if self.busy or self.blocked:
             if not self.paused and len(self.buffer) > _READ_AHEAD:
                 self.paused = True
                 self.transport.pause_reading()
@@ -252,6 +261,7 @@ class FrontConnection(asyncio.Protocol):
         self.blocked = False
         if not self.busy and self.transport is not None:
             self._advance()
+            self._read_again()
 
     # the requests
 
@@ -283,6 +293,7 @@ class FrontConnection(asyncio.Protocol):
                 self._hand_over()
                 return
             self.head, self.body_at = head, end + 4
+            self.head_at = time.perf_counter()
         head, body_at = self.head, self.body_at
         end = body_at + head.length
         if len(buffer) < end:
@@ -295,10 +306,9 @@ class FrontConnection(asyncio.Protocol):
         self.head, self.scanned = None, 0
         self.busy = True
         # Held here: the loop keeps only a weak reference to a running task.
-        self.task = asyncio.get_running_loop().create_task(self._answer(head, body))
+        self.task = asyncio.get_running_loop().create_task(self._answer(head, body, self.head_at))
 
-    async def _answer(self, head: WebhookHead, body: bytes) -> None:
-        started = time.perf_counter()
+    async def _answer(self, head: WebhookHead, body: bytes, started: float) -> None:
         intake = self.front.intake
         try:
             answer = await intake.accept(
@@ -319,10 +329,20 @@ class FrontConnection(asyncio.Protocol):
         if close:
             transport.close()
             return
-        if self.paused:
-            self.paused = False
-            transport.resume_reading()
         self._advance()
+        self._read_again()
+
+    def _read_again(self) -> None:
+        """Read on once nothing holds the buffer back, or it is under the
+        read-ahead: resumed on every answer instead, a client sending faster
+        than its requests are stored would add a read to the buffer each time."""
+        transport = self.transport
+        if not self.paused or transport is None or transport.is_closing():
+            return
+        if (self.busy or self.blocked) and len(self.buffer) > _READ_AHEAD:
+            return
+        self.paused = False
+        transport.resume_reading()
 
     def _hand_over(self) -> None:
         """Give this connection, from its first unanswered byte, to aiohttp."""
@@ -357,11 +377,20 @@ class FrontConnection(asyncio.Protocol):
         if transport is None:
             return
         loop = asyncio.get_running_loop()
+        unsent = transport.get_write_buffer_size()
+        if unsent < self.unsent:
+            self.last_seen = loop.time()
+        self.unsent = unsent
         due = self.last_seen + self.front.keepalive
         if self.busy or loop.time() < due:
             self.timer = loop.call_at(max(due, loop.time() + 1.0), self._check_idle)
             return
-        transport.close()  # silent for KEEPALIVE_SECONDS, mid-request or not
+        # Silent for KEEPALIVE_SECONDS, mid-request or not. Answers it has not
+        # read would hold a polite close open for ever: then drop it.
+        if unsent:
+            transport.abort()
+        else:
+            transport.close()
 
     def close_if_idle(self) -> None:
         """At shutdown: close now unless a request is being received or stored."""
@@ -402,5 +431,13 @@ class FrontSite(web.TCPSite):
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()  # no new connection
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         await self.front.stop(self.grace)
+        # The runner's clean-up then waits for the connections handed to
+        # aiohttp: what the front took comes off that wait, so that both stop
+        # within one grace. aiohttp takes a timeout of 0 for none at all.
+        runner = self._runner
+        left = runner._shutdown_timeout - (loop.time() - started)
+        runner._shutdown_timeout = max(left, 0.001)
         await super().stop()

@@ -263,7 +263,10 @@ class WebhookIntake:
             return _bad(str(exc))
 
         if event == "ping":
+            # Echoed only as the string GitHub sends: any other JSON value may
+            # nest deeper than orjson writes, and the answer could not be sent.
             zen = (facts.whole or {}).get("zen")
+            zen = zen if isinstance(zen, str) else None
             return Answer(200, {"ok": True, "delivery": delivery_id, "zen": zen}, None, "ping")
         if event == "push" and not pushed_to_default_branch(facts.whole or {}):
             # Subscribed for the default branch only (settings are read there);

@@ -5,7 +5,10 @@ everything else by aiohttp, on one connection, byte for byte."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import signal
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,9 +18,11 @@ import pytest
 from aiohttp import web
 
 from app.deliveries import store as deliveries
+from app.observability import metrics
 from app.web.front import FrontSite
-from app.web.server import INTAKE_KEY
+from app.web.server import INTAKE_KEY, RUNNER_OPTIONS, make_web_app
 from tests.support.bot import sign
+from tests.support.serve import free_port, serve_env, start_serve, wait_healthy
 
 PATH = "/api/github/webhooks"
 BODY = json.dumps({"action": "labeled", "installation": {"id": 7}, "issue": {"number": 1}})
@@ -120,12 +125,18 @@ def _cases(guid: str) -> dict[str, bytes]:
         "ping": _request(
             b'{"zen":"Keep it logically awesome.","hook_id":1}', guid=guid, event="ping"
         ),
+        # Parsed (orjson reads 1,024 levels) but deeper than orjson writes (254).
+        "deep zen": _request(b'{"zen":' + b"[" * 300 + b"]" * 300 + b"}", guid=guid, event="ping"),
         "push elsewhere": _request(
             b'{"ref":"refs/heads/x","repository":{"default_branch":"main"}}',
             guid=guid,
             event="push",
         ),
         "empty": _request(b"", guid=guid),
+        # aiohttp inflates a coded body before the route reads it; signed as sent.
+        "gzip": _request(
+            gzip.compress(body), guid=guid, signature=sign(body), extra=("Content-Encoding: gzip",)
+        ),
         "query": _request(guid=guid, line=f"POST {PATH}?a=1 HTTP/1.1"),
         "http/1.0": _request(guid=guid, line=f"POST {PATH} HTTP/1.0"),
         "get": _request(guid=guid, line=f"GET {PATH} HTTP/1.1"),
@@ -140,6 +151,8 @@ def _cases(guid: str) -> dict[str, bytes]:
             guid=guid, extra=tuple(f"X-Pad-{i}: " + "a" * 100 for i in range(100))
         ),
         "connection upgrade": _request(guid=guid, extra=("Connection: Upgrade", "Upgrade: h2c")),
+        # llhttp reads the old proxies' header as Connection: aiohttp closes.
+        "proxy-connection close": _request(guid=guid, extra=("Proxy-Connection: close",)),
     }
 
 
@@ -348,6 +361,49 @@ async def test_a_silent_connection_is_closed_after_the_keepalive(intake_only):
             assert await _at_eof(reader, timeout=3.0)
 
 
+async def test_a_client_that_never_reads_is_let_go_after_the_keepalive(intake_only):
+    """Answers the client never reads cannot be flushed, so closing its
+    connection politely would wait for ever: after the keep-alive with
+    neither a byte sent nor an answer read, the front drops it."""
+    one = _request(json.dumps({"zen": "z" * 100_000, "hook_id": 1}).encode(), event="ping")
+    async with _front(intake_only, keepalive=0.5) as site:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", site.port))
+        sock.setblocking(False)
+        try:
+            await _fill_without_reading(sock, one, 64 * 1024 * 1024)
+            for _ in range(100):
+                if not site.front.connections:
+                    break
+                await asyncio.sleep(0.05)
+            assert not site.front.connections
+        finally:
+            sock.close()
+
+
+async def test_a_slow_reader_of_a_long_answer_is_not_idle(intake_only):
+    """A client that sends nothing more but reads its long answer slowly is
+    busy, not idle: it gets the answer whole, however long past the
+    keep-alive it takes."""
+    zen = "z" * 8_000_000
+    raw = _request(json.dumps({"zen": zen, "hook_id": 1}).encode(), event="ping")
+    async with _front(intake_only, keepalive=0.5) as site:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", site.port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=16 * 1024)
+        writer.write(raw)
+        received = b""
+        while b'"}' not in received[-4:]:
+            chunk = await asyncio.wait_for(reader.read(16 * 1024), 5)
+            assert chunk, len(received)  # not dropped mid-answer
+            received += chunk
+            await asyncio.sleep(0.01)  # some 5 s for the whole answer: 10 keep-alives
+        writer.close()
+    assert zen.encode() in received
+
+
 async def test_a_stop_answers_what_it_received_and_closes_the_idle(intake_only):
     async with _front(intake_only) as site:
         url = f"http://127.0.0.1:{site.port}"
@@ -378,3 +434,167 @@ async def test_a_stop_gives_up_on_a_stalled_request_after_its_grace(intake_only)
             await asyncio.wait_for(site.stop(), 3)
             assert await _at_eof(reader)
     assert await _stored(intake_only) == 0
+
+
+async def _fill_without_reading(sock: socket.socket, one: bytes, limit: int) -> int:
+    """Send `one` over and over, reading nothing, until `limit` bytes are sent or
+    the socket has taken nothing for a second; how many bytes were sent."""
+    sent, stalled = 0, 0.0
+    while sent < limit and stalled < 1.0:
+        try:
+            sent += sock.send(one[sent % len(one) :])
+            stalled = 0.0
+        except BlockingIOError:
+            await asyncio.sleep(0.05)
+            stalled += 0.05
+    return sent
+
+
+async def test_a_client_that_never_reads_its_answers_cannot_fill_the_memory(intake_only):
+    """Pipelined pings whose answers are large, from a client that reads none:
+    once the front cannot write, it stops reading as well, so the client's
+    own socket fills and blocks it, instead of the front buffering without end
+    everything sent. When the client reads again, every request is answered."""
+    one = _request(json.dumps({"zen": "z" * 100_000, "hook_id": 1}).encode(), event="ping")
+    async with _front(intake_only) as site:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads nothing anyway
+        sock.connect(("127.0.0.1", site.port))
+        sock.setblocking(False)
+        sent = await _fill_without_reading(sock, one, 64 * 1024 * 1024)
+        [connection] = site.front.connections
+        # What one read-ahead allows (256 KiB) and one read beyond it.
+        held = len(connection.buffer)
+        assert held <= 1024 * 1024, (sent, held)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(one[sent % len(one) :])
+        answers = [await _read_answer(reader) for _ in range(sent // len(one) + 1)]
+        writer.close()
+    assert {a.status for a in answers} == {200}
+
+
+async def test_a_client_sending_faster_than_it_is_answered_is_held_to_the_read_ahead(
+    intake_only,
+):
+    """Small pipelined requests sent far faster than they are answered (unsigned,
+    so anyone can): the front reads ahead a bounded amount while it answers
+    one, and does not add another read to its buffer with every answer."""
+    one = _request(signature="sha256=" + "0" * 64)
+    count = 16 * 1024 * 1024 // len(one)
+    async with _front(intake_only) as site:
+        reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            while True:
+                for connection in site.front.connections:
+                    most = max(most, len(connection.buffer))
+                await asyncio.sleep(0)
+
+        watching = asyncio.create_task(watch())
+        writer.write(one * count)
+        statuses = [(await _read_answer(reader)).status for _ in range(count)]
+        watching.cancel()
+        writer.close()
+    assert set(statuses) == {401}
+    assert most <= 1024 * 1024, most
+
+
+async def test_the_front_and_aiohttp_stop_within_one_grace(intake_only):
+    """A stalled upload on the front and another on a connection handed to
+    aiohttp: the runner's clean-up gives up on both within the one shutdown
+    grace, not the front's grace and then aiohttp's again (`docker stop`
+    waits a little more than one)."""
+    grace = 2.0
+    runner = web.AppRunner(
+        make_web_app(intake_only.runtime), **RUNNER_OPTIONS, shutdown_timeout=grace
+    )
+    await runner.setup()
+    site = FrontSite(runner, "127.0.0.1", 0, intake=runner.app[INTAKE_KEY], grace=grace)
+    await site.start()
+    url = f"http://127.0.0.1:{site.port}"
+    body = BODY.encode()
+    chunked = _request().replace(
+        f"Content-Length: {len(body)}\r\n".encode(), b"Transfer-Encoding: chunked\r\n"
+    )[: -len(body)]
+    async with _connect(url) as (front_reader, front), _connect(url) as (handed_reader, handed):
+        front.write(_request()[:-10])
+        handed.write(chunked + b"%x\r\n%s\r\n" % (len(body), body))  # no last chunk
+        await asyncio.gather(front.drain(), handed.drain())
+        await asyncio.sleep(0.2)
+        assert len(site.front.connections) == 1  # the other is aiohttp's
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(runner.cleanup(), 4 * grace)
+        took = loop.time() - started
+        assert await _at_eof(front_reader) and await _at_eof(handed_reader)
+    assert grace <= took < 1.5 * grace, took
+    assert await _stored(intake_only) == 0
+
+
+async def test_the_intake_time_counts_from_the_head_on_both_layers(intake_only, plain_site):
+    """`codegen_bot_webhook_intake_seconds` is "time from request to answer":
+    aiohttp's route starts it once the head is read, body still to come, so a
+    slow upload counts; the front starts it at the same point."""
+
+    def total() -> float:
+        return metrics.REGISTRY.get_sample_value("codegen_bot_webhook_intake_seconds_sum")
+
+    body = BODY.encode()
+    took = {}
+    for name, url in (("front", intake_only.url), ("aiohttp", plain_site)):
+        raw = _request()
+        before = total()
+        async with _connect(url) as (reader, writer):
+            writer.write(raw[: -len(body)])
+            await writer.drain()
+            await asyncio.sleep(0.5)
+            writer.write(body)
+            assert (await _read_answer(reader)).status == 202
+        took[name] = total() - before
+    assert min(took.values()) >= 0.4, took  # the head is read just after the sleep starts
+
+
+async def test_the_front_under_serve_on_uvloop(dsn, fake_github, tmp_path):
+    """`codegen-bot serve` runs on uvloop, the tests' own bot on asyncio's loop:
+    the hand-over (set_protocol), a half-close and the read-ahead's pause and
+    resume, on the real process."""
+    port = free_port()
+    server = await start_serve(serve_env(dsn, fake_github.url, port), tmp_path, "--role", "web")
+    try:
+        await wait_healthy(port)
+        url = f"http://127.0.0.1:{port}"
+        ping = _request(b'{"zen":"z","hook_id":1}', event="ping")
+        async with _connect(url) as (reader, writer):
+            writer.write(
+                ping
+                + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                + ping.replace(b"Host: 127.0.0.1", b"Host: 127.0.0.1\r\nConnection: close")
+            )
+            answers = [await _read_answer(reader) for _ in range(3)]
+            assert [a.status for a in answers] == [200, 200, 200]
+            assert answers[1].json()["status"] == "ok"
+            assert await _at_eof(reader)
+        async with _connect(url) as (reader, writer):
+            writer.write(ping)
+            writer.write_eof()
+            assert (await _read_answer(reader)).status == 200
+            assert await _at_eof(reader)
+
+        big = _request(json.dumps({"zen": "z" * 100_000, "hook_id": 1}).encode(), event="ping")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.setblocking(False)
+        sent = await _fill_without_reading(sock, big, 64 * 1024 * 1024)
+        assert sent < 32 * 1024 * 1024, sent  # the socket buffers, and a read-ahead
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(big[sent % len(big) :])
+        answers = [await _read_answer(reader) for _ in range(sent // len(big) + 1)]
+        assert {a.status for a in answers} == {200}
+        writer.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(server.communicate(), 30)
+    assert server.returncode == 0, err.decode()[-2000:]
