@@ -34,7 +34,9 @@ _REQUEST_LINE = b"POST " + WEBHOOK_PATH.encode() + b" HTTP/1.1\r\n"
 # own limits (8,190 bytes a line, 128 headers) as if the front were not there.
 MAX_HEAD_BYTES = 8190
 MAX_HEAD_LINES = 64
-# aiohttp's own default: an idle connection is closed after this long.
+# An idle connection is closed after this long, by the front and, for the
+# connections handed over, by aiohttp (app/web/server.py RUNNER_OPTIONS): the
+# keep-alive of aiohttp's `run_app` (a bare AppRunner would keep one an hour).
 KEEPALIVE_SECONDS = 75.0
 # Bytes a client may send ahead while its request is being stored, or while
 # its answers wait for it to read them.

@@ -22,6 +22,7 @@ from app.onboarding.proxy import WebhookProxy
 from app.onboarding.registration import Registration
 from app.queue import store as jobs
 from app.runtime import Runtime
+from app.web.front import KEEPALIVE_SECONDS
 from app.web.intake import MAX_BODY_BYTES, WEBHOOK_PATH, IntakeLoad, WebhookIntake
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,14 @@ INTAKE_LOAD_KEY = web.AppKey("intake_load", IntakeLoad)
 # The intake itself, for the front on the web port (app/web/front.py).
 INTAKE_KEY = web.AppKey("intake", WebhookIntake)
 _HEALTH_TIMEOUT = 3.0
-# AppRunner options: no access log (metrics count requests), and a short
-# lingering close so an oversized upload we refused does not hold shutdown.
-RUNNER_OPTIONS = {"access_log": None, "lingering_time": 2.0}
+# AppRunner options: no access log (metrics count requests), a short lingering
+# close so an oversized upload we refused does not hold shutdown, and the
+# front's keep-alive for the connections it hands over.
+RUNNER_OPTIONS = {
+    "access_log": None,
+    "lingering_time": 2.0,
+    "keepalive_timeout": KEEPALIVE_SECONDS,
+}
 
 
 async def health(request: web.Request) -> web.Response:

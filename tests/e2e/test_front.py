@@ -19,7 +19,7 @@ from aiohttp import web
 
 from app.deliveries import store as deliveries
 from app.observability import metrics
-from app.web.front import FrontSite
+from app.web.front import KEEPALIVE_SECONDS, FrontSite
 from app.web.server import INTAKE_KEY, RUNNER_OPTIONS, make_web_app
 from tests.support.bot import sign
 from tests.support.serve import free_port, serve_env, start_serve, wait_healthy
@@ -598,3 +598,12 @@ async def test_the_front_under_serve_on_uvloop(dsn, fake_github, tmp_path):
         server.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(server.communicate(), 30)
     assert server.returncode == 0, err.decode()[-2000:]
+
+
+async def test_a_connection_handed_to_aiohttp_closes_when_idle_too(intake_only):
+    """aiohttp's own keep-alive is the front's (an AppRunner's default is an hour)."""
+    handler = intake_only.runner.server()
+    try:
+        assert handler._keepalive_timeout == KEEPALIVE_SECONDS
+    finally:
+        handler.force_close()
