@@ -24,6 +24,7 @@ from app.queue import store as jobs
 from app.runtime import Runtime
 from app.web.front import KEEPALIVE_SECONDS
 from app.web.intake import MAX_BODY_BYTES, WEBHOOK_PATH, IntakeLoad, WebhookIntake
+from app.web.plain_http import ERROR_ANSWER, EVERY_ANSWER
 
 log = logging.getLogger(__name__)
 
@@ -143,25 +144,14 @@ th{{text-align:left;padding-right:1rem}}</style>
     return response
 
 
-# What every answer carries, and what an error answer carries besides when its
-# handler set nothing (aiohttp's own 404 and 405 pages, a refused body): pages
-# that render HTML send their own, stricter headers (app/dashboard/web.py).
-_EVERY_ANSWER = {"X-Content-Type-Options": "nosniff"}
-_ERROR_ANSWER = {
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
-
-
 async def baseline_headers(_request: web.Request, response: web.StreamResponse) -> None:
     """`on_response_prepare`: no answer of ours is sniffed as another type, and
     no error page can be framed or run anything."""
     headers = response.headers
-    for name, value in _EVERY_ANSWER.items():
+    for name, value in EVERY_ANSWER.items():
         headers.setdefault(name, value)
     if response.status >= 400:
-        for name, value in _ERROR_ANSWER.items():
+        for name, value in ERROR_ANSWER.items():
             headers.setdefault(name, value)
 
 

@@ -1,4 +1,4 @@
-"""The front's reading of a webhook POST's head (app/web/front.py): the plain
+"""The reading of a webhook POST's head (app/web/plain_http.py): the plain
 case only; anything else goes to aiohttp."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.web.front import MAX_HEAD_BYTES, MAX_HEAD_LINES, WebhookHead, answer_bytes, parse_head
+from app.web.plain_http import MAX_HEAD_BYTES, MAX_HEAD_LINES, WebhookHead, answer_bytes, parse_head
 
 LINE = b"POST /api/github/webhooks HTTP/1.1\r\n"
 PLAIN = [
