@@ -39,11 +39,11 @@ def read(body: bytes, *, whole: bool = False) -> BodyFacts:
     if not whole and len(body) <= LAZY_MAX_BYTES and not body.startswith(_BOM):
         try:
             return _read_lazily(body)
-        except ValueError as exc:  # syntax, UTF-8, empty: not JSON for orjson either
-            raise NotJSON(f"body is not JSON: {exc}") from None
-        except RuntimeError:
-            # Too deep, an integer past 64 bits (orjson reads it as a float),
-            # or the parser still in use: orjson decides, as before.
+        except (ValueError, RuntimeError):
+            # Syntax, UTF-8, too deep, an integer past 64 bits (orjson reads a
+            # float; simdjson refuses one under 10**20 as a ValueError), or the
+            # parser still in use: orjson decides, as before. A signed body is
+            # rarely refused, so reading it twice then costs nothing.
             pass
     try:
         data = orjson.loads(body)

@@ -125,3 +125,18 @@ def test_mangled_bodies_get_orjsons_verdict():
         if got != expected:
             differences.append((body, expected, got))
     assert differences == []
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        b"18446744073709551616",  # 2**64: simdjson's NUMBER_ERROR, not BIGINT_ERROR
+        b"99999999999999999999",
+        b"-18446744073709551616",
+    ],
+)
+def test_an_integer_just_past_64_bits_is_accepted_as_orjson_accepts_it(number):
+    body = b'{"action":"opened","big":' + number + b',"installation":{"id":5}}'
+    assert read(body)[:2] == ("opened", 5)
+    body = b'{"action":"opened","installation":{"id":' + number + b"}}"
+    assert read(body)[:2] == ("opened", None)  # orjson reads a float: no installation
