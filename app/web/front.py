@@ -149,6 +149,11 @@ class FrontConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.busy or self.blocked:
             return
+        if transport.is_closing():
+            # Closed after an answer with `Connection: close` (or at a stop)
+            # that is still being written: resume_writing comes once it
+            # drains, and what was pipelined after it is not to be read.
+            return
         if self.head is None:
             if not buffer:
                 if self.eof or self.front.closing:
