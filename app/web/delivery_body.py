@@ -38,13 +38,15 @@ def read(body: bytes, *, whole: bool = False) -> BodyFacts:
     # a sender) refuses: such a body takes orjson's path and its verdict.
     if not whole and len(body) <= LAZY_MAX_BYTES and not body.startswith(_BOM):
         try:
-            return _read_lazily(body)
-        except ValueError as exc:  # syntax, UTF-8, empty: not JSON for orjson either
-            raise NotJSON(f"body is not JSON: {exc}") from None
-        except RuntimeError:
-            # Too deep, an integer past 64 bits (orjson reads it as a float),
-            # or the parser still in use: orjson decides, as before.
-            pass
+            facts = _read_lazily(body)
+        except (ValueError, RuntimeError):
+            # Syntax, UTF-8, too deep, an integer past 64 bits (orjson reads a
+            # float; simdjson refuses one under 10**20 as a ValueError), or the
+            # parser still in use: orjson decides, as before. A signed body is
+            # rarely refused, so reading it twice then costs nothing.
+            facts = None
+        if facts is not None:
+            return facts
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -56,14 +58,24 @@ def read(body: bytes, *, whole: bool = False) -> BodyFacts:
     return BodyFacts(_text(data.get("action")), _number(installation_id), data)
 
 
-def _read_lazily(body: bytes) -> BodyFacts:
+def _read_lazily(body: bytes) -> BodyFacts | None:
+    """The facts, or None for a body whose keys repeat: simdjson finds a key's
+    first value, orjson (and so the worker, which reads the stored body) its
+    last, so orjson reads such a body."""
     document = _parser.parse(body)
     if not isinstance(document, simdjson.Object):
         raise NotJSON("body must be a JSON object")
     # Plain values only leave this function: a simdjson object still referenced
     # would keep the parser from reading the next body.
+    keys = list(document.keys())
+    if keys.count("action") > 1 or keys.count("installation") > 1:
+        return None
     installation = document.get("installation")
-    installation_id = installation.get("id") if isinstance(installation, simdjson.Object) else None
+    installation_id = None
+    if isinstance(installation, simdjson.Object):
+        if list(installation.keys()).count("id") > 1:
+            return None
+        installation_id = installation.get("id")
     return BodyFacts(_text(document.get("action")), _number(installation_id), None)
 
 

@@ -120,9 +120,10 @@ class FrontConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self.eof = True
-        # Keep the transport open to answer a request being stored; a partial
-        # one can never complete.
-        return True if self.busy else None
+        # Keep the transport open to answer a request being stored, or those
+        # received while the client did not read its answers (`_advance`
+        # closes once none is left); a partial one can never complete.
+        return True if self.busy or self.blocked else None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
@@ -147,6 +148,11 @@ class FrontConnection(asyncio.Protocol):
         buffer = self.buffer
         transport = self.transport
         if transport is None or self.busy or self.blocked:
+            return
+        if transport.is_closing():
+            # Closed after an answer with `Connection: close` (or at a stop)
+            # that is still being written: resume_writing comes once it
+            # drains, and what was pipelined after it is not to be read.
             return
         if self.head is None:
             if not buffer:

@@ -473,6 +473,62 @@ async def test_a_client_that_never_reads_its_answers_cannot_fill_the_memory(inta
     assert {a.status for a in answers} == {200}
 
 
+async def test_a_client_that_half_closes_with_its_answers_unread_gets_them_all(intake_only):
+    """Two pipelined pings with large answers, then a half-close, the client
+    reading nothing yet: the front, blocked writing the first answer when the
+    end of the stream comes, still answers the second before it closes."""
+    one = _request(json.dumps({"zen": "z" * 120_000, "hook_id": 1}).encode(), event="ping")
+    async with _front(intake_only) as site:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads nothing yet
+        sock.connect(("127.0.0.1", site.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        while not site.front.connections:
+            await asyncio.sleep(0.01)
+        [connection] = site.front.connections
+        # The front's socket takes little of an answer: its own buffer holds the rest.
+        server_socket = connection.transport.get_extra_info("socket")
+        server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        writer.write(one + one)
+        writer.write_eof()
+        await asyncio.sleep(0.5)  # the front has read both and the end
+        answers = []
+        while len(answers) < 2:
+            try:
+                answers.append(await _read_answer(reader))
+            except asyncio.IncompleteReadError:
+                break
+        assert await _at_eof(reader)
+        writer.close()
+    assert [a.status for a in answers] == [200, 200]
+
+
+async def test_nothing_after_connection_close_is_read_once_its_answer_is_sent(intake_only):
+    """A request pipelined after one with `Connection: close` is not the
+    front's to read, even when the closing answer took a while to write."""
+    zen = json.dumps({"zen": "z" * 120_000, "hook_id": 1}).encode()
+    after = str(uuid.uuid4())
+    async with _front(intake_only) as site:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads nothing yet
+        sock.connect(("127.0.0.1", site.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        while not site.front.connections:
+            await asyncio.sleep(0.01)
+        [connection] = site.front.connections
+        server_socket = connection.transport.get_extra_info("socket")
+        server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        writer.write(
+            _request(zen, event="ping", extra=("Connection: close",)) + _request(guid=after)
+        )
+        await asyncio.sleep(0.5)  # the front has read both
+        answer = await _read_answer(reader)
+        assert answer.status == 200 and answer.headers["connection"] == "close"
+        assert await _at_eof(reader)
+        writer.close()
+    assert await deliveries.get(intake_only.runtime.pool, after) is None
+
+
 async def test_a_client_sending_faster_than_it_is_answered_is_held_to_the_read_ahead(
     intake_only,
 ):

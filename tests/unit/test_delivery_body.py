@@ -125,3 +125,34 @@ def test_mangled_bodies_get_orjsons_verdict():
         if got != expected:
             differences.append((body, expected, got))
     assert differences == []
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        b"18446744073709551616",  # 2**64: simdjson's NUMBER_ERROR, not BIGINT_ERROR
+        b"99999999999999999999",
+        b"-18446744073709551616",
+    ],
+)
+def test_an_integer_just_past_64_bits_is_accepted_as_orjson_accepts_it(number):
+    body = b'{"action":"opened","big":' + number + b',"installation":{"id":5}}'
+    assert read(body)[:2] == ("opened", 5)
+    body = b'{"action":"opened","installation":{"id":' + number + b"}}"
+    assert read(body)[:2] == ("opened", None)  # orjson reads a float: no installation
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action":"opened","action":"closed","installation":{"id":1}}',
+        b'{"action":"opened","act\\u0069on":"closed","installation":{"id":1}}',
+        b'{"action":"opened","installation":{"id":1},"installation":{"id":2}}',
+        b'{"action":"opened","installation":{"id":1,"id":2}}',
+        b'{"action":"opened","installation":{"id":1},"installation":null}',
+    ],
+)
+def test_a_repeated_key_reads_as_orjson_reads_it_the_last_one(body):
+    # The worker reads the stored body with orjson: the row's action and
+    # installation must be the ones it will see.
+    assert read(body)[:2] == _by_orjson(body)
