@@ -156,3 +156,31 @@ def test_a_repeated_key_reads_as_orjson_reads_it_the_last_one(body):
     # The worker reads the stored body with orjson: the row's action and
     # installation must be the ones it will see.
     assert read(body)[:2] == _by_orjson(body)
+
+
+def test_the_densest_lazy_body_leaves_little_memory_behind():
+    """The shared parser keeps its buffers for good: the bound on what it reads
+    bounds them (a 1 MB body of numbers left 10 MB behind)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import gc
+from app.web.delivery_body import read
+def rss():
+    return int(open('/proc/self/statm').read().split()[1]) * 4096
+n = {LAZY_MAX_BYTES}
+body = b'{{"a":[' + b",".join([b"1"] * ((n - 10) // 2)) + b"]}}"
+assert len(body) <= n
+read(b'{{"action":"warm"}}')
+before = rss()
+assert read(body).whole is None  # read lazily, by the shared parser
+gc.collect()
+print(rss() - before)
+"""
+    grown = int(
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert grown < 4 * 1024 * 1024
