@@ -473,22 +473,28 @@ async def test_a_client_that_never_reads_its_answers_cannot_fill_the_memory(inta
     assert {a.status for a in answers} == {200}
 
 
+async def _slow_reader(site: FrontSite) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection whose answers queue in the front's own buffer: the client's
+    socket takes little and reads nothing yet, the front's sends little."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", site.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    while not site.front.connections:
+        await asyncio.sleep(0.01)
+    [connection] = site.front.connections
+    server_socket = connection.transport.get_extra_info("socket")
+    server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    return reader, writer
+
+
 async def test_a_client_that_half_closes_with_its_answers_unread_gets_them_all(intake_only):
     """Two pipelined pings with large answers, then a half-close, the client
     reading nothing yet: the front, blocked writing the first answer when the
     end of the stream comes, still answers the second before it closes."""
     one = _request(json.dumps({"zen": "z" * 120_000, "hook_id": 1}).encode(), event="ping")
     async with _front(intake_only) as site:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads nothing yet
-        sock.connect(("127.0.0.1", site.port))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        while not site.front.connections:
-            await asyncio.sleep(0.01)
-        [connection] = site.front.connections
-        # The front's socket takes little of an answer: its own buffer holds the rest.
-        server_socket = connection.transport.get_extra_info("socket")
-        server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        reader, writer = await _slow_reader(site)
         writer.write(one + one)
         writer.write_eof()
         await asyncio.sleep(0.5)  # the front has read both and the end
@@ -509,15 +515,7 @@ async def test_nothing_after_connection_close_is_read_once_its_answer_is_sent(in
     zen = json.dumps({"zen": "z" * 120_000, "hook_id": 1}).encode()
     after = str(uuid.uuid4())
     async with _front(intake_only) as site:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads nothing yet
-        sock.connect(("127.0.0.1", site.port))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        while not site.front.connections:
-            await asyncio.sleep(0.01)
-        [connection] = site.front.connections
-        server_socket = connection.transport.get_extra_info("socket")
-        server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        reader, writer = await _slow_reader(site)
         writer.write(
             _request(zen, event="ping", extra=("Connection: close",)) + _request(guid=after)
         )
