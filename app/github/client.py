@@ -61,9 +61,10 @@ MIN_TOKEN_KEEP = 60
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 # Failures a request is asked again after: any connection failure or timeout
 # for a request that may safely be repeated; for a POST only a connection
-# never made (the request cannot have reached GitHub).
+# never made, refused or not made in time (the request cannot have reached
+# GitHub; aiohttp raises ConnectionTimeoutError only while connecting).
 _MAY_HAVE_ARRIVED = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
-_NEVER_ARRIVED = (aiohttp.ClientConnectorError,)
+_NEVER_ARRIVED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 # POSTs that make nothing a second ask would make twice, asked again as a GET:
 # GraphQL (as before); an installation token's mint (a second token is as
 # good, the first stays valid; every job and API request waits on it); a

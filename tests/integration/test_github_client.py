@@ -183,6 +183,35 @@ async def test_a_post_whose_connection_dropped_is_not_asked_again(fake_github, s
     assert len(fake_github.calls("POST", r"/labels$")) == 1
 
 
+class _ConnectTimesOutOnce(aiohttp.TCPConnector):
+    """The network between the bot and GitHub: the first connection for a POST
+    to a path ending in `suffix` is not made in time (aiohttp raises
+    ConnectionTimeoutError, as when a SYN goes unanswered)."""
+
+    def __init__(self, suffix: str) -> None:
+        super().__init__()
+        self.suffix = suffix
+        self.timed_out = 0
+
+    async def connect(self, req, traces, timeout):
+        if not self.timed_out and req.method == "POST" and req.url.path.endswith(self.suffix):
+            self.timed_out += 1
+            raise TimeoutError
+        return await super().connect(req, traces, timeout)
+
+
+async def test_a_post_whose_connection_was_never_made_in_time_is_asked_again(fake_github):
+    """A connect timeout means the request never left: a POST is asked again at
+    once, not failed to its job (whose retry would wait its backoff)."""
+    fake_github.add_repo(REPO, installation_id=11)
+    connector = _ConnectTimesOutOnce("/labels")
+    async with aiohttp.ClientSession(connector=connector) as session:
+        gh = await make_app(fake_github, session).for_installation(11)
+        await gh.post(f"/repos/{REPO}/labels", data={"name": "a", "color": "5319e7"})
+    assert connector.timed_out == 1
+    assert [c.status for c in fake_github.calls("POST", r"/labels$")] == [201]
+
+
 async def test_a_token_mint_is_asked_again_after_a_5xx_or_a_dropped_connection(
     fake_github, session
 ):
